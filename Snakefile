@@ -1,0 +1,23 @@
+# dlwpt-pipeline: the data and training examples of "Deep Learning with PyTorch", part 1.
+# raw files -> ingest -> tensor files -> train -> per-model artifacts -> report.
+from pathlib import Path
+
+REPO = Path(workflow.basedir)
+
+
+# The defaults travel with the workflow; --configfile files are merged over them.
+configfile: str(REPO / "config.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/fetch.smk"
+include: "rules/ingest.smk"
+include: "rules/train.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/report.html",
+        "results/metrics.csv",

@@ -1,0 +1,94 @@
+"""Checksummed, retried, atomic downloads.
+
+A file is streamed into a temporary file beside its destination, verified against its pinned
+checksum and only then renamed into place: a dropped connection is retried with backoff, a
+corrupted file fails with a one-line error and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import logging
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .io import DataError, atomic_path
+
+RETRYABLE = (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout,
+             TimeoutError)
+
+
+class TransferError(Exception):
+    """A short or interrupted transfer: worth retrying."""
+
+
+def parse_checksum(checksum: str) -> tuple[str, str]:
+    algorithm, _, digest = checksum.partition(":")
+    if algorithm not in hashlib.algorithms_guaranteed or not digest:
+        raise ValueError(f"checksum must look like 'sha256:<hex>' or 'md5:<hex>', got {checksum!r}")
+    return algorithm, digest.lower()
+
+
+def fetch(url: str, dest: str | Path, checksum: str, *, retries: int = 4, timeout: float = 60.0,
+          backoff_s: float = 1.0, log: logging.Logger | None = None) -> Path:
+    """Download `url` to `dest` and verify it; retry transfer failures up to `retries` times."""
+    log = log or logging.getLogger("dlwpt")
+    algorithm, expected = parse_checksum(checksum)
+    dest = Path(dest)
+    for attempt in range(retries + 1):
+        try:
+            with atomic_path(dest) as tmp:
+                digest = _stream(url, tmp, algorithm, timeout)
+                if digest != expected:
+                    raise DataError(dest, f"{algorithm} checksum mismatch for {url}: "
+                                          f"expected {expected}, got {digest}")
+            log.info("fetched %s -> %s", url, dest)
+            return dest
+        except urllib.error.HTTPError as e:
+            if e.code < 500 or attempt == retries:
+                raise DataError(dest, f"download of {url} failed: HTTP {e.code} {e.reason}") from e
+            reason = f"HTTP {e.code}"
+        except (TransferError, *RETRYABLE) as e:
+            if attempt == retries:
+                raise DataError(dest, f"download of {url} failed after {retries + 1} attempts: "
+                                      f"{e}") from e
+            reason = str(e) or type(e).__name__
+        wait = backoff_s * 2**attempt
+        log.warning("attempt %d for %s failed (%s); retrying in %.1f s",
+                    attempt + 1, url, reason, wait)
+        time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _stream(url: str, path: Path, algorithm: str, timeout: float) -> str:
+    """Copy the response body to `path`, returning its digest; a short body is a TransferError."""
+    h = hashlib.new(algorithm)
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(path, "wb") as out:
+        expected_length = response.headers.get("Content-Length")
+        received = 0
+        while chunk := response.read(1 << 20):
+            h.update(chunk)
+            out.write(chunk)
+            received += len(chunk)
+    if expected_length is not None and received != int(expected_length):
+        raise TransferError(f"connection dropped after {received} of {expected_length} bytes")
+    return h.hexdigest()
+
+
+def reachable(url: str, timeout: float = 5.0) -> bool:
+    """Whether the host of `url` answers at all (checked before a download run starts)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return True
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,136 @@
+"""Atomic file output, checksums, summaries and the one-line error convention.
+
+Every output of the pipeline is written to a temporary file in the same directory and renamed
+into place, so a crash or a bad input never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+
+class DataError(Exception):
+    """Bad input: the message names the file and the problem, on one line."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict[str, Any]) -> None:
+    """Save a dict of tensors (and plain lists/strings/numbers) loadable with weights_only=True."""
+    with atomic_path(path) as tmp:
+        torch.save(tensors, tmp)
+
+
+def load_tensors(path: str | os.PathLike) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tensor_stats(t: torch.Tensor) -> dict[str, Any]:
+    """Shape, dtype and (for numeric tensors) min/max/mean/std, for the JSON summaries."""
+    stats: dict[str, Any] = {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
+    if t.numel() and t.dtype != torch.bool:
+        f = t.detach().to(torch.float64)
+        stats.update(
+            min=f.min().item(),
+            max=f.max().item(),
+            mean=f.mean().item(),
+            std=f.std().item() if t.numel() > 1 else 0.0,
+        )
+    return stats
+
+
+def dataset_summary(name: str, sources: list[str | os.PathLike], tensors: dict[str, Any],
+                    **extra: Any) -> dict[str, Any]:
+    """The JSON summary every ingest step writes beside its tensor file."""
+    return {
+        "dataset": name,
+        "sources": [{"path": str(p), "sha256": file_digest(p)} for p in sources],
+        "tensors": {k: tensor_stats(v) for k, v in tensors.items() if isinstance(v, torch.Tensor)},
+        **extra,
+    }
+
+
+@contextlib.contextmanager
+def script_errors(log_path: str | os.PathLike | None = None) -> Iterator[logging.Logger]:
+    """Run a pipeline step: log to `log_path` and stderr; turn DataError into one line + exit 1."""
+    logger = logging.getLogger("dlwpt")
+    logger.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    for h in handlers:
+        h.setFormatter(fmt)
+        logger.addHandler(h)
+    try:
+        yield logger
+    except DataError as e:
+        logger.error("error: %s", e)
+        for h in handlers:
+            h.flush()
+        sys.exit(1)
+    finally:
+        for h in handlers:
+            logger.removeHandler(h)
+            h.close()

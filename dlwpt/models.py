@@ -1,0 +1,218 @@
+"""The book's chapter 7-8 classifiers for 32x32 airplane/bird images.
+
+Attribute names (conv1, fc1, conv1_batchnorm, resblocks, nn.Sequential indices...) are the book's,
+so the book's state_dicts load with strict=True and ours load into the book's classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+# Settings in a merged model config that belong to training, not to the architecture.
+TRAINING_KEYS = {"lr", "epochs", "loss", "l2", "optimizer", "batch_size", "momentum"}
+
+
+class FullyConnected(nn.Sequential):
+    """Chapter 7's nn.Sequential of Linear/activation pairs over flattened 3x32x32 images.
+
+    Flattening happens here (the book does img.view(-1) outside), so every model takes the same
+    Nx3x32x32 batches; the Sequential indices (0, 2, ...) stay the book's state_dict keys.
+    """
+
+    def __init__(self, hidden: list[int] = (512,), activation: str = "tanh",
+                 log_softmax: bool = True, n_inputs: int = 3 * 32 * 32, n_classes: int = 2):
+        layers: list[nn.Module] = []
+        width = n_inputs
+        for h in hidden:
+            layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
+            width = h
+        layers.append(nn.Linear(width, n_classes))
+        if log_softmax:
+            layers.append(nn.LogSoftmax(dim=1))
+        super().__init__(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.flatten(1))
+
+
+class Net(nn.Module):
+    """Chapter 8's first convnet (18,090 parameters); loads the book's birds_vs_airplanes.pt."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(16, 8, kernel_size=3, padding=1)
+        self.fc1 = nn.Linear(8 * 8 * 8, 32)
+        self.fc2 = nn.Linear(32, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.max_pool2d(torch.tanh(self.conv1(x)), 2)
+        out = F.max_pool2d(torch.tanh(self.conv2(out)), 2)
+        out = out.reshape(-1, 8 * 8 * 8)  # reshape: a channels_last batch is not viewable
+        out = torch.tanh(self.fc1(out))
+        return self.fc2(out)
+
+
+class NetWidth(nn.Module):
+    """Net with n_chans1 first-layer channels (the book's width experiment)."""
+
+    def __init__(self, n_chans1: int = 32):
+        super().__init__()
+        self.n_chans1 = n_chans1
+        self.conv1 = nn.Conv2d(3, n_chans1, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(n_chans1, n_chans1 // 2, kernel_size=3, padding=1)
+        self.fc1 = nn.Linear(8 * 8 * n_chans1 // 2, 32)
+        self.fc2 = nn.Linear(32, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.max_pool2d(torch.tanh(self.conv1(x)), 2)
+        out = F.max_pool2d(torch.tanh(self.conv2(out)), 2)
+        out = out.reshape(-1, 8 * 8 * self.n_chans1 // 2)
+        out = torch.tanh(self.fc1(out))
+        return self.fc2(out)
+
+
+class NetDropout(NetWidth):
+    """NetWidth with Dropout2d after each pooling."""
+
+    def __init__(self, n_chans1: int = 32, p: float = 0.4):
+        super().__init__(n_chans1)
+        self.conv1_dropout = nn.Dropout2d(p=p)
+        self.conv2_dropout = nn.Dropout2d(p=p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.max_pool2d(torch.tanh(self.conv1(x)), 2)
+        out = self.conv1_dropout(out)
+        out = F.max_pool2d(torch.tanh(self.conv2(out)), 2)
+        out = self.conv2_dropout(out)
+        out = out.reshape(-1, 8 * 8 * self.n_chans1 // 2)
+        out = torch.tanh(self.fc1(out))
+        return self.fc2(out)
+
+
+class NetBatchNorm(NetWidth):
+    """NetWidth with BatchNorm2d between each convolution and its tanh."""
+
+    def __init__(self, n_chans1: int = 32):
+        super().__init__(n_chans1)
+        self.conv1_batchnorm = nn.BatchNorm2d(num_features=n_chans1)
+        self.conv2_batchnorm = nn.BatchNorm2d(num_features=n_chans1 // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.max_pool2d(torch.tanh(self.conv1_batchnorm(self.conv1(x))), 2)
+        out = F.max_pool2d(torch.tanh(self.conv2_batchnorm(self.conv2(out))), 2)
+        out = out.reshape(-1, 8 * 8 * self.n_chans1 // 2)
+        out = torch.tanh(self.fc1(out))
+        return self.fc2(out)
+
+
+class NetDepth(nn.Module):
+    """Three conv layers with ReLU (the book's depth experiment)."""
+
+    def __init__(self, n_chans1: int = 32):
+        super().__init__()
+        self.n_chans1 = n_chans1
+        self.conv1 = nn.Conv2d(3, n_chans1, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(n_chans1, n_chans1 // 2, kernel_size=3, padding=1)
+        self.conv3 = nn.Conv2d(n_chans1 // 2, n_chans1 // 2, kernel_size=3, padding=1)
+        self.fc1 = nn.Linear(4 * 4 * n_chans1 // 2, 32)
+        self.fc2 = nn.Linear(32, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.max_pool2d(torch.relu(self.conv1(x)), 2)
+        out = F.max_pool2d(torch.relu(self.conv2(out)), 2)
+        out = F.max_pool2d(self._third_layer(out), 2)
+        out = out.reshape(-1, 4 * 4 * self.n_chans1 // 2)
+        out = torch.relu(self.fc1(out))
+        return self.fc2(out)
+
+    def _third_layer(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv3(out))
+
+
+class NetRes(NetDepth):
+    """NetDepth with a skip connection around conv3 (pooling after the sum, as in the book)."""
+
+    def _third_layer(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv3(out)) + out
+
+
+class ResBlock(nn.Module):
+    """conv (no bias) -> batch norm -> ReLU, plus the input; the book's initialization."""
+
+    def __init__(self, n_chans: int):
+        super().__init__()
+        self.conv = nn.Conv2d(n_chans, n_chans, kernel_size=3, padding=1, bias=False)
+        self.batch_norm = nn.BatchNorm2d(num_features=n_chans)
+        nn.init.kaiming_normal_(self.conv.weight, nonlinearity="relu")
+        nn.init.constant_(self.batch_norm.weight, 0.5)
+        nn.init.zeros_(self.batch_norm.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.batch_norm(self.conv(x))) + x
+
+
+class NetResDeep(nn.Module):
+    """A stack of n_blocks ResBlocks.
+
+    shared_blocks=True reproduces the book's `n_blocks * [ResBlock(...)]`: the list repeats ONE
+    block, so all n_blocks positions share weights (75,810 parameters at 100 blocks).
+    shared_blocks=False builds independent blocks (994,530 parameters); same state_dict keys.
+    """
+
+    def __init__(self, n_chans1: int = 32, n_blocks: int = 10, shared_blocks: bool = True):
+        super().__init__()
+        self.n_chans1 = n_chans1
+        self.conv1 = nn.Conv2d(3, n_chans1, kernel_size=3, padding=1)
+        if shared_blocks:
+            blocks = n_blocks * [ResBlock(n_chans=n_chans1)]
+        else:
+            blocks = [ResBlock(n_chans=n_chans1) for _ in range(n_blocks)]
+        self.resblocks = nn.Sequential(*blocks)
+        self.fc1 = nn.Linear(8 * 8 * n_chans1, 32)
+        self.fc2 = nn.Linear(32, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.max_pool2d(torch.relu(self.conv1(x)), 2)
+        out = self.resblocks(out)
+        out = F.max_pool2d(out, 2)
+        out = out.reshape(-1, 8 * 8 * self.n_chans1)
+        out = torch.relu(self.fc1(out))
+        return self.fc2(out)
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    cls.__name__: cls
+    for cls in (FullyConnected, Net, NetWidth, NetDropout, NetBatchNorm, NetDepth, NetRes,
+                NetResDeep)
+}
+
+
+def build_model(cfg: dict[str, Any]) -> nn.Module:
+    """The model a config entry (merged over train.defaults) describes; training keys ignored."""
+    arch = cfg["arch"]
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown arch {arch!r}; known: {', '.join(ARCHITECTURES)}")
+    kwargs = {k: v for k, v in cfg.items() if k != "arch" and k not in TRAINING_KEYS}
+    return ARCHITECTURES[arch](**kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable numbers in the model; a shared block counts once (model.parameters() dedups)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def resdeep_variant(cfg: dict[str, Any]) -> str | None:
+    """"shared" / "independent" for NetResDeep configs (the book's default is shared), else None."""
+    if cfg.get("arch") != "NetResDeep":
+        return None
+    return "shared" if cfg.get("shared_blocks", True) else "independent"
+
+
+def is_convolutional(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())

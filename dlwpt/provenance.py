@@ -1,0 +1,52 @@
+"""What the report records about a run: config, code version, packages, device, date."""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import subprocess
+from importlib import metadata
+from typing import Any
+
+PACKAGES = ("torch", "torchvision", "snakemake", "pydicom", "imageio", "numpy", "pandas",
+            "matplotlib", "pyyaml")
+
+
+def git_commit(repo: str) -> str:
+    """HEAD of the workflow's repository, marked `-dirty` when it has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + ("-dirty" if dirty else "")
+
+
+def device_description() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
+    return f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def provenance(config: dict[str, Any], repo: str) -> dict[str, Any]:
+    return {
+        "config": config,
+        "git_commit": git_commit(repo),
+        "packages": package_versions(),
+        "device": device_description(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,87 @@
+"""Where raw data comes from: a local copy in the book's layout, or downloads with pinned checksums.
+
+The manifest (`manifest.json`) pins the SHA-256 of every raw file the pipeline reads from the book's
+code repository (`data/p1ch4/...`); CIFAR-10's official archive is pinned in config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+RESOURCES = Path("resources")
+CIFAR_ARCHIVE = RESOURCES / "cifar-10-python.tar.gz"
+CT_SERIES = "p1ch4/volumetric-dicom/2-LUNG 3.0  B70f-04083"
+
+DATASET_PREFIXES = {
+    "image_dog": ["p1ch4/image-dog/"],
+    "image_cats": ["p1ch4/image-cats/"],
+    "ct": [CT_SERIES + "/"],
+    "wine": ["p1ch4/tabular-wine/winequality-white.csv"],
+    "text": ["p1ch4/jane-austen/1342-0.txt"],
+}
+
+
+def manifest() -> dict[str, str]:
+    """Relative path -> "sha256:<hex>" for every raw file of the book's repository we use."""
+    return json.loads(resources.files("dlwpt").joinpath("manifest.json").read_text())
+
+
+def data_root(config: dict[str, Any]) -> Path | None:
+    """The local folder holding `p1ch4/` (env DLWPT_DATA, then config), or None to download."""
+    value = os.environ.get("DLWPT_DATA") or config["data"].get("local_dir")
+    return Path(value) if value else None
+
+
+def cifar_source(config: dict[str, Any]) -> Path:
+    """The local CIFAR-10 copy (env DLWPT_CIFAR10, then config), else the downloaded archive."""
+    value = os.environ.get("DLWPT_CIFAR10") or config["data"].get("cifar10")
+    return Path(value) if value else CIFAR_ARCHIVE
+
+
+def relative_files(dataset: str, config: dict[str, Any]) -> list[str]:
+    """The manifest paths one ingest step reads (bikes: the configured CSV)."""
+    if dataset == "bikes":
+        return [f"p1ch4/bike-sharing-dataset/{config['ingest']['bikes']['file']}"]
+    prefixes = DATASET_PREFIXES[dataset]
+    return sorted(p for p in manifest() if any(p.startswith(x) for x in prefixes))
+
+
+def raw_files(dataset: str, config: dict[str, Any]) -> list[Path]:
+    """Input paths of an ingest step: in the local copy, or under resources/ once downloaded.
+
+    In the local copy an image or DICOM folder is taken as it is (any number of files), so a
+    user's own copy with other files in it is ingested, not silently narrowed to the manifest.
+    """
+    root = data_root(config)
+    rels = relative_files(dataset, config)
+    if root is None:
+        return [RESOURCES / r for r in rels]
+    if dataset == "image_cats":
+        return sorted((root / "p1ch4/image-cats").glob("*.png")) or [root / r for r in rels]
+    if dataset == "ct":
+        folder = root / CT_SERIES
+        found = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith("."))
+        return found or [root / r for r in rels]
+    return [root / r for r in rels]
+
+
+def missing_local_files(config: dict[str, Any], datasets: list[str]) -> list[Path]:
+    """Files a local-copy run needs that are not there (checked before any job starts)."""
+    missing: list[Path] = []
+    if data_root(config) is not None:
+        missing += [p for d in datasets if d != "cifar2" for p in raw_files(d, config)
+                    if not p.exists()]
+    cifar = cifar_source(config)
+    if "cifar2" in datasets and cifar != CIFAR_ARCHIVE and not cifar.exists():
+        missing.append(cifar)
+    return missing
+
+
+def download_url(base_url: str, rel: str) -> str:
+    from urllib.parse import quote
+
+    return base_url.rstrip("/") + "/" + quote(rel.removeprefix("/"))

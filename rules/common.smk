@@ -1,0 +1,115 @@
+# Config validation, data-source resolution and input functions shared by every stage.
+import os
+import sys
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+validate(config, str(REPO / "schemas" / "config.schema.yaml"))
+
+# Scripts run as separate Python processes: they find the dlwpt package through PYTHONPATH.
+sys.path.insert(0, str(REPO))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p
+)
+
+from dlwpt import sources  # noqa: E402
+from dlwpt.config import (  # noqa: E402
+    check_config,
+    model_config,
+    resolve_device,
+    selected_models,
+)
+
+try:
+    check_config(config)
+except ValueError as e:
+    raise WorkflowError(f"config: {e}")
+
+DATASETS = config["datasets"]
+MODELS = selected_models(config)
+SEEDS = config["train"]["seeds"]
+EXPERIMENTS = list(config["thermometer"]["experiments"])
+TRAIN_DEVICE = resolve_device(config["train"]["device"])
+LOCAL_DATA = sources.data_root(config)
+CIFAR_SOURCE = sources.cifar_source(config)
+
+_missing = sources.missing_local_files(config, DATASETS)
+if _missing:
+    raise WorkflowError(
+        "local data copy incomplete, missing: "
+        + ", ".join(map(str, _missing[:5]))
+        + (f" and {len(_missing) - 5} more" if len(_missing) > 5 else "")
+        + " (set data.local_dir / DLWPT_DATA to the folder holding p1ch4/, "
+        "data.cifar10 / DLWPT_CIFAR10 to the CIFAR-10 copy)"
+    )
+
+
+wildcard_constraints:
+    model="|".join(MODELS) or "NONE",
+    seed=r"\d+",
+    experiment="|".join(EXPERIMENTS) or "NONE",
+
+
+def code(*modules):
+    """Package modules a script imports, declared as inputs so editing them reruns the step."""
+    return [str(REPO / "dlwpt" / m) for m in ("__init__.py", "io.py", *modules)]
+
+
+def raw(dataset):
+    return [str(p) for p in sources.raw_files(dataset, config)]
+
+
+def ingest_outputs(name):
+    return {
+        "tensors": f"results/data/{name}.pt",
+        "summary": f"results/data/{name}.json",
+    }
+
+
+def train_outputs():
+    return expand(
+        "results/train/{model}/seed{seed}/{file}",
+        model=MODELS,
+        seed=SEEDS,
+        file=["summary.json", "metrics.csv"],
+    )
+
+
+def check_downloads_possible():
+    """Without a local copy and without network, stop before any job with what is missing."""
+    needed = (
+        [] if LOCAL_DATA else [p for d in DATASETS if d != "cifar2" for p in raw(d)]
+    )
+    if "cifar2" in DATASETS and CIFAR_SOURCE == sources.CIFAR_ARCHIVE:
+        needed.append(str(CIFAR_SOURCE))
+    missing = [p for p in needed if not Path(p).exists()]
+    if not missing:
+        return
+    from dlwpt.download import reachable
+
+    urls = [
+        config["data"]["download"]["base_url"],
+        config["data"]["download"]["cifar10_url"],
+    ]
+    if all(reachable(u) for u in urls):
+        return
+    raise WorkflowError(
+        f"no network to download {len(missing)} missing raw files "
+        f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); "
+        "point data.local_dir / DLWPT_DATA at a folder holding p1ch4/ and "
+        "data.cifar10 / DLWPT_CIFAR10 at a CIFAR-10 copy"
+    )
+
+
+def upstream_benchmarks():
+    """Benchmark files of the jobs the report summarizes (ingest, train, thermometer)."""
+    return (
+        [f"benchmarks/ingest_{d}/all.tsv" for d in DATASETS]
+        + expand(
+            "benchmarks/train_model/{model}/seed{seed}.tsv", model=MODELS, seed=SEEDS
+        )
+        + expand("benchmarks/fit_thermometer/{experiment}.tsv", experiment=EXPERIMENTS)
+    )

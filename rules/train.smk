@@ -1,0 +1,47 @@
+# Train: one job per (model, seed) on the cifar2 tensors, plus the thermometer experiments.
+
+
+rule train_model:
+    input:
+        data="results/data/cifar2.pt",
+        code=code("config.py", "models.py", "engine.py", "train.py"),
+    output:
+        model="results/train/{model}/seed{seed}/model.pt",
+        metrics="results/train/{model}/seed{seed}/metrics.csv",
+        summary="results/train/{model}/seed{seed}/summary.json",
+    log:
+        "logs/train_model/{model}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train_model/{model}/seed{seed}.tsv"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=1 if TRAIN_DEVICE == "cuda" else 0,
+    params:
+        # The model's own settings are params: changing them reruns this model only.
+        hyperparameters=lambda w: model_config(config, w.model),
+        book_accuracy=lambda w: config.get("book_accuracy", {}).get(w.model),
+        device=TRAIN_DEVICE,
+        engine=config["train"]["engine"],
+        subsample=config["train"]["subsample"],
+        checkpoint_every=config["train"]["checkpoint_every"],
+        # Kept outside the declared outputs so Snakemake never deletes it on failure.
+        resume_dir="results/.resume/{model}/seed{seed}",
+    script:
+        "../scripts/train_model.py"
+
+
+rule fit_thermometer:
+    input:
+        code=code("thermometer.py"),
+    output:
+        "results/thermometer/{experiment}.json",
+    log:
+        "logs/fit_thermometer/{experiment}.log",
+    benchmark:
+        "benchmarks/fit_thermometer/{experiment}.tsv"
+    params:
+        experiment=lambda w: config["thermometer"]["experiments"][w.experiment],
+        t_c=config["thermometer"]["t_c"],
+        t_u=config["thermometer"]["t_u"],
+    script:
+        "../scripts/fit_thermometer.py"

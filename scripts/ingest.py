@@ -1,0 +1,16 @@
+"""Snakemake entry point for every ingest rule: the rule's name picks the ingest function."""
+
+from dlwpt.ingest import INGESTERS
+from dlwpt.io import script_errors
+
+with script_errors(snakemake.log[0]) as log:
+    ingest, takes_many = INGESTERS[snakemake.rule.removeprefix("ingest_")]
+    raw_files = list(snakemake.input.raw)
+    log.info("%s: %d raw file(s)", snakemake.rule, len(raw_files))
+    ingest(
+        raw_files if takes_many else raw_files[0],
+        snakemake.output.tensors,
+        snakemake.output.summary,
+        **snakemake.params.get("options", {}),
+    )
+    log.info("wrote %s and %s", snakemake.output.tensors, snakemake.output.summary)

@@ -1,0 +1,24 @@
+"""Snakemake entry point: train one (model, seed) of the zoo."""
+
+from dlwpt.io import script_errors
+from dlwpt.train import train_model
+
+with script_errors(snakemake.log[0]) as log:
+    p = snakemake.params
+    train_model(
+        snakemake.input.data,
+        snakemake.output.model,
+        snakemake.output.metrics,
+        snakemake.output.summary,
+        model_name=snakemake.wildcards.model,
+        model_cfg=p.hyperparameters,
+        seed=int(snakemake.wildcards.seed),
+        device=p.device,
+        engine=p.engine,
+        threads=snakemake.threads,
+        subsample=p.subsample,
+        resume_dir=p.resume_dir,
+        checkpoint_every=p.checkpoint_every,
+        book_accuracy=p.book_accuracy,
+        log=log,
+    )

@@ -1,0 +1,83 @@
+"""Test-only CIFAR-2 (airplane/bird) tensors built from the shared JPEG tree.
+
+Mirrors the `results/data/cifar2.pt` contract (docs/ARCHITECTURE.md) so training tests run before
+and independently of the ingest stage. Decoding 12,000 JPEGs takes seconds, so the result is
+cached under the system temp folder (never in the repository).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+JPEG_ROOT = Path(
+    os.environ.get("DLWPT_CIFAR10_JPEG", Path(__file__).resolve().parents[2] / "shared/data/cifar10-jpeg")
+)
+REFERENCE_NET = JPEG_ROOT.parent / "reference/birds_vs_airplanes.pt"
+CLASSES = {"airplane": 0, "bird": 1}
+# The published CIFAR-10 constants the book normalizes with.
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.2470, 0.2435, 0.2616)
+CACHE = Path(tempfile.gettempdir()) / "dlwpt-test-cache" / "cifar2.pt"
+
+
+def _load_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = [], []
+    for name, label in CLASSES.items():
+        for path in sorted((JPEG_ROOT / split / name).glob("*.jpg")):
+            with Image.open(path) as img:
+                images.append(np.asarray(img.convert("RGB")))
+            labels.append(label)
+    raw = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    return ((raw - mean) / std).contiguous(), torch.tensor(labels, dtype=torch.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def cifar2_file() -> Path:
+    """Path of a cifar2.pt with the ingest contract's keys (train: 10000, val: the 2000 test)."""
+    if not CACHE.exists():
+        train_images, train_labels = _load_split("train")
+        val_images, val_labels = _load_split("test")
+        CACHE.parent.mkdir(parents=True, exist_ok=True)
+        tmp = CACHE.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(
+            {
+                "train_images": train_images,
+                "train_labels": train_labels,
+                "val_images": val_images,
+                "val_labels": val_labels,
+                "mean": torch.tensor(MEAN),
+                "std": torch.tensor(STD),
+            },
+            tmp,
+        )
+        os.replace(tmp, CACHE)
+    return CACHE
+
+
+def load_cifar2() -> dict[str, torch.Tensor]:
+    return torch.load(cifar2_file(), weights_only=True)
+
+
+def subset_file(tmp_dir: Path, n_train: int, n_val: int) -> Path:
+    """A small cifar2.pt (first n_train / n_val images of each split, both classes kept)."""
+    data = load_cifar2()
+    # The full tensors are sorted by class; interleave so the first N hold both classes.
+    keep = {}
+    for split, n in (("train", n_train), ("val", n_val)):
+        labels = data[f"{split}_labels"]
+        order = torch.stack([torch.nonzero(labels == c).flatten() for c in (0, 1)], 1).flatten()
+        idx = order[:n]
+        keep[f"{split}_images"] = data[f"{split}_images"][idx].clone()
+        keep[f"{split}_labels"] = labels[idx].clone()
+    path = Path(tmp_dir) / f"cifar2_{n_train}_{n_val}.pt"
+    torch.save({**keep, "mean": data["mean"], "std": data["std"]}, path)
+    return path
