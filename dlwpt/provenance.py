@@ -48,5 +48,5 @@ def provenance(config: dict[str, Any], repo: str) -> dict[str, Any]:
         "git_commit": git_commit(repo),
         "packages": package_versions(),
         "device": device_description(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }

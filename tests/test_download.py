@@ -1,0 +1,125 @@
+"""The download path, for real, against a local HTTP server serving ../shared/data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from dlwpt import sources
+from dlwpt.download import fetch
+from dlwpt.io import DataError
+
+from conftest import REPO, snakemake
+from http_fixture import DataServer
+
+WINE = "p1ch4/tabular-wine/winequality-white.csv"
+
+
+@pytest.fixture()
+def server(data_dir):
+    with DataServer(data_dir) as s:
+        yield s
+
+
+def test_good_file_passes_its_pinned_checksum(server, tmp_path, data_dir):
+    dest = tmp_path / "wine.csv"
+    fetch(f"{server.url}/ok/{WINE}", dest, sources.manifest()[WINE], backoff_s=0)
+    assert dest.read_bytes() == (data_dir / WINE).read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wine.csv"]
+
+
+def test_corrupted_file_fails_and_leaves_nothing(server, tmp_path):
+    dest = tmp_path / "wine.csv"
+    with pytest.raises(DataError) as err:
+        fetch(f"{server.url}/corrupt/{WINE}", dest, sources.manifest()[WINE], backoff_s=0)
+    assert str(dest) in str(err.value) and "checksum mismatch" in str(err.value)
+    assert "\n" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dropped_connection_is_retried(server, tmp_path, data_dir):
+    dest = tmp_path / "wine.csv"
+    fetch(f"{server.url}/flaky/{WINE}", dest, sources.manifest()[WINE], backoff_s=0)
+    assert server.requests[f"/flaky/{WINE}"] == 2
+    assert dest.read_bytes() == (data_dir / WINE).read_bytes()
+
+
+def test_connection_that_always_drops_gives_up_cleanly(server, tmp_path):
+    dest = tmp_path / "wine.csv"
+    with pytest.raises(DataError, match="failed after 3 attempts"):
+        fetch(f"{server.url}/dead/{WINE}", dest, sources.manifest()[WINE], retries=2,
+              backoff_s=0)
+    assert server.requests[f"/dead/{WINE}"] == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_manifest_pins_every_file_of_the_local_copy(data_dir):
+    manifest = sources.manifest()
+    assert len([p for p in manifest if p.startswith(sources.CT_SERIES)]) == 99
+    for rel in ("p1ch4/image-dog/bobby.jpg", WINE, "p1ch4/jane-austen/1342-0.txt"):
+        assert (data_dir / rel).is_file()
+    assert sources.download_url("http://h/data", sources.CT_SERIES + "/000000.dcm") == (
+        "http://h/data/p1ch4/volumetric-dicom/2-LUNG%203.0%20%20B70f-04083/000000.dcm")
+
+
+@pytest.mark.pipeline
+def test_snakemake_downloads_then_ingests(server, tmp_path):
+    """Without a local copy the workflow fetches each raw file, verifies it, and ingests it."""
+    cfg = tmp_path / "download.yaml"
+    cfg.write_text(json.dumps({
+        "data": {"local_dir": None, "download": {"base_url": f"{server.url}/flaky"}},
+        "datasets": ["wine", "text", "ct"],
+    }))
+    workdir = tmp_path / "work"
+    env = {"DLWPT_DATA": "", "DLWPT_CIFAR10": ""}
+    snakemake(workdir, "--configfile", str(cfg), "--cores", "2", "results/data/wine.pt",
+              "results/data/text.pt", "results/data/ct.pt", env=env)
+    ct_files = [p for p in sources.manifest() if p.startswith(sources.CT_SERIES)]
+    assert len(list((workdir / "resources" / sources.CT_SERIES).glob("*.dcm"))) == len(ct_files)
+    # every file was dropped once and fetched again
+    assert all(server.requests[f"/flaky/{rel}"] == 2 for rel in ct_files)
+    wine = torch.load(workdir / "results/data/wine.pt", weights_only=True)
+    assert wine["table"].shape == (4898, 12)
+
+
+@pytest.mark.pipeline
+def test_no_network_no_local_copy_stops_before_any_job(tmp_path):
+    cfg = tmp_path / "offline.yaml"
+    cfg.write_text(json.dumps({"data": {"local_dir": None, "cifar10": None, "download": {
+        "base_url": "http://127.0.0.1:9/data", "cifar10_url": "http://127.0.0.1:9/c.tar.gz"}}}))
+    workdir = tmp_path / "work"
+    result = snakemake(workdir, "--configfile", str(cfg), "--cores", "1", check=False,
+                       env={"DLWPT_DATA": "", "DLWPT_CIFAR10": ""})
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "no network to download" in out and "DLWPT_DATA" in out
+    assert "bobby.jpg" in out or "resources/" in out
+    assert not (workdir / "resources").exists() and not (workdir / "results").exists()
+
+
+def test_dry_run_of_a_fresh_clone_lists_every_job(tmp_path):
+    """Download mode (no local copy): -n plans fetches, every ingest, the zoo and the report."""
+    result = snakemake(tmp_path, "-n", "--cores", "4", env={"DLWPT_DATA": "", "DLWPT_CIFAR10": ""})
+    jobs = _job_counts(result.stdout)
+    n_raw = len([p for p in sources.manifest() if not p.endswith("hour.csv")])
+    assert jobs["fetch_raw_file"] == n_raw and jobs["fetch_cifar10"] == 1
+    for rule in ("ingest_image_dog", "ingest_image_cats", "ingest_ct", "ingest_wine",
+                 "ingest_bikes", "ingest_text", "ingest_cifar2", "make_report", "all"):
+        assert jobs[rule] == 1, rule
+    assert jobs["train_model"] == 10 and jobs["fit_thermometer"] == 9
+    assert REPO.joinpath("Snakefile").is_file()
+
+
+def _job_counts(stdout: str) -> dict[str, int]:
+    """Parse Snakemake's `job count` table."""
+    counts: dict[str, int] = {}
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("job") and "count" in line)
+    for line in lines[start + 2:]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts

@@ -1,0 +1,98 @@
+"""The workflow as users run it: real Snakemake runs on the real data (config/quick.yaml)."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import REPO, snakemake
+from test_download import _job_counts
+
+pytestmark = pytest.mark.pipeline
+QUICK = str(REPO / "config/quick.yaml")
+
+
+def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
+    results = quick_pipeline / "results"
+    for name in ("image_dog", "image_cats", "ct", "wine", "bikes", "text", "cifar2"):
+        summary = json.loads((results / "data" / f"{name}.json").read_text())
+        assert summary["dataset"] == name and summary["sources"], name
+        torch.load(results / "data" / f"{name}.pt", weights_only=True)
+    cifar2 = torch.load(results / "data/cifar2.pt", weights_only=True)
+    assert cifar2["train_images"].shape == (10000, 3, 32, 32)
+    assert cifar2["val_images"].shape == (2000, 3, 32, 32)
+    summaries = sorted(results.glob("train/*/seed0/summary.json"))
+    assert len(summaries) == 10
+    for path in summaries:
+        summary = json.loads(path.read_text())
+        assert summary["epochs"] == 2 and 0.0 <= summary["val_acc"] <= 1.0
+        assert summary["device"].lower().startswith("cpu")
+        metrics = (path.parent / "metrics.csv").read_text().splitlines()
+        assert metrics[0] == "epoch,train_loss,train_acc,val_acc,seconds" and len(metrics) == 3
+    res_deep = json.loads((results / "train/res_deep/seed0/summary.json").read_text())
+    assert res_deep["resdeep_blocks"] == "shared"
+    assert len(list(results.glob("thermometer/*.json"))) == 9
+    assert (results / "report.html").stat().st_size > 10_000
+    assert len((results / "metrics.csv").read_text().splitlines()) == 11
+    # one progress line per epoch in each training job's log
+    log = (quick_pipeline / "logs/train_model/net/seed0.log").read_text()
+    assert "epoch 1/2" in log and "epoch 2/2" in log and "ETA" in log
+    for rule in ("ingest_ct", "train_model/net", "fit_thermometer/split_sgd", "make_report"):
+        assert list((quick_pipeline / "benchmarks").glob(f"{rule}*")), rule
+
+
+def test_second_run_has_nothing_to_do(quick_pipeline):
+    result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changed_hyperparameter_reruns_only_its_model(quick_pipeline, tmp_path):
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(json.dumps({"models": {"width": {"lr": 0.005}}}))
+    result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, str(changed), "--cores", "2")
+    assert _job_counts(result.stdout) == {"train_model": 1, "make_report": 1, "all": 1}
+    assert "model=width" in result.stdout
+
+
+@contextmanager
+def newer_mtime(path: Path):
+    """Make `path` look edited (mtime only) and restore it afterwards."""
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + 3600))
+    try:
+        yield
+    finally:
+        os.utime(path, (stat.st_atime, stat.st_mtime))
+
+
+def test_editing_model_code_retrains_models_only(quick_pipeline):
+    with newer_mtime(REPO / "dlwpt/models.py"):
+        result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
+    assert _job_counts(result.stdout) == {"train_model": 10, "make_report": 1, "all": 1}
+
+
+def test_editing_wine_code_reingests_wine_only(quick_pipeline):
+    with newer_mtime(REPO / "dlwpt/ingest/wine.py"):
+        result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
+    assert _job_counts(result.stdout) == {"ingest_wine": 1, "make_report": 1, "all": 1}
+
+
+def test_bad_input_stops_with_one_line_naming_the_file(tmp_path, data_dir):
+    """A truncated photo in a local copy: non-zero exit, one error line, no output left."""
+    copy = tmp_path / "copy"
+    (copy / "p1ch4/image-dog").mkdir(parents=True)
+    bad = copy / "p1ch4/image-dog/bobby.jpg"
+    bad.write_bytes((data_dir / "p1ch4/image-dog/bobby.jpg").read_bytes()[:5000])
+    workdir = tmp_path / "work"
+    result = snakemake(workdir, "--cores", "1", "results/data/image_dog.pt",
+                       env={"DLWPT_DATA": str(copy)}, check=False)
+    assert result.returncode != 0
+    log = (workdir / "logs/ingest_image_dog.log").read_text().strip().splitlines()
+    assert log[-1].split(" ", 1)[1].startswith(f"error: {bad}: ")
+    assert not list((workdir / "results").rglob("*.pt"))
+    assert not list((workdir / "results").rglob("*.json"))
