@@ -1,5 +1,4 @@
 # Config validation, data-source resolution and input functions shared by every stage.
-import os
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -9,11 +8,8 @@ min_version("9.0")
 
 validate(config, str(REPO / "schemas" / "config.schema.yaml"))
 
-# Scripts run as separate Python processes: they find the dlwpt package through PYTHONPATH.
+# The Snakefile imports the package from its own checkout (scripts do so via _bootstrap.py).
 sys.path.insert(0, str(REPO))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p
-)
 
 from dlwpt import sources  # noqa: E402
 from dlwpt.config import (  # noqa: E402
@@ -54,8 +50,15 @@ wildcard_constraints:
 
 
 def code(*modules):
-    """Package modules a script imports, declared as inputs so editing them reruns the step."""
-    return [str(REPO / "dlwpt" / m) for m in ("__init__.py", "io.py", *modules)]
+    """Package modules a script imports, declared as inputs so editing them reruns the step.
+
+    A name ending in "/" stands for every module of that subpackage.
+    """
+    package = REPO / "dlwpt"
+    paths = []
+    for m in ("__init__.py", "io.py", *modules):
+        paths += sorted(package.glob(f"{m}*.py")) if m.endswith("/") else [package / m]
+    return [str(p) for p in paths]
 
 
 def raw(dataset):

@@ -11,6 +11,8 @@ rule fetch_raw_file:
         "benchmarks/fetch_raw_file/{rel}.tsv"
     wildcard_constraints:
         rel="p1ch4/.+",
+    conda:
+        "../envs/dlwpt.yaml"
     params:
         url=lambda w: sources.download_url(
             config["data"]["download"]["base_url"], w.rel
@@ -29,6 +31,8 @@ rule fetch_cifar10:
         "logs/fetch_cifar10.log",
     benchmark:
         "benchmarks/fetch_cifar10/all.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
     params:
         url=config["data"]["download"]["cifar10_url"],
         checksum=config["data"]["download"]["cifar10_checksum"],

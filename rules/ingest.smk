@@ -5,13 +5,15 @@
 rule ingest_image_dog:
     input:
         raw=raw("image_dog"),
-        code=code("ingest/common.py", "ingest/images.py"),
+        code=code("ingest/__init__.py", "ingest/common.py", "ingest/images.py"),
     output:
         **ingest_outputs("image_dog"),
     log:
         "logs/ingest_image_dog.log",
     benchmark:
         "benchmarks/ingest_image_dog/all.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
     script:
         "../scripts/ingest.py"
 
@@ -19,13 +21,15 @@ rule ingest_image_dog:
 rule ingest_image_cats:
     input:
         raw=raw("image_cats"),
-        code=code("ingest/common.py", "ingest/images.py"),
+        code=code("ingest/__init__.py", "ingest/common.py", "ingest/images.py"),
     output:
         **ingest_outputs("image_cats"),
     log:
         "logs/ingest_image_cats.log",
     benchmark:
         "benchmarks/ingest_image_cats/all.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
     params:
         options=config["ingest"]["image_cats"],
     script:
@@ -35,13 +39,15 @@ rule ingest_image_cats:
 rule ingest_ct:
     input:
         raw=raw("ct"),
-        code=code("ingest/common.py", "ingest/ct.py"),
+        code=code("ingest/__init__.py", "ingest/common.py", "ingest/ct.py"),
     output:
         **ingest_outputs("ct"),
     log:
         "logs/ingest_ct.log",
     benchmark:
         "benchmarks/ingest_ct/all.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
     script:
         "../scripts/ingest.py"
 
@@ -49,13 +55,15 @@ rule ingest_ct:
 rule ingest_wine:
     input:
         raw=raw("wine"),
-        code=code("ingest/common.py", "ingest/wine.py"),
+        code=code("ingest/__init__.py", "ingest/common.py", "ingest/wine.py"),
     output:
         **ingest_outputs("wine"),
     log:
         "logs/ingest_wine.log",
     benchmark:
         "benchmarks/ingest_wine/all.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
     params:
         options=config["ingest"]["wine"],
     script:
@@ -65,13 +73,15 @@ rule ingest_wine:
 rule ingest_bikes:
     input:
         raw=raw("bikes"),
-        code=code("ingest/common.py", "ingest/bikes.py"),
+        code=code("ingest/__init__.py", "ingest/common.py", "ingest/bikes.py"),
     output:
         **ingest_outputs("bikes"),
     log:
         "logs/ingest_bikes.log",
     benchmark:
         "benchmarks/ingest_bikes/all.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
     params:
         options={"missing_hours": config["ingest"]["bikes"]["missing_hours"]},
     script:
@@ -81,13 +91,15 @@ rule ingest_bikes:
 rule ingest_text:
     input:
         raw=raw("text"),
-        code=code("ingest/common.py", "ingest/text.py"),
+        code=code("ingest/__init__.py", "ingest/common.py", "ingest/text.py"),
     output:
         **ingest_outputs("text"),
     log:
         "logs/ingest_text.log",
     benchmark:
         "benchmarks/ingest_text/all.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
     params:
         options=config["ingest"]["text"],
     script:
@@ -97,13 +109,15 @@ rule ingest_text:
 rule ingest_cifar2:
     input:
         raw=[str(CIFAR_SOURCE)],
-        code=code("ingest/common.py", "ingest/cifar.py"),
+        code=code("ingest/__init__.py", "ingest/common.py", "ingest/cifar.py"),
     output:
         **ingest_outputs("cifar2"),
     log:
         "logs/ingest_cifar2.log",
     benchmark:
         "benchmarks/ingest_cifar2/all.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
     threads: 2
     params:
         options=config["ingest"]["cifar2"],

@@ -10,7 +10,7 @@ rule make_report:
             "results/thermometer/{experiment}.json", experiment=EXPERIMENTS
         ),
         benchmarks=upstream_benchmarks(),
-        code=code("report.py", "provenance.py"),
+        code=code("report/", "provenance.py"),
     output:
         html=report(
             "results/report.html",
@@ -33,10 +33,11 @@ rule make_report:
         "logs/make_report.log",
     benchmark:
         "benchmarks/make_report/all.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
     params:
         datasets=DATASETS,
         models=MODELS,
         seeds=SEEDS,
-        repo=str(REPO),
     script:
         "../scripts/make_report.py"

@@ -13,6 +13,8 @@ rule train_model:
         "logs/train_model/{model}/seed{seed}.log",
     benchmark:
         "benchmarks/train_model/{model}/seed{seed}.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
     threads: config["train"]["threads"]
     resources:
         gpu=1 if TRAIN_DEVICE == "cuda" else 0,
@@ -39,6 +41,8 @@ rule fit_thermometer:
         "logs/fit_thermometer/{experiment}.log",
     benchmark:
         "benchmarks/fit_thermometer/{experiment}.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
     params:
         experiment=lambda w: config["thermometer"]["experiments"][w.experiment],
         t_c=config["thermometer"]["t_c"],

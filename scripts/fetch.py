@@ -1,5 +1,7 @@
 """Snakemake entry point: download one file and verify its pinned checksum."""
 
+import _bootstrap  # noqa: F401  (puts the repository on sys.path)
+
 from dlwpt.download import fetch
 from dlwpt.io import script_errors
 

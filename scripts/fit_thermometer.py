@@ -1,5 +1,7 @@
 """Snakemake entry point: one of the book's thermometer experiments (chapters 5 and 6)."""
 
+import _bootstrap  # noqa: F401  (puts the repository on sys.path)
+
 from dlwpt.io import script_errors
 from dlwpt.thermometer import run_experiment
 

@@ -1,5 +1,7 @@
 """Snakemake entry point for every ingest rule: the rule's name picks the ingest function."""
 
+import _bootstrap  # noqa: F401  (puts the repository on sys.path)
+
 from dlwpt.ingest import INGESTERS
 from dlwpt.io import script_errors
 

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import _bootstrap
+
 from dlwpt.io import script_errors
 from dlwpt.provenance import provenance
 from dlwpt.report import build_report
@@ -28,6 +30,6 @@ with script_errors(snakemake.log[0]):
         benchmarks=[Path(f) for f in snakemake.input.benchmarks],
         out_html=Path(snakemake.output.html),
         out_csv=Path(snakemake.output.csv),
-        provenance=provenance(snakemake.config, p.repo),
+        provenance=provenance(snakemake.config, str(_bootstrap.REPO)),
         figures_dir=Path(snakemake.output.figures),
     )

@@ -1,5 +1,7 @@
 """Snakemake entry point: train one (model, seed) of the zoo."""
 
+import _bootstrap  # noqa: F401  (puts the repository on sys.path)
+
 from dlwpt.io import script_errors
 from dlwpt.train import train_model
 

@@ -1,0 +1,62 @@
+"""The conda env file mirrors the pip pins, and the config validates against its schema."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from conftest import REPO
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from dlwpt.config import check_config, model_config
+
+
+def pins(lines):
+    return sorted(line.strip() for line in lines if "==" in line and not line.startswith("#"))
+
+
+def test_conda_env_pins_the_same_versions_as_requirements():
+    env = yaml.safe_load((REPO / "envs/dlwpt.yaml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pins(pip_section) == pins((REPO / "requirements.txt").read_text().splitlines())
+    assert any(p.startswith("torch==2.14.1") for p in pip_section)
+
+
+@pytest.fixture()
+def config():
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_default_config_is_valid_and_book_faithful(config):
+    validate(config, str(REPO / "schemas/config.schema.yaml"))
+    check_config(config)
+    res_deep = model_config(config, "res_deep")
+    assert (res_deep["lr"], res_deep["n_blocks"], res_deep["shared_blocks"]) == (3e-3, 100, True)
+    assert model_config(config, "net")["lr"] == 1e-2
+    assert model_config(config, "net")["batch_size"] == 64
+    assert model_config(config, "net")["epochs"] == 100
+    assert config["ingest"]["text"]["line_index"] == 200
+
+
+@pytest.mark.parametrize("path, value", [
+    (("train", "device"), "tpu"),
+    (("models", "net", "arch"), "NoSuchNet"),
+    (("models", "net", "lr"), -1),
+    (("data", "download", "cifar10_checksum"), "crc:1"),
+])
+def test_schema_rejects_bad_settings(config, path, value):
+    bad = copy.deepcopy(config)
+    node = bad
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(WorkflowError):
+        validate(bad, str(REPO / "schemas/config.schema.yaml"))
+
+
+def test_unknown_model_in_selection_is_named(config):
+    config["train"]["models"] = ["net", "nope"]
+    with pytest.raises(ValueError, match="nope"):
+        check_config(config)
