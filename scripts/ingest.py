@@ -2,11 +2,11 @@
 
 import _bootstrap  # noqa: F401  (puts the repository on sys.path)
 
-from dlwpt.ingest import INGESTERS
+from dlwpt.ingest import ingester
 from dlwpt.io import script_errors
 
 with script_errors(snakemake.log[0]) as log:
-    ingest, takes_many = INGESTERS[snakemake.rule.removeprefix("ingest_")]
+    ingest, takes_many = ingester(snakemake.rule.removeprefix("ingest_"))
     raw_files = list(snakemake.input.raw)
     log.info("%s: %d raw file(s)", snakemake.rule, len(raw_files))
     ingest(

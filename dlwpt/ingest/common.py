@@ -1,0 +1,137 @@
+"""Pieces every ingest module needs: listing inputs, validated parsing, all-or-nothing output.
+
+Every reader validates the whole input before anything is written, and reports a bad input as a
+one-line `DataError` naming the offending file, so a pipeline log points straight at the culprit.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import imageio.v2 as imageio
+import numpy as np
+
+from dlwpt.io import DataError, dataset_summary, save_tensors, write_json
+
+PathLike = str | os.PathLike
+Sources = PathLike | Iterable[PathLike]
+
+
+def one_line(error: BaseException) -> str:
+    """A library exception as a short single line (DataError messages must stay on one line)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}"[:200] if text else type(error).__name__
+
+
+def list_sources(sources: Sources, pattern: str = "*") -> list[Path]:
+    """A folder means its non-hidden regular files matching `pattern`, sorted by name (directory
+    order differs between filesystems); a list of files is taken as given, in its order."""
+    if isinstance(sources, str | os.PathLike):
+        folder = Path(sources)
+        if folder.is_file():
+            return [folder]
+        if not folder.is_dir():
+            raise DataError(folder, "no such file or folder")
+        files = sorted(p for p in folder.glob(pattern)
+                       if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise DataError(folder, f"no files matching {pattern!r}")
+        return files
+    files = [Path(p) for p in sources]
+    if not files:
+        raise ValueError("no input files given")
+    for path in files:
+        if not path.is_file():
+            raise DataError(path, "no such file")
+    return files
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """An image as the book reads it (`imageio.imread`): HxWxC uint8, or DataError if damaged."""
+    try:
+        image = np.asarray(imageio.imread(path))
+    except Exception as e:  # imageio/PIL raise many types for truncated or corrupt files
+        raise DataError(path, f"unreadable image ({one_line(e)})") from e
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] < 3:
+        raise DataError(path, f"expected an 8-bit RGB image, got {image.dtype} "
+                              f"{'x'.join(map(str, image.shape))}")
+    return image
+
+
+def read_text_utf8(path: PathLike) -> str:
+    try:
+        with open(path, encoding="utf8") as f:
+            return f.read()
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not UTF-8 text (bad byte at offset {e.start})") from e
+
+
+def read_table(path: PathLike, delimiter: str,
+               converters: Mapping[int, Callable[[str], float]] | None = None,
+               ) -> tuple[list[str], np.ndarray]:
+    """Header (quotes stripped) and float32 rows of a delimited text file.
+
+    Does what the book's `np.loadtxt(..., skiprows=1, converters=...)` does, but a bad cell is
+    reported by line number and column name instead of an opaque numpy error.
+    """
+    converters = converters or {}
+    lines = read_text_utf8(path).splitlines()
+    if not lines:
+        raise DataError(path, "empty file")
+    header = [name.strip().strip('"') for name in lines[0].split(delimiter)]
+    parse = [converters.get(i, float) for i in range(len(header))]
+    rows = []
+    for line_number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        cells = line.split(delimiter)
+        if len(cells) != len(header):
+            raise DataError(path, f"line {line_number}: {len(cells)} fields, "
+                                  f"the header has {len(header)}")
+        row = []
+        for name, cell, to_number in zip(header, cells, parse, strict=True):
+            try:
+                value = to_number(cell)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise DataError(path, f"line {line_number}, column {name!r}: "
+                                      f"not a number: {cell.strip()!r}")
+            row.append(value)
+        rows.append(row)
+    if not rows:
+        raise DataError(path, "no data rows")
+    return header, np.array(rows, dtype=np.float32)
+
+
+def check_columns(path: PathLike, header: list[str], expected: list[str]) -> None:
+    """The parsers index columns by position, as the book does, so the header must match."""
+    missing = [c for c in expected if c not in header]
+    if missing:
+        raise DataError(path, f"missing column(s): {', '.join(missing)}")
+    if header != expected:
+        raise DataError(path, f"columns {header} differ from the expected {expected}")
+
+
+def write_outputs(name: str, out_pt: PathLike, out_json: PathLike, tensors: dict[str, Any],
+                  sources: list[PathLike], *, source_entries: list[dict] | None = None,
+                  **extra: Any) -> None:
+    """Write the tensor file and its summary, or neither.
+
+    The summary is built (files hashed) before anything is written; should writing the JSON
+    fail, the fresh tensor file is removed so no tensor file lacks its summary.
+    `source_entries` replaces the per-file hashes (a 60,000-file image tree gets one entry).
+    """
+    summary = dataset_summary(name, sources, tensors, **extra)
+    if source_entries is not None:
+        summary["sources"] = source_entries
+    save_tensors(out_pt, tensors)
+    try:
+        write_json(out_json, summary)
+    except BaseException:
+        Path(out_pt).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,42 @@
+"""Chapter 4, images: one photo as a CHW tensor, and a batch of images normalized per channel."""
+
+from __future__ import annotations
+
+import torch
+
+from dlwpt.ingest.common import PathLike, Sources, list_sources, read_image, write_outputs
+from dlwpt.io import DataError
+
+
+def ingest_image(src: PathLike, out_pt: PathLike, out_json: PathLike) -> None:
+    """The book's `imageio.imread` + `permute(2, 0, 1)`: HxWx3 uint8 -> `image` 3xHxW uint8."""
+    image = read_image(src)
+    if image.shape[2] != 3:
+        raise DataError(src, f"expected 3 channels, got {image.shape[2]}")
+    tensors = {"image": torch.from_numpy(image).permute(2, 0, 1).contiguous()}
+    write_outputs("image_dog", out_pt, out_json, tensors, [src])
+
+
+def ingest_image_batch(sources: Sources, out_pt: PathLike, out_json: PathLike,
+                       size: int = 256) -> None:
+    """The book's image batch: `raw` Nx3xSxS uint8 (alpha dropped), `normalized` per channel to
+    zero mean / unit std over the batch, and the `mean`/`std` used (of the /255 values)."""
+    files = list_sources(sources, "*.png")
+    batch = torch.zeros(len(files), 3, size, size, dtype=torch.uint8)
+    for i, path in enumerate(files):
+        image = read_image(path)
+        if image.shape[:2] != (size, size):
+            raise DataError(path, f"image is {image.shape[1]}x{image.shape[0]}, "
+                                  f"expected {size}x{size}")
+        batch[i] = torch.from_numpy(image).permute(2, 0, 1)[:3]
+
+    normalized = batch.float() / 255.0
+    mean = torch.zeros(3)
+    std = torch.zeros(3)
+    for c in range(3):
+        mean[c] = normalized[:, c].mean()
+        std[c] = normalized[:, c].std()
+        normalized[:, c] = (normalized[:, c] - mean[c]) / std[c]
+    tensors = {"raw": batch, "normalized": normalized, "mean": mean, "std": std}
+    write_outputs("image_cats", out_pt, out_json, tensors, files,
+                  files=[p.name for p in files])

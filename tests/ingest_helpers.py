@@ -1,0 +1,47 @@
+"""Shared pieces of the ingest tests: where the real data is, and the bad-input assertion."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dlwpt.io import DataError
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("DLWPT_DATA", REPO.parent / "shared" / "data"))
+CIFAR10 = Path(os.environ.get("DLWPT_CIFAR10", DATA / "cifar10-jpeg"))
+P1CH4 = DATA / "p1ch4"
+
+
+def outputs(folder: Path) -> tuple[Path, Path]:
+    """Output paths inside a folder that does not exist yet (so 'nothing written' is checkable)."""
+    return folder / "out" / "data.pt", folder / "out" / "data.json"
+
+
+def assert_rejects(ingest: Callable[[Path, Path], None], bad_path: Path, folder: Path) -> str:
+    """`ingest(out_pt, out_json)` raises a one-line DataError naming `bad_path`, writes nothing."""
+    out_pt, out_json = outputs(folder)
+    with pytest.raises(DataError) as info:
+        ingest(out_pt, out_json)
+    message = str(info.value)
+    assert str(bad_path) in message
+    assert "\n" not in message
+    assert not out_pt.parent.exists() or not any(out_pt.parent.iterdir())
+    return message
+
+
+def pil_pixels(path: Path) -> np.ndarray:
+    """An image read with PIL directly (HxWxC uint8), independent of the ingest code path."""
+    with Image.open(path) as image:
+        return np.array(image.convert("RGB"))
+
+
+def truncated_copy(src: Path, dst: Path, keep: float = 0.5) -> Path:
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * keep)])
+    return dst
