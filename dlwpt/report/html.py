@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class Markup(str):
@@ -25,15 +25,20 @@ def join(parts: Iterable[object], sep: str = "\n") -> Markup:
     return Markup(sep.join(esc(p) for p in parts))
 
 
-def tag(name: str, *content: object, **attrs: object) -> Markup:
-    """`<name attrs>content</name>`; attribute names use `_` for `-` and a trailing `_` for
-    Python keywords (`class_`); None/False attributes are dropped."""
+def void(name: str, **attrs: object) -> Markup:
+    """`<name attrs>`; attribute names use `_` for `-` and a trailing `_` for Python keywords
+    (`class_`); None/False attributes are dropped."""
     rendered = "".join(
         f' {key.rstrip("_").replace("_", "-")}="{esc(val)}"'
         for key, val in attrs.items()
         if val is not None and val is not False
     )
-    return Markup(f"<{name}{rendered}>{join(content, '')}</{name}>")
+    return Markup(f"<{name}{rendered}>")
+
+
+def tag(name: str, *content: object, **attrs: object) -> Markup:
+    """`<name attrs>content</name>`, attributes as in `void`."""
+    return Markup(f"{void(name, **attrs)}{join(content, '')}</{name}>")
 
 
 def table(header: list[str], rows: Iterable[list[object]], *, right: Iterable[int] = (),
@@ -47,7 +52,7 @@ def table(header: list[str], rows: Iterable[list[object]], *, right: Iterable[in
         return join((tag(cell, v, class_="num" if i in right else None)
                      for i, v in enumerate(values)), "")
 
-    body = join(tag("tr", cells(r, "td"), class_=c) for r, c in zip(rows, classes))
+    body = join(tag("tr", cells(r, "td"), class_=c) for r, c in zip(rows, classes, strict=True))
     return tag("div", tag("table", tag("thead", tag("tr", cells(header, "th"))),
                           tag("tbody", body), **attrs), class_="table-wrap")
 
@@ -81,3 +86,12 @@ def seconds(value: float | None) -> str:
 def number(value: float | None) -> str:
     """Statistics of arbitrary magnitude (HU, counts, normalized values) in 4 significant digits."""
     return "—" if missing(value) else f"{value:.4g}"
+
+
+def plain(value: object) -> str:
+    """A JSON value as one line of text: dicts as `key: value; ...`, lists comma-separated."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value)
+    return str(value)

@@ -1,0 +1,318 @@
+"""One report section per ingested dataset: a picture where looking beats reading, the stats.
+
+Each view reads the dataset's JSON summary (statistics, extras) and only the tensors its
+picture needs from the .pt file, checked with DataError naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
+
+from dlwpt.io import DataError
+from dlwpt.report.figures import TRAIN_COLOR, VAL_COLOR, FigureSink
+from dlwpt.report.html import Markup, details, join, number, plain, table, tag
+from dlwpt.report.inputs import DATASET_KEYS, read_checked_json, read_tensor_file, tensor_array
+
+LUNG_WINDOW = (-600.0, 1500.0)  # level, width in HU
+WEATHER = {1: "clear, few clouds", 2: "mist, cloudy", 3: "light rain/snow", 4: "heavy rain/snow"}
+BIKES_WEATHER_COLUMN, BIKES_COUNT_COLUMN = 9, 16
+
+
+@dataclass
+class DatasetInput:
+    """What a dataset view may use; `tensors` and `extra` check presence and name the file."""
+
+    name: str
+    pt: Path
+    json: Path
+    summary: dict[str, Any]
+    config: dict[str, Any]
+    sink: FigureSink
+
+    def tensors(self, *keys: str) -> dict[str, Any]:
+        return read_tensor_file(self.pt, keys)
+
+    def arrays(self, *keys: str) -> list[np.ndarray]:
+        tensors = self.tensors(*keys)
+        return [tensor_array(tensors, key, self.pt) for key in keys]
+
+    def extra(self, *keys: str) -> list[Any]:
+        absent = [k for k in keys if k not in self.summary]
+        if absent:
+            raise DataError(self.json, f"missing key(s): {', '.join(absent)}")
+        return [self.summary[k] for k in keys]
+
+    def ingest_option(self, key: str, default: Any) -> Any:
+        return ((self.config.get("ingest") or {}).get(self.name) or {}).get(key, default)
+
+    def figure(self, fig: Figure, alt: str, *, photo: bool = False) -> Markup:
+        return self.sink.figure(fig, f"data_{self.name}", alt, photo=photo)
+
+
+def thumbnail(chw: np.ndarray, max_side: int) -> Image.Image:
+    """A C x H x W uint8 image as a PIL image no larger than `max_side` pixels."""
+    image = Image.fromarray(np.ascontiguousarray(chw.transpose(1, 2, 0)))
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
+def channel_table(names: list[str], **columns: np.ndarray) -> Markup:
+    rows = [[name, *(number(float(values[i])) for values in columns.values())]
+            for i, name in enumerate(names)]
+    return table(["channel", *columns], rows, right=range(1, len(columns) + 1))
+
+
+def dl(**items: object) -> Markup:
+    """A compact key: value list for the facts of a dataset."""
+    return tag("dl", join((Markup(f"{tag('dt', k.replace('_', ' '))}{tag('dd', v)}")
+                           for k, v in items.items()), ""), class_="facts")
+
+
+def image_dog(data: DatasetInput) -> Markup:
+    (image,) = data.arrays("image")
+    picture = data.sink.image(thumbnail(image, 480), "data_image_dog",
+                              "the dog photo, downscaled")
+    return join([dl(shape=" × ".join(map(str, image.shape)), layout="channels, height, width"),
+                 picture])
+
+
+def image_cats(data: DatasetInput) -> Markup:
+    raw, mean, std = data.arrays("raw", "mean", "std")
+    thumbs = [thumbnail(img, 192) for img in raw]
+    gap = 8
+    strip = Image.new("RGB", (sum(t.width for t in thumbs) + gap * (len(thumbs) - 1),
+                              max(t.height for t in thumbs)), "white")
+    left = 0
+    for thumb in thumbs:
+        strip.paste(thumb, (left, 0))
+        left += thumb.width + gap
+    files = data.summary.get("files") or []
+    return join([
+        dl(batch=" × ".join(map(str, raw.shape)), files=", ".join(map(str, files)) or "—"),
+        data.sink.image(strip, "data_image_cats", "the batch of cat images, raw"),
+        tag("p", "Per-channel statistics used to normalize the batch:"),
+        channel_table(["red", "green", "blue"], mean=mean, std=std),
+    ])
+
+
+def ct(data: DatasetInput) -> Markup:
+    volume, positions, spacing = data.arrays("volume", "positions", "spacing")
+    volume = volume.reshape(volume.shape[-3:])
+    depth, height, width = volume.shape
+    d_mm, h_mm, w_mm = (float(s) for s in spacing)
+    level, window = LUNG_WINDOW
+    shown = {"vmin": level - window / 2, "vmax": level + window / 2, "cmap": "gray",
+             "interpolation": "antialiased"}
+    fig = Figure(figsize=(12, 4.4), layout="constrained", facecolor="black")
+    views = [
+        ("axial", volume[depth // 2], h_mm / w_mm, f"slice {depth // 2} at "
+                                                   f"{positions[depth // 2]:.1f} mm"),
+        ("coronal", volume[:, height // 2, :], d_mm / w_mm, f"row {height // 2}"),
+        ("sagittal", volume[:, :, width // 2], d_mm / h_mm, f"column {width // 2}"),
+    ]
+    for ax, (title, plane, aspect, where) in zip(fig.subplots(1, 3), views, strict=True):
+        ax.imshow(plane, aspect=aspect, origin="lower" if title != "axial" else "upper", **shown)
+        ax.set_title(f"{title} — {where}", color="white")
+        ax.set_axis_off()
+    fig.suptitle(f"lung window W {window:.0f} / L {level:.0f} HU", color="white", fontsize=9)
+    return join([
+        dl(volume=" × ".join(map(str, volume.shape)) + " (depth, height, width)",
+           spacing=f"{d_mm:.3g} × {h_mm:.3g} × {w_mm:.3g} mm",
+           scan_extent=f"{positions[0]:.1f} to {positions[-1]:.1f} mm",
+           HU_range=f"{volume.min():.0f} to {volume.max():.0f}",
+           series=plain(data.summary.get("series", "—"))),
+        data.figure(fig, "CT slices in a lung window", photo=True),
+    ])
+
+
+def wine(data: DatasetInput) -> Markup:
+    (analysis,) = data.extra("analysis")
+    for key in ("group_means", "counts", "threshold"):
+        if key not in analysis:
+            raise DataError(data.json, f"missing key: analysis.{key}")
+    means, counts, rule = analysis["group_means"], analysis["counts"], analysis["threshold"]
+    groups = [g for g in ("bad", "mid", "good") if g in means]
+    columns = list(means[groups[0]]) if groups else []
+    means_table = table(["column", *(f"{g} (n={counts.get(g, '?')})" for g in groups)],
+                        ([c, *(number(means[g][c]) for g in groups)] for c in columns),
+                        right=range(1, len(groups) + 1))
+    tensors = data.tensors("table", "columns")
+    table_array = tensor_array(tensors, "table", data.pt)
+    names = list(tensors["columns"])
+    if rule["column"] not in names:
+        raise DataError(data.pt, f"no column {rule['column']!r} for the threshold predictor")
+    values = table_array[:, names.index(rule["column"])]
+    good = table_array[:, -1] > data.ingest_option("actual_good_above", 5)
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    ax_hist, ax_counts = fig.subplots(1, 2, width_ratios=[2, 1])
+    bins = np.linspace(values.min(), values.max(), 50)
+    ax_hist.hist(values[~good], bins=bins, alpha=0.6, color=TRAIN_COLOR, label="actually not good")
+    ax_hist.hist(values[good], bins=bins, alpha=0.6, color=VAL_COLOR, label="actually good")
+    ax_hist.axvline(rule["threshold"], color="black", lw=1.5,
+                    label=f"threshold {rule['threshold']:.1f}: predicted good below")
+    ax_hist.set_xlabel(rule["column"])
+    ax_hist.set_ylabel("wines")
+    ax_hist.legend(frameon=False)
+    bars = {"predicted good": rule["n_predicted"], "actually good": rule["n_actual"],
+            "both": rule["n_matches"]}
+    ax_counts.bar(list(bars), list(bars.values()), color=[TRAIN_COLOR, VAL_COLOR, "#55a868"])
+    ax_counts.set_title(f"precision {rule['matches_over_predicted']:.2f}, "
+                        f"recall {rule['matches_over_actual']:.2f}")
+    ax_counts.grid(axis="x", visible=False)
+    return join([
+        tag("p", "Mean of every column for bad, mid and good wines (quality):"),
+        means_table,
+        tag("p", f"The book's threshold predictor calls a wine good when its "
+                 f"{rule['column']} is below {rule['threshold']:.2f}: "
+                 f"{rule['n_predicted']} predicted, {rule['n_actual']} actually good, "
+                 f"{rule['n_matches']} both."),
+        data.figure(fig, "wine threshold predictor"),
+    ])
+
+
+def bikes(data: DatasetInput) -> Markup:
+    (daily,) = data.arrays("daily")
+    weather = daily[:, BIKES_WEATHER_COLUMN, :].round().astype(int)
+    counts = daily[:, BIKES_COUNT_COLUMN, :]
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    ax_hour, ax_days = fig.subplots(1, 2, width_ratios=[1.2, 1])
+    hours = np.arange(daily.shape[2])
+    for situation, label in WEATHER.items():
+        mask = weather == situation
+        if not mask.any():
+            continue
+        with np.errstate(invalid="ignore"):
+            mean = np.where(mask, counts, 0).sum(0) / mask.sum(0)
+        ax_hour.plot(hours, mean, marker="o", ms=3,
+                     label=f"{situation}: {label} ({int(mask.sum())} h)")
+    ax_hour.set_xticks(range(0, 24, 3))
+    ax_hour.set_xlabel("hour of day")
+    ax_hour.set_ylabel("mean rentals per hour")
+    ax_hour.set_title("rentals by weather situation")
+    ax_hour.legend(frameon=False, fontsize=7)
+    ax_days.plot(counts.sum(1), color=TRAIN_COLOR, lw=0.8)
+    ax_days.set_xlabel("day")
+    ax_days.set_ylabel("rentals per day")
+    ax_days.set_title(f"{daily.shape[0]} days")
+    return join([
+        dl(daily=" × ".join(map(str, daily.shape)) + " (day, column, hour)",
+           filled_hours=data.summary.get("filled_hours", "—")),
+        data.figure(fig, "bike rentals per hour of day by weather"),
+    ])
+
+
+def char_label(code: int) -> str:
+    """A readable tick label for an ASCII code (the book maps non-ASCII characters to 0)."""
+    return "␣" if code == 32 else chr(code) if 32 < code < 127 else "¤"
+
+
+def text(data: DatasetInput) -> Markup:
+    line, vocab_size = data.extra("line", "vocab_size")
+    (onehot,) = data.arrays("line_onehot")
+    codes = onehot.argmax(1)
+    used = np.unique(codes)
+    fig = Figure(figsize=(11, max(2.4, 0.13 * len(used) + 1.2)), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(onehot[:, used].T, aspect="auto", cmap="Greys", interpolation="nearest")
+    ax.set_yticks(range(len(used)), [char_label(c) for c in used], fontsize=7,
+                  family="monospace")
+    ax.set_xticks(range(len(codes)), [char_label(c) for c in codes], fontsize=7,
+                  family="monospace")
+    ax.set_xlabel("the line, one character per column")
+    ax.set_ylabel("character (row of the one-hot)")
+    ax.set_title(f"one-hot encoding of the line: {onehot.shape[0]} × {onehot.shape[1]} "
+                 f"(only the {len(used)} characters used are shown; ¤ = non-ASCII, code 0)")
+    ax.grid(False)
+    words_shape = data.summary["tensors"].get("line_words_onehot", {}).get("shape") or []
+    return join([
+        tag("blockquote", line),
+        dl(line_index=data.summary.get("line_index", "—"),
+           character_one_hot=" × ".join(map(str, onehot.shape)),
+           word_one_hot=" × ".join(map(str, words_shape)) or "—",
+           vocabulary_size=f"{int(vocab_size):,}",
+           words_in_the_text=f"{int(data.summary.get('n_words', 0)):,}"),
+        data.figure(fig, "one-hot encoding of the chosen line"),
+    ])
+
+
+def cifar2(data: DatasetInput) -> Markup:
+    source_classes, classes, normalization = data.extra("source_classes", "classes",
+                                                        "normalization")
+    samples, mean, std = data.arrays("samples", "mean", "std")
+    n_classes, per_class = samples.shape[:2]
+    rows = [np.concatenate(list(samples[c].transpose(0, 2, 3, 1)), axis=1)
+            for c in range(n_classes)]
+    names = (dict(enumerate(source_classes)) if isinstance(source_classes, list)  # label order
+             else {int(label): name for name, label in source_classes.items()})
+    fig = Figure(figsize=(0.62 * per_class + 1.4, 0.62 * n_classes + 0.3), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(np.concatenate(rows, axis=0), interpolation="nearest")
+    used = set(classes)
+    ax.set_yticks(np.arange(n_classes) * 32 + 16,
+                  [names.get(c, str(c)) + (" ★" if names.get(c) in used else "")
+                   for c in range(n_classes)])
+    ax.set_xticks([])
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return join([
+        dl(task=" vs ".join(f"{n} ({label})" for n, label in classes.items()),
+           counts=plain(data.summary.get("counts", "—")),
+           normalization=normalization),
+        tag("p", f"{per_class} raw images of each of the {n_classes} CIFAR-10 classes "
+                 "(★ = used for the two-class task):"),
+        data.figure(fig, "sample CIFAR-10 images per class", photo=True),
+        channel_table(["red", "green", "blue"], mean=mean, std=std),
+    ])
+
+
+VIEWS: dict[str, tuple[str, Callable[[DatasetInput], Markup]]] = {
+    "image_dog": ("A photo (chapter 4.1)", image_dog),
+    "image_cats": ("A batch of images (4.1)", image_cats),
+    "ct": ("A CT volume (4.2)", ct),
+    "wine": ("Wine quality, tabular (4.3)", wine),
+    "bikes": ("Bike sharing, time series (4.4)", bikes),
+    "text": ("Pride and Prejudice, text (4.5)", text),
+    "cifar2": ("CIFAR-10 birds vs airplanes (7)", cifar2),
+}
+
+
+def stats_table(summary: dict[str, Any]) -> Markup:
+    rows = [[key, " × ".join(map(str, s.get("shape", []))) or "scalar", s.get("dtype", "—"),
+             *(number(s.get(k)) for k in ("min", "max", "mean", "std"))]
+            for key, s in summary["tensors"].items()]
+    return table(["tensor", "shape", "dtype", "min", "max", "mean", "std"], rows,
+                 right=range(3, 7))
+
+
+def sources_list(summary: dict[str, Any]) -> Markup:
+    items = [tag("li", tag("code", Path(str(s.get("path", "?"))).name), " sha256 ",
+                 tag("code", str(s.get("sha256", "?"))[:12]))
+             for s in summary.get("sources") or []]
+    return tag("ul", *items, class_="sources") if items else Markup("")
+
+
+def dataset_sections(data: dict[str, dict[str, Path]], config: dict[str, Any],
+                     sink: FigureSink) -> list[Markup]:
+    """Sections in the book's order; a dataset without a view still gets its stats table."""
+    names = sorted(data, key=lambda n: (list(VIEWS).index(n) if n in VIEWS else len(VIEWS), n))
+    sections = []
+    for name in names:
+        json_path, pt_path = Path(data[name]["json"]), Path(data[name]["pt"])
+        summary = read_checked_json(json_path, DATASET_KEYS)
+        title, view = VIEWS.get(name, (name, None))
+        body = view(DatasetInput(name, pt_path, json_path, summary, config, sink)) if view \
+            else Markup("")
+        sections.append(tag("div", tag("h3", title, " ", tag("code", name)), body,
+                            details("tensors and sources", stats_table(summary),
+                                    sources_list(summary)),
+                            class_="dataset", id=f"data-{name}"))
+    return sections
+

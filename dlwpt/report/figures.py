@@ -1,0 +1,268 @@
+"""Matplotlib figures of the report and their embedding as base64 images.
+
+Figures are built on `matplotlib.figure.Figure` (no pyplot): no global state, no GUI backend,
+and nothing leaks between builds when the report is made inside a long-lived process.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator, NullFormatter
+from PIL import Image
+
+from dlwpt.io import atomic_path
+from dlwpt.report.html import Markup, tag, void
+from dlwpt.report.inputs import finite_series
+
+DPI = 110
+JPEG_QUALITY = 85
+TRAIN_COLOR, VAL_COLOR, LOSS_COLOR = "#4c72b0", "#dd8452", "#55a868"
+DIVERGED_COLOR = "#c0392b"
+LOSS_CEILING = 1e30  # a diverged loss runs off the top of its panel instead of breaking the axis
+STYLE = {
+    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
+    "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
+    "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": DPI,
+    "savefig.dpi": DPI, "figure.facecolor": "white", "svg.hashsalt": "dlwpt",
+}
+
+
+def style() -> Any:
+    """The report's look, applied while figures are created and saved."""
+    return matplotlib.rc_context(STYLE)
+
+
+class FigureSink:
+    """Turn figures into self-contained <img> tags; also save them as PNG when asked to.
+
+    Plots are embedded as PNG; photos (photo=True) as JPEG, which is several times smaller and
+    keeps the page light. Files for `figures_dir` are always PNG under fixed names.
+    """
+
+    def __init__(self, figures_dir: Path | None):
+        self.figures_dir = Path(figures_dir) if figures_dir is not None else None
+
+    def figure(self, fig: Figure, name: str, alt: str, *, photo: bool = False) -> Markup:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", metadata={"Software": None})
+        if photo:
+            return self.image(Image.open(buffer), name, alt)
+        self._save(name, buffer.getvalue())
+        return self._img(buffer.getvalue(), "image/png", alt)
+
+    def image(self, image: Image.Image, name: str, alt: str) -> Markup:
+        """A picture: PNG on disk, JPEG in the page."""
+        if self.figures_dir is not None:
+            png = io.BytesIO()
+            image.save(png, format="PNG")
+            self._save(name, png.getvalue())
+        jpeg = io.BytesIO()
+        image.convert("RGB").save(jpeg, format="JPEG", quality=JPEG_QUALITY)
+        return self._img(jpeg.getvalue(), "image/jpeg", alt)
+
+    def _save(self, name: str, png: bytes) -> None:
+        if self.figures_dir is not None:
+            with atomic_path(self.figures_dir / f"{name}.png") as tmp:
+                tmp.write_bytes(png)
+
+    @staticmethod
+    def _img(data: bytes, mime: str, alt: str) -> Markup:
+        width, height = Image.open(io.BytesIO(data)).size
+        source = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        return tag("figure", void("img", src=source, alt=alt, width=width, height=height))
+
+
+def log_scale(axis: Any, limits: tuple[float, float]) -> None:
+    """A log y axis with explicit limits (autoscaling overflows on a diverged loss)
+    and labels on the decades only, which keeps small panels legible."""
+    axis.set_yscale("log")
+    axis.set_ylim(*limits)
+    axis.yaxis.set_minor_formatter(NullFormatter())
+
+
+def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str) -> Figure:
+    """The book's grouped bars (train vs val per model), with the book's values and each seed.
+
+    The y axis starts near 0.5, chance level for the two-class task, so the differences between
+    models (a few points) stay visible; it goes lower only to show a model at or below chance.
+    """
+    models = list(per_model.index)
+    fig = Figure(figsize=(max(6.0, 1.0 * len(models) + 2), 4.0), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(models))
+    width = 0.38
+    multi_seed = per_model["n_seeds"].max() > 1
+    for offset, split, color in ((-width / 2, "train", TRAIN_COLOR), (width / 2, "val", VAL_COLOR)):
+        means = per_model[f"{split}_mean"].to_numpy()
+        ax.bar(x + offset, means, width, color=color, label=f"{split} (ours)", zorder=2)
+        if multi_seed:
+            spread = [means - per_model[f"{split}_min"], per_model[f"{split}_max"] - means]
+            ax.errorbar(x + offset, means, yerr=spread, fmt="none", ecolor="#333", capsize=3,
+                        lw=1, zorder=3)
+        for i, model in enumerate(models):
+            seeds = runs.loc[runs["model"] == model, f"{split}_acc"].to_numpy()
+            ax.scatter(np.full(len(seeds), x[i] + offset), seeds, s=10, color="#222",
+                       zorder=4, linewidths=0)
+            book = per_model.loc[model, f"book_{split}"]
+            if not pd.isna(book):
+                ax.hlines(book, x[i] + offset - width / 2, x[i] + offset + width / 2,
+                          colors="black", linewidth=2.2, zorder=5)
+    lowest = float(np.nanmin(runs[["train_acc", "val_acc"]].to_numpy()))
+    bottom = min(0.5, math.floor((lowest - 0.05) * 20) / 20)
+    ax.axhline(0.5, color="#888", ls=":", lw=1, zorder=1)
+    for i, model in enumerate(models):  # inside a tall bar, above a short one
+        value = per_model.loc[model, "val_mean"]
+        inside = value - bottom > 0.1
+        ax.annotate(f"{value:.3f}", (x[i] + width / 2, bottom if inside else value),
+                    xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                    fontsize=7, rotation=90, color="white" if inside else "#333", zorder=6)
+    rotate = len(models) > 6
+    ax.set_xticks(x, [f"★ {m}" if m == winner else m for m in models],
+                  rotation=30 if rotate else 0, ha="right" if rotate else "center")
+    winner_label = ax.get_xticklabels()[models.index(winner)]
+    winner_label.set_fontweight("bold")
+    winner_label.set_color(VAL_COLOR)
+    ax.set_ylim(bottom, 1.06)
+    ax.set_ylabel("accuracy (dotted: chance)")
+    ax.grid(axis="x", visible=False)
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], color="black", lw=2.2, label="book"),
+                Line2D([], [], marker="o", ls="", color="#222", ms=3, label="each seed")]
+    if multi_seed:
+        handles.append(Line2D([], [], color="#333", lw=1, label="min–max over seeds"))
+    ax.legend(handles=handles, loc="upper center", ncols=len(handles), frameon=False,
+              bbox_to_anchor=(0.5, 1.1))
+    return fig
+
+
+def training_curves(curves: pd.DataFrame, models: list[str]) -> Figure:
+    """Small multiples, one panel pair (accuracy over loss) per model on shared axes.
+
+    Every panel also draws the other models' validation accuracy in light grey, so each model
+    reads against the whole zoo without ten colours on one plot.
+    """
+    ncols = min(5, len(models))
+    nrows = math.ceil(len(models) / ncols)
+    fig = Figure(figsize=(2.5 * ncols + 0.6, 3.3 * nrows + 0.5), layout="constrained")
+    stats = curves.groupby(["model", "epoch"])[["train_acc", "val_acc", "train_loss"]].agg(
+        ["mean", "min", "max"])
+    acc_low = min(0.5, float(np.nanmin(curves[["train_acc", "val_acc"]].to_numpy())))
+    loss = curves["train_loss"].to_numpy(dtype=float)
+    loss = loss[np.isfinite(loss) & (loss > 0)]
+    loss_range = (loss.min() * 0.8, loss.max() * 1.25) if loss.size else (1e-3, 1.0)
+    subfigs = np.atleast_1d(fig.subfigures(nrows, ncols, wspace=0.02, hspace=0.02)).ravel()
+    for subfig, model in zip(subfigs, models, strict=False):
+        ax_acc, ax_loss = subfig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+        for other in models:
+            if other != model:
+                ax_acc.plot(stats.loc[other].index, stats.loc[other][("val_acc", "mean")],
+                            color="#c8c8c8", lw=0.8, zorder=1)
+        mine = stats.loc[model]
+        for axis, column, color, style_ in ((ax_acc, "train_acc", TRAIN_COLOR, "--"),
+                                            (ax_acc, "val_acc", VAL_COLOR, "-"),
+                                            (ax_loss, "train_loss", LOSS_COLOR, "-")):
+            axis.plot(mine.index, mine[(column, "mean")], color=color, ls=style_, lw=1.6,
+                      zorder=3)
+            axis.fill_between(mine.index, mine[(column, "min")], mine[(column, "max")],
+                              color=color, alpha=0.2, lw=0, zorder=2)
+        ax_acc.set_title(model, fontweight="bold")
+        ax_acc.set_ylim(acc_low, 1.01)
+        log_scale(ax_loss, loss_range)
+        ax_loss.set_xlabel("epoch")
+        ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for subfig in subfigs[len(models):]:
+        subfig.set_visible(False)
+    handles = [Line2D([], [], color=TRAIN_COLOR, ls="--", label="train accuracy"),
+               Line2D([], [], color=VAL_COLOR, label="validation accuracy"),
+               Line2D([], [], color=LOSS_COLOR, label="training loss (log scale, lower panel)"),
+               Line2D([], [], color="#c8c8c8", label="other models' validation accuracy")]
+    if curves.groupby("model")["seed"].nunique().max() > 1:
+        handles.append(Patch(color="#999", alpha=0.4, label="min–max over seeds"))
+    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), frameon=False)
+    return fig
+
+
+def cost_chart(per_model: pd.DataFrame, rules: pd.DataFrame) -> Figure:
+    """Horizontal bars: seconds per epoch and parameters per model, total runtime per rule."""
+    panels = (2 if not per_model.empty else 0) + (1 if not rules.empty else 0)
+    height = max(2.5, 0.3 * max(len(per_model), len(rules)) + 1.2)
+    fig = Figure(figsize=(3.9 * panels + 0.4, height), layout="constrained")
+    axes = list(np.atleast_1d(fig.subplots(1, panels)))
+    if not per_model.empty:
+        names = list(per_model.index)[::-1]
+        ax_time, ax_params = axes.pop(0), axes.pop(0)
+        ax_time.barh(names, per_model.loc[names, "seconds_per_epoch"], color=TRAIN_COLOR)
+        ax_time.set_title("seconds per epoch")
+        ax_params.barh(names, per_model.loc[names, "n_params"], color=VAL_COLOR)
+        ax_params.set_xscale("log")
+        ax_params.set_title("parameters (log scale)")
+        ax_params.tick_params(labelleft=False)
+    if not rules.empty:
+        ax_rules = axes.pop(0)
+        ordered = rules.sort_values("total_seconds")
+        ax_rules.barh(ordered.index, ordered["total_seconds"], color=LOSS_COLOR)
+        ax_rules.set_title("runtime per rule, all jobs (s)")
+    for axis in fig.axes:
+        axis.grid(axis="y", visible=False)
+    return fig
+
+
+def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
+    """Left: the data and every converged fit. Right: each experiment's loss on a log scale,
+    the diverged ones in red and titled DIVERGED."""
+    fig = Figure(figsize=(12, 5.2), layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=[1, 1.5], wspace=0.03)
+    ax = left.subplots()
+    first = experiments[0]
+    ax.scatter(first["t_u"], first["t_c"], color="black", zorder=5, label="measurements")
+    colors = matplotlib.colormaps["tab10"]
+    for i, exp in enumerate(experiments):
+        curve = exp.get("curve") or {}
+        if exp["diverged"] or not curve.get("x"):
+            ax.plot([], [], color=DIVERGED_COLOR, ls=":", label=f"{exp['experiment']} (diverged)")
+            continue
+        ax.plot(curve["x"], curve["y"], color=colors(i % 10), lw=1.3, label=exp["experiment"])
+    ax.set_xlabel("t_u (unknown units)")
+    ax.set_ylabel("t_c (°C)")
+    ax.set_title("measurements and fitted models")
+    ax.legend(fontsize=7, frameon=False)
+    ncols = min(3, len(experiments))
+    grid = np.atleast_1d(right.subplots(math.ceil(len(experiments) / ncols), ncols)).ravel()
+    for axis, exp in zip(grid, experiments, strict=False):
+        diverged = bool(exp["diverged"])
+        series = [("train", exp.get("train_loss")), ("val", exp.get("val_loss"))]
+        if not any(values for _, values in series):
+            series = [("loss", exp["loss"])]
+        for label, values in series:
+            values = np.minimum(finite_series(values), LOSS_CEILING * 10)
+            epochs = np.arange(1, len(values) + 1)
+            axis.plot(epochs, values, lw=1.2, ls="--" if label == "val" else "-", label=label,
+                      color=DIVERGED_COLOR if diverged else (VAL_COLOR if label == "val"
+                                                             else TRAIN_COLOR))
+            if diverged and np.isfinite(values).any():
+                last = np.flatnonzero(np.isfinite(values))[-1]
+                axis.plot(epochs[last], values[last], "x", color=DIVERGED_COLOR, ms=8, mew=2)
+        plotted = np.concatenate([finite_series(v) for _, v in series])
+        if np.isfinite(plotted).any():
+            log_scale(axis, (np.nanmin(plotted) / 1.5, min(np.nanmax(plotted) * 1.5, LOSS_CEILING)))
+        axis.set_title(exp["experiment"] + (" — DIVERGED" if diverged else ""), fontsize=8,
+                       color=DIVERGED_COLOR if diverged else "black",
+                       fontweight="bold" if diverged else "normal")
+        if len(series) > 1:
+            axis.legend(fontsize=6, frameon=False)
+    for axis in grid[len(experiments):]:
+        axis.set_visible(False)
+    right.supxlabel("epoch", fontsize=8)
+    right.supylabel("loss (log scale)", fontsize=8)
+    return fig

@@ -1,0 +1,150 @@
+"""Read and check the files the report consumes; anything malformed raises DataError(path, ...).
+
+The report is the last stage, so it is where a silently wrong upstream file would otherwise turn
+into a misleading page: every key and column the page uses is checked here, once.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from dlwpt.io import DataError, load_tensors, read_json
+
+SUMMARY_KEYS = ("model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
+                "seconds_per_epoch", "total_seconds", "resdeep_blocks")
+METRICS_COLUMNS = ("epoch", "train_loss", "train_acc", "val_acc", "seconds")
+CSV_COLUMNS = ("model", "arch", "seed", "train_acc", "val_acc", "n_params", "seconds_per_epoch",
+               "total_seconds", "device", "epochs", "resdeep_blocks", "book_train_acc",
+               "book_val_acc")
+THERMOMETER_KEYS = ("experiment", "kind", "t_u", "t_c", "loss", "diverged", "final", "curve")
+DATASET_KEYS = ("dataset", "tensors")
+
+
+def read_checked_json(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    try:
+        obj = read_json(path)
+    except (OSError, ValueError) as e:
+        raise DataError(path, f"cannot read JSON ({e})") from e
+    if not isinstance(obj, dict):
+        raise DataError(path, f"expected a JSON object, got {type(obj).__name__}")
+    require_keys(obj, keys, path)
+    return obj
+
+
+def require_keys(obj: dict[str, Any], keys: tuple[str, ...] | list[str], path: Path) -> None:
+    absent = [k for k in keys if k not in obj]
+    if absent:
+        raise DataError(path, f"missing key(s): {', '.join(absent)}")
+
+
+def read_checked_csv(path: Path, columns: tuple[str, ...], **kwargs: Any) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, **kwargs)
+    except (OSError, ValueError) as e:
+        raise DataError(path, f"cannot read table ({e})") from e
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise DataError(path, f"missing column(s): {', '.join(absent)}")
+    return frame
+
+
+def read_tensor_file(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
+    try:
+        tensors = load_tensors(path)
+    except Exception as e:  # torch raises many types (pickle, zip, runtime) for a bad file
+        raise DataError(path, f"cannot load tensors ({type(e).__name__}: {e})") from e
+    if not isinstance(tensors, dict):
+        raise DataError(path, f"expected a dict of tensors, got {type(tensors).__name__}")
+    require_keys(tensors, keys, path)
+    return tensors
+
+
+def book_accuracy(config: dict[str, Any], model: str) -> tuple[float | None, float | None]:
+    """The book's (train, val) accuracy for a model, or (None, None) for a custom model."""
+    pair = (config.get("book_accuracy") or {}).get(model)
+    return (float(pair[0]), float(pair[1])) if pair else (None, None)
+
+
+def load_runs(runs: list[dict[str, Any]], config: dict[str, Any]
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per (model, seed), CSV_COLUMNS and then n_blocks (ResDeep's depth as trained),
+    and the per-epoch curves of all runs.
+
+    Rows follow the config's model order, so tables and charts read like the book's zoo.
+    """
+    rows, curves = [], []
+    for run in runs:
+        summary_path, metrics_path = Path(run["summary"]), Path(run["metrics"])
+        summary = read_checked_json(summary_path, SUMMARY_KEYS)
+        if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
+            raise DataError(summary_path, f"holds {summary['model']}/seed{summary['seed']}, "
+                                          f"expected {run['model']}/seed{run['seed']}")
+        book_train, book_val = book_accuracy(config, run["model"])
+        rows.append({**{k: summary[k] for k in CSV_COLUMNS if k in summary},
+                     "book_train_acc": book_train, "book_val_acc": book_val,
+                     "n_blocks": (summary.get("hyperparameters") or {}).get("n_blocks")})
+        curve = read_checked_csv(metrics_path, METRICS_COLUMNS)
+        if curve.empty:
+            raise DataError(metrics_path, "no epochs recorded")
+        curves.append(curve.assign(model=run["model"], seed=int(run["seed"])))
+    order = {name: i for i, name in enumerate(config.get("models") or {})}
+    table = pd.DataFrame(rows, columns=[*CSV_COLUMNS, "n_blocks"])
+    if not table.empty:
+        table = (table.assign(_order=table["model"].map(lambda m: order.get(m, len(order))))
+                 .sort_values(["_order", "model", "seed"]).drop(columns="_order")
+                 .reset_index(drop=True))
+    curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
+    return table, curve_frame
+
+
+def load_benchmarks(paths: list[Path]) -> pd.DataFrame:
+    """One row per benchmark file: rule, job, mean seconds over repeats, peak RSS in MB.
+
+    The rule is the first folder under `benchmarks/`; what follows names the job (wildcards).
+    """
+    rows = []
+    for path in map(Path, paths):
+        frame = read_checked_csv(path, ("s",), sep="\t", na_values=["-", "NA"])
+        if frame.empty:
+            raise DataError(path, "no benchmark record")
+        parts = path.with_suffix("").parts
+        if "benchmarks" in parts[:-1]:
+            under = parts[len(parts) - parts[::-1].index("benchmarks"):]
+        else:
+            under = parts[-2:]
+        rule, job = (under[0], "/".join(under[1:])) if len(under) > 1 else (under[0], "")
+        rss = frame["max_rss"].max() if "max_rss" in frame else math.nan
+        rows.append({"rule": rule, "job": job, "seconds": float(frame["s"].mean()),
+                     "max_rss_mb": float(rss), "repeats": len(frame)})
+    columns = ["rule", "job", "seconds", "max_rss_mb", "repeats"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["rule", "job"], ignore_index=True)
+
+
+def finite_series(values: list[Any] | None) -> np.ndarray:
+    """Losses as floats with None/inf (a diverged run) turned into NaN, so plots skip them."""
+    array = np.array([np.nan if v is None else v for v in (values or [])], dtype=float)
+    array[~np.isfinite(array)] = np.nan
+    return array
+
+
+def load_thermometer(paths: list[Path], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The experiments in config order (unknown ones last, by name)."""
+    experiments = [read_checked_json(Path(p), THERMOMETER_KEYS) | {"path": str(p)} for p in paths]
+    order = list((config.get("thermometer") or {}).get("experiments") or {})
+    return sorted(experiments, key=lambda e: (order.index(e["experiment"])
+                                              if e["experiment"] in order else len(order),
+                                              e["experiment"]))
+
+
+def tensor_array(tensors: dict[str, Any], key: str, path: Path) -> np.ndarray:
+    """A tensor of an ingest file as a numpy array (float32 unless it is uint8 pixels)."""
+    value = tensors.get(key)
+    if not isinstance(value, torch.Tensor):
+        raise DataError(path, f"missing tensor {key!r}")
+    return value.numpy() if value.dtype == torch.uint8 else value.to(torch.float32).numpy()

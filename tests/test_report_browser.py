@@ -1,0 +1,111 @@
+"""A real headless Chromium opens the pipeline's report from disk, as a reader would.
+
+Checks what only a browser can: every figure decodes and is laid out visibly, the page logs no
+errors, and it requests nothing but file: and data: URLs. A full-page screenshot is kept at
+tests/artifacts/report.png for people to look at.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1280,900"]
+
+pytestmark = [
+    pytest.mark.pipeline,  # opens the quick_pipeline run's report
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"),
+        reason=f"{CHROMIUM} not installed (apt-get install chromium chromium-driver); "
+               "CI must run it",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in [*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def opened_report(browser, quick_pipeline: Path):
+    """The pipeline's own results/report.html, loaded from a file:// URL."""
+    page = quick_pipeline / "results" / "report.html"
+    assert page.is_file(), f"the quick pipeline wrote no {page}"
+    browser.get(page.resolve().as_uri())
+    browser.execute_script("return document.fonts.ready")
+    return browser
+
+
+def test_table_and_every_figure_are_visible(opened_report, quick_pipeline):
+    table = opened_report.find_element("id", "accuracy-table")
+    assert table.is_displayed() and table.size["height"] > 0
+    images = opened_report.execute_script("""
+        return [...document.images].map(img => {
+            const box = img.getBoundingClientRect();
+            return {alt: img.alt, complete: img.complete, natural: img.naturalWidth,
+                    width: box.width, height: box.height, src: img.src.slice(0, 16)};
+        });""")
+    figures = sorted((quick_pipeline / "results" / "report_figures").glob("*.png"))
+    assert len(images) == len(figures) > 0
+    for image in images:
+        assert image["complete"] and image["natural"] > 0, image
+        assert image["width"] > 0 and image["height"] > 0, image
+        assert image["src"].startswith("data:image/"), image
+
+
+def test_no_console_errors(opened_report):
+    severe = [entry for entry in opened_report.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not severe, severe
+
+
+def test_only_file_and_data_urls_are_requested(opened_report):
+    """The page itself loads only file: and data: URLs, and nothing anywhere goes on the network
+    (the browser's own chrome:// start page is not the report's doing)."""
+    page_url = opened_report.current_url
+    from_page, network = [], []
+    for entry in opened_report.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] != "Network.requestWillBeSent":
+            continue
+        url = message["params"]["request"]["url"]
+        if message["params"].get("documentURL") == page_url:
+            from_page.append(url)
+        if url.split(":", 1)[0] in ("http", "https", "ws", "wss", "ftp"):
+            network.append(url)
+    assert page_url in from_page, "the performance log did not record the report's own load"
+    assert all(url.startswith(("file:", "data:")) for url in from_page), from_page
+    assert not network, network
+
+
+def test_full_page_screenshot(opened_report):
+    size = opened_report.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+    shot = opened_report.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = ARTIFACTS / "report.png"
+    target.write_bytes(base64.b64decode(shot["data"]))
+    assert target.stat().st_size > 10_000
