@@ -16,28 +16,31 @@ import numpy as np
 import torch
 from PIL import Image
 
-JPEG_ROOT = Path(
-    os.environ.get("DLWPT_CIFAR10_JPEG", Path(__file__).resolve().parents[2] / "shared/data/cifar10-jpeg")
-)
-REFERENCE_NET = JPEG_ROOT.parent / "reference/birds_vs_airplanes.pt"
+# The same environment variables as conftest.py (the real data, outside the repository).
+SHARED_DATA = Path(os.environ.get("DLWPT_DATA",
+                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+JPEG_ROOT = Path(os.environ.get("DLWPT_CIFAR10", SHARED_DATA / "cifar10-jpeg"))
+REFERENCE_NET = SHARED_DATA / "reference/birds_vs_airplanes.pt"
 CLASSES = {"airplane": 0, "bird": 1}
 # The published CIFAR-10 constants the book normalizes with.
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
-CACHE = Path(tempfile.gettempdir()) / "dlwpt-test-cache" / "cifar2.pt"
+CACHE = Path(tempfile.gettempdir()) / "dlwpt-test-cache" / "cifar2-interleaved.pt"
 
 
 def _load_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    images, labels = [], []
-    for name, label in CLASSES.items():
-        for path in sorted((JPEG_ROOT / split / name).glob("*.jpg")):
-            with Image.open(path) as img:
-                images.append(np.asarray(img.convert("RGB")))
-            labels.append(label)
+    """Normalized images and labels, classes interleaved so any prefix holds both classes."""
+    per_class = [sorted((JPEG_ROOT / split / name).glob("*.jpg")) for name in CLASSES]
+    paths = [p for group in zip(*per_class, strict=True) for p in group]
+    labels = torch.tensor(list(CLASSES.values()) * len(per_class[0]), dtype=torch.int64)
+    images = []
+    for path in paths:
+        with Image.open(path) as img:
+            images.append(np.asarray(img.convert("RGB")))
     raw = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
     mean = torch.tensor(MEAN).view(1, 3, 1, 1)
     std = torch.tensor(STD).view(1, 3, 1, 1)
-    return ((raw - mean) / std).contiguous(), torch.tensor(labels, dtype=torch.int64)
+    return ((raw - mean) / std).contiguous(), labels
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,16 +71,12 @@ def load_cifar2() -> dict[str, torch.Tensor]:
 
 
 def subset_file(tmp_dir: Path, n_train: int, n_val: int) -> Path:
-    """A small cifar2.pt (first n_train / n_val images of each split, both classes kept)."""
+    """A small cifar2.pt: the first n_train / n_val images of each split."""
     data = load_cifar2()
-    # The full tensors are sorted by class; interleave so the first N hold both classes.
-    keep = {}
+    small = {k: data[k] for k in ("mean", "std")}
     for split, n in (("train", n_train), ("val", n_val)):
-        labels = data[f"{split}_labels"]
-        order = torch.stack([torch.nonzero(labels == c).flatten() for c in (0, 1)], 1).flatten()
-        idx = order[:n]
-        keep[f"{split}_images"] = data[f"{split}_images"][idx].clone()
-        keep[f"{split}_labels"] = labels[idx].clone()
+        for key in (f"{split}_images", f"{split}_labels"):
+            small[key] = data[key][:n].clone()
     path = Path(tmp_dir) / f"cifar2_{n_train}_{n_val}.pt"
-    torch.save({**keep, "mean": data["mean"], "std": data["std"]}, path)
+    torch.save(small, path)
     return path

@@ -96,3 +96,11 @@ def test_bad_input_stops_with_one_line_naming_the_file(tmp_path, data_dir):
     assert log[-1].split(" ", 1)[1].startswith(f"error: {bad}: ")
     assert not list((workdir / "results").rglob("*.pt"))
     assert not list((workdir / "results").rglob("*.json"))
+
+
+def test_snakemake_own_report_holds_the_registered_figures(quick_pipeline):
+    out = quick_pipeline / "results/snakemake-report.html"
+    snakemake(quick_pipeline, "--configfile", QUICK, "--report", str(out))
+    page = out.read_text(errors="replace")
+    for name in ("report.html", "metrics.csv", "accuracy.png", "curves.png", "data_ct.png"):
+        assert name in page, name
