@@ -15,9 +15,10 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -51,11 +52,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, Any]) -> None:
     """Save a dict of tensors (and plain lists/strings/numbers) loadable with weights_only=True."""
+    import torch  # here, not at the top: download jobs use this module without torch
+
     with atomic_path(path) as tmp:
         torch.save(tensors, tmp)
 
 
 def load_tensors(path: str | os.PathLike) -> dict[str, Any]:
+    import torch
+
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -74,7 +79,7 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
+    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # tensors and numpy arrays
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
@@ -93,6 +98,8 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
 
 def tensor_stats(t: torch.Tensor) -> dict[str, Any]:
     """Shape, dtype and (for numeric tensors) min/max/mean/std, for the JSON summaries."""
+    import torch
+
     stats: dict[str, Any] = {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
     if t.numel() and t.dtype != torch.bool:
         f = t.detach().to(torch.float64)
@@ -108,6 +115,8 @@ def tensor_stats(t: torch.Tensor) -> dict[str, Any]:
 def dataset_summary(name: str, sources: list[str | os.PathLike], tensors: dict[str, Any],
                     **extra: Any) -> dict[str, Any]:
     """The JSON summary every ingest step writes beside its tensor file."""
+    import torch
+
     return {
         "dataset": name,
         "sources": [{"path": str(p), "sha256": file_digest(p)} for p in sources],

@@ -83,21 +83,20 @@ def train_outputs():
 
 def check_downloads_possible():
     """Without a local copy and without network, stop before any job with what is missing."""
+    download = config["data"]["download"]
     needed = (
-        [] if LOCAL_DATA else [p for d in DATASETS if d != "cifar2" for p in raw(d)]
+        {}
+        if LOCAL_DATA
+        else {
+            p: download["base_url"] for d in DATASETS if d != "cifar2" for p in raw(d)
+        }
     )
     if "cifar2" in DATASETS and CIFAR_SOURCE == sources.CIFAR_ARCHIVE:
-        needed.append(str(CIFAR_SOURCE))
+        needed[str(CIFAR_SOURCE)] = download["cifar10_url"]
     missing = [p for p in needed if not Path(p).exists()]
-    if not missing:
-        return
     from dlwpt.download import reachable
 
-    urls = [
-        config["data"]["download"]["base_url"],
-        config["data"]["download"]["cifar10_url"],
-    ]
-    if all(reachable(u) for u in urls):
+    if all(reachable(url) for url in {needed[p] for p in missing}):
         return
     raise WorkflowError(
         f"no network to download {len(missing)} missing raw files "

@@ -20,6 +20,7 @@ rule fetch_raw_file:
         checksum=lambda w: sources.manifest()[w.rel],
         retries=config["data"]["download"]["retries"],
         timeout_s=config["data"]["download"]["timeout_s"],
+        backoff_s=config["data"]["download"]["backoff_s"],
     script:
         "../scripts/fetch.py"
 
@@ -38,6 +39,7 @@ rule fetch_cifar10:
         checksum=config["data"]["download"]["cifar10_checksum"],
         retries=config["data"]["download"]["retries"],
         timeout_s=config["data"]["download"]["timeout_s"],
+        backoff_s=config["data"]["download"]["backoff_s"],
     script:
         "../scripts/fetch.py"
 

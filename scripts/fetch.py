@@ -12,5 +12,6 @@ with script_errors(snakemake.log[0]) as log:
         snakemake.params.checksum,
         retries=snakemake.params.retries,
         timeout=snakemake.params.timeout_s,
+        backoff_s=snakemake.params.backoff_s,
         log=log,
     )

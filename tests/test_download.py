@@ -69,7 +69,8 @@ def test_snakemake_downloads_then_ingests(server, tmp_path):
     """Without a local copy the workflow fetches each raw file, verifies it, and ingests it."""
     cfg = tmp_path / "download.yaml"
     cfg.write_text(json.dumps({
-        "data": {"local_dir": None, "download": {"base_url": f"{server.url}/flaky"}},
+        "data": {"local_dir": None,
+                 "download": {"base_url": f"{server.url}/flaky", "backoff_s": 0}},
         "datasets": ["wine", "text", "ct"],
     }))
     workdir = tmp_path / "work"

@@ -6,11 +6,12 @@ import copy
 
 import pytest
 import yaml
-from conftest import REPO
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from dlwpt.config import check_config, model_config
+
+from conftest import REPO
 
 
 def pins(lines):

@@ -60,24 +60,25 @@ def test_changed_hyperparameter_reruns_only_its_model(quick_pipeline, tmp_path):
 
 
 @contextmanager
-def newer_mtime(path: Path):
-    """Make `path` look edited (mtime only) and restore it afterwards."""
-    stat = path.stat()
-    os.utime(path, (stat.st_atime, stat.st_mtime + 3600))
+def edited(path: Path):
+    """Really edit `path` (Snakemake ignores a bare mtime change), then restore it exactly."""
+    original, stat = path.read_bytes(), path.stat()
+    path.write_bytes(original + b"\n# edited by a test\n")
     try:
         yield
     finally:
-        os.utime(path, (stat.st_atime, stat.st_mtime))
+        path.write_bytes(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def test_editing_model_code_retrains_models_only(quick_pipeline):
-    with newer_mtime(REPO / "dlwpt/models.py"):
+    with edited(REPO / "dlwpt/models.py"):
         result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
     assert _job_counts(result.stdout) == {"train_model": 10, "make_report": 1, "all": 1}
 
 
 def test_editing_wine_code_reingests_wine_only(quick_pipeline):
-    with newer_mtime(REPO / "dlwpt/ingest/wine.py"):
+    with edited(REPO / "dlwpt/ingest/wine.py"):
         result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
     assert _job_counts(result.stdout) == {"ingest_wine": 1, "make_report": 1, "all": 1}
 

@@ -1,0 +1,331 @@
+"""Two training loops with the same semantics: the book's reference loop and a fast engine.
+
+Both draw each epoch's sample order from `epoch_permutation(generator, n)`, so with generators
+seeded alike (on the CPU) they visit the same batches and agree up to floating-point noise.
+
+- `BookTrainer` runs `book_loop`: a DataLoader over a Python list of (image, label) pairs and a
+  blocking `.to(device)` and `loss.item()` per step (chapter 8's `training_loop`).
+- `FastTrainer` keeps the dataset resident on the device, gathers batches with index_select from
+  an on-device permutation, accumulates the loss on the device (one host sync per epoch), uses
+  channels_last convolutions on the CPU and, on CUDA, replays the whole training step
+  (forward + backward + optimizer step) as one CUDA graph per distinct batch size.
+
+Accuracy: `train_epoch` also returns the running accuracy of the epoch's training batches (free:
+the outputs exist already). `accuracy(split)` is the book's `validate` figure (no_grad, here in
+eval mode, batched on the device); train_model calls it for the validation set every epoch and for
+the training set once at the end, because a full eval-mode pass over the 10,000 training images
+costs about 80% of a training epoch on the CPU (tanh dominates forward and backward alike).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+
+from dlwpt.models import is_convolutional
+
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {
+    "cross_entropy": F.cross_entropy,
+    "nll": F.nll_loss,
+}
+# Forward-only batches: larger than training's, smaller on the CPU where cache size wins.
+EVAL_BATCH_SIZE = {"cpu": 256, "cuda": 2000}
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+log = logging.getLogger("dlwpt")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The training half of a model config (train.defaults merged with the models entry)."""
+
+    epochs: int = 100
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float = 1e-2
+    momentum: float = 0.0
+    l2: float = 0.0
+    loss: str = "cross_entropy"
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> TrainSettings:
+        settings = cls(**{f.name: cfg[f.name] for f in fields(cls) if f.name in cfg})
+        if settings.loss not in LOSSES:
+            raise ValueError(f"unknown loss {settings.loss!r}; known: {', '.join(LOSSES)}")
+        if settings.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"unknown optimizer {settings.optimizer!r}; known: sgd, adam")
+        return settings
+
+
+def make_optimizer(model: nn.Module, settings: TrainSettings,
+                   capturable: bool = False) -> torch.optim.Optimizer:
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=settings.lr, capturable=capturable)
+    return torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum)
+
+
+def l2_penalty(model: nn.Module) -> torch.Tensor:
+    """The book's training_loop_l2reg term: the sum of squares of every parameter."""
+    return sum(p.pow(2.0).sum() for p in model.parameters())
+
+
+def make_loss_fn(model: nn.Module, settings: TrainSettings) -> LossFn:
+    """The loss both loops minimize (and report): the criterion plus the optional L2 term."""
+    criterion = LOSSES[settings.loss]
+    if not settings.l2:
+        return criterion
+    return lambda outputs, labels: criterion(outputs, labels) + settings.l2 * l2_penalty(model)
+
+
+def epoch_permutation(generator: torch.Generator, n: int) -> torch.Tensor:
+    """One epoch's sample order: RandomSampler's (shuffle=True) draw, on the generator's device."""
+    return torch.randperm(n, generator=generator, device=generator.device)
+
+
+class PermutationSampler(Sampler[int]):
+    """shuffle=True for the book's DataLoader, drawing from the same source as the fast engine."""
+
+    def __init__(self, generator: torch.Generator, n: int):
+        self.generator, self.n = generator, n
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(epoch_permutation(self.generator, self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def book_loop(n_epochs: int, optimizer: torch.optim.Optimizer, model: nn.Module,
+              loss_fn: LossFn, train_loader: DataLoader,
+              device: torch.device) -> list[tuple[float, float]]:
+    """Chapter 8's training_loop, kept literal as the reference, plus a running correct count
+    (the book's validate idiom): (mean batch loss, running accuracy) per epoch."""
+    results = []
+    for _ in range(n_epochs):
+        loss_train = 0.0
+        correct = 0
+        for imgs, labels in train_loader:
+            imgs = imgs.to(device=device)
+            labels = labels.to(device=device)
+            outputs = model(imgs)
+            loss = loss_fn(outputs, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_train += loss.item()
+            correct += int((outputs.argmax(dim=1) == labels).sum())
+        results.append((loss_train / len(train_loader), correct / len(train_loader.sampler)))
+    return results
+
+
+@torch.no_grad()
+def accuracy_counts(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Correct predictions in eval mode, as a device tensor (no host sync)."""
+    batch_size = EVAL_BATCH_SIZE.get(labels.device.type, 1000)
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=labels.device)
+    for start in range(0, len(labels), batch_size):
+        outputs = model(images[start:start + batch_size])
+        correct += (outputs.argmax(dim=1) == labels[start:start + batch_size]).sum()
+    model.train(was_training)
+    return correct
+
+
+class Trainer:
+    """What both loops share: model, optimizer, loss, sample-order generator, evaluation data."""
+
+    channels_last = False
+    capturable = False
+
+    def __init__(self, model: nn.Module, data: dict[str, torch.Tensor], settings: TrainSettings,
+                 device: str | torch.device, seed: int, permutation_device: str | torch.device):
+        self.device = torch.device(device)
+        self.settings = settings
+        self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.model = model.to(self.device, memory_format=self.memory_format)
+        self.optimizer = make_optimizer(self.model, settings, capturable=self.capturable)
+        self.loss_fn = make_loss_fn(self.model, settings)
+        self.permutation_generator = torch.Generator(device=permutation_device)
+        self.permutation_generator.manual_seed(seed)
+        self.n_train = len(data["train_labels"])
+        self.n_batches = -(-self.n_train // settings.batch_size)
+        self.eval_sets = {split: self._resident(data[f"{split}_images"], data[f"{split}_labels"])
+                          for split in ("train", "val")}
+
+    def _resident(self, images: torch.Tensor,
+                  labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        images = images.to(self.device).contiguous(memory_format=self.memory_format)
+        return images, labels.to(self.device)
+
+    def train_epoch(self) -> tuple[float, float]:
+        """Train one epoch; return (mean batch loss as the book prints it, running accuracy)."""
+        raise NotImplementedError
+
+    def accuracy(self, split: str) -> float:
+        """Eval-mode accuracy over the whole "train" or "val" set."""
+        images, labels = self.eval_sets[split]
+        return accuracy_counts(self.model, images, labels).item() / len(labels)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a bit-identical continuation needs (model, optimizer, every RNG in use)."""
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "permutation_rng": self.permutation_generator.get_state(),
+            "cpu_rng": torch.get_rng_state(),
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:  # a checkpoint may come from another engine
+            if "capturable" in group:
+                group["capturable"] = self.capturable
+        self.permutation_generator.set_state(state["permutation_rng"])
+        torch.set_rng_state(state["cpu_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+
+
+class BookTrainer(Trainer):
+    """The book's loop (reference and baseline); its DataLoader samples from CPU permutations."""
+
+    def __init__(self, model: nn.Module, data: dict[str, torch.Tensor], settings: TrainSettings,
+                 device: str | torch.device, seed: int):
+        super().__init__(model, data, settings, device, seed, permutation_device="cpu")
+        pairs = list(zip(data["train_images"], data["train_labels"], strict=True))
+        # The loader draws a worker base seed each epoch from `generator`: give it its own, so
+        # neither the permutation stream nor the global RNG (dropout) is consumed by it.
+        self.train_loader = DataLoader(
+            pairs, batch_size=settings.batch_size,
+            sampler=PermutationSampler(self.permutation_generator, len(pairs)),
+            generator=torch.Generator(),
+        )
+
+    def train_epoch(self) -> tuple[float, float]:
+        self.model.train()
+        (result,) = book_loop(1, self.optimizer, self.model, self.loss_fn, self.train_loader,
+                              self.device)
+        return result
+
+
+class FastTrainer(Trainer):
+    """Resident data, on-device sample order and loss sums; CUDA graphs when `cuda_graphs`."""
+
+    def __init__(self, model: nn.Module, data: dict[str, torch.Tensor], settings: TrainSettings,
+                 device: str | torch.device, seed: int, cuda_graphs: bool = True):
+        device = torch.device(device)
+        self.use_graphs = cuda_graphs and device.type == "cuda"
+        self.capturable = self.use_graphs
+        # channels_last is 1.6x on the CPU for these convs, slower on the GPU (PERFORMANCE-NOTES).
+        self.channels_last = device.type == "cpu" and is_convolutional(model)
+        super().__init__(model, data, settings, device, seed, permutation_device=device)
+        self.train_images, self.train_labels = self.eval_sets["train"]
+        self.captured_steps: dict[int, CapturedStep] = {}
+
+    def train_step(self, index: torch.Tensor) -> torch.Tensor:
+        """One optimizer step on the samples `index` names; returns [loss, correct] (no sync)."""
+        images = self.train_images.index_select(0, index)
+        labels = self.train_labels.index_select(0, index)
+        outputs = self.model(images)
+        loss = self.loss_fn(outputs, labels)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        correct = (outputs.detach().argmax(dim=1) == labels).sum()
+        return torch.stack([loss.detach().double(), correct.double()])
+
+    def train_epoch(self) -> tuple[float, float]:
+        self.model.train()
+        if self.use_graphs and not self.captured_steps:
+            self._capture_steps()
+        order = epoch_permutation(self.permutation_generator, self.n_train)
+        totals = torch.zeros(2, dtype=torch.float64, device=self.device)
+        for start in range(0, self.n_train, self.settings.batch_size):
+            index = order[start:start + self.settings.batch_size]
+            step = self.captured_steps.get(len(index), self.train_step)
+            totals += step(index)
+        loss_sum, correct = totals.tolist()
+        return loss_sum / self.n_batches, correct / self.n_train
+
+    def _capture_steps(self) -> None:
+        """One CUDA graph per distinct batch size (the last batch is smaller, never dropped)."""
+        sizes = sorted({self.settings.batch_size, self.n_train % self.settings.batch_size} - {0})
+        with preserved_training_state(self.model, self.optimizer):
+            warm_up = torch.cuda.Stream(self.device)
+            warm_up.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(warm_up):  # lazy state (optimizer, cuBLAS, cuDNN) before capture
+                for size in sizes:
+                    for _ in range(3):
+                        self.train_step(torch.arange(size, device=self.device))
+            torch.cuda.current_stream(self.device).wait_stream(warm_up)
+        for size in sizes:
+            self.captured_steps[size] = CapturedStep(self.train_step, size, self.device)
+
+
+class CapturedStep:
+    """`train_step` recorded once as a CUDA graph over a static index tensor, then replayed.
+
+    Every tensor the step touches is static: parameters and optimizer state are updated in place,
+    grads are set to None by zero_grad inside the capture and re-created by backward from the
+    graph's pool at the same addresses on every replay, the batch is gathered inside the graph
+    from the resident dataset through `self.index`, and [loss, correct] is the graph's output.
+    """
+
+    def __init__(self, train_step: Callable[[torch.Tensor], torch.Tensor], batch_size: int,
+                 device: torch.device):
+        self.index = torch.zeros(batch_size, dtype=torch.int64, device=device)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.totals = train_step(self.index)
+
+    def __call__(self, index: torch.Tensor) -> torch.Tensor:
+        self.index.copy_(index)
+        self.graph.replay()
+        return self.totals
+
+
+@contextlib.contextmanager
+def preserved_training_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> Iterator[None]:
+    """Undo the warm-up steps in place, so captured graphs keep pointing at the same tensors.
+
+    Optimizer state created during the block is zeroed rather than dropped: a zero momentum
+    buffer (SGD, dampening 0) and zero Adam moments with step 0 behave exactly as fresh state.
+    """
+    model_state = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer_state = {p: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()}
+                       for p, s in optimizer.state.items()}
+    yield
+    with torch.no_grad():
+        for key, value in model.state_dict().items():
+            value.copy_(model_state[key])
+        for param, state in optimizer.state.items():
+            for key, value in state.items():
+                if not torch.is_tensor(value):
+                    continue
+                if param in optimizer_state:
+                    value.copy_(optimizer_state[param][key])
+                else:
+                    value.zero_()
+    optimizer.zero_grad()
+
+
+def make_trainer(engine: str, model: nn.Module, data: dict[str, torch.Tensor],
+                 settings: TrainSettings, device: str | torch.device, seed: int) -> Trainer:
+    """engine: "book" (reference loop), "fast" (CUDA graphs on GPU) or "eager" (fast, no graphs)."""
+    if engine == "book":
+        return BookTrainer(model, data, settings, device, seed)
+    if engine in ("fast", "eager"):
+        return FastTrainer(model, data, settings, device, seed, cuda_graphs=engine == "fast")
+    raise ValueError(f"unknown engine {engine!r}; known: book, fast, eager")

@@ -1,0 +1,187 @@
+"""Train one chapter 7-8 model on cifar2.pt and write its model, metrics and summary files.
+
+Runs resume: a checkpoint (model, optimizer, every RNG, metrics so far) is written atomically
+every `checkpoint_every` epochs, so a killed job continues where it stopped and, on the CPU,
+ends bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dlwpt.config import resolve_device
+from dlwpt.engine import TrainSettings, make_trainer
+from dlwpt.io import DataError, atomic_path, file_digest, load_tensors, write_json, write_text
+from dlwpt.models import build_model, count_parameters, resdeep_variant
+
+METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[str, torch.Tensor]:
+    """cifar2.pt's image/label tensors, checked; `subsample` keeps N training images."""
+    try:
+        data = load_tensors(path)
+    except Exception as e:  # a truncated or foreign file: one line naming it
+        raise DataError(path, f"cannot load as a tensor file ({type(e).__name__}: {e})") from None
+    for split in ("train", "val"):
+        images, labels = data.get(f"{split}_images"), data.get(f"{split}_labels")
+        if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
+            raise DataError(path, f"missing {split}_images or {split}_labels tensor")
+        if images.dim() != 4 or images.shape[1:] != (3, 32, 32) or not images.is_floating_point():
+            raise DataError(path, f"{split}_images must be float Nx3x32x32, got "
+                                  f"{images.dtype} {tuple(images.shape)}")
+        if labels.dtype != torch.int64 or labels.shape != (len(images),):
+            raise DataError(path, f"{split}_labels must be int64 of length {len(images)}, got "
+                                  f"{labels.dtype} {tuple(labels.shape)}")
+    if subsample is not None:
+        if subsample < 1:
+            raise ValueError(f"subsample must be a positive number of images, got {subsample}")
+        # cifar2 keeps the source's class order (all airplanes, then all birds): a head slice
+        # would hold one class only. A fixed permutation, independent of the run's seed, keeps
+        # both classes in proportion and gives every model the same images.
+        keep = torch.randperm(len(data["train_labels"]),
+                              generator=torch.Generator().manual_seed(0))[:subsample]
+        keep = keep.sort().values
+        data["train_images"] = data["train_images"][keep]
+        data["train_labels"] = data["train_labels"][keep]
+    return {k: data[k] for k in ("train_images", "train_labels", "val_images", "val_labels")}
+
+
+def config_hash(model_cfg: dict[str, Any], seed: int, engine: str, subsample: int | None,
+                device: str, data_pt: str | os.PathLike) -> str:
+    """Identity of a run: a checkpoint with another hash belongs to another run."""
+    identity = {
+        "model_cfg": model_cfg, "seed": seed, "engine": engine, "subsample": subsample,
+        "device": torch.device(device).type, "data_sha256": file_digest(data_pt),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def format_duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def portable_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state_dict on the CPU in the default memory format; shared blocks stay shared."""
+    return copy.deepcopy(model).to("cpu", memory_format=torch.contiguous_format).state_dict()
+
+
+def metrics_csv(rows: list[dict[str, float]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def load_checkpoint(path: Path, expected_hash: str, log: logging.Logger) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # e.g. written by another torch version: start over, don't fail
+        log.warning("ignoring unreadable checkpoint %s (%s)", path, e)
+        return None
+    if state.get("config_hash") != expected_hash:
+        log.info("ignoring checkpoint %s: it belongs to another configuration", path)
+        return None
+    return state
+
+
+def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
+                out_metrics: str | os.PathLike, out_summary: str | os.PathLike, *,
+                model_name: str, model_cfg: dict[str, Any], seed: int, device: str = "auto",
+                engine: str = "fast", threads: int = 2, subsample: int | None = None,
+                resume_dir: str | os.PathLike | None = None, checkpoint_every: int = 1,
+                book_accuracy: list[float] | None = None,
+                log: logging.Logger | None = None) -> dict[str, Any]:
+    """Train `model_cfg` (a models entry merged over train.defaults); return the summary."""
+    log = log or logging.getLogger("dlwpt")
+    started = time.perf_counter()
+    device = torch.device(resolve_device(device))
+    torch.set_num_threads(threads)
+    settings = TrainSettings.from_config(model_cfg)
+    data = load_training_data(data_pt, subsample)
+
+    torch.manual_seed(seed)
+    model = build_model(model_cfg)
+    n_params = count_parameters(model)
+    trainer = make_trainer(engine, model, data, settings, device, seed)
+
+    checkpoint_path = Path(resume_dir) / CHECKPOINT_NAME if resume_dir else None
+    run_hash = config_hash(model_cfg, seed, engine, subsample, str(device), data_pt)
+    rows: list[dict[str, float]] = []
+    previous_seconds = 0.0
+    state = load_checkpoint(checkpoint_path, run_hash, log) if checkpoint_path else None
+    if state:
+        trainer.load_state_dict(state["trainer"])
+        rows, previous_seconds = state["metrics"], state["elapsed_seconds"]
+        log.info("resuming %s seed %d after epoch %d", model_name, seed, len(rows))
+
+    log.info("training %s (%s, %d parameters) on %s, %d images, engine %s", model_name,
+             model_cfg["arch"], n_params, device_name(device), trainer.n_train, engine)
+    first_epoch, loop_started = len(rows) + 1, time.perf_counter()
+    for epoch in range(first_epoch, settings.epochs + 1):
+        tick = time.perf_counter()
+        train_loss, train_acc = trainer.train_epoch()
+        seconds = time.perf_counter() - tick
+        val_acc = trainer.accuracy("val")
+        rows.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                     "val_acc": val_acc, "seconds": seconds})
+        if checkpoint_path and epoch % checkpoint_every == 0 and epoch < settings.epochs:
+            with atomic_path(checkpoint_path) as tmp:
+                torch.save({
+                    "config_hash": run_hash, "epoch": epoch, "metrics": rows,
+                    "elapsed_seconds": previous_seconds + time.perf_counter() - started,
+                    "trainer": trainer.state_dict(),
+                }, tmp)
+        per_epoch = (time.perf_counter() - loop_started) / (epoch - first_epoch + 1)
+        log.info("epoch %d/%d loss %.4f train_acc %.4f val_acc %.4f %.2f s ETA %s", epoch,
+                 settings.epochs, train_loss, train_acc, val_acc, seconds,
+                 format_duration(per_epoch * (settings.epochs - epoch)))
+
+    timed = [r["seconds"] for r in rows[1:]] or [r["seconds"] for r in rows]
+    summary = {
+        "model": model_name,
+        "arch": model_cfg["arch"],
+        "seed": seed,
+        "epochs": settings.epochs,
+        "train_acc": trainer.accuracy("train"),  # eval mode, as the book's validate
+        "val_acc": rows[-1]["val_acc"],
+        "n_params": n_params,
+        "device": device_name(device),
+        "seconds_per_epoch": sum(timed) / len(timed),
+        "total_seconds": previous_seconds + time.perf_counter() - started,
+        "resdeep_blocks": resdeep_variant(model_cfg),
+        "engine": engine,
+        "hyperparameters": {**model_cfg, "subsample": subsample, "n_train": trainer.n_train},
+        "book": ({"train_acc": book_accuracy[0], "val_acc": book_accuracy[1]}
+                 if book_accuracy else None),
+    }
+    with atomic_path(out_model) as tmp:
+        torch.save(portable_state_dict(trainer.model), tmp)
+    write_text(out_metrics, metrics_csv(rows))
+    write_json(out_summary, summary)
+    if checkpoint_path:
+        checkpoint_path.unlink(missing_ok=True)
+    return summary
