@@ -89,9 +89,11 @@ def test_bad_input_stops_with_one_line_naming_the_file(tmp_path, data_dir):
     (copy / "p1ch4/image-dog").mkdir(parents=True)
     bad = copy / "p1ch4/image-dog/bobby.jpg"
     bad.write_bytes((data_dir / "p1ch4/image-dog/bobby.jpg").read_bytes()[:5000])
+    only_dog = tmp_path / "dog.yaml"
+    only_dog.write_text(json.dumps({"datasets": ["image_dog"]}))
     workdir = tmp_path / "work"
-    result = snakemake(workdir, "--cores", "1", "results/data/image_dog.pt",
-                       env={"DLWPT_DATA": str(copy)}, check=False)
+    result = snakemake(workdir, "--configfile", str(only_dog), "--cores", "1",
+                       "results/data/image_dog.pt", env={"DLWPT_DATA": str(copy)}, check=False)
     assert result.returncode != 0
     log = (workdir / "logs/ingest_image_dog.log").read_text().strip().splitlines()
     assert log[-1].split(" ", 1)[1].startswith(f"error: {bad}: ")
@@ -105,3 +107,13 @@ def test_snakemake_own_report_holds_the_registered_figures(quick_pipeline):
     page = out.read_text(errors="replace")
     for name in ("report.html", "metrics.csv", "accuracy.png", "curves.png", "data_ct.png"):
         assert name in page, name
+
+
+def test_incomplete_local_copy_is_named_before_any_job(tmp_path):
+    copy = tmp_path / "copy"
+    (copy / "p1ch4").mkdir(parents=True)
+    result = snakemake(tmp_path / "work", "-n", "--cores", "1", env={"DLWPT_DATA": str(copy)},
+                       check=False)
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "local data copy incomplete" in out and "bobby.jpg" in out and "DLWPT_DATA" in out
