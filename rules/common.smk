@@ -107,9 +107,22 @@ def check_downloads_possible():
 
 
 def upstream_benchmarks():
-    """Benchmark files of the jobs the report summarizes (ingest, train, thermometer)."""
+    """Benchmark files of every job the report summarizes (downloads, ingest, train, fits)."""
+    fetched = (
+        []
+        if LOCAL_DATA
+        else [
+            f"benchmarks/fetch_raw_file/{rel}.tsv"
+            for d in DATASETS
+            if d != "cifar2"
+            for rel in sources.relative_files(d, config)
+        ]
+    )
+    if "cifar2" in DATASETS and CIFAR_SOURCE == sources.CIFAR_ARCHIVE:
+        fetched.append("benchmarks/fetch_cifar10/all.tsv")
     return (
-        [f"benchmarks/ingest_{d}/all.tsv" for d in DATASETS]
+        fetched
+        + [f"benchmarks/ingest_{d}/all.tsv" for d in DATASETS]
         + expand(
             "benchmarks/train_model/{model}/seed{seed}.tsv", model=MODELS, seed=SEEDS
         )
