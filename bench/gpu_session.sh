@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One prepared run on the GPU machine (see bench/gpu_prepare.sh): the CUDA-graph correctness
+# test, the benchmark (book loop vs engine, CUDA), then the whole zoo at the book's settings.
+# Everything worth keeping lands in $OUT.
+set -uo pipefail
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT" .gpu-data/cifar10
+python3 -m pip install -q --no-index --find-links .whl snakemake==9.27.1 pydicom
+tar -C .gpu-data/cifar10 -xf .gpu-data/cifar-jpeg.tar
+export DLWPT_CIFAR10=$PWD/.gpu-data/cifar10 PYTHONPATH=$PWD
+nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/gpu.txt"
+python3 -m snakemake --cores 16 --resources gpu=1 --configfile bench/gpu.yaml \
+  results/data/cifar2.pt > "$OUT/ingest.log" 2>&1
+timeout 120 python3 -m pytest -q tests/test_engine.py -k cuda 2>&1 | tail -5 | tee "$OUT/cuda-test.txt"
+timeout 200 python3 bench/bench_train.py --device cuda --epochs 3 \
+  --models net width batch_norm res res_deep fc_512 2>&1 | tee "$OUT/bench.txt"
+timeout 420 python3 -m snakemake --cores 16 --resources gpu=1 --configfile bench/gpu.yaml \
+  > "$OUT/zoo.log" 2>&1
+cp -r results/train results/metrics.csv results/report.html "$OUT/" 2>/dev/null
+tail -3 "$OUT/zoo.log"
