@@ -14,7 +14,6 @@ validation set per epoch and the training set once, at the end).
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from dlwpt.config import model_config  # noqa: E402
 from dlwpt.engine import TrainSettings, make_trainer  # noqa: E402
 from dlwpt.models import build_model  # noqa: E402
+from dlwpt.provenance import cpu_model  # noqa: E402
 from dlwpt.train import device_name, load_training_data  # noqa: E402
 
 DEFAULT_MODELS = ["net", "width", "batch_norm", "res", "res_deep", "fc_512"]
@@ -43,13 +43,6 @@ def load_data(path: Path, subsample: int | None) -> dict[str, torch.Tensor]:
         print(f"{path} not found: using the test helper's CIFAR-2 built from the JPEG tree")
         path = cifar2_file()
     return load_training_data(path, subsample)
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def bench_model(cfg: dict, data: dict, device: str, epochs: int,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import os
 import platform
 import subprocess
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 PACKAGES = ("torch", "torchvision", "snakemake", "pydicom", "imageio", "numpy", "pandas",
@@ -24,12 +26,24 @@ def git_commit(repo: str) -> str:
     return head + ("-dirty" if dirty else "")
 
 
+def cpu_model() -> str:
+    """The CPU's marketing name (what benchmarks and reports should name), not just its ISA."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_description() -> str:
+    """The machine the pipeline ran on: its GPU when it has one, else its CPU and core count."""
     import torch
 
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
-    return f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return f"CPU: {cpu_model()}, {os.cpu_count()} cores"
 
 
 def package_versions() -> dict[str, str]:
