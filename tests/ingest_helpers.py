@@ -1,8 +1,7 @@
-"""Shared pieces of the ingest tests: where the real data is, and the bad-input assertion."""
+"""Shared pieces of the ingest tests: ingest-and-load, edited copies, the bad-input assertion."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,17 +9,29 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlwpt.io import DataError
+from dlwpt.io import DataError, load_tensors, read_json
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("DLWPT_DATA", REPO.parent / "shared" / "data"))
-CIFAR10 = Path(os.environ.get("DLWPT_CIFAR10", DATA / "cifar10-jpeg"))
+from conftest import CIFAR10, DATA, REPO  # noqa: F401  (one place says where the data is)
+
 P1CH4 = DATA / "p1ch4"
 
 
 def outputs(folder: Path) -> tuple[Path, Path]:
     """Output paths inside a folder that does not exist yet (so 'nothing written' is checkable)."""
     return folder / "out" / "data.pt", folder / "out" / "data.json"
+
+
+def ingested(folder: Path, ingest: Callable[..., None], src, **options) -> tuple[dict, dict]:
+    """Run `ingest(src, out_pt, out_json, **options)` into `folder`; load both outputs."""
+    out_pt, out_json = outputs(folder)
+    ingest(src, out_pt, out_json, **options)
+    return load_tensors(out_pt), read_json(out_json)
+
+
+def edited_copy(src: Path, dst: Path, edit: Callable[[list[str]], list[str]]) -> Path:
+    """A copy of the text file `src` at `dst` with its lines passed through `edit`."""
+    dst.write_text("\n".join(edit(src.read_text().splitlines())) + "\n")
+    return dst
 
 
 def assert_rejects(ingest: Callable[[Path, Path], None], bad_path: Path, folder: Path) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from cifar2_helpers import load_cifar2, subset_file
 
 from dlwpt.engine import (
     BookTrainer,
@@ -23,6 +22,8 @@ from dlwpt.engine import (
 from dlwpt.io import DataError
 from dlwpt.models import build_model
 from dlwpt.train import train_model
+
+from cifar2_helpers import load_cifar2, subset_file
 
 ROOT = Path(__file__).resolve().parents[1]
 NET = {"arch": "Net", "epochs": 3, "batch_size": 64, "optimizer": "sgd", "lr": 1e-2,

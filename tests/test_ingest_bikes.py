@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from ingest_helpers import P1CH4, assert_rejects, outputs
 
 from dlwpt.ingest.bikes import ingest_bikes
 from dlwpt.io import load_tensors, read_json
+
+from ingest_helpers import P1CH4, assert_rejects, edited_copy, ingested, outputs
 
 BIKES = P1CH4 / "bike-sharing-dataset"
 FIXED = BIKES / "hour-fixed.csv"
@@ -17,9 +18,7 @@ ORIGINAL = BIKES / "hour.csv"
 
 @pytest.fixture(scope="module")
 def fixed(tmp_path_factory):
-    out_pt, out_json = outputs(tmp_path_factory.mktemp("bikes"))
-    ingest_bikes(FIXED, out_pt, out_json)
-    return load_tensors(out_pt), read_json(out_json)
+    return ingested(tmp_path_factory.mktemp("bikes"), ingest_bikes, FIXED)
 
 
 def test_hourly_equals_the_books_loadtxt(fixed):
@@ -70,9 +69,7 @@ def test_missing_hours_rejected_in_error_mode(tmp_path):
 
 
 def _edited_copy(tmp_path, edit):
-    bad = tmp_path / "hour-fixed.csv"
-    bad.write_text("\n".join(edit(FIXED.read_text().splitlines())) + "\n")
-    return bad
+    return edited_copy(FIXED, tmp_path / "hour-fixed.csv", edit)
 
 
 def test_partial_last_day_is_rejected(tmp_path):

@@ -7,7 +7,6 @@ import time
 import numpy as np
 import pytest
 import torch
-from ingest_helpers import CIFAR10, assert_rejects, outputs, pil_pixels, truncated_copy
 from PIL import Image
 
 from dlwpt.ingest import cifar
@@ -19,6 +18,8 @@ from dlwpt.ingest.cifar import (
     write_python_batches,
 )
 from dlwpt.io import load_tensors, read_json
+
+from ingest_helpers import CIFAR10, assert_rejects, outputs, pil_pixels, truncated_copy
 
 # This JPEG tree's statistics (the official archive gives 0.4914/0.4822/0.4465, 0.2470/...).
 TREE_MEAN = [0.4913, 0.4821, 0.4465]

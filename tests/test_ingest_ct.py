@@ -6,10 +6,11 @@ import numpy as np
 import pydicom
 import pytest
 import torch
-from ingest_helpers import P1CH4, assert_rejects, outputs
 
 from dlwpt.ingest.ct import ingest_ct
-from dlwpt.io import load_tensors, read_json
+from dlwpt.io import load_tensors
+
+from ingest_helpers import P1CH4, assert_rejects, ingested, outputs
 
 SERIES = P1CH4 / "volumetric-dicom" / "2-LUNG 3.0  B70f-04083"
 
@@ -23,9 +24,7 @@ SLICES = sorted(SERIES.glob("*.dcm"), key=_position)  # anatomical order, unlike
 
 @pytest.fixture(scope="module")
 def ct(tmp_path_factory):
-    out_pt, out_json = outputs(tmp_path_factory.mktemp("ct"))
-    ingest_ct(SERIES, out_pt, out_json)
-    return load_tensors(out_pt), read_json(out_json)
+    return ingested(tmp_path_factory.mktemp("ct"), ingest_ct, SERIES)
 
 
 def test_volume_shape_positions_and_spacing(ct):

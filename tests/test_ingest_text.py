@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from ingest_helpers import P1CH4, assert_rejects, outputs
 
 from dlwpt.ingest.text import ingest_text
-from dlwpt.io import load_tensors, read_json
+
+from ingest_helpers import P1CH4, assert_rejects, ingested
 
 BOOK = P1CH4 / "jane-austen" / "1342-0.txt"
 LINE_200 = "“Impossible, Mr. Bennet, impossible, when I am not acquainted with him"
@@ -15,9 +15,7 @@ LINE_200 = "“Impossible, Mr. Bennet, impossible, when I am not acquainted with
 
 @pytest.fixture(scope="module")
 def text(tmp_path_factory):
-    out_pt, out_json = outputs(tmp_path_factory.mktemp("text"))
-    ingest_text(BOOK, out_pt, out_json, line_index=200)
-    return load_tensors(out_pt), read_json(out_json)
+    return ingested(tmp_path_factory.mktemp("text"), ingest_text, BOOK, line_index=200)
 
 
 def test_line_200_characters_one_hot(text):

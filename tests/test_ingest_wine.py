@@ -5,19 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from ingest_helpers import P1CH4, assert_rejects, outputs
 
 from dlwpt.ingest.wine import ingest_wine
-from dlwpt.io import load_tensors, read_json
+
+from ingest_helpers import P1CH4, assert_rejects, edited_copy, ingested
 
 WINE = P1CH4 / "tabular-wine" / "winequality-white.csv"
 
 
 @pytest.fixture(scope="module")
 def wine(tmp_path_factory):
-    out_pt, out_json = outputs(tmp_path_factory.mktemp("wine"))
-    ingest_wine(WINE, out_pt, out_json)
-    return load_tensors(out_pt), read_json(out_json)
+    return ingested(tmp_path_factory.mktemp("wine"), ingest_wine, WINE)
 
 
 def test_table_equals_the_books_loadtxt(wine):
@@ -61,10 +59,7 @@ def test_book_analysis_values(wine):
 
 
 def _edited_copy(tmp_path, edit):
-    lines = WINE.read_text().splitlines()
-    bad = tmp_path / "wine.csv"
-    bad.write_text("\n".join(edit(lines)) + "\n")
-    return bad
+    return edited_copy(WINE, tmp_path / "wine.csv", edit)
 
 
 def test_missing_column_is_rejected(tmp_path):

@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from cifar2_helpers import REFERENCE_NET, load_cifar2
 
 from dlwpt.engine import accuracy_counts
 from dlwpt.models import Net, NetResDeep, build_model, count_parameters, resdeep_variant
+
+from cifar2_helpers import REFERENCE_NET, load_cifar2
 
 CONFIG = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
 
