@@ -32,14 +32,22 @@ TRAIN_DEVICE = resolve_device(config["train"]["device"])
 LOCAL_DATA = sources.data_root(config)
 CIFAR_SOURCE = sources.cifar_source(config)
 
+DATA_SETTINGS = (
+    "data.local_dir / DLWPT_DATA: the folder holding p1ch4/, "
+    "data.cifar10 / DLWPT_CIFAR10: the CIFAR-10 copy"
+)
+
+
+def listed(paths, shown=5):
+    """The first few paths, and how many more: error messages stay on one readable line."""
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(map(str, paths[:shown])) + more
+
+
 _missing = sources.missing_local_files(config, DATASETS)
 if _missing:
     raise WorkflowError(
-        "local data copy incomplete, missing: "
-        + ", ".join(map(str, _missing[:5]))
-        + (f" and {len(_missing) - 5} more" if len(_missing) > 5 else "")
-        + " (set data.local_dir / DLWPT_DATA to the folder holding p1ch4/, "
-        "data.cifar10 / DLWPT_CIFAR10 to the CIFAR-10 copy)"
+        f"local data copy incomplete, missing: {listed(_missing)} (set {DATA_SETTINGS})"
     )
 
 
@@ -99,10 +107,8 @@ def check_downloads_possible():
     if all(reachable(url) for url in {needed[p] for p in missing}):
         return
     raise WorkflowError(
-        f"no network to download {len(missing)} missing raw files "
-        f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); "
-        "point data.local_dir / DLWPT_DATA at a folder holding p1ch4/ and "
-        "data.cifar10 / DLWPT_CIFAR10 at a CIFAR-10 copy"
+        f"no network to download {len(missing)} missing raw files ({listed(missing, 3)}); "
+        f"point {DATA_SETTINGS}"
     )
 
 
