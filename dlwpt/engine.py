@@ -8,7 +8,9 @@ seeded alike (on the CPU) they visit the same batches and agree up to floating-p
 - `FastTrainer` keeps the dataset resident on the device, gathers batches with index_select from
   an on-device permutation, accumulates the loss on the device (one host sync per epoch), uses
   channels_last convolutions on the CPU and, on CUDA, replays the whole training step
-  (forward + backward + optimizer step) as one CUDA graph per distinct batch size.
+  (forward + backward + optimizer step) as one CUDA graph per distinct batch size. Captured graphs
+  are checked against eager steps before use; a graph that fails to capture or disagrees is
+  dropped with a warning and the run continues eagerly (`graphs_status` says which happened).
 
 Accuracy: `train_epoch` also returns the running accuracy of the epoch's training batches (free:
 the outputs exist already). `accuracy(split)` is the book's `validate` figure (no_grad, here in
@@ -38,7 +40,12 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {
 }
 # Forward-only batches: larger than training's, smaller on the CPU where cache size wins.
 EVAL_BATCH_SIZE = {"cpu": 256, "cuda": 2000}
+# Allowed relative difference between a replayed graph's parameter update and the eager one:
+# far above TF32/atomics noise (~1e-4), far below any wrong input or detached tensor (~1).
+GRAPH_CHECK_RTOL = 1e-2
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# A training step: batch indices in, [loss, correct] out (device tensors, no host sync).
+Step = Callable[[torch.Tensor], torch.Tensor]
 log = logging.getLogger("dlwpt")
 
 
@@ -144,6 +151,7 @@ class Trainer:
 
     channels_last = False
     capturable = False
+    graphs_status = "not used"
 
     def __init__(self, model: nn.Module, data: dict[str, torch.Tensor], settings: TrainSettings,
                  device: str | torch.device, seed: int, permutation_device: str | torch.device):
@@ -188,10 +196,11 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        for group in self.optimizer.param_groups:  # a checkpoint may come from another engine
-            if "capturable" in group:
-                group["capturable"] = self.capturable
+        # Our capturable flag before loading: the loader places Adam's step count (CPU or
+        # device) by the flag it finds in the saved groups.
+        groups = [{**g, "capturable": self.capturable} if "capturable" in g else g
+                  for g in state["optimizer"]["param_groups"]]
+        self.optimizer.load_state_dict({**state["optimizer"], "param_groups": groups})
         self.permutation_generator.set_state(state["permutation_rng"])
         torch.set_rng_state(state["cpu_rng"])
         if "cuda_rng" in state and self.device.type == "cuda":
@@ -232,7 +241,13 @@ class FastTrainer(Trainer):
         self.channels_last = device.type == "cpu" and is_convolutional(model)
         super().__init__(model, data, settings, device, seed, permutation_device=device)
         self.train_images, self.train_labels = self.eval_sets["train"]
-        self.captured_steps: dict[int, CapturedStep] = {}
+        self.captured_steps: dict[int, Step] = {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        # Loading replaces the optimizer's state tensors, which captured graphs would keep
+        # updating: capture again on the next epoch.
+        self.captured_steps = {}
 
     def train_step(self, index: torch.Tensor) -> torch.Tensor:
         """One optimizer step on the samples `index` names; returns [loss, correct] (no sync)."""
@@ -249,7 +264,7 @@ class FastTrainer(Trainer):
     def train_epoch(self) -> tuple[float, float]:
         self.model.train()
         if self.use_graphs and not self.captured_steps:
-            self._capture_steps()
+            self._enable_graphs()
         order = epoch_permutation(self.permutation_generator, self.n_train)
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)
         for start in range(0, self.n_train, self.settings.batch_size):
@@ -259,19 +274,80 @@ class FastTrainer(Trainer):
         loss_sum, correct = totals.tolist()
         return loss_sum / self.n_batches, correct / self.n_train
 
-    def _capture_steps(self) -> None:
-        """One CUDA graph per distinct batch size (the last batch is smaller, never dropped)."""
-        sizes = sorted({self.settings.batch_size, self.n_train % self.settings.batch_size} - {0})
-        with preserved_training_state(self.model, self.optimizer):
+    def _enable_graphs(self) -> None:
+        """Capture one step per batch size and check each against eager steps; on any failure
+        train eagerly (the same computation, slower) rather than stop or train wrongly."""
+        batch_size = self.settings.batch_size
+        sizes = sorted({min(batch_size, self.n_train), self.n_train % batch_size} - {0})
+        try:
+            steps = self._record_steps(sizes)
+            for size, step in steps.items():
+                self._check_step(step, size)
+        except Exception as e:  # any failure to capture or to agree means: train eagerly
+            self.use_graphs = False
+            self.graphs_status = f"off ({type(e).__name__}: {e})"
+            log.warning("CUDA graphs %s; training eagerly instead", self.graphs_status)
+            return
+        self.captured_steps = steps
+        self.graphs_status = "on"
+        log.info("CUDA graphs on: %d captured training steps agree with eager steps", len(steps))
+
+    def _record_steps(self, sizes: list[int]) -> dict[int, Step]:
+        """One CUDA graph per batch size, after warm-up steps on a side stream (lazy optimizer,
+        cuBLAS and cuDNN state must exist before capture) that are then undone in place, RNG
+        draws (dropout) included, so a graph run draws the masks an eager run draws."""
+        with torch.random.fork_rng(devices=[self.device]), \
+                preserved_training_state(self.model, self.optimizer):
             warm_up = torch.cuda.Stream(self.device)
             warm_up.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(warm_up):  # lazy state (optimizer, cuBLAS, cuDNN) before capture
+            with torch.cuda.stream(warm_up):
                 for size in sizes:
                     for _ in range(3):
                         self.train_step(torch.arange(size, device=self.device))
             torch.cuda.current_stream(self.device).wait_stream(warm_up)
-        for size in sizes:
-            self.captured_steps[size] = CapturedStep(self.train_step, size, self.device)
+        return {size: CapturedStep(self.train_step, size, self.device) for size in sizes}
+
+    def _check_step(self, step: Step, size: int) -> None:
+        """Two consecutive steps on two different batches, replayed and eager, from the same
+        model, optimizer and RNG state: stale inputs, updates to copies, or state the graph does
+        not see all show up as a different loss or parameter update. Raises on disagreement;
+        leaves model, optimizer and RNGs as they were."""
+        picker = torch.Generator(device=self.device).manual_seed(size)
+        batches = [torch.randperm(self.n_train, generator=picker, device=self.device)[:size]
+                   for _ in range(2)]
+        eager_totals, eager_update = self._trial(self.train_step, batches)
+        graph_totals, graph_update = self._trial(step, batches)
+        if not torch.allclose(graph_totals[:, 0], eager_totals[:, 0], rtol=1e-3, atol=1e-6):
+            raise GraphCheckError(f"batch size {size}: losses {listed(graph_totals[:, 0])} "
+                                  f"replayed, {listed(eager_totals[:, 0])} eager")
+        error = ((graph_update - eager_update).norm() / eager_update.norm().clamp_min(1e-12)).item()
+        if not error <= GRAPH_CHECK_RTOL:
+            raise GraphCheckError(f"batch size {size}: parameter update differs from eager by "
+                                  f"{error:.2g} (relative, allowed {GRAPH_CHECK_RTOL})")
+
+    def _trial(self, step: Step,
+               batches: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run `step` on `batches` and undo it: ([loss, correct] per batch, the state change)."""
+        rng_devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=rng_devices), \
+                preserved_training_state(self.model, self.optimizer):
+            before = floating_state(self.model)
+            totals = torch.stack([step(index).clone() for index in batches])
+            return totals, floating_state(self.model) - before
+
+
+class GraphCheckError(RuntimeError):
+    """A captured training step does not compute what the eager step computes."""
+
+
+def listed(values: torch.Tensor) -> str:
+    return ", ".join(f"{v:.6g}" for v in values.tolist())
+
+
+def floating_state(model: nn.Module) -> torch.Tensor:
+    """Parameters and floating buffers (BatchNorm running statistics) as one flat vector."""
+    return torch.cat([v.detach().flatten().double() for v in model.state_dict().values()
+                      if v.is_floating_point()])
 
 
 class CapturedStep:
@@ -283,11 +359,14 @@ class CapturedStep:
     from the resident dataset through `self.index`, and [loss, correct] is the graph's output.
     """
 
-    def __init__(self, train_step: Callable[[torch.Tensor], torch.Tensor], batch_size: int,
-                 device: torch.device):
+    def __init__(self, train_step: Step, batch_size: int, device: torch.device):
         self.index = torch.zeros(batch_size, dtype=torch.int64, device=device)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        # Our own capture stream, entered outside torch.cuda.graph: should the capture fail
+        # (and capture_end raise on exit), the current stream is still restored.
+        capture_stream = torch.cuda.Stream(device)
+        with torch.cuda.stream(capture_stream), \
+                torch.cuda.graph(self.graph, stream=capture_stream):
             self.totals = train_step(self.index)
 
     def __call__(self, index: torch.Tensor) -> torch.Tensor:
@@ -306,7 +385,15 @@ def preserved_training_state(model: nn.Module, optimizer: torch.optim.Optimizer)
     model_state = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer_state = {p: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()}
                        for p, s in optimizer.state.items()}
-    yield
+    try:
+        yield
+    finally:
+        restore_training_state(model, optimizer, model_state, optimizer_state)
+
+
+def restore_training_state(model: nn.Module, optimizer: torch.optim.Optimizer,
+                           model_state: dict[str, torch.Tensor],
+                           optimizer_state: dict[Any, dict[str, Any]]) -> None:
     with torch.no_grad():
         for key, value in model.state_dict().items():
             value.copy_(model_state[key])

@@ -174,6 +174,7 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
         "total_seconds": previous_seconds + time.perf_counter() - started,
         "resdeep_blocks": resdeep_variant(model_cfg),
         "engine": engine,
+        "cuda_graphs": trainer.graphs_status,  # "on", "off (why)" or "not used"
         "hyperparameters": {**model_cfg, "subsample": subsample, "n_train": trainer.n_train},
         "book": ({"train_acc": book_accuracy[0], "val_acc": book_accuracy[1]}
                  if book_accuracy else None),

@@ -1,5 +1,6 @@
 """Snakemake entry point: aggregate every upstream artifact into the comparison report."""
 
+from itertools import product
 from pathlib import Path
 
 import _bootstrap
@@ -8,23 +9,26 @@ from dlwpt.io import script_errors
 from dlwpt.provenance import provenance
 from dlwpt.report import build_report
 
+
+def pairs(files):
+    return list(zip(files[0::2], files[1::2], strict=True))
+
+
 with script_errors(snakemake.log[0]):
     p = snakemake.params
     build_report(
         config=snakemake.config,
+        # The declared inputs, in expand()'s order: per dataset (pt, json); per model, per seed
+        # (summary, metrics). load_runs checks every summary names the model and seed paired here.
         data={
-            name: {"pt": Path(f"results/data/{name}.pt"), "json": Path(f"results/data/{name}.json")}
-            for name in p.datasets
+            name: {"pt": Path(pt), "json": Path(js)}
+            for name, (pt, js) in zip(p.datasets, pairs(snakemake.input.data), strict=True)
         },
         runs=[
-            {
-                "model": model,
-                "seed": seed,
-                "summary": Path(f"results/train/{model}/seed{seed}/summary.json"),
-                "metrics": Path(f"results/train/{model}/seed{seed}/metrics.csv"),
-            }
-            for model in p.models
-            for seed in p.seeds
+            {"model": model, "seed": seed, "summary": Path(summary), "metrics": Path(metrics)}
+            for (model, seed), (summary, metrics) in zip(
+                product(p.models, p.seeds), pairs(snakemake.input.runs), strict=True
+            )
         ],
         thermometer=[Path(f) for f in snakemake.input.thermometer],
         benchmarks=[Path(f) for f in snakemake.input.benchmarks],

@@ -119,8 +119,9 @@ def test_outputs_follow_the_contract(small_data, tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert list(summary) == [
         "model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
-        "seconds_per_epoch", "total_seconds", "resdeep_blocks", "engine", "hyperparameters",
-        "book"]
+        "seconds_per_epoch", "total_seconds", "resdeep_blocks", "engine", "cuda_graphs",
+        "hyperparameters", "book"]
+    assert summary["cuda_graphs"] == "not used"  # CUDA graphs are tried on CUDA only
     assert summary["book"] == {"train_acc": 0.93, "val_acc": 0.89}
     assert summary["hyperparameters"]["n_train"] == 320
     assert summary["val_acc"] == float(rows[-1]["val_acc"])
@@ -244,9 +245,107 @@ def test_undoing_warm_up_steps_leaves_a_fresh_start(optimizer):
     assert_identical(warmed.state_dict(), fresh.state_dict())
 
 
+class RecordedStepTrainer(FastTrainer):
+    """FastTrainer with `_record_steps` (the CUDA-only capture) replaced by a stand-in, so the
+    check that decides whether recorded steps may be used runs on the CPU."""
+
+    def __init__(self, *args, recorder, **kwargs):
+        super().__init__(*args, cuda_graphs=False, **kwargs)
+        self.use_graphs, self.recorder = True, recorder
+
+    def _record_steps(self, sizes):
+        return {size: self.recorder(self, size) for size in sizes}
+
+
+def faithful(trainer, size):
+    return trainer.train_step
+
+
+def stale_input(trainer, size):  # the classic capture bug: the batch baked in at record time
+    recorded = torch.arange(size)
+    return lambda index: trainer.train_step(recorded)
+
+
+def no_update(trainer, size):  # right loss, but the update lands nowhere the model sees
+    def step(index):
+        state = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        totals = trainer.train_step(index)
+        trainer.model.load_state_dict(state)
+        return totals
+    return step
+
+
+def stale_momentum(trainer, size):  # right losses, but momentum buffers never move on
+    def step(index):
+        buffers = [(state, state["momentum_buffer"].clone())
+                   for state in trainer.optimizer.state.values() if "momentum_buffer" in state]
+        totals = trainer.train_step(index)
+        for state, buffer in buffers:
+            state["momentum_buffer"].copy_(buffer)
+        return totals
+    return step
+
+
+def capture_fails(trainer, size):
+    raise RuntimeError("operation not permitted when stream is capturing")
+
+
+@pytest.mark.parametrize(("recorder", "status"), [
+    (faithful, "on"),
+    (stale_input, "off (GraphCheckError: batch size 24: losses"),
+    (no_update, "off (GraphCheckError: batch size 24: losses"),
+    (stale_momentum, "off (GraphCheckError: batch size 24: parameter update differs"),
+    (capture_fails, "off (RuntimeError: operation not permitted when stream is capturing)"),
+])
+def test_recorded_steps_are_used_only_when_they_match_eager_steps(recorder, status, caplog):
+    """Whatever the check decides, the run equals a plain eager run bit for bit: the check's trial
+    steps are undone, dropout's RNG included (NetDropout, momentum state, last batch of 24)."""
+    cfg = {**NET, "arch": "NetDropout", "momentum": 0.9}
+    data, settings = subset(280, 64), TrainSettings.from_config(cfg)
+    runs = []
+    for trainer_class, kwargs in ((FastTrainer, {"cuda_graphs": False}),
+                                  (RecordedStepTrainer, {"recorder": recorder})):
+        torch.manual_seed(0)
+        trainer = trainer_class(build_model(cfg), data, settings, "cpu", seed=0, **kwargs)
+        runs.append(([trainer.train_epoch() for _ in range(2)], trainer.model.state_dict()))
+    assert runs[1][0] == runs[0][0]
+    assert_identical(runs[1][1], runs[0][1])
+    assert trainer.graphs_status.startswith(status)
+    assert sorted(trainer.captured_steps) == ([24, 64] if status == "on" else [])
+    if status != "on":
+        assert f"CUDA graphs {trainer.graphs_status}; training eagerly" in caplog.text
+
+
+def test_steps_are_recorded_again_after_loading_a_checkpoint():
+    """Loading replaces the optimizer's state tensors: steps recorded before would update the old
+    ones. Also: a training set smaller than one batch records one step of its own size."""
+    recorded_sizes = []
+
+    def counting(trainer, size):
+        recorded_sizes.append(size)
+        return trainer.train_step
+
+    cfg = {**NET, "momentum": 0.9}
+    trainer = RecordedStepTrainer(build_model(cfg), subset(40, 16),
+                                  TrainSettings.from_config(cfg), "cpu", seed=0,
+                                  recorder=counting)
+    trainer.train_epoch()
+    state = trainer.state_dict()
+    trainer.train_epoch()
+    assert recorded_sizes == [40]
+    trainer.load_state_dict(state)
+    assert not trainer.captured_steps
+    trainer.train_epoch()
+    assert recorded_sizes == [40, 40] and trainer.graphs_status == "on"
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_graphs_match_eager_on_the_gpu():
-    cfg = {**NET, "arch": "NetBatchNorm", "momentum": 0.9}
+@pytest.mark.parametrize("overrides", [
+    {"arch": "NetBatchNorm", "momentum": 0.9},
+    {"arch": "NetDropout", "optimizer": "adam", "lr": 1e-3},  # RNG and capturable Adam in graphs
+])
+def test_cuda_graphs_match_eager_on_the_gpu(overrides):
+    cfg = {**NET, **overrides}
     data, settings = subset(1000, 200), TrainSettings.from_config(cfg)
     runs = []
     for graphs in (False, True):
@@ -256,6 +355,7 @@ def test_cuda_graphs_match_eager_on_the_gpu():
         losses = [trainer.train_epoch()[0] for _ in range(3)]
         runs.append((losses, trainer.accuracy("val")))
         assert bool(trainer.captured_steps) == graphs
+        assert trainer.graphs_status == ("on" if graphs else "not used")
     (eager_losses, eager_acc), (graph_losses, graph_acc) = runs
     assert graph_losses == pytest.approx(eager_losses, rel=1e-3)
     assert graph_acc == pytest.approx(eager_acc, abs=0.01)

@@ -125,7 +125,7 @@ def test_metrics_csv_rows_equal_the_summaries(inputs, full_report):
     expected = summaries(inputs)
     assert len(metrics) == len(expected) == len(inputs["config"]["models"])
     columns = ["model", "arch", "seed", "train_acc", "val_acc", "n_params", "seconds_per_epoch",
-               "total_seconds", "device", "epochs"]
+               "total_seconds", "device", "engine", "epochs"]
     merged = metrics.merge(expected, on=["model", "seed"], suffixes=("", "_json"))
     assert len(merged) == len(metrics)
     for column in columns[3:] + ["arch"]:
@@ -133,6 +133,7 @@ def test_metrics_csv_rows_equal_the_summaries(inputs, full_report):
     for model, row in metrics.set_index("model").iterrows():
         assert [row.book_train_acc, row.book_val_acc] == inputs["config"]["book_accuracy"][model]
     assert metrics.loc[metrics.model == "res_deep", "resdeep_blocks"].item() == "shared"
+    assert (metrics.engine == "fast").all()  # CUDA graphs are not tried on the CPU
     assert metrics.columns.tolist() == [*columns, "resdeep_blocks", "book_train_acc",
                                         "book_val_acc"]
 
@@ -227,6 +228,16 @@ def test_custom_model_without_book_accuracy(two_seeds, tmp_path):
     l2 = next(r for r in Tables(page).rows("accuracy-table") if r["model"].endswith("l2"))
     assert l2["book val"] == "—" and l2["val − book (points)"] == "—"
     assert 'id="data"' not in page and 'id="cost"' in page
+
+
+def test_cost_table_says_when_cuda_graphs_were_dropped(inputs, tmp_path):
+    run = next(r for r in inputs["runs"] if r["model"] == "net")
+    status = "off (GraphCheckError: batch size 16: losses 0.7 replayed, 0.69 eager)"
+    write_json(tmp_path / "summary.json", read_json(run["summary"]) | {"cuda_graphs": status})
+    page, metrics = build(tmp_path, inputs, runs=[{**run, "summary": tmp_path / "summary.json"}],
+                          data={}, thermometer=[], benchmarks=[])
+    (row,) = Tables(page).rows("cost-table")
+    assert row["engine"] == metrics.engine.item() == f"fast, CUDA graphs {status}"
 
 
 def test_strings_are_escaped(inputs, tmp_path):

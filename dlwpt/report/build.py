@@ -94,7 +94,8 @@ def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
         resdeep_blocks=("resdeep_blocks", "first"), n_blocks=("n_blocks", "first"),
         book_train=("book_train_acc", "first"), book_val=("book_val_acc", "first"),
     )
-    stats["device"] = grouped["device"].agg(lambda d: ", ".join(sorted(set(map(str, d)))))
+    for column in ("device", "engine"):
+        stats[column] = grouped[column].agg(lambda d: "; ".join(sorted(set(map(str, d)))))
     return stats
 
 
@@ -206,12 +207,12 @@ def cost_section(per_model: pd.DataFrame, rule_runs: pd.DataFrame, config: dict[
                                        "seconds per epoch, parameters and runtime per rule")]
     if not per_model.empty:
         parts.append(table(
-            ["model", "arch", "device", "parameters", "epochs", "s / epoch", "total s",
-             "ResDeep blocks"],
-            ([m, r.arch, r.device, integer(r.n_params), integer(r.epochs),
+            ["model", "arch", "device", "engine", "parameters", "epochs", "s / epoch",
+             "total s", "ResDeep blocks"],
+            ([m, r.arch, r.device, r.engine, integer(r.n_params), integer(r.epochs),
               seconds(r.seconds_per_epoch), seconds(r.total_seconds),
               r.resdeep_blocks if isinstance(r.resdeep_blocks, str) else "—"]
-             for m, r in per_model.iterrows()), right=range(3, 7), id="cost-table"))
+             for m, r in per_model.iterrows()), right=range(4, 8), id="cost-table"))
     if not rules.empty:
         parts += [
             tag("h3", "Runtime of every rule (Snakemake benchmarks)"),

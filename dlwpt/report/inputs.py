@@ -20,7 +20,7 @@ SUMMARY_KEYS = ("model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_pa
                 "seconds_per_epoch", "total_seconds", "resdeep_blocks")
 METRICS_COLUMNS = ("epoch", "train_loss", "train_acc", "val_acc", "seconds")
 CSV_COLUMNS = ("model", "arch", "seed", "train_acc", "val_acc", "n_params", "seconds_per_epoch",
-               "total_seconds", "device", "epochs", "resdeep_blocks", "book_train_acc",
+               "total_seconds", "device", "engine", "epochs", "resdeep_blocks", "book_train_acc",
                "book_val_acc")
 THERMOMETER_KEYS = ("experiment", "kind", "t_u", "t_c", "loss", "diverged", "final", "curve")
 DATASET_KEYS = ("dataset", "tensors")
@@ -87,6 +87,7 @@ def load_runs(runs: list[dict[str, Any]], config: dict[str, Any]
                                           f"expected {run['model']}/seed{run['seed']}")
         book_train, book_val = book_accuracy(config, run["model"])
         rows.append({**{k: summary[k] for k in CSV_COLUMNS if k in summary},
+                     "engine": engine_label(summary),
                      "book_train_acc": book_train, "book_val_acc": book_val,
                      "n_blocks": (summary.get("hyperparameters") or {}).get("n_blocks")})
         curve = read_checked_csv(metrics_path, METRICS_COLUMNS)
@@ -101,6 +102,12 @@ def load_runs(runs: list[dict[str, Any]], config: dict[str, Any]
                  .reset_index(drop=True))
     curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
     return table, curve_frame
+
+
+def engine_label(summary: dict[str, Any]) -> str:
+    """The training loop a run used, with the CUDA-graph outcome where graphs were tried."""
+    engine, graphs = summary.get("engine", "unknown"), summary.get("cuda_graphs", "not used")
+    return engine if graphs == "not used" else f"{engine}, CUDA graphs {graphs}"
 
 
 def load_benchmarks(paths: list[Path]) -> pd.DataFrame:
