@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-# The same environment variables as conftest.py (the real data, outside the repository).
+# The real data, outside the repository (conftest.py and bench/ take the location from here):
+# DLWPT_DATA / DLWPT_CIFAR10 when set, else ../shared/data beside the checkout.
 SHARED_DATA = Path(os.environ.get("DLWPT_DATA",
                                   Path(__file__).resolve().parents[2] / "shared" / "data"))
 JPEG_ROOT = Path(os.environ.get("DLWPT_CIFAR10", SHARED_DATA / "cifar10-jpeg"))

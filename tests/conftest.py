@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from cifar2_helpers import JPEG_ROOT, SHARED_DATA
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("DLWPT_DATA", REPO.parent / "shared" / "data")).resolve()
-CIFAR10 = Path(os.environ.get("DLWPT_CIFAR10", DATA / "cifar10-jpeg")).resolve()
+DATA, CIFAR10 = SHARED_DATA.resolve(), JPEG_ROOT.resolve()
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
