@@ -377,7 +377,8 @@ class CapturedStep:
 
 @contextlib.contextmanager
 def preserved_training_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> Iterator[None]:
-    """Undo the warm-up steps in place, so captured graphs keep pointing at the same tensors.
+    """Undo the block's training steps (warm-up, check trials) in place, so captured graphs keep
+    pointing at the same tensors; also when the block raises.
 
     Optimizer state created during the block is zeroed rather than dropped: a zero momentum
     buffer (SGD, dampening 0) and zero Adam moments with step 0 behave exactly as fresh state.
@@ -388,24 +389,18 @@ def preserved_training_state(model: nn.Module, optimizer: torch.optim.Optimizer)
     try:
         yield
     finally:
-        restore_training_state(model, optimizer, model_state, optimizer_state)
-
-
-def restore_training_state(model: nn.Module, optimizer: torch.optim.Optimizer,
-                           model_state: dict[str, torch.Tensor],
-                           optimizer_state: dict[Any, dict[str, Any]]) -> None:
-    with torch.no_grad():
-        for key, value in model.state_dict().items():
-            value.copy_(model_state[key])
-        for param, state in optimizer.state.items():
-            for key, value in state.items():
-                if not torch.is_tensor(value):
-                    continue
-                if param in optimizer_state:
-                    value.copy_(optimizer_state[param][key])
-                else:
-                    value.zero_()
-    optimizer.zero_grad()
+        with torch.no_grad():
+            for key, value in model.state_dict().items():
+                value.copy_(model_state[key])
+            for param, state in optimizer.state.items():
+                for key, value in state.items():
+                    if not torch.is_tensor(value):
+                        continue
+                    if param in optimizer_state:
+                        value.copy_(optimizer_state[param][key])
+                    else:
+                        value.zero_()
+        optimizer.zero_grad()
 
 
 def make_trainer(engine: str, model: nn.Module, data: dict[str, torch.Tensor],
