@@ -7,6 +7,7 @@ into place, so a crash or a bad input never leaves a half-written file behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -33,9 +34,35 @@ class DataError(Exception):
         super().__init__(f"{self.path}: {problem}")
 
 
+class DiskFullError(DataError):
+    """An output could not be written for lack of space (reported like bad input: one line)."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(path, "cannot write: No space left on device")
+
+
+# Below this much free space a failed write is taken as "disk full": torch.save reports ENOSPC
+# as an unrelated RuntimeError ("unexpected pos ..."), so the errno alone cannot tell.
+NEARLY_FULL_BYTES = 1 << 20
+
+
+def out_of_space(error: BaseException, folder: Path) -> bool:
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < NEARLY_FULL_BYTES
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds.
+
+    A write that fails on a full disk raises DiskFullError naming `path`, whatever the writer
+    (Python, torch's C++ streams, matplotlib) said about it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -46,6 +73,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         # mkstemp creates the file 0600; give it the permissions a plain open() would have.
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
+    except Exception as e:
+        # Checked while the temp file still holds its space.
+        if out_of_space(e, path.parent):
+            raise DiskFullError(path) from e
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -54,8 +86,10 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, Any]) -> None:
     """Save a dict of tensors (and plain lists/strings/numbers) loadable with weights_only=True."""
     import torch  # here, not at the top: download jobs use this module without torch
 
-    with atomic_path(path) as tmp:
-        torch.save(tensors, tmp)
+    # Through our own file object: it is closed (its space freed) even when the write fails,
+    # and a full disk surfaces as OSError(ENOSPC) rather than torch's stream error.
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(tensors, f)
 
 
 def load_tensors(path: str | os.PathLike) -> dict[str, Any]:
