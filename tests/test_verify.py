@@ -1,0 +1,83 @@
+"""Raw files against the pinned SHA-256 digests, on the real data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dlwpt import sources
+from dlwpt.io import DataError, file_digest
+from dlwpt.verify import verify_raw_files
+
+WINE = "p1ch4/tabular-wine/winequality-white.csv"
+
+
+def pinned_for(dataset: str) -> dict[str, str]:
+    config = {"ingest": {"bikes": {"file": "hour-fixed.csv"}}}
+    manifest = sources.manifest()
+    return {rel: manifest[rel] for rel in sources.relative_files(dataset, config)}
+
+
+def linked_copy(data_dir: Path, root: Path, rels: list[str]) -> list[Path]:
+    """A copy of the book's layout under `root` made of symlinks (digests follow them)."""
+    paths = []
+    for rel in rels:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(data_dir / rel)
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("dataset", ["image_dog", "image_cats", "ct", "wine", "bikes", "text"])
+def test_the_shared_copy_is_the_books_data(data_dir, dataset):
+    pinned = pinned_for(dataset)
+    files = [data_dir / rel for rel in pinned]
+    assert verify_raw_files(files, data_dir, pinned) == []
+
+
+def test_a_wine_csv_cut_at_a_line_boundary_is_refused_naming_both_digests(data_dir, tmp_path):
+    cut = tmp_path / WINE
+    cut.parent.mkdir(parents=True)
+    lines = (data_dir / WINE).read_bytes().splitlines(keepends=True)
+    cut.write_bytes(b"".join(lines[:2000]))  # header + 1999 wines: still a valid table
+    pinned = pinned_for("wine")
+    with pytest.raises(DataError) as caught:
+        verify_raw_files([cut], tmp_path, pinned)
+    message = str(caught.value)
+    assert message.startswith(f"{cut}: sha256:{file_digest(cut)} does not match the pinned ")
+    assert pinned[WINE] in message and "data.verify: false" in message
+    assert "\n" not in message
+
+
+def test_a_ct_series_without_its_last_slice_is_refused(data_dir, tmp_path):
+    pinned = pinned_for("ct")
+    rels = sorted(pinned)
+    files = linked_copy(data_dir, tmp_path, rels[:-1])
+    with pytest.raises(DataError, match=r"missing \(pinned sha256:[0-9a-f]{64}\)") as caught:
+        verify_raw_files(files, tmp_path, pinned)
+    assert caught.value.path == str(tmp_path / rels[-1])
+
+
+def test_an_extra_slice_is_refused_and_several_differences_are_counted(data_dir, tmp_path):
+    pinned = pinned_for("ct")
+    files = linked_copy(data_dir, tmp_path, sorted(pinned))
+    extra = files[0].parent / "extra.dcm"
+    shutil.copyfile(files[0], extra)
+    files[1].unlink()
+    with pytest.raises(DataError, match=r"\(1 more files differ\)"):
+        verify_raw_files(files[2:] + [files[0], extra], tmp_path, pinned)
+    with pytest.raises(DataError, match="not one of the book's files"):
+        verify_raw_files([*files[:1], *files[2:], extra], tmp_path,
+                         {k: v for k, v in pinned.items() if k != sorted(pinned)[1]})
+
+
+def test_verify_false_returns_every_difference_instead(data_dir, tmp_path):
+    cut = tmp_path / WINE
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes((data_dir / WINE).read_bytes()[:1000])
+    pinned = pinned_for("wine")
+    assert verify_raw_files([cut], tmp_path, pinned, enforce=False) == [
+        {"path": str(cut), "expected": pinned[WINE], "actual": f"sha256:{file_digest(cut)}"}]
