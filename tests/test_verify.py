@@ -81,3 +81,40 @@ def test_verify_false_returns_every_difference_instead(data_dir, tmp_path):
     pinned = pinned_for("wine")
     assert verify_raw_files([cut], tmp_path, pinned, enforce=False) == [
         {"path": str(cut), "expected": pinned[WINE], "actual": f"sha256:{file_digest(cut)}"}]
+
+
+def test_tree_fingerprint_sees_replaced_truncated_added_and_removed_images(tmp_path):
+    import os
+
+    from dlwpt.verify import tree_fingerprint
+
+    tree = tmp_path / "cifar" / "train" / "bird"
+    tree.mkdir(parents=True)
+    for i in range(3):
+        (tree / f"{i:04d}.jpg").write_bytes(bytes([i]) * 100)
+    root = tmp_path / "cifar"
+    first = tree_fingerprint(root)
+    link = tmp_path / "link"
+    link.symlink_to(root)
+    assert tree_fingerprint(link) == first
+    assert tree_fingerprint(os.path.relpath(root)) == first
+    seen = {first}
+    (tree / "0000.jpg").write_bytes(b"x" * 100)  # replaced, same size: the mtime changes
+    os.utime(tree / "0000.jpg", ns=(1, 1))
+    seen.add(tree_fingerprint(root))
+    (tree / "0001.jpg").write_bytes(b"x" * 10)  # truncated
+    seen.add(tree_fingerprint(root))
+    (tree / "0003.jpg").write_bytes(b"new")  # added
+    seen.add(tree_fingerprint(root))
+    (tree / "0002.jpg").unlink()  # removed
+    seen.add(tree_fingerprint(root))
+    assert len(seen) == 5
+    assert tree_fingerprint(root) == tree_fingerprint(root)
+
+
+def test_tree_fingerprint_of_the_real_cifar_tree_is_stable(data_dir):
+    from dlwpt.verify import tree_fingerprint
+
+    value = tree_fingerprint(data_dir / "cifar10-jpeg")
+    assert value.startswith("sha256:") and len(value) == 71
+    assert tree_fingerprint(data_dir / "cifar10-jpeg" / ".") == value
