@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+import math
 from typing import Any
+
+N_OUTPUTS = 2  # every chapter 7-8 model ends in a two-way output layer
 
 
 def selected_models(config: dict[str, Any]) -> list[str]:
@@ -16,18 +20,87 @@ def model_config(config: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def check_config(config: dict[str, Any]) -> None:
+    """Refuse, before any job, settings that could only fail (or mislead) inside a job."""
+    train = config["train"]
     unknown = [m for m in selected_models(config) if m not in config["models"]]
     if unknown:
         raise ValueError(f"train.models names unknown models: {', '.join(unknown)}")
+    for where, values in (("train.models", train.get("models") or []),
+                          ("train.seeds", train.get("seeds") or [])):
+        twice = sorted({str(v) for v in values if values.count(v) > 1})
+        if twice:
+            raise ValueError(f"{where} lists {', '.join(twice)} more than once")
+    from dlwpt.models import TRAINING_KEYS
+
+    unknown_defaults = sorted(set(train["defaults"]) - TRAINING_KEYS)
+    if unknown_defaults:
+        raise ValueError(f"train.defaults: unknown key {unknown_defaults[0]!r} "
+                         f"(accepted: {', '.join(sorted(TRAINING_KEYS))})")
+    check_hyperparameters("train.defaults", train["defaults"])
+    for name in selected_models(config):
+        check_model_entry(name, model_config(config, name))
     thermo = config["thermometer"]
     if len(thermo["t_c"]) != len(thermo["t_u"]):
         raise ValueError("thermometer.t_c and thermometer.t_u differ in length")
+    for name, experiment in thermo["experiments"].items():
+        check_hyperparameters(f"thermometer.experiments.{name}", experiment)
     cifar = config["ingest"].get("cifar2", {})
     if (cifar.get("mean") is None) != (cifar.get("std") is None):
         raise ValueError("ingest.cifar2.mean and ingest.cifar2.std must be given together")
     labels = sorted((cifar.get("classes") or {}).values())
     if labels and labels != list(range(len(labels))):
         raise ValueError("ingest.cifar2.classes must map to labels 0..N-1")
+    if labels and selected_models(config) and len(labels) != N_OUTPUTS:
+        raise ValueError(f"ingest.cifar2.classes has {len(labels)} classes but the models "
+                         f"have {N_OUTPUTS} outputs (the book's classifiers are two-way)")
+
+
+def check_hyperparameters(where: str, settings: dict[str, Any]) -> None:
+    """A finite positive lr (any size: a huge one is how users watch divergence), epochs >= 1."""
+    lr = settings.get("lr")
+    if lr is not None and not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"{where}.lr must be a finite positive number, got {lr!r}")
+    epochs = settings.get("epochs")
+    if epochs is not None and not (isinstance(epochs, int) and epochs >= 1):
+        raise ValueError(f"{where}.epochs must be a whole number >= 1, got {epochs!r}")
+
+
+def check_model_entry(name: str, settings: dict[str, Any]) -> None:
+    """Keys the entry's architecture accepts (its constructor's arguments) or training keys.
+
+    Caught here, a typo like `lrr` stops the run when the workflow is parsed, before Snakemake
+    deletes the model's previous outputs to start a job that would die on it.
+    """
+    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
+
+    arch = settings.get("arch")
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"models.{name}.arch: unknown architecture {arch!r}; "
+                         f"known: {', '.join(ARCHITECTURES)}")
+    accepted = architecture_keys(ARCHITECTURES[arch])
+    unknown = sorted(set(settings) - accepted - TRAINING_KEYS - {"arch"})
+    if unknown:
+        raise ValueError(f"models.{name}: unknown key {unknown[0]!r} for {arch} "
+                         f"(accepted: {', '.join(sorted(accepted | TRAINING_KEYS))})")
+    check_hyperparameters(f"models.{name}", settings)
+
+
+def architecture_keys(cls: type) -> set[str]:
+    parameters = inspect.signature(cls.__init__).parameters
+    return {k for k, p in parameters.items() if k != "self" and p.kind is p.POSITIONAL_OR_KEYWORD}
+
+
+def replace_class_sets(config: dict[str, Any], overrides: list[dict[str, Any]]) -> None:
+    """Mappings that define a set (ingest.cifar2.classes) are replaced, not merged key by key.
+
+    Snakemake merges --configfile files into the defaults recursively, so `{cat: 0, dog: 1}`
+    would otherwise come out as airplane/bird/cat/dog. `overrides` are the parsed config files
+    (and --config values) in the order given; the last one that sets the mapping wins.
+    """
+    for override in overrides:
+        classes = ((override or {}).get("ingest") or {}).get("cifar2", {}) or {}
+        if isinstance(classes, dict) and "classes" in classes:
+            config["ingest"]["cifar2"]["classes"] = dict(classes["classes"])
 
 
 def resolve_device(device: str) -> str:
