@@ -1,0 +1,113 @@
+"""One GPU per training job: an exclusive claim that the operating system releases on exit.
+
+Snakemake's `--resources gpu=N` counts GPUs but never says which one a job should take, so N
+concurrent jobs would all train on cuda:0. Each CUDA job instead claims a device by taking an
+exclusive `flock` on a per-device lock file: claims are race-free among concurrent jobs, and a
+job that dies (even by SIGKILL) frees its device, because the kernel drops the lock with the
+process. `CUDA_VISIBLE_DEVICES` (Slurm sets it per job) and the `train.gpus` setting narrow the
+devices a job may use.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_LOCK_DIR = Path(tempfile.gettempdir()) / "dlwpt-gpu-locks"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    device_id: str  # as the machine names it (nvidia-smi index or UUID): what is locked
+    index: int  # the torch index inside this process (cuda:<index>)
+
+
+def candidates(device_count: int, allowed: list[int] | None = None,
+               env: Mapping[str, str] = os.environ) -> list[Candidate]:
+    """The devices this job may claim.
+
+    With CUDA_VISIBLE_DEVICES set, torch numbers the listed devices 0..n-1, and the lock is
+    taken on the listed names, so jobs with different visibility still exclude each other.
+    `allowed` (train.gpus) keeps only the listed machine indices.
+    """
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        names = [v.strip() for v in visible.split(",") if v.strip()]
+        # CUDA stops at the first invalid entry (e.g. "-1" hides every device).
+        valid = []
+        for name in names:
+            if name.startswith("-"):
+                break
+            valid.append(name)
+        found = [Candidate(name, i) for i, name in enumerate(valid[:device_count])]
+    else:
+        found = [Candidate(str(i), i) for i in range(device_count)]
+    if allowed is not None:
+        keep = {str(i) for i in allowed}
+        found = [c for c in found if c.device_id in keep]
+    return found
+
+
+class GpuClaim:
+    """A held device: `index` for torch, `device_id` for the record; release() or exit frees it."""
+
+    def __init__(self, candidate: Candidate, handle: int):
+        self.device_id, self.index, self._handle = candidate.device_id, candidate.index, handle
+
+    def release(self) -> None:
+        if self._handle >= 0:
+            os.close(self._handle)  # closing the descriptor drops the flock
+            self._handle = -1
+
+    def __enter__(self) -> GpuClaim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def try_claim(candidate: Candidate, lock_dir: Path) -> GpuClaim | None:
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in candidate.device_id)
+    handle = os.open(lock_dir / f"gpu-{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(handle)
+        return None
+    return GpuClaim(candidate, handle)
+
+
+def claim_gpu(device_count: int, allowed: list[int] | None = None, *,
+              lock_dir: str | os.PathLike = DEFAULT_LOCK_DIR, wait_s: float = 24 * 3600.0,
+              poll_s: float = 1.0, env: Mapping[str, str] = os.environ,
+              log: logging.Logger | None = None,
+              sleep: Callable[[float], None] = time.sleep) -> GpuClaim:
+    """Claim the first free device, waiting (with one log line) while all are taken."""
+    options = candidates(device_count, allowed, env)
+    if not options:
+        raise RuntimeError(
+            f"no usable GPU: {device_count} visible, CUDA_VISIBLE_DEVICES="
+            f"{env.get('CUDA_VISIBLE_DEVICES', '(unset)')}, train.gpus={allowed}")
+    lock_dir = Path(lock_dir)
+    deadline = time.monotonic() + wait_s
+    announced = False
+    while True:
+        for candidate in options:
+            claim = try_claim(candidate, lock_dir)
+            if claim is not None:
+                return claim
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"every GPU ({', '.join(c.device_id for c in options)}) stayed "
+                               f"claimed by other jobs for {wait_s:.0f} s")
+        if not announced and log is not None:
+            log.info("all GPUs (%s) are claimed by other jobs; waiting for one to free up",
+                     ", ".join(c.device_id for c in options))
+            announced = True
+        sleep(poll_s)
