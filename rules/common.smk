@@ -12,12 +12,14 @@ validate(config, str(REPO / "schemas" / "config.schema.yaml"))
 sys.path.insert(0, str(REPO))
 
 from dlwpt import sources  # noqa: E402
+from dlwpt.code_inputs import package_data, script_dependencies  # noqa: E402
 from dlwpt.config import (  # noqa: E402
     check_config,
     model_config,
     resolve_device,
     selected_models,
 )
+from dlwpt.ingest import ingest_module  # noqa: E402
 
 try:
     check_config(config)
@@ -38,7 +40,7 @@ DATA_SETTINGS = (
 )
 
 
-def listed(paths, shown=5):
+def abridged(paths, shown=5):
     """The first few paths, and how many more: error messages stay on one readable line."""
     more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
     return ", ".join(map(str, paths[:shown])) + more
@@ -47,37 +49,52 @@ def listed(paths, shown=5):
 _missing = sources.missing_local_files(config, DATASETS)
 if _missing:
     raise WorkflowError(
-        f"local data copy incomplete, missing: {listed(_missing)} (set {DATA_SETTINGS})"
+        f"local data copy incomplete, missing: {abridged(_missing)} (set {DATA_SETTINGS})"
     )
 
 
 wildcard_constraints:
+    dataset="|".join(DATASETS) or "NONE",
     model="|".join(MODELS) or "NONE",
     seed=r"\d+",
     experiment="|".join(EXPERIMENTS) or "NONE",
 
 
-def code(*modules):
-    """Package modules a script imports, declared as inputs so editing them reruns the step.
-
-    A name ending in "/" stands for every module of that subpackage.
+def code(script, modules=(), data=()):
+    """The dlwpt files a script's job runs, declared as inputs so editing one reruns exactly
+    the jobs it affects: the modules the script imports (transitively, read from its import
+    statements), the modules it loads by computed name (`modules`, dotted), and every file of
+    the package-data folders `data` (paths under dlwpt/) its modules read.
     """
-    package = REPO / "dlwpt"
-    paths = []
-    for m in ("__init__.py", "io.py", *modules):
-        paths += sorted(package.glob(f"{m}*.py")) if m.endswith("/") else [package / m]
-    return [str(p) for p in paths]
+    files = script_dependencies(REPO / "scripts" / script, REPO, modules)
+    files += [f for folder in data for f in package_data(REPO / "dlwpt" / folder)]
+    return [str(f) for f in files]
 
 
 def raw(dataset):
+    """The raw files one dataset's ingest job reads (CIFAR-10: the copy or the archive)."""
+    if dataset == "cifar2":
+        return [str(CIFAR_SOURCE)]
     return [str(p) for p in sources.raw_files(dataset, config)]
 
 
-def ingest_outputs(name):
-    return {
-        "tensors": f"results/data/{name}.pt",
-        "summary": f"results/data/{name}.json",
-    }
+# Threads an ingest job uses (default 1): cifar2 decodes its images in a process pool.
+INGEST_THREADS = {"cifar2": 2}
+
+
+def ingest_code(wildcards):
+    """The script's imports plus the dataset's own module, which it loads by name."""
+    return code("ingest.py", modules=[ingest_module(wildcards.dataset)])
+
+
+def ingest_options(wildcards):
+    """Keyword arguments of the dataset's ingest function: its config section, as params so
+    that editing it reruns this dataset only. bikes' `file` picks the raw input instead.
+    """
+    options = dict(config["ingest"].get(wildcards.dataset) or {})
+    if wildcards.dataset == "bikes":
+        options.pop("file", None)
+    return options
 
 
 def train_outputs():
@@ -107,7 +124,7 @@ def check_downloads_possible():
     if all(reachable(url) for url in {needed[p] for p in missing}):
         return
     raise WorkflowError(
-        f"no network to download {len(missing)} missing raw files ({listed(missing, 3)}); "
+        f"no network to download {len(missing)} missing raw files ({abridged(missing, 3)}); "
         f"point {DATA_SETTINGS}"
     )
 
@@ -128,7 +145,7 @@ def upstream_benchmarks():
         fetched.append("benchmarks/fetch_cifar10/all.tsv")
     return (
         fetched
-        + [f"benchmarks/ingest_{d}/all.tsv" for d in DATASETS]
+        + expand("benchmarks/ingest_dataset/{dataset}.tsv", dataset=DATASETS)
         + expand(
             "benchmarks/train_model/{model}/seed{seed}.tsv", model=MODELS, seed=SEEDS
         )

@@ -10,7 +10,7 @@ rule make_report:
             "results/thermometer/{experiment}.json", experiment=EXPERIMENTS
         ),
         benchmarks=upstream_benchmarks(),
-        code=code("report/", "provenance.py"),
+        code=code("make_report.py", data=["report/templates"]),
     output:
         html=report(
             "results/report.html",

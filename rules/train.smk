@@ -4,7 +4,7 @@
 rule train_model:
     input:
         data="results/data/cifar2.pt",
-        code=code("config.py", "models.py", "engine.py", "train.py"),
+        code=code("train_model.py"),
     output:
         model="results/train/{model}/seed{seed}/model.pt",
         metrics="results/train/{model}/seed{seed}/metrics.csv",
@@ -21,7 +21,6 @@ rule train_model:
     params:
         # The model's own settings are params: changing them reruns this model only.
         hyperparameters=lambda w: model_config(config, w.model),
-        book_accuracy=lambda w: config.get("book_accuracy", {}).get(w.model),
         device=TRAIN_DEVICE,
         engine=config["train"]["engine"],
         subsample=config["train"]["subsample"],
@@ -34,7 +33,7 @@ rule train_model:
 
 rule fit_thermometer:
     input:
-        code=code("thermometer.py"),
+        code=code("fit_thermometer.py"),
     output:
         "results/thermometer/{experiment}.json",
     log:

@@ -21,6 +21,5 @@ with script_errors(snakemake.log[0]) as log:
         subsample=p.subsample,
         resume_dir=p.resume_dir,
         checkpoint_every=p.checkpoint_every,
-        book_accuracy=p.book_accuracy,
         log=log,
     )

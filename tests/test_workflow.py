@@ -42,7 +42,8 @@ def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
     # one progress line per epoch in each training job's log
     log = (quick_pipeline / "logs/train_model/net/seed0.log").read_text()
     assert "epoch 1/2" in log and "epoch 2/2" in log and "ETA" in log
-    for rule in ("ingest_ct", "train_model/net", "fit_thermometer/split_sgd", "make_report"):
+    for rule in ("ingest_dataset/ct", "train_model/net", "fit_thermometer/split_sgd",
+                 "make_report"):
         assert list((quick_pipeline / "benchmarks").glob(f"{rule}*")), rule
 
 
@@ -80,7 +81,7 @@ def test_editing_model_code_retrains_models_only(quick_pipeline):
 def test_editing_wine_code_reingests_wine_only(quick_pipeline):
     with edited(REPO / "dlwpt/ingest/wine.py"):
         result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
-    assert _job_counts(result.stdout) == {"ingest_wine": 1, "make_report": 1, "all": 1}
+    assert _job_counts(result.stdout) == {"ingest_dataset": 1, "make_report": 1, "all": 1}
 
 
 def test_bad_input_stops_with_one_line_naming_the_file(tmp_path, data_dir):
@@ -95,7 +96,7 @@ def test_bad_input_stops_with_one_line_naming_the_file(tmp_path, data_dir):
     result = snakemake(workdir, "--configfile", str(only_dog), "--cores", "1",
                        "results/data/image_dog.pt", env={"DLWPT_DATA": str(copy)}, check=False)
     assert result.returncode != 0
-    log = (workdir / "logs/ingest_image_dog.log").read_text().strip().splitlines()
+    log = (workdir / "logs/ingest_dataset/image_dog.log").read_text().strip().splitlines()
     assert log[-1].split(" ", 1)[1].startswith(f"error: {bad}: ")
     assert not list((workdir / "results").rglob("*.pt"))
     assert not list((workdir / "results").rglob("*.json"))

@@ -2,8 +2,9 @@
 
 `ingester(name)` returns `(function, takes_many)` for a dataset: `takes_many` says whether the
 function takes the rule's whole list of raw files (an image batch, a DICOM series) or one path.
-Modules are imported on demand, so each ingest job imports exactly the modules its rule declares
-as inputs, and editing one dataset's module reruns that dataset only.
+Modules are imported on demand, so an ingest job imports only its dataset's module; the rule
+declares that module as code by name (`ingest_module`, no import needed), so editing one dataset's
+module reruns that dataset only.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ INGESTERS = {
 }
 
 
+def ingest_module(name: str) -> str:
+    """The dotted name of the module holding a dataset's ingest function."""
+    return f"{__name__}.{INGESTERS[name][0]}"
+
+
 def ingester(name: str) -> tuple[Callable[..., None], bool]:
-    module, function, takes_many = INGESTERS[name]
-    return getattr(import_module(f"dlwpt.ingest.{module}"), function), takes_many
+    _, function, takes_many = INGESTERS[name]
+    return getattr(import_module(ingest_module(name)), function), takes_many
