@@ -31,15 +31,19 @@ def manifest() -> dict[str, str]:
 
 
 def data_root(config: dict[str, Any]) -> Path | None:
-    """The local folder holding `p1ch4/` (env DLWPT_DATA, then config), or None to download."""
+    """The local folder holding `p1ch4/` (env DLWPT_DATA, then config), or None to download.
+
+    Canonical (absolute, symlinks resolved): the same data given by a relative path, an absolute
+    one or through a symlink yields the same input paths, so Snakemake plans no job for it.
+    """
     value = os.environ.get("DLWPT_DATA") or config["data"].get("local_dir")
-    return Path(value) if value else None
+    return Path(value).resolve() if value else None
 
 
 def cifar_source(config: dict[str, Any]) -> Path:
     """The local CIFAR-10 copy (env DLWPT_CIFAR10, then config), else the downloaded archive."""
     value = os.environ.get("DLWPT_CIFAR10") or config["data"].get("cifar10")
-    return Path(value) if value else CIFAR_ARCHIVE
+    return Path(value).resolve() if value else CIFAR_ARCHIVE  # canonical, as data_root
 
 
 def relative_files(dataset: str, config: dict[str, Any]) -> list[str]:

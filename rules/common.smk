@@ -1,4 +1,5 @@
 # Config validation, data-source resolution and input functions shared by every stage.
+import os
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -20,6 +21,7 @@ from dlwpt.config import (  # noqa: E402
     selected_models,
 )
 from dlwpt.ingest import ingest_module  # noqa: E402
+from dlwpt.verify import tree_fingerprint  # noqa: E402
 
 try:
     check_config(config)
@@ -65,10 +67,13 @@ def code(script, modules=(), data=()):
     the jobs it affects: the modules the script imports (transitively, read from its import
     statements), the modules it loads by computed name (`modules`, dotted), and every file of
     the package-data folders `data` (paths under dlwpt/) its modules read.
+
+    Relative to the working directory: a checkout moved or renamed together with its results/
+    and .snakemake/ declares the same inputs and plans no job.
     """
     files = script_dependencies(REPO / "scripts" / script, REPO, modules)
     files += [f for folder in data for f in package_data(REPO / "dlwpt" / folder)]
-    return [str(f) for f in files]
+    return [os.path.relpath(f) for f in files]
 
 
 def raw(dataset):
@@ -85,6 +90,23 @@ INGEST_THREADS = {"cifar2": 2}
 def ingest_code(wildcards):
     """The script's imports plus the dataset's own module, which it loads by name."""
     return code("ingest.py", modules=[ingest_module(wildcards.dataset)])
+
+
+def ingest_pins(wildcards):
+    """SHA-256 pins of the dataset's raw files (CIFAR-10 has none: its archive is checked by
+    the download, a local tree by its fingerprint)."""
+    if wildcards.dataset == "cifar2":
+        return {}
+    pins = sources.manifest()
+    return {rel: pins[rel] for rel in sources.relative_files(wildcards.dataset, config)}
+
+
+def ingest_record(wildcards):
+    """Extra summary keys that are also params: a changed, added or removed image in a local
+    CIFAR-10 folder changes the fingerprint and so reruns the cifar2 ingest."""
+    if wildcards.dataset == "cifar2" and CIFAR_SOURCE.is_dir():
+        return {"source_fingerprint": tree_fingerprint(CIFAR_SOURCE)}
+    return {}
 
 
 def ingest_options(wildcards):

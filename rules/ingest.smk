@@ -16,5 +16,9 @@ rule ingest_dataset:
     threads: lambda w: INGEST_THREADS.get(w.dataset, 1)
     params:
         options=ingest_options,
+        pinned=ingest_pins,
+        raw_root=str(LOCAL_DATA or sources.RESOURCES),
+        verify=config["data"]["verify"],
+        record=ingest_record,
     script:
         "../scripts/ingest.py"

@@ -9,8 +9,11 @@ module reruns that dataset only.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
 from importlib import import_module
+from typing import Any
 
 INGESTERS = {
     "image_dog": ("images", "ingest_image", False),
@@ -31,3 +34,27 @@ def ingest_module(name: str) -> str:
 def ingester(name: str) -> tuple[Callable[..., None], bool]:
     _, function, takes_many = INGESTERS[name]
     return getattr(import_module(ingest_module(name)), function), takes_many
+
+
+def run_ingest(dataset: str, raw_files: list[str], out_pt: str | os.PathLike,
+               out_json: str | os.PathLike, options: dict[str, Any], *, pinned: dict[str, str],
+               raw_root: str | os.PathLike, verify: bool = True,
+               record: dict[str, Any] | None = None, log: logging.Logger | None = None) -> None:
+    """One ingest job: the raw files against their pinned digests (a difference stops the job
+    unless `verify` is off, when it is recorded instead), then the dataset's ingest function.
+
+    `record` adds keys to the JSON summary (the CIFAR image tree's fingerprint).
+    """
+    from dlwpt.io import read_json, write_json
+    from dlwpt.verify import verify_raw_files
+
+    log = log or logging.getLogger("dlwpt")
+    differences = verify_raw_files(raw_files, raw_root, pinned, enforce=verify) if pinned else []
+    for difference in differences:
+        log.warning("accepted (data.verify: false): %s is %s, pinned %s", difference["path"],
+                    difference["actual"], difference["expected"])
+    ingest, takes_many = ingester(dataset)
+    ingest(raw_files if takes_many else raw_files[0], out_pt, out_json, **options)
+    extra = {**(record or {}), **({"raw_differences": differences} if pinned else {})}
+    if extra:
+        write_json(out_json, {**read_json(out_json), **extra})

@@ -1,0 +1,111 @@
+"""What a user cannot see: changed raw data, the same data by another path, a moved checkout.
+
+Real Snakemake runs on one small dataset each (wine), so each case costs seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dlwpt import sources
+from dlwpt.io import file_digest
+
+from conftest import REPO, snakemake
+
+pytestmark = pytest.mark.pipeline
+WINE = "p1ch4/tabular-wine/winequality-white.csv"
+TARGET = "results/data/wine.pt"
+
+
+def only(tmp_path: Path, **settings) -> str:
+    path = tmp_path / "only-wine.yaml"
+    path.write_text(json.dumps({"datasets": ["wine"], **settings}))
+    return str(path)
+
+
+def copy_with_cut_wine(data_dir: Path, root: Path) -> Path:
+    """A local copy whose wine CSV lost its last 2898 wines at a line boundary."""
+    cut = root / WINE
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes(b"".join((data_dir / WINE).read_bytes().splitlines(keepends=True)[:2001]))
+    return cut
+
+
+def test_a_cut_csv_is_refused_before_ingestion_naming_both_digests(tmp_path, data_dir):
+    cut = copy_with_cut_wine(data_dir, tmp_path / "copy")
+    work = tmp_path / "work"
+    result = snakemake(work, "--configfile", only(tmp_path), "--cores", "1", TARGET,
+                       env={"DLWPT_DATA": str(tmp_path / "copy")}, check=False)
+    assert result.returncode != 0
+    last = (work / "logs/ingest_dataset/wine.log").read_text().strip().splitlines()[-1]
+    assert last.split(" ", 1)[1] == (
+        f"error: {cut}: sha256:{file_digest(cut)} does not match the pinned "
+        f"{sources.manifest()[WINE]}; set data.verify: false to accept a different file")
+    assert not (work / "results/data").exists() or not list((work / "results/data").iterdir())
+
+
+def test_verify_false_ingests_the_different_file_and_records_it(tmp_path, data_dir):
+    cut = copy_with_cut_wine(data_dir, tmp_path / "copy")
+    work = tmp_path / "work"
+    config = only(tmp_path, data={"verify": False})
+    snakemake(work, "--configfile", config, "--cores", "1", TARGET,
+              env={"DLWPT_DATA": str(tmp_path / "copy")})
+    summary = json.loads((work / "results/data/wine.json").read_text())
+    assert summary["tensors"]["table"]["shape"] == [2000, 12]
+    assert summary["raw_differences"] == [{"path": str(cut), "expected": sources.manifest()[WINE],
+                                           "actual": f"sha256:{file_digest(cut)}"}]
+
+
+def test_the_books_file_records_no_difference(tmp_path, data_dir):
+    work = tmp_path / "work"
+    snakemake(work, "--configfile", only(tmp_path), "--cores", "1", TARGET)
+    assert json.loads((work / "results/data/wine.json").read_text())["raw_differences"] == []
+
+
+def test_the_same_data_by_another_path_plans_no_job(tmp_path, data_dir):
+    work = tmp_path / "work"
+    config = only(tmp_path)
+    snakemake(work, "--configfile", config, "--cores", "1", TARGET,
+              env={"DLWPT_DATA": str(data_dir)})
+    link = tmp_path / "data-link"
+    link.symlink_to(data_dir)
+    for given in (str(link), str(Path(shutil.os.path.relpath(data_dir, work)))):
+        result = snakemake(work, "-n", "--configfile", config, "--cores", "1", TARGET,
+                           env={"DLWPT_DATA": given})
+        assert "Nothing to be done" in result.stdout + result.stderr, given
+
+
+def test_a_moved_checkout_plans_no_job(tmp_path, data_dir):
+    """The checkout is its own work dir (the usual case); moved with results/ and .snakemake/."""
+    tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout.split("\n")
+    first = tmp_path / "checkout"
+    for rel in filter(None, tracked):
+        if (REPO / rel).is_file():
+            (first / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, first / rel)
+    config = only(tmp_path)
+    run = ["-s", "Snakefile", "--configfile", config, "--cores", "1", TARGET]
+    snakemake_in(first, *run)
+    moved = first.rename(tmp_path / "renamed")
+    result = snakemake_in(moved, "-n", *run)
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-2000:]
+
+
+def snakemake_in(checkout: Path, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake run from inside `checkout` with its own Snakefile, as users type it."""
+    import os
+    import sys
+
+    from conftest import CIFAR10, DATA
+
+    env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10)}
+    result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=checkout, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
