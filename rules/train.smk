@@ -4,7 +4,7 @@
 rule train_model:
     input:
         data="results/data/cifar2.pt",
-        code=code("config.py", "models.py", "engine.py", "train.py"),
+        code=code("config.py", "models.py", "engine/", "train.py"),
     output:
         model="results/train/{model}/seed{seed}/model.pt",
         metrics="results/train/{model}/seed{seed}/metrics.csv",
@@ -23,7 +23,8 @@ rule train_model:
         hyperparameters=lambda w: model_config(config, w.model),
         book_accuracy=lambda w: config.get("book_accuracy", {}).get(w.model),
         device=TRAIN_DEVICE,
-        engine=config["train"]["engine"],
+        loop=config["train"]["loop"],
+        cuda_graphs=config["train"]["cuda_graphs"],
         subsample=config["train"]["subsample"],
         checkpoint_every=config["train"]["checkpoint_every"],
         # Kept outside the declared outputs so Snakemake never deletes it on failure.

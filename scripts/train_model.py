@@ -16,11 +16,11 @@ with script_errors(snakemake.log[0]) as log:
         model_cfg=p.hyperparameters,
         seed=int(snakemake.wildcards.seed),
         device=p.device,
-        engine=p.engine,
+        loop=p.loop,
+        cuda_graphs=p.cuda_graphs,
         threads=snakemake.threads,
         subsample=p.subsample,
         resume_dir=p.resume_dir,
         checkpoint_every=p.checkpoint_every,
-        book_accuracy=p.book_accuracy,
         log=log,
     )
