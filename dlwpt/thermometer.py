@@ -82,7 +82,8 @@ def fit_hand_gradient(cfg: dict[str, Any], t_u: torch.Tensor, t_c: torch.Tensor,
     return params
 
 
-def make_optimizer(cfg: dict[str, Any], params: Any) -> torch.optim.Optimizer:
+def experiment_optimizer(cfg: dict[str, Any], params: Any) -> torch.optim.Optimizer:
+    """The optimizer an experiment names (SGD by default) at its lr, as the book builds it."""
     optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
     return optimizers[cfg.get("optimizer", "sgd")](params, lr=cfg["lr"])
 
@@ -154,7 +155,7 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
             train_idx, val_idx = split_indices(len(t_u), exp_cfg.get("val_fraction", 0.2), seed)
             train, val = (x[train_idx], t_c_t[train_idx]), (x[val_idx], t_c_t[val_idx])
         fit_autograd(exp_cfg, lambda inputs: linear_model(inputs, *params),
-                     make_optimizer(exp_cfg, [params]), mse, train, val, fit)
+                     experiment_optimizer(exp_cfg, [params]), mse, train, val, fit)
         with torch.no_grad():
             curve_y = linear_model(scale * CURVE_T_U, *params)
         w, b = params.tolist()
@@ -162,8 +163,8 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
         model = build_nn(exp_cfg)
         x, y = scale * t_u_t.unsqueeze(1), t_c_t.unsqueeze(1)
         train_idx, val_idx = split_indices(len(t_u), exp_cfg.get("val_fraction", 0.2), seed)
-        fit_autograd(exp_cfg, model, make_optimizer(exp_cfg, model.parameters()), nn.MSELoss(),
-                     (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx]), fit)
+        fit_autograd(exp_cfg, model, experiment_optimizer(exp_cfg, model.parameters()),
+                     nn.MSELoss(), (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx]), fit)
         with torch.no_grad():
             curve_y = model(scale * CURVE_T_U.unsqueeze(1)).squeeze(1)
         w = b = None

@@ -59,12 +59,13 @@ def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[s
     return {k: data[k] for k in ("train_images", "train_labels", "val_images", "val_labels")}
 
 
-def config_hash(model_cfg: dict[str, Any], seed: int, engine: str, subsample: int | None,
-                device: str, data_pt: str | os.PathLike) -> str:
+def config_hash(model_cfg: dict[str, Any], seed: int, loop: str, cuda_graphs: str,
+                subsample: int | None, device: str, data_pt: str | os.PathLike) -> str:
     """Identity of a run: a checkpoint with another hash belongs to another run."""
     identity = {
-        "model_cfg": model_cfg, "seed": seed, "engine": engine, "subsample": subsample,
-        "device": torch.device(device).type, "data_sha256": file_digest(data_pt),
+        "model_cfg": model_cfg, "seed": seed, "loop": loop, "cuda_graphs": cuda_graphs,
+        "subsample": subsample, "device": torch.device(device).type,
+        "data_sha256": file_digest(data_pt),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
@@ -111,11 +112,15 @@ def load_checkpoint(path: Path, expected_hash: str, log: logging.Logger) -> dict
 def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
                 out_metrics: str | os.PathLike, out_summary: str | os.PathLike, *,
                 model_name: str, model_cfg: dict[str, Any], seed: int, device: str = "auto",
-                engine: str = "fast", threads: int = 2, subsample: int | None = None,
-                resume_dir: str | os.PathLike | None = None, checkpoint_every: int = 1,
-                book_accuracy: list[float] | None = None,
-                log: logging.Logger | None = None) -> dict[str, Any]:
-    """Train `model_cfg` (a models entry merged over train.defaults); return the summary."""
+                loop: str = "resident", cuda_graphs: str | bool = "auto", threads: int = 2,
+                subsample: int | None = None, resume_dir: str | os.PathLike | None = None,
+                checkpoint_every: int = 1, log: logging.Logger | None = None) -> dict[str, Any]:
+    """Train `model_cfg` (a models entry merged over train.defaults); return the summary.
+
+    loop, cuda_graphs: config `train.loop` ("resident" | "book") and `train.cuda_graphs`
+    ("auto" | "off"; YAML reads a bare off as False), see dlwpt.engine.
+    """
+    cuda_graphs = "off" if cuda_graphs is False else cuda_graphs
     log = log or logging.getLogger("dlwpt")
     started = time.perf_counter()
     device = torch.device(resolve_device(device))
@@ -126,10 +131,10 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
     torch.manual_seed(seed)
     model = build_model(model_cfg)
     n_params = count_parameters(model)
-    trainer = make_trainer(engine, model, data, settings, device, seed)
+    trainer = make_trainer(loop, model, data, settings, device, seed, cuda_graphs=cuda_graphs)
 
     checkpoint_path = Path(resume_dir) / CHECKPOINT_NAME if resume_dir else None
-    run_hash = config_hash(model_cfg, seed, engine, subsample, str(device), data_pt)
+    run_hash = config_hash(model_cfg, seed, loop, cuda_graphs, subsample, str(device), data_pt)
     rows: list[dict[str, float]] = []
     previous_seconds = 0.0
     state = load_checkpoint(checkpoint_path, run_hash, log) if checkpoint_path else None
@@ -138,8 +143,9 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
         rows, previous_seconds = state["metrics"], state["elapsed_seconds"]
         log.info("resuming %s seed %d after epoch %d", model_name, seed, len(rows))
 
-    log.info("training %s (%s, %d parameters) on %s, %d images, engine %s", model_name,
-             model_cfg["arch"], n_params, device_name(device), trainer.n_train, engine)
+    log.info("training %s (%s, %d parameters) on %s, %d images, %s loop, CUDA graphs %s",
+             model_name, model_cfg["arch"], n_params, device_name(device), trainer.n_train, loop,
+             cuda_graphs)
     first_epoch, loop_started = len(rows) + 1, time.perf_counter()
     for epoch in range(first_epoch, settings.epochs + 1):
         tick = time.perf_counter()
@@ -173,11 +179,10 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
         "seconds_per_epoch": sum(timed) / len(timed),
         "total_seconds": previous_seconds + time.perf_counter() - started,
         "resdeep_blocks": resdeep_variant(model_cfg),
-        "engine": engine,
+        "engine": f"{loop} loop",  # human-readable; the report appends cuda_graphs if tried
+        "loop": loop,
         "cuda_graphs": trainer.graphs_status,  # "on", "off (why)" or "not used"
         "hyperparameters": {**model_cfg, "subsample": subsample, "n_train": trainer.n_train},
-        "book": ({"train_acc": book_accuracy[0], "val_acc": book_accuracy[1]}
-                 if book_accuracy else None),
     }
     with atomic_path(out_model) as tmp:
         torch.save(portable_state_dict(trainer.model), tmp)

@@ -22,7 +22,8 @@ rule train_model:
         # The model's own settings are params: changing them reruns this model only.
         hyperparameters=lambda w: model_config(config, w.model),
         device=TRAIN_DEVICE,
-        engine=config["train"]["engine"],
+        loop=config["train"]["loop"],
+        cuda_graphs=config["train"]["cuda_graphs"],
         subsample=config["train"]["subsample"],
         checkpoint_every=config["train"]["checkpoint_every"],
         # Kept outside the declared outputs so Snakemake never deletes it on failure.

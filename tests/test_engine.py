@@ -13,12 +13,12 @@ import torch
 
 from dlwpt.engine import (
     BookTrainer,
-    FastTrainer,
+    ResidentTrainer,
     TrainSettings,
     make_optimizer,
     make_trainer,
-    preserved_training_state,
 )
+from dlwpt.engine.cuda_graphs import preserved_training_state
 from dlwpt.io import DataError
 from dlwpt.models import build_model
 from dlwpt.train import train_model
@@ -61,9 +61,9 @@ def assert_identical(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> 
         assert torch.equal(a[key], b[key]), key
 
 
-def test_fast_engine_learns_on_real_images():
+def test_resident_loop_learns_on_real_images():
     torch.manual_seed(0)
-    trainer = make_trainer("fast", build_model(NET), subset(1000, 200),
+    trainer = make_trainer("resident", build_model(NET), subset(1000, 200),
                            TrainSettings.from_config(NET), "cpu", seed=0)
     losses = [trainer.train_epoch()[0] for _ in range(3)]
     train_acc, val_acc = trainer.accuracy("train"), trainer.accuracy("val")
@@ -78,26 +78,45 @@ def test_fast_engine_learns_on_real_images():
     {"arch": "FullyConnected", "hidden": [64], "log_softmax": True, "loss": "nll",
      "optimizer": "adam", "lr": 1e-3},
 ], ids=["net", "batchnorm", "l2-momentum", "fc-adam-nll"])
-def test_book_loop_and_fast_engine_agree(overrides):
+def test_book_and_resident_loops_agree(overrides):
     """Same seed, same batch orders: the two loops differ only by float rounding (incl. the
-    fast engine's channels_last convolutions). Batch norm with momentum is left out: it
+    resident loop's channels_last convolutions). Batch norm with momentum is left out: it
     amplifies rounding differences chaotically (measured 4e-3 relative after 48 steps)."""
     cfg = {**NET, **overrides}
     data, settings = subset(600, 100), TrainSettings.from_config(cfg)
     runs = []
-    for trainer_class in (BookTrainer, FastTrainer):
+    for trainer_class in (BookTrainer, ResidentTrainer):
         torch.manual_seed(0)
         trainer = trainer_class(build_model(cfg), data, settings, "cpu", seed=0)
         epochs = [trainer.train_epoch() for _ in range(3)]
         runs.append((epochs, trainer.model.state_dict(), trainer.accuracy("val")))
-    (book_epochs, book_state, book_acc), (fast_epochs, fast_state, fast_acc) = runs
-    for (book_loss, book_running_acc), (fast_loss, fast_running_acc) in zip(
-            book_epochs, fast_epochs, strict=True):
-        assert fast_loss == pytest.approx(book_loss, rel=1e-4)
-        assert fast_running_acc == pytest.approx(book_running_acc, abs=0.01)
+    (book_epochs, book_state, book_acc), (resident_epochs, resident_state, resident_acc) = runs
+    for (book_loss, book_running_acc), (resident_loss, resident_running_acc) in zip(
+            book_epochs, resident_epochs, strict=True):
+        assert resident_loss == pytest.approx(book_loss, rel=1e-4)
+        assert resident_running_acc == pytest.approx(book_running_acc, abs=0.01)
     for key, value in book_state.items():
-        torch.testing.assert_close(fast_state[key], value, rtol=1e-3, atol=1e-4, msg=key)
-    assert fast_acc == pytest.approx(book_acc, abs=0.01)
+        torch.testing.assert_close(resident_state[key], value, rtol=1e-3, atol=1e-4, msg=key)
+    assert resident_acc == pytest.approx(book_acc, abs=0.01)
+
+
+def test_loop_settings_choose_the_trainer():
+    """train.loop picks the class; the memory format is a constructor choice of the loop
+    (channels_last for convolutions on the CPU, resident loop only); bad settings are named."""
+    data, settings = subset(64, 16), TrainSettings.from_config(NET)
+    fc = {**NET, "arch": "FullyConnected", "hidden": [8]}
+    for loop, cfg, trainer_class, memory_format in [
+            ("book", NET, BookTrainer, torch.contiguous_format),
+            ("resident", NET, ResidentTrainer, torch.channels_last),
+            ("resident", fc, ResidentTrainer, torch.contiguous_format)]:
+        trainer = make_trainer(loop, build_model(cfg), data, settings, "cpu", seed=0)
+        assert type(trainer) is trainer_class and trainer.memory_format == memory_format
+        assert not trainer.capturable and trainer.graphs_status == "not used"
+    with pytest.raises(ValueError, match="unknown loop 'fast'; known: book, resident"):
+        make_trainer("fast", build_model(NET), data, settings, "cpu", seed=0)
+    with pytest.raises(ValueError, match="unknown cuda_graphs setting 'on'; known: auto, off"):
+        make_trainer("resident", build_model(NET), data, settings, "cpu", seed=0,
+                     cuda_graphs="on")
 
 
 def test_same_seed_gives_identical_runs(small_data, tmp_path):
@@ -112,17 +131,18 @@ def test_outputs_follow_the_contract(small_data, tmp_path):
     import json
 
     cfg = {**NET, "epochs": 2}
-    rows, state = train(small_data, tmp_path, cfg, book_accuracy=[0.93, 0.89], subsample=320)
+    # cuda_graphs=False: a bare `off` in YAML; on the CPU graphs are not tried either way.
+    rows, state = train(small_data, tmp_path, cfg, subsample=320, cuda_graphs=False)
     assert [r["epoch"] for r in rows] == ["1", "2"]
     header = (tmp_path / "metrics.csv").read_text().splitlines()[0]
     assert header == "epoch,train_loss,train_acc,val_acc,seconds"
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert list(summary) == [
         "model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
-        "seconds_per_epoch", "total_seconds", "resdeep_blocks", "engine", "cuda_graphs",
-        "hyperparameters", "book"]
+        "seconds_per_epoch", "total_seconds", "resdeep_blocks", "engine", "loop", "cuda_graphs",
+        "hyperparameters"]
+    assert summary["engine"] == "resident loop" and summary["loop"] == "resident"
     assert summary["cuda_graphs"] == "not used"  # CUDA graphs are tried on CUDA only
-    assert summary["book"] == {"train_acc": 0.93, "val_acc": 0.89}
     assert summary["hyperparameters"]["n_train"] == 320
     assert summary["val_acc"] == float(rows[-1]["val_acc"])
     assert 0 <= summary["train_acc"] <= 1  # eval mode after training; the CSV has running ones
@@ -245,16 +265,15 @@ def test_undoing_warm_up_steps_leaves_a_fresh_start(optimizer):
     assert_identical(warmed.state_dict(), fresh.state_dict())
 
 
-class RecordedStepTrainer(FastTrainer):
-    """FastTrainer with `_record_steps` (the CUDA-only capture) replaced by a stand-in, so the
-    check that decides whether recorded steps may be used runs on the CPU."""
-
-    def __init__(self, *args, recorder, **kwargs):
-        super().__init__(*args, cuda_graphs=False, **kwargs)
-        self.use_graphs, self.recorder = True, recorder
-
-    def _record_steps(self, sizes):
-        return {size: self.recorder(self, size) for size in sizes}
+def recorded_step_trainer(*args, recorder, **kwargs) -> ResidentTrainer:
+    """A ResidentTrainer on the CPU whose steps are "recorded" by `recorder(trainer, size)`, a
+    stand-in for the CUDA-only capture, so the check that decides whether recorded steps may be
+    used runs on the CPU."""
+    trainer = ResidentTrainer(
+        *args, record_steps=lambda t, sizes: {size: recorder(t, size) for size in sizes},
+        **kwargs)
+    trainer.use_graphs = True  # "auto" tries graphs on CUDA devices only
+    return trainer
 
 
 def faithful(trainer, size):
@@ -303,10 +322,9 @@ def test_recorded_steps_are_used_only_when_they_match_eager_steps(recorder, stat
     cfg = {**NET, "arch": "NetDropout", "momentum": 0.9}
     data, settings = subset(280, 64), TrainSettings.from_config(cfg)
     runs = []
-    for trainer_class, kwargs in ((FastTrainer, {"cuda_graphs": False}),
-                                  (RecordedStepTrainer, {"recorder": recorder})):
+    for make, kwargs in ((ResidentTrainer, {}), (recorded_step_trainer, {"recorder": recorder})):
         torch.manual_seed(0)
-        trainer = trainer_class(build_model(cfg), data, settings, "cpu", seed=0, **kwargs)
+        trainer = make(build_model(cfg), data, settings, "cpu", seed=0, **kwargs)
         runs.append(([trainer.train_epoch() for _ in range(2)], trainer.model.state_dict()))
     assert runs[1][0] == runs[0][0]
     assert_identical(runs[1][1], runs[0][1])
@@ -314,6 +332,22 @@ def test_recorded_steps_are_used_only_when_they_match_eager_steps(recorder, stat
     assert sorted(trainer.captured_steps) == ([24, 64] if status == "on" else [])
     if status != "on":
         assert f"CUDA graphs {trainer.graphs_status}; training eagerly" in caplog.text
+
+
+def test_a_real_capture_that_fails_falls_back_to_eager():
+    """The CUDA recorder itself, made to run on a CPU device where it cannot capture: the
+    failure is caught and reported, and the run equals an eager run bit for bit."""
+    cfg = {**NET, "momentum": 0.9}
+    data, settings = subset(200, 32), TrainSettings.from_config(cfg)
+    runs = []
+    for force_graphs in (False, True):
+        torch.manual_seed(0)
+        trainer = ResidentTrainer(build_model(cfg), data, settings, "cpu", seed=0)
+        trainer.use_graphs = force_graphs
+        runs.append((trainer.train_epoch(), trainer.model.state_dict()))
+    assert runs[1][0] == runs[0][0]
+    assert_identical(runs[1][1], runs[0][1])
+    assert trainer.graphs_status.startswith("off (") and not trainer.captured_steps
 
 
 def test_steps_are_recorded_again_after_loading_a_checkpoint():
@@ -326,9 +360,9 @@ def test_steps_are_recorded_again_after_loading_a_checkpoint():
         return trainer.train_step
 
     cfg = {**NET, "momentum": 0.9}
-    trainer = RecordedStepTrainer(build_model(cfg), subset(40, 16),
-                                  TrainSettings.from_config(cfg), "cpu", seed=0,
-                                  recorder=counting)
+    trainer = recorded_step_trainer(build_model(cfg), subset(40, 16),
+                                    TrainSettings.from_config(cfg), "cpu", seed=0,
+                                    recorder=counting)
     trainer.train_epoch()
     state = trainer.state_dict()
     trainer.train_epoch()
@@ -348,14 +382,15 @@ def test_cuda_graphs_match_eager_on_the_gpu(overrides):
     cfg = {**NET, **overrides}
     data, settings = subset(1000, 200), TrainSettings.from_config(cfg)
     runs = []
-    for graphs in (False, True):
+    for graphs in ("off", "auto"):
         torch.manual_seed(0)
-        trainer = FastTrainer(build_model(cfg), data, settings, "cuda", seed=0,
-                              cuda_graphs=graphs)
+        trainer = ResidentTrainer(build_model(cfg), data, settings, "cuda", seed=0,
+                                  cuda_graphs=graphs)
         losses = [trainer.train_epoch()[0] for _ in range(3)]
         runs.append((losses, trainer.accuracy("val")))
-        assert bool(trainer.captured_steps) == graphs
-        assert trainer.graphs_status == ("on" if graphs else "not used")
+        assert bool(trainer.captured_steps) == (graphs == "auto")
+        assert trainer.graphs_status == ("on" if graphs == "auto" else
+                                         "off (train.cuda_graphs: off)")
     (eager_losses, eager_acc), (graph_losses, graph_acc) = runs
     assert graph_losses == pytest.approx(eager_losses, rel=1e-3)
     assert graph_acc == pytest.approx(eager_acc, abs=0.01)

@@ -133,7 +133,7 @@ def test_metrics_csv_rows_equal_the_summaries(inputs, full_report):
     for model, row in metrics.set_index("model").iterrows():
         assert [row.book_train_acc, row.book_val_acc] == inputs["config"]["book_accuracy"][model]
     assert metrics.loc[metrics.model == "res_deep", "resdeep_blocks"].item() == "shared"
-    assert (metrics.engine == "fast").all()  # CUDA graphs are not tried on the CPU
+    assert (metrics.engine == "resident loop").all()  # CUDA graphs are not tried on the CPU
     assert metrics.columns.tolist() == [*columns, "resdeep_blocks", "book_train_acc",
                                         "book_val_acc"]
 
@@ -192,8 +192,7 @@ def two_seeds(inputs, quick_pipeline, tmp_path_factory) -> dict[str, Any]:
         train_model(inputs["data"]["cifar2"]["pt"], folder / "model.pt", folder / "metrics.csv",
                     folder / "summary.json", model_name=model,
                     model_cfg=model_config(config, model), seed=1, device="cpu",
-                    subsample=200,
-                    book_accuracy=config["book_accuracy"][model])
+                    subsample=200)
         runs.append({"model": model, "seed": 1, "summary": folder / "summary.json",
                      "metrics": folder / "metrics.csv"})
     return {**inputs, "runs": runs,
@@ -237,7 +236,7 @@ def test_cost_table_says_when_cuda_graphs_were_dropped(inputs, tmp_path):
     page, metrics = build(tmp_path, inputs, runs=[{**run, "summary": tmp_path / "summary.json"}],
                           data={}, thermometer=[], benchmarks=[])
     (row,) = Tables(page).rows("cost-table")
-    assert row["engine"] == metrics.engine.item() == f"fast, CUDA graphs {status}"
+    assert row["engine"] == metrics.engine.item() == f"resident loop, CUDA graphs {status}"
 
 
 def test_strings_are_escaped(inputs, tmp_path):

@@ -1,0 +1,75 @@
+"""The book's loop (chapter 8's `training_loop`), kept literal as the reference and baseline.
+
+A DataLoader over a Python list of (image, label) pairs, a blocking `.to(device)` and
+`loss.item()` per step; its sample order comes from the same `epoch_permutation` draws as the
+resident loop's, so the two loops agree up to floating-point noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+
+from dlwpt.engine.settings import LossFn, TrainSettings
+from dlwpt.engine.trainer import Trainer, epoch_permutation
+
+
+class PermutationSampler(Sampler[int]):
+    """shuffle=True for the book's DataLoader, drawing from the same source as the resident loop."""
+
+    def __init__(self, generator: torch.Generator, n: int):
+        self.generator, self.n = generator, n
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(epoch_permutation(self.generator, self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def book_loop(n_epochs: int, optimizer: torch.optim.Optimizer, model: nn.Module,
+              loss_fn: LossFn, train_loader: DataLoader,
+              device: torch.device) -> list[tuple[float, float]]:
+    """Chapter 8's training_loop, kept literal as the reference, plus a running correct count
+    (the book's validate idiom): (mean batch loss, running accuracy) per epoch."""
+    results = []
+    for _ in range(n_epochs):
+        loss_train = 0.0
+        correct = 0
+        for imgs, labels in train_loader:
+            imgs = imgs.to(device=device)
+            labels = labels.to(device=device)
+            outputs = model(imgs)
+            loss = loss_fn(outputs, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_train += loss.item()
+            correct += int((outputs.argmax(dim=1) == labels).sum())
+        results.append((loss_train / len(train_loader), correct / len(train_loader.sampler)))
+    return results
+
+
+class BookTrainer(Trainer):
+    """The book's loop behind the Trainer interface; its DataLoader samples CPU permutations."""
+
+    def __init__(self, model: nn.Module, data: dict[str, torch.Tensor], settings: TrainSettings,
+                 device: str | torch.device, seed: int):
+        super().__init__(model, data, settings, device, seed, permutation_device="cpu")
+        pairs = list(zip(data["train_images"], data["train_labels"], strict=True))
+        # The loader draws a worker base seed each epoch from `generator`: give it its own, so
+        # neither the permutation stream nor the global RNG (dropout) is consumed by it.
+        self.train_loader = DataLoader(
+            pairs, batch_size=settings.batch_size,
+            sampler=PermutationSampler(self.permutation_generator, len(pairs)),
+            generator=torch.Generator(),
+        )
+
+    def train_epoch(self) -> tuple[float, float]:
+        self.model.train()
+        (result,) = book_loop(1, self.optimizer, self.model, self.loss_fn, self.train_loader,
+                              self.device)
+        return result

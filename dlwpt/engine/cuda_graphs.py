@@ -1,0 +1,176 @@
+"""CUDA graphs of the resident loop's training step: capture, check against eager, undo.
+
+On CUDA the whole step (forward, backward, optimizer) is recorded once per batch size and then
+replayed, which removes the per-kernel launch cost that dominates these small models. A wrong
+graph would train silently wrong, so each captured step is first compared with eager steps from
+the same state; a step that fails to capture or disagrees means training eagerly instead (the
+same computation, slower), with the reason in the log and the summary. Warm-up and check steps
+are undone in place (`preserved_training_state`): the run then continues exactly as an eager
+run from the same state would, and the graphs keep pointing at the same tensors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+import torch
+from torch import nn
+
+# Allowed relative difference between a replayed graph's parameter update and the eager one:
+# far above TF32/atomics noise (~1e-4), far below any wrong input or detached tensor (~1).
+GRAPH_CHECK_RTOL = 1e-2
+# A training step: batch indices in, [loss, correct] out (device tensors, no host sync).
+Step = Callable[[torch.Tensor], torch.Tensor]
+log = logging.getLogger("dlwpt")
+
+
+class SteppedTraining(Protocol):
+    """What capture and check use of a trainer (dlwpt.engine.resident.ResidentTrainer)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    n_train: int
+
+    def train_step(self, index: torch.Tensor) -> torch.Tensor: ...
+
+
+# Records one step per batch size: `record_steps`, or a stand-in that lets tests run the check
+# on the CPU.
+Recorder = Callable[[SteppedTraining, list[int]], dict[int, Step]]
+
+
+class GraphCheckError(RuntimeError):
+    """A captured training step does not compute what the eager step computes."""
+
+
+def checked_steps(trainer: SteppedTraining, sizes: list[int],
+                  record: Recorder) -> tuple[dict[int, Step], str]:
+    """Record one step per batch size and check each against eager steps.
+
+    Returns (steps, "on"), or ({}, "off (why)") with a warning: on any failure to capture or to
+    agree, train eagerly rather than stop or train wrongly.
+    """
+    try:
+        steps = record(trainer, sizes)
+        for size, step in steps.items():
+            check_step(trainer, step, size)
+    except Exception as e:  # any failure to capture or to agree means: train eagerly
+        status = f"off ({type(e).__name__}: {e})"
+        log.warning("CUDA graphs %s; training eagerly instead", status)
+        return {}, status
+    log.info("CUDA graphs on: %d captured training steps agree with eager steps", len(steps))
+    return steps, "on"
+
+
+def record_steps(trainer: SteppedTraining, sizes: list[int]) -> dict[int, Step]:
+    """One CUDA graph per batch size, after warm-up steps on a side stream (lazy optimizer,
+    cuBLAS and cuDNN state must exist before capture) that are then undone in place, RNG
+    draws (dropout) included, so a graph run draws the masks an eager run draws."""
+    device = trainer.device
+    with torch.random.fork_rng(devices=[device]), \
+            preserved_training_state(trainer.model, trainer.optimizer):
+        warm_up = torch.cuda.Stream(device)
+        warm_up.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(warm_up):
+            for size in sizes:
+                for _ in range(3):
+                    trainer.train_step(torch.arange(size, device=device))
+        torch.cuda.current_stream(device).wait_stream(warm_up)
+    return {size: CapturedStep(trainer.train_step, size, device) for size in sizes}
+
+
+def check_step(trainer: SteppedTraining, step: Step, size: int) -> None:
+    """Two consecutive steps on two different batches, replayed and eager, from the same
+    model, optimizer and RNG state: stale inputs, updates to copies, or state the graph does
+    not see all show up as a different loss or parameter update. Raises on disagreement;
+    leaves model, optimizer and RNGs as they were."""
+    picker = torch.Generator(device=trainer.device).manual_seed(size)
+    batches = [torch.randperm(trainer.n_train, generator=picker, device=trainer.device)[:size]
+               for _ in range(2)]
+    eager_totals, eager_update = trial(trainer, trainer.train_step, batches)
+    graph_totals, graph_update = trial(trainer, step, batches)
+    if not torch.allclose(graph_totals[:, 0], eager_totals[:, 0], rtol=1e-3, atol=1e-6):
+        raise GraphCheckError(f"batch size {size}: losses {comma_separated(graph_totals[:, 0])} "
+                              f"replayed, {comma_separated(eager_totals[:, 0])} eager")
+    error = ((graph_update - eager_update).norm() / eager_update.norm().clamp_min(1e-12)).item()
+    if not error <= GRAPH_CHECK_RTOL:
+        raise GraphCheckError(f"batch size {size}: parameter update differs from eager by "
+                              f"{error:.2g} (relative, allowed {GRAPH_CHECK_RTOL})")
+
+
+def trial(trainer: SteppedTraining, step: Step,
+          batches: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run `step` on `batches` and undo it: ([loss, correct] per batch, the state change)."""
+    rng_devices = [trainer.device] if trainer.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=rng_devices), \
+            preserved_training_state(trainer.model, trainer.optimizer):
+        before = floating_state(trainer.model)
+        totals = torch.stack([step(index).clone() for index in batches])
+        return totals, floating_state(trainer.model) - before
+
+
+def comma_separated(values: torch.Tensor) -> str:
+    return ", ".join(f"{v:.6g}" for v in values.tolist())
+
+
+def floating_state(model: nn.Module) -> torch.Tensor:
+    """Parameters and floating buffers (BatchNorm running statistics) as one flat vector."""
+    return torch.cat([v.detach().flatten().double() for v in model.state_dict().values()
+                      if v.is_floating_point()])
+
+
+class CapturedStep:
+    """`train_step` recorded once as a CUDA graph over a static index tensor, then replayed.
+
+    Every tensor the step touches is static: parameters and optimizer state are updated in place,
+    grads are set to None by zero_grad inside the capture and re-created by backward from the
+    graph's pool at the same addresses on every replay, the batch is gathered inside the graph
+    from the resident dataset through `self.index`, and [loss, correct] is the graph's output.
+    """
+
+    def __init__(self, train_step: Step, batch_size: int, device: torch.device):
+        self.index = torch.zeros(batch_size, dtype=torch.int64, device=device)
+        self.graph = torch.cuda.CUDAGraph()
+        # Our own capture stream, entered outside torch.cuda.graph: should the capture fail
+        # (and capture_end raise on exit), the current stream is still restored.
+        capture_stream = torch.cuda.Stream(device)
+        with torch.cuda.stream(capture_stream), \
+                torch.cuda.graph(self.graph, stream=capture_stream):
+            self.totals = train_step(self.index)
+
+    def __call__(self, index: torch.Tensor) -> torch.Tensor:
+        self.index.copy_(index)
+        self.graph.replay()
+        return self.totals
+
+
+@contextlib.contextmanager
+def preserved_training_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> Iterator[None]:
+    """Undo the block's training steps (warm-up, check trials) in place, so captured graphs keep
+    pointing at the same tensors; also when the block raises.
+
+    Optimizer state created during the block is zeroed rather than dropped: a zero momentum
+    buffer (SGD, dampening 0) and zero Adam moments with step 0 behave exactly as fresh state.
+    """
+    model_state = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer_state = {p: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()}
+                       for p, s in optimizer.state.items()}
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for key, value in model.state_dict().items():
+                value.copy_(model_state[key])
+            for param, state in optimizer.state.items():
+                for key, value in state.items():
+                    if not torch.is_tensor(value):
+                        continue
+                    if param in optimizer_state:
+                        value.copy_(optimizer_state[param][key])
+                    else:
+                        value.zero_()
+        optimizer.zero_grad()

@@ -1,0 +1,98 @@
+"""What both loops share: model, optimizer, loss, sample order, evaluation, state for resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from dlwpt.engine.settings import TrainSettings, make_loss_fn, make_optimizer
+
+# Forward-only batches: larger than training's, smaller on the CPU where cache size wins.
+EVAL_BATCH_SIZE = {"cpu": 256, "cuda": 2000}
+
+
+def epoch_permutation(generator: torch.Generator, n: int) -> torch.Tensor:
+    """One epoch's sample order: RandomSampler's (shuffle=True) draw, on the generator's device.
+    Both loops draw from it, so with generators seeded alike they visit the same batches."""
+    return torch.randperm(n, generator=generator, device=generator.device)
+
+
+@torch.no_grad()
+def accuracy_counts(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Correct predictions in eval mode, as a device tensor (no host sync)."""
+    batch_size = EVAL_BATCH_SIZE.get(labels.device.type, 1000)
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=labels.device)
+    for start in range(0, len(labels), batch_size):
+        outputs = model(images[start:start + batch_size])
+        correct += (outputs.argmax(dim=1) == labels[start:start + batch_size]).sum()
+    model.train(was_training)
+    return correct
+
+
+class Trainer:
+    """Model, optimizer, loss, sample-order generator and evaluation data of one run.
+
+    channels_last: model and data in that memory format; capturable: optimizer state a CUDA
+    graph can update (both chosen by the loop, see ResidentTrainer).
+    """
+
+    def __init__(self, model: nn.Module, data: dict[str, torch.Tensor], settings: TrainSettings,
+                 device: str | torch.device, seed: int, *,
+                 permutation_device: str | torch.device, channels_last: bool = False,
+                 capturable: bool = False):
+        self.device = torch.device(device)
+        self.settings = settings
+        self.capturable = capturable
+        self.graphs_status = "not used"  # "on" | "off (why)" | "not used", for the summary
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.model = model.to(self.device, memory_format=self.memory_format)
+        self.optimizer = make_optimizer(self.model, settings, capturable=capturable)
+        self.loss_fn = make_loss_fn(self.model, settings)
+        self.permutation_generator = torch.Generator(device=permutation_device)
+        self.permutation_generator.manual_seed(seed)
+        self.n_train = len(data["train_labels"])
+        self.n_batches = -(-self.n_train // settings.batch_size)
+        self.eval_sets = {split: self._resident(data[f"{split}_images"], data[f"{split}_labels"])
+                          for split in ("train", "val")}
+
+    def _resident(self, images: torch.Tensor,
+                  labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        images = images.to(self.device).contiguous(memory_format=self.memory_format)
+        return images, labels.to(self.device)
+
+    def train_epoch(self) -> tuple[float, float]:
+        """Train one epoch; return (mean batch loss as the book prints it, running accuracy)."""
+        raise NotImplementedError
+
+    def accuracy(self, split: str) -> float:
+        """Eval-mode accuracy over the whole "train" or "val" set."""
+        images, labels = self.eval_sets[split]
+        return accuracy_counts(self.model, images, labels).item() / len(labels)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a bit-identical continuation needs (model, optimizer, every RNG in use)."""
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "permutation_rng": self.permutation_generator.get_state(),
+            "cpu_rng": torch.get_rng_state(),
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        # Our capturable flag before loading: the loader places Adam's step count (CPU or
+        # device) by the flag it finds in the saved groups.
+        groups = [{**g, "capturable": self.capturable} if "capturable" in g else g
+                  for g in state["optimizer"]["param_groups"]]
+        self.optimizer.load_state_dict({**state["optimizer"], "param_groups": groups})
+        self.permutation_generator.set_state(state["permutation_rng"])
+        torch.set_rng_state(state["cpu_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
