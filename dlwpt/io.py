@@ -34,6 +34,10 @@ class DataError(Exception):
         super().__init__(f"{self.path}: {problem}")
 
 
+class SettingError(Exception):
+    """A setting that cannot work where the job runs (e.g. CUDA asked for, none there)."""
+
+
 class DiskFullError(DataError):
     """An output could not be written for lack of space (reported like bad input: one line)."""
 
@@ -161,7 +165,8 @@ def dataset_summary(name: str, sources: list[str | os.PathLike], tensors: dict[s
 
 @contextlib.contextmanager
 def script_errors(log_path: str | os.PathLike | None = None) -> Iterator[logging.Logger]:
-    """Run a pipeline step: log to `log_path` and stderr; turn DataError into one line + exit 1."""
+    """Run a pipeline step: log to `log_path` and stderr; turn DataError and SettingError into
+    one line + exit 1."""
     logger = logging.getLogger("dlwpt")
     logger.setLevel(logging.INFO)
     fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
@@ -174,7 +179,7 @@ def script_errors(log_path: str | os.PathLike | None = None) -> Iterator[logging
         logger.addHandler(h)
     try:
         yield logger
-    except DataError as e:
+    except (DataError, SettingError) as e:
         logger.error("error: %s", e)
         for h in handlers:
             h.flush()

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -22,7 +23,16 @@ import torch
 
 from dlwpt.config import resolve_device
 from dlwpt.engine import TrainSettings, make_trainer
-from dlwpt.io import DataError, atomic_path, file_digest, load_tensors, write_json, write_text
+from dlwpt.io import (
+    DataError,
+    SettingError,
+    atomic_path,
+    file_digest,
+    load_tensors,
+    save_tensors,
+    write_json,
+    write_text,
+)
 from dlwpt.models import build_model, count_parameters, resdeep_variant
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
@@ -124,6 +134,9 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
     log = log or logging.getLogger("dlwpt")
     started = time.perf_counter()
     device = torch.device(resolve_device(device))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SettingError("train.device is cuda but this machine has no usable CUDA device "
+                           "(torch.cuda.is_available() is False); set train.device: auto or cpu")
     torch.set_num_threads(threads)
     settings = TrainSettings.from_config(model_cfg)
     data = load_training_data(data_pt, subsample)
@@ -147,6 +160,7 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
              model_name, model_cfg["arch"], n_params, device_name(device), trainer.n_train, loop,
              cuda_graphs)
     first_epoch, loop_started = len(rows) + 1, time.perf_counter()
+    diverged_epoch = None
     for epoch in range(first_epoch, settings.epochs + 1):
         tick = time.perf_counter()
         train_loss, train_acc = trainer.train_epoch()
@@ -154,6 +168,13 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
         val_acc = trainer.accuracy("val")
         rows.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
                      "val_acc": val_acc, "seconds": seconds})
+        if not math.isfinite(train_loss):
+            # The weights are no longer numbers: more epochs cannot bring them back. Stop, keep
+            # the epoch's row (its loss marks it in metrics.csv), and let the zoo go on.
+            diverged_epoch = epoch
+            log.warning("epoch %d/%d: the training loss is %s; the run diverged, stopping here",
+                        epoch, settings.epochs, train_loss)
+            break
         if checkpoint_path and epoch % checkpoint_every == 0 and epoch < settings.epochs:
             with atomic_path(checkpoint_path) as tmp:
                 torch.save({
@@ -167,13 +188,19 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
                  format_duration(per_epoch * (settings.epochs - epoch)))
 
     timed = [r["seconds"] for r in rows[1:]] or [r["seconds"] for r in rows]
+    finite = [r for r in rows if math.isfinite(r["train_loss"])]
     summary = {
         "model": model_name,
         "arch": model_cfg["arch"],
         "seed": seed,
         "epochs": settings.epochs,
-        "train_acc": trainer.accuracy("train"),  # eval mode, as the book's validate
-        "val_acc": rows[-1]["val_acc"],
+        # Eval mode, as the book's validate; for a diverged run, the last finite epoch's figures
+        # (its running train accuracy), or null when not even the first epoch was finite.
+        "train_acc": (trainer.accuracy("train") if diverged_epoch is None
+                      else finite[-1]["train_acc"] if finite else None),
+        "val_acc": rows[-1]["val_acc"] if diverged_epoch is None else (
+            finite[-1]["val_acc"] if finite else None),
+        "diverged_epoch": diverged_epoch,
         "n_params": n_params,
         "device": device_name(device),
         "seconds_per_epoch": sum(timed) / len(timed),
@@ -184,9 +211,12 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
         "cuda_graphs": trainer.graphs_status,  # "on", "off (why)" or "not used"
         "hyperparameters": {**model_cfg, "subsample": subsample, "n_train": trainer.n_train},
     }
-    with atomic_path(out_model) as tmp:
-        torch.save(portable_state_dict(trainer.model), tmp)
+    save_tensors(out_model, portable_state_dict(trainer.model))
     write_text(out_metrics, metrics_csv(rows))
+    # Written last, with the digests of its siblings: the report refuses a run whose files
+    # changed after training (a truncated model.pt, an edited metrics.csv).
+    summary["files"] = {Path(out).name: "sha256:" + file_digest(out)
+                        for out in (out_model, out_metrics)}
     write_json(out_summary, summary)
     if checkpoint_path:
         checkpoint_path.unlink(missing_ok=True)

@@ -19,9 +19,9 @@ from dlwpt.engine import (
     make_trainer,
 )
 from dlwpt.engine.cuda_graphs import preserved_training_state
-from dlwpt.io import DataError
+from dlwpt.io import DataError, file_digest
 from dlwpt.models import build_model
-from dlwpt.train import train_model
+from dlwpt.train import load_training_data, train_model
 
 from cifar2_helpers import load_cifar2, subset_file
 
@@ -138,16 +138,65 @@ def test_outputs_follow_the_contract(small_data, tmp_path):
     assert header == "epoch,train_loss,train_acc,val_acc,seconds"
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert list(summary) == [
-        "model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
-        "seconds_per_epoch", "total_seconds", "resdeep_blocks", "engine", "loop", "cuda_graphs",
-        "hyperparameters"]
+        "model", "arch", "seed", "epochs", "train_acc", "val_acc", "diverged_epoch", "n_params",
+        "device", "seconds_per_epoch", "total_seconds", "resdeep_blocks", "engine", "loop",
+        "cuda_graphs", "hyperparameters", "files"]
+    assert summary["diverged_epoch"] is None
+    assert summary["files"] == {name: "sha256:" + file_digest(tmp_path / name)
+                                for name in ("model.pt", "metrics.csv")}
     assert summary["engine"] == "resident loop" and summary["loop"] == "resident"
     assert summary["cuda_graphs"] == "not used"  # CUDA graphs are tried on CUDA only
     assert summary["hyperparameters"]["n_train"] == 320
     assert summary["val_acc"] == float(rows[-1]["val_acc"])
-    assert 0 <= summary["train_acc"] <= 1  # eval mode after training; the CSV has running ones
     model = build_model(cfg)
     model.load_state_dict(state, strict=True)
+    # train_acc is an eval-mode pass over the (subsampled) training set, as the book's validate;
+    # recomputed here independently of the engine, batch by batch.
+    data = load_training_data(small_data, 320)
+    model.eval()
+    with torch.no_grad():
+        correct = sum(int((model(images).argmax(dim=1) == labels).sum()) for images, labels in
+                      zip(data["train_images"].split(100), data["train_labels"].split(100),
+                          strict=True))
+    assert summary["train_acc"] == pytest.approx(correct / 320, abs=1e-12)
+
+
+def test_a_diverging_run_stops_records_the_epoch_and_keeps_its_last_finite_figures(
+        small_data, tmp_path):
+    import json
+    import math
+
+    cfg = {**NET, "epochs": 6, "lr": 3.0e38}
+    rows, _ = train(small_data, tmp_path, cfg)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    epoch = summary["diverged_epoch"]
+    assert isinstance(epoch, int) and 1 <= epoch < 6
+    assert len(rows) == epoch  # stopped at that epoch, which keeps its (non-finite) row
+    assert not math.isfinite(float(rows[-1]["train_loss"]))
+    finite = [r for r in rows if math.isfinite(float(r["train_loss"]))]
+    expected = float(finite[-1]["val_acc"]) if finite else None
+    assert summary["val_acc"] == expected
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_one_line_at_the_start_of_the_job(small_data, tmp_path):
+    outputs = ("model.pt", "metrics.csv", "summary.json")
+    script = (
+        "from dlwpt.io import script_errors\n"
+        "from dlwpt.train import train_model\n"
+        f"with script_errors({str(tmp_path / 'job.log')!r}):\n"
+        f"    train_model({str(small_data)!r}, *{[str(tmp_path / n) for n in outputs]!r},\n"
+        "                model_name='net',\n"
+        f"                model_cfg={NET!r}, seed=0, device='cuda')\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(
+        "error: train.device is cuda but this machine has no usable CUDA device "
+        "(torch.cuda.is_available() is False); set train.device: auto or cpu")
+    assert list(tmp_path.iterdir()) == [tmp_path / "job.log"]
 
 
 def test_bad_input_is_a_one_line_data_error(tmp_path):
