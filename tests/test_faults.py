@@ -109,3 +109,61 @@ def snakemake_in(checkout: Path, *args: str) -> subprocess.CompletedProcess:
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def test_a_killed_training_job_resumes_when_the_same_command_runs_again(tmp_path):
+    """SIGKILL of the real training process mid-run; the same command again resumes from the
+    checkpoint and ends with the metrics of an uninterrupted run."""
+    import csv
+    import os
+    import signal
+    import sys
+    import time
+
+    from dlwpt.train import train_model
+
+    from conftest import CIFAR10, DATA
+
+    config = tmp_path / "one-model.yaml"
+    config.write_text(json.dumps({"datasets": ["cifar2"], "train": {
+        "models": ["net"], "device": "cpu", "subsample": 3000, "defaults": {"epochs": 6}}}))
+    work = tmp_path / "work"
+    target = "results/train/net/seed0/summary.json"
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work),
+               "--configfile", str(config), "--cores", "2", target]
+    env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10)}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    checkpoint = work / "results/.resume/net/seed0/checkpoint.pt"
+    deadline = time.monotonic() + 600
+    while not checkpoint.exists():
+        assert first.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+    # The job itself: Snakemake runs the script from a copy named *.train_model.py.
+    jobs = subprocess.run(["pgrep", "-s", str(first.pid), "-f", r"train_model\.py"],
+                          capture_output=True, text=True).stdout.split()
+    assert jobs, "the training job's process was not found"
+    for pid in jobs:
+        os.kill(int(pid), signal.SIGKILL)
+    first.wait(timeout=120)
+    assert not (work / target).exists()
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    log = (work / "logs/train_model/net/seed0.log").read_text()
+    assert "resuming net seed 0 after epoch" in log
+
+    reference = tmp_path / "reference"
+    summary = json.loads((work / target).read_text())
+    train_model(work / "results/data/cifar2.pt", reference / "model.pt",
+                reference / "metrics.csv", reference / "summary.json", model_name="net",
+                model_cfg={k: v for k, v in summary["hyperparameters"].items()
+                           if k not in ("subsample", "n_train")},
+                seed=0, device="cpu", subsample=3000)
+
+    def rows(path: Path) -> list[dict]:
+        with open(path) as f:
+            return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
+
+    assert rows(work / "results/train/net/seed0/metrics.csv") == rows(reference / "metrics.csv")
+    assert len(rows(reference / "metrics.csv")) == 6
