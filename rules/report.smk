@@ -36,8 +36,15 @@ rule make_report:
     conda:
         "../envs/dlwpt.yaml"
     params:
+        # Everything the report reads besides its input files, so a change reruns it (and only
+        # it, for book_accuracy): the script sees no config.
         datasets=DATASETS,
-        models=MODELS,
+        trained_models=MODELS,
         seeds=SEEDS,
+        models=list(config["models"]),
+        experiments=EXPERIMENTS,
+        book_accuracy=config.get("book_accuracy", {}),
+        ingest_options={d: config["ingest"].get(d, {}) for d in DATASETS},
+        config=config,  # the configuration as run, for the provenance section
     script:
         "../scripts/make_report.py"

@@ -1,4 +1,8 @@
-"""Snakemake entry point: aggregate every upstream artifact into the comparison report."""
+"""Snakemake entry point: aggregate every upstream artifact into the comparison report.
+
+Everything the report reads arrives as input: or params: (no snakemake.config), so Snakemake
+knows when the page is out of date: a corrected book accuracy reruns this job only.
+"""
 
 from itertools import product
 from pathlib import Path
@@ -17,9 +21,9 @@ def pairs(files):
 with script_errors(snakemake.log[0]):
     p = snakemake.params
     build_report(
-        config=snakemake.config,
-        # The declared inputs, in expand()'s order: per dataset (pt, json); per model, per seed
-        # (summary, metrics). load_runs checks every summary names the model and seed paired here.
+        # The declared inputs, in expand()'s order: per dataset (pt, json); per trained model,
+        # per seed (summary, metrics). load_runs checks every summary names the model and seed
+        # paired here.
         data={
             name: {"pt": Path(pt), "json": Path(js)}
             for name, (pt, js) in zip(p.datasets, pairs(snakemake.input.data), strict=True)
@@ -27,13 +31,18 @@ with script_errors(snakemake.log[0]):
         runs=[
             {"model": model, "seed": seed, "summary": Path(summary), "metrics": Path(metrics)}
             for (model, seed), (summary, metrics) in zip(
-                product(p.models, p.seeds), pairs(snakemake.input.runs), strict=True
+                product(p.trained_models, p.seeds), pairs(snakemake.input.runs), strict=True
             )
         ],
         thermometer=[Path(f) for f in snakemake.input.thermometer],
         benchmarks=[Path(f) for f in snakemake.input.benchmarks],
         out_html=Path(snakemake.output.html),
         out_csv=Path(snakemake.output.csv),
-        provenance=provenance(snakemake.config, str(_bootstrap.REPO)),
         figures_dir=Path(snakemake.output.figures),
+        provenance=provenance(p.config, str(_bootstrap.REPO)),
+        models=p.models,
+        datasets=p.datasets,
+        experiments=p.experiments,
+        book_accuracy=p.book_accuracy,
+        ingest_options=p.ingest_options,
     )

@@ -1,12 +1,11 @@
-"""The report built from a real quick pipeline run: values, winner, subsets, self-containment.
+"""The report page and metrics.csv: values, winner, escaping, subsets, bad input, self-containment.
 
-The full report is built once per module from the `quick_pipeline` work dir; subset reports call
-`build_report` on subsets of the same real files (plus a real second seed trained here).
+Most tests render the page from small synthetic inputs (tests/helpers/report_inputs.py) in a few
+seconds; the tests marked `pipeline` build it from a real quick pipeline run's files.
 """
 
 from __future__ import annotations
 
-import copy
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,18 +15,379 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlwpt.config import model_config
 from dlwpt.io import DataError, read_json, write_json
 from dlwpt.report import build_report
-from dlwpt.train import train_model
+
+from helpers.report_inputs import (
+    BOOK_ACCURACY,
+    DATASETS,
+    RUNS,
+    TEXT_LINE,
+    report_inputs,
+    write_benchmark,
+    write_fit,
+    write_run,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.pipeline  # needs the quick_pipeline run
 MAX_PAGE_BYTES = 5_000_000
 FIGURES = {"accuracy", "curves", "cost", "thermometer"}
+VOID = {"img", "meta", "link", "br", "hr", "input"}
+INLINE = {"a", "strong", "span", "code", "em", "b", "i"}  # others separate words, as on screen
 
 
-def pipeline_config(workdir: Path) -> dict[str, Any]:
+def build(tmp: Path, inputs: dict[str, Any], **changes: Any) -> tuple[str, pd.DataFrame]:
+    """Build a report into `tmp` (with figures) and return the page and metrics.csv."""
+    build_report(**{**inputs, **changes}, out_html=tmp / "report.html",
+                 out_csv=tmp / "metrics.csv", figures_dir=tmp / "figures")
+    return (tmp / "report.html").read_text(), pd.read_csv(tmp / "metrics.csv")
+
+
+class Page(HTMLParser):
+    """What a reader sees: cell texts of every table (by id, else `#<position>`), the attributes
+    and visible text of every element with an id, and the whole page's text (whitespace
+    collapsed)."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.ids: dict[str, dict[str, str]] = {}
+        self._texts: dict[str, list[str]] = {"": []}
+        self._open: list[tuple[str, str | None]] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self.feed(page)
+        self.texts = {k: " ".join("".join(v).split()) for k, v in self._texts.items()}
+        self.text = self.texts[""]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {k: v or "" for k, v in attrs}
+        if "id" in attributes:
+            self.ids[attributes["id"]] = attributes
+            self._texts[attributes["id"]] = []
+        if tag not in INLINE:
+            self.handle_data(" ")
+        if tag not in VOID:
+            self._open.append((tag, attributes.get("id")))
+        if tag == "table":
+            self._table = attributes.get("id") or f"#{len(self.tables)}"  # unnamed: by position
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table is not None:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in INLINE:
+            self.handle_data(" ")
+        while self._open and self._open.pop()[0] != tag:
+            pass
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[self._table][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data: str) -> None:
+        if any(tag == "style" for tag, _ in self._open):
+            return
+        for key in ["", *(i for _, i in self._open if i)]:
+            self._texts[key].append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def rows(self, table_id: str) -> list[dict[str, str]]:
+        header, *body = self.tables[table_id]
+        return [dict(zip(header, row, strict=True)) for row in body]
+
+
+def assert_self_contained(page: str) -> None:
+    references = re.findall(r'\b(?:src|href)="([^"]*)"', page)
+    assert references and all(r.startswith(("data:", "#")) for r in references), references
+    assert not re.search(r"https?://", page.split("configuration as run")[0])
+    assert "<script" not in page and 'rel="stylesheet"' not in page
+
+
+# --- synthetic inputs ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> dict[str, Any]:
+    return report_inputs(tmp_path_factory.mktemp("inputs"))
+
+
+@pytest.fixture(scope="module")
+def report(synthetic, tmp_path_factory) -> tuple[Page, str, pd.DataFrame, Path]:
+    """The full page from the synthetic inputs: every section, every dataset view."""
+    out = tmp_path_factory.mktemp("report")
+    page, metrics = build(out, synthetic)
+    return Page(page), page, metrics, out
+
+
+def test_metrics_csv_holds_every_run_in_config_order(report):
+    _, _, metrics, _ = report
+    assert metrics.columns.tolist() == [
+        "model", "arch", "seed", "train_acc", "val_acc", "n_params", "seconds_per_epoch",
+        "total_seconds", "device", "engine", "epochs", "resdeep_blocks", "book_train_acc",
+        "book_val_acc"]
+    assert metrics.model.tolist() == list(RUNS)
+    for row in metrics.itertuples():
+        arch, train_acc, val_acc, n_params, spe = RUNS[row.model]
+        assert (row.arch, row.train_acc, row.val_acc, row.n_params, row.seconds_per_epoch) == (
+            arch, train_acc, val_acc, n_params, spe)
+        assert [row.book_train_acc, row.book_val_acc] == BOOK_ACCURACY[row.model]
+    assert metrics.resdeep_blocks.fillna("").tolist() == ["", "", "shared"]
+
+
+def test_accuracy_table_cells(report):
+    parsed, _, _, _ = report
+    rows = parsed.rows("accuracy-table")
+    assert [r["model"] for r in rows] == list(RUNS)
+    assert rows[1] == {"model": "width", "seeds": "1", "val acc": "0.875", "train acc": "0.950",
+                       "book val": "0.900", "book train": "0.960", "val − book (points)": "-2.5",
+                       "parameters": "38,386", "s / epoch": "1.50"}
+    assert [r["val − book (points)"] for r in rows] == ["-4.0", "-2.5", "-16.0"]
+    assert [r["val acc"] for r in parsed.rows("runs-table")] == ["0.850", "0.875", "0.700"]
+
+
+def test_winner_sentence_names_the_best_model_its_margin_and_cost(report):
+    parsed, page, _, _ = report
+    assert parsed.ids["winner"]["data-model"] == "width"
+    assert parsed.texts["winner"] == (
+        "width has the best validation accuracy, 0.875, 2.5 points ahead of net (0.850). "
+        "It costs 38,386 parameters and 1.50 s per epoch on cpu (2 threads), 4.00 s for 2 "
+        "epochs: 3.0× the time per epoch of the fastest model, net.")
+    assert '<tr class="winner"><td><strong>width</strong>' in page
+    assert "One seed per model" in parsed.text
+
+
+def test_cost_section(report):
+    parsed, _, _, _ = report
+    assert ("res_deep ran with shared blocks (one ResBlock object applied 4 times, as the book's "
+            "n_blocks * [ResBlock(...)] does): 75,810 parameters.") in parsed.texts["cost"]
+    cost = parsed.rows("cost-table")
+    assert [(r["model"], r["total s"], r["ResDeep blocks"]) for r in cost] == [
+        ("net", "2.00", "—"), ("width", "4.00", "—"), ("res_deep", "9.00", "shared")]
+    assert parsed.rows("rules-table") == [
+        {"rule": "fit_thermometer", "jobs": "1", "total s": "0.50", "longest job s": "0.50",
+         "peak RSS MB": "100"},
+        {"rule": "ingest_wine", "jobs": "1", "total s": "2.00", "longest job s": "2.00",
+         "peak RSS MB": "150"},
+        {"rule": "train_model", "jobs": "3", "total s": "12.00", "longest job s": "5.00",
+         "peak RSS MB": "402"}]
+    assert "every job (5)" in parsed.texts["cost"]
+
+
+def test_thermometer_section(report):
+    parsed, page, _, _ = report
+    assert ("1 of 2 runs diverged: hand_lr1e-2 (the loss blew up; no fit is drawn)."
+            in parsed.texts["thermometer"])
+    assert parsed.rows("thermometer-table") == [
+        {"experiment": "hand_lr1e-4", "description": "hand_gradient; lr 0.01, 3 epochs, "
+         "inputs x1.0", "w": "5", "b": "-17", "final loss": "29.5", "status": "converged"},
+        {"experiment": "hand_lr1e-2", "description": "hand_gradient; lr 0.01, 4 epochs, "
+         "inputs x1.0", "w": "3e+17", "b": "5e+15", "final loss": "—",
+         "status": "diverged at epoch 3"}]
+    assert '<tr class="diverged"><td>hand_lr1e-2' in page
+    assert 'class="badge diverged"' in page and 'class="badge ok"' in page
+
+
+def test_data_section_shows_each_datasets_facts(report):
+    parsed, _, _, _ = report
+    texts = parsed.texts
+    assert [key.removeprefix("data-") for key in parsed.ids if key.startswith("data-")] == DATASETS
+    assert "shape 3 × 24 × 32 layout channels, height, width" in texts["data-image_dog"]
+    assert "batch 2 × 3 × 16 × 16 files cat1.png, cat2.png" in texts["data-image_cats"]
+    assert ("volume 4 × 8 × 8 (depth, height, width) spacing 2.5 × 0.7 × 0.7 mm scan extent "
+            "-10.0 to -2.5 mm HU range -1000 to 400 series uid: 1.2.3; modality: CT; slices: 4"
+            in texts["data-ct"])
+    assert ("The book's threshold predictor calls a wine good when its total sulfur dioxide is "
+            "below 141.83: 20 predicted, 17 actually good, 9 both." in texts["data-wine"])
+    assert "daily 6 × 17 × 24 (day, column, hour) filled hours 3" in texts["data-bikes"]
+    assert TEXT_LINE in texts["data-text"]
+    assert "vocabulary size 7,261 words in the text 124,592" in texts["data-text"]
+    assert ("task airplane (0) vs bird (1) counts train: airplane: 5000; bird: 5000 "
+            "normalization computed 2 raw images of each of the 10 CIFAR-10 classes"
+            in texts["data-cifar2"])
+    assert "raw-wine.bin sha256 " in texts["data-wine"]
+
+
+def test_wine_group_means_table(report):
+    parsed, _, _, _ = report
+    wine = next(t for t in parsed.tables.values() if t[0][0] == "column")
+    assert wine[0] == ["column", "bad (n=5)", "mid (n=30)", "good (n=5)"]
+    assert wine[11] == ["total sulfur dioxide", "10", "11", "12"]
+
+
+def test_provenance_section(report):
+    parsed, _, _, _ = report
+    assert ("git commit 0123456789abcdef0123 device CPU: test, 2 cores date "
+            "2026-01-01T00:00:00+00:00" in parsed.texts["provenance"])
+    assert parsed.rows("packages-table") == [{"package": "python", "version": "3.11.9"},
+                                             {"package": "torch", "version": "2.14.1"}]
+    assert "commit 0123456789ab · CPU: test, 2 cores" in parsed.text  # the subtitle
+    config = parsed.text.split("configuration as run")[1]
+    assert "book_accuracy: net: - 0.93 - 0.89" in config
+
+
+def test_page_is_self_contained_with_every_figure(report):
+    parsed, page, _, out = report
+    assert_self_contained(page)
+    assert [a.get("href") for a in parsed.ids.values() if a.get("href")] == []
+    assert "Not run" not in page
+    names = {p.stem for p in (out / "figures").glob("*.png")}
+    assert names == FIGURES | {f"data_{name}" for name in DATASETS}
+    assert page.count("<img ") == len(names)
+    assert re.findall(r'<a href="#(\w+)">', page) == ["results", "curves", "cost",
+                                                      "thermometer", "data", "provenance"]
+
+
+def test_markup_in_names_and_values_is_escaped(synthetic, tmp_path):
+    odd, device = "<b>x</b>", "<i>cpu</i> & co"
+    run = write_run(tmp_path, odd, 0, arch="Net", train_acc=0.9, val_acc=0.8, n_params=10,
+                    seconds_per_epoch=1.0, device=device)
+    page, metrics = build(tmp_path, synthetic, runs=[run], models=[odd, "net"],
+                          book_accuracy={odd: [0.5, 0.5]}, data={}, thermometer=[],
+                          benchmarks=[], datasets=[])
+    assert odd not in page and "<i>" not in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "&lt;i&gt;cpu&lt;/i&gt; &amp; co" in page
+    parsed = Page(page)
+    assert parsed.ids["winner"]["data-model"] == odd
+    assert parsed.rows("accuracy-table")[0]["model"] == odd
+    assert parsed.rows("runs-table")[0]["device"] == device
+    assert metrics.model.tolist() == [odd]
+    assert "Not run: model net, thermometer experiments" in parsed.text
+
+
+def test_subset_names_what_did_not_run(synthetic, tmp_path):
+    runs = [r for r in synthetic["runs"] if r["model"] == "net"]
+    data = {k: v for k, v in synthetic["data"].items() if k == "wine"}
+    page, metrics = build(tmp_path, synthetic, runs=runs, data=data, thermometer=[],
+                          benchmarks=[])
+    parsed = Page(page)
+    assert metrics.model.tolist() == ["net"]
+    assert ("Not run: model width, model res_deep, dataset image_dog, dataset image_cats, "
+            "dataset ct, dataset bikes, dataset text, dataset cifar2, thermometer experiments"
+            in parsed.text)
+    assert "has the best validation accuracy, 0.850. It costs 18,090 parameters" in page
+    assert 'id="thermometer"' not in page and 'id="data-ct"' not in page
+    assert 'id="data-wine"' in page and 'id="rules-table"' not in page
+    figures = {p.stem for p in (tmp_path / "figures").glob("*.png")}
+    assert figures == {"accuracy", "curves", "cost", "data_wine"}
+
+
+def test_several_seeds_show_mean_and_spread(tmp_path):
+    inputs = report_inputs(tmp_path, datasets=[], seeds=(0, 1))
+    page, metrics = build(tmp_path, inputs, thermometer=[])
+    assert metrics[["model", "seed"]].values.tolist()[:2] == [["net", 0], ["net", 1]]
+    parsed = Page(page)
+    net = parsed.rows("accuracy-table")[0]
+    assert (net["seeds"], net["val acc"], net["train acc"]) == (
+        "2", "0.855 0.850–0.860, σ 0.007", "0.905 0.900–0.910, σ 0.007")
+    assert parsed.texts["winner"].startswith(
+        "width has the best validation accuracy, 0.880 (mean of 2 seeds, 0.875–0.885), "
+        "2.5 points ahead of net (0.855).")
+    assert "whiskers min–max, dots each seed" in page
+
+
+def test_custom_model_without_book_accuracy(synthetic, tmp_path):
+    book = {m: v for m, v in BOOK_ACCURACY.items() if m != "width"}
+    page, metrics = build(tmp_path, synthetic, book_accuracy=book, data={}, thermometer=[],
+                          benchmarks=[])
+    assert metrics.loc[metrics.model == "width", ["book_train_acc", "book_val_acc"]].isna().all(
+        axis=None)
+    width = Page(page).rows("accuracy-table")[1]
+    assert (width["book val"], width["book train"], width["val − book (points)"]) == (
+        "—", "—", "—")
+    assert 'id="data"' not in page and 'id="cost"' in page
+
+
+def test_winner_sentence_for_one_model_and_for_the_fastest(synthetic, tmp_path):
+    net, _, res_deep = synthetic["runs"]
+    page, _ = build(tmp_path, synthetic, runs=[net], data={}, thermometer=[], benchmarks=[])
+    assert Page(page).texts["winner"] == (
+        "net has the best validation accuracy, 0.850. It costs 18,090 parameters and 0.50 s "
+        "per epoch on cpu (2 threads), 2.00 s for 2 epochs.")
+    page, _ = build(tmp_path, synthetic, runs=[net, res_deep], data={}, thermometer=[],
+                    benchmarks=[])
+    assert Page(page).texts["winner"].endswith(
+        "15.0 points ahead of res_deep (0.700). It costs 18,090 parameters and 0.50 s per epoch "
+        "on cpu (2 threads), 2.00 s for 2 epochs, and it is also the fastest model.")
+
+
+def test_cost_table_says_when_cuda_graphs_were_dropped(synthetic, tmp_path):
+    status = "off (GraphCheckError: batch size 16: losses 0.7 replayed, 0.69 eager)"
+    run = write_run(tmp_path, "net", 0, arch="Net", train_acc=0.9, val_acc=0.8, n_params=10,
+                    seconds_per_epoch=1.0, cuda_graphs=status)
+    page, metrics = build(tmp_path, synthetic, runs=[run], data={}, thermometer=[],
+                          benchmarks=[])
+    (row,) = Page(page).rows("cost-table")
+    assert row["engine"] == metrics.engine.item() == f"resident loop, CUDA graphs {status}"
+
+
+def test_fits_follow_the_configured_order_and_keep_their_description(synthetic, tmp_path):
+    described = write_fit(tmp_path, "nn_linear", description="nn.Linear(1, 1) <MSE>")
+    page, _ = build(tmp_path, synthetic, thermometer=[described, *synthetic["thermometer"]],
+                    experiments=["hand_lr1e-2", "nn_linear", "hand_lr1e-4"], runs=[], data={},
+                    benchmarks=[])
+    rows = Page(page).rows("thermometer-table")
+    assert [r["experiment"] for r in rows] == ["hand_lr1e-2", "nn_linear", "hand_lr1e-4"]
+    assert rows[1]["description"] == "nn.Linear(1, 1) <MSE>"
+    assert 'id="results"' not in page and "Not run: model net, model width, model res_deep" in page
+
+
+def test_benchmarks_alone_still_give_a_cost_section(synthetic, tmp_path):
+    bench = write_benchmark(tmp_path, "ingest_dataset", "ct", 12.5, 2048.0)
+    page, _ = build(tmp_path, synthetic, runs=[], data={}, thermometer=[], benchmarks=[bench])
+    parsed = Page(page)
+    assert parsed.rows("rules-table") == [{"rule": "ingest_dataset", "jobs": "1",
+                                           "total s": "12.50", "longest job s": "12.50",
+                                           "peak RSS MB": "2048"}]
+    assert "cost-table" not in parsed.tables
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("summary_missing_key", "missing key(s): val_acc"),
+    ("summary_of_another_run", "holds net/seed0, expected width/seed0"),
+    ("metrics_missing_column", "missing column(s): val_acc"),
+    ("unreadable_tensors", "cannot load tensors"),
+    ("dataset_json_without_tensors", "missing key(s): tensors"),
+    ("benchmark_without_seconds", "missing column(s): s"),
+    ("thermometer_not_json", "cannot read JSON"),
+])
+def test_bad_input_raises_data_error_naming_the_file(synthetic, tmp_path, damage, problem):
+    run = synthetic["runs"][0]
+    bad = tmp_path / "bad"
+    changes: dict[str, Any] = {"runs": [], "data": {}, "thermometer": [], "benchmarks": []}
+    if damage == "summary_missing_key":
+        write_json(bad, {k: v for k, v in read_json(run["summary"]).items() if k != "val_acc"})
+        changes["runs"] = [{**run, "summary": bad}]
+    elif damage == "summary_of_another_run":
+        write_json(bad, read_json(run["summary"]))
+        changes["runs"] = [{**run, "model": "width", "summary": bad}]
+    elif damage == "metrics_missing_column":
+        pd.read_csv(run["metrics"]).drop(columns="val_acc").to_csv(bad, index=False)
+        changes["runs"] = [{**run, "metrics": bad}]
+    elif damage == "unreadable_tensors":
+        bad.write_bytes(b"not a torch file")
+        changes["data"] = {"wine": {**synthetic["data"]["wine"], "pt": bad}}
+    elif damage == "dataset_json_without_tensors":
+        write_json(bad, {"dataset": "wine"})
+        changes["data"] = {"wine": {**synthetic["data"]["wine"], "json": bad}}
+    elif damage == "benchmark_without_seconds":
+        bad.write_text("h:m:s\tmax_rss\n0:00:01\t10\n")
+        changes["benchmarks"] = [bad]
+    else:
+        bad.write_text("{not json")
+        changes["thermometer"] = [bad]
+    with pytest.raises(DataError) as error:
+        build(tmp_path, synthetic, **changes)
+    assert error.value.path == str(bad) and problem in str(error.value)
+    assert not (tmp_path / "report.html").exists()
+
+
+# --- the real quick pipeline run ----------------------------------------------------------------
+
+def pipeline_config() -> dict[str, Any]:
     """The configuration the quick run used: config.yaml with config/quick.yaml merged over it."""
 
     def merge(base: dict, over: dict) -> dict:
@@ -38,14 +398,13 @@ def pipeline_config(workdir: Path) -> dict[str, Any]:
                  yaml.safe_load((REPO / "config/quick.yaml").read_text()))
 
 
-def report_inputs(workdir: Path, config: dict[str, Any]) -> dict[str, Any]:
+def pipeline_inputs(workdir: Path, config: dict[str, Any]) -> dict[str, Any]:
     """build_report's inputs gathered from a pipeline work dir, as scripts/make_report.py does."""
     results = workdir / "results"
     runs = [{"model": p.parent.parent.name, "seed": int(p.parent.name.removeprefix("seed")),
              "summary": p, "metrics": p.with_name("metrics.csv")}
             for p in sorted(results.glob("train/*/seed*/summary.json"))]
     return {
-        "config": config,
         "data": {p.stem: {"pt": p.with_suffix(".pt"), "json": p}
                  for p in sorted(results.glob("data/*.json"))},
         "runs": runs,
@@ -54,76 +413,35 @@ def report_inputs(workdir: Path, config: dict[str, Any]) -> dict[str, Any]:
                              if "make_report" not in p.parts),
         "provenance": {"config": config, "git_commit": "0123456789abcdef", "device": "cpu",
                        "packages": {"torch": "test"}, "date": "2026-01-01T00:00:00+00:00"},
+        "models": list(config["models"]),
+        "datasets": config["datasets"],
+        "experiments": list(config["thermometer"]["experiments"]),
+        "book_accuracy": config["book_accuracy"],
+        "ingest_options": {d: config["ingest"].get(d, {}) for d in config["datasets"]},
     }
 
 
-def build(tmp: Path, inputs: dict[str, Any], **changes: Any) -> tuple[str, pd.DataFrame]:
-    """Build a report into `tmp` (with figures) and return the page and metrics.csv."""
-    kwargs = {**inputs, **changes}
-    build_report(**kwargs, out_html=tmp / "report.html", out_csv=tmp / "metrics.csv",
-                 figures_dir=tmp / "figures")
-    return (tmp / "report.html").read_text(), pd.read_csv(tmp / "metrics.csv")
+@pytest.fixture(scope="module")
+def pipeline(quick_pipeline: Path) -> dict[str, Any]:
+    return pipeline_inputs(quick_pipeline, pipeline_config())
 
 
-class Tables(HTMLParser):
-    """Cell texts of every <table id=...>, and the attributes of every element with an id."""
-
-    def __init__(self, page: str):
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self.ids: dict[str, dict[str, str]] = {}
-        self._table: str | None = None
-        self._cell: list[str] | None = None
-        self.feed(page)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = {k: v or "" for k, v in attrs}
-        if "id" in attributes:
-            self.ids[attributes["id"]] = attributes
-        if tag == "table":
-            self._table = attributes.get("id", "")
-            self.tables[self._table] = []
-        elif tag == "tr" and self._table is not None:
-            self.tables[self._table].append([])
-        elif tag in ("td", "th") and self._table is not None:
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None:
-            self.tables[self._table][-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-        elif tag == "table":
-            self._table = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-    def rows(self, table_id: str) -> list[dict[str, str]]:
-        header, *body = self.tables[table_id]
-        return [dict(zip(header, row, strict=True)) for row in body]
+@pytest.fixture(scope="module")
+def full_report(pipeline, tmp_path_factory) -> tuple[str, pd.DataFrame, Path]:
+    out = tmp_path_factory.mktemp("report")
+    page, metrics = build(out, pipeline)
+    return page, metrics, out
 
 
 def summaries(inputs: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame([read_json(run["summary"]) for run in inputs["runs"]])
 
 
-@pytest.fixture(scope="module")
-def inputs(quick_pipeline: Path) -> dict[str, Any]:
-    return report_inputs(quick_pipeline, pipeline_config(quick_pipeline))
-
-
-@pytest.fixture(scope="module")
-def full_report(inputs, tmp_path_factory) -> tuple[str, pd.DataFrame, Path]:
-    out = tmp_path_factory.mktemp("report")
-    page, metrics = build(out, inputs)
-    return page, metrics, out
-
-
-def test_metrics_csv_rows_equal_the_summaries(inputs, full_report):
+@pytest.mark.pipeline
+def test_pipeline_metrics_csv_rows_equal_the_summaries(pipeline, full_report):
     _, metrics, _ = full_report
-    expected = summaries(inputs)
-    assert len(metrics) == len(expected) == len(inputs["config"]["models"])
+    expected = summaries(pipeline)
+    assert len(metrics) == len(expected) == len(pipeline["models"])
     columns = ["model", "arch", "seed", "train_acc", "val_acc", "n_params", "seconds_per_epoch",
                "total_seconds", "device", "engine", "epochs"]
     merged = metrics.merge(expected, on=["model", "seed"], suffixes=("", "_json"))
@@ -131,45 +449,44 @@ def test_metrics_csv_rows_equal_the_summaries(inputs, full_report):
     for column in columns[3:] + ["arch"]:
         assert (merged[column] == merged[f"{column}_json"]).all(), column
     for model, row in metrics.set_index("model").iterrows():
-        assert [row.book_train_acc, row.book_val_acc] == inputs["config"]["book_accuracy"][model]
+        assert [row.book_train_acc, row.book_val_acc] == pipeline["book_accuracy"][model]
     assert metrics.loc[metrics.model == "res_deep", "resdeep_blocks"].item() == "shared"
     assert (metrics.engine == "resident loop").all()  # CUDA graphs are not tried on the CPU
     assert metrics.columns.tolist() == [*columns, "resdeep_blocks", "book_train_acc",
                                         "book_val_acc"]
 
 
-def test_tables_show_each_models_accuracies(inputs, full_report):
+@pytest.mark.pipeline
+def test_pipeline_tables_show_each_models_accuracies(pipeline, full_report):
     page, _, _ = full_report
-    parsed = Tables(page)
-    expected = summaries(inputs).set_index("model")
+    parsed = Page(page)
+    expected = summaries(pipeline).set_index("model")
     runs = parsed.rows("runs-table")
     assert {r["model"] for r in runs} == set(expected.index)
     for row in runs:
         assert row["val acc"] == f"{expected.loc[row['model'], 'val_acc']:.3f}"
         assert row["train acc"] == f"{expected.loc[row['model'], 'train_acc']:.3f}"
     headline = {r["model"]: r for r in parsed.rows("accuracy-table")}
-    assert list(headline) == list(inputs["config"]["models"])  # the config's (book's) order
+    assert list(headline) == pipeline["models"]  # the config's (book's) order
     for model, row in headline.items():
         assert row["val acc"] == f"{expected.loc[model, 'val_acc']:.3f}"
-        assert row["book val"] == f"{inputs['config']['book_accuracy'][model][1]:.3f}"
+        assert row["book val"] == f"{pipeline['book_accuracy'][model][1]:.3f}"
 
 
-def test_winner_is_the_best_validation_accuracy(inputs, full_report):
+@pytest.mark.pipeline
+def test_pipeline_winner_is_the_best_validation_accuracy(pipeline, full_report):
     page, _, _ = full_report
-    expected = summaries(inputs).groupby("model")["val_acc"].mean()
-    parsed = Tables(page)
-    winner = parsed.ids["winner"]["data-model"]
+    expected = summaries(pipeline).groupby("model")["val_acc"].mean()
+    winner = Page(page).ids["winner"]["data-model"]
     assert expected[winner] == expected.max()
     assert "★" not in winner and re.search(r'<tr class="winner"><td><strong>' + winner, page)
 
 
-def test_page_is_self_contained_and_light(full_report):
+@pytest.mark.pipeline
+def test_pipeline_page_is_self_contained_and_light(full_report):
     page, _, out = full_report
     assert (out / "report.html").stat().st_size < MAX_PAGE_BYTES
-    references = re.findall(r'\b(?:src|href)="([^"]*)"', page)
-    assert references and all(r.startswith(("data:", "#")) for r in references), references
-    assert not re.search(r"https?://", page.split("configuration as run")[0])
-    assert "<script" not in page and 'rel="stylesheet"' not in page
+    assert_self_contained(page)
     for section in ("results", "curves", "cost", "thermometer", "data", "provenance"):
         assert f'id="{section}"' in page
     assert 'class="badge diverged"' in page  # hand_lr1e-2 blows up, as in the book
@@ -178,104 +495,3 @@ def test_page_is_self_contained_and_light(full_report):
                                             "text", "cifar2")}
     assert names == FIGURES | datasets
     assert page.count("<img ") == len(names)
-
-
-@pytest.fixture(scope="module")
-def two_seeds(inputs, quick_pipeline, tmp_path_factory) -> dict[str, Any]:
-    """Seed 0 of `net` and `l2` from the pipeline, plus a real seed 1 trained here (on 200
-    images: the report only needs real files, and this keeps the test fast)."""
-    out = tmp_path_factory.mktemp("seed1")
-    config = inputs["config"]
-    runs = [run for run in inputs["runs"] if run["model"] in ("net", "l2")]
-    for model in ("net", "l2"):
-        folder = out / model / "seed1"
-        train_model(inputs["data"]["cifar2"]["pt"], folder / "model.pt", folder / "metrics.csv",
-                    folder / "summary.json", model_name=model,
-                    model_cfg=model_config(config, model), seed=1, device="cpu",
-                    subsample=200)
-        runs.append({"model": model, "seed": 1, "summary": folder / "summary.json",
-                     "metrics": folder / "metrics.csv"})
-    return {**inputs, "runs": runs,
-            "data": {k: v for k, v in inputs["data"].items() if k in ("wine", "text")},
-            "benchmarks": [b for b in inputs["benchmarks"] if "train_model" in b.parts]}
-
-
-def test_subset_with_two_seeds_shows_only_what_ran(two_seeds, tmp_path):
-    page, metrics = build(tmp_path, two_seeds, thermometer=[])
-    assert metrics[["model", "seed"]].values.tolist() == [["net", 0], ["net", 1], ["l2", 0],
-                                                          ["l2", 1]]  # the config's order
-    parsed = Tables(page)
-    assert [r["seeds"] for r in parsed.rows("accuracy-table")] == ["2", "2"]
-    for row in parsed.rows("accuracy-table"):  # mean, then min–max and σ over the seeds
-        mean = metrics.loc[metrics.model == row["model"], "val_acc"]
-        assert row["val acc"].startswith(f"{mean.mean():.3f} {mean.min():.3f}–{mean.max():.3f}")
-    assert "whiskers min–max, dots each seed" in page
-    assert 'id="thermometer"' not in page and 'id="data-ct"' not in page
-    assert 'id="data-wine"' in page and 'id="data-text"' in page
-    assert "Not run: " in page and "model res_deep" in page and "thermometer" in page
-    figures = {p.stem for p in (tmp_path / "figures").glob("*.png")}
-    assert figures == {"accuracy", "curves", "cost", "data_wine", "data_text"}
-
-
-def test_custom_model_without_book_accuracy(two_seeds, tmp_path):
-    config = copy.deepcopy(two_seeds["config"])
-    del config["book_accuracy"]["l2"]
-    page, metrics = build(tmp_path, two_seeds, config=config, data={}, thermometer=[],
-                          benchmarks=[])
-    book = metrics.loc[metrics.model == "l2", ["book_train_acc", "book_val_acc"]]
-    assert book.isna().all(axis=None)
-    l2 = next(r for r in Tables(page).rows("accuracy-table") if r["model"].endswith("l2"))
-    assert l2["book val"] == "—" and l2["val − book (points)"] == "—"
-    assert 'id="data"' not in page and 'id="cost"' in page
-
-
-def test_cost_table_says_when_cuda_graphs_were_dropped(inputs, tmp_path):
-    run = next(r for r in inputs["runs"] if r["model"] == "net")
-    status = "off (GraphCheckError: batch size 16: losses 0.7 replayed, 0.69 eager)"
-    write_json(tmp_path / "summary.json", read_json(run["summary"]) | {"cuda_graphs": status})
-    page, metrics = build(tmp_path, inputs, runs=[{**run, "summary": tmp_path / "summary.json"}],
-                          data={}, thermometer=[], benchmarks=[])
-    (row,) = Tables(page).rows("cost-table")
-    assert row["engine"] == metrics.engine.item() == f"resident loop, CUDA graphs {status}"
-
-
-def test_strings_are_escaped(inputs, tmp_path):
-    run = next(r for r in inputs["runs"] if r["model"] == "net")
-    summary = read_json(run["summary"]) | {"model": "<img src=x>", "device": "<b>cpu</b>"}
-    write_json(tmp_path / "summary.json", summary)
-    odd = {**run, "model": "<img src=x>", "summary": tmp_path / "summary.json"}
-    page, _ = build(tmp_path, inputs, runs=[odd], data={}, thermometer=[], benchmarks=[])
-    assert "<img src=x>" not in page and "&lt;img src=x&gt;" in page
-    assert "<b>cpu</b>" not in page
-
-
-@pytest.mark.parametrize("damage, problem", [
-    ("summary_missing_key", "missing key(s): val_acc"),
-    ("metrics_missing_column", "missing column(s): val_acc"),
-    ("unreadable_tensors", "cannot load tensors"),
-    ("benchmark_without_seconds", "missing column(s): s"),
-    ("thermometer_not_json", "cannot read JSON"),
-])
-def test_bad_input_raises_data_error_naming_the_file(inputs, tmp_path, damage, problem):
-    run = next(r for r in inputs["runs"] if r["model"] == "net")
-    bad = tmp_path / "bad"
-    changes: dict[str, Any] = {"runs": [], "data": {}, "thermometer": [], "benchmarks": []}
-    if damage == "summary_missing_key":
-        write_json(bad, {k: v for k, v in read_json(run["summary"]).items() if k != "val_acc"})
-        changes["runs"] = [{**run, "summary": bad}]
-    elif damage == "metrics_missing_column":
-        pd.read_csv(run["metrics"]).drop(columns="val_acc").to_csv(bad, index=False)
-        changes["runs"] = [{**run, "metrics": bad}]
-    elif damage == "unreadable_tensors":
-        bad.write_bytes(b"not a torch file")
-        changes["data"] = {"wine": {**inputs["data"]["wine"], "pt": bad}}
-    elif damage == "benchmark_without_seconds":
-        bad.write_text("h:m:s\tmax_rss\n0:00:01\t10\n")
-        changes["benchmarks"] = [bad]
-    else:
-        bad.write_text("{not json")
-        changes["thermometer"] = [bad]
-    with pytest.raises(DataError) as error:
-        build(tmp_path, inputs, **changes)
-    assert error.value.path == str(bad) and problem in str(error.value)
-    assert not (tmp_path / "report.html").exists()

@@ -1,7 +1,8 @@
 """One report section per ingested dataset: a picture where looking beats reading, the stats.
 
 Each view reads the dataset's JSON summary (statistics, extras) and only the tensors its
-picture needs from the .pt file, checked with DataError naming the file.
+picture needs from the .pt file, checked with DataError naming the file, and returns the values
+its template (templates/datasets/<name>.html) shows, numbers already formatted.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from dlwpt.io import DataError
-from dlwpt.report.figures import TRAIN_COLOR, VAL_COLOR, FigureSink
-from dlwpt.report.html import Markup, details, join, number, plain, table, tag
+from dlwpt.report.figures import TRAIN_COLOR, VAL_COLOR, FigureSink, Picture
+from dlwpt.report.formats import number, plain, shape
 from dlwpt.report.inputs import DATASET_KEYS, read_checked_json, read_tensor_file, tensor_array
 
 LUNG_WINDOW = (-600.0, 1500.0)  # level, width in HU
@@ -33,7 +34,7 @@ class DatasetInput:
     pt: Path
     json: Path
     summary: dict[str, Any]
-    config: dict[str, Any]
+    options: dict[str, Any]  # the dataset's `ingest` settings
     sink: FigureSink
 
     def tensors(self, *keys: str) -> dict[str, Any]:
@@ -50,9 +51,9 @@ class DatasetInput:
         return [self.summary[k] for k in keys]
 
     def ingest_option(self, key: str, default: Any) -> Any:
-        return ((self.config.get("ingest") or {}).get(self.name) or {}).get(key, default)
+        return self.options.get(key, default)
 
-    def figure(self, fig: Figure, alt: str, *, photo: bool = False) -> Markup:
+    def figure(self, fig: Figure, alt: str, *, photo: bool = False) -> Picture:
         return self.sink.figure(fig, f"data_{self.name}", alt, photo=photo)
 
 
@@ -63,27 +64,20 @@ def thumbnail(chw: np.ndarray, max_side: int) -> Image.Image:
     return image
 
 
-def channel_table(names: list[str], **columns: np.ndarray) -> Markup:
-    rows = [[name, *(number(float(values[i])) for values in columns.values())]
-            for i, name in enumerate(names)]
-    return table(["channel", *columns], rows, right=range(1, len(columns) + 1))
+def channel_stats(mean: np.ndarray, std: np.ndarray) -> list[dict[str, str]]:
+    """Per-channel mean and std of an RGB normalization, formatted."""
+    return [{"channel": name, "mean": number(float(mean[i])), "std": number(float(std[i]))}
+            for i, name in enumerate(("red", "green", "blue"))]
 
 
-def dl(**items: object) -> Markup:
-    """A compact key: value list for the facts of a dataset."""
-    return tag("dl", join((Markup(f"{tag('dt', k.replace('_', ' '))}{tag('dd', v)}")
-                           for k, v in items.items()), ""), class_="facts")
-
-
-def image_dog(data: DatasetInput) -> Markup:
+def image_dog(data: DatasetInput) -> dict[str, Any]:
     (image,) = data.arrays("image")
-    picture = data.sink.image(thumbnail(image, 480), "data_image_dog",
-                              "the dog photo, downscaled")
-    return join([dl(shape=" × ".join(map(str, image.shape)), layout="channels, height, width"),
-                 picture])
+    return {"shape": shape(image.shape),
+            "picture": data.sink.image(thumbnail(image, 480), "data_image_dog",
+                                       "the dog photo, downscaled")}
 
 
-def image_cats(data: DatasetInput) -> Markup:
+def image_cats(data: DatasetInput) -> dict[str, Any]:
     raw, mean, std = data.arrays("raw", "mean", "std")
     thumbs = [thumbnail(img, 192) for img in raw]
     gap = 8
@@ -94,15 +88,12 @@ def image_cats(data: DatasetInput) -> Markup:
         strip.paste(thumb, (left, 0))
         left += thumb.width + gap
     files = data.summary.get("files") or []
-    return join([
-        dl(batch=" × ".join(map(str, raw.shape)), files=", ".join(map(str, files)) or "—"),
-        data.sink.image(strip, "data_image_cats", "the batch of cat images, raw"),
-        tag("p", "Per-channel statistics used to normalize the batch:"),
-        channel_table(["red", "green", "blue"], mean=mean, std=std),
-    ])
+    return {"shape": shape(raw.shape), "files": ", ".join(map(str, files)) or "—",
+            "picture": data.sink.image(strip, "data_image_cats", "the batch of cat images, raw"),
+            "channels": channel_stats(mean, std)}
 
 
-def ct(data: DatasetInput) -> Markup:
+def ct(data: DatasetInput) -> dict[str, Any]:
     volume, positions, spacing = data.arrays("volume", "positions", "spacing")
     volume = volume.reshape(volume.shape[-3:])
     depth, height, width = volume.shape
@@ -122,17 +113,14 @@ def ct(data: DatasetInput) -> Markup:
         ax.set_title(f"{title} — {where}", color="white")
         ax.set_axis_off()
     fig.suptitle(f"lung window W {window:.0f} / L {level:.0f} HU", color="white", fontsize=9)
-    return join([
-        dl(volume=" × ".join(map(str, volume.shape)) + " (depth, height, width)",
-           spacing=f"{d_mm:.3g} × {h_mm:.3g} × {w_mm:.3g} mm",
-           scan_extent=f"{positions[0]:.1f} to {positions[-1]:.1f} mm",
-           HU_range=f"{volume.min():.0f} to {volume.max():.0f}",
-           series=plain(data.summary.get("series", "—"))),
-        data.figure(fig, "CT slices in a lung window", photo=True),
-    ])
+    return {"shape": shape(volume.shape), "spacing": shape(f"{s:.3g}" for s in (d_mm, h_mm, w_mm)),
+            "first_mm": f"{positions[0]:.1f}", "last_mm": f"{positions[-1]:.1f}",
+            "hu_min": f"{volume.min():.0f}", "hu_max": f"{volume.max():.0f}",
+            "series": plain(data.summary.get("series", "—")),
+            "picture": data.figure(fig, "CT slices in a lung window", photo=True)}
 
 
-def wine(data: DatasetInput) -> Markup:
+def wine(data: DatasetInput) -> dict[str, Any]:
     (analysis,) = data.extra("analysis")
     for key in ("group_means", "counts", "threshold"):
         if key not in analysis:
@@ -140,9 +128,6 @@ def wine(data: DatasetInput) -> Markup:
     means, counts, rule = analysis["group_means"], analysis["counts"], analysis["threshold"]
     groups = [g for g in ("bad", "mid", "good") if g in means]
     columns = list(means[groups[0]]) if groups else []
-    means_table = table(["column", *(f"{g} (n={counts.get(g, '?')})" for g in groups)],
-                        ([c, *(number(means[g][c]) for g in groups)] for c in columns),
-                        right=range(1, len(groups) + 1))
     tensors = data.tensors("table", "columns")
     table_array = tensor_array(tensors, "table", data.pt)
     names = list(tensors["columns"])
@@ -166,18 +151,14 @@ def wine(data: DatasetInput) -> Markup:
     ax_counts.set_title(f"precision {rule['matches_over_predicted']:.2f}, "
                         f"recall {rule['matches_over_actual']:.2f}")
     ax_counts.grid(axis="x", visible=False)
-    return join([
-        tag("p", "Mean of every column for bad, mid and good wines (quality):"),
-        means_table,
-        tag("p", f"The book's threshold predictor calls a wine good when its "
-                 f"{rule['column']} is below {rule['threshold']:.2f}: "
-                 f"{rule['n_predicted']} predicted, {rule['n_actual']} actually good, "
-                 f"{rule['n_matches']} both."),
-        data.figure(fig, "wine threshold predictor"),
-    ])
+    return {"groups": [{"group": g, "count": counts.get(g, "?")} for g in groups],
+            "means": [{"column": c, **{g: number(means[g][c]) for g in groups}} for c in columns],
+            "rule": {"column": rule["column"], "threshold": f"{rule['threshold']:.2f}",
+                     **{k: rule[k] for k in ("n_predicted", "n_actual", "n_matches")}},
+            "picture": data.figure(fig, "wine threshold predictor")}
 
 
-def bikes(data: DatasetInput) -> Markup:
+def bikes(data: DatasetInput) -> dict[str, Any]:
     (daily,) = data.arrays("daily")
     weather = daily[:, BIKES_WEATHER_COLUMN, :].round().astype(int)
     counts = daily[:, BIKES_COUNT_COLUMN, :]
@@ -201,11 +182,8 @@ def bikes(data: DatasetInput) -> Markup:
     ax_days.set_xlabel("day")
     ax_days.set_ylabel("rentals per day")
     ax_days.set_title(f"{daily.shape[0]} days")
-    return join([
-        dl(daily=" × ".join(map(str, daily.shape)) + " (day, column, hour)",
-           filled_hours=data.summary.get("filled_hours", "—")),
-        data.figure(fig, "bike rentals per hour of day by weather"),
-    ])
+    return {"shape": shape(daily.shape), "filled_hours": data.summary.get("filled_hours", "—"),
+            "picture": data.figure(fig, "bike rentals per hour of day by weather")}
 
 
 def char_label(code: int) -> str:
@@ -213,7 +191,7 @@ def char_label(code: int) -> str:
     return "␣" if code == 32 else chr(code) if 32 < code < 127 else "¤"
 
 
-def text(data: DatasetInput) -> Markup:
+def text(data: DatasetInput) -> dict[str, Any]:
     line, vocab_size = data.extra("line", "vocab_size")
     (onehot,) = data.arrays("line_onehot")
     codes = onehot.argmax(1)
@@ -231,18 +209,14 @@ def text(data: DatasetInput) -> Markup:
                  f"(only the {len(used)} characters used are shown; ¤ = non-ASCII, code 0)")
     ax.grid(False)
     words_shape = data.summary["tensors"].get("line_words_onehot", {}).get("shape") or []
-    return join([
-        tag("blockquote", line),
-        dl(line_index=data.summary.get("line_index", "—"),
-           character_one_hot=" × ".join(map(str, onehot.shape)),
-           word_one_hot=" × ".join(map(str, words_shape)) or "—",
-           vocabulary_size=f"{int(vocab_size):,}",
-           words_in_the_text=f"{int(data.summary.get('n_words', 0)):,}"),
-        data.figure(fig, "one-hot encoding of the chosen line"),
-    ])
+    return {"line": line, "line_index": data.summary.get("line_index", "—"),
+            "char_shape": shape(onehot.shape), "word_shape": shape(words_shape) or "—",
+            "vocab_size": f"{int(vocab_size):,}",
+            "n_words": f"{int(data.summary.get('n_words', 0)):,}",
+            "picture": data.figure(fig, "one-hot encoding of the chosen line")}
 
 
-def cifar2(data: DatasetInput) -> Markup:
+def cifar2(data: DatasetInput) -> dict[str, Any]:
     source_classes, classes, normalization = data.extra("source_classes", "classes",
                                                         "normalization")
     samples, mean, std = data.arrays("samples", "mean", "std")
@@ -262,18 +236,14 @@ def cifar2(data: DatasetInput) -> Markup:
     ax.grid(False)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    return join([
-        dl(task=" vs ".join(f"{n} ({label})" for n, label in classes.items()),
-           counts=plain(data.summary.get("counts", "—")),
-           normalization=normalization),
-        tag("p", f"{per_class} raw images of each of the {n_classes} CIFAR-10 classes "
-                 "(★ = used for the two-class task):"),
-        data.figure(fig, "sample CIFAR-10 images per class", photo=True),
-        channel_table(["red", "green", "blue"], mean=mean, std=std),
-    ])
+    return {"task": [{"name": n, "label": label} for n, label in classes.items()],
+            "counts": plain(data.summary.get("counts", "—")), "normalization": normalization,
+            "per_class": per_class, "n_classes": n_classes,
+            "picture": data.figure(fig, "sample CIFAR-10 images per class", photo=True),
+            "channels": channel_stats(mean, std)}
 
 
-VIEWS: dict[str, tuple[str, Callable[[DatasetInput], Markup]]] = {
+VIEWS: dict[str, tuple[str, Callable[[DatasetInput], dict[str, Any]]]] = {
     "image_dog": ("A photo (chapter 4.1)", image_dog),
     "image_cats": ("A batch of images (4.1)", image_cats),
     "ct": ("A CT volume (4.2)", ct),
@@ -284,35 +254,31 @@ VIEWS: dict[str, tuple[str, Callable[[DatasetInput], Markup]]] = {
 }
 
 
-def stats_table(summary: dict[str, Any]) -> Markup:
-    rows = [[key, " × ".join(map(str, s.get("shape", []))) or "scalar", s.get("dtype", "—"),
-             *(number(s.get(k)) for k in ("min", "max", "mean", "std"))]
+def tensor_stats(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """One row per tensor of the JSON summary: shape, dtype and statistics, formatted."""
+    return [{"tensor": key, "shape": shape(s.get("shape", [])) or "scalar",
+             "dtype": s.get("dtype", "—"),
+             **{k: number(s.get(k)) for k in ("min", "max", "mean", "std")}}
             for key, s in summary["tensors"].items()]
-    return table(["tensor", "shape", "dtype", "min", "max", "mean", "std"], rows,
-                 right=range(3, 7))
 
 
-def sources_list(summary: dict[str, Any]) -> Markup:
-    items = [tag("li", tag("code", Path(str(s.get("path", "?"))).name), " sha256 ",
-                 tag("code", str(s.get("sha256", "?"))[:12]))
-             for s in summary.get("sources") or []]
-    return tag("ul", *items, class_="sources") if items else Markup("")
+def sources(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """The raw files a dataset came from: file name and the start of its checksum."""
+    return [{"name": Path(str(s.get("path", "?"))).name, "sha256": str(s.get("sha256", "?"))[:12]}
+            for s in summary.get("sources") or []]
 
 
-def dataset_sections(data: dict[str, dict[str, Path]], config: dict[str, Any],
-                     sink: FigureSink) -> list[Markup]:
-    """Sections in the book's order; a dataset without a view still gets its stats table."""
+def dataset_views(data: dict[str, dict[str, Path]], ingest_options: dict[str, dict[str, Any]],
+                  sink: FigureSink) -> list[dict[str, Any]]:
+    """Datasets in the book's order; a dataset without a view still gets its stats table."""
     names = sorted(data, key=lambda n: (list(VIEWS).index(n) if n in VIEWS else len(VIEWS), n))
-    sections = []
+    views = []
     for name in names:
         json_path, pt_path = Path(data[name]["json"]), Path(data[name]["pt"])
         summary = read_checked_json(json_path, DATASET_KEYS)
         title, view = VIEWS.get(name, (name, None))
-        body = view(DatasetInput(name, pt_path, json_path, summary, config, sink)) if view \
-            else Markup("")
-        sections.append(tag("div", tag("h3", title, " ", tag("code", name)), body,
-                            details("tensors and sources", stats_table(summary),
-                                    sources_list(summary)),
-                            class_="dataset", id=f"data-{name}"))
-    return sections
-
+        dataset = DatasetInput(name, pt_path, json_path, summary,
+                               ingest_options.get(name) or {}, sink)
+        views.append({"name": name, "title": title, "view": view(dataset) if view else None,
+                      "tensors": tensor_stats(summary), "sources": sources(summary)})
+    return views

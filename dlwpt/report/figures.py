@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,6 @@ from matplotlib.ticker import MaxNLocator, NullFormatter
 from PIL import Image
 
 from dlwpt.io import atomic_path
-from dlwpt.report.html import Markup, tag, void
 from dlwpt.report.inputs import finite_series
 
 DPI = 110
@@ -43,8 +43,18 @@ def style() -> Any:
     return matplotlib.rc_context(STYLE)
 
 
+@dataclass(frozen=True)
+class Picture:
+    """An embedded image as the page shows it: a data: URI and its size in pixels."""
+
+    src: str
+    alt: str
+    width: int
+    height: int
+
+
 class FigureSink:
-    """Turn figures into self-contained <img> tags; also save them as PNG when asked to.
+    """Turn figures into self-contained Pictures; also save them as PNG when asked to.
 
     Plots are embedded as PNG; photos (photo=True) as JPEG, which is several times smaller and
     keeps the page light. Files for `figures_dir` are always PNG under fixed names.
@@ -53,15 +63,15 @@ class FigureSink:
     def __init__(self, figures_dir: Path | None):
         self.figures_dir = Path(figures_dir) if figures_dir is not None else None
 
-    def figure(self, fig: Figure, name: str, alt: str, *, photo: bool = False) -> Markup:
+    def figure(self, fig: Figure, name: str, alt: str, *, photo: bool = False) -> Picture:
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", metadata={"Software": None})
         if photo:
             return self.image(Image.open(buffer), name, alt)
         self._save(name, buffer.getvalue())
-        return self._img(buffer.getvalue(), "image/png", alt)
+        return self._picture(buffer.getvalue(), "image/png", alt)
 
-    def image(self, image: Image.Image, name: str, alt: str) -> Markup:
+    def image(self, image: Image.Image, name: str, alt: str) -> Picture:
         """A picture: PNG on disk, JPEG in the page."""
         if self.figures_dir is not None:
             png = io.BytesIO()
@@ -69,7 +79,7 @@ class FigureSink:
             self._save(name, png.getvalue())
         jpeg = io.BytesIO()
         image.convert("RGB").save(jpeg, format="JPEG", quality=JPEG_QUALITY)
-        return self._img(jpeg.getvalue(), "image/jpeg", alt)
+        return self._picture(jpeg.getvalue(), "image/jpeg", alt)
 
     def _save(self, name: str, png: bytes) -> None:
         if self.figures_dir is not None:
@@ -77,10 +87,10 @@ class FigureSink:
                 tmp.write_bytes(png)
 
     @staticmethod
-    def _img(data: bytes, mime: str, alt: str) -> Markup:
+    def _picture(data: bytes, mime: str, alt: str) -> Picture:
         width, height = Image.open(io.BytesIO(data)).size
         source = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-        return tag("figure", void("img", src=source, alt=alt, width=width, height=height))
+        return Picture(source, alt, width, height)
 
 
 def log_scale(axis: Any, limits: tuple[float, float]) -> None:

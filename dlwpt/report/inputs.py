@@ -65,18 +65,19 @@ def read_tensor_file(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
     return tensors
 
 
-def book_accuracy(config: dict[str, Any], model: str) -> tuple[float | None, float | None]:
+def book_pair(book_accuracy: dict[str, list[float]], model: str
+              ) -> tuple[float | None, float | None]:
     """The book's (train, val) accuracy for a model, or (None, None) for a custom model."""
-    pair = (config.get("book_accuracy") or {}).get(model)
+    pair = book_accuracy.get(model)
     return (float(pair[0]), float(pair[1])) if pair else (None, None)
 
 
-def load_runs(runs: list[dict[str, Any]], config: dict[str, Any]
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_runs(runs: list[dict[str, Any]], models: list[str],
+              book_accuracy: dict[str, list[float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per (model, seed), CSV_COLUMNS and then n_blocks (ResDeep's depth as trained),
     and the per-epoch curves of all runs.
 
-    Rows follow the config's model order, so tables and charts read like the book's zoo.
+    Rows follow `models` (the config's order), so tables and charts read like the book's zoo.
     """
     rows, curves = [], []
     for run in runs:
@@ -85,7 +86,7 @@ def load_runs(runs: list[dict[str, Any]], config: dict[str, Any]
         if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
             raise DataError(summary_path, f"holds {summary['model']}/seed{summary['seed']}, "
                                           f"expected {run['model']}/seed{run['seed']}")
-        book_train, book_val = book_accuracy(config, run["model"])
+        book_train, book_val = book_pair(book_accuracy, run["model"])
         rows.append({**{k: summary[k] for k in CSV_COLUMNS if k in summary},
                      "engine": engine_label(summary),
                      "book_train_acc": book_train, "book_val_acc": book_val,
@@ -94,7 +95,7 @@ def load_runs(runs: list[dict[str, Any]], config: dict[str, Any]
         if curve.empty:
             raise DataError(metrics_path, "no epochs recorded")
         curves.append(curve.assign(model=run["model"], seed=int(run["seed"])))
-    order = {name: i for i, name in enumerate(config.get("models") or {})}
+    order = {name: i for i, name in enumerate(models)}
     table = pd.DataFrame(rows, columns=[*CSV_COLUMNS, "n_blocks"])
     if not table.empty:
         table = (table.assign(_order=table["model"].map(lambda m: order.get(m, len(order))))
@@ -140,13 +141,12 @@ def finite_series(values: list[Any] | None) -> np.ndarray:
     return array
 
 
-def load_thermometer(paths: list[Path], config: dict[str, Any]) -> list[dict[str, Any]]:
-    """The experiments in config order (unknown ones last, by name)."""
-    experiments = [read_checked_json(Path(p), THERMOMETER_KEYS) | {"path": str(p)} for p in paths]
-    order = list((config.get("thermometer") or {}).get("experiments") or {})
-    return sorted(experiments, key=lambda e: (order.index(e["experiment"])
-                                              if e["experiment"] in order else len(order),
-                                              e["experiment"]))
+def load_thermometer(paths: list[Path], experiments: list[str]) -> list[dict[str, Any]]:
+    """The experiments in `experiments` (config) order, unknown ones last, by name."""
+    loaded = [read_checked_json(Path(p), THERMOMETER_KEYS) | {"path": str(p)} for p in paths]
+    return sorted(loaded, key=lambda e: (experiments.index(e["experiment"])
+                                         if e["experiment"] in experiments else len(experiments),
+                                         e["experiment"]))
 
 
 def tensor_array(tensors: dict[str, Any], key: str, path: Path) -> np.ndarray:

@@ -1,0 +1,50 @@
+"""How the report writes values: one function per kind of number, used as Jinja filters.
+
+A missing value (None or NaN: a custom model has no book accuracy, a job no RSS) shows as "—".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def acc(value: float | None) -> str:
+    return "—" if missing(value) else f"{value:.3f}"
+
+
+def integer(value: float | None) -> str:
+    return "—" if missing(value) else f"{int(value):,}"
+
+
+def seconds(value: float | None) -> str:
+    if missing(value):
+        return "—"
+    return f"{value:.2f}" if value < 100 else f"{value:,.0f}"
+
+
+def number(value: float | None) -> str:
+    """Statistics of arbitrary magnitude (HU, counts, normalized values) in 4 significant digits."""
+    return "—" if missing(value) else f"{value:.4g}"
+
+
+def plain(value: object) -> str:
+    """A JSON value as one line of text: dicts as `key: value; ...`, lists comma-separated."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value)
+    return str(value)
+
+
+def shape(dims: Any) -> str:
+    """A tensor shape as `3 × 720 × 1280`."""
+    return " × ".join(map(str, dims))
+
+
+FILTERS = {"acc": acc, "integer": integer, "seconds": seconds, "number": number,
+           "plain": plain, "shape": shape, "fmt": format}

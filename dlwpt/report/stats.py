@@ -1,0 +1,74 @@
+"""The report's statistics: aggregates over seeds, jobs and fits, with no formatting or prose."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dlwpt.report.formats import missing
+from dlwpt.report.inputs import finite_series
+
+
+def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread over seeds per model, in the run table's (config) order."""
+    grouped = run_table.groupby("model", sort=False)
+    stats = grouped.agg(
+        arch=("arch", "first"), n_seeds=("seed", "nunique"),
+        train_mean=("train_acc", "mean"), train_min=("train_acc", "min"),
+        train_max=("train_acc", "max"), train_std=("train_acc", "std"),
+        val_mean=("val_acc", "mean"), val_min=("val_acc", "min"),
+        val_max=("val_acc", "max"), val_std=("val_acc", "std"),
+        n_params=("n_params", "first"), epochs=("epochs", "max"),
+        seconds_per_epoch=("seconds_per_epoch", "mean"),
+        total_seconds=("total_seconds", "mean"),
+        resdeep_blocks=("resdeep_blocks", "first"), n_blocks=("n_blocks", "first"),
+        book_train=("book_train_acc", "first"), book_val=("book_val_acc", "first"),
+    )
+    for column in ("device", "engine"):
+        stats[column] = grouped[column].agg(lambda d: "; ".join(sorted(set(map(str, d)))))
+    return stats
+
+
+def rule_stats(rule_runs: pd.DataFrame) -> pd.DataFrame:
+    """Per rule: number of jobs, total and longest seconds, peak RSS (MB) of any job."""
+    return rule_runs.groupby("rule").agg(jobs=("job", "size"), total_seconds=("seconds", "sum"),
+                                         longest=("seconds", "max"),
+                                         max_rss_mb=("max_rss_mb", "max"))
+
+
+def ranking(per_model: pd.DataFrame) -> dict[str, Any]:
+    """The best model on validation accuracy, the runner-up and its margin, and the fastest
+    model with the best one's time per epoch relative to it (None where there is no other)."""
+    ranked = per_model.sort_values("val_mean", ascending=False)
+    best = ranked.index[0]
+    fastest = per_model["seconds_per_epoch"].idxmin()
+    second = ranked.index[1] if len(ranked) > 1 else None
+    row = ranked.iloc[0]
+    return {
+        "best": best,
+        "second": second,
+        "margin_points": 100 * (row.val_mean - ranked.iloc[1].val_mean) if second else None,
+        "fastest": fastest,
+        "time_ratio": (row.seconds_per_epoch / per_model.loc[fastest, "seconds_per_epoch"]
+                       if second and fastest != best else None),
+    }
+
+
+def book_delta_points(row: pd.Series) -> float | None:
+    """Our mean validation accuracy minus the book's, in points to 0.1 (never -0.0)."""
+    if missing(row.book_val):
+        return None
+    return round(100 * (row.val_mean - row.book_val), 1) + 0.0
+
+
+def final_loss(experiment: dict[str, Any]) -> float | None:
+    """The fit's final loss: as recorded, else the last finite loss of a run that converged."""
+    final = experiment.get("final") or {}
+    if not missing(final.get("loss")):
+        return final["loss"]
+    losses = finite_series(experiment["loss"])
+    if experiment["diverged"] or not np.isfinite(losses).any():
+        return None
+    return float(losses[np.isfinite(losses)][-1])
