@@ -18,8 +18,8 @@ from dlwpt.ingest.cifar import (
     write_python_batches,
 )
 from dlwpt.io import load_tensors, read_json
-
-from ingest_helpers import CIFAR10, assert_rejects, outputs, pil_pixels, truncated_copy
+from tests.helpers.data import CIFAR10
+from tests.helpers.ingest import assert_rejects, outputs, pil_pixels, truncated_copy
 
 # This JPEG tree's statistics (the official archive gives 0.4914/0.4822/0.4465, 0.2470/...).
 TREE_MEAN = [0.4913, 0.4821, 0.4465]

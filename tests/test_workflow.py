@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, snakemake
-from test_download import _job_counts
+from tests.helpers.data import REPO
+from tests.helpers.workflow import job_counts as _job_counts
+from tests.helpers.workflow import snakemake
 
 pytestmark = pytest.mark.pipeline
 QUICK = str(REPO / "config/quick.yaml")
