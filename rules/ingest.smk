@@ -109,7 +109,7 @@ rule ingest_text:
 rule ingest_cifar2:
     input:
         raw=[str(CIFAR_SOURCE)],
-        code=code("ingest/__init__.py", "ingest/common.py", "ingest/cifar.py"),
+        code=code("ingest/__init__.py", "ingest/common.py", "ingest/cifar/"),
     output:
         **ingest_outputs("cifar2"),
     log:
