@@ -38,8 +38,7 @@ DEFAULT_MODELS = ["net", "width", "batch_norm", "res", "res_deep", "fc_512"]
 def load_data(path: Path, subsample: int | None) -> dict[str, torch.Tensor]:
     """The ingest stage's cifar2.pt, or (before it exists) the test helper's copy of it."""
     if not path.exists():
-        sys.path.insert(0, str(ROOT / "tests"))
-        from cifar2_helpers import cifar2_file
+        from tests.helpers.data import cifar2_file
 
         print(f"{path} not found: using the test helper's CIFAR-2 built from the JPEG tree")
         path = cifar2_file()

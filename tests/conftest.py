@@ -1,32 +1,16 @@
-"""Shared fixtures: where the real data is, and one real quick Snakemake run for the whole suite."""
+"""Shared fixtures: where the real data is, and one real quick Snakemake run for the whole suite.
+
+Shared functions live in tests/helpers/ (test modules import those, never this file).
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from cifar2_helpers import JPEG_ROOT, SHARED_DATA
-
-REPO = Path(__file__).resolve().parents[1]
-DATA, CIFAR10 = SHARED_DATA.resolve(), JPEG_ROOT.resolve()
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None,
-              check: bool = True, timeout: float = 1500) -> subprocess.CompletedProcess:
-    """Run the repository's workflow in `workdir` (outputs land there, not in the checkout)."""
-    full_env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10),
-                **(env or {})}
-    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
-    result = subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n"
-                             f"{result.stderr[-6000:]}")
-    return result
+from tests.helpers.data import DATA, REPO
+from tests.helpers.workflow import snakemake
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,8 @@ from dlwpt.code_inputs import (
     script_dependencies,
 )
 from dlwpt.ingest import INGESTERS, ingest_module
-
-from conftest import REPO, snakemake
+from tests.helpers.data import REPO
+from tests.helpers.workflow import planned_jobs, snakemake
 
 # What each rule's script loads by computed name once it runs, per job (its wildcards).
 LAZY_LOOKUPS = {
@@ -56,20 +56,6 @@ def loaded_modules(script: Path, root: Path, package: str, then: str = "") -> se
 def undeclared(script: Path, root: Path, declared: list[str] | list[Path], package: str = "dlwpt",
                then: str = "") -> set[Path]:
     return loaded_modules(script, root, package, then) - {Path(p).resolve() for p in declared}
-
-
-def planned_jobs(stdout: str) -> list[dict]:
-    """The jobs of a dry run: rule, wildcards (as printed, "" if none), inputs, reason."""
-    jobs = []
-    for block in re.split(r"\n(?=rule \w+:\n)", stdout):
-        head = re.match(r"rule (\w+):\n", block)
-        if not head:
-            continue
-        fields = dict(re.findall(r"^    (\w+): (.*)$", block, flags=re.M))
-        jobs.append({"rule": head.group(1), "wildcards": fields.get("wildcards", ""),
-                     "input": fields["input"].split(", ") if "input" in fields else [],
-                     "reason": fields.get("reason", "")})
-    return jobs
 
 
 def rule_scripts() -> dict[str, Path]:

@@ -10,9 +10,9 @@ import torch
 from dlwpt import sources
 from dlwpt.download import fetch
 from dlwpt.io import DataError
-
-from conftest import REPO, snakemake
-from http_fixture import DataServer
+from tests.helpers.data import REPO
+from tests.helpers.http_server import DataServer
+from tests.helpers.workflow import job_counts, snakemake
 
 WINE = "p1ch4/tabular-wine/winequality-white.csv"
 
@@ -103,7 +103,7 @@ def test_no_network_no_local_copy_stops_before_any_job(tmp_path):
 def test_dry_run_of_a_fresh_clone_lists_every_job(tmp_path):
     """Download mode (no local copy): -n plans fetches, every ingest, the zoo and the report."""
     result = snakemake(tmp_path, "-n", "--cores", "4", env={"DLWPT_DATA": "", "DLWPT_CIFAR10": ""})
-    jobs = _job_counts(result.stdout)
+    jobs = job_counts(result.stdout)
     n_raw = len([p for p in sources.manifest() if not p.endswith("hour.csv")])
     assert jobs["fetch_raw_file"] == n_raw and jobs["fetch_cifar10"] == 1
     assert jobs["ingest_dataset"] == 7
@@ -112,15 +112,3 @@ def test_dry_run_of_a_fresh_clone_lists_every_job(tmp_path):
     assert jobs["train_model"] == 10 and jobs["fit_thermometer"] == 9
     assert REPO.joinpath("Snakefile").is_file()
 
-
-def _job_counts(stdout: str) -> dict[str, int]:
-    """Parse Snakemake's `job count` table."""
-    counts: dict[str, int] = {}
-    lines = stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("job") and "count" in line)
-    for line in lines[start + 2:]:
-        parts = line.split()
-        if len(parts) != 2 or parts[0] == "total":
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts

@@ -22,8 +22,7 @@ from dlwpt.engine.cuda_graphs import preserved_training_state
 from dlwpt.io import DataError, file_digest
 from dlwpt.models import build_model
 from dlwpt.train import load_training_data, train_model
-
-from cifar2_helpers import load_cifar2, subset_file
+from tests.helpers.data import load_cifar2, subset_file
 
 ROOT = Path(__file__).resolve().parents[1]
 NET = {"arch": "Net", "epochs": 3, "batch_size": 64, "optimizer": "sgd", "lr": 1e-2,

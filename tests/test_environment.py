@@ -10,8 +10,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from dlwpt.config import check_config, model_config
-
-from conftest import REPO
+from tests.helpers.data import REPO
 
 
 def pins(lines):

@@ -14,8 +14,8 @@ import pytest
 
 from dlwpt import sources
 from dlwpt.io import file_digest
-
-from conftest import REPO, snakemake
+from tests.helpers.data import CIFAR10, DATA, REPO
+from tests.helpers.workflow import snakemake
 
 pytestmark = pytest.mark.pipeline
 WINE = "p1ch4/tabular-wine/winequality-white.csv"
@@ -102,8 +102,6 @@ def snakemake_in(checkout: Path, *args: str) -> subprocess.CompletedProcess:
     import os
     import sys
 
-    from conftest import CIFAR10, DATA
-
     env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10)}
     result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=checkout, env=env,
                             capture_output=True, text=True, timeout=600)
@@ -121,8 +119,6 @@ def test_a_killed_training_job_resumes_when_the_same_command_runs_again(tmp_path
     import time
 
     from dlwpt.train import train_model
-
-    from conftest import CIFAR10, DATA
 
     config = tmp_path / "one-model.yaml"
     config.write_text(json.dumps({"datasets": ["cifar2"], "train": {

@@ -8,8 +8,8 @@ import torch
 
 from dlwpt.ingest.bikes import ingest_bikes
 from dlwpt.io import load_tensors, read_json
-
-from ingest_helpers import P1CH4, assert_rejects, edited_copy, ingested, outputs
+from tests.helpers.data import P1CH4
+from tests.helpers.ingest import assert_rejects, edited_copy, ingested, outputs
 
 BIKES = P1CH4 / "bike-sharing-dataset"
 FIXED = BIKES / "hour-fixed.csv"

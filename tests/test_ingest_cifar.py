@@ -9,17 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from dlwpt.ingest import cifar
-from dlwpt.ingest.cifar import (
-    CIFAR10_CLASSES,
-    ingest_cifar,
-    make_python_tarball,
-    read_cifar10,
-    write_python_batches,
-)
+from dlwpt.ingest.cifar import CIFAR10_CLASSES, ingest_cifar, read_cifar10
+from dlwpt.ingest.cifar import tree as tree_reader
 from dlwpt.io import load_tensors, read_json
-
-from ingest_helpers import CIFAR10, assert_rejects, outputs, pil_pixels, truncated_copy
+from tests.helpers.cifar10 import make_python_tarball, write_python_batches
+from tests.helpers.data import CIFAR10
+from tests.helpers.ingest import assert_rejects, outputs, pil_pixels, truncated_copy
 
 # This JPEG tree's statistics (the official archive gives 0.4914/0.4822/0.4465, 0.2470/...).
 TREE_MEAN = [0.4913, 0.4821, 0.4465]
@@ -136,8 +131,8 @@ def test_tree_with_an_empty_class_is_rejected(tiny_tree, tmp_path):
 
 
 def test_truncated_jpeg_is_rejected_by_the_worker_pool(tiny_tree, tmp_path, monkeypatch):
-    monkeypatch.setattr(cifar, "PARALLEL_MIN_FILES", 1)
-    monkeypatch.setattr(cifar, "CHUNK_FILES", 4)
+    monkeypatch.setattr(tree_reader, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(tree_reader, "CHUNK_FILES", 4)
     bad = tiny_tree / "train" / "dog" / "0001.jpg"
     bad.unlink()
     truncated_copy(CIFAR10 / "train" / "dog" / "0001.jpg", bad)

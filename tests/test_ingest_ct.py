@@ -9,8 +9,8 @@ import torch
 
 from dlwpt.ingest.ct import ingest_ct
 from dlwpt.io import load_tensors
-
-from ingest_helpers import P1CH4, assert_rejects, ingested, outputs
+from tests.helpers.data import P1CH4
+from tests.helpers.ingest import assert_rejects, ingested, outputs
 
 SERIES = P1CH4 / "volumetric-dicom" / "2-LUNG 3.0  B70f-04083"
 

@@ -12,8 +12,8 @@ from PIL import Image
 import dlwpt.ingest.common as common
 from dlwpt.ingest.images import ingest_image, ingest_image_batch
 from dlwpt.io import load_tensors, read_json
-
-from ingest_helpers import P1CH4, assert_rejects, outputs, pil_pixels, truncated_copy
+from tests.helpers.data import P1CH4
+from tests.helpers.ingest import assert_rejects, outputs, pil_pixels, truncated_copy
 
 DOG = P1CH4 / "image-dog" / "bobby.jpg"
 CATS = P1CH4 / "image-cats"

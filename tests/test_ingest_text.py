@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dlwpt.ingest.text import ingest_text
-
-from ingest_helpers import P1CH4, assert_rejects, ingested
+from tests.helpers.data import P1CH4
+from tests.helpers.ingest import assert_rejects, ingested
 
 BOOK = P1CH4 / "jane-austen" / "1342-0.txt"
 LINE_200 = "“Impossible, Mr. Bennet, impossible, when I am not acquainted with him"

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from dlwpt.ingest.wine import ingest_wine
-
-from ingest_helpers import P1CH4, assert_rejects, edited_copy, ingested
+from tests.helpers.data import P1CH4
+from tests.helpers.ingest import assert_rejects, edited_copy, ingested
 
 WINE = P1CH4 / "tabular-wine" / "winequality-white.csv"
 

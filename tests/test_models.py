@@ -8,8 +8,7 @@ import yaml
 
 from dlwpt.engine import accuracy_counts
 from dlwpt.models import Net, NetResDeep, build_model, count_parameters, resdeep_variant
-
-from cifar2_helpers import REFERENCE_NET, load_cifar2
+from tests.helpers.data import REFERENCE_NET, load_cifar2
 
 CONFIG = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
 

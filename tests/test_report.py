@@ -14,10 +14,6 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-
-from dlwpt.io import DataError, read_json, write_json
-from dlwpt.report import build_report
-
 from helpers.report_inputs import (
     BOOK_ACCURACY,
     DATASETS,
@@ -28,6 +24,9 @@ from helpers.report_inputs import (
     write_fit,
     write_run,
 )
+
+from dlwpt.io import DataError, read_json, write_json
+from dlwpt.report import build_report
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_PAGE_BYTES = 5_000_000

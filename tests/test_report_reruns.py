@@ -10,9 +10,8 @@ import json
 
 import pytest
 
-from conftest import REPO, snakemake
-from test_download import _job_counts
-from test_workflow import QUICK, edited
+from tests.helpers.data import REPO
+from tests.helpers.workflow import QUICK, edited, job_counts, snakemake
 
 pytestmark = pytest.mark.pipeline
 REPORT_ONLY = {"make_report": 1, "all": 1}
@@ -23,7 +22,7 @@ def test_corrected_book_accuracy_reruns_the_report_only(quick_pipeline, tmp_path
     corrected.write_text(json.dumps({"book_accuracy": {"net": [0.94, 0.88]}}))
     result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, str(corrected),
                        "--cores", "2")
-    assert _job_counts(result.stdout) == REPORT_ONLY
+    assert job_counts(result.stdout) == REPORT_ONLY
     assert "Params have changed since last execution" in result.stdout
 
 
@@ -32,5 +31,5 @@ def test_corrected_book_accuracy_reruns_the_report_only(quick_pipeline, tmp_path
 def test_editing_a_report_template_reruns_the_report_only(quick_pipeline, template):
     with edited(REPO / "dlwpt/report/templates" / template):
         result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
-    assert _job_counts(result.stdout) == REPORT_ONLY
+    assert job_counts(result.stdout) == REPORT_ONLY
     assert "Updated input files: " in result.stdout and template in result.stdout

@@ -7,14 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from test_code_inputs import planned_jobs
-from test_workflow import edited
 
-from conftest import REPO, snakemake
-from test_download import _job_counts
+from tests.helpers.data import REPO
+from tests.helpers.workflow import QUICK, edited, job_counts, planned_jobs, snakemake
 
 pytestmark = pytest.mark.pipeline
-QUICK = str(REPO / "config/quick.yaml")
 REPORT = {("make_report", ""), ("all", "")}
 ZOO = {("train_model", f"model={m}, seed=0") for m in (
     "fc_512", "fc_deep", "net", "width", "l2", "dropout", "batch_norm", "depth", "res", "res_deep")}
@@ -24,7 +21,7 @@ def plan(workdir: Path, *configfiles: str) -> tuple[set[tuple[str, str]], list[d
     result = snakemake(workdir, "-n", "--configfile", QUICK, *configfiles, "--cores", "2")
     jobs = planned_jobs(result.stdout)
     # each job once: the set below loses nothing
-    assert sum(_job_counts(result.stdout).values()) == len(jobs)
+    assert sum(job_counts(result.stdout).values()) == len(jobs)
     return {(j["rule"], j["wildcards"]) for j in jobs}, jobs
 
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import REPO, snakemake
-from test_download import _job_counts
+from tests.helpers.data import REPO
+from tests.helpers.workflow import QUICK, edited, snakemake
+from tests.helpers.workflow import job_counts as _job_counts
 
 pytestmark = pytest.mark.pipeline
-QUICK = str(REPO / "config/quick.yaml")
 
 
 def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
@@ -58,18 +55,6 @@ def test_changed_hyperparameter_reruns_only_its_model(quick_pipeline, tmp_path):
     result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, str(changed), "--cores", "2")
     assert _job_counts(result.stdout) == {"train_model": 1, "make_report": 1, "all": 1}
     assert "model=width" in result.stdout
-
-
-@contextmanager
-def edited(path: Path):
-    """Really edit `path` (Snakemake ignores a bare mtime change), then restore it exactly."""
-    original, stat = path.read_bytes(), path.stat()
-    path.write_bytes(original + b"\n# edited by a test\n")
-    try:
-        yield
-    finally:
-        path.write_bytes(original)
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def test_editing_model_code_retrains_models_only(quick_pipeline):

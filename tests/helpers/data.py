@@ -1,8 +1,9 @@
-"""Test-only CIFAR-2 (airplane/bird) tensors built from the shared JPEG tree.
+"""Where the real data and the repository are, and test-only CIFAR-2 tensors built from the data.
 
-Mirrors the `results/data/cifar2.pt` contract (docs/ARCHITECTURE.md) so training tests run before
-and independently of the ingest stage. Decoding 12,000 JPEGs takes seconds, so the result is
-cached under the system temp folder (never in the repository).
+The CIFAR-2 (airplane/bird) tensors mirror the `results/data/cifar2.pt` contract
+(docs/ARCHITECTURE.md) so training tests run before and independently of the ingest stage.
+Decoding 12,000 JPEGs takes seconds, so the result is cached under the system temp folder
+(never in the repository).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-# The real data, outside the repository (conftest.py and bench/ take the location from here):
+REPO = Path(__file__).resolve().parents[2]
+# The real data, outside the repository (every test and bench/ take the location from here):
 # DLWPT_DATA / DLWPT_CIFAR10 when set, else ../shared/data beside the checkout.
-SHARED_DATA = Path(os.environ.get("DLWPT_DATA",
-                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED_DATA = Path(os.environ.get("DLWPT_DATA", REPO.parent / "shared" / "data"))
 JPEG_ROOT = Path(os.environ.get("DLWPT_CIFAR10", SHARED_DATA / "cifar10-jpeg"))
+# Resolved, for subprocesses that run elsewhere (Snakemake in a temporary work dir).
+DATA, CIFAR10 = SHARED_DATA.resolve(), JPEG_ROOT.resolve()
+P1CH4 = DATA / "p1ch4"
 REFERENCE_NET = SHARED_DATA / "reference/birds_vs_airplanes.pt"
 CLASSES = {"airplane": 0, "bird": 1}
 # The published CIFAR-10 constants the book normalizes with.

@@ -11,10 +11,6 @@ from PIL import Image
 
 from dlwpt.io import DataError, load_tensors, read_json
 
-from conftest import CIFAR10, DATA, REPO  # noqa: F401  (one place says where the data is)
-
-P1CH4 = DATA / "p1ch4"
-
 
 def outputs(folder: Path) -> tuple[Path, Path]:
     """Output paths inside a folder that does not exist yet (so 'nothing written' is checkable)."""

@@ -1,0 +1,68 @@
+"""Run the repository's Snakemake workflow as users do, in a separate work dir."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.helpers.data import CIFAR10, DATA, REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+QUICK = str(REPO / "config/quick.yaml")
+
+
+def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None,
+              check: bool = True, timeout: float = 1500) -> subprocess.CompletedProcess:
+    """Run the repository's workflow in `workdir` (outputs land there, not in the checkout)."""
+    full_env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10),
+                **(env or {})}
+    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
+    result = subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n"
+                             f"{result.stderr[-6000:]}")
+    return result
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """Parse Snakemake's `job count` table (printed by a dry run, -n)."""
+    counts: dict[str, int] = {}
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("job") and "count" in line)
+    for line in lines[start + 2:]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def planned_jobs(stdout: str) -> list[dict]:
+    """The jobs of a dry run: rule, wildcards (as printed, "" if none), inputs, reason."""
+    jobs = []
+    for block in re.split(r"\n(?=rule \w+:\n)", stdout):
+        head = re.match(r"rule (\w+):\n", block)
+        if not head:
+            continue
+        fields = dict(re.findall(r"^    (\w+): (.*)$", block, flags=re.M))
+        jobs.append({"rule": head.group(1), "wildcards": fields.get("wildcards", ""),
+                     "input": fields["input"].split(", ") if "input" in fields else [],
+                     "reason": fields.get("reason", "")})
+    return jobs
+
+
+@contextmanager
+def edited(path: Path) -> Iterator[None]:
+    """Really edit `path` (Snakemake ignores a bare mtime change), then restore it exactly."""
+    original, stat = path.read_bytes(), path.stat()
+    path.write_bytes(original + b"\n# edited by a test\n")
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
