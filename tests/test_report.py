@@ -14,7 +14,10 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from helpers.report_inputs import (
+
+from dlwpt.io import DataError, read_json, write_json
+from dlwpt.report import build_report
+from tests.helpers.report_inputs import (
     BOOK_ACCURACY,
     DATASETS,
     RUNS,
@@ -24,9 +27,6 @@ from helpers.report_inputs import (
     write_fit,
     write_run,
 )
-
-from dlwpt.io import DataError, read_json, write_json
-from dlwpt.report import build_report
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_PAGE_BYTES = 5_000_000
