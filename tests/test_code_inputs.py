@@ -20,6 +20,7 @@ import pytest
 from dlwpt.code_inputs import (
     imported_names,
     module_dependencies,
+    module_file,
     package_data,
     script_dependencies,
 )
@@ -162,8 +163,11 @@ def test_ingest_code_is_the_dispatcher_and_the_datasets_own_module():
     for name in INGESTERS:
         found = {p.relative_to(REPO).as_posix() for p in script_dependencies(
             REPO / "scripts/ingest.py", REPO, [ingest_module(name)])}
-        own = ingest_module(name).replace(".", "/") + ".py"
-        others = {ingest_module(n).replace(".", "/") + ".py" for n in INGESTERS} - {own}
+        def source(n: str) -> str:  # a module file, or a package's __init__.py
+            return module_file(ingest_module(n), REPO).relative_to(REPO).as_posix()
+
+        own = source(name)
+        others = {source(n) for n in INGESTERS} - {own}
         assert {own, "dlwpt/ingest/__init__.py", "dlwpt/ingest/common.py", "dlwpt/io.py",
                 "dlwpt/__init__.py"} <= found and not found & others, name
 
