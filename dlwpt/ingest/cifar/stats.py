@@ -24,5 +24,10 @@ def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """ToTensor (uint8 -> float / 255) then Normalize, batched."""
+    """ToTensor (uint8 -> float / 255) then Normalize, batched.
+
+    Not torchvision's v2 transforms: ToDtype(scale=True) multiplies by 1/255, which differs from
+    ToTensor's / 255 in the last bit for 126 of the 256 levels; v2.Normalize alone is identical
+    to this line but would add torchvision's import for nothing.
+    """
     return (images.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
