@@ -30,8 +30,9 @@ class DataError(Exception):
 
     def __init__(self, path: str | os.PathLike, problem: str):
         self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        # One line even when the problem quotes a library's multi-line message (torch.load's).
+        self.problem = " ".join(line.strip() for line in problem.splitlines() if line.strip())
+        super().__init__(f"{self.path}: {self.problem}")
 
 
 class SettingError(Exception):

@@ -120,11 +120,13 @@ def ingest_options(wildcards):
 
 
 def train_outputs():
+    """Per trained model, per seed: summary, metrics and model (the report checks the latter
+    two against the digests the summary recorded when the run was trained)."""
     return expand(
         "results/train/{model}/seed{seed}/{file}",
         model=MODELS,
         seed=SEEDS,
-        file=["summary.json", "metrics.csv"],
+        file=["summary.json", "metrics.csv", "model.pt"],
     )
 
 
