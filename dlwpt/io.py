@@ -113,6 +113,14 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def copy_atomic(source: str | os.PathLike, destination: str | os.PathLike) -> None:
+    """Copy `source` over `destination` in one rename: a reader sees the old file or the new."""
+    import shutil
+
+    with atomic_path(destination) as tmp:
+        shutil.copyfile(source, tmp)
+
+
 def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
 

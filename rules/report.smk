@@ -12,16 +12,10 @@ rule make_report:
         benchmarks=upstream_benchmarks(),
         code=code("make_report.py", data=["report/templates"]),
     output:
-        html=report(
-            "results/report.html",
-            category="Report",
-            caption="../report/report.rst",
-        ),
-        csv=report(
-            "results/metrics.csv",
-            category="Models",
-            caption="../report/metrics.rst",
-        ),
+        # Staged: Snakemake deletes a job's outputs before running it, so publish_report
+        # replaces the published page only once a new one is complete.
+        html="results/.report/report.html",
+        csv="results/.report/metrics.csv",
         figures=report(
             directory("results/report_figures"),
             patterns=["{figure}.png"],
@@ -48,3 +42,29 @@ rule make_report:
         config=config,  # the configuration as run, for the provenance section
     script:
         "../scripts/make_report.py"
+
+
+rule publish_report:
+    input:
+        html="results/.report/report.html",
+        csv="results/.report/metrics.csv",
+        code=code("publish_report.py"),
+    output:
+        html=report(
+            "results/report.html",
+            category="Report",
+            caption="../report/report.rst",
+        ),
+        csv=report(
+            "results/metrics.csv",
+            category="Models",
+            caption="../report/metrics.rst",
+        ),
+    log:
+        "logs/publish_report.log",
+    benchmark:
+        "benchmarks/publish_report/all.tsv"
+    conda:
+        "../envs/dlwpt.yaml"
+    script:
+        "../scripts/publish_report.py"
