@@ -185,18 +185,20 @@ def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path):
         result = snakemake(work, *run, check=False)
         assert result.returncode != 0
         last = (work / "logs/make_report.log").read_text().strip().splitlines()[-1]
-        assert last.split(" ", 1)[1].startswith(f"error: {summary}: cannot read JSON")
-        assert last.endswith(f"rebuild the run with: snakemake --forcerun {summary}")
+        named = summary.relative_to(work)  # as the job sees it, from the work dir
+        assert last.split(" ", 1)[1].startswith(f"error: {named}: cannot read JSON")
+        assert last.endswith(f"rebuild the run with: snakemake --forcerun {named}")
         assert page.read_bytes() == published
     summary.write_bytes(good_summary)
     snakemake(work, *run)
+    published = page.read_bytes()  # rebuilt from the repaired summary
 
     model = work / "results/train/net/seed0/model.pt"
     model.write_bytes(model.read_bytes()[:1000])
     result = snakemake(work, *run, check=False)
     assert result.returncode != 0
     last = (work / "logs/make_report.log").read_text().strip().splitlines()[-1]
-    assert f"error: {model}: changed since it was trained" in last
+    assert f"error: {model.relative_to(work)}: changed since it was trained" in last
     assert page.read_bytes() == published
     snakemake(work, *run, "--forcerun", str(summary.relative_to(work)))
     assert json.loads(summary.read_text())["files"]["model.pt"] == (
