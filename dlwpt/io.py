@@ -30,8 +30,9 @@ class DataError(Exception):
 
     def __init__(self, path: str | os.PathLike, problem: str):
         self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        # One line even when the problem quotes a library's multi-line message (torch.load's).
+        self.problem = " ".join(line.strip() for line in problem.splitlines() if line.strip())
+        super().__init__(f"{self.path}: {self.problem}")
 
 
 class SettingError(Exception):
@@ -110,6 +111,14 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def copy_atomic(source: str | os.PathLike, destination: str | os.PathLike) -> None:
+    """Copy `source` over `destination` in one rename: a reader sees the old file or the new."""
+    import shutil
+
+    with atomic_path(destination) as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -120,11 +120,13 @@ def ingest_options(wildcards):
 
 
 def train_outputs():
+    """Per trained model, per seed: summary, metrics and model (the report checks the latter
+    two against the digests the summary recorded when the run was trained)."""
     return expand(
         "results/train/{model}/seed{seed}/{file}",
         model=MODELS,
         seed=SEEDS,
-        file=["summary.json", "metrics.csv"],
+        file=["summary.json", "metrics.csv", "model.pt"],
     )
 
 
@@ -173,3 +175,30 @@ def upstream_benchmarks():
         )
         + expand("benchmarks/fit_thermometer/{experiment}.tsv", experiment=EXPERIMENTS)
     )
+
+
+def report_inputs():
+    """What the report summarizes: every ingested dataset, run, fit and upstream benchmark."""
+    return {
+        "data": expand("results/data/{name}.{ext}", name=DATASETS, ext=["pt", "json"]),
+        "runs": train_outputs(),
+        "thermometer": expand(
+            "results/thermometer/{experiment}.json", experiment=EXPERIMENTS
+        ),
+        "benchmarks": upstream_benchmarks(),
+    }
+
+
+def report_params():
+    """Everything the report reads besides its input files, so a change reruns it (and only
+    it, for book_accuracy): the script sees no config."""
+    return {
+        "datasets": DATASETS,
+        "trained_models": MODELS,
+        "seeds": SEEDS,
+        "models": list(config["models"]),
+        "experiments": EXPERIMENTS,
+        "book_accuracy": config.get("book_accuracy", {}),
+        "ingest_options": {d: config["ingest"].get(d, {}) for d in DATASETS},
+        "config": config,  # the configuration as run, for the provenance section
+    }

@@ -14,24 +14,30 @@ from dlwpt.provenance import provenance
 from dlwpt.report import build_report
 
 
-def pairs(files):
-    return list(zip(files[0::2], files[1::2], strict=True))
+def groups(files, size):
+    return [files[i : i + size] for i in range(0, len(files), size)]
 
 
 with script_errors(snakemake.log[0]):
     p = snakemake.params
     build_report(
         # The declared inputs, in expand()'s order: per dataset (pt, json); per trained model,
-        # per seed (summary, metrics). load_runs checks every summary names the model and seed
-        # paired here.
+        # per seed (summary, metrics, model). load_runs checks every summary names the model
+        # and seed paired here.
         data={
             name: {"pt": Path(pt), "json": Path(js)}
-            for name, (pt, js) in zip(p.datasets, pairs(snakemake.input.data), strict=True)
+            for name, (pt, js) in zip(p.datasets, groups(snakemake.input.data, 2), strict=True)
         },
         runs=[
-            {"model": model, "seed": seed, "summary": Path(summary), "metrics": Path(metrics)}
-            for (model, seed), (summary, metrics) in zip(
-                product(p.trained_models, p.seeds), pairs(snakemake.input.runs), strict=True
+            {
+                "model": model,
+                "seed": seed,
+                "summary": Path(summary),
+                "metrics": Path(metrics),
+                "model_pt": Path(model_pt),
+            }
+            for (model, seed), (summary, metrics, model_pt) in zip(
+                product(p.trained_models, p.seeds), groups(snakemake.input.runs, 3), strict=True
             )
         ],
         thermometer=[Path(f) for f in snakemake.input.thermometer],

@@ -107,7 +107,7 @@ def test_dry_run_of_a_fresh_clone_lists_every_job(tmp_path):
     n_raw = len([p for p in sources.manifest() if not p.endswith("hour.csv")])
     assert jobs["fetch_raw_file"] == n_raw and jobs["fetch_cifar10"] == 1
     assert jobs["ingest_dataset"] == 7
-    for rule in ("make_report", "all"):
+    for rule in ("make_report", "publish_report", "all"):
         assert jobs[rule] == 1, rule
     assert jobs["train_model"] == 10 and jobs["fit_thermometer"] == 9
     assert REPO.joinpath("Snakefile").is_file()

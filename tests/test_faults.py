@@ -15,7 +15,7 @@ import pytest
 from dlwpt import sources
 from dlwpt.io import file_digest
 from tests.helpers.data import CIFAR10, DATA, REPO
-from tests.helpers.workflow import snakemake
+from tests.helpers.workflow import QUICK, snakemake
 
 pytestmark = pytest.mark.pipeline
 WINE = "p1ch4/tabular-wine/winequality-white.csv"
@@ -163,3 +163,44 @@ def test_a_killed_training_job_resumes_when_the_same_command_runs_again(tmp_path
 
     assert rows(work / "results/train/net/seed0/metrics.csv") == rows(reference / "metrics.csv")
     assert len(rows(reference / "metrics.csv")) == 6
+
+
+def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path):
+    """A summary.json corrupted, then a model.pt truncated, after the run: the report refuses
+    each in one line naming the file and the command that rebuilds it, the published page
+    stays as it was, the same command fails again rather than exit 0, and the named command
+    repairs the run."""
+    config = tmp_path / "small.yaml"
+    config.write_text(json.dumps({"datasets": ["wine", "cifar2"], "train": {
+        "models": ["net"], "subsample": 200, "defaults": {"epochs": 1}}}))
+    work = tmp_path / "work"
+    run = ["--configfile", QUICK, str(config), "--cores", "2"]
+    snakemake(work, *run)
+    page = work / "results/report.html"
+    published = page.read_bytes()
+    summary = work / "results/train/net/seed0/summary.json"
+    good_summary = summary.read_bytes()
+    summary.write_text('{"model": "net", "se')
+    for _ in range(2):  # the same command again: fails again, never exit 0 on a stale page
+        result = snakemake(work, *run, check=False)
+        assert result.returncode != 0
+        last = (work / "logs/make_report.log").read_text().strip().splitlines()[-1]
+        named = summary.relative_to(work)  # as the job sees it, from the work dir
+        assert last.split(" ", 1)[1].startswith(f"error: {named}: cannot read JSON")
+        assert last.endswith(f"rebuild the run with: snakemake --forcerun {named}")
+        assert page.read_bytes() == published
+    summary.write_bytes(good_summary)
+    snakemake(work, *run)
+    published = page.read_bytes()  # rebuilt from the repaired summary
+
+    model = work / "results/train/net/seed0/model.pt"
+    model.write_bytes(model.read_bytes()[:1000])
+    result = snakemake(work, *run, check=False)
+    assert result.returncode != 0
+    last = (work / "logs/make_report.log").read_text().strip().splitlines()[-1]
+    assert f"error: {model.relative_to(work)}: changed since it was trained" in last
+    assert page.read_bytes() == published
+    snakemake(work, *run, "--forcerun", str(summary.relative_to(work)))
+    assert json.loads(summary.read_text())["files"]["model.pt"] == (
+        "sha256:" + file_digest(model))
+    assert page.read_bytes() != published  # a new page, from the retrained run

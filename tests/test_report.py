@@ -125,7 +125,8 @@ def report(synthetic, tmp_path_factory) -> tuple[Page, str, pd.DataFrame, Path]:
 def test_metrics_csv_holds_every_run_in_config_order(report):
     _, _, metrics, _ = report
     assert metrics.columns.tolist() == [
-        "model", "arch", "seed", "train_acc", "val_acc", "n_params", "seconds_per_epoch",
+        "model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch", "n_params",
+        "seconds_per_epoch",
         "total_seconds", "device", "engine", "epochs", "resdeep_blocks", "book_train_acc",
         "book_val_acc"]
     assert metrics.model.tolist() == list(RUNS)
@@ -352,6 +353,9 @@ def test_benchmarks_alone_still_give_a_cost_section(synthetic, tmp_path):
     ("dataset_json_without_tensors", "missing key(s): tensors"),
     ("benchmark_without_seconds", "missing column(s): s"),
     ("thermometer_not_json", "cannot read JSON"),
+    ("summary_not_json", "cannot read JSON"),
+    ("model_truncated", "changed since it was trained"),
+    ("metrics_edited", "changed since it was trained"),
 ])
 def test_bad_input_raises_data_error_naming_the_file(synthetic, tmp_path, damage, problem):
     run = synthetic["runs"][0]
@@ -363,9 +367,11 @@ def test_bad_input_raises_data_error_naming_the_file(synthetic, tmp_path, damage
     elif damage == "summary_of_another_run":
         write_json(bad, read_json(run["summary"]))
         changes["runs"] = [{**run, "model": "width", "summary": bad}]
-    elif damage == "metrics_missing_column":
+    elif damage == "metrics_missing_column":  # with a summary that recorded no digests
         pd.read_csv(run["metrics"]).drop(columns="val_acc").to_csv(bad, index=False)
-        changes["runs"] = [{**run, "metrics": bad}]
+        old_style = tmp_path / "summary.json"
+        write_json(old_style, {k: v for k, v in read_json(run["summary"]).items() if k != "files"})
+        changes["runs"] = [{**run, "summary": old_style, "metrics": bad}]
     elif damage == "unreadable_tensors":
         bad.write_bytes(b"not a torch file")
         changes["data"] = {"wine": {**synthetic["data"]["wine"], "pt": bad}}
@@ -375,13 +381,67 @@ def test_bad_input_raises_data_error_naming_the_file(synthetic, tmp_path, damage
     elif damage == "benchmark_without_seconds":
         bad.write_text("h:m:s\tmax_rss\n0:00:01\t10\n")
         changes["benchmarks"] = [bad]
+    elif damage == "summary_not_json":
+        bad.write_text('{"model": "net", "se')
+        changes["runs"] = [{**run, "summary": bad}]
+    elif damage == "model_truncated":
+        bad.write_bytes(run["model_pt"].read_bytes()[:100])
+        changes["runs"] = [{**run, "model_pt": bad.rename(bad.with_name("model.pt"))}]
+        bad = bad.with_name("model.pt")
+    elif damage == "metrics_edited":
+        bad.write_text(run["metrics"].read_text().replace("0.8", "0.9"))
+        changes["runs"] = [{**run, "metrics": bad.rename(bad.with_name("metrics.csv"))}]
+        bad = bad.with_name("metrics.csv")
     else:
         bad.write_text("{not json")
         changes["thermometer"] = [bad]
     with pytest.raises(DataError) as error:
         build(tmp_path, synthetic, **changes)
     assert error.value.path == str(bad) and problem in str(error.value)
+    assert "\n" not in str(error.value)
+    if damage in ("summary_not_json", "model_truncated", "metrics_edited"):  # a training output
+        summary = bad if damage == "summary_not_json" else run["summary"]
+        assert str(error.value).endswith(f"rebuild the run with: snakemake --forcerun {summary}")
     assert not (tmp_path / "report.html").exists()
+
+
+def test_a_diverged_model_is_marked_and_never_the_winner(synthetic, tmp_path):
+    runs = [r for r in synthetic["runs"] if r["model"] != "width"]
+    # width has the best validation accuracy, but its run diverged at epoch 2 of 2
+    runs.append(write_run(tmp_path / "runs", "width", 0, arch="NetWidth", train_acc=0.95,
+                          val_acc=0.99, n_params=38386, seconds_per_epoch=1.5, diverged_epoch=2))
+    page, metrics = build(tmp_path, synthetic, runs=runs, data={}, thermometer=[],
+                          benchmarks=[])
+    parsed = Page(page)
+    assert parsed.ids["winner"]["data-model"] == "net"
+    width = next(r for r in parsed.rows("accuracy-table") if r["model"].startswith("width"))
+    assert width["model"] == "width diverged at epoch 2"
+    assert "Diverged (the training loss stopped being a number" in parsed.text
+    assert 'class="diverged"' in page
+    assert metrics.set_index("model").loc["width", "diverged_epoch"] == 2
+    assert metrics.set_index("model").loc[["net", "res_deep"], "diverged_epoch"].isna().all()
+
+
+def test_no_winner_when_every_model_diverged(synthetic, tmp_path):
+    runs = [write_run(tmp_path / "runs", "net", 0, arch="Net", train_acc=0.5, val_acc=0.5,
+                      n_params=18090, seconds_per_epoch=0.5, diverged_epoch=1)]
+    page, _ = build(tmp_path, synthetic, runs=runs, data={}, thermometer=[], benchmarks=[])
+    assert Page(page).texts["winner"] == "No winner: every model diverged."
+
+
+def test_provenance_lists_raw_files_that_differ_from_the_books(synthetic, tmp_path):
+    wine = synthetic["data"]["wine"]
+    changed = tmp_path / "wine.json"
+    difference = {"path": "/data/p1ch4/tabular-wine/winequality-white.csv",
+                  "expected": "sha256:" + "a" * 64, "actual": "sha256:" + "b" * 64}
+    write_json(changed, read_json(wine["json"]) | {"raw_differences": [difference]})
+    page, _ = build(tmp_path, synthetic, data={"wine": {**wine, "json": changed}},
+                    thermometer=[], benchmarks=[])
+    parsed = Page(page)
+    assert parsed.rows("raw-differences-table") == [{
+        "dataset": "wine", "file": difference["path"], "pinned": difference["expected"],
+        "found": difference["actual"]}]
+    assert "raw-differences-table" not in Page(build(tmp_path / "plain", synthetic)[0]).tables
 
 
 # --- the real quick pipeline run ----------------------------------------------------------------
@@ -441,11 +501,12 @@ def test_pipeline_metrics_csv_rows_equal_the_summaries(pipeline, full_report):
     _, metrics, _ = full_report
     expected = summaries(pipeline)
     assert len(metrics) == len(expected) == len(pipeline["models"])
-    columns = ["model", "arch", "seed", "train_acc", "val_acc", "n_params", "seconds_per_epoch",
-               "total_seconds", "device", "engine", "epochs"]
+    columns = ["model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch", "n_params",
+               "seconds_per_epoch", "total_seconds", "device", "engine", "epochs"]
     merged = metrics.merge(expected, on=["model", "seed"], suffixes=("", "_json"))
     assert len(merged) == len(metrics)
-    for column in columns[3:] + ["arch"]:
+    assert merged["diverged_epoch"].isna().all() and merged["diverged_epoch_json"].isna().all()
+    for column in [c for c in columns[3:] if c != "diverged_epoch"] + ["arch"]:
         assert (merged[column] == merged[f"{column}_json"]).all(), column
     for model, row in metrics.set_index("model").iterrows():
         assert [row.book_train_acc, row.book_val_acc] == pipeline["book_accuracy"][model]

@@ -14,7 +14,7 @@ from tests.helpers.data import REPO
 from tests.helpers.workflow import QUICK, edited, job_counts, snakemake
 
 pytestmark = pytest.mark.pipeline
-REPORT_ONLY = {"make_report": 1, "all": 1}
+REPORT_ONLY = {"make_report": 1, "publish_report": 1, "all": 1}
 
 
 def test_corrected_book_accuracy_reruns_the_report_only(quick_pipeline, tmp_path):

@@ -12,7 +12,7 @@ from tests.helpers.data import REPO
 from tests.helpers.workflow import QUICK, edited, job_counts, planned_jobs, snakemake
 
 pytestmark = pytest.mark.pipeline
-REPORT = {("make_report", ""), ("all", "")}
+REPORT = {("make_report", ""), ("publish_report", ""), ("all", "")}
 ZOO = {("train_model", f"model={m}, seed=0") for m in (
     "fc_512", "fc_deep", "net", "width", "l2", "dropout", "batch_norm", "depth", "res", "res_deep")}
 
@@ -84,6 +84,6 @@ def test_changing_a_model_setting_retrains_that_model_only(quick_pipeline, tmp_p
 def test_editing_stage_code_reruns_that_stage_only(quick_pipeline, module, rules):
     with edited(REPO / module):
         planned, _ = plan(quick_pipeline)
-    assert {rule for rule, _ in planned} == rules | {"make_report", "all"}
+    assert {rule for rule, _ in planned} == rules | {"make_report", "publish_report", "all"}
     if rules:
         assert len(planned) == 9 + 2  # the nine thermometer experiments of the quick config

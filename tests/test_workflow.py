@@ -12,6 +12,7 @@ from tests.helpers.workflow import QUICK, edited, snakemake
 from tests.helpers.workflow import job_counts as _job_counts
 
 pytestmark = pytest.mark.pipeline
+REPORT_JOBS = {"make_report": 1, "publish_report": 1, "all": 1}
 
 
 def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
@@ -40,7 +41,7 @@ def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
     log = (quick_pipeline / "logs/train_model/net/seed0.log").read_text()
     assert "epoch 1/2" in log and "epoch 2/2" in log and "ETA" in log
     for rule in ("ingest_dataset/ct", "train_model/net", "fit_thermometer/split_sgd",
-                 "make_report"):
+                 "make_report", "publish_report"):
         assert list((quick_pipeline / "benchmarks").glob(f"{rule}*")), rule
 
 
@@ -53,20 +54,20 @@ def test_changed_hyperparameter_reruns_only_its_model(quick_pipeline, tmp_path):
     changed = tmp_path / "changed.yaml"
     changed.write_text(json.dumps({"models": {"width": {"lr": 0.005}}}))
     result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, str(changed), "--cores", "2")
-    assert _job_counts(result.stdout) == {"train_model": 1, "make_report": 1, "all": 1}
+    assert _job_counts(result.stdout) == {"train_model": 1, **REPORT_JOBS}
     assert "model=width" in result.stdout
 
 
 def test_editing_model_code_retrains_models_only(quick_pipeline):
     with edited(REPO / "dlwpt/models.py"):
         result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
-    assert _job_counts(result.stdout) == {"train_model": 10, "make_report": 1, "all": 1}
+    assert _job_counts(result.stdout) == {"train_model": 10, **REPORT_JOBS}
 
 
 def test_editing_wine_code_reingests_wine_only(quick_pipeline):
     with edited(REPO / "dlwpt/ingest/wine.py"):
         result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
-    assert _job_counts(result.stdout) == {"ingest_dataset": 1, "make_report": 1, "all": 1}
+    assert _job_counts(result.stdout) == {"ingest_dataset": 1, **REPORT_JOBS}
 
 
 def test_bad_input_stops_with_one_line_naming_the_file(tmp_path, data_dir):

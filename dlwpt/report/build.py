@@ -18,7 +18,13 @@ from dlwpt.report import figures
 from dlwpt.report.datasets import dataset_views
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import acc, integer, missing, number, seconds
-from dlwpt.report.inputs import CSV_COLUMNS, load_benchmarks, load_runs, load_thermometer
+from dlwpt.report.inputs import (
+    CSV_COLUMNS,
+    load_benchmarks,
+    load_runs,
+    load_thermometer,
+    read_checked_json,
+)
 from dlwpt.report.page import render_page
 from dlwpt.report.stats import (
     book_delta_points,
@@ -69,7 +75,7 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
             sections["thermometer"] = thermometer_view(fits, sink)
         if data:
             sections["data"] = {"datasets": dataset_views(data, ingest_options, sink)}
-    sections["provenance"] = provenance_view(provenance)
+    sections["provenance"] = provenance_view(provenance, raw_differences(data))
     page = render_page(
         sections=sections, titles=SECTION_TITLES,
         subtitle={"date": provenance.get("date", ""),
@@ -92,8 +98,8 @@ def spread(row: pd.Series, split: str) -> str | None:
 def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame,
                  sink: FigureSink) -> dict[str, Any]:
     rank = ranking(per_model)
-    best = per_model.loc[rank["best"]]
-    winner = {
+    best = per_model.loc[rank["best"]] if rank["best"] else None
+    winner = None if best is None else {
         "model": rank["best"], "val": acc(best.val_mean), "n_seeds": int(best.n_seeds),
         "val_min": acc(best.val_min), "val_max": acc(best.val_max),
         "second": rank["second"],
@@ -110,6 +116,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame,
         delta = book_delta_points(row)
         models.append({
             "model": model, "winner": model == rank["best"], "seeds": integer(row.n_seeds),
+            "diverged": ", ".join(map(str, row.diverged_epochs)) or None,
             "val": acc(row.val_mean), "val_spread": spread(row, "val"),
             "train": acc(row.train_mean), "train_spread": spread(row, "train"),
             "book_val": acc(row.book_val), "book_train": acc(row.book_train),
@@ -118,9 +125,12 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame,
         })
     runs = [{"model": r.model, "seed": r.seed, "val": acc(r.val_acc), "train": acc(r.train_acc),
              "epochs": integer(r.epochs), "seconds_per_epoch": seconds(r.seconds_per_epoch),
-             "device": r.device} for r in run_table.itertuples()]
+             "device": r.device,
+             "diverged": None if pd.isna(r.diverged_epoch) else int(r.diverged_epoch)}
+            for r in run_table.itertuples()]
     return {
         "winner": winner,
+        "diverged": [m["model"] for m in models if m["diverged"]],
         "several_seeds": bool(per_model["n_seeds"].max() > 1),
         "figure": sink.figure(figures.accuracy_chart(per_model, run_table, rank["best"]),
                               "accuracy",
@@ -177,10 +187,20 @@ def thermometer_view(fits: list[dict[str, Any]], sink: FigureSink) -> dict[str, 
     }
 
 
-def provenance_view(provenance: dict[str, Any]) -> dict[str, Any]:
-    """What produced this page: config as run, commit, package versions, device, date."""
+def raw_differences(data: dict[str, dict[str, Path]]) -> list[dict[str, Any]]:
+    """Raw files ingested although they differ from the book's pinned ones (data.verify off)."""
+    return [{**difference, "dataset": name, "expected": difference["expected"] or "not pinned"}
+            for name, files in data.items()
+            for difference in read_checked_json(files["json"]).get("raw_differences") or []]
+
+
+def provenance_view(provenance: dict[str, Any],
+                    differences: list[dict[str, Any]]) -> dict[str, Any]:
+    """What produced this page: config as run, commit, package versions, device, date, and
+    which raw files were not the book's."""
     config = json.loads(json.dumps(provenance.get("config") or {}, default=str))
     return {
+        "raw_differences": differences,
         "git_commit": provenance.get("git_commit", "unknown"),
         "device": provenance.get("device", "unknown"),
         "date": provenance.get("date", "unknown"),

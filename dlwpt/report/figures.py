@@ -101,7 +101,8 @@ def log_scale(axis: Any, limits: tuple[float, float]) -> None:
     axis.yaxis.set_minor_formatter(NullFormatter())
 
 
-def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str) -> Figure:
+def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
+                   winner: str | None) -> Figure:
     """The book's grouped bars (train vs val per model), with the book's values and each seed.
 
     The y axis starts near 0.5, chance level for the two-class task, so the differences between
@@ -140,9 +141,10 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str) -> 
     rotate = len(models) > 6
     ax.set_xticks(x, [f"★ {m}" if m == winner else m for m in models],
                   rotation=30 if rotate else 0, ha="right" if rotate else "center")
-    winner_label = ax.get_xticklabels()[models.index(winner)]
-    winner_label.set_fontweight("bold")
-    winner_label.set_color(VAL_COLOR)
+    if winner is not None:
+        winner_label = ax.get_xticklabels()[models.index(winner)]
+        winner_label.set_fontweight("bold")
+        winner_label.set_color(VAL_COLOR)
     ax.set_ylim(bottom, 1.06)
     ax.set_ylabel("accuracy (dotted: chance)")
     ax.grid(axis="x", visible=False)

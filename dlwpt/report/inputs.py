@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dlwpt.io import DataError, load_tensors, read_json
+from dlwpt.io import DataError, file_digest, load_tensors, read_json
 
 SUMMARY_KEYS = ("model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
                 "seconds_per_epoch", "total_seconds", "resdeep_blocks")
 METRICS_COLUMNS = ("epoch", "train_loss", "train_acc", "val_acc", "seconds")
-CSV_COLUMNS = ("model", "arch", "seed", "train_acc", "val_acc", "n_params", "seconds_per_epoch",
-               "total_seconds", "device", "engine", "epochs", "resdeep_blocks", "book_train_acc",
-               "book_val_acc")
+CSV_COLUMNS = ("model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch", "n_params",
+               "seconds_per_epoch", "total_seconds", "device", "engine", "epochs",
+               "resdeep_blocks", "book_train_acc", "book_val_acc")
 THERMOMETER_KEYS = ("experiment", "kind", "t_u", "t_c", "loss", "diverged", "final", "curve")
 DATASET_KEYS = ("dataset", "tensors")
 
@@ -82,12 +82,18 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
     rows, curves = [], []
     for run in runs:
         summary_path, metrics_path = Path(run["summary"]), Path(run["metrics"])
-        summary = read_checked_json(summary_path, SUMMARY_KEYS)
+        try:
+            summary = read_checked_json(summary_path, SUMMARY_KEYS)
+        except DataError as e:
+            raise DataError(summary_path, f"{e.problem}; {rebuild_hint(summary_path)}") from e
         if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
             raise DataError(summary_path, f"holds {summary['model']}/seed{summary['seed']}, "
                                           f"expected {run['model']}/seed{run['seed']}")
+        check_trained_files(summary, summary_path,
+                            [metrics_path] + ([Path(run["model_pt"])] if "model_pt" in run else []))
         book_train, book_val = book_pair(book_accuracy, run["model"])
         rows.append({**{k: summary[k] for k in CSV_COLUMNS if k in summary},
+                     "diverged_epoch": summary.get("diverged_epoch"),
                      "engine": engine_label(summary),
                      "book_train_acc": book_train, "book_val_acc": book_val,
                      "n_blocks": (summary.get("hyperparameters") or {}).get("n_blocks")})
@@ -103,6 +109,28 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
                  .reset_index(drop=True))
     curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
     return table, curve_frame
+
+
+def rebuild_hint(summary_path: Path) -> str:
+    return f"rebuild the run with: snakemake --forcerun {summary_path}"
+
+
+def check_trained_files(summary: dict[str, Any], summary_path: Path, files: list[Path]) -> None:
+    """Each file as it was when the run was trained (the digests its summary recorded): a
+    model.pt truncated or a metrics.csv edited afterwards is refused, not summarized."""
+    recorded = summary.get("files")
+    if recorded is None:
+        return  # a summary written before digests were recorded
+    for path in files:
+        expected = recorded.get(path.name)
+        if expected is None:
+            raise DataError(summary_path, f"records no digest for {path.name}; "
+                                          f"{rebuild_hint(summary_path)}")
+        actual = "sha256:" + file_digest(path)
+        if actual != expected:
+            raise DataError(path, f"changed since it was trained ({actual}, recorded "
+                                  f"{expected} in {summary_path.name}); "
+                                  f"{rebuild_hint(summary_path)}")
 
 
 def engine_label(summary: dict[str, Any]) -> str:

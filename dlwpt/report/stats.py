@@ -28,6 +28,9 @@ def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
     )
     for column in ("device", "engine"):
         stats[column] = grouped[column].agg(lambda d: "; ".join(sorted(set(map(str, d)))))
+    # A model any of whose seeds diverged: flagged everywhere, never ranked.
+    stats["diverged_epochs"] = grouped["diverged_epoch"].agg(
+        lambda d: [int(e) for e in d.dropna()])
     return stats
 
 
@@ -40,10 +43,18 @@ def rule_stats(rule_runs: pd.DataFrame) -> pd.DataFrame:
 
 def ranking(per_model: pd.DataFrame) -> dict[str, Any]:
     """The best model on validation accuracy, the runner-up and its margin, and the fastest
-    model with the best one's time per epoch relative to it (None where there is no other)."""
-    ranked = per_model.sort_values("val_mean", ascending=False)
+    model with the best one's time per epoch relative to it (None where there is no other).
+
+    Models with a diverged seed take no part: their figures are those of the last finite epoch,
+    not of a trained model. With none left, "best" is None.
+    """
+    ranked = per_model[per_model["diverged_epochs"].map(len) == 0].sort_values(
+        "val_mean", ascending=False)
+    if ranked.empty:
+        return {"best": None, "second": None, "margin_points": None, "fastest": None,
+                "time_ratio": None}
     best = ranked.index[0]
-    fastest = per_model["seconds_per_epoch"].idxmin()
+    fastest = ranked["seconds_per_epoch"].idxmin()
     second = ranked.index[1] if len(ranked) > 1 else None
     row = ranked.iloc[0]
     return {
@@ -51,7 +62,7 @@ def ranking(per_model: pd.DataFrame) -> dict[str, Any]:
         "second": second,
         "margin_points": 100 * (row.val_mean - ranked.iloc[1].val_mean) if second else None,
         "fastest": fastest,
-        "time_ratio": (row.seconds_per_epoch / per_model.loc[fastest, "seconds_per_epoch"]
+        "time_ratio": (row.seconds_per_epoch / ranked.loc[fastest, "seconds_per_epoch"]
                        if second and fastest != best else None),
     }
 

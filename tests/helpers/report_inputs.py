@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dlwpt.io import dataset_summary, save_tensors, write_json
+from dlwpt.io import dataset_summary, file_digest, save_tensors, write_json
 
 # model: (arch, train_acc, val_acc, n_params, seconds_per_epoch), in config order
 RUNS = {
@@ -35,24 +35,33 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: float,
               val_acc: float, n_params: int, seconds_per_epoch: float, epochs: int = EPOCHS,
               device: str = "cpu (2 threads)", cuda_graphs: str = "not used",
-              resdeep_blocks: str | None = None, n_blocks: int | None = None) -> dict[str, Any]:
-    """A training run's summary.json and metrics.csv; returns build_report's run entry."""
+              resdeep_blocks: str | None = None, n_blocks: int | None = None,
+              diverged_epoch: int | None = None) -> dict[str, Any]:
+    """A training run's summary.json, metrics.csv and model.pt (a stand-in state_dict, with
+    the digests the summary records as training does); returns build_report's run entry.
+    A run that diverged at epoch k has k rows, the last with an infinite loss."""
     out = folder / "train" / model / f"seed{seed}"
     hyperparameters = {"epochs": epochs, "lr": 0.01, **({"n_blocks": n_blocks} if n_blocks
                                                         else {})}
+    lines = ["epoch,train_loss,train_acc,val_acc,seconds"]
+    lines += [f"{e},{0.7 / e if e != diverged_epoch else float('inf'):.4f},"
+              f"{train_acc - 0.05 * (epochs - e):.4f},"
+              f"{val_acc - 0.05 * (epochs - e):.4f},{seconds_per_epoch}"
+              for e in range(1, (diverged_epoch or epochs) + 1)]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.csv").write_text("\n".join(lines) + "\n")
+    save_tensors(out / "model.pt", {"fc.weight": torch.full((2, 3), float(seed))})
     write_json(out / "summary.json", {
         "model": model, "arch": arch, "seed": seed, "epochs": epochs, "train_acc": train_acc,
-        "val_acc": val_acc, "n_params": n_params, "device": device,
-        "seconds_per_epoch": seconds_per_epoch, "total_seconds": seconds_per_epoch * epochs + 1,
-        "resdeep_blocks": resdeep_blocks, "engine": "resident loop", "cuda_graphs": cuda_graphs,
-        "hyperparameters": hyperparameters, "book": None})
-    lines = ["epoch,train_loss,train_acc,val_acc,seconds"]
-    lines += [f"{e},{0.7 / e:.4f},{train_acc - 0.05 * (epochs - e):.4f},"
-              f"{val_acc - 0.05 * (epochs - e):.4f},{seconds_per_epoch}"
-              for e in range(1, epochs + 1)]
-    (out / "metrics.csv").write_text("\n".join(lines) + "\n")
+        "val_acc": val_acc, "diverged_epoch": diverged_epoch, "n_params": n_params,
+        "device": device, "seconds_per_epoch": seconds_per_epoch,
+        "total_seconds": seconds_per_epoch * epochs + 1, "resdeep_blocks": resdeep_blocks,
+        "engine": "resident loop", "cuda_graphs": cuda_graphs,
+        "hyperparameters": hyperparameters,
+        "files": {name: "sha256:" + file_digest(out / name)
+                  for name in ("model.pt", "metrics.csv")}})
     return {"model": model, "seed": seed, "summary": out / "summary.json",
-            "metrics": out / "metrics.csv"}
+            "metrics": out / "metrics.csv", "model_pt": out / "model.pt"}
 
 
 def write_runs(folder: Path, seeds: tuple[int, ...] = (0,)) -> list[dict[str, Any]]:
