@@ -86,4 +86,4 @@ def test_editing_stage_code_reruns_that_stage_only(quick_pipeline, module, rules
         planned, _ = plan(quick_pipeline)
     assert {rule for rule, _ in planned} == rules | {"make_report", "publish_report", "all"}
     if rules:
-        assert len(planned) == 9 + 2  # the nine thermometer experiments of the quick config
+        assert len(planned) == 9 + 3  # the nine experiments of the quick config + the report
