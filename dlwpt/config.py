@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 N_OUTPUTS = 2  # every chapter 7-8 model ends in a two-way output layer
@@ -17,6 +19,34 @@ def selected_models(config: dict[str, Any]) -> list[str]:
 def model_config(config: dict[str, Any], model: str) -> dict[str, Any]:
     """One model's full settings: its entry of `models` over `train.defaults`."""
     return {**config["train"]["defaults"], **config["models"][model]}
+
+
+def schema_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
+    """The config's first violation of the JSON schema as one line, or None.
+
+    Snakemake's own `validate` prints the whole schema and instance; this names the key and
+    where it sits (`unknown key 'lrr' in models.width`). It runs first; `validate` then fills in
+    the defaults.
+    """
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = list(validator.iter_errors(config))
+    # A key whose value fails its own rule also counts as "unevaluated": name the rule instead.
+    specific = [e for e in errors
+                if e.validator not in ("additionalProperties", "unevaluatedProperties")]
+    error = jsonschema.exceptions.best_match(specific or errors)
+    if error is None:
+        return None
+    where = ".".join(map(str, error.absolute_path)) or "the top level"
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        # "... are not allowed ('lrr' was unexpected)" or "('a', 'b' were unexpected)"
+        unexpected = re.search(r"\((.*) (?:was|were) unexpected\)", error.message)
+        keys = re.findall(r"'([^']+)'", unexpected.group(1)) if unexpected else []
+        return f"unknown key {keys[0]!r} in {where}" if keys else f"{where}: {error.message}"
+    return f"{where}: {error.message}"
 
 
 def check_config(config: dict[str, Any]) -> None:

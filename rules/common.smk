@@ -7,8 +7,6 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-validate(config, str(REPO / "schemas" / "config.schema.yaml"))
-
 # The Snakefile imports the package from its own checkout (scripts do so via _bootstrap.py).
 sys.path.insert(0, str(REPO))
 
@@ -17,12 +15,23 @@ from dlwpt.code_inputs import package_data, script_dependencies  # noqa: E402
 from dlwpt.config import (  # noqa: E402
     check_config,
     model_config,
+    replace_class_sets,
     resolve_device,
+    schema_problem,
     selected_models,
 )
 from dlwpt.ingest import ingest_module  # noqa: E402
 from dlwpt.verify import tree_fingerprint  # noqa: E402
 
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
+# --configfile files and --config values, merged: a class set they give replaces the default.
+replace_class_sets(config, [workflow.config_settings.overwrite_config])
+# Strict, before any job (a refused config deletes nothing): one line naming the key first,
+# then Snakemake's own validation, which fills in the defaults.
+_problem = schema_problem(config, SCHEMA)
+if _problem:
+    raise WorkflowError(f"config: {_problem}")
+validate(config, str(SCHEMA))
 try:
     check_config(config)
 except ValueError as e:

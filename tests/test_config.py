@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlwpt.config import check_config, replace_class_sets
+from dlwpt.config import check_config, replace_class_sets, schema_problem
+from tests.helpers.workflow import QUICK, planned_jobs, snakemake
 
 REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "schemas/config.schema.yaml"
 
 
 @pytest.fixture
@@ -98,3 +100,49 @@ def test_a_class_mapping_from_a_configfile_replaces_the_default_one(config):
     untouched = copy.deepcopy(config)
     replace_class_sets(untouched, [{"ingest": {"wine": {"bad_max": 4}}}, None])
     assert untouched["ingest"]["cifar2"]["classes"] == {"airplane": 0, "bird": 1}
+
+
+@pytest.mark.parametrize(("where", "value", "message"), [
+    (("trian",), {"seeds": [1]}, "unknown key 'trian' in the top level"),
+    (("train", "subsampel"), 10, "unknown key 'subsampel' in train"),
+    (("models", "width", "lrr"), 0.5, "unknown key 'lrr' in models.width"),
+    (("ingest", "cifar2", "subsampel"), 3, "unknown key 'subsampel' in ingest.cifar2"),
+    (("train", "defaults", "epoch"), 3, "unknown key 'epoch' in train.defaults"),
+    (("thermometer", "experiments", "nn_linear", "lrr"), 1,
+     "unknown key 'lrr' in thermometer.experiments.nn_linear"),
+    (("models", "net", "lr"), -1, "models.net.lr: -1 is less than or equal to the minimum of 0"),
+    (("train", "device"), "gpu", "train.device: 'gpu' is not one of ['auto', 'cuda', 'cpu']"),
+])
+def test_schema_violations_are_one_line_naming_the_key_and_where(config, where, value, message):
+    assert schema_problem(config, SCHEMA) is None
+    node = config
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    assert schema_problem(config, SCHEMA) == message
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize(("change", "message"), [
+    ({"models": {"width": {"lrr": 0.5}}}, "config: unknown key 'lrr' in models.width"),
+    ({"train": {"seeds": [0, 0]}}, "config: train.seeds lists 0 more than once"),
+])
+def test_a_refused_config_stops_before_any_job_and_deletes_nothing(quick_pipeline, tmp_path,
+                                                                   change, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(change))
+    outputs = sorted(p for p in (quick_pipeline / "results").rglob("*") if p.is_file())
+    result = snakemake(quick_pipeline, "--configfile", QUICK, str(bad), "--cores", "2",
+                       check=False)
+    assert result.returncode != 0
+    assert message in result.stderr.splitlines(), result.stderr[-2000:]
+    assert sorted(p for p in (quick_pipeline / "results").rglob("*") if p.is_file()) == outputs
+
+
+@pytest.mark.pipeline
+def test_a_configfile_class_set_replaces_the_default_one(quick_pipeline, tmp_path):
+    classes = tmp_path / "cats-dogs.yaml"
+    classes.write_text(yaml.safe_dump({"ingest": {"cifar2": {"classes": {"cat": 0, "dog": 1}}}}))
+    result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, str(classes), "--cores", "2")
+    (ingest,) = [j for j in planned_jobs(result.stdout) if j["rule"] == "ingest_dataset"]
+    assert ingest["wildcards"] == "dataset=cifar2" and "Params have changed" in ingest["reason"]
