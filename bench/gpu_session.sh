@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared run on the GPU machine (see bench/gpu_prepare.sh): the CUDA-graph correctness
-# test, the benchmark (book loop vs engine, CUDA), then the whole zoo at the book's settings.
+# test, the benchmark (book loop vs resident loop, CUDA), then the whole zoo at the book's settings.
 # Everything worth keeping lands in $OUT.
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}

@@ -131,12 +131,3 @@ def replace_class_sets(config: dict[str, Any], overrides: list[dict[str, Any]]) 
         classes = ((override or {}).get("ingest") or {}).get("cifar2", {}) or {}
         if isinstance(classes, dict) and "classes" in classes:
             config["ingest"]["cifar2"]["classes"] = dict(classes["classes"])
-
-
-def resolve_device(device: str) -> str:
-    """`auto` means CUDA when this machine has it; decided once so rules and jobs agree."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"

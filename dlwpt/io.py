@@ -46,14 +46,16 @@ class DiskFullError(DataError):
         super().__init__(path, "cannot write: No space left on device")
 
 
-# Below this much free space a failed write is taken as "disk full": torch.save reports ENOSPC
-# as an unrelated RuntimeError ("unexpected pos ..."), so the errno alone cannot tell.
+# Below this much free space a writer's RuntimeError is taken as "disk full": torch.save reports
+# ENOSPC as an unrelated RuntimeError ("unexpected pos ..."), without an errno to tell.
 NEARLY_FULL_BYTES = 1 << 20
 
 
 def out_of_space(error: BaseException, folder: Path) -> bool:
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        return True
+    if isinstance(error, OSError):  # Python's writers say what happened
+        return error.errno == errno.ENOSPC
+    if not isinstance(error, RuntimeError):  # torch's stream errors are RuntimeErrors
+        return False
     try:
         stats = os.statvfs(folder)
     except OSError:

@@ -57,8 +57,9 @@ def relative_files(dataset: str, config: dict[str, Any]) -> list[str]:
 def raw_files(dataset: str, config: dict[str, Any]) -> list[Path]:
     """Input paths of an ingest step: in the local copy, or under resources/ once downloaded.
 
-    In the local copy an image or DICOM folder is taken as it is (any number of files), so a
-    user's own copy with other files in it is ingested, not silently narrowed to the manifest.
+    In the local copy an image or DICOM folder is taken as it is (any number of files), not
+    narrowed to the manifest: with data.verify (the default) an extra or missing file is then
+    refused by name, and with data.verify: false a user's own copy is ingested as it is.
     """
     root = data_root(config)
     rels = relative_files(dataset, config)

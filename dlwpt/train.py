@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from dlwpt.config import resolve_device
+from dlwpt.devices import resolve_device
 from dlwpt.engine import TrainSettings, make_trainer
 from dlwpt.io import (
     DataError,
@@ -58,9 +58,10 @@ def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[s
     if subsample is not None:
         if subsample < 1:
             raise ValueError(f"subsample must be a positive number of images, got {subsample}")
-        # cifar2 keeps the source's class order (all airplanes, then all birds): a head slice
-        # would hold one class only. A fixed permutation, independent of the run's seed, keeps
-        # both classes in proportion and gives every model the same images.
+        # cifar2 keeps the source's order (from an image tree: all airplanes, then all birds),
+        # so a head slice could hold one class only. A fixed random subset, independent of the
+        # run's seed, holds both classes (in proportion on average) and is the same for every
+        # model.
         keep = torch.randperm(len(data["train_labels"]),
                               generator=torch.Generator().manual_seed(0))[:subsample]
         keep = keep.sort().values

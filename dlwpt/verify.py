@@ -67,7 +67,7 @@ def verify_raw_files(files: list[str | os.PathLike], root: str | os.PathLike,
 
 
 def tree_fingerprint(root: str | os.PathLike) -> str:
-    """SHA-256 over every file's relative name, size and mtime below `root`.
+    """SHA-256 over every visible file's relative name, size and mtime below `root`.
 
     Cheap enough for a param computed when the workflow is parsed (about 60,000 stat calls for
     the CIFAR-10 image tree), so a replaced, truncated, added or removed image reruns the ingest
@@ -77,9 +77,11 @@ def tree_fingerprint(root: str | os.PathLike) -> str:
 
     root = Path(root).resolve()
     digest = hashlib.sha256()
-    for folder, dirs, names in os.walk(root):
-        dirs.sort()
-        for name in sorted(names):
+    # Symlinked class folders are followed (the readers follow them too); hidden files
+    # (.DS_Store, editor droppings), which no reader takes, are not part of the data.
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(n for n in names if not n.startswith(".")):
             path = Path(folder, name)
             stat = path.stat()
             digest.update(f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0"

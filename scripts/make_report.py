@@ -46,7 +46,7 @@ with script_errors(snakemake.log[0]):
         out_csv=Path(snakemake.output.csv),
         figures_dir=Path(snakemake.output.figures),
         provenance=provenance(p.config, str(_bootstrap.REPO)),
-        models=p.models,
+        configured_models=p.configured_models,
         datasets=p.datasets,
         experiments=p.experiments,
         book_accuracy=p.book_accuracy,

@@ -189,7 +189,7 @@ def test_every_job_declares_every_package_module_it_loads(tmp_path):
         if key not in checked:
             checked[key] = loaded_modules(scripts[job["rule"]], REPO, "dlwpt", lookup)
             assert checked[key], key
-        declared = {Path(p).resolve() for p in job["input"]}
+        declared = {(tmp_path / p).resolve() for p in job["input"]}  # relative to the work dir
         assert checked[key] - declared == set(), (job["rule"], job["wildcards"])
         if job["rule"] == "make_report":
             assert set(package_data(package_dir / "report/templates")) <= declared

@@ -160,22 +160,40 @@ def test_outputs_follow_the_contract(small_data, tmp_path):
     assert summary["train_acc"] == pytest.approx(correct / 320, abs=1e-12)
 
 
-def test_a_diverging_run_stops_records_the_epoch_and_keeps_its_last_finite_figures(
-        small_data, tmp_path):
+def test_a_run_diverging_in_its_first_epoch_stops_with_null_figures(small_data, tmp_path):
     import json
     import math
 
-    cfg = {**NET, "epochs": 6, "lr": 3.0e38}
-    rows, _ = train(small_data, tmp_path, cfg)
+    rows, _ = train(small_data, tmp_path, {**NET, "epochs": 6, "lr": 3.0e38})
     summary = json.loads((tmp_path / "summary.json").read_text())
-    epoch = summary["diverged_epoch"]
-    assert isinstance(epoch, int) and 1 <= epoch < 6
-    assert len(rows) == epoch  # stopped at that epoch, which keeps its (non-finite) row
-    assert not math.isfinite(float(rows[-1]["train_loss"]))
-    finite = [r for r in rows if math.isfinite(float(r["train_loss"]))]
-    expected = float(finite[-1]["val_acc"]) if finite else None
-    assert summary["val_acc"] == expected
-    assert not list(tmp_path.glob("*.tmp"))
+    assert summary["diverged_epoch"] == 1 and len(rows) == 1  # stopped there, row kept
+    assert not math.isfinite(float(rows[0]["train_loss"]))
+    assert summary["val_acc"] is None and summary["train_acc"] is None
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_later_divergence_keeps_the_last_finite_epochs_figures(small_data, tmp_path,
+                                                                 monkeypatch):
+    """The loss turns NaN in epoch 3 of 5: stop there; the summary holds epoch 2's figures."""
+    import json
+
+    from dlwpt.engine import ResidentTrainer
+
+    real_epoch = ResidentTrainer.train_epoch
+    calls = []
+
+    def nan_in_epoch_3(self):
+        calls.append(1)
+        loss, acc = real_epoch(self)
+        return (float("nan"), acc) if len(calls) == 3 else (loss, acc)
+
+    monkeypatch.setattr(ResidentTrainer, "train_epoch", nan_in_epoch_3)
+    rows, _ = train(small_data, tmp_path, {**NET, "epochs": 5})
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["diverged_epoch"] == 3 and len(calls) == 3 and len(rows) == 3
+    assert rows[2]["train_loss"] == "nan"
+    assert summary["val_acc"] == float(rows[1]["val_acc"])
+    assert summary["train_acc"] == float(rows[1]["train_acc"])  # running, not an eval pass
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

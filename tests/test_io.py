@@ -30,10 +30,16 @@ def test_enospc_from_a_python_write_names_the_file_and_keeps_the_old_one(tmp_pat
 
 
 def test_other_failures_pass_through_unchanged(tmp_path, monkeypatch):
-    monkeypatch.setattr(io, "NEARLY_FULL_BYTES", 0)  # plenty of space: not a disk-full case
+    # Even on a (seemingly) full disk, an error that is not a writer's stays what it is.
+    monkeypatch.setattr(io, "NEARLY_FULL_BYTES", 1 << 62)
     with pytest.raises(ValueError, match="not about space"), atomic_path(tmp_path / "x") as tmp:
         tmp.write_text("partial")
         raise ValueError("not about space")
+    with pytest.raises(PermissionError), atomic_path(tmp_path / "y"):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(io, "NEARLY_FULL_BYTES", 0)  # plenty of space: torch's error stays
+    with pytest.raises(RuntimeError, match="unexpected pos"), atomic_path(tmp_path / "z"):
+        raise RuntimeError("unexpected pos 576 vs 534")
     assert list(tmp_path.iterdir()) == []
 
 

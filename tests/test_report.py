@@ -245,7 +245,7 @@ def test_markup_in_names_and_values_is_escaped(synthetic, tmp_path):
     odd, device = "<b>x</b>", "<i>cpu</i> & co"
     run = write_run(tmp_path, odd, 0, arch="Net", train_acc=0.9, val_acc=0.8, n_params=10,
                     seconds_per_epoch=1.0, device=device)
-    page, metrics = build(tmp_path, synthetic, runs=[run], models=[odd, "net"],
+    page, metrics = build(tmp_path, synthetic, runs=[run], configured_models=[odd, "net"],
                           book_accuracy={odd: [0.5, 0.5]}, data={}, thermometer=[],
                           benchmarks=[], datasets=[])
     assert odd not in page and "<i>" not in page
@@ -422,11 +422,29 @@ def test_a_diverged_model_is_marked_and_never_the_winner(synthetic, tmp_path):
     assert metrics.set_index("model").loc[["net", "res_deep"], "diverged_epoch"].isna().all()
 
 
-def test_no_winner_when_every_model_diverged(synthetic, tmp_path):
-    runs = [write_run(tmp_path / "runs", "net", 0, arch="Net", train_acc=0.5, val_acc=0.5,
+def test_no_winner_when_every_model_diverged_in_its_first_epoch(synthetic, tmp_path):
+    """No finite epoch at all: null accuracies reach tables, figures and metrics.csv."""
+    runs = [write_run(tmp_path / "runs", "net", 0, arch="Net", train_acc=None, val_acc=None,
+                      n_params=18090, seconds_per_epoch=0.5, diverged_epoch=1)]
+    page, metrics = build(tmp_path, synthetic, runs=runs, data={}, thermometer=[],
+                          benchmarks=[])
+    parsed = Page(page)
+    assert parsed.texts["winner"] == "No winner: every model diverged."
+    (row,) = parsed.rows("accuracy-table")
+    assert (row["val acc"], row["val − book (points)"]) == ("—", "—")
+    assert metrics["val_acc"].isna().all() and metrics["diverged_epoch"].tolist() == [1]
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[1].split(",")[5] == "1"
+
+
+def test_a_seed_without_figures_does_not_count_in_the_spread(synthetic, tmp_path):
+    runs = [write_run(tmp_path / "runs", "net", 0, arch="Net", train_acc=0.9, val_acc=0.875,
+                      n_params=18090, seconds_per_epoch=0.5),
+            write_run(tmp_path / "runs", "net", 1, arch="Net", train_acc=None, val_acc=None,
                       n_params=18090, seconds_per_epoch=0.5, diverged_epoch=1)]
     page, _ = build(tmp_path, synthetic, runs=runs, data={}, thermometer=[], benchmarks=[])
-    assert Page(page).texts["winner"] == "No winner: every model diverged."
+    (row,) = Page(page).rows("accuracy-table")
+    assert row["seeds"] == "2" and row["val acc"] == "0.875"  # no "0.875–0.875, σ nan"
+    assert row["model"] == "net diverged at epoch 1"
 
 
 def test_provenance_lists_raw_files_that_differ_from_the_books(synthetic, tmp_path):
@@ -472,7 +490,7 @@ def pipeline_inputs(workdir: Path, config: dict[str, Any]) -> dict[str, Any]:
                              if "make_report" not in p.parts),
         "provenance": {"config": config, "git_commit": "0123456789abcdef", "device": "cpu",
                        "packages": {"torch": "test"}, "date": "2026-01-01T00:00:00+00:00"},
-        "models": list(config["models"]),
+        "configured_models": list(config["models"]),
         "datasets": config["datasets"],
         "experiments": list(config["thermometer"]["experiments"]),
         "book_accuracy": config["book_accuracy"],
@@ -500,7 +518,7 @@ def summaries(inputs: dict[str, Any]) -> pd.DataFrame:
 def test_pipeline_metrics_csv_rows_equal_the_summaries(pipeline, full_report):
     _, metrics, _ = full_report
     expected = summaries(pipeline)
-    assert len(metrics) == len(expected) == len(pipeline["models"])
+    assert len(metrics) == len(expected) == len(pipeline["configured_models"])
     columns = ["model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch", "n_params",
                "seconds_per_epoch", "total_seconds", "device", "engine", "epochs"]
     merged = metrics.merge(expected, on=["model", "seed"], suffixes=("", "_json"))

@@ -109,7 +109,18 @@ def test_tree_fingerprint_sees_replaced_truncated_added_and_removed_images(tmp_p
     (tree / "0002.jpg").unlink()  # removed
     seen.add(tree_fingerprint(root))
     assert len(seen) == 5
-    assert tree_fingerprint(root) == tree_fingerprint(root)
+    last = tree_fingerprint(root)
+    (tree / ".DS_Store").write_bytes(b"finder")  # hidden: not data
+    assert tree_fingerprint(root) == last
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "0000.jpg").write_bytes(b"cat")
+    (root / "train" / "cat").symlink_to(elsewhere)  # a linked class folder counts
+    linked = tree_fingerprint(root)
+    assert linked != last
+    (elsewhere / "0000.jpg").write_bytes(b"dog")
+    os.utime(elsewhere / "0000.jpg", ns=(2, 2))
+    assert tree_fingerprint(root) != linked
 
 
 def test_tree_fingerprint_of_the_real_cifar_tree_is_stable(data_dir):

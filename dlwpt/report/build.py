@@ -46,18 +46,19 @@ SECTION_TITLES = {
 
 def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermometer: list[Path],
                  benchmarks: list[Path], out_html: Path, out_csv: Path, figures_dir: Path | None,
-                 provenance: dict, models: list[str], datasets: list[str],
+                 provenance: dict, configured_models: list[str], datasets: list[str],
                  experiments: list[str], book_accuracy: dict[str, list[float]],
                  ingest_options: dict[str, dict[str, Any]]) -> None:
     """Write the report page (one self-contained HTML file) and the per-run metrics table.
 
-    `models`, `datasets` and `experiments` are the configured names in config order (they set
-    the tables' order and what the page names as not run); `book_accuracy` maps a model to the
-    book's [train, val]; `ingest_options` a dataset to its `ingest` settings. Every input is
+    `configured_models`, `datasets` and `experiments` are the configured names in config order
+    (they set the tables' order and what the page names as not run); `book_accuracy` maps a
+    model to the book's [train, val]; `ingest_options` a dataset to its `ingest` settings. Every
+    input is
     optional in the sense that an empty list or dict drops its section, so the same function
     serves the full zoo and any subset a configuration selects.
     """
-    run_table, curves = load_runs(runs, models, book_accuracy)
+    run_table, curves = load_runs(runs, configured_models, book_accuracy)
     fits = load_thermometer(thermometer, experiments)
     rule_runs = load_benchmarks(benchmarks)
     sink = FigureSink(figures_dir)
@@ -81,7 +82,7 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
         subtitle={"date": provenance.get("date", ""),
                   "commit": str(provenance.get("git_commit", "unknown"))[:12],
                   "device": provenance.get("device", "")},
-        not_run=not_run(models, datasets, data, run_table, fits),
+        not_run=not_run(configured_models, datasets, data, run_table, fits),
     )
     write_text(out_html, page)
     with atomic_path(out_csv) as tmp:
@@ -89,8 +90,8 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
 
 
 def spread(row: pd.Series, split: str) -> str | None:
-    """`min–max, σ std` over the seeds, or None for a single seed."""
-    if row.n_seeds == 1:
+    """`min–max, σ std` over the seeds that have figures, or None for fewer than two."""
+    if row.n_scored < 2:
         return None
     return f"{acc(row[f'{split}_min'])}–{acc(row[f'{split}_max'])}, σ {row[f'{split}_std']:.3f}"
 

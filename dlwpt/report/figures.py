@@ -129,11 +129,14 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
             if not pd.isna(book):
                 ax.hlines(book, x[i] + offset - width / 2, x[i] + offset + width / 2,
                           colors="black", linewidth=2.2, zorder=5)
-    lowest = float(np.nanmin(runs[["train_acc", "val_acc"]].to_numpy()))
+    scores = runs[["train_acc", "val_acc"]].to_numpy(dtype=float)
+    lowest = float(np.nanmin(scores)) if np.isfinite(scores).any() else 0.5
     bottom = min(0.5, math.floor((lowest - 0.05) * 20) / 20)
     ax.axhline(0.5, color="#888", ls=":", lw=1, zorder=1)
     for i, model in enumerate(models):  # inside a tall bar, above a short one
         value = per_model.loc[model, "val_mean"]
+        if pd.isna(value):  # diverged in its first epoch: no bar to label
+            continue
         inside = value - bottom > 0.1
         ax.annotate(f"{value:.3f}", (x[i] + width / 2, bottom if inside else value),
                     xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",

@@ -1,4 +1,4 @@
-"""How the report writes values: one function per kind of number, used as Jinja filters.
+"""How the report writes values: one function per kind of number (build.py formats with them).
 
 A missing value (None or NaN: a custom model has no book accuracy, a job no RSS) shows as "—".
 """
@@ -44,7 +44,3 @@ def plain(value: object) -> str:
 def shape(dims: Any) -> str:
     """A tensor shape as `3 × 720 × 1280`."""
     return " × ".join(map(str, dims))
-
-
-FILTERS = {"acc": acc, "integer": integer, "seconds": seconds, "number": number,
-           "plain": plain, "shape": shape, "fmt": format}

@@ -103,6 +103,10 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
         curves.append(curve.assign(model=run["model"], seed=int(run["seed"])))
     order = {name: i for i, name in enumerate(models)}
     table = pd.DataFrame(rows, columns=[*CSV_COLUMNS, "n_blocks"])
+    # A run that diverged in its first epoch has no accuracies (null): NaN, not None.
+    for column in ("train_acc", "val_acc"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    table["diverged_epoch"] = table["diverged_epoch"].astype("Int64")
     if not table.empty:
         table = (table.assign(_order=table["model"].map(lambda m: order.get(m, len(order))))
                  .sort_values(["_order", "model", "seed"]).drop(columns="_order")

@@ -16,6 +16,8 @@ def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
     grouped = run_table.groupby("model", sort=False)
     stats = grouped.agg(
         arch=("arch", "first"), n_seeds=("seed", "nunique"),
+        # seeds behind the accuracy figures (a run diverged in epoch 1 has none)
+        n_scored=("val_acc", "count"),
         train_mean=("train_acc", "mean"), train_min=("train_acc", "min"),
         train_max=("train_acc", "max"), train_std=("train_acc", "std"),
         val_mean=("val_acc", "mean"), val_min=("val_acc", "min"),
@@ -69,7 +71,7 @@ def ranking(per_model: pd.DataFrame) -> dict[str, Any]:
 
 def book_delta_points(row: pd.Series) -> float | None:
     """Our mean validation accuracy minus the book's, in points to 0.1 (never -0.0)."""
-    if missing(row.book_val):
+    if missing(row.book_val) or missing(row.val_mean):
         return None
     return round(100 * (row.val_mean - row.book_val), 1) + 0.0
 

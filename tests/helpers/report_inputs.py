@@ -32,8 +32,8 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
                  "truck"]
 
 
-def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: float,
-              val_acc: float, n_params: int, seconds_per_epoch: float, epochs: int = EPOCHS,
+def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: float | None,
+              val_acc: float | None, n_params: int, seconds_per_epoch: float, epochs: int = EPOCHS,
               device: str = "cpu (2 threads)", cuda_graphs: str = "not used",
               resdeep_blocks: str | None = None, n_blocks: int | None = None,
               diverged_epoch: int | None = None) -> dict[str, Any]:
@@ -44,9 +44,10 @@ def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: floa
     hyperparameters = {"epochs": epochs, "lr": 0.01, **({"n_blocks": n_blocks} if n_blocks
                                                         else {})}
     lines = ["epoch,train_loss,train_acc,val_acc,seconds"]
+    curve_train, curve_val = train_acc or 0.5, val_acc or 0.5  # null: diverged at epoch 1
     lines += [f"{e},{0.7 / e if e != diverged_epoch else float('inf'):.4f},"
-              f"{train_acc - 0.05 * (epochs - e):.4f},"
-              f"{val_acc - 0.05 * (epochs - e):.4f},{seconds_per_epoch}"
+              f"{curve_train - 0.05 * (epochs - e):.4f},"
+              f"{curve_val - 0.05 * (epochs - e):.4f},{seconds_per_epoch}"
               for e in range(1, (diverged_epoch or epochs) + 1)]
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.csv").write_text("\n".join(lines) + "\n")
@@ -183,7 +184,7 @@ def report_inputs(folder: Path, *, datasets: list[str] = DATASETS,
         "provenance": {"config": config, "git_commit": "0123456789abcdef0123",
                        "device": "CPU: test, 2 cores", "date": "2026-01-01T00:00:00+00:00",
                        "packages": {"torch": "2.14.1", "python": "3.11.9"}},
-        "models": list(RUNS),
+        "configured_models": list(RUNS),
         "datasets": DATASETS,
         "experiments": ["hand_lr1e-4", "hand_lr1e-2"],
         "book_accuracy": BOOK_ACCURACY,

@@ -1,4 +1,8 @@
-"""One GPU per training job: an exclusive claim that the operating system releases on exit.
+"""Which device a training job uses: `auto` resolved, and one GPU per CUDA job.
+
+Not yet wired into training (issue 10): `claim_gpu` is the tested building block.
+
+One GPU per training job: an exclusive claim that the operating system releases on exit.
 
 Snakemake's `--resources gpu=N` counts GPUs but never says which one a job should take, so N
 concurrent jobs would all train on cuda:0. Each CUDA job instead claims a device by taking an
@@ -111,3 +115,12 @@ def claim_gpu(device_count: int, allowed: list[int] | None = None, *,
                      ", ".join(c.device_id for c in options))
             announced = True
         sleep(poll_s)
+
+
+def resolve_device(device: str) -> str:
+    """`auto` means CUDA when this machine has it; decided once so rules and jobs agree."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

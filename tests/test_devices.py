@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dlwpt.gpus import Candidate, candidates, claim_gpu, try_claim
+from dlwpt.devices import Candidate, candidates, claim_gpu, try_claim
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,7 +68,7 @@ def test_concurrent_claimers_never_share_a_device(tmp_path):
 def test_a_killed_holder_frees_its_device(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from dlwpt.gpus import claim_gpu\n"
+         "import sys, time; from dlwpt.devices import claim_gpu\n"
          f"c = claim_gpu(1, lock_dir={str(tmp_path)!r}, env={{}})\n"
          "print(c.device_id, flush=True); time.sleep(600)"],
         cwd=REPO, stdout=subprocess.PIPE, text=True)
