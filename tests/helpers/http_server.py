@@ -2,7 +2,9 @@
 
 URL prefixes pick the behaviour: /ok/<path> serves the file; /corrupt/<path> flips one byte;
 /flaky/<path> drops the connection half-way through the first request for each path;
-/dead/<path> always drops half-way.
+/dead/<path> always drops half-way; /status/<code>/<path> always answers HTTP <code>;
+/fail5xx/<n>/<path> answers 503 to the first <n> requests for that URL, then serves the file.
+`requests` counts the requests per URL path.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ class DataServer:
                 path = urllib.parse.unquote(self.path)
                 server.requests[path] += 1
                 mode, _, rel = path.lstrip("/").partition("/")
+                if mode in {"status", "fail5xx"}:
+                    number, _, rel = rel.partition("/")
+                    if mode == "status" or server.requests[path] <= int(number):
+                        self.send_error(int(number) if mode == "status" else 503)
+                        return
+                    mode = "ok"
                 file = server.extra.get(rel) or server.root / rel
                 if mode not in {"ok", "corrupt", "flaky", "dead"} or not file.is_file():
                     self.send_error(404)
@@ -46,7 +54,9 @@ class DataServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for it, at every test's teardown.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
+                                       daemon=True)
 
     def __enter__(self) -> DataServer:
         self.thread.start()
