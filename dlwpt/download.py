@@ -49,8 +49,12 @@ def fetch(url: str, dest: str | Path, checksum: str, *, retries: int = 4, timeou
             log.info("fetched %s -> %s", url, dest)
             return dest
         except urllib.error.HTTPError as e:
-            if e.code < 500 or attempt == retries:
+            # 5xx and 429 (rate limited) pass; any other status will not change on a retry.
+            if e.code < 500 and e.code != 429:
                 raise DataError(dest, f"download of {url} failed: HTTP {e.code} {e.reason}") from e
+            if attempt == retries:
+                raise DataError(dest, f"download of {url} failed after {retries + 1} attempts: "
+                                      f"HTTP {e.code} {e.reason}") from e
             reason = f"HTTP {e.code}"
         except (TransferError, *RETRYABLE) as e:
             if attempt == retries:

@@ -36,7 +36,8 @@ def test_client_error_fails_at_once(server, tmp_path, waits, code, reason):
     dest = tmp_path / "wine.csv"
     with pytest.raises(DataError) as err:
         fetch(url, dest, sources.manifest()[WINE], retries=3, backoff_s=0.5)
-    assert str(err.value) == f"{dest}: download of {url} failed: HTTP {code} {reason}"
+    assert str(err.value) == (f"{dest}: download of {url} failed after 3 attempts: "
+                              f"HTTP {code} {reason}")
     assert server.requests[f"/status/{code}/{WINE}"] == 1 and waits == []
     assert list(tmp_path.iterdir()) == []
 
@@ -56,13 +57,15 @@ def test_server_error_twice_then_success(server, tmp_path, data_dir, waits, capl
 
 
 @pytest.mark.parametrize(("code", "reason"), [(503, "Service Unavailable"),
-                                              (500, "Internal Server Error")])
+                                              (500, "Internal Server Error"),
+                                              (429, "Too Many Requests")])
 def test_server_error_every_time_gives_up(server, tmp_path, waits, code, reason):
     url = f"{server.url}/status/{code}/{WINE}"
     dest = tmp_path / "wine.csv"
     with pytest.raises(DataError) as err:
         fetch(url, dest, sources.manifest()[WINE], retries=2, backoff_s=0.25)
-    assert str(err.value) == f"{dest}: download of {url} failed: HTTP {code} {reason}"
+    assert str(err.value) == (f"{dest}: download of {url} failed after 3 attempts: "
+                              f"HTTP {code} {reason}")
     assert server.requests[f"/status/{code}/{WINE}"] == 3  # retries + 1
     assert waits == [0.25, 0.5]  # no wait after the last attempt
     assert list(tmp_path.iterdir()) == []
