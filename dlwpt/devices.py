@@ -117,6 +117,19 @@ def claim_gpu(device_count: int, allowed: list[int] | None = None, *,
         sleep(poll_s)
 
 
+def requests_gpu(device: str, request: str | bool, cuda_here: Callable[[], bool]) -> bool:
+    """Whether a training job asks the scheduler for one GPU (see config `train.request_gpu`).
+
+    Decided from settings, not from the planning machine, except for auto/auto: a cluster's
+    login node has no GPU, so a cluster profile says `request_gpu: true`.
+    """
+    if device == "cpu" or request is False:
+        return False
+    if request is True or device == "cuda":
+        return True
+    return cuda_here()
+
+
 def resolve_device(device: str) -> str:
     """`auto` means CUDA when this machine has it; decided once so rules and jobs agree."""
     if device != "auto":

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from dlwpt.devices import resolve_device
+from dlwpt.devices import claim_gpu, resolve_device
 from dlwpt.engine import TrainSettings, make_trainer
 from dlwpt.io import (
     DataError,
@@ -123,13 +123,16 @@ def load_checkpoint(path: Path, expected_hash: str, log: logging.Logger) -> dict
 def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
                 out_metrics: str | os.PathLike, out_summary: str | os.PathLike, *,
                 model_name: str, model_cfg: dict[str, Any], seed: int, device: str = "auto",
-                loop: str = "resident", cuda_graphs: str | bool = "auto", threads: int = 2,
+                gpus: list[int] | None = None, loop: str = "resident",
+                cuda_graphs: str | bool = "auto", threads: int = 2,
                 subsample: int | None = None, resume_dir: str | os.PathLike | None = None,
                 checkpoint_every: int = 1, log: logging.Logger | None = None) -> dict[str, Any]:
     """Train `model_cfg` (a models entry merged over train.defaults); return the summary.
 
     loop, cuda_graphs: config `train.loop` ("resident" | "book") and `train.cuda_graphs`
-    ("auto" | "off"; YAML reads a bare off as False), see dlwpt.engine.
+    ("auto" | "off"; YAML reads a bare off as False), see dlwpt.engine. device: "auto" is
+    decided here, in the job; a CUDA job claims one free GPU among `gpus` (config
+    `train.gpus`, within CUDA_VISIBLE_DEVICES) and holds it until it returns or its process ends.
     """
     cuda_graphs = "off" if cuda_graphs is False else cuda_graphs
     log = log or logging.getLogger("dlwpt")
@@ -138,6 +141,14 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SettingError("train.device is cuda but this machine has no usable CUDA device "
                            "(torch.cuda.is_available() is False); set train.device: auto or cpu")
+    claim = None
+    if device.type == "cuda" and device.index is None:
+        try:
+            claim = claim_gpu(torch.cuda.device_count(), gpus, log=log)
+        except RuntimeError as e:  # none usable under these settings: one line
+            raise SettingError(str(e)) from None
+        device = torch.device("cuda", claim.index)
+        log.info("claimed GPU %s (cuda:%d) for this run", claim.device_id, claim.index)
     torch.set_num_threads(threads)
     settings = TrainSettings.from_config(model_cfg)
     data = load_training_data(data_pt, subsample)
@@ -204,6 +215,7 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
         "diverged_epoch": diverged_epoch,
         "n_params": n_params,
         "device": device_name(device),
+        "gpu": claim.device_id if claim else None,  # the machine's name for the GPU used
         "seconds_per_epoch": sum(timed) / len(timed),
         "total_seconds": previous_seconds + time.perf_counter() - started,
         "resdeep_blocks": resdeep_variant(model_cfg),
@@ -221,4 +233,6 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
     write_json(out_summary, summary)
     if checkpoint_path:
         checkpoint_path.unlink(missing_ok=True)
+    if claim:
+        claim.release()
     return summary

@@ -19,7 +19,7 @@ from dlwpt.config import (  # noqa: E402
     schema_problem,
     selected_models,
 )
-from dlwpt.devices import resolve_device  # noqa: E402
+from dlwpt.devices import requests_gpu, resolve_device  # noqa: E402
 from dlwpt.ingest import ingest_module  # noqa: E402
 from dlwpt.verify import tree_fingerprint  # noqa: E402
 
@@ -43,7 +43,15 @@ DATASETS = config["datasets"]
 MODELS = selected_models(config) if "cifar2" in DATASETS else []
 SEEDS = config["train"]["seeds"]
 EXPERIMENTS = list(config["thermometer"]["experiments"])
-TRAIN_DEVICE = resolve_device(config["train"]["device"])
+# The device is decided in each training job (params stay the same on every host); whether a
+# job asks for a GPU comes from settings (see train.request_gpu).
+TRAIN_GPUS = int(
+    requests_gpu(
+        config["train"]["device"],
+        config["train"]["request_gpu"],
+        lambda: resolve_device("auto") == "cuda",
+    )
+)
 LOCAL_DATA = sources.data_root(config)
 CIFAR_SOURCE = sources.cifar_source(config)
 

@@ -17,11 +17,12 @@ rule train_model:
         "../envs/dlwpt.yaml"
     threads: config["train"]["threads"]
     resources:
-        gpu=1 if TRAIN_DEVICE == "cuda" else 0,
+        gpu=TRAIN_GPUS,
     params:
         # The model's own settings are params: changing them reruns this model only.
         hyperparameters=lambda w: model_config(config, w.model),
-        device=TRAIN_DEVICE,
+        device=config["train"]["device"],
+        gpus=config["train"]["gpus"],
         loop=config["train"]["loop"],
         cuda_graphs=config["train"]["cuda_graphs"],
         subsample=config["train"]["subsample"],

@@ -16,6 +16,7 @@ with script_errors(snakemake.log[0]) as log:
         model_cfg=p.hyperparameters,
         seed=int(snakemake.wildcards.seed),
         device=p.device,
+        gpus=p.gpus,
         loop=p.loop,
         cuda_graphs=p.cuda_graphs,
         threads=snakemake.threads,

@@ -110,3 +110,25 @@ def test_no_usable_device_is_one_line():
     with pytest.raises(RuntimeError, match=r"^no usable GPU: 2 visible, CUDA_VISIBLE_DEVICES=0,1, "
                                            r"train.gpus=\[7\]$"):
         claim_gpu(2, allowed=[7], env={"CUDA_VISIBLE_DEVICES": "0,1"})
+
+
+@pytest.mark.parametrize(("device", "request_gpu", "cuda_here", "expected"), [
+    ("cpu", True, True, False),  # CPU training never asks for a GPU
+    ("cuda", "auto", False, True),  # asked for explicitly, wherever the plan is made
+    ("auto", "auto", True, True),  # a workstation with a GPU
+    ("auto", "auto", False, False),  # a laptop
+    ("auto", True, False, True),  # a cluster: the login node has no GPU, the nodes do
+    ("cuda", False, True, False),
+])
+def test_whether_a_training_job_asks_for_a_gpu(device, request_gpu, cuda_here, expected):
+    from dlwpt.devices import requests_gpu
+
+    looked = []
+
+    def probe() -> bool:
+        looked.append(1)
+        return cuda_here
+
+    assert requests_gpu(device, request_gpu, probe) is expected
+    # only auto/auto looks at the planning machine
+    assert looked == ([1] if (device, request_gpu) == ("auto", "auto") else [])

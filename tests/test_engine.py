@@ -138,7 +138,7 @@ def test_outputs_follow_the_contract(small_data, tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert list(summary) == [
         "model", "arch", "seed", "epochs", "train_acc", "val_acc", "diverged_epoch", "n_params",
-        "device", "seconds_per_epoch", "total_seconds", "resdeep_blocks", "engine", "loop",
+        "device", "gpu", "seconds_per_epoch", "total_seconds", "resdeep_blocks", "engine", "loop",
         "cuda_graphs", "hyperparameters", "files"]
     assert summary["diverged_epoch"] is None
     assert summary["files"] == {name: "sha256:" + file_digest(tmp_path / name)

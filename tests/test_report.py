@@ -126,9 +126,8 @@ def test_metrics_csv_holds_every_run_in_config_order(report):
     _, _, metrics, _ = report
     assert metrics.columns.tolist() == [
         "model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch", "n_params",
-        "seconds_per_epoch",
-        "total_seconds", "device", "engine", "epochs", "resdeep_blocks", "book_train_acc",
-        "book_val_acc"]
+        "seconds_per_epoch", "total_seconds", "device", "gpu", "engine", "epochs",
+        "resdeep_blocks", "book_train_acc", "book_val_acc"]
     assert metrics.model.tolist() == list(RUNS)
     for row in metrics.itertuples():
         arch, train_acc, val_acc, n_params, spe = RUNS[row.model]
@@ -520,11 +519,12 @@ def test_pipeline_metrics_csv_rows_equal_the_summaries(pipeline, full_report):
     expected = summaries(pipeline)
     assert len(metrics) == len(expected) == len(pipeline["configured_models"])
     columns = ["model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch", "n_params",
-               "seconds_per_epoch", "total_seconds", "device", "engine", "epochs"]
+               "seconds_per_epoch", "total_seconds", "device", "gpu", "engine", "epochs"]
     merged = metrics.merge(expected, on=["model", "seed"], suffixes=("", "_json"))
     assert len(merged) == len(metrics)
-    assert merged["diverged_epoch"].isna().all() and merged["diverged_epoch_json"].isna().all()
-    for column in [c for c in columns[3:] if c != "diverged_epoch"] + ["arch"]:
+    for column in ("diverged_epoch", "gpu"):  # none diverged; no GPU on the CPU
+        assert merged[column].isna().all() and merged[f"{column}_json"].isna().all()
+    for column in [c for c in columns[3:] if c not in ("diverged_epoch", "gpu")] + ["arch"]:
         assert (merged[column] == merged[f"{column}_json"]).all(), column
     for model, row in metrics.set_index("model").iterrows():
         assert [row.book_train_acc, row.book_val_acc] == pipeline["book_accuracy"][model]

@@ -20,7 +20,7 @@ SUMMARY_KEYS = ("model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_pa
                 "seconds_per_epoch", "total_seconds", "resdeep_blocks")
 METRICS_COLUMNS = ("epoch", "train_loss", "train_acc", "val_acc", "seconds")
 CSV_COLUMNS = ("model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch", "n_params",
-               "seconds_per_epoch", "total_seconds", "device", "engine", "epochs",
+               "seconds_per_epoch", "total_seconds", "device", "gpu", "engine", "epochs",
                "resdeep_blocks", "book_train_acc", "book_val_acc")
 THERMOMETER_KEYS = ("experiment", "kind", "t_u", "t_c", "loss", "diverged", "final", "curve")
 DATASET_KEYS = ("dataset", "tensors")
