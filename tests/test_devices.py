@@ -132,3 +132,24 @@ def test_whether_a_training_job_asks_for_a_gpu(device, request_gpu, cuda_here, e
     assert requests_gpu(device, request_gpu, probe) is expected
     # only auto/auto looks at the planning machine
     assert looked == ([1] if (device, request_gpu) == ("auto", "auto") else [])
+
+
+@pytest.mark.pipeline
+def test_training_jobs_ask_for_one_gpu_each_when_settings_say_so(tmp_path):
+    """A login node without a GPU plans GPU jobs from settings, not from its own hardware."""
+    import re
+
+    from tests.helpers.workflow import QUICK, snakemake
+
+    asks = tmp_path / "cluster.yaml"
+    asks.write_text("train:\n  device: auto\n  request_gpu: true\n")
+    result = snakemake(tmp_path / "work", "-n", "--configfile", QUICK, str(asks), "--cores", "2")
+    blocks = re.split(r"\n(?=rule \w+:\n)", result.stdout)
+    gpus = {}
+    for block in blocks:
+        rule = re.match(r"rule (\w+):", block)
+        found = re.search(r"resources: .*\bgpu=(\d+)", block)
+        if rule and found:
+            gpus.setdefault(rule.group(1), set()).add(int(found.group(1)))
+    assert gpus["train_model"] == {1}
+    assert all(v == {0} for k, v in gpus.items() if k != "train_model"), gpus
