@@ -10,8 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("torch", "torchvision", "snakemake", "pydicom", "imageio", "numpy", "pandas",
-            "matplotlib", "pyyaml")
+PACKAGES = ("torch", "snakemake", "pydicom", "imageio", "numpy", "pandas",
+            "matplotlib", "pyyaml", "jinja2")
 
 
 def git_commit(repo: str) -> str:
