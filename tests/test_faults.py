@@ -204,3 +204,46 @@ def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path):
     assert json.loads(summary.read_text())["files"]["model.pt"] == (
         "sha256:" + file_digest(model))
     assert page.read_bytes() != published  # a new page, from the retrained run
+
+
+def test_a_changed_added_or_removed_cifar_image_reruns_the_cifar2_ingest(tmp_path, data_dir):
+    """A small CIFAR-10 image tree (links to the real JPEGs): each change plans the cifar2
+    ingest again, and cifar2.json records the fingerprint that saw it."""
+    import shutil as sh
+
+    source = data_dir / "cifar10-jpeg"
+    tree = tmp_path / "cifar10"
+    for split in ("train", "test"):
+        for folder in sorted((source / split).iterdir()):
+            (tree / split / folder.name).mkdir(parents=True)
+            for image in sorted(folder.glob("*.jpg"))[:3]:
+                (tree / split / folder.name / image.name).symlink_to(image)
+    work = tmp_path / "work"
+    config = tmp_path / "cifar2-only.yaml"
+    config.write_text(json.dumps({"datasets": ["cifar2"],
+                                  "ingest": {"cifar2": {"samples_per_class": 2}}}))
+    target = "results/data/cifar2.pt"
+    run = ["--configfile", str(config), "--cores", "1", target]
+    snakemake(work, *run, env={"DLWPT_CIFAR10": str(tree)})
+    recorded = json.loads((work / "results/data/cifar2.json").read_text())["source_fingerprint"]
+
+    def plan() -> str:
+        result = snakemake(work, "-n", *run, env={"DLWPT_CIFAR10": str(tree)})
+        return result.stdout + result.stderr
+
+    assert "Nothing to be done" in plan()
+    bird = tree / "train" / "bird"
+    first = sorted(bird.iterdir())[0]
+    first.unlink()
+    sh.copyfile(source / "train" / "airplane" / first.name, first)  # replaced, another picture
+    assert "Params have changed" in plan()
+    snakemake(work, *run, env={"DLWPT_CIFAR10": str(tree)})
+    changed = json.loads((work / "results/data/cifar2.json").read_text())["source_fingerprint"]
+    assert changed != recorded
+    assert "Nothing to be done" in plan()
+    (bird / "9999.jpg").symlink_to(first)  # added
+    assert "Params have changed" in plan()
+    (bird / "9999.jpg").unlink()
+    assert "Nothing to be done" in plan()  # as it was when last ingested
+    first.unlink()  # removed
+    assert "Params have changed" in plan()
