@@ -150,45 +150,44 @@ def train_outputs():
     )
 
 
+def downloads():
+    """What this run downloads: {path: (url, its fetch job's benchmark file)}; nothing with a
+    local copy (CIFAR-10: unless its copy is the downloaded archive)."""
+    download = config["data"]["download"]
+    planned = {}
+    if not LOCAL_DATA:
+        for dataset in DATASETS:
+            if dataset != "cifar2":
+                for rel in sources.relative_files(dataset, config):
+                    planned[str(sources.RESOURCES / rel)] = (
+                        download["base_url"],
+                        f"benchmarks/fetch_raw_file/{rel}.tsv",
+                    )
+    if "cifar2" in DATASETS and CIFAR_SOURCE == sources.CIFAR_ARCHIVE:
+        planned[str(CIFAR_SOURCE)] = (
+            download["cifar10_url"],
+            "benchmarks/fetch_cifar10/all.tsv",
+        )
+    return planned
+
+
 def check_downloads_possible():
     """Without a local copy and without network, stop before any job with what is missing."""
-    download = config["data"]["download"]
-    needed = (
-        {}
-        if LOCAL_DATA
-        else {
-            p: download["base_url"] for d in DATASETS if d != "cifar2" for p in raw(d)
-        }
-    )
-    if "cifar2" in DATASETS and CIFAR_SOURCE == sources.CIFAR_ARCHIVE:
-        needed[str(CIFAR_SOURCE)] = download["cifar10_url"]
-    missing = [p for p in needed if not Path(p).exists()]
     from dlwpt.download import reachable
 
-    if all(reachable(url) for url in {needed[p] for p in missing}):
+    missing = {p: url for p, (url, _) in downloads().items() if not Path(p).exists()}
+    if all(reachable(url) for url in set(missing.values())):
         return
     raise WorkflowError(
-        f"no network to download {len(missing)} missing raw files ({abridged(missing, 3)}); "
-        f"point {DATA_SETTINGS}"
+        f"no network to download {len(missing)} missing raw files "
+        f"({abridged(list(missing), 3)}); point {DATA_SETTINGS}"
     )
 
 
 def upstream_benchmarks():
     """Benchmark files of every job the report summarizes (downloads, ingest, train, fits)."""
-    fetched = (
-        []
-        if LOCAL_DATA
-        else [
-            f"benchmarks/fetch_raw_file/{rel}.tsv"
-            for d in DATASETS
-            if d != "cifar2"
-            for rel in sources.relative_files(d, config)
-        ]
-    )
-    if "cifar2" in DATASETS and CIFAR_SOURCE == sources.CIFAR_ARCHIVE:
-        fetched.append("benchmarks/fetch_cifar10/all.tsv")
     return (
-        fetched
+        [benchmark for _, benchmark in downloads().values()]
         + expand("benchmarks/ingest_dataset/{dataset}.tsv", dataset=DATASETS)
         + expand(
             "benchmarks/train_model/{model}/seed{seed}.tsv", model=MODELS, seed=SEEDS
