@@ -165,24 +165,29 @@ def test_a_killed_training_job_resumes_when_the_same_command_runs_again(tmp_path
     assert len(rows(reference / "metrics.csv")) == 6
 
 
-def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path):
+def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path, data_dir):
     """A summary.json corrupted, then a model.pt truncated, after the run: the report refuses
     each in one line naming the file and the command that rebuilds it, the published page
     stays as it was, the same command fails again rather than exit 0, and the named command
-    repairs the run."""
+    repairs the run. (A small CIFAR tree and a short thermometer keep each run to seconds.)"""
     config = tmp_path / "small.yaml"
-    config.write_text(json.dumps({"datasets": ["wine", "cifar2"], "train": {
-        "models": ["net"], "subsample": 200, "defaults": {"epochs": 1}}}))
+    config.write_text(json.dumps({
+        "datasets": ["cifar2"], "ingest": {"cifar2": {"samples_per_class": 2}},
+        "train": {"models": ["net"], "defaults": {"epochs": 1}},
+        "thermometer": {"experiments": {name: {"epochs": 5} for name in (
+            "hand_lr1e-2", "hand_lr1e-4", "hand_scaled_lr1e-2", "autograd_sgd", "autograd_adam",
+            "split_sgd", "nn_linear", "nn_seq_tanh13", "nn_named_tanh8")}}}))
+    small = {"DLWPT_CIFAR10": str(small_cifar_tree(data_dir, tmp_path / "cifar10"))}
     work = tmp_path / "work"
     run = ["--configfile", QUICK, str(config), "--cores", "2"]
-    snakemake(work, *run)
+    snakemake(work, *run, env=small)
     page = work / "results/report.html"
     published = page.read_bytes()
     summary = work / "results/train/net/seed0/summary.json"
     good_summary = summary.read_bytes()
     summary.write_text('{"model": "net", "se')
     for _ in range(2):  # the same command again: fails again, never exit 0 on a stale page
-        result = snakemake(work, *run, check=False)
+        result = snakemake(work, *run, check=False, env=small)
         assert result.returncode != 0
         last = (work / "logs/make_report.log").read_text().strip().splitlines()[-1]
         named = summary.relative_to(work)  # as the job sees it, from the work dir
@@ -190,20 +195,32 @@ def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path):
         assert last.endswith(f"rebuild the run with: snakemake --forcerun {named}")
         assert page.read_bytes() == published
     summary.write_bytes(good_summary)
-    snakemake(work, *run)
+    snakemake(work, *run, env=small)
     published = page.read_bytes()  # rebuilt from the repaired summary
 
     model = work / "results/train/net/seed0/model.pt"
     model.write_bytes(model.read_bytes()[:1000])
-    result = snakemake(work, *run, check=False)
+    result = snakemake(work, *run, check=False, env=small)
     assert result.returncode != 0
     last = (work / "logs/make_report.log").read_text().strip().splitlines()[-1]
     assert f"error: {model.relative_to(work)}: changed since it was trained" in last
     assert page.read_bytes() == published
-    snakemake(work, *run, "--forcerun", str(summary.relative_to(work)))
+    snakemake(work, *run, "--forcerun", str(summary.relative_to(work)), env=small)
     assert json.loads(summary.read_text())["files"]["model.pt"] == (
         "sha256:" + file_digest(model))
     assert page.read_bytes() != published  # a new page, from the retrained run
+
+
+def small_cifar_tree(data_dir: Path, root: Path, per_class: int = 3) -> Path:
+    """A CIFAR-10 image tree of `per_class` real JPEGs per class and split (symlinks): the
+    cifar2 ingest and a training epoch on it take seconds."""
+    source = data_dir / "cifar10-jpeg"
+    for split in ("train", "test"):
+        for folder in sorted((source / split).iterdir()):
+            (root / split / folder.name).mkdir(parents=True)
+            for image in sorted(folder.glob("*.jpg"))[:per_class]:
+                (root / split / folder.name / image.name).symlink_to(image)
+    return root
 
 
 def test_a_changed_added_or_removed_cifar_image_reruns_the_cifar2_ingest(tmp_path, data_dir):
@@ -212,12 +229,7 @@ def test_a_changed_added_or_removed_cifar_image_reruns_the_cifar2_ingest(tmp_pat
     import shutil as sh
 
     source = data_dir / "cifar10-jpeg"
-    tree = tmp_path / "cifar10"
-    for split in ("train", "test"):
-        for folder in sorted((source / split).iterdir()):
-            (tree / split / folder.name).mkdir(parents=True)
-            for image in sorted(folder.glob("*.jpg"))[:3]:
-                (tree / split / folder.name / image.name).symlink_to(image)
+    tree = small_cifar_tree(data_dir, tmp_path / "cifar10")
     work = tmp_path / "work"
     config = tmp_path / "cifar2-only.yaml"
     config.write_text(json.dumps({"datasets": ["cifar2"],

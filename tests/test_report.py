@@ -545,7 +545,7 @@ def test_pipeline_tables_show_each_models_accuracies(pipeline, full_report):
         assert row["val acc"] == f"{expected.loc[row['model'], 'val_acc']:.3f}"
         assert row["train acc"] == f"{expected.loc[row['model'], 'train_acc']:.3f}"
     headline = {r["model"]: r for r in parsed.rows("accuracy-table")}
-    assert list(headline) == pipeline["models"]  # the config's (book's) order
+    assert list(headline) == pipeline["configured_models"]  # the config's (book's) order
     for model, row in headline.items():
         assert row["val acc"] == f"{expected.loc[model, 'val_acc']:.3f}"
         assert row["book val"] == f"{pipeline['book_accuracy'][model][1]:.3f}"
