@@ -14,7 +14,8 @@ from torch import nn
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 # Settings in a merged model config that belong to training, not to the architecture.
-TRAINING_KEYS = {"lr", "epochs", "loss", "l2", "optimizer", "batch_size", "momentum"}
+TRAINING_KEYS = {"lr", "epochs", "loss", "l2", "l1", "optimizer", "batch_size", "momentum",
+                 "weight_decay"}
 
 
 class FullyConnected(nn.Sequential):

@@ -36,6 +36,8 @@ from dlwpt.io import (
 from dlwpt.models import build_model, count_parameters, resdeep_variant
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
+PREDICTION_COLUMNS = ["index", "label", "predicted", "prob"]
+PREDICTIONS_NAME = "val_predictions.csv"
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -106,6 +108,15 @@ def metrics_csv(rows: list[dict[str, float]]) -> str:
     return out.getvalue()
 
 
+def predictions_csv(labels: torch.Tensor, predicted: torch.Tensor, prob: torch.Tensor) -> str:
+    """One row per validation image, in order; prob (of class 1) at full float precision
+    ("nan" for a diverged run), for paired tests between models (dlwpt.statistics)."""
+    lines = [",".join(PREDICTION_COLUMNS)]
+    lines += [f"{i},{label},{pred},{p!r}" for i, (label, pred, p) in enumerate(
+        zip(labels.tolist(), predicted.tolist(), prob.tolist(), strict=True))]
+    return "\n".join(lines) + "\n"
+
+
 def load_checkpoint(path: Path, expected_hash: str, log: logging.Logger) -> dict[str, Any] | None:
     if not path.exists():
         return None
@@ -126,8 +137,13 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
                 gpus: list[int] | None = None, loop: str = "resident",
                 cuda_graphs: str | bool = "auto", threads: int = 2,
                 subsample: int | None = None, resume_dir: str | os.PathLike | None = None,
-                checkpoint_every: int = 1, log: logging.Logger | None = None) -> dict[str, Any]:
+                checkpoint_every: int = 1, log: logging.Logger | None = None,
+                out_predictions: str | os.PathLike | None = None) -> dict[str, Any]:
     """Train `model_cfg` (a models entry merged over train.defaults); return the summary.
+
+    out_predictions: the per-image validation predictions (default: val_predictions.csv beside
+    the summary), from the final weights in eval mode; for a run that did not diverge their
+    accuracy is the summary's val_acc exactly.
 
     loop, cuda_graphs: config `train.loop` ("resident" | "book") and `train.cuda_graphs`
     ("auto" | "off"; YAML reads a bare off as False), see dlwpt.engine. device: "auto" is
@@ -226,10 +242,13 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
     }
     save_tensors(out_model, portable_state_dict(trainer.model))
     write_text(out_metrics, metrics_csv(rows))
+    if out_predictions is None:
+        out_predictions = Path(out_summary).with_name(PREDICTIONS_NAME)
+    write_text(out_predictions, predictions_csv(*trainer.predictions("val")))
     # Written last, with the digests of its siblings: the report refuses a run whose files
     # changed after training (a truncated model.pt, an edited metrics.csv).
     summary["files"] = {Path(out).name: "sha256:" + file_digest(out)
-                        for out in (out_model, out_metrics)}
+                        for out in (out_model, out_metrics, out_predictions)}
     write_json(out_summary, summary)
     if checkpoint_path:
         checkpoint_path.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ rule train_model:
         model="results/train/{model}/seed{seed}/model.pt",
         metrics="results/train/{model}/seed{seed}/metrics.csv",
         summary="results/train/{model}/seed{seed}/summary.json",
+        predictions="results/train/{model}/seed{seed}/val_predictions.csv",
     log:
         "logs/train_model/{model}/seed{seed}.log",
     benchmark:

@@ -24,4 +24,5 @@ with script_errors(snakemake.log[0]) as log:
         resume_dir=p.resume_dir,
         checkpoint_every=p.checkpoint_every,
         log=log,
+        out_predictions=snakemake.output.predictions,
     )

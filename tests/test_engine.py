@@ -142,7 +142,7 @@ def test_outputs_follow_the_contract(small_data, tmp_path):
         "cuda_graphs", "hyperparameters", "files"]
     assert summary["diverged_epoch"] is None
     assert summary["files"] == {name: "sha256:" + file_digest(tmp_path / name)
-                                for name in ("model.pt", "metrics.csv")}
+                                for name in ("model.pt", "metrics.csv", "val_predictions.csv")}
     assert summary["engine"] == "resident loop" and summary["loop"] == "resident"
     assert summary["cuda_graphs"] == "not used"  # CUDA graphs are tried on CUDA only
     assert summary["hyperparameters"]["n_train"] == 320
@@ -169,7 +169,51 @@ def test_a_run_diverging_in_its_first_epoch_stops_with_null_figures(small_data, 
     assert summary["diverged_epoch"] == 1 and len(rows) == 1  # stopped there, row kept
     assert not math.isfinite(float(rows[0]["train_loss"]))
     assert summary["val_acc"] is None and summary["train_acc"] is None
+    # Predictions from the final weights as they are: every image still has its row.
+    predictions = read_predictions(tmp_path / "val_predictions.csv")
+    assert len(predictions) == 200 and predictions["prob"].isna().all()
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def read_predictions(path: Path):
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    assert list(frame.columns) == ["index", "label", "predicted", "prob"]
+    return frame
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"arch": "FullyConnected", "hidden": [32], "log_softmax": True, "loss": "nll"},
+], ids=["net-logits", "fc-logsoftmax"])
+def test_val_predictions_match_the_summary_on_the_full_validation_set(tmp_path, overrides):
+    """2,000 rows in validation order; their accuracy is val_acc exactly; prob is P(class 1)
+    recomputed from model.pt (log-probabilities exp'ed for the LogSoftmax model)."""
+    import json
+
+    data_pt = subset_file(tmp_path, n_train=320, n_val=2000)
+    cfg = {**NET, "epochs": 1, **overrides}
+    train(data_pt, tmp_path / "run", cfg)
+    summary = json.loads((tmp_path / "run/summary.json").read_text())
+    frame = read_predictions(tmp_path / "run/val_predictions.csv")
+    val = load_training_data(data_pt, None)
+    assert frame["index"].tolist() == list(range(2000))
+    assert frame["label"].tolist() == val["val_labels"].tolist()
+    correct = int((frame["predicted"] == frame["label"]).sum())
+    assert 0 < correct < 2000 and correct / 2000 == summary["val_acc"]
+    model = build_model(cfg)
+    model.load_state_dict(torch.load(tmp_path / "run/model.pt", weights_only=True))
+    model.eval()
+    with torch.no_grad():
+        outputs = torch.cat([model(x) for x in val["val_images"].split(500)])
+    expected = (outputs.exp() if overrides else torch.softmax(outputs, dim=1))[:, 1]
+    assert expected.sum(dim=0).item() > 0  # not a constant zero column
+    torch.testing.assert_close(torch.tensor(frame["prob"].to_numpy(), dtype=torch.float32),
+                               expected, rtol=1e-4, atol=1e-5)
+    confident = (expected - 0.5).abs() > 1e-3  # away from a tie, argmax is prob > 0.5
+    assert torch.equal(torch.tensor(frame["predicted"].to_numpy())[confident],
+                       (expected > 0.5).long()[confident])
 
 
 def test_a_later_divergence_keeps_the_last_finite_epochs_figures(small_data, tmp_path,

@@ -37,6 +37,9 @@ def test_default_config_is_valid_and_book_faithful(config):
     assert model_config(config, "net")["lr"] == 1e-2
     assert model_config(config, "net")["batch_size"] == 64
     assert model_config(config, "net")["epochs"] == 100
+    # The regularizers beyond the book's l2 model are off unless a model turns them on.
+    assert {k: model_config(config, "l2")[k] for k in ("l2", "l1", "weight_decay")} == {
+        "l2": 0.001, "l1": 0.0, "weight_decay": 0.0}
     assert config["ingest"]["text"]["line_index"] == 200
 
 
@@ -44,6 +47,8 @@ def test_default_config_is_valid_and_book_faithful(config):
     (("train", "device"), "tpu"),
     (("models", "net", "arch"), "NoSuchNet"),
     (("models", "net", "lr"), -1),
+    (("models", "net", "l1"), -0.001),
+    (("train", "defaults", "weight_decay"), -0.01),
     (("data", "download", "cifar10_checksum"), "crc:1"),
 ])
 def test_schema_rejects_bad_settings(config, path, value):

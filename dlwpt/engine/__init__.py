@@ -24,13 +24,13 @@ from torch import nn
 from dlwpt.engine.book import BookTrainer, book_loop
 from dlwpt.engine.resident import CUDA_GRAPH_SETTINGS, ResidentTrainer
 from dlwpt.engine.settings import TrainSettings, make_loss_fn, make_optimizer
-from dlwpt.engine.trainer import Trainer, accuracy_counts, epoch_permutation
+from dlwpt.engine.trainer import Trainer, accuracy_counts, epoch_permutation, predictions
 
 LOOPS = ("book", "resident")
 
 __all__ = ["CUDA_GRAPH_SETTINGS", "LOOPS", "BookTrainer", "ResidentTrainer", "Trainer",
            "TrainSettings", "accuracy_counts", "book_loop", "epoch_permutation", "make_loss_fn",
-           "make_optimizer", "make_trainer"]
+           "make_optimizer", "make_trainer", "predictions"]
 
 
 def make_trainer(loop: str, model: nn.Module, data: dict[str, torch.Tensor],

@@ -26,7 +26,9 @@ class TrainSettings:
     optimizer: str = "sgd"
     lr: float = 1e-2
     momentum: float = 0.0
-    l2: float = 0.0
+    weight_decay: float = 0.0  # the optimizer's own L2: adds weight_decay * p to each gradient
+    l2: float = 0.0  # the book's explicit loss term, l2 * sum p^2 (so weight_decay = 2 * l2)
+    l1: float = 0.0  # the book's L1 variant, l1 * sum |p|
     loss: str = "cross_entropy"
 
     @classmethod
@@ -44,8 +46,10 @@ def make_optimizer(model: nn.Module, settings: TrainSettings,
     """The settings' optimizer over the model's parameters. `capturable` keeps Adam's step
     count on the device, which a CUDA graph replaying the optimizer step needs."""
     if settings.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=settings.lr, capturable=capturable)
-    return torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum)
+        return torch.optim.Adam(model.parameters(), lr=settings.lr,
+                                weight_decay=settings.weight_decay, capturable=capturable)
+    return torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                           weight_decay=settings.weight_decay)
 
 
 def l2_penalty(model: nn.Module) -> torch.Tensor:
@@ -53,9 +57,24 @@ def l2_penalty(model: nn.Module) -> torch.Tensor:
     return sum(p.pow(2.0).sum() for p in model.parameters())
 
 
+def l1_penalty(model: nn.Module) -> torch.Tensor:
+    """The book's L1 variant of the same loop: the sum of absolute values of every parameter."""
+    return sum(p.abs().sum() for p in model.parameters())
+
+
 def make_loss_fn(model: nn.Module, settings: TrainSettings) -> LossFn:
-    """The loss both loops minimize (and report): the criterion plus the optional L2 term."""
+    """The loss both loops minimize (and report): the criterion plus the optional L2 and L1
+    terms (with neither, the bare criterion; with L2 only, the same operations as before L1)."""
     criterion = LOSSES[settings.loss]
-    if not settings.l2:
+    if not settings.l2 and not settings.l1:
         return criterion
-    return lambda outputs, labels: criterion(outputs, labels) + settings.l2 * l2_penalty(model)
+
+    def loss_fn(outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        loss = criterion(outputs, labels)
+        if settings.l2:
+            loss = loss + settings.l2 * l2_penalty(model)
+        if settings.l1:
+            loss = loss + settings.l1 * l1_penalty(model)
+        return loss
+
+    return loss_fn

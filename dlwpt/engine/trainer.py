@@ -33,6 +33,26 @@ def accuracy_counts(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     return correct
 
 
+@torch.no_grad()
+def predictions(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode (predicted class, probability of class 1) per image, on the CPU.
+
+    Same batches as accuracy_counts, so the predictions' accuracy is that figure exactly.
+    softmax is shift-invariant, so it turns logits and LogSoftmax outputs (log-probabilities)
+    alike into probabilities; a diverged model's NaN outputs give NaN probabilities.
+    """
+    batch_size = EVAL_BATCH_SIZE.get(images.device.type, 1000)
+    was_training = model.training
+    model.eval()
+    predicted, prob = [], []
+    for start in range(0, len(images), batch_size):
+        outputs = model(images[start:start + batch_size])
+        predicted.append(outputs.argmax(dim=1).cpu())
+        prob.append(torch.softmax(outputs.float(), dim=1)[:, 1].cpu())
+    model.train(was_training)
+    return torch.cat(predicted), torch.cat(prob)
+
+
 class Trainer:
     """Model, optimizer, loss, sample-order generator and evaluation data of one run.
 
@@ -72,6 +92,11 @@ class Trainer:
         """Eval-mode accuracy over the whole "train" or "val" set."""
         images, labels = self.eval_sets[split]
         return accuracy_counts(self.model, images, labels).item() / len(labels)
+
+    def predictions(self, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(labels, predicted, probability of class 1) over the "train" or "val" set, in order."""
+        images, labels = self.eval_sets[split]
+        return (labels.cpu(), *predictions(self.model, images))
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a bit-identical continuation needs (model, optimizer, every RNG in use)."""
