@@ -11,6 +11,8 @@ rule fetch_raw_file:
         "benchmarks/fetch_raw_file/{rel}.tsv"
     wildcard_constraints:
         rel="p1ch4/.+",
+    # On a cluster, downloads run where Snakemake runs (compute nodes often have no network).
+    localrule: True
     conda:
         "../envs/dlwpt.yaml"
     params:
@@ -32,6 +34,7 @@ rule fetch_cifar10:
         "logs/fetch_cifar10.log",
     benchmark:
         "benchmarks/fetch_cifar10/all.tsv"
+    localrule: True
     conda:
         "../envs/dlwpt.yaml"
     params:

@@ -22,6 +22,8 @@ rule make_report:
         "logs/make_report.log",
     benchmark:
         "benchmarks/make_report/all.tsv"
+    # On a cluster, the report (seconds, after every training job) runs where Snakemake runs.
+    localrule: True
     conda:
         "../envs/dlwpt.yaml"
     params:
@@ -54,6 +56,7 @@ rule publish_report:
         "logs/publish_report.log",
     benchmark:
         "benchmarks/publish_report/all.tsv"
+    localrule: True
     conda:
         "../envs/dlwpt.yaml"
     params:
