@@ -1,7 +1,5 @@
 """Which device a training job uses: `auto` resolved, and one GPU per CUDA job.
 
-Not yet wired into training (issue 10): `claim_gpu` is the tested building block.
-
 One GPU per training job: an exclusive claim that the operating system releases on exit.
 
 Snakemake's `--resources gpu=N` counts GPUs but never says which one a job should take, so N
@@ -10,6 +8,11 @@ exclusive `flock` on a per-device lock file: claims are race-free among concurre
 job that dies (even by SIGKILL) frees its device, because the kernel drops the lock with the
 process. `CUDA_VISIBLE_DEVICES` (Slurm sets it per job) and the `train.gpus` setting narrow the
 devices a job may use.
+
+Under Slurm with `ConstrainDevices=yes` every job sees its own GPU as CUDA_VISIBLE_DEVICES=0, so
+locks named after CUDA_VISIBLE_DEVICES would make two jobs on one node wait for each other's
+"GPU 0". Slurm's SLURM_STEP_GPUS / SLURM_JOB_GPUS list the node's (global) indices instead, and
+name the locks when they list as many devices as are visible.
 """
 
 from __future__ import annotations
@@ -42,20 +45,27 @@ def candidates(device_count: int, allowed: list[int] | None = None,
     """
     visible = env.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        names = [v.strip() for v in visible.split(",") if v.strip()]
         # CUDA stops at the first invalid entry (e.g. "-1" hides every device).
         valid = []
-        for name in names:
+        for name in _listed(visible):
             if name.startswith("-"):
                 break
             valid.append(name)
-        found = [Candidate(name, i) for i, name in enumerate(valid[:device_count])]
+        valid = valid[:device_count]
+        slurm = _listed(env.get("SLURM_STEP_GPUS") or env.get("SLURM_JOB_GPUS") or "")
+        if len(slurm) == len(valid) > 0:  # both in ascending index order
+            valid = slurm
+        found = [Candidate(name, i) for i, name in enumerate(valid)]
     else:
         found = [Candidate(str(i), i) for i in range(device_count)]
     if allowed is not None:
         keep = {str(i) for i in allowed}
         found = [c for c in found if c.device_id in keep]
     return found
+
+
+def _listed(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
 
 
 class GpuClaim:

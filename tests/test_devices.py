@@ -30,6 +30,20 @@ def test_cuda_visible_devices_renumbers_and_names_the_locks():
     assert candidates(4, env={"CUDA_VISIBLE_DEVICES": "1,-1,2"}) == [Candidate("1", 0)]
 
 
+def test_under_slurm_the_locks_take_slurms_global_gpu_indices():
+    """ConstrainDevices: two jobs on one node both see CUDA_VISIBLE_DEVICES=0 but hold
+    different GPUs; the locks must not collide (and the record names the real GPU)."""
+    job_a = {"CUDA_VISIBLE_DEVICES": "0", "SLURM_STEP_GPUS": "1"}
+    job_b = {"CUDA_VISIBLE_DEVICES": "0", "SLURM_JOB_GPUS": "3"}
+    assert candidates(1, env=job_a) == [Candidate("1", 0)]
+    assert candidates(1, env=job_b) == [Candidate("3", 0)]
+    two = {"CUDA_VISIBLE_DEVICES": "0,1", "SLURM_STEP_GPUS": "2,3", "SLURM_JOB_GPUS": "5,6"}
+    assert candidates(2, env=two) == [Candidate("2", 0), Candidate("3", 1)]
+    # A list that does not match the visible devices is not trusted.
+    assert candidates(1, env={"CUDA_VISIBLE_DEVICES": "0", "SLURM_JOB_GPUS": "1,2"}) == [
+        Candidate("0", 0)]
+
+
 def test_train_gpus_keeps_only_the_listed_devices():
     assert candidates(4, allowed=[1, 3], env={}) == [Candidate("1", 1), Candidate("3", 3)]
     env = {"CUDA_VISIBLE_DEVICES": "2,5"}
