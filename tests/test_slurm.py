@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 import yaml
 
 from tests.helpers.data import CIFAR10, DATA, REPO
-from tests.helpers.slurm import job_records, slurm_cluster, unavailable
+from tests.helpers.slurm import cancel_everything, job_records, slurm_cluster, unavailable
 from tests.helpers.workflow import QUICK, SNAKEMAKE, snakemake
 
 pytestmark = pytest.mark.pipeline
@@ -80,6 +81,27 @@ def start(work: Path, *args: str, cluster: dict, log: Path) -> subprocess.Popen:
     with open(log, "w") as out:
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+
+
+def watch_training_jobs(run: subprocess.Popen, cluster: dict, log: Path
+                        ) -> tuple[int, bool, list[set[str]]]:
+    """Poll Slurm until the Snakemake run ends: the most training jobs running at once,
+    whether one waited for Resources while two ran, and the GPUs the running pairs held."""
+    most_running, waited_for_a_gpu, devices_at_once = 0, False, []
+    deadline = time.monotonic() + 600
+    while run.poll() is None:
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        jobs = [j for j in job_records(cluster)
+                if j.get("Comment", "").startswith("rule_train_model_")
+                and j["JobState"] in ("RUNNING", "PENDING")]
+        running = [j for j in jobs if j["JobState"] == "RUNNING"]
+        most_running = max(most_running, len(running))
+        if len(running) == 2:
+            devices_at_once.append({j["GRES"] for j in running})
+            waited_for_a_gpu |= any(j["Reason"] == "Resources" for j in jobs
+                                    if j["JobState"] == "PENDING")
+        time.sleep(0.3)
+    return most_running, waited_for_a_gpu, devices_at_once
 
 
 def test_the_quick_run_goes_through_slurm(cluster, local_ingest, tmp_path):
@@ -147,20 +169,7 @@ def test_training_jobs_ask_slurm_for_one_gpu_each_and_wait_for_a_free_one(
     run = start(work, *[f"results/train/{m}/seed0/summary.json" for m in models],
                 "--configfile", str(PROFILE / "cluster.yaml"), QUICK, config,
                 cluster=cluster, log=log)
-    most_running, waited_for_a_gpu, devices_at_once = 0, False, []
-    deadline = time.monotonic() + 600
-    while run.poll() is None:
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        jobs = [j for j in job_records(cluster)
-                if j.get("Comment", "").startswith("rule_train_model_")
-                and j["JobState"] in ("RUNNING", "PENDING")]
-        running = [j for j in jobs if j["JobState"] == "RUNNING"]
-        most_running = max(most_running, len(running))
-        if len(running) == 2:
-            devices_at_once.append({j["GRES"] for j in running})
-            waited_for_a_gpu |= any(j["Reason"] == "Resources" for j in jobs
-                                    if j["JobState"] == "PENDING")
-        time.sleep(0.3)
+    most_running, waited_for_a_gpu, devices_at_once = watch_training_jobs(run, cluster, log)
     assert run.returncode == 0, log.read_text()[-3000:]
 
     jobs = records_of(cluster, run_id(log.read_text()))
@@ -223,3 +232,42 @@ def test_a_training_job_cancelled_with_scancel_resumes_when_the_workflow_runs_ag
 
     assert rows(work / "results/train/net/seed0/metrics.csv") == rows(reference / "metrics.csv")
     assert len(rows(reference / "metrics.csv")) == 8
+
+
+def test_with_train_device_cuda_each_training_job_asks_slurm_for_one_gpu(
+        cluster, local_ingest, tmp_path):
+    """train.device: cuda (without cluster.yaml): every training job is submitted with one GPU
+    and no more than the node's 2 run at once, the third waiting for Resources. The node has no
+    CUDA, so the test cancels them once it has seen that (Snakemake first, which scancels its
+    jobs, then anything left)."""
+    work = copy_of(local_ingest, tmp_path)
+    models = ["net", "fc_512", "width"]
+    config = config_file(tmp_path / "c.yaml", models=models, device="cuda", threads=1)
+    log = tmp_path / "snakemake.log"
+    run = start(work, *[f"results/train/{m}/seed0/summary.json" for m in models],
+                "--configfile", QUICK, config, cluster=cluster, log=log)
+    seen: list[dict] = []
+    deadline = time.monotonic() + 300
+    try:
+        while True:
+            assert run.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            jobs = [j for j in job_records(cluster)
+                    if j.get("Comment", "").startswith("rule_train_model_")
+                    and j["JobState"] in ("RUNNING", "PENDING")]
+            states = sorted((j["JobState"], j["Reason"]) for j in jobs)
+            if states == [("PENDING", "Resources"), ("RUNNING", "None"), ("RUNNING", "None")]:
+                seen = jobs
+                break
+            assert sum(state == "RUNNING" for state, _ in states) <= 2, jobs
+            time.sleep(0.2)
+    finally:
+        run.send_signal(signal.SIGINT)  # Ctrl-C: Snakemake cancels its Slurm jobs
+        run.wait(timeout=120)
+        cancel_everything({**os.environ, **cluster})
+    assert sorted(j["Comment"] for j in seen) == sorted(
+        f"rule_train_model_wildcards_{m}_0" for m in models)
+    assert all(j["TresPerJob"] == "gres:gpu:1" for j in seen), seen
+    assert {j["GRES"] for j in seen if j["JobState"] == "RUNNING"} == {
+        "gpu:1(IDX:0)", "gpu:1(IDX:1)"}
+    assert all(j["JobState"] in ("CANCELLED", "FAILED") for j in records_of(
+        cluster, run_id(log.read_text()))), "a training job outlived the test"
