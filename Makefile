@@ -29,8 +29,11 @@ lint: setup
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/snakemake --lint
 
+# Two workers (pytest-xdist): the Snakemake workflow tests in one, in order, and the Slurm tests
+# (mostly waiting on the queue) with the rest in the other (groups: tests/conftest.py).
+TEST_WORKERS ?= 2
 test: setup lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: setup
 	$(BIN)/python bench/bench_train.py

@@ -172,6 +172,7 @@ def test_ingest_code_is_the_dispatcher_and_the_datasets_own_module():
                 "dlwpt/__init__.py"} <= found and not found & others, name
 
 
+@pytest.mark.pipeline
 def test_every_job_declares_every_package_module_it_loads(tmp_path):
     """The workflow's own plan (a dry run from scratch) against fresh interpreters."""
     result = snakemake(tmp_path, "-n", "--cores", "2")

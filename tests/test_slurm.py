@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,18 +22,31 @@ import pytest
 import torch
 import yaml
 
-from tests.helpers.data import CIFAR10, DATA, REPO
+from tests.helpers.data import CIFAR10, DATA
 from tests.helpers.slurm import cancel_everything, job_records, slurm_cluster, unavailable
-from tests.helpers.workflow import QUICK, SNAKEMAKE, snakemake
+from tests.helpers.workflow import SNAKEMAKE, private_checkout, snakemake
 
 pytestmark = pytest.mark.pipeline
-PROFILE = REPO / "profiles/slurm"
+# The workflow runs from a private copy of the checkout (`CHECKOUT`, made once per session):
+# `make test` runs this module beside the rerun tests, which edit the checkout's modules for a
+# moment. PROFILE and QUICK are paths inside it.
+CHECKOUT = Path(tempfile.gettempdir()) / f"dlwpt-slurm-checkout-{os.getpid()}"
+PROFILE = CHECKOUT / "profiles/slurm"
+QUICK = str(CHECKOUT / "config/quick.yaml")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout():
+    shutil.rmtree(CHECKOUT, ignore_errors=True)
+    private_checkout(CHECKOUT)
+    yield CHECKOUT
+    shutil.rmtree(CHECKOUT, ignore_errors=True)
 # The plugin's first status check comes 40 s after a submission by default.
 FAST = ("--slurm-init-seconds-before-status-checks", "1")
 DATASETS = ["wine", "cifar2"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster():
     reason = unavailable()
     if reason:
@@ -47,14 +61,14 @@ def config_file(path: Path, **train) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def local_ingest(tmp_path_factory, data_dir) -> Path:
+@pytest.fixture(scope="session")
+def local_ingest(tmp_path_factory, data_dir, checkout) -> Path:
     """A work dir where the two datasets were ingested without Slurm: the reference tensors,
     and (copied) the starting point of the tests that only train."""
     root = tmp_path_factory.mktemp("local")
     work = root / "work"
     snakemake(work, "--configfile", QUICK, config_file(root / "c.yaml"), "--cores", "2",
-              *[f"results/data/{d}.pt" for d in DATASETS])
+              *[f"results/data/{d}.pt" for d in DATASETS], checkout=CHECKOUT)
     return work
 
 
@@ -76,7 +90,7 @@ def records_of(cluster: dict, run: str) -> list[dict]:
 
 def start(work: Path, *args: str, cluster: dict, log: Path) -> subprocess.Popen:
     env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10), **cluster}
-    command = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(work),
+    command = [*SNAKEMAKE, "-s", str(CHECKOUT / "Snakefile"), "-d", str(work),
                "--profile", str(PROFILE), *FAST, *args]
     with open(log, "w") as out:
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -110,7 +124,7 @@ def test_the_quick_run_goes_through_slurm(cluster, local_ingest, tmp_path):
     work = tmp_path / "work"
     config = config_file(tmp_path / "c.yaml", models=["net", "res_deep"])
     result = snakemake(work, "--profile", str(PROFILE), *FAST, "--configfile", QUICK, config,
-                       env=cluster)
+                       env=cluster, checkout=CHECKOUT)
     output = result.stdout + result.stderr
 
     assert (work / "results/report.html").stat().st_size > 0
@@ -121,8 +135,8 @@ def test_the_quick_run_goes_through_slurm(cluster, local_ingest, tmp_path):
             assert (work / f"results/train/{model}/seed0/{name}").is_file()
         summary = json.loads((work / f"results/train/{model}/seed0/summary.json").read_text())
         assert summary["device"].startswith("cpu")
-    experiments = yaml.safe_load((REPO / "config.yaml").read_text())["thermometer"]["experiments"]
-    for experiment in experiments:
+    config_yaml = yaml.safe_load((CHECKOUT / "config.yaml").read_text())
+    for experiment in config_yaml["thermometer"]["experiments"]:
         assert (work / f"results/thermometer/{experiment}.json").is_file()
     for dataset in DATASETS:
         ours = torch.load(work / f"results/data/{dataset}.pt", weights_only=True)
@@ -211,7 +225,8 @@ def test_a_training_job_cancelled_with_scancel_resumes_when_the_workflow_runs_ag
     assert first.wait(timeout=300) != 0
     assert not (work / target).exists()
 
-    again = snakemake(work, "--profile", str(PROFILE), *FAST, *args, env=cluster)
+    again = snakemake(work, "--profile", str(PROFILE), *FAST, *args, env=cluster,
+                      checkout=CHECKOUT)
     train_log = (work / "logs/train_model/net/seed0.log").read_text()
     assert "resuming net seed 0 after epoch" in train_log
     states = [j["JobState"] for run in (log.read_text(), again.stdout + again.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,11 +18,13 @@ QUICK = str(REPO / "config/quick.yaml")
 
 
 def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None,
-              check: bool = True, timeout: float = 1500) -> subprocess.CompletedProcess:
-    """Run the repository's workflow in `workdir` (outputs land there, not in the checkout)."""
+              check: bool = True, timeout: float = 1500,
+              checkout: Path = REPO) -> subprocess.CompletedProcess:
+    """Run the repository's workflow (or that of a `private_checkout`) in `workdir` (outputs
+    land there, not in the checkout)."""
     full_env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10),
                 **(env or {})}
-    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
+    cmd = [*SNAKEMAKE, "-s", str(checkout / "Snakefile"), "-d", str(workdir), *args]
     result = subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n"
@@ -66,3 +69,13 @@ def edited(path: Path) -> Iterator[None]:
     finally:
         path.write_bytes(original)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def private_checkout(dest: Path) -> Path:
+    """A copy of the workflow's code (no venv, git, outputs or caches) for tests that run in
+    parallel with the rerun tests, which edit the checkout's modules for a moment (`edited`):
+    plans made from the copy never see those edits."""
+    shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".snakemake", "results", "resources", "logs", "benchmarks",
+        "__pycache__", ".pytest_cache", ".ruff_cache", "artifacts", "*.egg-info"))
+    return dest
