@@ -11,13 +11,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from dlwpt.io import DataError, read_json, write_json
 from dlwpt.report import build_report
-from dlwpt.statistics import wilson_interval
+from dlwpt.statistics import mean_interval, wilson_interval
 from tests.helpers.report_inputs import (
     BOOK_ACCURACY,
     DATASETS,
@@ -27,6 +28,7 @@ from tests.helpers.report_inputs import (
     write_benchmark,
     write_fit,
     write_run,
+    zoo_runs,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -305,6 +307,57 @@ def test_several_seeds_show_mean_and_spread(tmp_path):
         "significantly better than every other model, the runner-up net (0.855) included "
         "(paired t-test over 2 seeds, Holm-adjusted p < 0.0001 against the runner-up).")
     assert "whiskers the 95% interval of the mean (Student t over seeds" in page
+
+
+def test_three_seeds_give_t_intervals_seed_level_tests_and_claims(tmp_path):
+    """RUNS over seeds 0-2 (LATER_SEEDS): intervals, the headline's test, the matrix and the
+    claims are the seed-level ones."""
+    inputs = report_inputs(tmp_path, datasets=[], seeds=(0, 1, 2))
+    page, metrics = build(tmp_path, inputs, thermometer=[])
+    parsed = Page(page)
+    assert len(metrics) == 9
+    net = {"val": [0.850, 0.860, 0.865], "train": [0.900, 0.910, 0.920]}
+    _, _, low, high = mean_interval(net["val"])
+    row = parsed.rows("accuracy-table")[0]
+    assert row["val 95% interval"] == f"{low:.3f}–{high:.3f}" == "0.839–0.877"
+    assert row["reproduces the book?"] == "no: book above"  # 0.89
+    comparisons = pd.read_csv(tmp_path / "comparisons.csv", dtype={"seed": str})
+    level = comparisons[comparisons["seed"] == "all"].set_index(["model_a", "model_b"])
+    # width − net: 2.5, 2.5, 1.5 points over the three seeds
+    d = np.array([0.025, 0.025, 0.015])
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(3))
+    p_two_sided = 1 - t / np.sqrt(2 + t * t)  # Student t, 2 degrees of freedom
+    assert level.loc[("net", "width"), "p_value"] == pytest.approx(p_two_sided, rel=1e-9)
+    assert level.loc[("net", "width"), "verdict"] == "b better"
+    assert parsed.texts["winner"].startswith(
+        "width is the best model: validation accuracy 0.880 (95% interval 0.868–0.892), "
+        "significantly better than every other model, the runner-up net (0.858) included "
+        "(paired t-test over 3 seeds, Holm-adjusted p = 0.023 against the runner-up).")
+    assert parsed.tables["verdict-matrix"] == [
+        ["", "net", "width", "res_deep"], ["net", "", "▼-2.2", "▲+15.8"],
+        ["width", "▲+2.2", "", "▲+18.0"], ["res_deep", "▼-15.8", "▼-18.0", ""]]
+    assert "interval of the mean (Student t over seeds" in parsed.texts["interval-note"]
+    assert parsed.ids["claim-width"]["data-verdict"] == "supported"
+    assert "1 supported, 0 not supported, 0 inconclusive." in parsed.texts["claims-summary"]
+    parts = [t for t in parsed.tables.values() if t[0][0] == "comparison"]
+    assert parts[0][1][:5] == ["width − net, training accuracy", "+4.5", "+2.3 to +6.7",
+                               "0.012", "supported"]
+
+
+def test_one_seed_claims_are_inconclusive_and_the_page_says_why(report):
+    parsed, page, _, _ = report
+    assert parsed.ids["claim-width"]["data-verdict"] == "inconclusive"
+    assert "with one seed they are inconclusive" in parsed.texts["claims"]
+    assert parsed.tables["verdict-matrix"][1] == ["net", "", "▼-2.5", "▲+15.0"]
+    rows = pd.read_csv(parsed_dir(report) / "comparisons.csv")
+    assert rows[["model_a", "model_b", "only_a_correct", "only_b_correct", "verdict"]
+                ].values.tolist() == [["net", "width", 0, 50, "b better"],
+                                      ["net", "res_deep", 300, 0, "a better"],
+                                      ["width", "res_deep", 350, 0, "a better"]]
+
+
+def parsed_dir(report) -> Path:
+    return report[3]
 
 
 def test_custom_model_without_book_accuracy(synthetic, tmp_path):
@@ -638,3 +691,22 @@ def test_pipeline_page_is_self_contained_and_light(full_report):
                                             "text", "cifar2")}
     assert names == FIGURES | datasets
     assert page.count("<img ") == len(names)
+
+
+@pytest.mark.pipeline
+def test_report_of_the_default_zoo_with_three_seeds_stays_under_5_mb(quick_pipeline, tmp_path):
+    """The quick run's data, fits and benchmarks with the default config's 10 models x 3 seeds
+    of 100 epochs: the largest page the default configuration makes."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    inputs = pipeline_inputs(quick_pipeline, pipeline_config())
+    inputs |= {"runs": zoo_runs(tmp_path / "zoo", config), "configured_models":
+               list(config["models"]), "book_accuracy": config["book_accuracy"]}
+    page, metrics = build(tmp_path, inputs)
+    size = (tmp_path / "report.html").stat().st_size
+    assert size < MAX_PAGE_BYTES, size
+    assert len(metrics) == 30
+    parsed = Page(page)
+    assert len(parsed.tables["verdict-matrix"]) == 11
+    assert len(pd.read_csv(tmp_path / "comparisons.csv")) == 45 * 4
+    assert {c.removeprefix("claim-") for c in parsed.ids if c.startswith("claim-")} == {
+        "fc", "width", "l2", "dropout", "batch_norm", "res", "res_deep"}

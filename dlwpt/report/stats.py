@@ -45,7 +45,7 @@ def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
 
     With one scored seed, the validation interval is that run's Wilson interval (the sampling
     of the validation images only); train and gap get none (what would vary is the seed). With
-    several, Student-t intervals of the means over seeds.
+    several, Student-t intervals of the means over seeds (accuracies clipped to [0, 1]).
     """
     scored = runs.dropna(subset=["val_acc", "train_acc"])
     out = {f"{k}_{end}": math.nan for k in ("val", "train", "gap") for end in ("low", "high")}
@@ -56,7 +56,10 @@ def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
     elif len(scored) > 1:
         for key, values in (("val", scored["val_acc"]), ("train", scored["train_acc"]),
                             ("gap", scored["train_acc"] - scored["val_acc"])):
-            _, _, out[f"{key}_low"], out[f"{key}_high"] = mean_interval(values.to_numpy())
+            _, _, low, high = mean_interval(values.to_numpy())
+            # an accuracy cannot leave [0, 1]; the t interval of a mean near 1 would
+            out[f"{key}_low"], out[f"{key}_high"] = (low, high) if key == "gap" else (
+                max(0.0, low), min(1.0, high))
     return out
 
 
