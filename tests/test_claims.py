@@ -115,12 +115,18 @@ def test_res_deep_claim_is_the_validation_comparison(tmp_path, res_val, verdict)
     assert "NetResDeep as configured" in claim.statement
 
 
-def test_res_claim_decides_on_training_accuracy_only(tmp_path):
-    spec = {"depth": [(0.90, 0.88), (0.91, 0.88), (0.905, 0.88)],
-            "res": [(0.95, 0.80), (0.97, 0.80), (0.965, 0.80)]}  # worse on validation
-    claim = claims(tmp_path, spec)["res"]
-    assert [p.outcome for p in claim.parts] == ["supported", "reference"]
-    assert claim.verdict == "supported"
+@pytest.mark.parametrize("res_train, verdict", [
+    ([0.95, 0.97, 0.965], "supported"),
+    ([0.85, 0.86, 0.87], "not supported"),
+    ([0.95, 0.86, 0.93], "inconclusive"),
+])
+def test_res_claim_decides_on_training_accuracy_only(tmp_path, res_train, verdict):
+    depth = [(0.90, 0.88), (0.91, 0.88), (0.905, 0.88)]
+    res = [(t, 0.80) for t in res_train]  # worse on validation: shown, not deciding
+    claim = claims(tmp_path, {"depth": depth, "res": res})["res"]
+    assert [p.outcome for p in claim.parts][1] == "reference"
+    assert claim.parts[1].reason.startswith("not part of the verdict: depth significantly")
+    assert claim.verdict == verdict
 
 
 @pytest.mark.parametrize("fc_train, fc_val, verdict", [

@@ -645,7 +645,10 @@ def test_pipeline_metrics_csv_rows_equal_the_summaries(pipeline, full_report):
     assert metrics.loc[metrics.model == "res_deep", "resdeep_blocks"].item() == "shared"
     assert (metrics.engine == "resident loop").all()  # CUDA graphs are not tried on the CPU
     assert metrics.columns.tolist() == [*columns, "resdeep_blocks", "book_train_acc",
-                                        "book_val_acc"]
+                                        "book_val_acc", "val_acc_ci_low", "val_acc_ci_high"]
+    for row in metrics.itertuples():  # Wilson on the 2,000 validation images
+        assert (row.val_acc_ci_low, row.val_acc_ci_high) == pytest.approx(
+            wilson_interval(round(row.val_acc * 2000), 2000), abs=1e-15)
 
 
 @pytest.mark.pipeline

@@ -65,12 +65,13 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     """Write the report page (one self-contained HTML file), the per-run metrics table and
     the pairwise comparisons (comparisons.csv, see dlwpt.report.comparisons).
 
-    `configured_models`, `datasets` and `experiments` are the configured names in config order
-    (they set the tables' order and what the page names as not run); `book_accuracy` maps a
-    model to the book's [train, val]; `ingest_options` a dataset to its `ingest` settings. Every
-    input is
-    optional in the sense that an empty list or dict drops its section, so the same function
-    serves the full zoo and any subset a configuration selects.
+    Each run is {model, seed, summary, metrics, predictions (val_predictions.csv), model_pt
+    (optional)}. `configured_models`, `datasets` and `experiments` are the configured names in
+    config order (they set the tables' order and what the page names as not run);
+    `book_accuracy` maps a model to the book's [train, val]; `ingest_options` a dataset to its
+    `ingest` settings. Every input is optional in the sense that an empty list or dict drops
+    its section, so the same function serves the full zoo and any subset a configuration
+    selects.
     """
     run_table, curves, correct = load_runs(runs, configured_models, book_accuracy)
     comparisons = compare_runs(run_table, correct, configured_models)
