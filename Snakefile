@@ -21,3 +21,4 @@ rule all:
     input:
         "results/report.html",
         "results/metrics.csv",
+        "results/comparisons.csv",

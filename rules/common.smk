@@ -140,13 +140,14 @@ def ingest_options(wildcards):
 
 
 def train_outputs():
-    """Per trained model, per seed: summary, metrics and model (the report checks the latter
-    two against the digests the summary recorded when the run was trained)."""
+    """Per trained model, per seed: summary, metrics, model and validation predictions (the
+    report checks the last three against the digests the summary recorded when the run was
+    trained; the predictions feed the paired comparisons)."""
     return expand(
         "results/train/{model}/seed{seed}/{file}",
         model=MODELS,
         seed=SEEDS,
-        file=["summary.json", "metrics.csv", "model.pt"],
+        file=["summary.json", "metrics.csv", "model.pt", "val_predictions.csv"],
     )
 
 

@@ -1,4 +1,5 @@
-# Report: every upstream artifact -> results/report.html (self-contained) + results/metrics.csv,
+# Report: every upstream artifact -> results/report.html (self-contained), results/metrics.csv
+# and results/comparisons.csv,
 # with the figures also registered in Snakemake's own report (`snakemake --report ...`).
 
 
@@ -11,6 +12,7 @@ rule make_report:
         # replaces the published page only once a new one is complete.
         html="results/.report/report.html",
         csv="results/.report/metrics.csv",
+        comparisons="results/.report/comparisons.csv",
         figures=report(
             directory("results/report_figures"),
             patterns=["{figure}.png"],
@@ -37,6 +39,7 @@ rule publish_report:
         **report_inputs(),
         html="results/.report/report.html",
         csv="results/.report/metrics.csv",
+        comparisons="results/.report/comparisons.csv",
         # The report's own inputs and params too: Snakemake does not remake a missing staged
         # page for an up-to-date published one, so after a failed make_report the same
         # command must still see that the published page is stale (and fail again, not exit 0).
@@ -51,6 +54,11 @@ rule publish_report:
             "results/metrics.csv",
             category="Models",
             caption="../report/metrics.rst",
+        ),
+        comparisons=report(
+            "results/comparisons.csv",
+            category="Models",
+            caption="../report/comparisons.rst",
         ),
     log:
         "logs/publish_report.log",

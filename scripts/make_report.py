@@ -22,8 +22,8 @@ with script_errors(snakemake.log[0]):
     p = snakemake.params
     build_report(
         # The declared inputs, in expand()'s order: per dataset (pt, json); per trained model,
-        # per seed (summary, metrics, model). load_runs checks every summary names the model
-        # and seed paired here.
+        # per seed (summary, metrics, model, predictions). load_runs checks every summary names
+        # the model and seed paired here.
         data={
             name: {"pt": Path(pt), "json": Path(js)}
             for name, (pt, js) in zip(p.datasets, groups(snakemake.input.data, 2), strict=True)
@@ -35,15 +35,17 @@ with script_errors(snakemake.log[0]):
                 "summary": Path(summary),
                 "metrics": Path(metrics),
                 "model_pt": Path(model_pt),
+                "predictions": Path(predictions),
             }
-            for (model, seed), (summary, metrics, model_pt) in zip(
-                product(p.trained_models, p.seeds), groups(snakemake.input.runs, 3), strict=True
+            for (model, seed), (summary, metrics, model_pt, predictions) in zip(
+                product(p.trained_models, p.seeds), groups(snakemake.input.runs, 4), strict=True
             )
         ],
         thermometer=[Path(f) for f in snakemake.input.thermometer],
         benchmarks=[Path(f) for f in snakemake.input.benchmarks],
         out_html=Path(snakemake.output.html),
         out_csv=Path(snakemake.output.csv),
+        out_comparisons=Path(snakemake.output.comparisons),
         figures_dir=Path(snakemake.output.figures),
         provenance=provenance(p.config, str(_bootstrap.REPO)),
         configured_models=p.configured_models,

@@ -11,12 +11,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from dlwpt.io import DataError, read_json, write_json
 from dlwpt.report import build_report
+from dlwpt.statistics import mean_interval, wilson_interval
 from tests.helpers.report_inputs import (
     BOOK_ACCURACY,
     DATASETS,
@@ -26,6 +28,7 @@ from tests.helpers.report_inputs import (
     write_benchmark,
     write_fit,
     write_run,
+    zoo_runs,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,9 +39,11 @@ INLINE = {"a", "strong", "span", "code", "em", "b", "i"}  # others separate word
 
 
 def build(tmp: Path, inputs: dict[str, Any], **changes: Any) -> tuple[str, pd.DataFrame]:
-    """Build a report into `tmp` (with figures) and return the page and metrics.csv."""
+    """Build a report into `tmp` (with figures) and return the page and metrics.csv
+    (comparisons.csv is left in `tmp`)."""
     build_report(**{**inputs, **changes}, out_html=tmp / "report.html",
-                 out_csv=tmp / "metrics.csv", figures_dir=tmp / "figures")
+                 out_csv=tmp / "metrics.csv", out_comparisons=tmp / "comparisons.csv",
+                 figures_dir=tmp / "figures")
     return (tmp / "report.html").read_text(), pd.read_csv(tmp / "metrics.csv")
 
 
@@ -127,13 +132,18 @@ def test_metrics_csv_holds_every_run_in_config_order(report):
     assert metrics.columns.tolist() == [
         "model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch", "n_params",
         "seconds_per_epoch", "total_seconds", "device", "gpu", "engine", "epochs",
-        "resdeep_blocks", "book_train_acc", "book_val_acc"]
+        "resdeep_blocks", "book_train_acc", "book_val_acc", "val_acc_ci_low", "val_acc_ci_high"]
     assert metrics.model.tolist() == list(RUNS)
     for row in metrics.itertuples():
         arch, train_acc, val_acc, n_params, spe = RUNS[row.model]
         assert (row.arch, row.train_acc, row.val_acc, row.n_params, row.seconds_per_epoch) == (
             arch, train_acc, val_acc, n_params, spe)
         assert [row.book_train_acc, row.book_val_acc] == BOOK_ACCURACY[row.model]
+        # the 95% Wilson interval of val_acc on the 2,000 validation images
+        assert (row.val_acc_ci_low, row.val_acc_ci_high) == pytest.approx(
+            wilson_interval(round(val_acc * 2000), 2000), abs=1e-15)
+    assert metrics.val_acc_ci_low.round(4).tolist() == [0.8337, 0.8598, 0.6795]
+    assert metrics.val_acc_ci_high.round(4).tolist() == [0.865, 0.8888, 0.7197]
     assert metrics.resdeep_blocks.fillna("").tolist() == ["", "", "shared"]
 
 
@@ -141,22 +151,31 @@ def test_accuracy_table_cells(report):
     parsed, _, _, _ = report
     rows = parsed.rows("accuracy-table")
     assert [r["model"] for r in rows] == list(RUNS)
-    assert rows[1] == {"model": "width", "seeds": "1", "val acc": "0.875", "train acc": "0.950",
+    assert rows[1] == {"model": "width", "seeds": "1", "val acc": "0.875",
+                       "val 95% interval": "0.860–0.889", "train acc": "0.950",
                        "book val": "0.900", "book train": "0.960", "val − book (points)": "-2.5",
+                       "reproduces the book?": "no: book above",
                        "parameters": "38,386", "s / epoch": "1.50"}
     assert [r["val − book (points)"] for r in rows] == ["-4.0", "-2.5", "-16.0"]
+    # book 0.89 vs net's 0.834–0.865; book 0.86 vs res_deep's 0.680–0.720
+    assert [r["reproduces the book?"] for r in rows] == ["no: book above"] * 3
     assert [r["val acc"] for r in parsed.rows("runs-table")] == ["0.850", "0.875", "0.700"]
 
 
-def test_winner_sentence_names_the_best_model_its_margin_and_cost(report):
+def test_winner_sentence_names_the_best_model_its_test_and_cost(report):
+    """width's 1750 correct images include all of net's 1700: McNemar on 50 vs 0 discordant."""
     parsed, page, _, _ = report
     assert parsed.ids["winner"]["data-model"] == "width"
     assert parsed.texts["winner"] == (
-        "width has the best validation accuracy, 0.875, 2.5 points ahead of net (0.850). "
-        "It costs 38,386 parameters and 1.50 s per epoch on cpu (2 threads), 4.00 s for 2 "
-        "epochs: 3.0× the time per epoch of the fastest model, net.")
+        "width is the best model: validation accuracy 0.875 (95% interval 0.860–0.889), "
+        "significantly better than every other model, the runner-up net (0.850) included "
+        "(exact McNemar test on the 2,000 validation images, Holm-adjusted p < 0.0001 against "
+        "the runner-up). width costs 38,386 parameters and 1.50 s per epoch on cpu (2 threads), "
+        "4.00 s for 2 epochs: 3.0× the time per epoch of the fastest model, net.")
     assert '<tr class="winner"><td><strong>width</strong>' in page
-    assert "One seed per model" in parsed.text
+    assert parsed.texts["interval-note"].startswith(
+        "One seed per model: the 95% intervals (Wilson) and the tests between models (exact "
+        "McNemar on the same 2,000 images) cover the validation sample only")
 
 
 def test_cost_section(report):
@@ -236,7 +255,7 @@ def test_page_is_self_contained_with_every_figure(report):
     names = {p.stem for p in (out / "figures").glob("*.png")}
     assert names == FIGURES | {f"data_{name}" for name in DATASETS}
     assert page.count("<img ") == len(names)
-    assert re.findall(r'<a href="#(\w+)">', page) == ["results", "curves", "cost",
+    assert re.findall(r'<a href="#(\w+)">', page) == ["results", "claims", "curves", "cost",
                                                       "thermometer", "data", "provenance"]
 
 
@@ -250,7 +269,7 @@ def test_markup_in_names_and_values_is_escaped(synthetic, tmp_path):
     assert odd not in page and "<i>" not in page
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "&lt;i&gt;cpu&lt;/i&gt; &amp; co" in page
     parsed = Page(page)
-    assert parsed.ids["winner"]["data-model"] == odd
+    assert parsed.ids["winner"]["data-best"] == odd
     assert parsed.rows("accuracy-table")[0]["model"] == odd
     assert parsed.rows("runs-table")[0]["device"] == device
     assert metrics.model.tolist() == [odd]
@@ -267,7 +286,7 @@ def test_subset_names_what_did_not_run(synthetic, tmp_path):
     assert ("Not run: model width, model res_deep, dataset image_dog, dataset image_cats, "
             "dataset ct, dataset bikes, dataset text, dataset cifar2, thermometer experiments"
             in parsed.text)
-    assert "has the best validation accuracy, 0.850. It costs 18,090 parameters" in page
+    assert "net is the only model that ran: validation accuracy 0.850" in Page(page).text
     assert 'id="thermometer"' not in page and 'id="data-ct"' not in page
     assert 'id="data-wine"' in page and 'id="rules-table"' not in page
     figures = {p.stem for p in (tmp_path / "figures").glob("*.png")}
@@ -282,10 +301,63 @@ def test_several_seeds_show_mean_and_spread(tmp_path):
     net = parsed.rows("accuracy-table")[0]
     assert (net["seeds"], net["val acc"], net["train acc"]) == (
         "2", "0.855 0.850–0.860, σ 0.007", "0.905 0.900–0.910, σ 0.007")
+    # width − net is 2.5 points in both seeds: no spread, the paired t-test's p is 0
     assert parsed.texts["winner"].startswith(
-        "width has the best validation accuracy, 0.880 (mean of 2 seeds, 0.875–0.885), "
-        "2.5 points ahead of net (0.855).")
-    assert "whiskers min–max, dots each seed" in page
+        "width is the best model: validation accuracy 0.880 (95% interval 0.816–0.944), "
+        "significantly better than every other model, the runner-up net (0.855) included "
+        "(paired t-test over 2 seeds, Holm-adjusted p < 0.0001 against the runner-up).")
+    assert "whiskers the 95% interval of the mean (Student t over seeds" in page
+
+
+def test_three_seeds_give_t_intervals_seed_level_tests_and_claims(tmp_path):
+    """RUNS over seeds 0-2 (LATER_SEEDS): intervals, the headline's test, the matrix and the
+    claims are the seed-level ones."""
+    inputs = report_inputs(tmp_path, datasets=[], seeds=(0, 1, 2))
+    page, metrics = build(tmp_path, inputs, thermometer=[])
+    parsed = Page(page)
+    assert len(metrics) == 9
+    net = {"val": [0.850, 0.860, 0.865], "train": [0.900, 0.910, 0.920]}
+    _, _, low, high = mean_interval(net["val"])
+    row = parsed.rows("accuracy-table")[0]
+    assert row["val 95% interval"] == f"{low:.3f}–{high:.3f}" == "0.839–0.877"
+    assert row["reproduces the book?"] == "no: book above"  # 0.89
+    comparisons = pd.read_csv(tmp_path / "comparisons.csv", dtype={"seed": str})
+    level = comparisons[comparisons["seed"] == "all"].set_index(["model_a", "model_b"])
+    # width − net: 2.5, 2.5, 1.5 points over the three seeds
+    d = np.array([0.025, 0.025, 0.015])
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(3))
+    p_two_sided = 1 - t / np.sqrt(2 + t * t)  # Student t, 2 degrees of freedom
+    assert level.loc[("net", "width"), "p_value"] == pytest.approx(p_two_sided, rel=1e-9)
+    assert level.loc[("net", "width"), "verdict"] == "b better"
+    assert parsed.texts["winner"].startswith(
+        "width is the best model: validation accuracy 0.880 (95% interval 0.868–0.892), "
+        "significantly better than every other model, the runner-up net (0.858) included "
+        "(paired t-test over 3 seeds, Holm-adjusted p = 0.023 against the runner-up).")
+    assert parsed.tables["verdict-matrix"] == [
+        ["", "net", "width", "res_deep"], ["net", "", "▼-2.2", "▲+15.8"],
+        ["width", "▲+2.2", "", "▲+18.0"], ["res_deep", "▼-15.8", "▼-18.0", ""]]
+    assert "interval of the mean (Student t over seeds" in parsed.texts["interval-note"]
+    assert parsed.ids["claim-width"]["data-verdict"] == "supported"
+    assert "1 supported, 0 not supported, 0 inconclusive." in parsed.texts["claims-summary"]
+    parts = [t for t in parsed.tables.values() if t[0][0] == "comparison"]
+    assert parts[0][1][:5] == ["width − net, training accuracy", "+4.5", "+2.3 to +6.7",
+                               "0.012", "supported"]
+
+
+def test_one_seed_claims_are_inconclusive_and_the_page_says_why(report):
+    parsed, page, _, _ = report
+    assert parsed.ids["claim-width"]["data-verdict"] == "inconclusive"
+    assert "with one seed they are inconclusive" in parsed.texts["claims"]
+    assert parsed.tables["verdict-matrix"][1] == ["net", "", "▼-2.5", "▲+15.0"]
+    rows = pd.read_csv(parsed_dir(report) / "comparisons.csv")
+    assert rows[["model_a", "model_b", "only_a_correct", "only_b_correct", "verdict"]
+                ].values.tolist() == [["net", "width", 0, 50, "b better"],
+                                      ["net", "res_deep", 300, 0, "a better"],
+                                      ["width", "res_deep", 350, 0, "a better"]]
+
+
+def parsed_dir(report) -> Path:
+    return report[3]
 
 
 def test_custom_model_without_book_accuracy(synthetic, tmp_path):
@@ -304,13 +376,16 @@ def test_winner_sentence_for_one_model_and_for_the_fastest(synthetic, tmp_path):
     net, _, res_deep = synthetic["runs"]
     page, _ = build(tmp_path, synthetic, runs=[net], data={}, thermometer=[], benchmarks=[])
     assert Page(page).texts["winner"] == (
-        "net has the best validation accuracy, 0.850. It costs 18,090 parameters and 0.50 s "
-        "per epoch on cpu (2 threads), 2.00 s for 2 epochs.")
+        "net is the only model that ran: validation accuracy 0.850 (95% interval 0.834–0.865), "
+        "nothing to compare it with. net costs 18,090 parameters and 0.50 s per epoch on cpu "
+        "(2 threads), 2.00 s for 2 epochs.")
     page, _ = build(tmp_path, synthetic, runs=[net, res_deep], data={}, thermometer=[],
                     benchmarks=[])
     assert Page(page).texts["winner"].endswith(
-        "15.0 points ahead of res_deep (0.700). It costs 18,090 parameters and 0.50 s per epoch "
-        "on cpu (2 threads), 2.00 s for 2 epochs, and it is also the fastest model.")
+        "the runner-up res_deep (0.700) included (exact McNemar test on the 2,000 validation "
+        "images, Holm-adjusted p < 0.0001 against the runner-up). net costs 18,090 parameters "
+        "and 0.50 s per epoch on cpu (2 threads), 2.00 s for 2 epochs, and it is also the "
+        "fastest model.")
 
 
 def test_cost_table_says_when_cuda_graphs_were_dropped(synthetic, tmp_path):
@@ -404,6 +479,44 @@ def test_bad_input_raises_data_error_naming_the_file(synthetic, tmp_path, damage
     assert not (tmp_path / "report.html").exists()
 
 
+@pytest.mark.parametrize("damage, problem", [
+    ("edited", "changed since it was trained"),
+    ("accuracy", "accuracy 1749/2000 = 0.874500 differs from val_acc 0.875 in summary.json; "
+                 "rebuild the run with: snakemake --forcerun"),
+    ("other_images", "its labels differ from"),
+    ("index", "index is not 0, 1, ..., n-1 in order"),
+    ("text", "column predicted holds non-integer values"),
+])
+def test_bad_predictions_raise_data_error_naming_the_file(synthetic, tmp_path, damage, problem):
+    """val_predictions.csv is checked against the summary's digest, its val_acc, and the other
+    runs' labels (paired tests need the same images in the same order)."""
+    net, width, _ = synthetic["runs"]
+    target = dict(width)
+    bad = tmp_path / "width" / "val_predictions.csv"
+    bad.parent.mkdir()
+    frame = pd.read_csv(width["predictions"])
+    if damage != "edited":  # a summary without digests, so the content check is what fails
+        summary = read_json(width["summary"])
+        del summary["files"]
+        write_json(tmp_path / "width" / "summary.json", summary)
+        target["summary"] = tmp_path / "width" / "summary.json"
+    if damage in ("edited", "accuracy"):
+        frame.loc[1749, "predicted"] = 1 - frame.loc[1749, "predicted"]  # one right image wrong
+    elif damage == "other_images":
+        frame["label"] = 1 - frame["label"]
+        frame["predicted"] = 1 - frame["predicted"]  # same accuracy, other labels
+    elif damage == "index":
+        frame["index"] = frame["index"][::-1].to_numpy()
+    else:
+        frame["predicted"] = frame["predicted"].astype(str).replace("0", "airplane")
+    frame.to_csv(bad, index=False)
+    target["predictions"] = bad
+    with pytest.raises(DataError) as error:
+        build(tmp_path, synthetic, runs=[net, target], data={}, thermometer=[], benchmarks=[])
+    assert error.value.path == str(bad) and problem in str(error.value), str(error.value)
+    assert "\n" not in str(error.value)
+
+
 def test_a_diverged_model_is_marked_and_never_the_winner(synthetic, tmp_path):
     runs = [r for r in synthetic["runs"] if r["model"] != "width"]
     # width has the best validation accuracy, but its run diverged at epoch 2 of 2
@@ -478,7 +591,8 @@ def pipeline_inputs(workdir: Path, config: dict[str, Any]) -> dict[str, Any]:
     """build_report's inputs gathered from a pipeline work dir, as scripts/make_report.py does."""
     results = workdir / "results"
     runs = [{"model": p.parent.parent.name, "seed": int(p.parent.name.removeprefix("seed")),
-             "summary": p, "metrics": p.with_name("metrics.csv")}
+             "summary": p, "metrics": p.with_name("metrics.csv"),
+             "predictions": p.with_name("val_predictions.csv")}
             for p in sorted(results.glob("train/*/seed*/summary.json"))]
     return {
         "data": {p.stem: {"pt": p.with_suffix(".pt"), "json": p}
@@ -531,7 +645,10 @@ def test_pipeline_metrics_csv_rows_equal_the_summaries(pipeline, full_report):
     assert metrics.loc[metrics.model == "res_deep", "resdeep_blocks"].item() == "shared"
     assert (metrics.engine == "resident loop").all()  # CUDA graphs are not tried on the CPU
     assert metrics.columns.tolist() == [*columns, "resdeep_blocks", "book_train_acc",
-                                        "book_val_acc"]
+                                        "book_val_acc", "val_acc_ci_low", "val_acc_ci_high"]
+    for row in metrics.itertuples():  # Wilson on the 2,000 validation images
+        assert (row.val_acc_ci_low, row.val_acc_ci_high) == pytest.approx(
+            wilson_interval(round(row.val_acc * 2000), 2000), abs=1e-15)
 
 
 @pytest.mark.pipeline
@@ -555,9 +672,13 @@ def test_pipeline_tables_show_each_models_accuracies(pipeline, full_report):
 def test_pipeline_winner_is_the_best_validation_accuracy(pipeline, full_report):
     page, _, _ = full_report
     expected = summaries(pipeline).groupby("model")["val_acc"].mean()
-    winner = Page(page).ids["winner"]["data-model"]
-    assert expected[winner] == expected.max()
-    assert "★" not in winner and re.search(r'<tr class="winner"><td><strong>' + winner, page)
+    headline = Page(page).ids["winner"]
+    best, winner = headline["data-best"], headline["data-model"]
+    assert expected[best] == expected.max()
+    if winner:  # named only when significantly better than every other model
+        assert winner == best and re.search(r'<tr class="winner"><td><strong>' + winner, page)
+    else:
+        assert best in headline["data-tied"].split()
 
 
 @pytest.mark.pipeline
@@ -573,3 +694,22 @@ def test_pipeline_page_is_self_contained_and_light(full_report):
                                             "text", "cifar2")}
     assert names == FIGURES | datasets
     assert page.count("<img ") == len(names)
+
+
+@pytest.mark.pipeline
+def test_report_of_the_default_zoo_with_three_seeds_stays_under_5_mb(quick_pipeline, tmp_path):
+    """The quick run's data, fits and benchmarks with the default config's 10 models x 3 seeds
+    of 100 epochs: the largest page the default configuration makes."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    inputs = pipeline_inputs(quick_pipeline, pipeline_config())
+    inputs |= {"runs": zoo_runs(tmp_path / "zoo", config), "configured_models":
+               list(config["models"]), "book_accuracy": config["book_accuracy"]}
+    page, metrics = build(tmp_path, inputs)
+    size = (tmp_path / "report.html").stat().st_size
+    assert size < MAX_PAGE_BYTES, size
+    assert len(metrics) == 30
+    parsed = Page(page)
+    assert len(parsed.tables["verdict-matrix"]) == 11
+    assert len(pd.read_csv(tmp_path / "comparisons.csv")) == 45 * 4
+    assert {c.removeprefix("claim-") for c in parsed.ids if c.startswith("claim-")} == {
+        "fc", "width", "l2", "dropout", "batch_norm", "res", "res_deep"}

@@ -76,6 +76,42 @@ def test_table_and_every_figure_are_visible(opened_report, quick_pipeline):
         assert image["src"].startswith("data:image/"), image
 
 
+def test_headline_interval_chart_verdict_matrix_and_claims_are_shown(opened_report):
+    """The sections of the statistics, as laid out at 1280 px: the verdict matrix of the 10
+    models fits the window without scrolling sideways; every claim shows its verdict."""
+    headline = opened_report.find_element("id", "winner")
+    assert headline.is_displayed()
+    assert ("is the best model" in headline.text or "No single winner" in headline.text)
+    chart = opened_report.execute_script("""
+        const img = [...document.images].find(i => i.alt.includes("95% intervals"));
+        return img && {natural: img.naturalWidth, width: img.getBoundingClientRect().width};""")
+    assert chart and chart["natural"] > 0 and chart["width"] > 400, chart
+    matrix = opened_report.find_element("id", "verdict-matrix")
+    assert matrix.is_displayed()
+    layout = opened_report.execute_script("""
+        const table = document.getElementById("verdict-matrix");
+        const box = table.getBoundingClientRect();
+        return {rows: table.rows.length, cells: table.rows[1].cells.length, right: box.right,
+                window: window.innerWidth, wrap: table.parentElement.scrollWidth,
+                wrapVisible: table.parentElement.clientWidth,
+                marks: [...table.querySelectorAll("td span.mark")].length};""")
+    assert layout["rows"] == layout["cells"] == 11, layout  # header + 10 models
+    assert layout["marks"] == 90, layout  # every off-diagonal cell has a verdict mark
+    assert layout["right"] <= layout["window"] and layout["wrap"] <= layout["wrapVisible"], layout
+    claims = opened_report.find_element("id", "claims")
+    assert claims.is_displayed()
+    verdicts = opened_report.execute_script("""
+        return [...document.querySelectorAll("#claims .claim")].map(c => [c.id,
+            c.dataset.verdict, c.querySelector("h3 .badge").getBoundingClientRect().height]);""")
+    assert [v[0] for v in verdicts] == ["claim-fc", "claim-width", "claim-l2", "claim-dropout",
+                                        "claim-batch_norm", "claim-res", "claim-res_deep"]
+    assert all(v[1] in ("supported", "not supported", "inconclusive") and v[2] > 0
+               for v in verdicts), verdicts
+    # one seed (the quick run): the page says what its intervals cover
+    assert "cover the validation sample only" in opened_report.find_element(
+        "id", "interval-note").text
+
+
 def test_no_console_errors(opened_report):
     severe = [entry for entry in opened_report.get_log("browser") if entry["level"] == "SEVERE"]
     assert not severe, severe

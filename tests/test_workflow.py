@@ -37,6 +37,9 @@ def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
     assert len(list(results.glob("thermometer/*.json"))) == 9
     assert (results / "report.html").stat().st_size > 10_000
     assert len((results / "metrics.csv").read_text().splitlines()) == 11
+    # one seed: one McNemar row per pair of the 10 models, no seed-level rows
+    comparisons = (results / "comparisons.csv").read_text().splitlines()
+    assert len(comparisons) == 1 + 45 and not any(",all," in row for row in comparisons)
     # one progress line per epoch in each training job's log
     log = (quick_pipeline / "logs/train_model/net/seed0.log").read_text()
     assert "epoch 1/2" in log and "epoch 2/2" in log and "ETA" in log
@@ -93,7 +96,8 @@ def test_snakemake_own_report_holds_the_registered_figures(quick_pipeline):
     out = quick_pipeline / "results/snakemake-report.html"
     snakemake(quick_pipeline, "--configfile", QUICK, "--report", str(out))
     page = out.read_text(errors="replace")
-    for name in ("report.html", "metrics.csv", "accuracy.png", "curves.png", "data_ct.png"):
+    for name in ("report.html", "metrics.csv", "comparisons.csv", "accuracy.png", "curves.png",
+                 "data_ct.png"):
         assert name in page, name
 
 

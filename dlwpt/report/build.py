@@ -15,9 +15,19 @@ import yaml
 
 from dlwpt.io import atomic_path, write_text
 from dlwpt.report import figures
+from dlwpt.report.claims import book_claims
+from dlwpt.report.comparisons import (
+    ALL_SEEDS,
+    COMPARISON_COLUMNS,
+    MCNEMAR,
+    compare_runs,
+    deciding_rows,
+    outcome,
+    top_models,
+)
 from dlwpt.report.datasets import dataset_views
 from dlwpt.report.figures import FigureSink
-from dlwpt.report.formats import acc, integer, missing, number, seconds
+from dlwpt.report.formats import acc, integer, missing, number, p_value, points, seconds
 from dlwpt.report.inputs import (
     CSV_COLUMNS,
     load_benchmarks,
@@ -31,11 +41,13 @@ from dlwpt.report.stats import (
     final_loss,
     per_model_stats,
     ranking,
+    reproduces_book,
     rule_stats,
 )
 
 SECTION_TITLES = {
     "results": "Results: accuracy per model",
+    "claims": "The book's claims: chapter 8's lessons, tested",
     "curves": "Training curves",
     "cost": "Cost",
     "thermometer": "Learning mechanics: the thermometer (chapter 5)",
@@ -45,20 +57,24 @@ SECTION_TITLES = {
 
 
 def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermometer: list[Path],
-                 benchmarks: list[Path], out_html: Path, out_csv: Path, figures_dir: Path | None,
+                 benchmarks: list[Path], out_html: Path, out_csv: Path,
+                 out_comparisons: Path, figures_dir: Path | None,
                  provenance: dict, configured_models: list[str], datasets: list[str],
                  experiments: list[str], book_accuracy: dict[str, list[float]],
                  ingest_options: dict[str, dict[str, Any]]) -> None:
-    """Write the report page (one self-contained HTML file) and the per-run metrics table.
+    """Write the report page (one self-contained HTML file), the per-run metrics table and
+    the pairwise comparisons (comparisons.csv, see dlwpt.report.comparisons).
 
-    `configured_models`, `datasets` and `experiments` are the configured names in config order
-    (they set the tables' order and what the page names as not run); `book_accuracy` maps a
-    model to the book's [train, val]; `ingest_options` a dataset to its `ingest` settings. Every
-    input is
-    optional in the sense that an empty list or dict drops its section, so the same function
-    serves the full zoo and any subset a configuration selects.
+    Each run is {model, seed, summary, metrics, predictions (val_predictions.csv), model_pt
+    (optional)}. `configured_models`, `datasets` and `experiments` are the configured names in
+    config order (they set the tables' order and what the page names as not run);
+    `book_accuracy` maps a model to the book's [train, val]; `ingest_options` a dataset to its
+    `ingest` settings. Every input is optional in the sense that an empty list or dict drops
+    its section, so the same function serves the full zoo and any subset a configuration
+    selects.
     """
-    run_table, curves = load_runs(runs, configured_models, book_accuracy)
+    run_table, curves, correct = load_runs(runs, configured_models, book_accuracy)
+    comparisons = compare_runs(run_table, correct, configured_models)
     fits = load_thermometer(thermometer, experiments)
     rule_runs = load_benchmarks(benchmarks)
     sink = FigureSink(figures_dir)
@@ -66,7 +82,13 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     sections: dict[str, dict[str, Any]] = {}
     with figures.style():
         if not run_table.empty:
-            sections["results"] = results_view(per_model, run_table, sink)
+            decisive = deciding_rows(comparisons)
+            test = deciding_test(decisive, run_table)
+            sections["results"] = results_view(per_model, run_table, comparisons, decisive,
+                                               test, sink)
+            claims = book_claims(per_model, run_table, curves, decisive, test)
+            if claims:
+                sections["claims"] = claims_view(claims, per_model, several_seeds(per_model))
             sections["curves"] = {"figure": sink.figure(
                 figures.training_curves(curves, list(per_model.index)), "curves",
                 "training curves per model")}
@@ -87,6 +109,32 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     write_text(out_html, page)
     with atomic_path(out_csv) as tmp:
         run_table[list(CSV_COLUMNS)].to_csv(tmp, index=False)
+    with atomic_path(out_comparisons) as tmp:
+        comparisons[list(COMPARISON_COLUMNS)].to_csv(tmp, index=False)
+
+
+def several_seeds(per_model: pd.DataFrame) -> bool:
+    return bool(per_model["n_seeds"].max() > 1)
+
+
+def deciding_test(decisive: pd.DataFrame, run_table: pd.DataFrame) -> str:
+    """The deciding comparison in words, for the page's sentences."""
+    if not decisive.empty and (decisive["seed"] == ALL_SEEDS).any():
+        return f"paired t-test over {run_table['seed'].nunique()} seeds"
+    n = int(run_table["n_val"].max()) if not run_table.empty else 0
+    return f"{MCNEMAR} test on the {n:,} validation images"
+
+
+def interval(low: float, high: float, fmt=acc) -> str | None:
+    """`low–high`; signed differences (points) as `low to high`, which reads better."""
+    if missing(low) or missing(high):
+        return None
+    return f"{fmt(low)} to {fmt(high)}" if fmt is points else f"{fmt(low)}–{fmt(high)}"
+
+
+def p_equals(p: float) -> str:
+    text = p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def spread(row: pd.Series, split: str) -> str | None:
@@ -96,48 +144,143 @@ def spread(row: pd.Series, split: str) -> str | None:
     return f"{acc(row[f'{split}_min'])}–{acc(row[f'{split}_max'])}, σ {row[f'{split}_std']:.3f}"
 
 
-def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame,
-                 sink: FigureSink) -> dict[str, Any]:
-    rank = ranking(per_model)
-    best = per_model.loc[rank["best"]] if rank["best"] else None
-    winner = None if best is None else {
-        "model": rank["best"], "val": acc(best.val_mean), "n_seeds": int(best.n_seeds),
-        "val_min": acc(best.val_min), "val_max": acc(best.val_max),
-        "second": rank["second"],
-        "second_val": acc(per_model.loc[rank["second"], "val_mean"]) if rank["second"] else None,
-        "margin": f"{rank['margin_points']:.1f}" if rank["second"] else None,
-        "params": integer(best.n_params), "seconds_per_epoch": seconds(best.seconds_per_epoch),
-        "device": best.device, "total_seconds": seconds(best.total_seconds),
-        "epochs": integer(best.epochs),
-        "fastest": rank["fastest"],
-        "time_ratio": None if rank["time_ratio"] is None else f"{rank['time_ratio']:.1f}",
-    }
+def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: pd.DataFrame,
+                 decisive: pd.DataFrame, test: str, sink: FigureSink) -> dict[str, Any]:
+    rank = ranking(per_model)  # the fastest model and the time ratio
+    top = top_models(per_model, decisive)
+    headline = None
+    if top["best"] is not None:
+        best = per_model.loc[top["best"]]
+        runner_up = top["runner_up"]
+        vs_runner_up = decisive[decisive["model_a"].isin([top["best"], runner_up])
+                                & decisive["model_b"].isin([top["best"], runner_up])]
+        headline = {
+            "best": top["best"], "winner": top["winner"], "runner_up": runner_up,
+            "tied": [{"model": m, "val": acc(per_model.loc[m, "val_mean"]),
+                      "interval": interval(per_model.loc[m, "val_low"],
+                                           per_model.loc[m, "val_high"])}
+                     for m in top["tied"]],
+            "runner_up_val": acc(per_model.loc[runner_up, "val_mean"]) if runner_up else None,
+            "p": p_equals(vs_runner_up["p_adjusted"].iloc[0]) if len(vs_runner_up) else None,
+            "test": test, "n_seeds": int(best.n_seeds),
+            "params": integer(best.n_params), "seconds_per_epoch": seconds(best.seconds_per_epoch),
+            "device": best.device, "total_seconds": seconds(best.total_seconds),
+            "epochs": integer(best.epochs), "fastest": rank["fastest"],
+            "time_ratio": None if rank["time_ratio"] is None else f"{rank['time_ratio']:.1f}",
+        }
     models = []
     for model, row in per_model.iterrows():
         delta = book_delta_points(row)
         models.append({
-            "model": model, "winner": model == rank["best"], "seeds": integer(row.n_seeds),
+            "model": model, "winner": model == top["winner"],
+            "tied": model in top["tied"] and len(top["tied"]) > 1,
+            "seeds": integer(row.n_seeds),
             "diverged": ", ".join(map(str, row.diverged_epochs)) or None,
             "val": acc(row.val_mean), "val_spread": spread(row, "val"),
+            "val_interval": interval(row.val_low, row.val_high) or "—",
             "train": acc(row.train_mean), "train_spread": spread(row, "train"),
             "book_val": acc(row.book_val), "book_train": acc(row.book_train),
             "delta": "—" if delta is None else f"{delta:+.1f}",
+            "reproduces": reproduces_book(row) or "—",
             "params": integer(row.n_params), "seconds_per_epoch": seconds(row.seconds_per_epoch),
         })
-    runs = [{"model": r.model, "seed": r.seed, "val": acc(r.val_acc), "train": acc(r.train_acc),
+    runs = [{"model": r.model, "seed": r.seed, "val": acc(r.val_acc),
+             "val_interval": interval(r.val_acc_ci_low, r.val_acc_ci_high) or "—",
+             "train": acc(r.train_acc),
              "epochs": integer(r.epochs), "seconds_per_epoch": seconds(r.seconds_per_epoch),
              "device": r.device,
              "diverged": None if pd.isna(r.diverged_epoch) else int(r.diverged_epoch)}
             for r in run_table.itertuples()]
     return {
-        "winner": winner,
+        "headline": headline,
         "diverged": [m["model"] for m in models if m["diverged"]],
-        "several_seeds": bool(per_model["n_seeds"].max() > 1),
-        "figure": sink.figure(figures.accuracy_chart(per_model, run_table, rank["best"]),
+        "several_seeds": several_seeds(per_model),
+        "n_val": integer(run_table["n_val"].max()),
+        "figure": sink.figure(figures.accuracy_chart(per_model, run_table, top["winner"]),
                               "accuracy",
-                              "train and validation accuracy per model, with the book's values"),
+                              "train and validation accuracy per model with 95% intervals, "
+                              "each seed and the book's values"),
         "models": models,
         "runs": runs,
+        "matrix": verdict_matrix(list(per_model.index), decisive),
+        "test": test,
+        "comparisons": [comparison_row(r) for r in comparisons.itertuples()],
+    }
+
+
+MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"), "tie": ("=", "tie"),
+         "diverged": ("×", "diverged"), None: ("", "none")}
+
+
+def verdict_matrix(models: list[str], decisive: pd.DataFrame) -> dict[str, Any]:
+    """Row model against column model: mark, class and the difference in points (row − col)."""
+    diffs = {}
+    for r in decisive.itertuples():
+        diffs[(r.model_a, r.model_b)] = r.diff
+        diffs[(r.model_b, r.model_a)] = -r.diff
+    rows = []
+    for row_model in models:
+        cells = []
+        for col_model in models:
+            if row_model == col_model:
+                cells.append({"mark": "", "cls": "self", "text": "", "title": row_model})
+                continue
+            found = outcome(decisive, row_model, col_model)
+            mark, cls = MARKS[found]
+            diff = diffs.get((row_model, col_model))
+            text = points(diff) if found not in (None, "diverged") else ""
+            cells.append({"mark": mark, "cls": cls, "text": text,
+                          "title": f"{row_model} vs {col_model}: {found or 'not compared'}"
+                                   + (f", {text} points" if text else "")})
+        rows.append({"model": row_model, "cells": cells})
+    return {"models": models, "rows": rows}
+
+
+def comparison_row(r: Any) -> dict[str, Any]:
+    def count(value: Any) -> str:
+        return "—" if pd.isna(value) else f"{int(value):,}"
+
+    return {"model_a": r.model_a, "model_b": r.model_b, "seed": r.seed, "test": r.test,
+            "acc_a": acc(r.acc_a), "acc_b": acc(r.acc_b), "diff": points(r.diff),
+            "only_a": count(r.only_a_correct), "only_b": count(r.only_b_correct),
+            "p_value": p_value(r.p_value), "p_adjusted": p_value(r.p_adjusted),
+            "verdict": r.verdict}
+
+
+def claims_view(claims: list[Any], per_model: pd.DataFrame,
+                several: bool) -> dict[str, Any]:
+    def value(part: Any, number_: float | None) -> str:
+        if number_ is None or missing(number_):
+            return "—"
+        if part.unit == "points":
+            return points(number_)
+        if part.unit == "epochs":
+            return f"{number_:+.1f}"
+        return acc(number_)
+
+    def model_row(model: str) -> dict[str, str]:
+        row = per_model.loc[model]
+        return {"model": model, "train": acc(row.train_mean),
+                "train_interval": interval(row.train_low, row.train_high) or "—",
+                "val": acc(row.val_mean),
+                "val_interval": interval(row.val_low, row.val_high) or "—",
+                "gap": points(row.gap_mean),
+                "gap_interval": interval(row.gap_low, row.gap_high, points) or "—",
+                "book": f"{acc(row.book_train)} / {acc(row.book_val)}"}
+
+    return {
+        "several_seeds": several,
+        "claims": [{
+            "key": c.key, "statement": c.statement, "test": c.test, "verdict": c.verdict,
+            "models": [model_row(m) for m in c.models],
+            "parts": [{"what": p.what, "value": value(p, p.value),
+                       "interval": "—" if p.low is None or missing(p.low)
+                       else f"{value(p, p.low)} to {value(p, p.high)}",
+                       "p": p_value(p.p), "outcome": p.outcome, "reason": p.reason}
+                      for p in c.parts],
+        } for c in claims],
+        "counts": {v: sum(c.verdict == v for c in claims)
+                   for v in ("supported", "not supported", "inconclusive")},
     }
 
 

@@ -103,7 +103,8 @@ def log_scale(axis: Any, limits: tuple[float, float]) -> None:
 
 def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
                    winner: str | None) -> Figure:
-    """The book's grouped bars (train vs val per model), with the book's values and each seed.
+    """The book's grouped bars (train vs val per model), with 95% intervals (per_model's
+    {split}_low/high), the book's values and each seed's point.
 
     The y axis starts near 0.5, chance level for the two-class task, so the differences between
     models (a few points) stay visible; it goes lower only to show a model at or below chance.
@@ -117,10 +118,13 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
     for offset, split, color in ((-width / 2, "train", TRAIN_COLOR), (width / 2, "val", VAL_COLOR)):
         means = per_model[f"{split}_mean"].to_numpy()
         ax.bar(x + offset, means, width, color=color, label=f"{split} (ours)", zorder=2)
-        if multi_seed:
-            spread = [means - per_model[f"{split}_min"], per_model[f"{split}_max"] - means]
-            ax.errorbar(x + offset, means, yerr=spread, fmt="none", ecolor="#333", capsize=3,
-                        lw=1, zorder=3)
+        # 95% intervals: Wilson (validation, one seed) or t over seeds; absent ones are NaN.
+        low, high = per_model[f"{split}_low"].to_numpy(), per_model[f"{split}_high"].to_numpy()
+        shown = np.isfinite(low) & np.isfinite(high) & np.isfinite(means)
+        if shown.any():
+            ax.errorbar((x + offset)[shown], means[shown],
+                        yerr=[means[shown] - low[shown], high[shown] - means[shown]],
+                        fmt="none", ecolor="#333", capsize=3, lw=1.2, zorder=3)
         for i, model in enumerate(models):
             seeds = runs.loc[runs["model"] == model, f"{split}_acc"].to_numpy()
             ax.scatter(np.full(len(seeds), x[i] + offset), seeds, s=10, color="#222",
@@ -154,10 +158,11 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
     handles, _ = ax.get_legend_handles_labels()
     handles += [Line2D([], [], color="black", lw=2.2, label="book"),
                 Line2D([], [], marker="o", ls="", color="#222", ms=3, label="each seed")]
-    if multi_seed:
-        handles.append(Line2D([], [], color="#333", lw=1, label="min–max over seeds"))
-    ax.legend(handles=handles, loc="upper center", ncols=len(handles), frameon=False,
-              bbox_to_anchor=(0.5, 1.1))
+    handles.append(Line2D([], [], color="#333", lw=1.2, label=(
+        "95% interval of the mean (t over seeds)" if multi_seed
+        else "95% interval (Wilson, validation images only)")))
+    ax.legend(handles=handles, loc="upper center", ncols=min(len(handles), 3), frameon=False,
+              bbox_to_anchor=(0.5, 1.16))
     return fig
 
 

@@ -44,3 +44,15 @@ def plain(value: object) -> str:
 def shape(dims: Any) -> str:
     """A tensor shape as `3 × 720 × 1280`."""
     return " × ".join(map(str, dims))
+
+
+def p_value(value: float | None) -> str:
+    """A p-value to two significant digits below 0.01 (three decimals above), tiny ones as <."""
+    if missing(value):
+        return "—"
+    return "< 0.0001" if value < 1e-4 else f"{value:.2g}" if value < 0.01 else f"{value:.3f}"
+
+
+def points(value: float | None) -> str:
+    """An accuracy difference in percentage points, signed: +2.5."""
+    return "—" if missing(value) else f"{100 * value:+.1f}" if round(100 * value, 1) else "0.0"

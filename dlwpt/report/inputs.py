@@ -15,13 +15,18 @@ import pandas as pd
 import torch
 
 from dlwpt.io import DataError, file_digest, load_tensors, read_json
+from dlwpt.statistics import wilson_interval
 
 SUMMARY_KEYS = ("model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
                 "seconds_per_epoch", "total_seconds", "resdeep_blocks")
 METRICS_COLUMNS = ("epoch", "train_loss", "train_acc", "val_acc", "seconds")
 CSV_COLUMNS = ("model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch", "n_params",
                "seconds_per_epoch", "total_seconds", "device", "gpu", "engine", "epochs",
-               "resdeep_blocks", "book_train_acc", "book_val_acc")
+               "resdeep_blocks", "book_train_acc", "book_val_acc", "val_acc_ci_low",
+               "val_acc_ci_high")
+# val_predictions.csv, as dlwpt.train writes it (not imported: the report would then depend on
+# the training code, and editing it would rerun the report).
+PREDICTION_COLUMNS = ("index", "label", "predicted", "prob")
 THERMOMETER_KEYS = ("experiment", "kind", "t_u", "t_c", "loss", "diverged", "final", "curve")
 DATASET_KEYS = ("dataset", "tensors")
 
@@ -73,15 +78,20 @@ def book_pair(book_accuracy: dict[str, list[float]], model: str
 
 
 def load_runs(runs: list[dict[str, Any]], models: list[str],
-              book_accuracy: dict[str, list[float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per (model, seed), CSV_COLUMNS and then n_blocks (ResDeep's depth as trained),
-    and the per-epoch curves of all runs.
+              book_accuracy: dict[str, list[float]]
+              ) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, int], np.ndarray]]:
+    """One row per (model, seed), CSV_COLUMNS and then n_blocks (ResDeep's depth as trained)
+    and n_val (validation images); the per-epoch curves of all runs; and per (model, seed) the
+    per-image correctness on the validation set (val_predictions.csv), for paired tests.
 
     Rows follow `models` (the config's order), so tables and charts read like the book's zoo.
+    val_acc_ci_low/high: the 95% Wilson interval of the run's validation accuracy.
     """
-    rows, curves = [], []
+    rows, curves, correct = [], [], {}
+    labels_seen: tuple[Path, np.ndarray] | None = None
     for run in runs:
         summary_path, metrics_path = Path(run["summary"]), Path(run["metrics"])
+        predictions_path = Path(run["predictions"])
         try:
             summary = read_checked_json(summary_path, SUMMARY_KEYS)
         except DataError as e:
@@ -90,21 +100,33 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
             raise DataError(summary_path, f"holds {summary['model']}/seed{summary['seed']}, "
                                           f"expected {run['model']}/seed{run['seed']}")
         check_trained_files(summary, summary_path,
-                            [metrics_path] + ([Path(run["model_pt"])] if "model_pt" in run else []))
+                            [metrics_path, predictions_path]
+                            + ([Path(run["model_pt"])] if "model_pt" in run else []))
+        labels, hits = read_predictions(predictions_path, summary, summary_path)
+        if labels_seen is None:
+            labels_seen = (predictions_path, labels)
+        elif not np.array_equal(labels, labels_seen[1]):
+            # Paired tests need the same images in the same order in every run.
+            raise DataError(predictions_path, f"its labels differ from {labels_seen[0]}'s: not "
+                                              "the same validation images in the same order")
+        correct[(run["model"], int(run["seed"]))] = hits
         book_train, book_val = book_pair(book_accuracy, run["model"])
+        low, high = run_interval(summary.get("val_acc"), len(hits))
         rows.append({**{k: summary[k] for k in CSV_COLUMNS if k in summary},
                      "diverged_epoch": summary.get("diverged_epoch"),
                      "engine": engine_label(summary),
                      "book_train_acc": book_train, "book_val_acc": book_val,
-                     "n_blocks": (summary.get("hyperparameters") or {}).get("n_blocks")})
+                     "val_acc_ci_low": low, "val_acc_ci_high": high,
+                     "n_blocks": (summary.get("hyperparameters") or {}).get("n_blocks"),
+                     "n_val": len(hits)})
         curve = read_checked_csv(metrics_path, METRICS_COLUMNS)
         if curve.empty:
             raise DataError(metrics_path, "no epochs recorded")
         curves.append(curve.assign(model=run["model"], seed=int(run["seed"])))
     order = {name: i for i, name in enumerate(models)}
-    table = pd.DataFrame(rows, columns=[*CSV_COLUMNS, "n_blocks"])
+    table = pd.DataFrame(rows, columns=[*CSV_COLUMNS, "n_blocks", "n_val"])
     # A run that diverged in its first epoch has no accuracies (null): NaN, not None.
-    for column in ("train_acc", "val_acc"):
+    for column in ("train_acc", "val_acc", "val_acc_ci_low", "val_acc_ci_high"):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
     table["diverged_epoch"] = table["diverged_epoch"].astype("Int64")
     if not table.empty:
@@ -112,7 +134,42 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
                  .sort_values(["_order", "model", "seed"]).drop(columns="_order")
                  .reset_index(drop=True))
     curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
-    return table, curve_frame
+    return table, curve_frame, correct
+
+
+def read_predictions(path: Path, summary: dict[str, Any], summary_path: Path
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, correct per image) of one run's val_predictions.csv, checked: indices 0..n-1
+    in order, integer labels and predictions, and (unless the run diverged: its predictions
+    come from non-finite weights) an accuracy equal to the summary's val_acc."""
+    frame = read_checked_csv(path, PREDICTION_COLUMNS)
+    if frame.empty:
+        raise DataError(path, "no predictions")
+    for column in ("index", "label", "predicted"):
+        if not pd.api.types.is_integer_dtype(frame[column]):
+            raise DataError(path, f"column {column} holds non-integer values")
+    if not np.array_equal(frame["index"].to_numpy(), np.arange(len(frame))):
+        raise DataError(path, "index is not 0, 1, ..., n-1 in order")
+    labels = frame["label"].to_numpy()
+    hits = labels == frame["predicted"].to_numpy()
+    val_acc = summary.get("val_acc")
+    if summary.get("diverged_epoch") is None and val_acc is not None and not math.isclose(
+            hits.mean(), val_acc, rel_tol=0, abs_tol=1e-9):
+        raise DataError(path, f"accuracy {int(hits.sum())}/{len(hits)} = {hits.mean():.6f} "
+                              f"differs from val_acc {val_acc} in {summary_path.name}; "
+                              f"{rebuild_hint(summary_path)}")
+    return labels, hits
+
+
+def run_interval(val_acc: float | None, n: int) -> tuple[float, float]:
+    """95% Wilson interval of one run's validation accuracy on its n images (NaN without one).
+
+    From val_acc, not the predictions: a diverged run's figure is its last finite epoch's, on
+    the same n images, while its predictions come from the final, non-finite weights.
+    """
+    if val_acc is None or not math.isfinite(val_acc):
+        return math.nan, math.nan
+    return wilson_interval(round(val_acc * n), n)
 
 
 def rebuild_hint(summary_path: Path) -> str:

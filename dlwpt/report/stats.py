@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 
 from dlwpt.report.formats import missing
 from dlwpt.report.inputs import finite_series
+from dlwpt.statistics import mean_interval
 
 
 def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
@@ -33,7 +35,42 @@ def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
     # A model any of whose seeds diverged: flagged everywhere, never ranked.
     stats["diverged_epochs"] = grouped["diverged_epoch"].agg(
         lambda d: [int(e) for e in d.dropna()])
-    return stats
+    intervals = pd.DataFrame({model: accuracy_intervals(runs)
+                              for model, runs in grouped}).T
+    return stats.join(intervals)
+
+
+def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
+    """95% intervals of a model's validation and training accuracy and of its train-val gap.
+
+    With one scored seed, the validation interval is that run's Wilson interval (the sampling
+    of the validation images only); train and gap get none (what would vary is the seed). With
+    several, Student-t intervals of the means over seeds (accuracies clipped to [0, 1]).
+    """
+    scored = runs.dropna(subset=["val_acc", "train_acc"])
+    out = {f"{k}_{end}": math.nan for k in ("val", "train", "gap") for end in ("low", "high")}
+    out["gap_mean"] = float((scored["train_acc"] - scored["val_acc"]).mean()) if len(
+        scored) else math.nan
+    if len(scored) == 1:
+        out["val_low"], out["val_high"] = scored[["val_acc_ci_low", "val_acc_ci_high"]].iloc[0]
+    elif len(scored) > 1:
+        for key, values in (("val", scored["val_acc"]), ("train", scored["train_acc"]),
+                            ("gap", scored["train_acc"] - scored["val_acc"])):
+            _, _, low, high = mean_interval(values.to_numpy())
+            # an accuracy cannot leave [0, 1]; the t interval of a mean near 1 would
+            out[f"{key}_low"], out[f"{key}_high"] = (low, high) if key == "gap" else (
+                max(0.0, low), min(1.0, high))
+    return out
+
+
+def reproduces_book(row: pd.Series) -> str | None:
+    """Whether the book's validation figure lies inside our 95% interval: "yes", "no: book
+    above" / "no: book below", or None (no book figure, no interval, or a diverged model)."""
+    if missing(row.book_val) or missing(row.val_low) or row.diverged_epochs:
+        return None
+    if row.val_low <= row.book_val <= row.val_high:
+        return "yes"
+    return "no: book above" if row.book_val > row.val_high else "no: book below"
 
 
 def rule_stats(rule_runs: pd.DataFrame) -> pd.DataFrame:
