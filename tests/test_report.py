@@ -276,6 +276,18 @@ def test_markup_in_names_and_values_is_escaped(synthetic, tmp_path):
     assert "Not run: model net, thermometer experiments" in parsed.text
 
 
+def test_the_runs_table_and_metrics_name_the_gpu_a_run_claimed(synthetic, tmp_path):
+    runs = [write_run(tmp_path, "net", seed, arch="Net", train_acc=0.9, val_acc=0.8,
+                      n_params=10, seconds_per_epoch=1.0, device=device, gpu=gpu)
+            for seed, device, gpu in ((0, "cuda:0 (NVIDIA H100)", "2"),
+                                      (1, "cpu (2 threads)", None))]
+    page, metrics = build(tmp_path, synthetic, runs=runs, configured_models=["net"],
+                          book_accuracy={}, data={}, thermometer=[], benchmarks=[], datasets=[])
+    assert [r["device"] for r in Page(page).rows("runs-table")] == [
+        "cuda:0 (NVIDIA H100) · GPU 2", "cpu (2 threads)"]
+    assert metrics.gpu.tolist()[0] in ("2", 2) and pd.isna(metrics.gpu.tolist()[1])
+
+
 def test_subset_names_what_did_not_run(synthetic, tmp_path):
     runs = [r for r in synthetic["runs"] if r["model"] == "net"]
     data = {k: v for k, v in synthetic["data"].items() if k == "wine"}

@@ -188,7 +188,8 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
              "val_interval": interval(r.val_acc_ci_low, r.val_acc_ci_high) or "—",
              "train": acc(r.train_acc),
              "epochs": integer(r.epochs), "seconds_per_epoch": seconds(r.seconds_per_epoch),
-             "device": r.device,
+             # the GPU a run claimed (several jobs share a machine's GPUs): its machine name
+             "device": r.device if missing(r.gpu) else f"{r.device} · GPU {r.gpu}",
              "diverged": None if pd.isna(r.diverged_epoch) else int(r.diverged_epoch)}
             for r in run_table.itertuples()]
     return {

@@ -42,7 +42,8 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 
 def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: float | None,
               val_acc: float | None, n_params: int, seconds_per_epoch: float, epochs: int = EPOCHS,
-              device: str = "cpu (2 threads)", cuda_graphs: str = "not used",
+              device: str = "cpu (2 threads)", gpu: str | None = None,
+              cuda_graphs: str = "not used",
               resdeep_blocks: str | None = None, n_blocks: int | None = None,
               diverged_epoch: int | None = None, correct: Any = None,
               curve: list[float] | None = None) -> dict[str, Any]:
@@ -82,7 +83,7 @@ def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: floa
     write_json(out / "summary.json", {
         "model": model, "arch": arch, "seed": seed, "epochs": epochs, "train_acc": train_acc,
         "val_acc": val_acc, "diverged_epoch": diverged_epoch, "n_params": n_params,
-        "device": device, "seconds_per_epoch": seconds_per_epoch,
+        "device": device, "gpu": gpu, "seconds_per_epoch": seconds_per_epoch,
         "total_seconds": seconds_per_epoch * epochs + 1, "resdeep_blocks": resdeep_blocks,
         "engine": "resident loop", "cuda_graphs": cuda_graphs,
         "hyperparameters": hyperparameters,
