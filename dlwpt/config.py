@@ -120,6 +120,23 @@ def architecture_keys(cls: type) -> set[str]:
     return {k for k, p in parameters.items() if k != "self" and p.kind is p.POSITIONAL_OR_KEYWORD}
 
 
+def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Models and thermometer experiments in config.yaml's order, then any others as given.
+
+    Snakemake starts from the command line's --configfile files and merges the Snakefile's
+    `configfile:` (config.yaml) into them, so a model that config/quick.yaml adjusts would come
+    first in every table, plot and job list.
+    """
+    for path in (("models",), ("thermometer", "experiments")):
+        merged, listed = config, defaults
+        for key in path:
+            merged, listed = merged.get(key) or {}, (listed or {}).get(key) or {}
+        order = [k for k in listed if k in merged] + [k for k in merged if k not in listed]
+        items = {k: merged[k] for k in order}
+        merged.clear()
+        merged.update(items)
+
+
 def replace_class_sets(config: dict[str, Any], overrides: list[dict[str, Any]]) -> None:
     """Mappings that define a set (ingest.cifar2.classes) are replaced, not merged key by key.
 

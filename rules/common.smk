@@ -2,6 +2,8 @@
 import os
 import sys
 
+import yaml
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
@@ -14,6 +16,7 @@ from dlwpt import sources  # noqa: E402
 from dlwpt.code_inputs import package_data, script_dependencies  # noqa: E402
 from dlwpt.config import (  # noqa: E402
     check_config,
+    in_listed_order,
     model_config,
     replace_class_sets,
     schema_problem,
@@ -26,6 +29,8 @@ from dlwpt.verify import tree_fingerprint  # noqa: E402
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 # --configfile files and --config values, merged: a class set they give replaces the default.
 replace_class_sets(config, [workflow.config_settings.overwrite_config])
+# Models and experiments in config.yaml's order (Snakemake puts those a --configfile names first).
+in_listed_order(config, yaml.safe_load((REPO / "config.yaml").read_text()))
 # Strict, before any job (a refused config deletes nothing): one line naming the key first,
 # then Snakemake's own validation, which fills in the defaults.
 _problem = schema_problem(config, SCHEMA)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlwpt.config import check_config, replace_class_sets, schema_problem
+from dlwpt.config import check_config, in_listed_order, replace_class_sets, schema_problem
 from tests.helpers.workflow import QUICK, planned_jobs, snakemake
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,6 +87,22 @@ def test_epochs_below_one(config):
     config["train"]["defaults"]["epochs"] = 2
     config["thermometer"]["experiments"]["nn_linear"]["epochs"] = 0
     refused(config, r"^thermometer\.experiments\.nn_linear\.epochs")
+
+
+def test_models_and_experiments_keep_config_yamls_order(config):
+    """As Snakemake merges: the command line's file first, config.yaml's keys after it."""
+    merged = {"models": {"res_deep": {"n_blocks": 4}, "mine": {"arch": "Net"}},
+              "thermometer": {"experiments": {"split_sgd": {"epochs": 5}}}}
+    for name, entry in config["models"].items():
+        merged["models"].setdefault(name, entry)
+    for name, entry in config["thermometer"]["experiments"].items():
+        merged["thermometer"]["experiments"].setdefault(name, entry)
+    assert list(merged["models"])[:2] == ["res_deep", "mine"]
+    in_listed_order(merged, config)
+    assert list(merged["models"]) == [*config["models"], "mine"]
+    assert list(merged["thermometer"]["experiments"]) == list(config["thermometer"]["experiments"])
+    assert merged["models"]["res_deep"] == {"n_blocks": 4}
+    assert merged["thermometer"]["experiments"]["split_sgd"] == {"epochs": 5}
 
 
 def test_a_class_mapping_from_a_configfile_replaces_the_default_one(config):
