@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 
 import pytest
 import torch
 
 from tests.helpers.data import REPO
-from tests.helpers.workflow import QUICK, edited, snakemake
+from tests.helpers.tensorboard import expected_scalars, scalars
+from tests.helpers.workflow import QUICK, edited, planned_jobs, snakemake
 from tests.helpers.workflow import job_counts as _job_counts
 
 pytestmark = pytest.mark.pipeline
@@ -38,6 +41,10 @@ def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
     assert (results / "report.html").stat().st_size > 10_000
     assert len((results / "metrics.csv").read_text().splitlines()) == 11
     # one progress line per epoch in each training job's log
+    # each run's live view: its event files hold metrics.csv, epoch by epoch
+    for path in summaries:
+        assert scalars(results / "tensorboard" / path.parent.relative_to(results / "train")) \
+            == expected_scalars(path.parent / "metrics.csv"), path
     log = (quick_pipeline / "logs/train_model/net/seed0.log").read_text()
     assert "epoch 1/2" in log and "epoch 2/2" in log and "ETA" in log
     for rule in ("ingest_dataset/ct", "train_model/net", "fit_thermometer/split_sgd",
@@ -68,6 +75,40 @@ def test_editing_wine_code_reingests_wine_only(quick_pipeline):
     with edited(REPO / "dlwpt/ingest/wine.py"):
         result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
     assert _job_counts(result.stdout) == {"ingest_dataset": 1, **REPORT_JOBS}
+
+
+def test_adding_a_seed_trains_only_its_runs_then_the_zoo_ends_with_two_seeds(quick_pipeline,
+                                                                             tmp_path):
+    """The quick zoo with train.seeds [0, 1], run in a copy of the one-seed run: the dry run
+    plans seed 1's ten trainings and the report, nothing else; the real run leaves seed 0's
+    files as they were and ends with both seeds in metrics.csv, each run with its event files."""
+    work = tmp_path / "work"
+    shutil.copytree(quick_pipeline, work, symlinks=True)  # copy2: mtimes kept
+    two_seeds = tmp_path / "two-seeds.yaml"
+    two_seeds.write_text(json.dumps({"train": {"seeds": [0, 1]}}))
+    args = ("--configfile", QUICK, str(two_seeds), "--cores", "2")
+    models = sorted(p.parent.parent.name for p in work.glob("results/train/*/seed0/summary.json"))
+    assert len(models) == 10
+
+    planned = planned_jobs(snakemake(work, "-n", *args).stdout)
+    assert {(j["rule"], j["wildcards"]) for j in planned} == {
+        ("train_model", f"model={m}, seed=1") for m in models} | {
+        ("make_report", ""), ("publish_report", ""), ("all", "")}
+
+    seed0 = {p: p.stat().st_mtime_ns for p in work.glob("results/*/*/seed0/**/*") if p.is_file()}
+    snakemake(work, *args)
+    assert {p: p.stat().st_mtime_ns for p in seed0} == seed0
+    with open(work / "results/metrics.csv") as f:
+        runs = [(row["model"], int(row["seed"])) for row in csv.DictReader(f)]
+    assert sorted(runs) == [(m, s) for m in models for s in (0, 1)]
+    for model in models:
+        run = f"{model}/seed1"
+        assert scalars(work / "results/tensorboard" / run) == expected_scalars(
+            work / "results/train" / run / "metrics.csv"), run
+    net = [(work / f"results/train/net/seed{s}/metrics.csv").read_text() for s in (0, 1)]
+    assert net[0] != net[1]  # another seed, another run
+    result = snakemake(work, "-n", *args)
+    assert "Nothing to be done" in result.stdout + result.stderr
 
 
 def test_bad_input_stops_with_one_line_naming_the_file(tmp_path, data_dir):
