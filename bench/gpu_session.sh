@@ -5,7 +5,10 @@
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT" .gpu-data/cifar10
-python3 -m pip install -q --no-index --find-links .whl snakemake==9.27.1 pydicom
+python3 -m pip install -q --no-index --find-links .whl snakemake==9.27.1 pydicom protobuf absl-py
+# --no-deps: .whl holds what writing event files needs, not tensorboard's web server (gpu_prepare.sh)
+python3 -m pip install -q --no-index --find-links .whl --no-deps "$(grep '^tensorboard==' requirements.txt)"
+python3 -c "import torch.utils.tensorboard" || echo "tensorboard did not install: training jobs will fail"
 tar -C .gpu-data/cifar10 -xf .gpu-data/cifar-jpeg.tar
 export DLWPT_CIFAR10=$PWD/.gpu-data/cifar10 PYTHONPATH=$PWD
 nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/gpu.txt"

@@ -33,6 +33,7 @@ from dlwpt.io import (
     write_json,
     write_text,
 )
+from dlwpt.live import EpochLog
 from dlwpt.models import build_model, count_parameters, resdeep_variant
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
@@ -138,12 +139,16 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
                 cuda_graphs: str | bool = "auto", threads: int = 2,
                 subsample: int | None = None, resume_dir: str | os.PathLike | None = None,
                 checkpoint_every: int = 1, log: logging.Logger | None = None,
-                out_predictions: str | os.PathLike | None = None) -> dict[str, Any]:
+                out_predictions: str | os.PathLike | None = None,
+                tensorboard_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Train `model_cfg` (a models entry merged over train.defaults); return the summary.
 
     out_predictions: the per-image validation predictions (default: val_predictions.csv beside
     the summary), from the final weights in eval mode; for a run that did not diverge their
     accuracy is the summary's val_acc exactly.
+
+    tensorboard_dir: where each epoch's metrics.csv row is also written, and flushed, as
+    TensorBoard scalars (dlwpt.live); a resumed run rewrites the checkpointed epochs there first.
 
     loop, cuda_graphs: config `train.loop` ("resident" | "book") and `train.cuda_graphs`
     ("auto" | "off"; YAML reads a bare off as False), see dlwpt.engine. device: "auto" is
@@ -177,12 +182,15 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
     checkpoint_path = Path(resume_dir) / CHECKPOINT_NAME if resume_dir else None
     run_hash = config_hash(model_cfg, seed, loop, cuda_graphs, subsample, str(device), data_pt)
     rows: list[dict[str, float]] = []
+    walltimes: list[float] = []  # when each epoch was written to TensorBoard
     previous_seconds = 0.0
     state = load_checkpoint(checkpoint_path, run_hash, log) if checkpoint_path else None
     if state:
         trainer.load_state_dict(state["trainer"])
         rows, previous_seconds = state["metrics"], state["elapsed_seconds"]
+        walltimes = state.get("walltimes", [])
         log.info("resuming %s seed %d after epoch %d", model_name, seed, len(rows))
+    epoch_log = EpochLog(tensorboard_dir, rows, walltimes) if tensorboard_dir else None
 
     log.info("training %s (%s, %d parameters) on %s, %d images, %s loop, CUDA graphs %s",
              model_name, model_cfg["arch"], n_params, device_name(device), trainer.n_train, loop,
@@ -196,6 +204,8 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
         val_acc = trainer.accuracy("val")
         rows.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
                      "val_acc": val_acc, "seconds": seconds})
+        if epoch_log:
+            epoch_log.add(rows[-1])
         if not math.isfinite(train_loss):
             # The weights are no longer numbers: more epochs cannot bring them back. Stop, keep
             # the epoch's row (its loss marks it in metrics.csv), and let the zoo go on.
@@ -209,12 +219,15 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
                     "config_hash": run_hash, "epoch": epoch, "metrics": rows,
                     "elapsed_seconds": previous_seconds + time.perf_counter() - started,
                     "trainer": trainer.state_dict(),
+                    "walltimes": epoch_log.walltimes if epoch_log else [],
                 }, tmp)
         per_epoch = (time.perf_counter() - loop_started) / (epoch - first_epoch + 1)
         log.info("epoch %d/%d loss %.4f train_acc %.4f val_acc %.4f %.2f s ETA %s", epoch,
                  settings.epochs, train_loss, train_acc, val_acc, seconds,
                  format_duration(per_epoch * (settings.epochs - epoch)))
 
+    if epoch_log:
+        epoch_log.close()
     timed = [r["seconds"] for r in rows[1:]] or [r["seconds"] for r in rows]
     finite = [r for r in rows if math.isfinite(r["train_loss"])]
     summary = {

@@ -10,6 +10,8 @@ rule train_model:
         metrics="results/train/{model}/seed{seed}/metrics.csv",
         summary="results/train/{model}/seed{seed}/summary.json",
         predictions="results/train/{model}/seed{seed}/val_predictions.csv",
+        # Per-epoch scalars, flushed each epoch: `tensorboard --logdir results/tensorboard`.
+        tensorboard=directory("results/tensorboard/{model}/seed{seed}"),
     log:
         "logs/train_model/{model}/seed{seed}.log",
     benchmark:

@@ -25,4 +25,5 @@ with script_errors(snakemake.log[0]) as log:
         checkpoint_every=p.checkpoint_every,
         log=log,
         out_predictions=snakemake.output.predictions,
+        tensorboard_dir=snakemake.output.tensorboard,
     )

@@ -109,6 +109,6 @@ def test_dry_run_of_a_fresh_clone_lists_every_job(tmp_path):
     assert jobs["ingest_dataset"] == 7
     for rule in ("make_report", "publish_report", "all"):
         assert jobs[rule] == 1, rule
-    assert jobs["train_model"] == 10 and jobs["fit_thermometer"] == 9
+    assert jobs["train_model"] == 10 * 3 and jobs["fit_thermometer"] == 9  # 10 models x 3 seeds
     assert REPO.joinpath("Snakefile").is_file()
 

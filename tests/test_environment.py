@@ -23,6 +23,7 @@ def test_conda_env_pins_the_same_versions_as_requirements():
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert pins(pip_section) == pins((REPO / "requirements.txt").read_text().splitlines())
     assert any(p.startswith("torch==2.14.1") for p in pip_section)
+    assert "tensorboard==2.21.0" in pip_section  # the live view's event files (dlwpt.live)
 
 
 @pytest.fixture()
@@ -45,6 +46,16 @@ def test_default_config_is_valid_and_book_faithful(config):
     settings = TrainSettings.from_config(model_config(config, "l2"))
     assert (settings.l2, settings.l1, settings.weight_decay) == (0.001, 0.0, 0.0)
     assert config["ingest"]["text"]["line_index"] == 200
+    # three runs per model by default, for spreads and intervals over seeds; the quick run one
+    assert config["train"]["seeds"] == [0, 1, 2]
+    assert yaml.safe_load((REPO / "config/quick.yaml").read_text())["train"]["seeds"] == [0]
+
+
+def test_the_schema_default_seeds_match_the_config(config):
+    """A config file without train.seeds trains the same three runs per model."""
+    del config["train"]["seeds"]
+    validate(config, str(REPO / "schemas/config.schema.yaml"))
+    assert config["train"]["seeds"] == [0, 1, 2]
 
 
 @pytest.mark.parametrize("path, value", [

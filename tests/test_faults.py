@@ -15,6 +15,7 @@ import pytest
 from dlwpt import sources
 from dlwpt.io import file_digest
 from tests.helpers.data import CIFAR10, DATA, REPO
+from tests.helpers.tensorboard import expected_scalars, scalars
 from tests.helpers.workflow import QUICK, snakemake
 
 pytestmark = pytest.mark.pipeline
@@ -163,6 +164,10 @@ def test_a_killed_training_job_resumes_when_the_same_command_runs_again(tmp_path
 
     assert rows(work / "results/train/net/seed0/metrics.csv") == rows(reference / "metrics.csv")
     assert len(rows(reference / "metrics.csv")) == 6
+    # Snakemake removed the killed job's event files; the resumed job rewrote the checkpointed
+    # epochs: each of the 6 epochs once, as in metrics.csv.
+    assert scalars(work / "results/tensorboard/net/seed0") == expected_scalars(
+        work / "results/train/net/seed0/metrics.csv")
 
 
 def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path, data_dir):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 
 import pytest
 import torch
 
 from tests.helpers.data import REPO
-from tests.helpers.workflow import QUICK, edited, snakemake
+from tests.helpers.tensorboard import expected_scalars, scalars
+from tests.helpers.workflow import QUICK, edited, planned_jobs, snakemake
 from tests.helpers.workflow import job_counts as _job_counts
 
 pytestmark = pytest.mark.pipeline
@@ -41,6 +44,10 @@ def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
     comparisons = (results / "comparisons.csv").read_text().splitlines()
     assert len(comparisons) == 1 + 45 and not any(",all," in row for row in comparisons)
     # one progress line per epoch in each training job's log
+    # each run's live view: its event files hold metrics.csv, epoch by epoch
+    for path in summaries:
+        assert scalars(results / "tensorboard" / path.parent.relative_to(results / "train")) \
+            == expected_scalars(path.parent / "metrics.csv"), path
     log = (quick_pipeline / "logs/train_model/net/seed0.log").read_text()
     assert "epoch 1/2" in log and "epoch 2/2" in log and "ETA" in log
     for rule in ("ingest_dataset/ct", "train_model/net", "fit_thermometer/split_sgd",
@@ -71,6 +78,50 @@ def test_editing_wine_code_reingests_wine_only(quick_pipeline):
     with edited(REPO / "dlwpt/ingest/wine.py"):
         result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
     assert _job_counts(result.stdout) == {"ingest_dataset": 1, **REPORT_JOBS}
+
+
+def test_adding_a_seed_trains_only_its_runs_and_rebuilds_the_report(quick_pipeline,
+                                                                    tmp_path_factory):
+    """In a copy of the one-seed quick run: adding seed 1 to the zoo plans its ten trainings
+    and the report, nothing else. Then a two-seed run end to end, on two of the models (a quick
+    training job takes 20-30 s on a 2-core CPU, most of it start-up): seed 0's files stay as
+    they were, metrics.csv and the event files hold both seeds, and a third seed again plans
+    only its own runs and the report."""
+    # A sibling of the original: the same depth keeps the declared code inputs' paths (relative
+    # to the work dir) the same; copy2 keeps the mtimes.
+    work = tmp_path_factory.mktemp("two_seeds")
+    shutil.copytree(quick_pipeline, work, symlinks=True, dirs_exist_ok=True)
+
+    def plan(train: dict) -> set[tuple[str, str]]:
+        change = work / "seeds.yaml"
+        change.write_text(json.dumps({"train": train}))
+        result = snakemake(work, "-n", "--configfile", QUICK, str(change), "--cores", "2")
+        return {(j["rule"], j["wildcards"]) for j in planned_jobs(result.stdout)}
+
+    def trainings(models, seed: int) -> set[tuple[str, str]]:
+        return {("train_model", f"model={m}, seed={seed}") for m in models}
+
+    report = {("make_report", ""), ("publish_report", ""), ("all", "")}
+    zoo = sorted(p.parent.parent.name for p in work.glob("results/train/*/seed0/summary.json"))
+    assert len(zoo) == 10
+    assert plan({"seeds": [0, 1]}) == trainings(zoo, 1) | report
+
+    models = ["net", "res_deep"]
+    two_seeds = work / "two-seeds.yaml"
+    two_seeds.write_text(json.dumps({"train": {"seeds": [0, 1], "models": models}}))
+    seed0 = {p: p.stat().st_mtime_ns for p in work.glob("results/*/*/seed0/**/*") if p.is_file()}
+    snakemake(work, "--configfile", QUICK, str(two_seeds), "--cores", "2")
+    assert {p: p.stat().st_mtime_ns for p in seed0} == seed0
+    with open(work / "results/metrics.csv") as f:
+        runs = [(row["model"], int(row["seed"])) for row in csv.DictReader(f)]
+    assert sorted(runs) == [(m, s) for m in models for s in (0, 1)]
+    for run in ("net/seed1", "res_deep/seed1"):
+        assert scalars(work / "results/tensorboard" / run) == expected_scalars(
+            work / "results/train" / run / "metrics.csv"), run
+    net = [(work / f"results/train/net/seed{s}/metrics.csv").read_text() for s in (0, 1)]
+    assert net[0] != net[1]  # another seed, another run
+    # the four runs complete: a third seed plans its own two and the report, nothing else
+    assert plan({"seeds": [0, 1, 2], "models": models}) == trainings(models, 2) | report
 
 
 def test_bad_input_stops_with_one_line_naming_the_file(tmp_path, data_dir):
