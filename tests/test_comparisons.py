@@ -21,7 +21,7 @@ from dlwpt.report.comparisons import (
     top_models,
 )
 from dlwpt.report.inputs import load_runs
-from dlwpt.report.stats import per_model_stats
+from dlwpt.report.stats import fastest, per_model_stats
 from tests.helpers.report_inputs import N_VAL, write_run
 
 MODELS = ["a", "b", "c"]
@@ -250,3 +250,33 @@ def test_block_mse_of_an_additive_table_is_zero_and_of_a_known_one_exact():
     assert math.isnan(block_t(0.01, 0.0, 2, 3))
     assert block_t(0.1, 0.0075, 4, 3) == pytest.approx(2 * stats.t.sf(0.1 / 0.0707107, 4),
                                                        rel=1e-6)
+
+
+def test_the_page_names_the_seed_level_test_with_the_seeds_it_used(tmp_path):
+    """All rows in the complete block: the block test and its error df; a model missing a
+    seed: the range of seeds the pairs shared, not the number of distinct seeds."""
+    from dlwpt.report.build import deciding_test
+
+    runs, table = compare(tmp_path)
+    assert deciding_test(deciding_rows(table), runs) == (
+        "randomized-block t-test over 3 seeds with 4 error df")
+    partial = {k: v for k, v in CORRECT.items() if k != ("c", 2)}
+    runs, table = compare(tmp_path / "partial", partial)
+    assert deciding_test(deciding_rows(table), runs) == (
+        "t-tests over 2–3 seeds (randomized-block where a model ran every seed, else paired "
+        "over the seeds a pair shares)")
+    two = {k: v for k, v in partial.items() if k[0] != "a"}
+    runs, table = compare(tmp_path / "two", two)
+    assert deciding_test(deciding_rows(table), runs) == "paired t-test over 2 seeds"
+
+
+def test_fastest_and_time_ratio_follow_the_headlines_best_model():
+    per_model = pd.DataFrame({"val_mean": [0.8, 0.8, 0.7, 0.9],
+                              "seconds_per_epoch": [2.0, 3.0, 0.5, 0.1],
+                              "diverged_epochs": [[], [], [], [4]]}, index=["a", "b", "c", "d"])
+    # d is fastest but diverged: it takes no part
+    assert fastest(per_model, "b") == ("c", 6.0)
+    assert fastest(per_model, "a") == ("c", 4.0)
+    assert fastest(per_model, "c") == ("c", None)
+    assert fastest(per_model.loc[["a"]], "a") == ("a", None)
+    assert fastest(per_model, None) == (None, None)

@@ -323,6 +323,7 @@ def test_several_seeds_show_mean_and_spread(tmp_path):
         "net, res_deep.")
     assert parsed.ids["winner"]["data-untested"] == "net res_deep"
     assert parsed.tables["verdict-matrix"][1] == ["net", "", "", ""]
+    assert "blank: not tested (no spread over seeds, or fewer than two seeds in common" in page
     comparisons = pd.read_csv(tmp_path / "comparisons.csv", dtype={"seed": str})
     assert comparisons.loc[comparisons["seed"] == "all", "verdict"].tolist() == [
         "not tested: no spread over seeds"] * 3
