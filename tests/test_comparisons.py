@@ -263,11 +263,13 @@ def test_the_page_names_the_seed_level_test_with_the_seeds_it_used(tmp_path):
     partial = {k: v for k, v in CORRECT.items() if k != ("c", 2)}
     runs, table = compare(tmp_path / "partial", partial)
     assert deciding_test(deciding_rows(table), runs) == (
-        "t-tests over 2–3 seeds (randomized-block where a model ran every seed, else paired "
-        "over the seeds a pair shares)")
+        "t-tests over 2–3 seeds (randomized-block within the complete block of models × "
+        "seeds, else paired over the seeds a pair shares)")
+    # b and c over seeds 0-1: a block of two models (the paired t-test), 1 error df
     two = {k: v for k, v in partial.items() if k[0] != "a"}
     runs, table = compare(tmp_path / "two", two)
-    assert deciding_test(deciding_rows(table), runs) == "paired t-test over 2 seeds"
+    assert deciding_test(deciding_rows(table), runs) == (
+        "randomized-block t-test over 2 seeds with 1 error df")
 
 
 def test_fastest_and_time_ratio_follow_the_headlines_best_model():
@@ -280,3 +282,17 @@ def test_fastest_and_time_ratio_follow_the_headlines_best_model():
     assert fastest(per_model, "c") == ("c", None)
     assert fastest(per_model.loc[["a"]], "a") == ("a", None)
     assert fastest(per_model, None) == (None, None)
+
+
+def test_one_models_extra_seed_keeps_the_others_in_the_block(tmp_path):
+    """a also ran seed 3: the block stays a, b, c over seeds 0-2 (4 error df) rather than
+    shrinking to a alone; a's seed 3 enters no seed-level test."""
+    extra = CORRECT | {("a", 3): [(0, 1500)]}
+    _, table = compare(tmp_path, extra)
+    _, reference = compare(tmp_path / "reference")
+    level = table[table["seed"] == "all"].reset_index(drop=True)
+    expected = reference[reference["seed"] == "all"].reset_index(drop=True)
+    assert level["test"].tolist() == ["randomized-block t over seeds"] * 3
+    assert level["n"].tolist() == [3, 3, 3]
+    assert level["p_value"].tolist() == pytest.approx(expected["p_value"].tolist(), rel=1e-12)
+    assert level["acc_a"].tolist() == pytest.approx(expected["acc_a"].tolist(), abs=1e-15)

@@ -134,8 +134,8 @@ def deciding_test(decisive: pd.DataFrame, run_table: pd.DataFrame) -> str:
             return (f"randomized-block t-test over {over} with "
                     f"{(k - 1) * (seeds[-1] - 1) if seeds else 0} error df")
         if (tested["test"] == BLOCK_T).any():
-            return (f"t-tests over {over} (randomized-block where a model ran every seed, "
-                    "else paired over the seeds a pair shares)")
+            return (f"t-tests over {over} (randomized-block within the complete block of "
+                    "models × seeds, else paired over the seeds a pair shares)")
         return f"paired t-test over {over}"
     n = int(run_table["n_val"].max()) if not run_table.empty else 0
     return f"{MCNEMAR} test on the {n:,} validation images"

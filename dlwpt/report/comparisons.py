@@ -10,7 +10,8 @@ independent observations of "is A better than B as a recipe"; pooling McNemar's 
 seeds would treat 3 x 2,000 predictions as independent and ignore how much the accuracy moves
 from seed to seed. The test is the standard randomized-complete-block analysis: models x seeds
 as a two-way additive layout (the seed is the block: it removes what all runs of a seed share),
-over the models with a finite accuracy on every seed (`block_mse`). Its residual mean square
+over the models with a finite accuracy on every one of the same seeds (`block_mse`,
+`seed_level_rows`). Its residual mean square
 estimates the seed-to-seed variance once, with (k-1)(n-1) degrees of freedom (18 for 10 models
 x 3 seeds), and each pair's t = (mean_a - mean_b) / sqrt(2 MSE / n) uses it: 45 separate paired
 t-tests of 2 df each would need |t| > 30 after Holm's correction, so almost nothing could be
@@ -129,27 +130,37 @@ def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndar
 
 def seed_level_rows(runs: pd.DataFrame, present: list[str], seeds: list[int],
                     diverged: set) -> list[dict[str, Any]]:
-    """One row per pair over seeds: the block t-test inside the complete block (the models
-    that never diverged and have a finite val_acc on every seed), else the paired t-test over
-    the seeds the pair shares; Holm across all of them."""
+    """One row per pair over seeds: the block t-test inside the complete block, else the
+    paired t-test over the seeds the pair shares; Holm across all of them.
+
+    The complete block: models that never diverged with a finite val_acc on every one of the
+    same seeds (two or more), the seed set chosen for the most error degrees of freedom (ties:
+    more seeds), so one model's extra seed does not break the block for the others."""
     def scored(m: str, s: int) -> bool:
         return (m, s) in runs.index and (m, s) not in diverged and np.isfinite(
             runs.loc[(m, s), "val_acc"])
 
-    block = [m for m in present if all(scored(m, s) for s in seeds)
-             and not any((m, s) in diverged for s in seeds)]
+    has = {m: frozenset(s for s in seeds if scored(m, s)) for m in present
+           if not any((m, s) in diverged for s in seeds)}
+    block, block_seeds, best = [], [], (0, 0)
+    for candidate in sorted({c for c in has.values() if len(c) >= 2}, key=sorted):
+        members = [m for m in present if m in has and has[m] >= candidate]
+        rank = ((len(members) - 1) * (len(candidate) - 1), len(candidate))
+        if len(members) >= 2 and rank > best:
+            block, block_seeds, best = members, sorted(candidate), rank
     mse, df = math.nan, 0
-    if len(block) >= 2:
-        table = pd.DataFrame([[runs.loc[(m, s), "val_acc"] for s in seeds] for m in block])
-        mse, df = block_mse(table)
+    if block:
+        mse, df = block_mse(pd.DataFrame([[runs.loc[(m, s), "val_acc"] for s in block_seeds]
+                                          for m in block]))
     rows, family = [], []
     for a, b in combinations(present, 2):
-        common = [s for s in seeds if (a, s) in runs.index and (b, s) in runs.index]
+        in_block = a in block and b in block
+        common = block_seeds if in_block else [
+            s for s in seeds if (a, s) in runs.index and (b, s) in runs.index]
         if not common:
             continue
         acc_a = runs.loc[[(a, s) for s in common], "val_acc"].to_numpy(dtype=float)
         acc_b = runs.loc[[(b, s) for s in common], "val_acc"].to_numpy(dtype=float)
-        in_block = a in block and b in block
         row = {"model_a": a, "model_b": b, "seed": ALL_SEEDS,
                "test": BLOCK_T if in_block else PAIRED_T,
                "n": len(common), "acc_a": np.mean(acc_a), "acc_b": np.mean(acc_b),
