@@ -28,7 +28,9 @@ pair, read together as "which models differ as recipes"). Adding a seed adds a f
 of making every other seed's tests stricter.
 
 Verdict, at p_adjusted < ALPHA: "a better", "b better", else "no significant difference". A
-pair with a diverged run is never tested or ranked: "not ranked: <model> diverged".
+pair with a diverged run is never tested or ranked: "not ranked: <model> diverged"; a pair
+without a test over seeds says why: "not tested: no spread over seeds" or "not tested: one
+seed in common" (no p-value, outside Holm's family).
 """
 
 from __future__ import annotations
