@@ -4,6 +4,7 @@
   (Wilson score: stays inside [0, 1] and keeps its coverage near 0 and 1, where the normal
   approximation does not).
 - `mean_interval`: mean, sd and Student-t interval of a figure over seeds.
+- `prediction_interval`: where one more seed's figure would fall (to judge a single run).
 - `mcnemar_exact`: two models' paired predictions on the same images (val_predictions.csv):
   the exact binomial test on the discordant pairs.
 - `holm`: Holm's step-down adjustment when several such comparisons are read together.
@@ -48,6 +49,22 @@ def mean_interval(values: Sequence[float],
     sd = float(x.std(ddof=1))
     half = float(stats.t.ppf((1 + confidence) / 2, df=len(x) - 1)) * sd / math.sqrt(len(x))
     return mean, sd, mean - half, mean + half
+
+
+def prediction_interval(values: Sequence[float],
+                        confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t prediction interval for one new value: mean +- t(n-1) sd sqrt(1 + 1/n).
+
+    Unlike the interval of the mean it does not shrink to a point as seeds are added: a new
+    run varies by the seed-to-seed spread. Needs two values or more (one has no spread).
+    """
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1 or len(x) < 2 or not np.isfinite(x).all():
+        raise ValueError(f"need two or more finite numbers, got {x.tolist()}")
+    n = len(x)
+    half = (float(stats.t.ppf((1 + confidence) / 2, df=n - 1)) * float(x.std(ddof=1))
+            * math.sqrt(1 + 1 / n))
+    return float(x.mean()) - half, float(x.mean()) + half
 
 
 def _correctness(values, name: str) -> np.ndarray:

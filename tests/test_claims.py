@@ -21,12 +21,15 @@ ARCH = {"fc_512": "FullyConnected", "net": "Net", "width": "NetWidth", "l2": "Ne
 def claims(folder: Path, spec: dict[str, list], diverged: dict | None = None,
            curves: dict | None = None) -> dict:
     """spec: model -> [(train_acc, val_acc) per seed]; curves: model -> per-epoch train acc
-    (every seed). Validation predictions are nested (the first k images right), so a
-    validation difference of a few points is significant on McNemar's test."""
+    (every seed, or a dict seed -> curve). Validation predictions are nested (the first k
+    images right), so a validation difference of a few points is significant on McNemar's
+    test."""
     runs = []
     for model, seeds in spec.items():
         for seed, (train, val) in enumerate(seeds):
             curve = (curves or {}).get(model)
+            if isinstance(curve, dict):  # one curve per seed
+                curve = curve[seed]
             runs.append(write_run(folder, model, seed, arch=ARCH[model], train_acc=train,
                                   val_acc=val, n_params=1, seconds_per_epoch=1.0,
                                   epochs=len(curve) if curve else 2, curve=curve,
@@ -87,23 +90,41 @@ def test_regularizer_claims_on_the_gap(tmp_path, key, base, variant, gaps, verdi
     assert part.value == pytest.approx(expected, abs=1e-12) and part.unit == "points"
 
 
-@pytest.mark.parametrize("bn_curve, verdict, epochs", [
-    ([0.70, 0.80, 0.85], "supported", -1.0),     # reaches width's final 0.80 at epoch 2, not 3
-    ([0.60, 0.70, 0.75], "not supported", 1.0),  # never: counts as epoch 4
+@pytest.mark.parametrize("bn_curves, verdict, epochs, p", [
+    # width reaches its final 0.80 at epoch 4; batch_norm at epochs 1, 2, 1: 3, 2, 3 fewer
+    ({0: [0.80, 0.85, 0.9, 0.9], 1: [0.70, 0.80, 0.85, 0.9], 2: [0.80, 0.85, 0.9, 0.9]},
+     "supported", -8 / 3, 1 - 8 / 66 ** 0.5),  # t = -8 on 2 df
+    # never (counts as epoch 5) in two seeds, epoch 4 in one: 1, 0, 1 more
+    ({0: [0.5, 0.6, 0.7, 0.75], 1: [0.5, 0.6, 0.7, 0.8], 2: [0.5, 0.6, 0.7, 0.75]},
+     "inconclusive", 2 / 3, 1 - 2 / 6 ** 0.5),  # t = 2 on 2 df
 ])
 def test_batch_norm_claim_counts_epochs_to_widths_final_training_accuracy(
-        tmp_path, bn_curve, verdict, epochs):
-    width_curve = [0.60, 0.70, 0.80]
+        tmp_path, bn_curves, verdict, epochs, p):
+    width_curve = [0.50, 0.60, 0.70, 0.80]
     spec = {"width": [(0.8, 0.7)] * 3, "batch_norm": [(0.85, 0.7)] * 3}
     claim = claims(tmp_path, spec, curves={"width": width_curve,
-                                           "batch_norm": bn_curve})["batch_norm"]
+                                           "batch_norm": bn_curves})["batch_norm"]
     assert claim.verdict == verdict
     (part,) = claim.parts
-    # the same difference in every seed: no spread, p is the t-test's limit
-    assert (part.value, part.p, part.unit) == (epochs, 0.0, "epochs")
+    assert part.value == pytest.approx(epochs, abs=1e-12) and part.unit == "epochs"
+    assert part.p == pytest.approx(p, abs=1e-4)
     one_seed = claims(tmp_path / "one", {"width": [(0.8, 0.7)], "batch_norm": [(0.85, 0.7)]},
-                      curves={"width": width_curve, "batch_norm": bn_curve})["batch_norm"]
-    assert one_seed.verdict == "inconclusive" and one_seed.parts[0].value == epochs
+                      curves={"width": width_curve, "batch_norm": bn_curves[0]})["batch_norm"]
+    assert one_seed.verdict == "inconclusive"
+
+
+@pytest.mark.parametrize("bn_curve, epochs", [([0.70, 0.80, 0.85], -1.0),
+                                              ([0.60, 0.70, 0.75], 1.0)])
+def test_the_same_difference_in_every_seed_is_not_tested(tmp_path, bn_curve, epochs):
+    """No spread over seeds: no t statistic, so no test and no verdict either way (it once
+    gave p = 0, "significant", while a little spread gave p = 0.057)."""
+    spec = {"width": [(0.8, 0.7)] * 3, "batch_norm": [(0.85, 0.7)] * 3}
+    claim = claims(tmp_path, spec, curves={"width": [0.60, 0.70, 0.80],
+                                           "batch_norm": bn_curve})["batch_norm"]
+    (part,) = claim.parts
+    assert (part.value, part.p, part.outcome) == (epochs, None, "inconclusive")
+    assert part.reason.startswith("not tested: no spread over 3 seeds")
+    assert claim.verdict == "inconclusive"
 
 
 @pytest.mark.parametrize("res_val, verdict", [(0.90, "supported"), (0.80, "not supported"),
@@ -112,7 +133,8 @@ def test_res_deep_claim_is_the_validation_comparison(tmp_path, res_val, verdict)
     claim = claims(tmp_path, {"res": [(0.95, res_val)], "res_deep": [(0.9, 0.86)]})["res_deep"]
     assert claim.verdict == verdict
     assert claim.parts[0].value == pytest.approx(res_val - 0.86, abs=1e-12)
-    assert "NetResDeep as configured" in claim.statement
+    assert claim.statement.startswith("Depth alone does not pay: NetRes (res) beats NetResDeep "
+                                      "as configured")
 
 
 @pytest.mark.parametrize("res_train, verdict", [
@@ -122,7 +144,8 @@ def test_res_deep_claim_is_the_validation_comparison(tmp_path, res_val, verdict)
 ])
 def test_res_claim_decides_on_training_accuracy_only(tmp_path, res_train, verdict):
     depth = [(0.90, 0.88), (0.91, 0.88), (0.905, 0.88)]
-    res = [(t, 0.80) for t in res_train]  # worse on validation: shown, not deciding
+    # worse on validation (with some spread over seeds): shown, not deciding
+    res = [(t, v) for t, v in zip(res_train, (0.80, 0.81, 0.805), strict=True)]
     claim = claims(tmp_path, {"depth": depth, "res": res})["res"]
     assert [p.outcome for p in claim.parts][1] == "reference"
     assert claim.parts[1].reason.startswith("not part of the verdict: depth significantly")
@@ -142,6 +165,10 @@ def test_fc_claim(tmp_path, fc_train, fc_val, verdict):
         "fc_512, training accuracy (lowest seed)", "net − fc_512, validation accuracy",
         "width − fc_512, validation accuracy"]
     assert claim.verdict == verdict
+    # the threshold is decided on the one seed; the test text says so
+    assert claim.parts[0].outcome == ("not supported" if fc_train < 0.99 else "supported")
+    assert "a threshold, not a test: decided on however many seeds ran, one included" in (
+        claim.test)
 
 
 def test_a_diverged_model_makes_its_claims_inconclusive(tmp_path):

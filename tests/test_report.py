@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
 from dlwpt.io import DataError, read_json, write_json
 from dlwpt.report import build_report
-from dlwpt.statistics import mean_interval, wilson_interval
+from dlwpt.statistics import mean_interval, prediction_interval, wilson_interval
 from tests.helpers.report_inputs import (
     BOOK_ACCURACY,
     DATASETS,
@@ -313,11 +314,19 @@ def test_several_seeds_show_mean_and_spread(tmp_path):
     net = parsed.rows("accuracy-table")[0]
     assert (net["seeds"], net["val acc"], net["train acc"]) == (
         "2", "0.855 0.850–0.860, σ 0.007", "0.905 0.900–0.910, σ 0.007")
-    # width − net is 2.5 points in both seeds: no spread, the paired t-test's p is 0
+    # every pair's gap is the same in both seeds (width − net 2.5 points): no spread over
+    # seeds, no test, so no winner and no tie either
     assert parsed.texts["winner"].startswith(
-        "width is the best model: validation accuracy 0.880 (95% interval 0.816–0.944), "
-        "significantly better than every other model, the runner-up net (0.855) included "
-        "(paired t-test over 2 seeds, Holm-adjusted p < 0.0001 against the runner-up).")
+        "No single winner: width is the highest on validation (0.880, 95% interval "
+        "0.816–0.944), but not every model could be tested against it. Not tested against "
+        "width (no spread over seeds, or fewer than two seeds in common; see comparisons.csv): "
+        "net, res_deep.")
+    assert parsed.ids["winner"]["data-untested"] == "net res_deep"
+    assert parsed.tables["verdict-matrix"][1] == ["net", "", "", ""]
+    assert "blank: not tested (no spread over seeds, or fewer than two seeds in common" in page
+    comparisons = pd.read_csv(tmp_path / "comparisons.csv", dtype={"seed": str})
+    assert comparisons.loc[comparisons["seed"] == "all", "verdict"].tolist() == [
+        "not tested: no spread over seeds"] * 3
     assert "whiskers the 95% interval of the mean (Student t over seeds" in page
 
 
@@ -332,25 +341,39 @@ def test_three_seeds_give_t_intervals_seed_level_tests_and_claims(tmp_path):
     _, _, low, high = mean_interval(net["val"])
     row = parsed.rows("accuracy-table")[0]
     assert row["val 95% interval"] == f"{low:.3f}–{high:.3f}" == "0.839–0.877"
-    assert row["reproduces the book?"] == "no: book above"  # 0.89
+    # the book's 0.89 is one run: outside the interval of our mean, inside the prediction
+    # interval for one new run, 0.8583 +- 4.3027 x 0.00764 x sqrt(4/3) = 0.820 to 0.896
+    low, high = prediction_interval(net["val"])
+    assert (low, high) == pytest.approx((0.820388, 0.896279), abs=1e-6)
+    assert row["reproduces the book?"] == "yes"
+    assert parsed.rows("accuracy-table")[2]["reproduces the book?"] == "no: book above"
+    assert "inside the 95% prediction interval for one new run of ours" in page
     comparisons = pd.read_csv(tmp_path / "comparisons.csv", dtype={"seed": str})
     level = comparisons[comparisons["seed"] == "all"].set_index(["model_a", "model_b"])
-    # width − net: 2.5, 2.5, 1.5 points over the three seeds
-    d = np.array([0.025, 0.025, 0.015])
-    t = d.mean() / (d.std(ddof=1) / np.sqrt(3))
-    p_two_sided = 1 - t / np.sqrt(2 + t * t)  # Student t, 2 degrees of freedom
-    assert level.loc[("net", "width"), "p_value"] == pytest.approx(p_two_sided, rel=1e-9)
+    # randomized-block t: models x seeds, residual mean square with (3-1)(3-1) = 4 df
+    x = np.array([net["val"], [0.875, 0.885, 0.880], [0.700, 0.710, 0.690]])
+    residual = x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True) + x.mean()
+    mse = (residual ** 2).sum() / 4
+    t = (x[0].mean() - x[1].mean()) / np.sqrt(2 * mse / 3)
+    assert level.loc[("net", "width"), "test"] == "randomized-block t over seeds"
+    assert level.loc[("net", "width"), "p_value"] == pytest.approx(
+        2 * stats.t.sf(abs(t), 4), rel=1e-9)
+    assert level.loc[("net", "width"), "p_value"] == pytest.approx(0.02172, abs=1e-5)
     assert level.loc[("net", "width"), "verdict"] == "b better"
     assert parsed.texts["winner"].startswith(
         "width is the best model: validation accuracy 0.880 (95% interval 0.868–0.892), "
         "significantly better than every other model, the runner-up net (0.858) included "
-        "(paired t-test over 3 seeds, Holm-adjusted p = 0.023 against the runner-up).")
+        "(randomized-block t-test over 3 seeds with 4 error df, Holm-adjusted p = 0.022 "
+        "against the runner-up).")
     assert parsed.tables["verdict-matrix"] == [
         ["", "net", "width", "res_deep"], ["net", "", "▼-2.2", "▲+15.8"],
         ["width", "▲+2.2", "", "▲+18.0"], ["res_deep", "▼-15.8", "▼-18.0", ""]]
     assert "interval of the mean (Student t over seeds" in parsed.texts["interval-note"]
     assert parsed.ids["claim-width"]["data-verdict"] == "supported"
-    assert "1 supported, 0 not supported, 0 inconclusive." in parsed.texts["claims-summary"]
+    assert parsed.texts["claims-summary"] == (
+        "1 supported, 0 not supported, 0 inconclusive. The 2 paired t-tests of training-set "
+        "figures are not adjusted across the claims: where there is no real difference, each "
+        "has a one-in-twenty chance of coming out significant.")
     parts = [t for t in parsed.tables.values() if t[0][0] == "comparison"]
     assert parts[0][1][:5] == ["width − net, training accuracy", "+4.5", "+2.3 to +6.7",
                                "0.012", "supported"]
@@ -391,6 +414,13 @@ def test_winner_sentence_for_one_model_and_for_the_fastest(synthetic, tmp_path):
         "net is the only model that ran: validation accuracy 0.850 (95% interval 0.834–0.865), "
         "nothing to compare it with. net costs 18,090 parameters and 0.50 s per epoch on cpu "
         "(2 threads), 2.00 s for 2 epochs.")
+    width = write_run(tmp_path / "runs", "width", 0, arch="NetWidth", train_acc=0.95,
+                      val_acc=0.9, n_params=38386, seconds_per_epoch=1.5, diverged_epoch=2)
+    page, _ = build(tmp_path, synthetic, runs=[net, width], data={}, thermometer=[],
+                    benchmarks=[])
+    assert Page(page).texts["winner"].startswith(
+        "net is the only model that did not diverge: validation accuracy 0.850 (95% interval "
+        "0.834–0.865), nothing to compare it with.")
     page, _ = build(tmp_path, synthetic, runs=[net, res_deep], data={}, thermometer=[],
                     benchmarks=[])
     assert Page(page).texts["winner"].endswith(

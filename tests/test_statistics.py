@@ -5,7 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from dlwpt.statistics import holm, mcnemar_exact, mean_interval, wilson_interval
+from dlwpt.statistics import (
+    holm,
+    mcnemar_exact,
+    mean_interval,
+    prediction_interval,
+    wilson_interval,
+)
 
 Z95 = 1.959963984540054  # the standard normal's 0.975 quantile
 
@@ -88,3 +94,20 @@ def test_holm_on_a_known_list():
     assert holm([0.02]) == [0.02] and holm([]) == []
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         holm([0.1, float("nan")])
+
+
+def test_prediction_interval_for_one_new_run():
+    """mean +- t(0.975, n-1) sd sqrt(1 + 1/n): for 1, 2, 3, t(0.975, 2) = 4.302653 and the
+    half-width 4.302653 x 1 x sqrt(4/3) = 4.968275, wider than the mean's 2.484138."""
+    low, high = prediction_interval([1.0, 2.0, 3.0])
+    assert (low, high) == pytest.approx((2 - 4.968275, 2 + 4.968275), abs=1e-6)
+    _, _, mean_low, _ = mean_interval([1.0, 2.0, 3.0])
+    assert mean_low == pytest.approx(2 - 2.484138, abs=1e-6)
+    # adding seeds shrinks the interval of the mean towards a point, not this one
+    many = [0.85, 0.86] * 50
+    low, high = prediction_interval(many)
+    assert high - low > 2 * 1.96 * np.std(many, ddof=1)
+    with pytest.raises(ValueError):
+        prediction_interval([0.85])
+    with pytest.raises(ValueError):
+        prediction_interval([0.85, math.nan])

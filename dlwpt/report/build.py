@@ -18,6 +18,7 @@ from dlwpt.report import figures
 from dlwpt.report.claims import book_claims
 from dlwpt.report.comparisons import (
     ALL_SEEDS,
+    BLOCK_T,
     COMPARISON_COLUMNS,
     MCNEMAR,
     compare_runs,
@@ -38,9 +39,9 @@ from dlwpt.report.inputs import (
 from dlwpt.report.page import render_page
 from dlwpt.report.stats import (
     book_delta_points,
+    fastest,
     final_loss,
     per_model_stats,
-    ranking,
     reproduces_book,
     rule_stats,
 )
@@ -118,9 +119,24 @@ def several_seeds(per_model: pd.DataFrame) -> bool:
 
 
 def deciding_test(decisive: pd.DataFrame, run_table: pd.DataFrame) -> str:
-    """The deciding comparison in words, for the page's sentences."""
-    if not decisive.empty and (decisive["seed"] == ALL_SEEDS).any():
-        return f"paired t-test over {run_table['seed'].nunique()} seeds"
+    """The deciding comparison in words, for the page's sentences: with several seeds, the
+    seed-level tests as they were run (the seeds counted are those the rows used)."""
+    level = decisive[decisive["seed"] == ALL_SEEDS] if not decisive.empty else decisive
+    if not level.empty:
+        tested = level[level["p_value"].notna()]
+        if tested.empty:
+            tested = level
+        seeds = sorted(set(tested["n"].dropna().astype(int)))
+        over = (f"{seeds[0]} seeds" if len(seeds) == 1
+                else f"{seeds[0]}–{seeds[-1]} seeds" if seeds else "seeds")
+        if (tested["test"] == BLOCK_T).all():
+            k = int(len(set(tested["model_a"]) | set(tested["model_b"])))
+            return (f"randomized-block t-test over {over} with "
+                    f"{(k - 1) * (seeds[-1] - 1) if seeds else 0} error df")
+        if (tested["test"] == BLOCK_T).any():
+            return (f"t-tests over {over} (randomized-block within the complete block of "
+                    "models × seeds, else paired over the seeds a pair shares)")
+        return f"paired t-test over {over}"
     n = int(run_table["n_val"].max()) if not run_table.empty else 0
     return f"{MCNEMAR} test on the {n:,} validation images"
 
@@ -146,8 +162,8 @@ def spread(row: pd.Series, split: str) -> str | None:
 
 def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: pd.DataFrame,
                  decisive: pd.DataFrame, test: str, sink: FigureSink) -> dict[str, Any]:
-    rank = ranking(per_model)  # the fastest model and the time ratio
     top = top_models(per_model, decisive)
+    quickest, time_ratio = fastest(per_model, top["best"])
     headline = None
     if top["best"] is not None:
         best = per_model.loc[top["best"]]
@@ -162,11 +178,14 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
                      for m in top["tied"]],
             "runner_up_val": acc(per_model.loc[runner_up, "val_mean"]) if runner_up else None,
             "p": p_equals(vs_runner_up["p_adjusted"].iloc[0]) if len(vs_runner_up) else None,
+            "untested": top["untested"], "n_models": len(per_model),
+            "beaten": [m for m in per_model.index if outcome(decisive, top["best"], m)
+                       == "better"],
             "test": test, "n_seeds": int(best.n_seeds),
             "params": integer(best.n_params), "seconds_per_epoch": seconds(best.seconds_per_epoch),
             "device": best.device, "total_seconds": seconds(best.total_seconds),
-            "epochs": integer(best.epochs), "fastest": rank["fastest"],
-            "time_ratio": None if rank["time_ratio"] is None else f"{rank['time_ratio']:.1f}",
+            "epochs": integer(best.epochs), "fastest": quickest,
+            "time_ratio": None if time_ratio is None else f"{time_ratio:.1f}",
         }
     models = []
     for model, row in per_model.iterrows():
@@ -282,6 +301,8 @@ def claims_view(claims: list[Any], per_model: pd.DataFrame,
         } for c in claims],
         "counts": {v: sum(c.verdict == v for c in claims)
                    for v in ("supported", "not supported", "inconclusive")},
+        # the claims' own t-tests (training set figures), not adjusted across claims
+        "unadjusted": sum(p.p is not None and not p.holm for c in claims for p in c.parts),
     }
 
 

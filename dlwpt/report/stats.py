@@ -10,7 +10,7 @@ import pandas as pd
 
 from dlwpt.report.formats import missing
 from dlwpt.report.inputs import finite_series
-from dlwpt.statistics import mean_interval
+from dlwpt.statistics import mean_interval, prediction_interval
 
 
 def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
@@ -46,13 +46,17 @@ def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
     With one scored seed, the validation interval is that run's Wilson interval (the sampling
     of the validation images only); train and gap get none (what would vary is the seed). With
     several, Student-t intervals of the means over seeds (accuracies clipped to [0, 1]).
+    `book_low`/`book_high`: where one new run's validation accuracy would fall (prediction
+    interval over seeds; the Wilson interval with one seed), to judge the book's single run.
     """
     scored = runs.dropna(subset=["val_acc", "train_acc"])
     out = {f"{k}_{end}": math.nan for k in ("val", "train", "gap") for end in ("low", "high")}
     out["gap_mean"] = float((scored["train_acc"] - scored["val_acc"]).mean()) if len(
         scored) else math.nan
+    out["book_low"] = out["book_high"] = math.nan
     if len(scored) == 1:
         out["val_low"], out["val_high"] = scored[["val_acc_ci_low", "val_acc_ci_high"]].iloc[0]
+        out["book_low"], out["book_high"] = out["val_low"], out["val_high"]
     elif len(scored) > 1:
         for key, values in (("val", scored["val_acc"]), ("train", scored["train_acc"]),
                             ("gap", scored["train_acc"] - scored["val_acc"])):
@@ -60,17 +64,22 @@ def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
             # an accuracy cannot leave [0, 1]; the t interval of a mean near 1 would
             out[f"{key}_low"], out[f"{key}_high"] = (low, high) if key == "gap" else (
                 max(0.0, low), min(1.0, high))
+        low, high = prediction_interval(scored["val_acc"].to_numpy())
+        out["book_low"], out["book_high"] = max(0.0, low), min(1.0, high)
     return out
 
 
 def reproduces_book(row: pd.Series) -> str | None:
-    """Whether the book's validation figure lies inside our 95% interval: "yes", "no: book
-    above" / "no: book below", or None (no book figure, no interval, or a diverged model)."""
-    if missing(row.book_val) or missing(row.val_low) or row.diverged_epochs:
+    """Whether the book's validation figure (one run) is within what one run of ours would
+    give: inside the 95% prediction interval for one new run (`book_low`, `book_high`; the
+    Wilson interval with one seed). "yes", "no: book above" / "no: book below", or None (no
+    book figure, no interval, or a diverged model). The interval of our mean would not do: it
+    shrinks with the seeds while a single run's spread does not."""
+    if missing(row.book_val) or missing(row.book_low) or row.diverged_epochs:
         return None
-    if row.val_low <= row.book_val <= row.val_high:
+    if row.book_low <= row.book_val <= row.book_high:
         return "yes"
-    return "no: book above" if row.book_val > row.val_high else "no: book below"
+    return "no: book above" if row.book_val > row.book_high else "no: book below"
 
 
 def rule_stats(rule_runs: pd.DataFrame) -> pd.DataFrame:
@@ -80,30 +89,18 @@ def rule_stats(rule_runs: pd.DataFrame) -> pd.DataFrame:
                                          max_rss_mb=("max_rss_mb", "max"))
 
 
-def ranking(per_model: pd.DataFrame) -> dict[str, Any]:
-    """The best model on validation accuracy, the runner-up and its margin, and the fastest
-    model with the best one's time per epoch relative to it (None where there is no other).
-
-    Models with a diverged seed take no part: their figures are those of the last finite epoch,
-    not of a trained model. With none left, "best" is None.
-    """
-    ranked = per_model[per_model["diverged_epochs"].map(len) == 0].sort_values(
-        "val_mean", ascending=False)
-    if ranked.empty:
-        return {"best": None, "second": None, "margin_points": None, "fastest": None,
-                "time_ratio": None}
-    best = ranked.index[0]
-    fastest = ranked["seconds_per_epoch"].idxmin()
-    second = ranked.index[1] if len(ranked) > 1 else None
-    row = ranked.iloc[0]
-    return {
-        "best": best,
-        "second": second,
-        "margin_points": 100 * (row.val_mean - ranked.iloc[1].val_mean) if second else None,
-        "fastest": fastest,
-        "time_ratio": (row.seconds_per_epoch / ranked.loc[fastest, "seconds_per_epoch"]
-                       if second and fastest != best else None),
-    }
+def fastest(per_model: pd.DataFrame, best: str | None) -> tuple[str | None, float | None]:
+    """The fastest model that never diverged (seconds per epoch) and `best`'s time per epoch
+    relative to it; the ratio is None when `best` is the fastest or the only model."""
+    ranked = per_model[per_model["diverged_epochs"].map(len) == 0]
+    ranked = ranked[ranked["seconds_per_epoch"].notna()]
+    if best is None or ranked.empty:
+        return None, None
+    quickest = ranked["seconds_per_epoch"].idxmin()
+    if quickest == best or len(ranked) < 2:
+        return quickest, None
+    return quickest, float(per_model.loc[best, "seconds_per_epoch"]
+                           / ranked.loc[quickest, "seconds_per_epoch"])
 
 
 def book_delta_points(row: pd.Series) -> float | None:
