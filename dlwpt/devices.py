@@ -127,6 +127,15 @@ def claim_gpu(device_count: int, allowed: list[int] | None = None, *,
         sleep(poll_s)
 
 
+def scheduler_gpus(env: Mapping[str, str] = os.environ) -> str | None:
+    """The GPUs Slurm gave this job, as its variables say (None outside Slurm or without)."""
+    for name in ("SLURM_STEP_GPUS", "SLURM_JOB_GPUS", "SLURM_GPUS_ON_NODE"):
+        value = env.get(name, "").strip()
+        if value and value != "0":
+            return f"{name}={value}"
+    return None
+
+
 def requests_gpu(device: str, request: str | bool, cuda_here: Callable[[], bool]) -> bool:
     """Whether a training job asks the scheduler for one GPU (see config `train.request_gpu`).
 

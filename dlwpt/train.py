@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from dlwpt.devices import claim_gpu, resolve_device
+from dlwpt.devices import claim_gpu, resolve_device, scheduler_gpus
 from dlwpt.engine import TrainSettings, make_trainer
 from dlwpt.io import (
     DataError,
@@ -158,7 +158,14 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
     cuda_graphs = "off" if cuda_graphs is False else cuda_graphs
     log = log or logging.getLogger("dlwpt")
     started = time.perf_counter()
+    requested = device
     device = torch.device(resolve_device(device))
+    granted = scheduler_gpus()
+    if requested == "auto" and device.type == "cpu" and granted:
+        # A cluster job given a GPU whose torch sees none (a CPU-only torch build, a missing
+        # driver) would otherwise train on the CPU for hours without a word.
+        log.warning("the scheduler gave this job a GPU (%s) but torch sees no CUDA device: "
+                    "training on the CPU", granted)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SettingError("train.device is cuda but this machine has no usable CUDA device "
                            "(torch.cuda.is_available() is False); set train.device: auto or cpu")

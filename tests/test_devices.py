@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dlwpt.devices import Candidate, candidates, claim_gpu, try_claim
+from dlwpt.devices import Candidate, candidates, claim_gpu, scheduler_gpus, try_claim
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,6 +42,14 @@ def test_under_slurm_the_locks_take_slurms_global_gpu_indices():
     # A list that does not match the visible devices is not trusted.
     assert candidates(1, env={"CUDA_VISIBLE_DEVICES": "0", "SLURM_JOB_GPUS": "1,2"}) == [
         Candidate("0", 0)]
+
+
+def test_the_gpus_slurm_gave_a_job():
+    assert scheduler_gpus({}) is None
+    assert scheduler_gpus({"SLURM_GPUS_ON_NODE": "0"}) is None
+    assert scheduler_gpus({"SLURM_GPUS_ON_NODE": "1"}) == "SLURM_GPUS_ON_NODE=1"
+    assert scheduler_gpus({"SLURM_JOB_GPUS": "3", "SLURM_STEP_GPUS": "1",
+                           "SLURM_GPUS_ON_NODE": "1"}) == "SLURM_STEP_GPUS=1"
 
 
 def test_train_gpus_keeps_only_the_listed_devices():

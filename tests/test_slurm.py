@@ -196,6 +196,9 @@ def test_training_jobs_ask_slurm_for_one_gpu_each_and_wait_for_a_free_one(
     for model in models:
         summary = json.loads((work / f"results/train/{model}/seed0/summary.json").read_text())
         assert summary["device"].startswith("cpu")
+        # Given a GPU without CUDA, the job says so rather than training on the CPU silently.
+        train_log = (work / f"logs/train_model/{model}/seed0.log").read_text()
+        assert "the scheduler gave this job a GPU (SLURM_" in train_log
 
 
 def test_a_training_job_cancelled_with_scancel_resumes_when_the_workflow_runs_again(
