@@ -29,11 +29,15 @@ lint: setup
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/snakemake --lint
 
-# Two workers (pytest-xdist): the Snakemake workflow tests in one, in order, and the Slurm tests
-# (mostly waiting on the queue) with the rest in the other (groups: tests/conftest.py).
-TEST_WORKERS ?= 2
+# The Slurm tests mostly wait on their test cluster's queue: they run beside the rest, in a
+# second pytest (its output follows the first's), from a private copy of the checkout.
+SLURM_TESTS := tests/test_slurm.py
 test: setup lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	@$(BIN)/pytest $(SLURM_TESTS) -p no:cacheprovider --basetemp=$${TMPDIR:-/tmp}/dlwpt-pytest-slurm \
+	  > .pytest-slurm.log 2>&1 & slurm=$$!; \
+	$(BIN)/pytest --ignore=$(SLURM_TESTS); rest=$$?; \
+	wait $$slurm; slurm_rc=$$?; echo "--- $(SLURM_TESTS)"; cat .pytest-slurm.log; \
+	if [ $$rest -ne 0 ] || [ $$slurm_rc -ne 0 ]; then exit 1; fi
 
 bench: setup
 	$(BIN)/python bench/bench_train.py

@@ -77,5 +77,6 @@ def private_checkout(dest: Path) -> Path:
     plans made from the copy never see those edits."""
     shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(
         ".git", ".venv", ".snakemake", "results", "resources", "logs", "benchmarks",
-        "__pycache__", ".pytest_cache", ".ruff_cache", "artifacts", "*.egg-info"))
+        "__pycache__", ".pytest_cache", ".ruff_cache", "artifacts", "*.egg-info",
+        ".pytest-slurm.log"))
     return dest
