@@ -16,7 +16,7 @@ from dlwpt import sources
 from dlwpt.io import file_digest
 from tests.helpers.data import CIFAR10, DATA, REPO
 from tests.helpers.tensorboard import expected_scalars, scalars
-from tests.helpers.workflow import QUICK, snakemake
+from tests.helpers.workflow import QUICK, snakemake, uninterrupted_metrics
 
 pytestmark = pytest.mark.pipeline
 WINE = "p1ch4/tabular-wine/winequality-white.csv"
@@ -113,13 +113,10 @@ def snakemake_in(checkout: Path, *args: str) -> subprocess.CompletedProcess:
 def test_a_killed_training_job_resumes_when_the_same_command_runs_again(tmp_path):
     """SIGKILL of the real training process mid-run; the same command again resumes from the
     checkpoint and ends with the metrics of an uninterrupted run."""
-    import csv
     import os
     import signal
     import sys
     import time
-
-    from dlwpt.train import train_model
 
     config = tmp_path / "one-model.yaml"
     config.write_text(json.dumps({"datasets": ["cifar2"], "train": {
@@ -150,20 +147,8 @@ def test_a_killed_training_job_resumes_when_the_same_command_runs_again(tmp_path
     log = (work / "logs/train_model/net/seed0.log").read_text()
     assert "resuming net seed 0 after epoch" in log
 
-    reference = tmp_path / "reference"
-    summary = json.loads((work / target).read_text())
-    train_model(work / "results/data/cifar2.pt", reference / "model.pt",
-                reference / "metrics.csv", reference / "summary.json", model_name="net",
-                model_cfg={k: v for k, v in summary["hyperparameters"].items()
-                           if k not in ("subsample", "n_train")},
-                seed=0, device="cpu", subsample=3000)
-
-    def rows(path: Path) -> list[dict]:
-        with open(path) as f:
-            return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
-
-    assert rows(work / "results/train/net/seed0/metrics.csv") == rows(reference / "metrics.csv")
-    assert len(rows(reference / "metrics.csv")) == 6
+    resumed, uninterrupted = uninterrupted_metrics(work, "net", tmp_path / "reference", 3000)
+    assert resumed == uninterrupted and len(resumed) == 6
     # Snakemake removed the killed job's event files; the resumed job rewrote the checkpointed
     # epochs: each of the 6 epochs once, as in metrics.csv.
     assert scalars(work / "results/tensorboard/net/seed0") == expected_scalars(

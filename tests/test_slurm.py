@@ -24,7 +24,12 @@ import yaml
 
 from tests.helpers.data import CIFAR10, DATA
 from tests.helpers.slurm import cancel_everything, job_records, slurm_cluster, unavailable
-from tests.helpers.workflow import SNAKEMAKE, private_checkout, snakemake
+from tests.helpers.workflow import (
+    SNAKEMAKE,
+    private_checkout,
+    snakemake,
+    uninterrupted_metrics,
+)
 
 pytestmark = pytest.mark.pipeline
 # The workflow runs from a private copy of the checkout (`CHECKOUT`, made once per session):
@@ -206,8 +211,6 @@ def test_a_training_job_cancelled_with_scancel_resumes_when_the_workflow_runs_ag
     """scancel of the Slurm job once its first checkpoint exists: Snakemake reports the job
     failed; the same command again resumes from the checkpoint (in a new Slurm job) and ends
     with the metrics of an uninterrupted run."""
-    from dlwpt.train import train_model
-
     work = copy_of(local_ingest, tmp_path)
     # 7 epochs after the first checkpoint: seconds for the test to cancel the job mid-run.
     config = config_file(tmp_path / "c.yaml", models=["net"], device="cpu", subsample=3000,
@@ -236,20 +239,8 @@ def test_a_training_job_cancelled_with_scancel_resumes_when_the_workflow_runs_ag
               for j in records_of(cluster, run_id(run))]
     assert states == ["CANCELLED", "COMPLETED"]
 
-    reference = tmp_path / "reference"
-    summary = json.loads((work / target).read_text())
-    train_model(work / "results/data/cifar2.pt", reference / "model.pt",
-                reference / "metrics.csv", reference / "summary.json", model_name="net",
-                model_cfg={k: v for k, v in summary["hyperparameters"].items()
-                           if k not in ("subsample", "n_train")},
-                seed=0, device="cpu", subsample=3000)
-
-    def rows(path: Path) -> list[dict]:
-        with open(path) as f:
-            return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
-
-    assert rows(work / "results/train/net/seed0/metrics.csv") == rows(reference / "metrics.csv")
-    assert len(rows(reference / "metrics.csv")) == 8
+    resumed, uninterrupted = uninterrupted_metrics(work, "net", tmp_path / "reference", 3000)
+    assert resumed == uninterrupted and len(resumed) == 8
 
 
 def test_with_train_device_cuda_each_training_job_asks_slurm_for_one_gpu(

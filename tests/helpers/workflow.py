@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import re
 import shutil
@@ -80,3 +82,23 @@ def private_checkout(dest: Path) -> Path:
         "__pycache__", ".pytest_cache", ".ruff_cache", "artifacts", "*.egg-info",
         ".pytest-slurm.log"))
     return dest
+
+
+def uninterrupted_metrics(work: Path, model: str, reference: Path, subsample: int
+                          ) -> tuple[list[dict], list[dict]]:
+    """metrics.csv rows (without the seconds) of `work`'s seed-0 run of `model`, and of the same
+    run trained again in this process without interruption: a resumed run must equal it."""
+    from dlwpt.train import train_model
+
+    summary = json.loads((work / f"results/train/{model}/seed0/summary.json").read_text())
+    train_model(work / "results/data/cifar2.pt", reference / "model.pt",
+                reference / "metrics.csv", reference / "summary.json", model_name=model,
+                model_cfg={k: v for k, v in summary["hyperparameters"].items()
+                           if k not in ("subsample", "n_train")},
+                seed=0, device="cpu", subsample=subsample)
+
+    def rows(path: Path) -> list[dict]:
+        with open(path) as f:
+            return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
+
+    return rows(work / f"results/train/{model}/seed0/metrics.csv"), rows(reference / "metrics.csv")
