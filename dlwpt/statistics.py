@@ -61,10 +61,10 @@ def prediction_interval(values: Sequence[float],
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(x) < 2 or not np.isfinite(x).all():
         raise ValueError(f"need two or more finite numbers, got {x.tolist()}")
-    n = len(x)
-    half = (float(stats.t.ppf((1 + confidence) / 2, df=n - 1)) * float(x.std(ddof=1))
-            * math.sqrt(1 + 1 / n))
-    return float(x.mean()) - half, float(x.mean()) + half
+    # The mean's half-width is t sd / sqrt(n); one new value's is that times sqrt(n + 1).
+    mean, _, _, high = mean_interval(x, confidence)
+    half = (high - mean) * math.sqrt(len(x) + 1)
+    return mean - half, mean + half
 
 
 def _correctness(values, name: str) -> np.ndarray:
