@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dlwpt.report.comparisons import ALPHA, outcome, paired_t
+from dlwpt.report.comparisons import ALPHA, outcome, pair_row, paired_t
 from dlwpt.statistics import mean_interval
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
@@ -71,14 +71,11 @@ class Claim:
 def validation_part(decisive: pd.DataFrame, better: str, worse: str, test: str) -> Part:
     """`better` beats `worse` on validation, as the deciding comparison says."""
     found = outcome(decisive, better, worse)
-    rows = decisive[((decisive["model_a"] == better) & (decisive["model_b"] == worse))
-                    | ((decisive["model_a"] == worse) & (decisive["model_b"] == better))]
+    row, flipped = pair_row(decisive, better, worse)
     part = Part(f"{better} − {worse}, validation accuracy", INCONCLUSIVE, "", unit="points",
                 holm=True)
-    if not rows.empty:
-        row = rows.iloc[0]
-        sign = 1 if row["model_a"] == better else -1
-        part.value = sign * row["diff"]
+    if row is not None:
+        part.value = -row["diff"] if flipped else row["diff"]
         part.p = None if pd.isna(row["p_adjusted"]) else float(row["p_adjusted"])
     if found == "better":
         part.outcome, part.reason = SUPPORTED, f"{better} significantly better ({test})"
@@ -89,7 +86,7 @@ def validation_part(decisive: pd.DataFrame, better: str, worse: str, test: str) 
     elif found == "diverged":
         part.reason = "not compared: a diverged run"
     else:
-        part.reason = rows.iloc[0]["verdict"] if not rows.empty else "not compared"
+        part.reason = row["verdict"] if row is not None else "not compared"
     return part
 
 

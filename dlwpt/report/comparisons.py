@@ -201,19 +201,27 @@ def deciding_rows(table: pd.DataFrame) -> pd.DataFrame:
     return level if not level.empty else table[table["seed"] == table["seed"].iloc[0]]
 
 
-def outcome(decisive: pd.DataFrame, first: str, second: str) -> str | None:
-    """How `first` fares against `second`: "better", "worse", "tie" (no significant
-    difference), "diverged", or None when the pair was not compared."""
+def pair_row(decisive: pd.DataFrame, first: str, second: str) -> tuple[pd.Series | None, bool]:
+    """The pair's row (either order) and whether it lists `second` as model_a; None if absent."""
     for a, b, flip in ((first, second, False), (second, first, True)):
         match = decisive[(decisive["model_a"] == a) & (decisive["model_b"] == b)]
         if not match.empty:
-            text = match["verdict"].iloc[0]
-            if text == NO_DIFFERENCE:
-                return "tie"
-            if text in (A_BETTER, B_BETTER):
-                return "better" if (text == A_BETTER) != flip else "worse"
-            return "diverged" if text.startswith("not ranked") else None
-    return None
+            return match.iloc[0], flip
+    return None, False
+
+
+def outcome(decisive: pd.DataFrame, first: str, second: str) -> str | None:
+    """How `first` fares against `second`: "better", "worse", "tie" (no significant
+    difference), "diverged", or None when the pair was not compared."""
+    row, flip = pair_row(decisive, first, second)
+    if row is None:
+        return None
+    text = row["verdict"]
+    if text == NO_DIFFERENCE:
+        return "tie"
+    if text in (A_BETTER, B_BETTER):
+        return "better" if (text == A_BETTER) != flip else "worse"
+    return "diverged" if text.startswith("not ranked") else None
 
 
 def top_models(per_model: pd.DataFrame, decisive: pd.DataFrame) -> dict[str, Any]:
