@@ -1,25 +1,28 @@
-"""Uncertainty and comparisons for the zoo's accuracies (scipy only).
+"""Uncertainty and comparisons for the zoo's accuracies (scipy and statsmodels).
 
-- `wilson_interval`: a confidence interval for one run's accuracy on the 2,000 validation images
-  (Wilson score: stays inside [0, 1] and keeps its coverage near 0 and 1, where the normal
-  approximation does not).
-- `mean_interval`: mean, sd and Student-t interval of a figure over seeds.
-- `prediction_interval`: where one more seed's figure would fall (to judge a single run).
-- `mcnemar_exact`: two models' paired predictions on the same images (val_predictions.csv):
-  the exact binomial test on the discordant pairs.
-- `holm`: Holm's step-down adjustment when several such comparisons are read together.
+The method, its assumptions, references and calibration are written once, in
+docs/statistics.md; this module holds the formulas.
 
-Holm is written out here (a few lines) rather than taken from statsmodels: scipy has no Holm
-correction, and statsmodels would be a whole extra dependency for one sort and a running max.
+- `wilson_interval`: one run's accuracy on the validation images.
+- `mean_interval`, `prediction_interval`: a figure over seeds; one more seed's figure.
+- `mcnemar_exact`: two models' paired predictions from one training run each.
+- `two_source_difference`: two models' paired predictions over several seeds, counting both
+  the seed-to-seed variation and the sampling of the validation images.
+- `paired_seed_difference`: a training-set figure over seeds (no images to sample).
+- `holm`, `t_power`, `detectable_difference`, `seeds_to_resolve`: multiplicity and power.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
+from statsmodels.stats.multitest import multipletests
+
+POWER = 0.8
 
 
 def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -91,17 +94,154 @@ def mcnemar_exact(a_correct, b_correct) -> dict[str, float | int]:
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values, in the input order.
-
-    Sorted ascending, the i-th smallest (0-based) is multiplied by (m - i); a running maximum
-    keeps the adjusted values in the same order as the raw ones; capped at 1.
-    """
+    """Holm's step-down adjusted p-values, in the input order (statsmodels' multipletests)."""
     p = np.asarray(p_values, dtype=float)
     if p.ndim != 1 or not ((p >= 0) & (p <= 1)).all():  # NaN fails this too
         raise ValueError(f"p-values must lie in [0, 1], got {p.tolist()}")
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adjusted_sorted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    adjusted = np.empty(m)
-    adjusted[order] = adjusted_sorted
-    return adjusted.tolist()
+    if len(p) == 0:
+        return []
+    return multipletests(p, method="holm")[1].tolist()
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A difference of means with its standard error, degrees of freedom and 95% interval.
+
+    `p` is NaN when there is no spread at all (every observation of the difference is the
+    same): no test. The variance parts let `seeds_to_resolve` project the error to other seed
+    counts: `seed_var`, one run's variance of the difference over seeds (NaN with one seed);
+    `image_var`, the persistent per-image part; `flip_var`, a run's own flips of single images.
+    """
+
+    mean: float
+    se: float
+    df: float
+    low: float
+    high: float
+    p: float
+    n_seeds: int
+    n_images: int
+    seed_var: float = math.nan
+    image_var: float = math.nan
+    flip_var: float = math.nan
+
+
+def t_difference(mean: float, se: float, df: float, confidence: float = 0.95,
+                 **sizes_and_parts) -> Difference:
+    """The t interval and two-sided p of `mean` given its standard error and df; no spread
+    (se 0) gives no interval and no test."""
+    if not se > 0 or not math.isfinite(df):
+        return Difference(mean, se, df, math.nan, math.nan, math.nan, **sizes_and_parts)
+    half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
+    p = float(2 * stats.t.sf(abs(mean) / se, df))
+    return Difference(mean, se, df, mean - half, mean + half, p, **sizes_and_parts)
+
+
+def satterthwaite(terms: Sequence[tuple[float, float]]) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of (variance estimate, its df) terms."""
+    total = sum(v for v, _ in terms)
+    denominator = sum(v * v / df for v, df in terms if v > 0)
+    return total * total / denominator if denominator > 0 else math.inf
+
+
+def spread(values: np.ndarray) -> float:
+    """Sample variance, exactly 0 when the values agree to 12 decimals: float noise in equal
+    differences (0.91 - 0.81 against 0.92 - 0.82) is no spread, and must not become a test."""
+    if np.all(np.round(values, 12) == np.round(values[0], 12)):
+        return 0.0
+    return float(np.var(values, ddof=1))
+
+
+def two_source_difference(differences, confidence: float = 0.95) -> Difference:
+    """Mean difference of two models' per-image correctness over seeds and images, with an
+    error that counts both the seed-to-seed variation and the sampling of the images.
+
+    `differences` is seeds x images of a_correct - b_correct (-1, 0, 1), the same images in
+    every seed. Variance of the mean: the variance of the per-seed mean differences over the
+    n seeds / n, plus the variance over the N images of the seed-averaged difference / N, with
+    Satterthwaite's degrees of freedom (docs/statistics.md: why this conservative sum, not the
+    unbiased crossed-ANOVA estimate, which measured 7% false positives at 3 seeds). With one
+    seed only the images vary: the paired t over images (McNemar's large-sample form).
+    Written out: the closed form is three variances, where statsmodels' MixedLM would fit the
+    crossed random effects iteratively, 45 times per report.
+    """
+    d = np.asarray(differences, dtype=float)
+    if d.ndim != 2 or d.shape[1] < 2 or d.shape[0] < 1:
+        raise ValueError(f"need seeds x images (two images or more), got shape {d.shape}")
+    n, big_n = d.shape
+    mean = float(d.mean())
+    image_part = spread(d.mean(axis=0)) / big_n
+    if n == 1:
+        return t_difference(mean, math.sqrt(image_part), big_n - 1, confidence, n_seeds=1,
+                            n_images=big_n, image_var=image_part * big_n)
+    seed_means, image_means = d.mean(axis=1), d.mean(axis=0)
+    seed_var = spread(seed_means)
+    residual = d - seed_means[:, None] - image_means[None, :] + mean
+    flip_var = float((residual ** 2).sum()) / ((n - 1) * (big_n - 1))
+    # image_part estimates image_var + flip_var / n (expected mean squares of the layout)
+    image_var = max(image_part * big_n - flip_var / n, 0.0)
+    seed_part = seed_var / n
+    df = satterthwaite([(seed_part, n - 1), (image_part, big_n - 1)])
+    return t_difference(mean, math.sqrt(seed_part + image_part), df, confidence, n_seeds=n,
+                        n_images=big_n, seed_var=seed_var, image_var=image_var,
+                        flip_var=flip_var)
+
+
+def paired_seed_difference(a: Sequence[float], b: Sequence[float],
+                           confidence: float = 0.95) -> Difference:
+    """Paired t over seeds of a - b, for figures measured on the training set (no sample of
+    images to account for). Needs two seeds or more; no spread: no test (p NaN)."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if d.ndim != 1 or len(d) < 2 or not np.isfinite(d).all():
+        raise ValueError(f"need two or more finite paired differences, got {d.tolist()}")
+    variance = spread(d)
+    return t_difference(float(d.mean()), math.sqrt(variance / len(d)), len(d) - 1, confidence,
+                        n_seeds=len(d), n_images=0, seed_var=variance)
+
+
+def t_power(effect: float, df: float, alpha: float) -> float:
+    """Power of a two-sided t-test at `alpha` when the true difference is `effect` standard
+    errors: the noncentral t's mass beyond the critical values. statsmodels' ttest_power
+    computes the same but returns NaN for large effects (scipy's noncentral t cdf underflows to
+    NaN in the far tail), where the far tail's mass is 0: hence this line."""
+    critical = float(stats.t.isf(alpha / 2, df))
+    far = float(np.nan_to_num(stats.nct.cdf(-critical, df, effect)))
+    return float(stats.nct.sf(critical, df, effect)) + far
+
+
+def detectable_difference(se: float, df: float, alpha: float, power: float = POWER) -> float:
+    """The smallest true difference a two-sided t-test at `alpha` with this standard error and
+    df finds with probability `power`."""
+    if not (se > 0 and df > 0 and math.isfinite(se)):
+        return math.nan
+    upper = 1.0
+    while t_power(upper, df, alpha) < power:
+        upper *= 2
+    effect = optimize.brentq(lambda e: t_power(e, df, alpha) - power, 0.0, upper, xtol=1e-6)
+    return float(effect) * se
+
+
+def seeds_to_resolve(diff: Difference, gap: float, alpha: float, power: float = POWER,
+                     most: int = 1000) -> float:
+    """How many seeds (on the same images) would find `gap` with probability `power` at
+    `alpha`, projecting `two_source_difference`'s variance parts to other seed counts; inf when
+    no number up to `most` would (the images' part alone is too large: more validation images
+    are needed), NaN when the seed part is unknown (one seed) or there is no gap."""
+    if math.isnan(diff.seed_var) or not gap or math.isnan(gap):
+        return math.nan
+
+    def enough(seeds: int) -> bool:
+        seed_part = diff.seed_var / seeds
+        image_part = (diff.image_var + diff.flip_var / seeds) / diff.n_images
+        se = math.sqrt(seed_part + image_part)
+        df = satterthwaite([(seed_part, seeds - 1), (image_part, diff.n_images - 1)])
+        return se == 0 or t_power(abs(gap) / se, df, alpha) >= power
+
+    if not enough(most):
+        return math.inf
+    # power grows with the seeds: bisect for the first count that is enough
+    low, high = 1, most
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if enough(middle) else (middle, high)
+    return float(high)

@@ -80,6 +80,7 @@ def test_changing_a_model_setting_retrains_that_model_only(quick_pipeline, tmp_p
 @pytest.mark.parametrize(("module", "rules"), [
     ("dlwpt/thermometer.py", {"fit_thermometer"}),
     ("dlwpt/report/build.py", set()),
+    ("dlwpt/statistics.py", set()),
 ])
 def test_editing_stage_code_reruns_that_stage_only(quick_pipeline, module, rules):
     with edited(REPO / module):

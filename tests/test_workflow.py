@@ -40,9 +40,17 @@ def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
     assert len(list(results.glob("thermometer/*.json"))) == 9
     assert (results / "report.html").stat().st_size > 10_000
     assert len((results / "metrics.csv").read_text().splitlines()) == 11
-    # one seed: one McNemar row per pair of the 10 models, no seed-level rows
-    comparisons = (results / "comparisons.csv").read_text().splitlines()
-    assert len(comparisons) == 1 + 45 and not any(",all," in row for row in comparisons)
+    # one seed: every pair of the 10 models by McNemar, the best against the 9 others, and the
+    # 6 training-set comparisons of the claims, untested (only seeds could test them)
+    with (results / "comparisons.csv").open() as f:
+        comparisons = list(csv.DictReader(f))
+    families = [row["family"] for row in comparisons]
+    assert {f: families.count(f) for f in set(families)} == {
+        "all_pairs": 45, "vs_best": 9, "claims": 6}
+    assert {row["test"] for row in comparisons if row["family"] == "all_pairs"} == {
+        "mcnemar_exact"}
+    assert {row["verdict"] for row in comparisons if row["family"] == "claims"} == {
+        "not_tested_one_seed"}
     # one progress line per epoch in each training job's log
     # each run's live view: its event files hold metrics.csv, epoch by epoch
     for path in summaries:

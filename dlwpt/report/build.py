@@ -15,15 +15,14 @@ import yaml
 
 from dlwpt.io import atomic_path, write_text
 from dlwpt.report import figures
-from dlwpt.report.claims import book_claims
+from dlwpt.report.claims import evaluate_claims, training_figures
 from dlwpt.report.comparisons import (
-    ALL_SEEDS,
-    BLOCK_T,
+    ALL_PAIRS,
     COMPARISON_COLUMNS,
-    MCNEMAR,
     compare_runs,
-    deciding_rows,
+    family_rows,
     outcome,
+    pair_row,
     top_models,
 )
 from dlwpt.report.datasets import dataset_views
@@ -44,6 +43,12 @@ from dlwpt.report.stats import (
     per_model_stats,
     reproduces_book,
     rule_stats,
+)
+from dlwpt.report.verdicts import (
+    difference_words,
+    median_points,
+    number_in_unit,
+    verdict_label,
 )
 
 SECTION_TITLES = {
@@ -75,21 +80,19 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     selects.
     """
     run_table, curves, correct = load_runs(runs, configured_models, book_accuracy)
-    comparisons = compare_runs(run_table, correct, configured_models)
+    per_model = per_model_stats(run_table)
+    comparisons = compare_runs(run_table, correct, configured_models,
+                               training_figures(per_model, run_table, curves))
     fits = load_thermometer(thermometer, experiments)
     rule_runs = load_benchmarks(benchmarks)
     sink = FigureSink(figures_dir)
-    per_model = per_model_stats(run_table)
     sections: dict[str, dict[str, Any]] = {}
     with figures.style():
         if not run_table.empty:
-            decisive = deciding_rows(comparisons)
-            test = deciding_test(decisive, run_table)
-            sections["results"] = results_view(per_model, run_table, comparisons, decisive,
-                                               test, sink)
-            claims = book_claims(per_model, run_table, curves, decisive, test)
-            if claims:
-                sections["claims"] = claims_view(claims, per_model, several_seeds(per_model))
+            sections["results"] = results_view(per_model, run_table, comparisons, sink)
+            claims = evaluate_claims(comparisons, per_model, run_table, configured_models)
+            sections["claims"] = claims_view(claims,
+                                             per_model, several_seeds(per_model))
             sections["curves"] = {"figure": sink.figure(
                 figures.training_curves(curves, list(per_model.index)), "curves",
                 "training curves per model")}
@@ -118,39 +121,11 @@ def several_seeds(per_model: pd.DataFrame) -> bool:
     return bool(per_model["n_seeds"].max() > 1)
 
 
-def deciding_test(decisive: pd.DataFrame, run_table: pd.DataFrame) -> str:
-    """The deciding comparison in words, for the page's sentences: with several seeds, the
-    seed-level tests as they were run (the seeds counted are those the rows used)."""
-    level = decisive[decisive["seed"] == ALL_SEEDS] if not decisive.empty else decisive
-    if not level.empty:
-        tested = level[level["p_value"].notna()]
-        if tested.empty:
-            tested = level
-        seeds = sorted(set(tested["n"].dropna().astype(int)))
-        over = (f"{seeds[0]} seeds" if len(seeds) == 1
-                else f"{seeds[0]}–{seeds[-1]} seeds" if seeds else "seeds")
-        if (tested["test"] == BLOCK_T).all():
-            k = int(len(set(tested["model_a"]) | set(tested["model_b"])))
-            return (f"randomized-block t-test over {over} with "
-                    f"{(k - 1) * (seeds[-1] - 1) if seeds else 0} error df")
-        if (tested["test"] == BLOCK_T).any():
-            return (f"t-tests over {over} (randomized-block within the complete block of "
-                    "models × seeds, else paired over the seeds a pair shares)")
-        return f"paired t-test over {over}"
-    n = int(run_table["n_val"].max()) if not run_table.empty else 0
-    return f"{MCNEMAR} test on the {n:,} validation images"
-
-
 def interval(low: float, high: float, fmt=acc) -> str | None:
     """`low–high`; signed differences (points) as `low to high`, which reads better."""
     if missing(low) or missing(high):
         return None
     return f"{fmt(low)} to {fmt(high)}" if fmt is points else f"{fmt(low)}–{fmt(high)}"
-
-
-def p_equals(p: float) -> str:
-    text = p_value(p)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def spread(row: pd.Series, split: str) -> str | None:
@@ -161,38 +136,20 @@ def spread(row: pd.Series, split: str) -> str | None:
 
 
 def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: pd.DataFrame,
-                 decisive: pd.DataFrame, test: str, sink: FigureSink) -> dict[str, Any]:
-    top = top_models(per_model, decisive)
+                 sink: FigureSink) -> dict[str, Any]:
+    scored = [m for m, row in per_model.iterrows()
+              if not row.diverged_epochs and not missing(row.val_mean)]
+    top = top_models(comparisons, scored)
     quickest, time_ratio = fastest(per_model, top["best"])
-    headline = None
-    if top["best"] is not None:
-        best = per_model.loc[top["best"]]
-        runner_up = top["runner_up"]
-        vs_runner_up = decisive[decisive["model_a"].isin([top["best"], runner_up])
-                                & decisive["model_b"].isin([top["best"], runner_up])]
-        headline = {
-            "best": top["best"], "winner": top["winner"], "runner_up": runner_up,
-            "tied": [{"model": m, "val": acc(per_model.loc[m, "val_mean"]),
-                      "interval": interval(per_model.loc[m, "val_low"],
-                                           per_model.loc[m, "val_high"])}
-                     for m in top["tied"]],
-            "runner_up_val": acc(per_model.loc[runner_up, "val_mean"]) if runner_up else None,
-            "p": p_equals(vs_runner_up["p_adjusted"].iloc[0]) if len(vs_runner_up) else None,
-            "untested": top["untested"], "n_models": len(per_model),
-            "beaten": [m for m in per_model.index if outcome(decisive, top["best"], m)
-                       == "better"],
-            "test": test, "n_seeds": int(best.n_seeds),
-            "params": integer(best.n_params), "seconds_per_epoch": seconds(best.seconds_per_epoch),
-            "device": best.device, "total_seconds": seconds(best.total_seconds),
-            "epochs": integer(best.epochs), "fastest": quickest,
-            "time_ratio": None if time_ratio is None else f"{time_ratio:.1f}",
-        }
+    not_close = {m for m in scored
+                 if outcome(top["rows"], top["best"], m) != "not_distinguishable"}
     models = []
     for model, row in per_model.iterrows():
         delta = book_delta_points(row)
         models.append({
             "model": model, "winner": model == top["winner"],
-            "tied": model in top["tied"] and len(top["tied"]) > 1,
+            "best": model == top["best"] and top["winner"] is None and len(scored) > 1,
+            "not_distinguishable": model in scored and model not in not_close,
             "seeds": integer(row.n_seeds),
             "diverged": ", ".join(map(str, row.diverged_epochs)) or None,
             "val": acc(row.val_mean), "val_spread": spread(row, "val"),
@@ -211,8 +168,9 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
              "device": r.device if missing(r.gpu) else f"{r.device} · GPU {r.gpu}",
              "diverged": None if pd.isna(r.diverged_epoch) else int(r.diverged_epoch)}
             for r in run_table.itertuples()]
+    pairs = family_rows(comparisons, ALL_PAIRS)
     return {
-        "headline": headline,
+        "headline": headline_view(top, per_model, pairs, quickest, time_ratio),
         "diverged": [m["model"] for m in models if m["diverged"]],
         "several_seeds": several_seeds(per_model),
         "n_val": integer(run_table["n_val"].max()),
@@ -222,22 +180,83 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
                               "each seed and the book's values"),
         "models": models,
         "runs": runs,
-        "matrix": verdict_matrix(list(per_model.index), decisive),
-        "test": test,
-        "comparisons": [comparison_row(r) for r in comparisons.itertuples()],
+        "matrix": verdict_matrix(list(per_model.index), pairs),
+        "one_seed_pairs": int((pairs["test"] == "mcnemar_exact").sum()),
+        "n_pairs": int(pairs["family_size"].max()) if pairs["family_size"].notna().any() else 0,
+        "comparisons": [comparison_row(r) for _, r in comparisons.iterrows()],
     }
 
 
-MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"), "tie": ("=", "tie"),
-         "diverged": ("×", "diverged"), None: ("", "none")}
+def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFrame,
+                  quickest: str | None, time_ratio: float | None) -> dict[str, Any] | None:
+    """The headline's facts, every one a lookup in the vs_best rows of comparisons.csv."""
+    if top["best"] is None:
+        return None
+    best, rows = top["best"], top["rows"]
+    row = per_model.loc[best]
+    tested = rows[rows["verdict"].isin(["a_better", "not_distinguishable"])]
+
+    def others(codes: tuple[str, ...]) -> list[dict[str, str]]:
+        return [{"model": r.model_b, "words": difference_words(r)}
+                for _, r in rows[rows["verdict"].isin(codes)].iterrows()]
+
+    runner_up = None
+    if top["runner_up"] is not None:
+        r = rows[rows["model_b"] == top["runner_up"]].iloc[0]
+        runner_up = {"model": r.model_b, "val": acc(r.value_b), "words": difference_words(r),
+                     "seeds_needed": seeds_needed(r.seeds_needed),
+                     "gap": f"{100 * abs(r['diff']):.1f}"}
+    return {
+        "best": best, "winner": top["winner"], "runner_up": runner_up,
+        # the best's mean over the seeds it was compared on; its own interval when alone
+        "val": acc(tested["value_a"].iloc[0]) if len(tested) else acc(row.val_mean),
+        "interval": None if len(tested) else interval(row.val_low, row.val_high),
+        "seeds": ("mean over " if len(top["seeds"]) > 1 else "") + seed_list(top["seeds"]),
+        "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
+        "k": int(tested["family_size"].max()) if len(tested) else 0,
+        "better_than": [r["model"] for r in others(("a_better",))],
+        "not_distinguishable": others(("not_distinguishable",)),
+        "untested": [{"model": r.model_b, "why": verdict_label(r.verdict, r.model_a, r.model_b)}
+                     for _, r in rows[~rows["verdict"].isin(
+                         ["a_better", "b_better", "not_distinguishable",
+                          "not_tested_diverged"])].iterrows()],
+        "n_models": len(per_model),
+        "detectable_best": points_abs(median_points(tested, "detectable_80")),
+        "detectable_pairs": points_abs(median_points(
+            pairs[pairs["verdict"].isin(["a_better", "b_better", "not_distinguishable"])],
+            "detectable_80")),
+        "params": integer(row.n_params), "seconds_per_epoch": seconds(row.seconds_per_epoch),
+        "device": row.device, "total_seconds": seconds(row.total_seconds),
+        "epochs": integer(row.epochs), "fastest": quickest,
+        "time_ratio": None if time_ratio is None else f"{time_ratio:.1f}",
+    }
 
 
-def verdict_matrix(models: list[str], decisive: pd.DataFrame) -> dict[str, Any]:
-    """Row model against column model: mark, class and the difference in points (row − col)."""
-    diffs = {}
-    for r in decisive.itertuples():
-        diffs[(r.model_a, r.model_b)] = r.diff
-        diffs[(r.model_b, r.model_a)] = -r.diff
+def points_abs(value: float | None) -> str | None:
+    return None if value is None else f"{100 * value:.1f}"
+
+
+def seeds_needed(value: float) -> str | None:
+    """How many seeds would resolve a gap: a count, "no number of seeds" (the images limit
+    it), or None where it is not known (one seed)."""
+    if missing(value):
+        return None
+    return "no number of seeds" if value == float("inf") else f"about {int(value)} seeds"
+
+
+def seed_list(seeds: list[int]) -> str:
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}–{seeds[-1]}"
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
+
+
+MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"),
+         "not_distinguishable": ("○", "nd"), "not_tested_diverged": ("×", "diverged")}
+
+
+def verdict_matrix(models: list[str], pairs: pd.DataFrame) -> dict[str, Any]:
+    """Row model against column model (the all_pairs rows): mark, class, the difference in
+    points (row − col) and, on hover, the verdict in words."""
     rows = []
     for row_model in models:
         cells = []
@@ -245,26 +264,37 @@ def verdict_matrix(models: list[str], decisive: pd.DataFrame) -> dict[str, Any]:
             if row_model == col_model:
                 cells.append({"mark": "", "cls": "self", "text": "", "title": row_model})
                 continue
-            found = outcome(decisive, row_model, col_model)
-            mark, cls = MARKS[found]
-            diff = diffs.get((row_model, col_model))
-            text = points(diff) if found not in (None, "diverged") else ""
-            cells.append({"mark": mark, "cls": cls, "text": text,
-                          "title": f"{row_model} vs {col_model}: {found or 'not compared'}"
-                                   + (f", {text} points" if text else "")})
+            found = outcome(pairs, row_model, col_model)
+            mark, cls = MARKS.get(found, ("", "none"))
+            row, flip = pair_row(pairs, row_model, col_model)
+            tested = row is not None and not missing(row["p_value"])
+            title = f"{row_model} vs {col_model}: " + (
+                "not compared" if row is None else
+                verdict_label(row["verdict"], row["model_a"], row["model_b"])
+                + (f" ({difference_words(row, flip)})" if tested else ""))
+            cells.append({"mark": mark, "cls": cls, "title": title,
+                          "text": points((-1 if flip else 1) * row["diff"]) if tested else ""})
         rows.append({"model": row_model, "cells": cells})
     return {"models": models, "rows": rows}
 
 
-def comparison_row(r: Any) -> dict[str, Any]:
+def comparison_row(r: pd.Series) -> dict[str, Any]:
     def count(value: Any) -> str:
         return "—" if pd.isna(value) else f"{int(value):,}"
 
-    return {"model_a": r.model_a, "model_b": r.model_b, "seed": r.seed, "test": r.test,
-            "acc_a": acc(r.acc_a), "acc_b": acc(r.acc_b), "diff": points(r.diff),
-            "only_a": count(r.only_a_correct), "only_b": count(r.only_b_correct),
-            "p_value": p_value(r.p_value), "p_adjusted": p_value(r.p_adjusted),
-            "verdict": r.verdict}
+    quantity = r["quantity"]
+    value = (lambda v: "—" if missing(v) else f"{v:.1f}") if quantity == "epochs_to_target" \
+        else (points if quantity == "gap" else acc)
+    low, high = r["diff_ci_low"], r["diff_ci_high"]
+    return {"family": r["family"], "quantity": quantity, "model_a": r["model_a"],
+            "model_b": r["model_b"], "seeds": r["seeds"], "test": r["test"] or "—",
+            "value_a": value(r["value_a"]), "value_b": value(r["value_b"]),
+            "diff": "—" if missing(r["diff"]) else number_in_unit(r["diff"], quantity),
+            "interval": "—" if missing(low) else
+            f"{number_in_unit(low, quantity)} to {number_in_unit(high, quantity)}",
+            "only_a": count(r["only_a_correct"]), "only_b": count(r["only_b_correct"]),
+            "p_value": p_value(r["p_value"]), "p_adjusted": p_value(r["p_adjusted"]),
+            "verdict": verdict_label(r["verdict"], r["model_a"], r["model_b"])}
 
 
 def claims_view(claims: list[Any], per_model: pd.DataFrame,
@@ -292,7 +322,8 @@ def claims_view(claims: list[Any], per_model: pd.DataFrame,
         "several_seeds": several,
         "claims": [{
             "key": c.key, "statement": c.statement, "test": c.test, "verdict": c.verdict,
-            "models": [model_row(m) for m in c.models],
+            "reason": c.reason,
+            "models": [model_row(m) for m in c.models if m in per_model.index],
             "parts": [{"what": p.what, "value": value(p, p.value),
                        "interval": "—" if p.low is None or missing(p.low)
                        else f"{value(p, p.low)} to {value(p, p.high)}",
@@ -300,9 +331,10 @@ def claims_view(claims: list[Any], per_model: pd.DataFrame,
                       for p in c.parts],
         } for c in claims],
         "counts": {v: sum(c.verdict == v for c in claims)
-                   for v in ("supported", "not supported", "inconclusive")},
-        # the claims' own t-tests (training set figures), not adjusted across claims
-        "unadjusted": sum(p.p is not None and not p.holm for c in claims for p in c.parts),
+                   for v in ("supported", "not supported", "inconclusive", "not evaluated")},
+        # the claims' own t-tests (training-set figures), not adjusted across claims
+        "unadjusted": sum(p.p is not None and not missing(p.p) and not p.adjusted
+                          for c in claims for p in c.parts),
     }
 
 

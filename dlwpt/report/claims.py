@@ -1,44 +1,98 @@
-"""The book's chapter-8 lessons, each as the comparison that tests it on our runs.
+"""The book's chapter-8 lessons as data: a table of claim specifications (CLAIMS), all
+evaluated by one function (`evaluate_claims`) over the comparisons table (comparisons.csv).
 
-A claim is made of parts; each part is one test with an outcome:
-- "supported": the difference goes the book's way and is significant;
-- "not supported": it is significant the other way, or a stated threshold is missed;
-- "inconclusive": no significant difference, one seed where the test needs the spread over
-  seeds, or a model that diverged.
-A claim is supported when every part is, not supported when any part is, inconclusive
-otherwise. Validation comparisons are the deciding rows of comparisons.csv (Holm-adjusted);
-training accuracy, train-val gap and epoch counts are compared by a paired t-test over seeds
-(two-sided, p < 0.05 each, not adjusted across the claims' tests). Those figures are measured on
-the training set, so only the seed-to-seed spread can tell a real difference from luck: with one
-seed they are inconclusive, and so are seeds that all give the same difference (no spread: no
-test). The fc claim's "training accuracy >= 0.99 on every seed" is a threshold, not a test: it
-is decided on however many seeds ran, one included. A claim whose models are not all in the
-configuration is left out.
+A claim names its models and its parts. A part sets side a against side b (a model, or every
+model of an architecture group: "fully connected" is arch FullyConnected, "conv" any other; a
+group part stands for every (a, b) pair) on one quantity, in a direction (+1: a above b, -1: a
+below), by one of two rules:
+- `compare`, on validation accuracy: the matrix's row (family all_pairs), so a claim uses the
+  same interval, Holm-adjusted p and verdict as the matrix;
+- `compare`, on a training-set figure (train_acc; gap = train_acc - val_acc; epochs_to_target,
+  see `epochs_to_reach`): the `claims` row, a paired t over seeds, not adjusted (a claim needs
+  every part to hold: an intersection-union test). `training_figures` gives compare_runs the
+  per-seed values; with one seed there is nothing to test (only seeds vary);
+- `threshold`: every seed's value at least a number (train_acc >= 0.99: "memorizes"), from the
+  run table; not a test, decided on however many seeds ran. A seed that diverged decides
+  nothing; one that did not and missed the threshold decides "not supported".
+A reference part is shown beside its claim and does not decide it.
 
-Models are the book's zoo as config.yaml names them (net, width, l2, dropout, batch_norm,
-depth, res, res_deep); "fully connected" and "conv" go by architecture.
+A part is supported (significant in the claimed direction; the threshold met on every seed),
+not supported (significant the other way; the threshold missed), or inconclusive (not
+distinguishable, not tested, a diverged run). A claim's verdict, by precedence:
+"not evaluated" (a model, or a whole group, absent) > "not supported" (any part) >
+"inconclusive" (any part) > "supported" (every part). So a threshold missed on one seed
+outweighs a diverged run on another. The method in full: docs/statistics.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from dlwpt.report.comparisons import ALPHA, outcome, pair_row, paired_t
-from dlwpt.statistics import mean_interval
+from dlwpt.report.comparisons import (
+    A_BETTER,
+    ALL_PAIRS,
+    ALPHA,
+    B_BETTER,
+    NOT_DISTINGUISHABLE,
+    VAL_ACC,
+    SeedFigures,
+    family_rows,
+    pair_row,
+)
+from dlwpt.report.comparisons import CLAIMS as CLAIMS_FAMILY
+from dlwpt.report.formats import acc, missing
+from dlwpt.report.verdicts import LABELS, difference_words
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
-REFERENCE = "reference"  # a part shown beside a claim, not deciding it
+NOT_EVALUATED = "not evaluated"
+REFERENCE = "reference"  # a part's outcome when it is shown beside a claim, not deciding it
+VERDICTS = (NOT_EVALUATED, NOT_SUPPORTED, INCONCLUSIVE, SUPPORTED)  # in order of precedence
+COMPARE, THRESHOLD = "compare", "threshold"
+FULLY_CONNECTED, CONV = "fully connected", "conv"
+GROUPS = (FULLY_CONNECTED, CONV)
 FC_ARCH = "FullyConnected"
+TRAIN_ACC, GAP, EPOCHS_TO_TARGET = "train_acc", "gap", "epochs_to_target"
+TRAINING_QUANTITIES = (TRAIN_ACC, GAP, EPOCHS_TO_TARGET)
 MEMORIZED = 0.99  # "reaches ~1.0": every seed's training accuracy at least this
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One part of a claim: a against b (models or groups) on `quantity`, `direction` +1 (a
+    above b) or -1 (a below b); for a threshold, a's every seed at least `threshold` (b None)."""
+
+    a: str
+    b: str | None
+    quantity: str
+    direction: int = +1
+    rule: str = COMPARE
+    reference: bool = False
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """A claim: its statement (text, or a function of per_model), the rule in words, the
+    models (names or groups) it needs, in the order the page lists them, and its parts."""
+
+    key: str
+    statement: str | Callable[[pd.DataFrame], str]
+    test: str
+    models: tuple[str, ...]
+    parts: tuple[PartSpec, ...]
 
 
 @dataclass
 class Part:
-    """One test of a claim: what is compared, our estimate and 95% interval (None where there
-    is none), the p-value, the outcome and why."""
+    """One evaluated part: what is compared, the outcome and why; a - b with its 95% interval
+    (None where there is none) in `unit` ("points": accuracy differences as fractions;
+    "epochs"; "accuracy": a threshold part's lowest seed), the p-value (Holm-adjusted over the
+    matrix when `adjusted`: validation parts), and the comparisons row's verdict code oriented
+    to this part (a_better: this part's a is above; None for a threshold)."""
 
     what: str
     outcome: str
@@ -47,78 +101,107 @@ class Part:
     low: float | None = None
     high: float | None = None
     p: float | None = None
-    unit: str = "accuracy"  # accuracy | points | epochs
-    holm: bool = False  # p is Holm-adjusted (a validation comparison of comparisons.csv)
+    unit: str = "points"
+    adjusted: bool = False
+    verdict_code: str | None = None
 
 
 @dataclass
 class Claim:
+    """An evaluated claim; `reason` says why it was not evaluated (empty otherwise)."""
+
     key: str
     statement: str
     test: str
     models: list[str]
     parts: list[Part] = field(default_factory=list)
-
-    @property
-    def verdict(self) -> str:
-        """Supported when every deciding part is, not supported when any is not."""
-        outcomes = [p.outcome for p in self.parts if p.outcome != REFERENCE]
-        if outcomes and all(o == SUPPORTED for o in outcomes):
-            return SUPPORTED
-        return NOT_SUPPORTED if NOT_SUPPORTED in outcomes else INCONCLUSIVE
+    verdict: str = NOT_EVALUATED
+    reason: str = ""
 
 
-def validation_part(decisive: pd.DataFrame, better: str, worse: str, test: str) -> Part:
-    """`better` beats `worse` on validation, as the deciding comparison says."""
-    found = outcome(decisive, better, worse)
-    row, flipped = pair_row(decisive, better, worse)
-    part = Part(f"{better} − {worse}, validation accuracy", INCONCLUSIVE, "", unit="points",
-                holm=True)
-    if row is not None:
-        part.value = -row["diff"] if flipped else row["diff"]
-        part.p = None if pd.isna(row["p_adjusted"]) else float(row["p_adjusted"])
-    if found == "better":
-        part.outcome, part.reason = SUPPORTED, f"{better} significantly better ({test})"
-    elif found == "worse":
-        part.outcome, part.reason = NOT_SUPPORTED, f"{worse} significantly better ({test})"
-    elif found == "tie":
-        part.reason = f"no significant difference ({test})"
-    elif found == "diverged":
-        part.reason = "not compared: a diverged run"
-    else:
-        part.reason = row["verdict"] if row is not None else "not compared"
-    return part
+def res_deep_statement(per_model: pd.DataFrame) -> str:
+    """NetResDeep as configured: its depth (ResBlocks) and whether they share weights."""
+    blocks = shared = ""
+    if "res_deep" in per_model.index:
+        row = per_model.loc["res_deep"]
+        blocks = "" if missing(row.get("n_blocks")) else f"{int(row['n_blocks'])} "
+        kind = row.get("resdeep_blocks")
+        shared = f", {kind} blocks" if isinstance(kind, str) else ""
+    return (f"Depth alone does not pay: NetRes (res) beats NetResDeep as configured ({blocks}"
+            f"ResBlocks{shared}) on validation; the book's NetResDeep has the lower validation "
+            "accuracy.")
 
 
-def seed_values(runs: pd.DataFrame, model: str, column: str) -> pd.Series:
-    return runs[runs["model"] == model].set_index("seed")[column]
+PAIRED_T = (f"two-sided at p < {ALPHA}, not adjusted across the claims; one seed: "
+            "inconclusive (only the spread over seeds can test a training-set figure)")
+MATRIX = f"the matrix's comparison (Holm-adjusted over all pairs, p < {ALPHA})"
+
+CLAIMS: tuple[ClaimSpec, ...] = (
+    ClaimSpec(
+        "fc", "Fully connected nets memorize the training set (training accuracy ≈ 1.0), yet "
+        "every convolutional net beats them on validation.",
+        f"Every seed of each fully connected net that did not diverge reaches a training "
+        f"accuracy of at least {MEMORIZED} (a threshold, not a test: decided on however many "
+        f"seeds ran, one included); and every (conv net, fully connected net) pair's validation "
+        f"comparison favours the conv net ({MATRIX}).",
+        (FULLY_CONNECTED, CONV),
+        (PartSpec(FULLY_CONNECTED, None, TRAIN_ACC, rule=THRESHOLD, threshold=MEMORIZED),
+         PartSpec(CONV, FULLY_CONNECTED, VAL_ACC, +1))),
+    ClaimSpec(
+        "width", "More capacity overfits more: NetWidth (width) reaches a higher training "
+        "accuracy and a larger train−validation gap than Net (net).",
+        "Paired t-tests over seeds of width − net in training accuracy and in the gap "
+        f"(train − validation accuracy), each {PAIRED_T}.",
+        ("net", "width"),
+        (PartSpec("width", "net", TRAIN_ACC, +1), PartSpec("width", "net", GAP, +1))),
+    ClaimSpec(
+        "l2", "L2 regularization curbs overfitting: it narrows Net's train−validation gap.",
+        "Paired t-test over seeds of the gap of l2 − net (same architecture, l2 adds the L2 "
+        f"term), {PAIRED_T}.",
+        ("net", "l2"), (PartSpec("l2", "net", GAP, -1),)),
+    ClaimSpec(
+        "dropout", "Dropout curbs overfitting: it narrows NetWidth's train−validation gap.",
+        "Paired t-test over seeds of the gap of dropout − width (NetDropout is NetWidth with "
+        f"dropout), {PAIRED_T}.",
+        ("width", "dropout"), (PartSpec("dropout", "width", GAP, -1),)),
+    ClaimSpec(
+        "batch_norm", "Batch normalization speeds up training: NetBatchNorm (batch_norm) "
+        "reaches NetWidth's final training accuracy in fewer epochs.",
+        "Per seed, the target is width's training accuracy in its last epoch (metrics.csv, "
+        "running accuracy); each model's count is the first epoch at which it reaches the "
+        "target (never: one past its last epoch). Paired t-test over seeds of batch_norm − "
+        f"width in epochs, {PAIRED_T}.",
+        ("width", "batch_norm"), (PartSpec("batch_norm", "width", EPOCHS_TO_TARGET, -1),)),
+    ClaimSpec(
+        "res", "A skip connection makes the deeper net easier to train: NetRes (res) reaches "
+        "a higher training accuracy than NetDepth (depth), the same net without it.",
+        f"Paired t-test over seeds of res − depth in training accuracy, {PAIRED_T}. The "
+        f"validation comparison ({MATRIX}) is shown for reference and does not enter the "
+        "verdict.",
+        ("depth", "res"),
+        (PartSpec("res", "depth", TRAIN_ACC, +1),
+         PartSpec("res", "depth", VAL_ACC, +1, reference=True))),
+    ClaimSpec(
+        "res_deep", res_deep_statement,
+        f"The validation comparison of res and res_deep ({MATRIX}): supported when res is "
+        "significantly better, not supported when res_deep is, inconclusive otherwise.",
+        ("res", "res_deep"), (PartSpec("res", "res_deep", VAL_ACC, +1),)),
+)
+
+QUANTITY_LABELS = {VAL_ACC: "validation accuracy", TRAIN_ACC: "training accuracy",
+          GAP: "train−val gap"}
+def members(side: str, per_model: pd.DataFrame) -> list[str]:
+    """The models that ran on this side: a group's members (config order), or the model."""
+    if side == FULLY_CONNECTED:
+        return [m for m in per_model.index if per_model.loc[m, "arch"] == FC_ARCH]
+    if side == CONV:
+        return [m for m in per_model.index if per_model.loc[m, "arch"] != FC_ARCH]
+    return [side] if side in per_model.index else []
 
 
-def paired_part(what: str, a: pd.Series, b: pd.Series, direction: int, unit: str,
-                diverged: list[str]) -> Part:
-    """Is a - b (per seed, paired) on the claimed side of zero (`direction` +1 or -1)?"""
-    if diverged:
-        return Part(what, INCONCLUSIVE, f"{' and '.join(diverged)} diverged", unit=unit)
-    common = sorted(set(a.dropna().index) & set(b.dropna().index))
-    d = np.array([a[s] - b[s] for s in common], dtype=float)
-    if len(d) == 0:
-        return Part(what, INCONCLUSIVE, "no seed in common", unit=unit)
-    if len(d) == 1:
-        return Part(what, INCONCLUSIVE, "one seed: the spread over seeds is unknown",
-                    value=float(d[0]), unit=unit)
-    mean, _, low, high = mean_interval(np.round(d, 12))
-    p = paired_t(d)
-    if np.isnan(p):
-        return Part(what, INCONCLUSIVE, f"not tested: no spread over {len(d)} seeds (every "
-                    "seed gives the same difference)", value=mean, unit=unit)
-    part = Part(what, INCONCLUSIVE, f"no significant difference (paired t over {len(d)} seeds)",
-                value=mean, low=low, high=high, p=p, unit=unit)
-    if p < ALPHA:
-        with_claim = np.sign(mean) == direction
-        part.outcome = SUPPORTED if with_claim else NOT_SUPPORTED
-        part.reason = (f"significant, {'as the book says' if with_claim else 'the other way'} "
-                       f"(paired t over {len(d)} seeds)")
-    return part
+def pairs(part: PartSpec, per_model: pd.DataFrame) -> list[tuple[str, str]]:
+    return [(a, b) for a in members(part.a, per_model)
+            for b in members(part.b or "", per_model) if a != b]
 
 
 def epochs_to_reach(curve: pd.DataFrame, target: float) -> int:
@@ -128,117 +211,139 @@ def epochs_to_reach(curve: pd.DataFrame, target: float) -> int:
     return int(reached.min()) if len(reached) else int(curve["epoch"].max()) + 1
 
 
-def book_claims(per_model: pd.DataFrame, runs: pd.DataFrame, curves: pd.DataFrame,
-                decisive: pd.DataFrame, validation_test: str) -> list[Claim]:
-    """Every claim whose models ran; `validation_test` names the deciding comparison."""
-    present = set(per_model.index)
-    diverged = {m for m in present if per_model.loc[m, "diverged_epochs"]}
-    runs = runs.assign(gap=runs["train_acc"] - runs["val_acc"])
-    claims: list[Claim] = []
+def epochs_to_target(curves: pd.DataFrame, a: str,
+                     b: str) -> tuple[dict[int, float], dict[int, float]]:
+    """Per seed both ran: the epochs a and b take to reach b's last-epoch training accuracy."""
+    out_a: dict[int, float] = {}
+    out_b: dict[int, float] = {}
+    if curves.empty:
+        return out_a, out_b
+    runs = {m: {int(s): c.sort_values("epoch") for s, c in
+                curves[curves["model"] == m].groupby("seed")} for m in (a, b)}
+    for seed in sorted(set(runs[a]) & set(runs[b])):
+        target = float(runs[b][seed]["train_acc"].iloc[-1])
+        if np.isfinite(target):
+            out_a[seed] = float(epochs_to_reach(runs[a][seed], target))
+            out_b[seed] = float(epochs_to_reach(runs[b][seed], target))
+    return out_a, out_b
 
-    def bad(*models: str) -> list[str]:
-        return [m for m in models if m in diverged]
 
-    def has(*models: str) -> bool:
-        return all(m in present for m in models)
+def seed_values(run_table: pd.DataFrame, model: str, quantity: str) -> dict[int, float]:
+    """A model's train_acc or gap per seed (seeds without one left out)."""
+    runs = run_table[run_table["model"] == model]
+    values = runs["train_acc"] if quantity == TRAIN_ACC else runs["train_acc"] - runs["val_acc"]
+    return {int(s): float(v) for s, v in zip(runs["seed"], values, strict=True)
+            if not missing(v) and np.isfinite(v)}
 
-    def paired(what: str, a: str, b: str, column: str, direction: int) -> Part:
-        unit = "points" if column in ("train_acc", "gap") else "epochs"
-        return paired_part(what, seed_values(runs, a, column), seed_values(runs, b, column),
-                           direction, unit, bad(a, b))
 
-    fc = [m for m in per_model.index if per_model.loc[m, "arch"] == FC_ARCH]
-    conv = [m for m in per_model.index if per_model.loc[m, "arch"] != FC_ARCH]
-    if fc and conv:
-        claim = Claim(
-            "fc", "Fully connected nets memorize the training set (training accuracy ≈ 1.0), "
-            "yet every convolutional net beats them on validation.",
-            f"Every seed of each fully connected net reaches a training accuracy of at least "
-            f"{MEMORIZED} (a threshold, not a test: decided on however many seeds ran, one "
-            f"included); and every (conv net, fully connected net) pair's validation "
-            f"comparison favours the conv net ({validation_test}, Holm-adjusted p < {ALPHA}).",
-            fc + conv)
-        for m in fc:
-            train = seed_values(runs, m, "train_acc")
-            if bad(m):
-                claim.parts.append(Part(f"{m}, training accuracy", INCONCLUSIVE,
-                                        f"{m} diverged"))
+def training_figures(per_model: pd.DataFrame, run_table: pd.DataFrame,
+                     curves: pd.DataFrame) -> list[SeedFigures]:
+    """The per-seed training-set figures of every `compare` part on a training-set quantity
+    whose models ran, for compare_runs(..., training=...): its `claims` rows (each (quantity,
+    a, b) once, in CLAIMS order)."""
+    out: dict[tuple[str, str, str], SeedFigures] = {}
+    for spec in CLAIMS:
+        for part in spec.parts:
+            if part.rule != COMPARE or part.quantity not in TRAINING_QUANTITIES:
                 continue
-            lowest = float(train.min())
-            ok = lowest >= MEMORIZED
-            claim.parts.append(Part(
-                f"{m}, training accuracy (lowest seed)", SUPPORTED if ok else NOT_SUPPORTED,
-                f"{'at least' if ok else 'below'} {MEMORIZED}", value=lowest))
-        claim.parts += [validation_part(decisive, c, f, validation_test)
-                        for c in conv for f in fc]
+            for a, b in pairs(part, per_model):
+                if (part.quantity, a, b) in out:
+                    continue
+                if part.quantity == EPOCHS_TO_TARGET:
+                    values_a, values_b = epochs_to_target(curves, a, b)
+                else:
+                    values_a = seed_values(run_table, a, part.quantity)
+                    values_b = seed_values(run_table, b, part.quantity)
+                out[(part.quantity, a, b)] = SeedFigures(part.quantity, a, b, values_a, values_b)
+    return list(out.values())
+
+
+def claim_verdict(outcomes: Sequence[str]) -> str:
+    """A claim's verdict from its parts' outcomes (reference parts aside): not supported if
+    any is, else inconclusive if any is (or none decides), else supported."""
+    deciding = [o for o in outcomes if o != REFERENCE]
+    if NOT_SUPPORTED in deciding:
+        return NOT_SUPPORTED
+    if INCONCLUSIVE in deciding or not deciding:
+        return INCONCLUSIVE
+    return SUPPORTED
+
+
+def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.DataFrame,
+                    configured: Sequence[str] | None = None) -> list[Claim]:
+    """Every claim of CLAIMS, in order, evaluated or not. `table`: compare_runs' comparisons
+    (with the `claims` rows of `training_figures`); `per_model`: per_model_stats(run_table).
+    `configured`: the configured models, to tell a model that is not configured from one that
+    has not run (None: every model that is configured ran)."""
+    claims = []
+    for spec in CLAIMS:
+        statement = spec.statement(per_model) if callable(spec.statement) else spec.statement
+        models = [m for side in spec.models for m in members(side, per_model)]
+        claim = Claim(spec.key, statement, spec.test, models)
+        absent = [side for side in spec.models if not members(side, per_model)]
+        if absent:
+            claim.models = models if any(s in GROUPS for s in spec.models) else list(spec.models)
+            claim.reason = "not evaluated: " + "; ".join(
+                absence(side, per_model, configured) for side in absent)
+            claims.append(claim)
+            continue
+        for part in spec.parts:
+            if part.rule == THRESHOLD:
+                claim.parts += [threshold_part(part, m, run_table)
+                                for m in members(part.a, per_model)]
+            else:
+                claim.parts += [compare_part(part, a, b, table)
+                                for a, b in pairs(part, per_model)]
+        claim.verdict = claim_verdict([p.outcome for p in claim.parts])
         claims.append(claim)
-    if has("net", "width"):
-        claims.append(Claim(
-            "width", "More capacity overfits more: NetWidth (width) reaches a higher training "
-            "accuracy and a larger train−validation gap than Net (net).",
-            "Paired t-tests over seeds of width − net in training accuracy and in the gap "
-            f"(train − validation accuracy), each two-sided at p < {ALPHA}; one seed: "
-            "inconclusive.", ["net", "width"],
-            [paired("width − net, training accuracy", "width", "net", "train_acc", +1),
-             paired("width − net, train−val gap", "width", "net", "gap", +1)]))
-    if has("net", "l2"):
-        claims.append(Claim(
-            "l2", "L2 regularization curbs overfitting: it narrows Net's train−validation gap.",
-            "Paired t-test over seeds of the gap of l2 − net (same architecture, l2 adds the "
-            f"L2 term), two-sided at p < {ALPHA}; one seed: inconclusive.", ["net", "l2"],
-            [paired("l2 − net, train−val gap", "l2", "net", "gap", -1)]))
-    if has("width", "dropout"):
-        claims.append(Claim(
-            "dropout", "Dropout curbs overfitting: it narrows NetWidth's train−validation gap.",
-            "Paired t-test over seeds of the gap of dropout − width (NetDropout is NetWidth "
-            f"with dropout), two-sided at p < {ALPHA}; one seed: inconclusive.",
-            ["width", "dropout"],
-            [paired("dropout − width, train−val gap", "dropout", "width", "gap", -1)]))
-    if has("width", "batch_norm"):
-        reach: dict[str, dict[int, int]] = {"width": {}, "batch_norm": {}}
-        if not bad("width", "batch_norm"):
-            for seed in sorted(set(curves.loc[curves["model"] == "width", "seed"])
-                               & set(curves.loc[curves["model"] == "batch_norm", "seed"])):
-                width = curves[(curves["model"] == "width") & (curves["seed"] == seed)]
-                target = float(width.sort_values("epoch")["train_acc"].iloc[-1])
-                reach["width"][seed] = epochs_to_reach(width, target)
-                reach["batch_norm"][seed] = epochs_to_reach(
-                    curves[(curves["model"] == "batch_norm") & (curves["seed"] == seed)], target)
-        claims.append(Claim(
-            "batch_norm", "Batch normalization speeds up training: NetBatchNorm (batch_norm) "
-            "reaches NetWidth's final training accuracy in fewer epochs.",
-            "Per seed, the target is width's training accuracy in its last epoch (metrics.csv, "
-            "running accuracy); each model's count is the first epoch at which it reaches the "
-            "target (never: one past its last epoch). Paired t-test over seeds of batch_norm − "
-            f"width in epochs, two-sided at p < {ALPHA}; one seed: inconclusive.",
-            ["width", "batch_norm"],
-            [paired_part("batch_norm − width, epochs to width's final training accuracy",
-                         pd.Series(reach["batch_norm"], dtype=float),
-                         pd.Series(reach["width"], dtype=float), -1, "epochs",
-                         bad("width", "batch_norm"))]))
-    if has("depth", "res"):
-        claims.append(Claim(
-            "res", "A skip connection makes the deeper net easier to train: NetRes (res) "
-            "reaches a higher training accuracy than NetDepth (depth), the same net without it.",
-            f"Paired t-test over seeds of res − depth in training accuracy, two-sided at p < "
-            f"{ALPHA}; one seed: inconclusive. The validation comparison ({validation_test}) "
-            "is shown for reference and does not enter the verdict.", ["depth", "res"],
-            [paired("res − depth, training accuracy", "res", "depth", "train_acc", +1)]))
-        claims[-1].parts.append(reference(validation_part(decisive, "res", "depth",
-                                                          validation_test)))
-    if has("res", "res_deep"):
-        row = per_model.loc["res_deep"]
-        blocks = "" if pd.isna(row.n_blocks) else f"{int(row.n_blocks)} "
-        shared = f", {row.resdeep_blocks} blocks" if isinstance(row.resdeep_blocks, str) else ""
-        claims.append(Claim(
-            "res_deep", f"Depth alone does not pay: NetRes (res) beats NetResDeep as configured "
-            f"({blocks}ResBlocks{shared}) on validation; the book's NetResDeep has the lower "
-            "validation accuracy.",
-            f"The validation comparison of res and res_deep ({validation_test}, Holm-adjusted "
-            f"p < {ALPHA}): supported when res is significantly better, not supported when "
-            "res_deep is, inconclusive otherwise.", ["res", "res_deep"],
-            [validation_part(decisive, "res", "res_deep", validation_test)]))
     return claims
+
+
+def absence(side: str, per_model: pd.DataFrame, configured: Sequence[str] | None) -> str:
+    unrun = configured is not None and bool(set(configured) - set(per_model.index))
+    if side in GROUPS:
+        return f"no {side} model {'has run' if unrun else 'is configured'}"
+    if configured is not None and side in configured:
+        return f"model {side} has not run"
+    return f"model {side} is not configured"
+
+
+def finite(value: object) -> float | None:
+    return None if missing(value) or value is pd.NA else float(value)
+
+
+def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
+    """a against b as the comparisons row says: all_pairs for validation accuracy, the claims
+    family for a training-set figure (either order: a flipped row's difference is negated)."""
+    validation = spec.quantity == VAL_ACC
+    label = QUANTITY_LABELS.get(spec.quantity, f"epochs to {b}'s final training accuracy")
+    unit = "epochs" if spec.quantity == EPOCHS_TO_TARGET else "points"
+    part = Part(f"{a} − {b}, {label}", INCONCLUSIVE, "", unit=unit, adjusted=validation)
+    rows = family_rows(table, ALL_PAIRS if validation else CLAIMS_FAMILY)
+    row, flip = pair_row(rows[rows["quantity"] == spec.quantity], a, b)
+    if row is None:
+        part.reason = "not compared: comparisons.csv has no row for this pair"
+        return reference(part) if spec.reference else part
+    sign = -1 if flip else 1
+    code = row["verdict"]
+    if flip and code in (A_BETTER, B_BETTER):
+        code = B_BETTER if code == A_BETTER else A_BETTER
+    part.verdict_code = code
+    diff, low, high = (finite(row[c]) for c in ("diff", "diff_ci_low", "diff_ci_high"))
+    part.value = None if diff is None else sign * diff
+    if low is not None and high is not None:
+        part.low, part.high = (-high, -low) if flip else (low, high)
+    part.p = finite(row["p_adjusted" if validation else "p_value"])
+    if code in (A_BETTER, B_BETTER):
+        claimed = (code == A_BETTER) == (spec.direction > 0)
+        part.outcome = SUPPORTED if claimed else NOT_SUPPORTED
+        part.reason = (f"significant, {'as claimed' if claimed else 'the other way'} "
+                       f"({difference_words(row, flip, adjusted=False)})")
+    elif code == NOT_DISTINGUISHABLE:
+        part.reason = f"not distinguishable ({difference_words(row, flip, adjusted=False)})"
+    else:
+        part.reason = LABELS[code]
+    return reference(part) if spec.reference else part
 
 
 def reference(part: Part) -> Part:
@@ -248,3 +353,35 @@ def reference(part: Part) -> Part:
     part.outcome = REFERENCE
     return part
 
+
+def threshold_part(spec: PartSpec, model: str, run_table: pd.DataFrame) -> Part:
+    """Every seed of `model` at least the threshold: not supported when a seed that did not
+    diverge misses it, inconclusive when a seed diverged (and none missed), supported when
+    every seed reaches it. Not a test: decided on however many seeds ran."""
+    threshold = float(spec.threshold if spec.threshold is not None else np.nan)
+    runs = run_table[run_table["model"] == model]
+    diverged = runs["diverged_epoch"].notna().to_numpy(dtype=bool)
+    values = pd.to_numeric(runs[spec.quantity], errors="coerce").to_numpy(dtype=float)
+    seeds = runs["seed"].astype(int).to_numpy()
+    kept = ~diverged & np.isfinite(values)
+    part = Part(f"{model}, {QUANTITY_LABELS[spec.quantity]} (lowest seed)", INCONCLUSIVE, "",
+                value=float(values[kept].min()) if kept.any() else None, unit="accuracy")
+    missed = kept & (values < threshold)
+    if missed.any():
+        part.outcome = NOT_SUPPORTED
+        part.reason = f"below {acc(threshold)} on " + seed_list(
+            [f"seed {s} ({acc(v)})" for s, v in zip(seeds[missed], values[missed], strict=True)])
+    elif diverged.any():
+        part.reason = "not decided: a diverged run (" + seed_list(
+            [f"seed {s}" for s in seeds[diverged]]) + ")"
+    elif not kept.any() or not kept.all():
+        part.reason = "not decided: a seed without a training accuracy"
+    else:
+        part.outcome = SUPPORTED
+        part.reason = (f"at least {acc(threshold)} on every seed ({kept.sum()} "
+                       f"seed{'s' if kept.sum() > 1 else ''})")
+    return part
+
+
+def seed_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

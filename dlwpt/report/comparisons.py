@@ -1,245 +1,301 @@
-"""Pairwise comparisons of the zoo's models on validation accuracy: results/comparisons.csv.
+"""The one typed table of model comparisons: results/comparisons.csv.
 
-Per seed and pair of models, the exact McNemar test on the same validation images
-(`dlwpt.statistics.mcnemar_exact`): it asks whether these two trained nets differ in accuracy on
-images like these, i.e. it covers the sampling of the validation images only.
-
-With several seeds, also one seed-level row per pair (seed "all"). The seed is the unit that
-repeats the whole training (initial weights, batch order), so the per-seed accuracies are the
-independent observations of "is A better than B as a recipe"; pooling McNemar's counts over
-seeds would treat 3 x 2,000 predictions as independent and ignore how much the accuracy moves
-from seed to seed. The test is the standard randomized-complete-block analysis: models x seeds
-as a two-way additive layout (the seed is the block: it removes what all runs of a seed share),
-over the models with a finite accuracy on every one of the same seeds (`block_mse`,
-`seed_level_rows`). Its residual mean square
-estimates the seed-to-seed variance once, with (k-1)(n-1) degrees of freedom (18 for 10 models
-x 3 seeds), and each pair's t = (mean_a - mean_b) / sqrt(2 MSE / n) uses it: 45 separate paired
-t-tests of 2 df each would need |t| > 30 after Holm's correction, so almost nothing could be
-shown. The price is an assumption: a common seed-to-seed variance across models. With two
-models it is the paired t-test. A pair outside the complete block (a model missing a seed)
-falls back to the paired t-test over the seeds it shares (`paired_t`); the `test` column says
-which. Differences and residuals are rounded to 12 decimals, so float noise is not spread:
-without spread (every seed gives the same difference, or MSE = 0) the t statistic is 0/0 or
-infinite and the pair is "not tested: no spread over seeds", never significant.
-
-Holm's correction, two families: each seed's McNemar rows (every pair compared on that seed,
-read together as "which models differ on this training run"), and the seed-level rows (every
-pair, read together as "which models differ as recipes"). Adding a seed adds a family instead
-of making every other seed's tests stricter.
-
-Verdict, at p_adjusted < ALPHA: "a better", "b better", else "no significant difference". A
-pair with a diverged run is never tested or ranked: "not ranked: <model> diverged"; a pair
-without a test over seeds says why: "not tested: no spread over seeds" or "not tested: one
-seed in common" (no p-value, outside Holm's family).
+Every comparison the page shows is a row here, computed once; the headline, the verdict matrix,
+the book's claims and the CSV are lookups into it. The method (which test, which variance,
+which family Holm adjusts over, and why) is written once in docs/statistics.md; the columns
+and verdict codes are listed in README's outputs table.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from dlwpt.statistics import holm, mcnemar_exact
+from dlwpt.statistics import (
+    Difference,
+    detectable_difference,
+    holm,
+    mcnemar_exact,
+    paired_seed_difference,
+    seeds_to_resolve,
+    two_source_difference,
+)
 
 ALPHA = 0.05
-ALL_SEEDS = "all"
-COMPARISON_COLUMNS = ("model_a", "model_b", "seed", "test", "n", "acc_a", "acc_b", "diff",
-           "only_a_correct", "only_b_correct", "p_value", "p_adjusted", "verdict")
-MCNEMAR, PAIRED_T = "exact McNemar", "paired t over seeds"
-BLOCK_T = "randomized-block t over seeds"
-NO_SPREAD = "not tested: no spread over seeds"
-A_BETTER, B_BETTER, NO_DIFFERENCE = "a better", "b better", "no significant difference"
+ALL_PAIRS, VS_BEST, CLAIMS = "all_pairs", "vs_best", "claims"
+VAL_ACC = "val_acc"
+TWO_SOURCE, MCNEMAR, PAIRED_SEEDS = "two_source_t", "mcnemar_exact", "paired_t_seeds"
+A_BETTER, B_BETTER, NOT_DISTINGUISHABLE = "a_better", "b_better", "not_distinguishable"
+NO_SPREAD, DIVERGED = "not_tested_no_spread", "not_tested_diverged"
+NO_SHARED_SEEDS, ONE_SEED = "not_tested_no_shared_seeds", "not_tested_one_seed"
+MISSING_SEEDS = "not_tested_missing_seeds"
+VERDICTS = (A_BETTER, B_BETTER, NOT_DISTINGUISHABLE, NO_SPREAD, DIVERGED, NO_SHARED_SEEDS,
+            ONE_SEED, MISSING_SEEDS)
+TESTED = (A_BETTER, B_BETTER, NOT_DISTINGUISHABLE)
+COMPARISON_COLUMNS = (
+    "family", "quantity", "model_a", "model_b", "seeds", "n_seeds", "n_images", "test",
+    "value_a", "value_b", "diff", "diff_ci_low", "diff_ci_high", "se", "df",
+    "only_a_correct", "only_b_correct", "p_value", "p_adjusted", "family_size",
+    "detectable_80", "seeds_needed", "verdict")
+INTEGER_COLUMNS = ("n_seeds", "n_images", "only_a_correct", "only_b_correct", "family_size")
+
+
+def seed_family(seed: int) -> str:
+    return f"seed:{seed}"
+
+
+@dataclass(frozen=True)
+class SeedFigures:
+    """A training-set figure of two models per seed, for a claim's paired t over seeds."""
+
+    quantity: str
+    model_a: str
+    model_b: str
+    a: dict[int, float]
+    b: dict[int, float]
+
+
+@dataclass(frozen=True)
+class Runs:
+    """What the comparisons need of the run table: per model, the seeds with a validation
+    accuracy, and the models with a diverged seed (never tested or ranked)."""
+
+    models: list[str]
+    ran: dict[str, set[int]]
+    scored: dict[str, list[int]]
+    diverged: set[str]
+    correct: dict[tuple[str, int], np.ndarray]
+
+    @classmethod
+    def of(cls, run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndarray],
+           models: list[str]) -> Runs:
+        present = [m for m in models if m in set(run_table["model"])]
+        ran = {m: set(run_table.loc[run_table["model"] == m, "seed"].astype(int))
+               for m in present}
+        scored = {m: sorted(int(s) for s in run_table.loc[
+            (run_table["model"] == m) & run_table["val_acc"].notna(), "seed"]) for m in present}
+        diverged = set(run_table.loc[run_table["diverged_epoch"].notna(), "model"])
+        return cls(present, ran, scored, diverged, correct)
+
+    def shared(self, a: str, b: str) -> list[int]:
+        return sorted(set(self.scored[a]) & set(self.scored[b]))
+
+    def differences(self, a: str, b: str, seeds: Sequence[int]) -> np.ndarray:
+        """seeds x images of a_correct - b_correct."""
+        return np.stack([self.correct[(a, s)].astype(np.int8) - self.correct[(b, s)]
+                         for s in seeds])
+
+    def accuracy(self, model: str, seeds: Sequence[int]) -> float:
+        return float(np.mean([self.correct[(model, s)].mean() for s in seeds]))
+
+
+def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndarray],
+                 models: list[str], training: Sequence[SeedFigures] = ()) -> pd.DataFrame:
+    """COMPARISON_COLUMNS: the all_pairs, vs_best, per-seed (several seeds only) and claims
+    families, in that order; `correct` maps (model, seed) to its per-image correctness."""
+    runs = Runs.of(run_table, correct, models)
+    families = [validation_family(runs, ALL_PAIRS, combinations(runs.models, 2), None),
+                best_family(runs)]
+    seeds = sorted({s for seeds_ in runs.scored.values() for s in seeds_})
+    if len(seeds) > 1:
+        families += [validation_family(runs, seed_family(s), combinations(runs.models, 2), s)
+                     for s in seeds]
+    families.append(claims_family(training, runs.diverged))
+    rows = [row for family in families for row in family]
+    table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    for column in INTEGER_COLUMNS:
+        table[column] = table[column].astype("Int64")
+    return table
+
+
+def untested(family: str, quantity: str, a: str, b: str, verdict: str,
+             seeds: Sequence[int] = ()) -> dict[str, Any]:
+    return {"family": family, "quantity": quantity, "model_a": a, "model_b": b,
+            "seeds": " ".join(map(str, seeds)), "n_seeds": len(seeds), "verdict": verdict}
+
+
+def difference_row(family: str, quantity: str, a: str, b: str, seeds: Sequence[int],
+                   test: str, value_a: float, value_b: float, diff: Difference,
+                   p_value: float | None = None) -> dict[str, Any]:
+    """A row with its test; `p_value` overrides the difference's own (McNemar's exact p)."""
+    row = untested(family, quantity, a, b, NO_SPREAD, seeds)
+    row.update(n_images=diff.n_images, test=test, value_a=value_a, value_b=value_b,
+               diff=diff.mean, se=diff.se, df=diff.df)
+    p = diff.p if p_value is None else p_value
+    if not math.isnan(diff.p):
+        row.update(diff_ci_low=diff.low, diff_ci_high=diff.high, p_value=p, verdict=None)
+    row["_difference"] = diff
+    return row
+
+
+def validation_row(runs: Runs, family: str, a: str, b: str,
+                   seeds: Sequence[int]) -> dict[str, Any]:
+    """a against b on validation accuracy over `seeds`: both sources of noise with several
+    seeds; with one, McNemar's exact p beside the paired interval over images."""
+    if a in runs.diverged or b in runs.diverged:
+        return untested(family, VAL_ACC, a, b, DIVERGED, seeds)
+    if not seeds:
+        return untested(family, VAL_ACC, a, b, NO_SHARED_SEEDS)
+    diff = two_source_difference(runs.differences(a, b, seeds))
+    exact = None
+    if len(seeds) == 1:
+        exact = mcnemar_exact(runs.correct[(a, seeds[0])], runs.correct[(b, seeds[0])])
+    row = difference_row(family, VAL_ACC, a, b, seeds, TWO_SOURCE if exact is None else MCNEMAR,
+                         runs.accuracy(a, seeds), runs.accuracy(b, seeds), diff,
+                         None if exact is None else exact["p_value"])
+    if exact is not None:
+        row.update(only_a_correct=exact["only_a"], only_b_correct=exact["only_b"])
+    return row
+
+
+def validation_family(runs: Runs, family: str, pairs, seed: int | None) -> list[dict[str, Any]]:
+    """Each pair over the seeds both have (or the one `seed`), Holm over the tested ones."""
+    rows = []
+    for a, b in pairs:
+        if seed is None:
+            rows.append(validation_row(runs, family, a, b, runs.shared(a, b)))
+        elif seed in runs.ran[a] and seed in runs.ran[b]:
+            rows.append(validation_row(runs, family, a, b, [seed]))
+    return adjust(rows)
+
+
+def comparison_seeds(runs: Runs) -> tuple[list[int], list[str]]:
+    """The seeds the best model is picked and compared on, and the models having all of them:
+    of the models' own seed sets, the one covering the most model x seed results among the
+    models that never diverged (ties: more seeds, then the first in sorted order)."""
+    eligible = {m: set(s) for m, s in runs.scored.items() if m not in runs.diverged and s}
+    best: tuple[int, int] = (0, 0)
+    chosen: tuple[list[int], list[str]] = ([], [])
+    for candidate in sorted({frozenset(s) for s in eligible.values()}, key=sorted):
+        members = [m for m in runs.models if m in eligible and eligible[m] >= candidate]
+        rank = (len(members) * len(candidate), len(candidate))
+        if rank > best:
+            best, chosen = rank, (sorted(candidate), members)
+    return chosen
+
+
+def best_family(runs: Runs) -> list[dict[str, Any]]:
+    """The best model (highest mean validation accuracy on the comparison seeds) against every
+    other model, on those seeds, Holm over these k - 1; with the seeds each comparison would
+    need to find the observed difference."""
+    seeds, members = comparison_seeds(runs)
+    if not members:
+        return []
+    best = max(members, key=lambda m: (runs.accuracy(m, seeds), -members.index(m)))
+    rows = []
+    for other in runs.models:
+        if other == best:
+            continue
+        if other in runs.diverged:
+            rows.append(untested(VS_BEST, VAL_ACC, best, other, DIVERGED, seeds))
+        elif other not in members:
+            rows.append(untested(VS_BEST, VAL_ACC, best, other, MISSING_SEEDS, seeds))
+        else:
+            rows.append(validation_row(runs, VS_BEST, best, other, seeds))
+    return adjust(rows, seeds_needed=True)
+
+
+def claims_family(training: Sequence[SeedFigures], diverged: set[str]) -> list[dict[str, Any]]:
+    """Paired t over seeds of training-set figures; unadjusted (each claim needs all its
+    parts: an intersection-union test)."""
+    rows = []
+    for figures in training:
+        a, b = figures.model_a, figures.model_b
+        seeds = sorted(s for s in set(figures.a) & set(figures.b)
+                       if np.isfinite(figures.a[s]) and np.isfinite(figures.b[s]))
+        if a in diverged or b in diverged:
+            rows.append(untested(CLAIMS, figures.quantity, a, b, DIVERGED, seeds))
+        elif not seeds:
+            rows.append(untested(CLAIMS, figures.quantity, a, b, NO_SHARED_SEEDS))
+        elif len(seeds) == 1:
+            row = untested(CLAIMS, figures.quantity, a, b, ONE_SEED, seeds)
+            row.update(value_a=figures.a[seeds[0]], value_b=figures.b[seeds[0]],
+                       diff=figures.a[seeds[0]] - figures.b[seeds[0]], n_images=0)
+            rows.append(row)
+        else:
+            values_a = [figures.a[s] for s in seeds]
+            values_b = [figures.b[s] for s in seeds]
+            rows.append(difference_row(CLAIMS, figures.quantity, a, b, seeds, PAIRED_SEEDS,
+                                       float(np.mean(values_a)), float(np.mean(values_b)),
+                                       paired_seed_difference(values_a, values_b)))
+    for row in rows:
+        if row.get("verdict") is None:
+            row.update(p_adjusted=row["p_value"], family_size=1,
+                       verdict=verdict(row["diff"], row["p_value"]))
+        finish(row, ALPHA)
+    return rows
 
 
 def verdict(diff: float, p_adjusted: float) -> str:
     if p_adjusted < ALPHA:
         return A_BETTER if diff > 0 else B_BETTER
-    return NO_DIFFERENCE
+    return NOT_DISTINGUISHABLE
 
 
-def diverged_verdict(names: list[str]) -> str:
-    return f"not ranked: {' and '.join(names)} diverged"
-
-
-def paired_t(differences: Any) -> float:
-    """Two-sided p-value of a paired t-test on per-seed differences (two or more); NaN when
-    they have no spread (the t statistic is 0/0 or infinite: no test)."""
-    d = np.round(np.asarray(differences, dtype=float), 12)
-    if np.all(d == d[0]):
-        return math.nan
-    return float(stats.ttest_1samp(d, 0.0).pvalue)
-
-
-def block_mse(acc: pd.DataFrame) -> tuple[float, int]:
-    """(residual mean square, its degrees of freedom) of the additive two-way layout models
-    (rows) x seeds (columns, the blocks): sum of (x_ij - row_i - col_j + grand)^2 / ((k-1)(n-1)).
-    Residuals are rounded to 12 decimals so that an exactly additive table gives 0."""
-    x = acc.to_numpy(dtype=float)
-    k, n = x.shape
-    residual = x - x.mean(axis=1, keepdims=True) - x.mean(axis=0, keepdims=True) + x.mean()
-    df = (k - 1) * (n - 1)
-    return float((np.round(residual, 12) ** 2).sum() / df), df
-
-
-def block_t(diff: float, mse: float, df: int, n: int) -> float:
-    """Two-sided p of one pair's difference of means in the block layout; NaN when MSE = 0."""
-    if mse <= 0:
-        return math.nan
-    t = diff / math.sqrt(2 * mse / n)
-    return float(2 * stats.t.sf(abs(t), df))
-
-
-def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndarray],
-                 models: list[str]) -> pd.DataFrame:
-    """COMPARISON_COLUMNS, one row per pair (config order: model_a before model_b) and seed,
-    then the seed-level rows; `correct` maps (model, seed) to its per-image correctness."""
-    runs = run_table.set_index(["model", "seed"])
-    present = [m for m in models if m in set(run_table["model"])]
-    seeds = sorted(set(run_table["seed"]))
-    diverged = {key for key, epoch in runs["diverged_epoch"].items() if not pd.isna(epoch)}
-    rows: list[dict[str, Any]] = []
-    for seed in seeds:
-        family = []
-        for a, b in combinations(present, 2):
-            if (a, seed) not in runs.index or (b, seed) not in runs.index:
-                continue
-            row = {"model_a": a, "model_b": b, "seed": str(seed), "test": MCNEMAR}
-            bad = [m for m in (a, b) if (m, seed) in diverged]
-            if bad:
-                row.update(acc_a=runs.loc[(a, seed), "val_acc"],
-                           acc_b=runs.loc[(b, seed), "val_acc"], verdict=diverged_verdict(bad))
-            else:
-                hits_a, hits_b = correct[(a, seed)], correct[(b, seed)]
-                test = mcnemar_exact(hits_a, hits_b)
-                row.update(n=len(hits_a), acc_a=hits_a.mean(), acc_b=hits_b.mean(),
-                           only_a_correct=test["only_a"], only_b_correct=test["only_b"],
-                           p_value=test["p_value"])
-                family.append(row)
-            row["diff"] = row["acc_a"] - row["acc_b"]
-            rows.append(row)
-        adjust(family)
-    if len(seeds) > 1:
-        rows += seed_level_rows(runs, present, seeds, diverged)
-    table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
-    for column in ("n", "only_a_correct", "only_b_correct"):
-        table[column] = table[column].astype("Int64")
-    return table
-
-
-def seed_level_rows(runs: pd.DataFrame, present: list[str], seeds: list[int],
-                    diverged: set) -> list[dict[str, Any]]:
-    """One row per pair over seeds: the block t-test inside the complete block, else the
-    paired t-test over the seeds the pair shares; Holm across all of them.
-
-    The complete block: models that never diverged with a finite val_acc on every one of the
-    same seeds (two or more), the seed set chosen for the most error degrees of freedom (ties:
-    more seeds), so one model's extra seed does not break the block for the others."""
-    def scored(m: str, s: int) -> bool:
-        return (m, s) in runs.index and (m, s) not in diverged and np.isfinite(
-            runs.loc[(m, s), "val_acc"])
-
-    has = {m: frozenset(s for s in seeds if scored(m, s)) for m in present
-           if not any((m, s) in diverged for s in seeds)}
-    block, block_seeds, best = [], [], (0, 0)
-    for candidate in sorted({c for c in has.values() if len(c) >= 2}, key=sorted):
-        members = [m for m in present if m in has and has[m] >= candidate]
-        rank = ((len(members) - 1) * (len(candidate) - 1), len(candidate))
-        if len(members) >= 2 and rank > best:
-            block, block_seeds, best = members, sorted(candidate), rank
-    mse, df = math.nan, 0
-    if block:
-        mse, df = block_mse(pd.DataFrame([[runs.loc[(m, s), "val_acc"] for s in block_seeds]
-                                          for m in block]))
-    rows, family = [], []
-    for a, b in combinations(present, 2):
-        in_block = a in block and b in block
-        common = block_seeds if in_block else [
-            s for s in seeds if (a, s) in runs.index and (b, s) in runs.index]
-        if not common:
-            continue
-        acc_a = runs.loc[[(a, s) for s in common], "val_acc"].to_numpy(dtype=float)
-        acc_b = runs.loc[[(b, s) for s in common], "val_acc"].to_numpy(dtype=float)
-        row = {"model_a": a, "model_b": b, "seed": ALL_SEEDS,
-               "test": BLOCK_T if in_block else PAIRED_T,
-               "n": len(common), "acc_a": np.mean(acc_a), "acc_b": np.mean(acc_b),
-               "diff": np.mean(acc_a - acc_b)}
-        bad = [m for m in (a, b) if any((m, s) in diverged for s in common)]
-        if bad:
-            row["verdict"] = diverged_verdict(bad)
-        elif len(common) < 2:
-            row["verdict"] = "not tested: one seed in common"
-        else:
-            p = (block_t(row["diff"], mse, df, len(common)) if in_block
-                 else paired_t(acc_a - acc_b))
-            if math.isnan(p):
-                row["verdict"] = NO_SPREAD
-            else:
-                row["p_value"] = p
-                family.append(row)
-        rows.append(row)
-    adjust(family)
+def adjust(rows: list[dict[str, Any]], seeds_needed: bool = False) -> list[dict[str, Any]]:
+    """Holm over the family's tested rows, each given its verdict and, at the family's
+    strictest level, the difference it could detect with 80% power (and, with
+    `seeds_needed`, the seeds that would find its observed difference)."""
+    tested = [row for row in rows if row["verdict"] is None]
+    for row, p in zip(tested, holm([row["p_value"] for row in tested]), strict=True):
+        row.update(p_adjusted=p, family_size=len(tested), verdict=verdict(row["diff"], p))
+    for row in rows:
+        finish(row, ALPHA / max(len(tested), 1), seeds_needed)
     return rows
 
 
-def adjust(family: list[dict[str, Any]]) -> None:
-    """Holm-adjust one family of rows in place and give each its verdict."""
-    for row, p in zip(family, holm([row["p_value"] for row in family]), strict=True):
-        row["p_adjusted"] = p
-        row["verdict"] = verdict(row["diff"], p)
+def finish(row: dict[str, Any], alpha: float, seeds_needed: bool = False) -> None:
+    diff = row.pop("_difference", None)
+    if diff is not None:
+        row["detectable_80"] = detectable_difference(diff.se, diff.df, alpha)
+        if seeds_needed and row["verdict"] in TESTED:
+            row["seeds_needed"] = seeds_to_resolve(diff, diff.mean, alpha)
 
 
-def deciding_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows the page reads as "the" comparison of each pair: the seed-level ones with
-    several seeds, else those of the one seed."""
-    if table.empty:
-        return table
-    level = table[table["seed"] == ALL_SEEDS]
-    return level if not level.empty else table[table["seed"] == table["seed"].iloc[0]]
+def family_rows(table: pd.DataFrame, family: str) -> pd.DataFrame:
+    return table[table["family"] == family]
 
 
-def pair_row(decisive: pd.DataFrame, first: str, second: str) -> tuple[pd.Series | None, bool]:
+def pair_row(rows: pd.DataFrame, first: str, second: str) -> tuple[pd.Series | None, bool]:
     """The pair's row (either order) and whether it lists `second` as model_a; None if absent."""
     for a, b, flip in ((first, second, False), (second, first, True)):
-        match = decisive[(decisive["model_a"] == a) & (decisive["model_b"] == b)]
+        match = rows[(rows["model_a"] == a) & (rows["model_b"] == b)]
         if not match.empty:
             return match.iloc[0], flip
     return None, False
 
 
-def outcome(decisive: pd.DataFrame, first: str, second: str) -> str | None:
-    """How `first` fares against `second`: "better", "worse", "tie" (no significant
-    difference), "diverged", or None when the pair was not compared."""
-    row, flip = pair_row(decisive, first, second)
+def outcome(rows: pd.DataFrame, first: str, second: str) -> str | None:
+    """How `first` fares against `second` in these rows: "better", "worse",
+    NOT_DISTINGUISHABLE or a not_tested_* code; None when the pair has no row."""
+    row, flip = pair_row(rows, first, second)
     if row is None:
         return None
-    text = row["verdict"]
-    if text == NO_DIFFERENCE:
-        return "tie"
-    if text in (A_BETTER, B_BETTER):
-        return "better" if (text == A_BETTER) != flip else "worse"
-    return "diverged" if text.startswith("not ranked") else None
+    if row["verdict"] in (A_BETTER, B_BETTER):
+        return "better" if (row["verdict"] == A_BETTER) != flip else "worse"
+    return row["verdict"]
 
 
-def top_models(per_model: pd.DataFrame, decisive: pd.DataFrame) -> dict[str, Any]:
-    """The best model (highest mean validation accuracy among those that never diverged),
-    the models tied with it (compared and not significantly different), those never tested
-    against it (no spread over seeds, one seed in common), and the winner: the best model
-    when it beats every other one significantly, the runner-up included; None otherwise (also
-    when it is the only model: there is nothing to beat). Diverged models take no part."""
-    ranked = per_model[per_model["diverged_epochs"].map(len) == 0].sort_values(
-        "val_mean", ascending=False, kind="stable")
-    ranked = ranked[ranked["val_mean"].notna()]
-    if ranked.empty:
-        return {"best": None, "tied": [], "untested": [], "winner": None, "runner_up": None}
-    best = ranked.index[0]
-    others = {m: outcome(decisive, best, m) for m in ranked.index[1:]}
-    tied = [best] + [m for m, found in others.items() if found in ("tie", "worse")]
-    untested = [m for m, found in others.items() if found is None]
-    runner_up = ranked.index[1] if len(ranked) > 1 else None
-    winner = best if runner_up is not None and len(tied) == 1 and not untested else None
-    return {"best": best, "tied": tied, "untested": untested, "winner": winner,
-            "runner_up": runner_up}
+def top_models(table: pd.DataFrame, scored: list[str]) -> dict[str, Any]:
+    """The headline, read from the vs_best rows: the best model, the seeds it was picked on,
+    the winner (the best, when it is better than every other model that did not diverge),
+    the runner-up, and the rows. `scored`: the models that never diverged and have a
+    validation accuracy (a lone one is the best, with nothing to compare)."""
+    rows = family_rows(table, VS_BEST)
+    if rows.empty:
+        return {"best": scored[0] if len(scored) == 1 else None, "winner": None,
+                "runner_up": None, "seeds": [], "rows": rows}
+    best = rows["model_a"].iloc[0]
+    ranked = rows[rows["verdict"].isin(TESTED)].sort_values("value_b", ascending=False,
+                                                            kind="stable")
+    others = rows[rows["verdict"] != DIVERGED]
+    winner = best if len(others) and (others["verdict"] == A_BETTER).all() else None
+    return {"best": best, "winner": winner,
+            "runner_up": ranked["model_b"].iloc[0] if len(ranked) else None,
+            "seeds": [int(s) for s in str(rows["seeds"].iloc[0]).split()], "rows": rows}

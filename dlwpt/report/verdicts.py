@@ -1,0 +1,69 @@
+"""Words for comparisons.csv's verdict codes: the one place a code becomes text.
+
+A test that is not significant is "not distinguishable" with its difference and interval,
+never "tie", "tied", "equal" or "=": it did not show a difference, it did not show there is
+none (docs/statistics.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dlwpt.report import comparisons as c
+from dlwpt.report.formats import missing, p_value, points
+
+LABELS = {
+    c.NOT_DISTINGUISHABLE: "not distinguishable",
+    c.NO_SPREAD: "not tested: no spread (every observation gives the same difference)",
+    c.DIVERGED: "not tested: a diverged run",
+    c.NO_SHARED_SEEDS: "not tested: no seed in common",
+    c.ONE_SEED: "not tested: one seed (only the spread over seeds can test a training-set "
+                 "figure)",
+    c.MISSING_SEEDS: "not tested: lacks some of the seeds the best model was picked on",
+}
+
+
+def verdict_label(code: str, model_a: str, model_b: str) -> str:
+    if code == c.A_BETTER:
+        return f"{model_a} better"
+    if code == c.B_BETTER:
+        return f"{model_b} better"
+    return LABELS[code]
+
+
+def number_in_unit(value: float, quantity: str) -> str:
+    """A signed difference in its unit's number: accuracy figures in points, epochs as such."""
+    return f"{value:+.1f}" if quantity == "epochs_to_target" else points(value)
+
+
+def unit(quantity: str) -> str:
+    return "epochs" if quantity == "epochs_to_target" else "points"
+
+
+def difference_words(row: Any, flip: bool = False, adjusted: bool = True) -> str:
+    """`difference +0.4 points, 95% interval -0.6 to +1.4` (with `adjusted`, a significant
+    row's Holm-adjusted p follows; a row that is not shows no p, so its words cannot be read
+    as "equal"); `flip` reads the row as b − a."""
+    sign = -1 if flip else 1
+    quantity = row["quantity"]
+    text = f"difference {number_in_unit(sign * row['diff'], quantity)} {unit(quantity)}"
+    if not missing(row["diff_ci_low"]):
+        low, high = sorted((sign * row["diff_ci_low"], sign * row["diff_ci_high"]))
+        text += (f", 95% interval {number_in_unit(low, quantity)} to "
+                 f"{number_in_unit(high, quantity)}")
+    if adjusted and row["verdict"] in (c.A_BETTER, c.B_BETTER) and row["family"] != c.CLAIMS:
+        text += f", Holm-adjusted p {p_text(row['p_adjusted'])}"
+    return text
+
+
+def p_text(p: float) -> str:
+    text = p_value(p)
+    return text if text.startswith("<") else f"= {text}"
+
+
+def median_points(rows: pd.DataFrame, column: str) -> float | None:
+    values = rows[column].dropna().astype(float)
+    return float(np.median(values)) if len(values) else None
