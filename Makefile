@@ -11,7 +11,7 @@ export DLWPT_DATA ?= $(DATA)
 export DLWPT_CIFAR10 ?= $(DATA)/cifar10-jpeg
 endif
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint bench calibrate setup clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python bench/bench_train.py
+
+# False-positive rate and power of the report's comparisons, by simulation (docs/statistics.md).
+calibrate: setup
+	$(BIN)/python bench/calibrate_comparisons.py
 
 clean:
 	rm -rf results benchmarks logs .snakemake
