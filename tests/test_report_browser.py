@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -76,12 +79,34 @@ def test_table_and_every_figure_are_visible(opened_report, quick_pipeline):
         assert image["src"].startswith("data:image/"), image
 
 
-def test_headline_interval_chart_verdict_matrix_and_claims_are_shown(opened_report):
-    """The sections of the statistics, as laid out at 1280 px: the verdict matrix of the 10
-    models fits the window without scrolling sideways; every claim shows its verdict."""
+def test_headline_interval_chart_verdict_matrix_and_claims_are_shown(opened_report,
+                                                                      quick_pipeline):
+    """The sections of the statistics, as laid out at 1280 px: the headline and its resolution
+    line say what comparisons.csv's vs_best rows say; the verdict matrix of the 10 models fits
+    the window without scrolling sideways, its marks (▲ ▼ ○ ×) those of the all_pairs rows;
+    the wide table of every comparison scrolls inside its box; every claim shows its verdict."""
+    comparisons = pd.read_csv(quick_pipeline / "results" / "comparisons.csv",
+                              dtype={"seeds": str})
+    vs_best = comparisons[comparisons["family"] == "vs_best"]
+    (best,) = vs_best["model_a"].unique()
     headline = opened_report.find_element("id", "winner")
     assert headline.is_displayed()
-    assert ("is the best model" in headline.text or "No single winner" in headline.text)
+    assert headline.get_attribute("data-best") == best
+    if (vs_best["verdict"] == "a_better").all():
+        assert headline.get_attribute("data-model") == best
+        assert headline.text.startswith(f"{best} is the best model: validation accuracy ")
+    else:
+        assert headline.get_attribute("data-model") == ""
+        assert headline.text.startswith(
+            f"No model is shown to be better than all the others. {best} has the highest "
+            "validation accuracy")
+        for model in vs_best.loc[vs_best["verdict"] == "not_distinguishable", "model_b"]:
+            assert f"{model} (difference " in headline.text
+    assert not re.search(r"\b(tie|tied|ties|equal)\b", headline.text, re.IGNORECASE)
+    resolution = opened_report.find_element("id", "resolution")
+    assert resolution.is_displayed()
+    assert resolution.text.startswith(f"What these seeds can resolve: a true difference to {best} ")
+    assert "training randomness is not covered" in resolution.text  # one seed
     chart = opened_report.execute_script("""
         const img = [...document.images].find(i => i.alt.includes("95% intervals"));
         return img && {natural: img.naturalWidth, width: img.getBoundingClientRect().width};""")
@@ -94,19 +119,42 @@ def test_headline_interval_chart_verdict_matrix_and_claims_are_shown(opened_repo
         return {rows: table.rows.length, cells: table.rows[1].cells.length, right: box.right,
                 window: window.innerWidth, wrap: table.parentElement.scrollWidth,
                 wrapVisible: table.parentElement.clientWidth,
-                marks: [...table.querySelectorAll("td span.mark")].length};""")
+                marks: [...table.querySelectorAll("td span.mark")].map(m => m.textContent),
+                shown: [...table.querySelectorAll("td span.mark")].every(
+                    m => m.getBoundingClientRect().height > 0)};""")
     assert layout["rows"] == layout["cells"] == 11, layout  # header + 10 models
-    assert layout["marks"] == 90, layout  # every off-diagonal cell has a verdict mark
+    # a mark in both cells of every pair that was tested (▲ and ▼, or ○ twice) or diverged (×);
+    # a pair not tested for another reason is blank (the quick run's net and l2 can predict
+    # every image alike: no spread)
+    pairs = comparisons[comparisons["family"] == "all_pairs"]
+    assert len(pairs) == 45
+    counts = pairs["verdict"].value_counts()
+    significant = int(counts.get("a_better", 0) + counts.get("b_better", 0))
+    expected = {"▲": significant, "▼": significant,
+                "○": 2 * int(counts.get("not_distinguishable", 0)),
+                "×": 2 * int(counts.get("not_tested_diverged", 0))}
+    assert Counter(layout["marks"]) == {m: n for m, n in expected.items() if n}, layout
+    assert layout["shown"] and len(layout["marks"]) >= 80, layout  # nearly every cell
     assert layout["right"] <= layout["window"] and layout["wrap"] <= layout["wrapVisible"], layout
+    wide = opened_report.execute_script("""
+        const table = document.getElementById("comparisons-table");
+        table.closest("details").open = true;
+        const box = table.parentElement.getBoundingClientRect();
+        return {rows: table.rows.length - 1, boxRight: box.right, height: box.height,
+                window: window.innerWidth, page: document.documentElement.scrollWidth};""")
+    assert wide["rows"] == len(comparisons) and wide["height"] > 0, wide
+    assert wide["boxRight"] <= wide["window"] and wide["page"] <= wide["window"], wide
     claims = opened_report.find_element("id", "claims")
     assert claims.is_displayed()
     verdicts = opened_report.execute_script("""
         return [...document.querySelectorAll("#claims .claim")].map(c => [c.id,
-            c.dataset.verdict, c.querySelector("h3 .badge").getBoundingClientRect().height]);""")
+            c.dataset.verdict, c.querySelector("h3 .badge").getBoundingClientRect().height,
+            c.querySelector("h3 .badge").textContent]);""")
     assert [v[0] for v in verdicts] == ["claim-fc", "claim-width", "claim-l2", "claim-dropout",
                                         "claim-batch_norm", "claim-res", "claim-res_deep"]
+    # every model of the quick run ran, so every claim is evaluated
     assert all(v[1] in ("supported", "not supported", "inconclusive") and v[2] > 0
-               for v in verdicts), verdicts
+               and v[3] == v[1] for v in verdicts), verdicts
     # one seed (the quick run): the page says what its intervals cover
     assert "cover the validation sample only" in opened_report.find_element(
         "id", "interval-note").text

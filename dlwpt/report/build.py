@@ -205,7 +205,8 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         r = rows[rows["model_b"] == top["runner_up"]].iloc[0]
         runner_up = {"model": r.model_b, "val": acc(r.value_b), "words": difference_words(r),
                      "seeds_needed": seeds_needed(r.seeds_needed),
-                     "gap": f"{100 * abs(r['diff']):.1f}"}
+                     "gap": f"{100 * abs(r['diff']):.1f}", "one_seed": r.n_seeds == 1,
+                     "no_gap": r["diff"] == 0, "resolved": r.verdict == "a_better"}
     return {
         "best": best, "winner": top["winner"], "runner_up": runner_up,
         # the best's mean over the seeds it was compared on; its own interval when alone
@@ -214,6 +215,8 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         "seeds": ("mean over " if len(top["seeds"]) > 1 else "") + seed_list(top["seeds"]),
         "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
         "k": int(tested["family_size"].max()) if len(tested) else 0,
+        # other models that did not diverge, tested against the best or not
+        "rivals": int((rows["verdict"] != "not_tested_diverged").sum()),
         "better_than": [r["model"] for r in others(("a_better",))],
         "not_distinguishable": others(("not_distinguishable",)),
         "untested": [{"model": r.model_b, "why": verdict_label(r.verdict, r.model_a, r.model_b)}
