@@ -285,7 +285,8 @@ def outcome(rows: pd.DataFrame, first: str, second: str) -> str | None:
 def top_models(table: pd.DataFrame, scored: list[str]) -> dict[str, Any]:
     """The headline, read from the vs_best rows: the best model, the seeds it was picked on,
     the winner (the best, when it is better than every other model that did not diverge),
-    the runner-up, and the rows. `scored`: the models that never diverged and have a
+    the runner-up (the highest of the models tested against the best: a twin with identical
+    predictions has no test and is named among the untested), and the rows. `scored`: the models that never diverged and have a
     validation accuracy (a lone one is the best, with nothing to compare)."""
     rows = family_rows(table, VS_BEST)
     if rows.empty:
