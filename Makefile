@@ -11,7 +11,7 @@ export DLWPT_DATA ?= $(DATA)
 export DLWPT_CIFAR10 ?= $(DATA)/cifar10-jpeg
 endif
 
-.PHONY: run test lint bench calibrate setup clean
+.PHONY: run test lint bench calibrate setup clean runs diff
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,5 +46,15 @@ bench: setup
 calibrate: setup
 	$(BIN)/python bench/calibrate_comparisons.py
 
+# The run history (results/history): every published run, and what changed between two.
+# `make runs ARGS=--all`, `make diff ARGS="<old id> <new id>"` (default: the last two entries).
+runs: setup
+	@$(BIN)/python -m dlwpt runs $(ARGS)
+
+diff: setup
+	@$(BIN)/python -m dlwpt diff $(ARGS)
+
+# Keeps the run history (results/history): `rm -rf results/history` removes it.
 clean:
-	rm -rf results benchmarks logs .snakemake
+	find results -mindepth 1 -maxdepth 1 ! -name history -exec rm -rf {} + 2>/dev/null || true
+	rm -rf benchmarks logs .snakemake

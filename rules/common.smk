@@ -214,6 +214,11 @@ def report_inputs():
     }
 
 
+# The run history (dlwpt.history), appended to by publish_report: no rule declares it, so
+# Snakemake never deletes it (`snakemake --delete-all-output` included).
+HISTORY = "results/history"
+
+
 def report_params():
     """Everything the report reads besides its input files, so a change reruns it (and only
     it, for book_accuracy): the script sees no config."""
@@ -226,4 +231,8 @@ def report_params():
         "book_accuracy": config.get("book_accuracy", {}),
         "ingest_options": {d: config["ingest"].get(d, {}) for d in DATASETS},
         "config": config,  # the configuration as run, for the provenance section
+        # The history: where it is, and the training code a recorded run names (what a
+        # "code changed" between two runs compares).
+        "history": HISTORY,
+        "train_code": code("train_model.py"),
     }

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import _bootstrap
 
+from dlwpt import history
 from dlwpt.io import script_errors
 from dlwpt.provenance import provenance
 from dlwpt.report import build_report
@@ -18,29 +19,53 @@ def groups(files, size):
     return [files[i : i + size] for i in range(0, len(files), size)]
 
 
-with script_errors(snakemake.log[0]):
+
+def changes_since_previous(p, data, runs, log):
+    """What changed since the previous run in the history (read, not a declared input: it is
+    the record of earlier runs, not an output this run depends on); a history that cannot be
+    read is a note on the page and a warning, never a failed report."""
+    try:
+        current = history.Snapshot.from_files(
+            config=p.config,
+            runs=runs,
+            data_pt=data["cifar2"]["pt"] if "cifar2" in data else None,
+            code_files=p.train_code,
+            repo=_bootstrap.REPO,
+        )
+        return history.compare(history.previous(p.history, current), current), None
+    except (history.HistoryError, OSError) as e:
+        log.warning("run history not compared: %s", e)
+        return None, str(e)
+
+
+with script_errors(snakemake.log[0]) as log:
     p = snakemake.params
+    # The declared inputs, in expand()'s order: per dataset (pt, json); per trained model,
+    # per seed (summary, metrics, model, predictions). load_runs checks every summary names
+    # the model and seed paired here.
+    data = {
+        name: {"pt": Path(pt), "json": Path(js)}
+        for name, (pt, js) in zip(p.datasets, groups(snakemake.input.data, 2), strict=True)
+    }
+    runs = [
+        {
+            "model": model,
+            "seed": seed,
+            "summary": Path(summary),
+            "metrics": Path(metrics),
+            "model_pt": Path(model_pt),
+            "predictions": Path(predictions),
+        }
+        for (model, seed), (summary, metrics, model_pt, predictions) in zip(
+            product(p.trained_models, p.seeds), groups(snakemake.input.runs, 4), strict=True
+        )
+    ]
+    changes, history_problem = changes_since_previous(p, data, runs, log)
     build_report(
-        # The declared inputs, in expand()'s order: per dataset (pt, json); per trained model,
-        # per seed (summary, metrics, model, predictions). load_runs checks every summary names
-        # the model and seed paired here.
-        data={
-            name: {"pt": Path(pt), "json": Path(js)}
-            for name, (pt, js) in zip(p.datasets, groups(snakemake.input.data, 2), strict=True)
-        },
-        runs=[
-            {
-                "model": model,
-                "seed": seed,
-                "summary": Path(summary),
-                "metrics": Path(metrics),
-                "model_pt": Path(model_pt),
-                "predictions": Path(predictions),
-            }
-            for (model, seed), (summary, metrics, model_pt, predictions) in zip(
-                product(p.trained_models, p.seeds), groups(snakemake.input.runs, 4), strict=True
-            )
-        ],
+        data=data,
+        runs=runs,
+        changes=changes,
+        history_problem=history_problem,
         thermometer=[Path(f) for f in snakemake.input.thermometer],
         benchmarks=[Path(f) for f in snakemake.input.benchmarks],
         out_html=Path(snakemake.output.html),

@@ -1,7 +1,9 @@
-"""Snakemake entry point: put a complete new report in place of the published one."""
+"""Snakemake entry point: put a complete new report in place of the published one, then record
+the run in the history (dlwpt.history: a failure to record is a warning, never a failed job)."""
 
-import _bootstrap  # noqa: F401  (puts the repository on sys.path)
+import _bootstrap
 
+from dlwpt.history import record_published, run_paths
 from dlwpt.io import copy_atomic, script_errors
 
 with script_errors(snakemake.log[0]) as log:
@@ -9,3 +11,16 @@ with script_errors(snakemake.log[0]) as log:
     for key in ("csv", "comparisons", "html"):
         copy_atomic(snakemake.input[key], snakemake.output[key])
         log.info("published %s", snakemake.output[key])
+    p = snakemake.params
+    # report_inputs' data: per dataset (pt, json); training reads cifar2.pt.
+    data = dict(zip(p.datasets, snakemake.input.data[::2], strict=True))
+    record_published(
+        p.history,
+        config=p.config,
+        runs=run_paths(p.trained_models, p.seeds, snakemake.input.runs),
+        data_pt=data.get("cifar2"),
+        code_files=p.train_code,
+        repo=_bootstrap.REPO,
+        published={"metrics": snakemake.output.csv, "comparisons": snakemake.output.comparisons},
+        log=log,
+    )

@@ -173,6 +173,8 @@ def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path, da
     snakemake(work, *run, env=small)
     page = work / "results/report.html"
     published = page.read_bytes()
+    history = work / "results/history/runs"
+    assert len(list(history.glob("*.json"))) == 1
     summary = work / "results/train/net/seed0/summary.json"
     good_summary = summary.read_bytes()
     summary.write_text('{"model": "net", "se')
@@ -184,9 +186,11 @@ def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path, da
         assert last.split(" ", 1)[1].startswith(f"error: {named}: cannot read JSON")
         assert last.endswith(f"rebuild the run with: snakemake --forcerun {named}")
         assert page.read_bytes() == published
+    assert len(list(history.glob("*.json"))) == 1  # a failed run adds nothing
     summary.write_bytes(good_summary)
     snakemake(work, *run, env=small)
     published = page.read_bytes()  # rebuilt from the repaired summary
+    assert len(list(history.glob("*.json"))) == 1  # the same results again add nothing
 
     model = work / "results/train/net/seed0/model.pt"
     model.write_bytes(model.read_bytes()[:1000])
@@ -199,6 +203,7 @@ def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path, da
     assert json.loads(summary.read_text())["files"]["model.pt"] == (
         "sha256:" + file_digest(model))
     assert page.read_bytes() != published  # a new page, from the retrained run
+    assert len(list(history.glob("*.json"))) == 2
 
 
 def small_cifar_tree(data_dir: Path, root: Path, per_class: int = 3) -> Path:

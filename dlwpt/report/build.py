@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from dlwpt.history import code_summary
 from dlwpt.io import atomic_path, write_text
 from dlwpt.report import figures
 from dlwpt.report.claims import evaluate_claims, training_figures
@@ -52,6 +53,7 @@ from dlwpt.report.verdicts import (
 )
 
 SECTION_TITLES = {
+    "changes": "What changed since the previous run",
     "results": "Results: accuracy per model",
     "claims": "The book's claims: chapter 8's lessons, tested",
     "curves": "Training curves",
@@ -67,7 +69,8 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                  out_comparisons: Path, figures_dir: Path | None,
                  provenance: dict, configured_models: list[str], datasets: list[str],
                  experiments: list[str], book_accuracy: dict[str, list[float]],
-                 ingest_options: dict[str, dict[str, Any]]) -> None:
+                 ingest_options: dict[str, dict[str, Any]], changes: Any = None,
+                 history_problem: str | None = None) -> None:
     """Write the report page (one self-contained HTML file), the per-run metrics table and
     the pairwise comparisons (comparisons.csv, see dlwpt.report.comparisons).
 
@@ -77,7 +80,8 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     `book_accuracy` maps a model to the book's [train, val]; `ingest_options` a dataset to its
     `ingest` settings. Every input is optional in the sense that an empty list or dict drops
     its section, so the same function serves the full zoo and any subset a configuration
-    selects.
+    selects. `changes` is dlwpt.history's comparison of this run with the previous one in the
+    run history (None: no history was read; `history_problem` says why, when it could not be).
     """
     run_table, curves, correct = load_runs(runs, configured_models, book_accuracy)
     per_model = per_model_stats(run_table)
@@ -87,6 +91,8 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     rule_runs = load_benchmarks(benchmarks)
     sink = FigureSink(figures_dir)
     sections: dict[str, dict[str, Any]] = {}
+    if changes is not None or history_problem:
+        sections["changes"] = changes_view(changes, history_problem)
     with figures.style():
         if not run_table.empty:
             sections["results"] = results_view(per_model, run_table, comparisons, sink)
@@ -339,6 +345,41 @@ def claims_view(claims: list[Any], per_model: pd.DataFrame,
         "unadjusted": sum(p.p is not None and not missing(p.p) and not p.adjusted
                           for c in claims for p in c.parts),
     }
+
+
+def changes_view(changes: Any, problem: str | None) -> dict[str, Any]:
+    """The previous run in the history, and per model what changed and what it did: the
+    setting, old and new validation accuracy, the paired difference (new − old) in words."""
+    if changes is None:
+        return {"problem": problem}
+    old = changes.old
+    view: dict[str, Any] = {"problem": None, "first": changes.first,
+                            "data_changed": changes.data_changed,
+                            "code": code_summary(changes.code)}
+    if old is not None:
+        view["old"] = {"id": old.id, "time": (old.time or "")[:16].replace("T", " "),
+                       "commit": str(old.git_commit or "unknown")[:10]
+                       + ("-dirty" if old.dirty else ""), "experiment": old.experiment}
+    rows, unchanged = [], []
+    for _, row in changes.frame().iterrows():
+        if row["status"] == "unchanged":
+            unchanged.append(row["model"])
+            continue
+        words = "—"
+        if isinstance(row["verdict"], str):
+            words = verdict_label(row["verdict"], "new", "old")
+            if not missing(row["p_value"]):
+                words += f" ({difference_words(row)})"
+        what = [str(s) for s in row["settings"]]
+        what += ["training code"] if row["code_changed"] else []
+        what += ["data"] if row["data_changed"] else []
+        rows.append({"model": row["model"], "status": row["status"],
+                     "what": "; ".join(what) or {"retrained": "retrained, same settings"}.get(
+                         row["status"], row["status"]),
+                     "old": acc(row["old_acc"]), "new": acc(row["new_acc"]),
+                     "verdict": words, "code": row["verdict"] or ""})
+    view.update(models=rows, unchanged=unchanged)
+    return view
 
 
 def cost_view(per_model: pd.DataFrame, rule_runs: pd.DataFrame,

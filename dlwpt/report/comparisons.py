@@ -35,6 +35,7 @@ A_BETTER, B_BETTER, NOT_DISTINGUISHABLE = "a_better", "b_better", "not_distingui
 NO_SPREAD, DIVERGED = "not_tested_no_spread", "not_tested_diverged"
 NO_SHARED_SEEDS, ONE_SEED = "not_tested_no_shared_seeds", "not_tested_one_seed"
 MISSING_SEEDS = "not_tested_missing_seeds"
+DATA_CHANGED = "not_tested_data_changed"  # dlwpt.history only: an old and a new run, other images
 VERDICTS = (A_BETTER, B_BETTER, NOT_DISTINGUISHABLE, NO_SPREAD, DIVERGED, NO_SHARED_SEEDS,
             ONE_SEED, MISSING_SEEDS)
 TESTED = (A_BETTER, B_BETTER, NOT_DISTINGUISHABLE)
@@ -286,8 +287,9 @@ def top_models(table: pd.DataFrame, scored: list[str]) -> dict[str, Any]:
     """The headline, read from the vs_best rows: the best model, the seeds it was picked on,
     the winner (the best, when it is better than every other model that did not diverge),
     the runner-up (the highest of the models tested against the best: a twin with identical
-    predictions has no test and is named among the untested), and the rows. `scored`: the models that never diverged and have a
-    validation accuracy (a lone one is the best, with nothing to compare)."""
+    predictions has no test and is named among the untested), and the rows. `scored`: the
+    models that never diverged and have a validation accuracy (a lone one is the best, with
+    nothing to compare)."""
     rows = family_rows(table, VS_BEST)
     if rows.empty:
         return {"best": scored[0] if len(scored) == 1 else None, "winner": None,

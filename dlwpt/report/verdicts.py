@@ -23,6 +23,7 @@ LABELS = {
     c.ONE_SEED: "not tested: one seed (only the spread over seeds can test a training-set "
                  "figure)",
     c.MISSING_SEEDS: "not tested: lacks some of the seeds the best model was picked on",
+    c.DATA_CHANGED: "not tested: the data changed (not the same images to pair)",
 }
 
 
