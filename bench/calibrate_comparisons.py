@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import sys
 import time
 import warnings
@@ -50,6 +49,7 @@ from scipy import optimize, special, stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dlwpt.provenance import cpu_model  # noqa: E402
 from dlwpt.statistics import holm, mcnemar_exact, two_source_difference  # noqa: E402
 
 N_IMAGES = 2000
@@ -321,16 +321,6 @@ def tables(results: dict[tuple[str, int], Tally], families: int,
     return "\n".join(lines), failures
 
 
-def cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", type=int, default=2000,
@@ -359,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     report += (f"\n\n`.venv/bin/python bench/calibrate_comparisons.py --families "
                f"{args.families} --seed {args.seed} --difficulty {difficulty} --unstable "
                f"{args.unstable:g} --models {args.models}`:\n"
-               f"{date.today()}, {cpu()} ({os.cpu_count()} cores), "
+               f"{date.today()}, {cpu_model()} ({os.cpu_count()} cores), "
                f"{time.perf_counter() - start:.0f} s.\n")
     print(report)
     if args.out:
