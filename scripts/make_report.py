@@ -10,7 +10,7 @@ from pathlib import Path
 import _bootstrap
 
 from dlwpt import history
-from dlwpt.io import script_errors
+from dlwpt.io import DataError, script_errors
 from dlwpt.provenance import provenance
 from dlwpt.report import build_report
 
@@ -33,7 +33,9 @@ def changes_since_previous(p, data, runs, log):
             repo=_bootstrap.REPO,
         )
         return history.compare(history.previous(p.history, current), current), None
-    except (history.HistoryError, OSError) as e:
+    # DataError: a damaged history, or a damaged run file, which build_report then refuses
+    # with the command that rebuilds it
+    except (DataError, OSError) as e:
         log.warning("run history not compared: %s", e)
         return None, str(e)
 
