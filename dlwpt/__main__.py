@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from dlwpt import history as h
+from dlwpt.report.formats import missing
 
 DEFAULT_HISTORY = "results/history"
 
@@ -38,10 +38,11 @@ def parser() -> argparse.ArgumentParser:
     runs.add_argument("--all", action="store_true",
                       help="every setting, not only those that differ between entries")
     diff = commands.add_parser(
-        "diff", help="what changed from entry A to entry B (default: the last two), per "
+        "diff", help="what changed from entry A to entry B (default: what the page shows), per "
                      "model, with the paired difference, its interval and verdict")
     diff.add_argument("a", nargs="?", help="the old entry: an id or its unique beginning "
-                                           "(default: the one before the latest)")
+                                           "(default: the latest before B whose training "
+                                           "differs)")
     diff.add_argument("b", nargs="?", help="the new entry (default: the latest)")
     for command in (runs, diff):
         form = command.add_mutually_exclusive_group()
@@ -128,14 +129,15 @@ def show_runs(snapshots: list[h.Snapshot], every: bool, style: str) -> str:
 # --- diff -----------------------------------------------------------------------------------
 
 def diff_pair(history_dir: str, a: str | None, b: str | None) -> h.Changes:
-    """A against B; A alone: against the latest; neither: the last two entries."""
+    """A against B; A alone: against the latest; neither: what the page shows, the latest
+    entry against the entry before it whose training differs (a republished page, a new
+    label, adds an entry with the same training: the last two would show nothing changed)."""
     if a is None:
-        files = h.entry_files(history_dir)
-        if len(files) < 2:
-            h.snapshots(history_dir)  # none at all: that error
-            raise h.HistoryError(Path(history_dir) / "runs", f"one entry ({files[0].stem}): "
-                                                             "nothing to compare with yet")
-        old, new = (h.snapshot_of(history_dir, p) for p in files[-2:])
+        new = h.load(history_dir)
+        old = h.previous(history_dir, new)
+        if old is None:
+            raise h.HistoryError(Path(history_dir) / "runs", f"no earlier entry trained "
+                                 f"differently from {new.id}: nothing to compare with yet")
     else:
         old, new = h.load(history_dir, a), h.load(history_dir, b)
     return h.compare(old, new)
@@ -215,10 +217,6 @@ def run_text(run: dict[str, Any]) -> str:
 
 
 # --- formatting -----------------------------------------------------------------------------
-
-def missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
 
 def plain_value(value: Any) -> Any:
     """JSON-ready: NaN as null, numpy scalars as Python ones."""

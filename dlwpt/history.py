@@ -55,8 +55,6 @@ ADDED, REMOVED = "added", "removed"  # in the new run only / in the old run only
 CHANGED = "changed"  # its settings, the training code or the data changed
 RETRAINED = "retrained"  # same settings, code and data, but its run files differ
 UNCHANGED = "unchanged"  # the same run files on the seeds both have (seeds may differ)
-# A verdict code of the history family besides the comparisons layer's: no paired test when
-# the validation data changed (not the same images, or not the same pixels, to pair).
 # Up to this many changed code files are named one by one; more are grouped by folder.
 CODE_FILES_SHOWN = 3
 
@@ -386,11 +384,10 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     content["published"] = {name: file_digest(published[name]) for name in PUBLISHED}
     files = entry_files(history_dir)
     if files:
-        try:
-            latest = load_entry(files[-1])
-        except HistoryError:
-            latest = None  # unreadable: nothing to be the same as (`dlwpt runs` names it)
-        if latest is not None and digest_of({k: latest[k] for k in content}) == digest_of(content):
+        # An unreadable latest entry (damaged, or of another layout) stops recording: a new
+        # entry beside it would mix layouts, or hide the damage. publish_report warns.
+        latest = load_entry(files[-1])
+        if digest_of({k: latest[k] for k in content}) == digest_of(content):
             return None
     for runs in snapshot.models.values():
         for files_ in runs.seeds.values():
@@ -446,12 +443,9 @@ def record_published(history_dir: str | os.PathLike, *, config: Mapping[str, Any
         snapshot = Snapshot.from_files(config=config, runs=runs, data_pt=data_pt,
                                        code_files=code_files, repo=repo)
         run_id = record(history_dir, snapshot, published, git_commit=git_commit(str(repo)))
-    except (DataError, OSError) as e:
-        log.warning("warning: run not recorded in %s: %s", history_dir, one_line(e))
-        return None
     except Exception as e:  # the history must never fail the pipeline
-        log.warning("warning: run not recorded in %s: %s: %s", history_dir,
-                    type(e).__name__, one_line(e))
+        kind = "" if isinstance(e, DataError | OSError) else f"{type(e).__name__}: "
+        log.warning("run not recorded in %s: %s%s", history_dir, kind, one_line(e))
         return None
     if run_id is None:
         log.info("history: the same as the latest entry in %s, nothing added", history_dir)

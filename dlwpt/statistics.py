@@ -110,7 +110,8 @@ class Difference:
     `p` is NaN when there is no spread at all (every observation of the difference is the
     same): no test. The variance parts let `seeds_to_resolve` project the error to other seed
     counts: `seed_var`, one run's variance of the difference over seeds (NaN with one seed);
-    `image_var`, the persistent per-image part; `flip_var`, a run's own flips of single images.
+    `image_var`, the persistent per-image part (with one seed, all the per-image variance: the
+    flips cannot be told apart); `flip_var`, a run's own flips of single images.
     """
 
     mean: float

@@ -33,11 +33,12 @@ def changes_since_previous(p, data, runs, log):
             repo=_bootstrap.REPO,
         )
         return history.compare(history.previous(p.history, current), current), None
-    # DataError: a damaged history, or a damaged run file, which build_report then refuses
-    # with the command that rebuilds it
-    except (DataError, OSError) as e:
-        log.warning("run history not compared: %s", e)
-        return None, str(e)
+    # Never a failed report: a damaged history is a note on the page, and a damaged run file
+    # is then refused by build_report with the command that rebuilds it.
+    except Exception as e:
+        kind = "" if isinstance(e, DataError | OSError) else f"{type(e).__name__}: "
+        log.warning("run history not compared: %s%s", kind, e)
+        return None, f"{kind}{e}"
 
 
 with script_errors(snakemake.log[0]) as log:

@@ -107,7 +107,7 @@ def test_claims_whose_models_are_absent_are_not_evaluated_visibly(tmp_path):
                                 "res": [(0.97, 0.88)]}).claims
     assert found["width"].verdict == INCONCLUSIVE and found["width"].models == ["net", "width"]
     assert {k: (c.verdict, c.reason) for k, c in found.items() if k != "width"} == {
-        "fc": ("not evaluated", "not evaluated: no fully connected model is configured"),
+        "fc": ("not evaluated", "not evaluated: no fully connected model in this run"),
         "l2": ("not evaluated", "not evaluated: model l2 is not configured"),
         "dropout": ("not evaluated", "not evaluated: model dropout is not configured"),
         "batch_norm": ("not evaluated", "not evaluated: model batch_norm is not configured"),
@@ -129,7 +129,7 @@ def test_renaming_a_model_drops_its_claims_visibly(tmp_path):
                      configured=["net", "width", "wide", "dropout"]).claims
     assert found["width"].reason == "not evaluated: model width has not run"
     assert found["l2"].reason == "not evaluated: model l2 is not configured"
-    assert found["fc"].reason == "not evaluated: no fully connected model has run"
+    assert found["fc"].reason == "not evaluated: no fully connected model in this run"
 
 
 @pytest.mark.parametrize("net, width, verdict, outcomes", [

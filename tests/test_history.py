@@ -398,7 +398,8 @@ def edit_entry(path: Path, change) -> None:
 BAD_HISTORIES = {
     "no history": (lambda ws: None, ["runs"], r"no history: no run has been published"),
     "one entry": (lambda ws: ws.record(ws.run("a", make_config())), ["diff"],
-                  r"runs: one entry \(.*\): nothing to compare with yet"),
+                  r"runs: no earlier entry trained differently from .*: nothing to compare "
+                  r"with yet"),
     "unknown id": (two_entries, ["diff", "2025", "2026"], r"runs: no entry '2025' \(2 entries"),
     "ambiguous id": (two_entries, ["diff", "2026"], r"'2026' begins 2 entries"),
     "corrupt JSON": (lambda ws: (two_entries(ws), ws.entries()[0].write_text('{"layout": 1,')),
@@ -469,13 +470,16 @@ def test_a_history_that_cannot_be_written_is_a_warning_not_a_failure(ws, caplog,
     blocked.write_text("a file where the history folder should be")
     assert publish(ws, run, blocked, caplog) is None
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert warning.getMessage().startswith(f"warning: run not recorded in {blocked}: ")
+    assert warning.getMessage().startswith(f"run not recorded in {blocked}: ")
     assert "\n" not in warning.getMessage()
-    # an unreadable latest entry does not stop recording (`dlwpt runs` names it)
+    # an unreadable latest entry (damaged, or another layout) stops recording, with a warning
+    # naming it: a new entry beside it would hide the damage or mix layouts
     ws.record(run)
-    ws.entries()[0].write_text("{")
+    edit_entry(ws.entries()[0], lambda e: e.update(layout=2))
     second = ws.run("b", make_config(net={"lr": 0.005}), variants={"net": 1})
-    assert publish(ws, second, ws.history, caplog) is not None
+    caplog.clear()
+    assert publish(ws, second, ws.history, caplog) is None and len(ws.entries()) == 1
+    assert f"{ws.entries()[0]}: written by a newer layout (2)" in caplog.text
     # nor does anything else go wrong there fail the job
     monkeypatch.setattr(h, "record", lambda *a, **k: 1 / 0)
     assert publish(ws, second, ws.history, caplog) is None

@@ -18,8 +18,13 @@ from dlwpt.io import atomic_path, write_text
 from dlwpt.report import figures
 from dlwpt.report.claims import evaluate_claims, training_figures
 from dlwpt.report.comparisons import (
+    A_BETTER,
     ALL_PAIRS,
     COMPARISON_COLUMNS,
+    DIVERGED,
+    MCNEMAR,
+    NOT_DISTINGUISHABLE,
+    TESTED,
     compare_runs,
     family_rows,
     outcome,
@@ -47,7 +52,7 @@ from dlwpt.report.stats import (
 )
 from dlwpt.report.verdicts import (
     difference_words,
-    median_points,
+    median_of,
     number_in_unit,
     verdict_label,
 )
@@ -148,7 +153,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
     top = top_models(comparisons, scored)
     quickest, time_ratio = fastest(per_model, top["best"])
     not_close = {m for m in scored
-                 if outcome(top["rows"], top["best"], m) != "not_distinguishable"}
+                 if outcome(top["rows"], top["best"], m) != NOT_DISTINGUISHABLE}
     models = []
     for model, row in per_model.iterrows():
         delta = book_delta_points(row)
@@ -176,7 +181,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
             for r in run_table.itertuples()]
     pairs = family_rows(comparisons, ALL_PAIRS)
     return {
-        "headline": headline_view(top, per_model, pairs, quickest, time_ratio),
+        "headline": headline_view(top, per_model, pairs, run_table, quickest, time_ratio),
         "diverged": [m["model"] for m in models if m["diverged"]],
         "several_seeds": several_seeds(per_model),
         "n_val": integer(run_table["n_val"].max()),
@@ -187,20 +192,28 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
         "models": models,
         "runs": runs,
         "matrix": verdict_matrix(list(per_model.index), pairs),
-        "one_seed_pairs": int((pairs["test"] == "mcnemar_exact").sum()),
+        "one_seed_pairs": int((pairs["test"] == MCNEMAR).sum()),
         "n_pairs": int(pairs["family_size"].max()) if pairs["family_size"].notna().any() else 0,
         "comparisons": [comparison_row(r) for _, r in comparisons.iterrows()],
     }
 
 
+def run_seeds(run_table: pd.DataFrame, model: str) -> list[int]:
+    """The seeds with a validation accuracy of one model."""
+    scored = run_table[(run_table["model"] == model) & run_table["val_acc"].notna()]
+    return sorted(int(s) for s in scored["seed"])
+
+
 def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFrame,
-                  quickest: str | None, time_ratio: float | None) -> dict[str, Any] | None:
+                  runs: pd.DataFrame, quickest: str | None,
+                  time_ratio: float | None) -> dict[str, Any] | None:
     """The headline's facts, every one a lookup in the vs_best rows of comparisons.csv."""
     if top["best"] is None:
         return None
     best, rows = top["best"], top["rows"]
     row = per_model.loc[best]
-    tested = rows[rows["verdict"].isin(["a_better", "not_distinguishable"])]
+    tested = rows[rows["verdict"].isin([A_BETTER, NOT_DISTINGUISHABLE])]
+    seeds = top["seeds"] if len(tested) else run_seeds(runs, best)
 
     def others(codes: tuple[str, ...]) -> list[dict[str, str]]:
         return [{"model": r.model_b, "words": difference_words(r)}
@@ -211,28 +224,29 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         r = rows[rows["model_b"] == top["runner_up"]].iloc[0]
         runner_up = {"model": r.model_b, "val": acc(r.value_b), "words": difference_words(r),
                      "seeds_needed": seeds_needed(r.seeds_needed),
-                     "gap": f"{100 * abs(r['diff']):.1f}", "one_seed": r.n_seeds == 1,
-                     "no_gap": r["diff"] == 0, "resolved": r.verdict == "a_better"}
+                     "gap": f"{100 * abs(r['diff']):.1f}" if abs(r["diff"]) >= 0.0005
+                     else "less than 0.1", "one_seed": r.n_seeds == 1,
+                     "no_gap": r["diff"] == 0, "resolved": r.verdict == A_BETTER}
     return {
         "best": best, "winner": top["winner"], "runner_up": runner_up,
         # the best's mean over the seeds it was compared on; its own interval when alone
         "val": acc(tested["value_a"].iloc[0]) if len(tested) else acc(row.val_mean),
         "interval": None if len(tested) else interval(row.val_low, row.val_high),
-        "seeds": ("mean over " if len(top["seeds"]) > 1 else "") + seed_list(top["seeds"]),
+        # the seeds behind "val": the comparison seeds, or the best's own when none was tested
+        "seeds": ("mean over " if len(seeds) > 1 else "") + seed_list(seeds),
         "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
         "k": int(tested["family_size"].max()) if len(tested) else 0,
         # other models that did not diverge, tested against the best or not
-        "rivals": int((rows["verdict"] != "not_tested_diverged").sum()),
-        "better_than": [r["model"] for r in others(("a_better",))],
-        "not_distinguishable": others(("not_distinguishable",)),
+        "rivals": int((rows["verdict"] != DIVERGED).sum()),
+        "better_than": [r["model"] for r in others((A_BETTER,))],
+        "not_distinguishable": others((NOT_DISTINGUISHABLE,)),
         "untested": [{"model": r.model_b, "why": verdict_label(r.verdict, r.model_a, r.model_b)}
                      for _, r in rows[~rows["verdict"].isin(
-                         ["a_better", "b_better", "not_distinguishable",
-                          "not_tested_diverged"])].iterrows()],
+                         [*TESTED, DIVERGED])].iterrows()],
         "n_models": len(per_model),
-        "detectable_best": points_abs(median_points(tested, "detectable_80")),
-        "detectable_pairs": points_abs(median_points(
-            pairs[pairs["verdict"].isin(["a_better", "b_better", "not_distinguishable"])],
+        "detectable_best": unsigned_points(median_of(tested, "detectable_80")),
+        "detectable_pairs": unsigned_points(median_of(
+            pairs[pairs["verdict"].isin(TESTED)],
             "detectable_80")),
         "params": integer(row.n_params), "seconds_per_epoch": seconds(row.seconds_per_epoch),
         "device": row.device, "total_seconds": seconds(row.total_seconds),
@@ -241,7 +255,7 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
     }
 
 
-def points_abs(value: float | None) -> str | None:
+def unsigned_points(value: float | None) -> str | None:
     return None if value is None else f"{100 * value:.1f}"
 
 
@@ -260,7 +274,7 @@ def seed_list(seeds: list[int]) -> str:
 
 
 MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"),
-         "not_distinguishable": ("○", "nd"), "not_tested_diverged": ("×", "diverged")}
+         NOT_DISTINGUISHABLE: ("○", "nd"), DIVERGED: ("×", "diverged")}
 
 
 def verdict_matrix(models: list[str], pairs: pd.DataFrame) -> dict[str, Any]:

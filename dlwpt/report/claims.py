@@ -50,7 +50,6 @@ from dlwpt.report.verdicts import LABELS, difference_words
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 NOT_EVALUATED = "not evaluated"
 REFERENCE = "reference"  # a part's outcome when it is shown beside a claim, not deciding it
-VERDICTS = (NOT_EVALUATED, NOT_SUPPORTED, INCONCLUSIVE, SUPPORTED)  # in order of precedence
 COMPARE, THRESHOLD = "compare", "threshold"
 FULLY_CONNECTED, CONV = "fully connected", "conv"
 GROUPS = (FULLY_CONNECTED, CONV)
@@ -300,15 +299,16 @@ def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.
 
 
 def absence(side: str, per_model: pd.DataFrame, configured: Sequence[str] | None) -> str:
-    unrun = configured is not None and bool(set(configured) - set(per_model.index))
+    """Why a side is missing. A group's models are known by architecture only once they ran,
+    so an absent group is named as not in this run."""
     if side in GROUPS:
-        return f"no {side} model {'has run' if unrun else 'is configured'}"
+        return f"no {side} model in this run"
     if configured is not None and side in configured:
         return f"model {side} has not run"
     return f"model {side} is not configured"
 
 
-def finite(value: object) -> float | None:
+def number_or_none(value: object) -> float | None:
     return None if missing(value) or value is pd.NA else float(value)
 
 
@@ -329,11 +329,11 @@ def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
     if flip and code in (A_BETTER, B_BETTER):
         code = B_BETTER if code == A_BETTER else A_BETTER
     part.verdict_code = code
-    diff, low, high = (finite(row[c]) for c in ("diff", "diff_ci_low", "diff_ci_high"))
+    diff, low, high = (number_or_none(row[c]) for c in ("diff", "diff_ci_low", "diff_ci_high"))
     part.value = None if diff is None else sign * diff
     if low is not None and high is not None:
         part.low, part.high = (-high, -low) if flip else (low, high)
-    part.p = finite(row["p_adjusted" if validation else "p_value"])
+    part.p = number_or_none(row["p_adjusted" if validation else "p_value"])
     if code in (A_BETTER, B_BETTER):
         claimed = (code == A_BETTER) == (spec.direction > 0)
         part.outcome = SUPPORTED if claimed else NOT_SUPPORTED

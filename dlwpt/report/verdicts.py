@@ -65,6 +65,6 @@ def p_text(p: float) -> str:
     return text if text.startswith("<") else f"= {text}"
 
 
-def median_points(rows: pd.DataFrame, column: str) -> float | None:
+def median_of(rows: pd.DataFrame, column: str) -> float | None:
     values = rows[column].dropna().astype(float)
     return float(np.median(values)) if len(values) else None
