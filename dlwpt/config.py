@@ -12,8 +12,10 @@ N_OUTPUTS = 2  # every chapter 7-8 model ends in a two-way output layer
 
 
 def selected_models(config: dict[str, Any]) -> list[str]:
-    """The models to train: `train.models` if given, else every entry of `models`."""
-    return list(config["train"].get("models") or config["models"])
+    """The models to train: `train.models` if given, else (absent or null) every entry of
+    `models`. An empty list is refused by `check_config`, not read as "all"."""
+    chosen = config["train"].get("models")
+    return list(config["models"] if chosen is None else chosen)
 
 
 def model_config(config: dict[str, Any], model: str) -> dict[str, Any]:
@@ -52,6 +54,9 @@ def schema_problem(config: dict[str, Any], schema_path: str | Path) -> str | Non
 def check_config(config: dict[str, Any]) -> None:
     """Refuse, before any job, settings that could only fail (or mislead) inside a job."""
     train = config["train"]
+    if train.get("models") == []:
+        raise ValueError("train.models is empty: list the models to train, or leave it out "
+                         "(or null) to train every entry of models")
     unknown = [m for m in selected_models(config) if m not in config["models"]]
     if unknown:
         raise ValueError(f"train.models names unknown models: {', '.join(unknown)}")
@@ -130,7 +135,10 @@ def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
     for path in (("models",), ("thermometer", "experiments")):
         merged, listed = config, defaults
         for key in path:
-            merged, listed = merged.get(key) or {}, (listed or {}).get(key) or {}
+            merged, listed = _entry(merged, key), _entry(listed, key)
+        if not isinstance(merged, dict):
+            continue  # absent, or not a mapping: the schema check that follows names it
+        listed = listed if isinstance(listed, dict) else {}
         order = [k for k in listed if k in merged] + [k for k in merged if k not in listed]
         items = {k: merged[k] for k in order}
         merged.clear()
@@ -145,6 +153,14 @@ def replace_class_sets(config: dict[str, Any], overrides: list[dict[str, Any]]) 
     (and --config values) in the order given; the last one that sets the mapping wins.
     """
     for override in overrides:
-        classes = ((override or {}).get("ingest") or {}).get("cifar2", {}) or {}
-        if isinstance(classes, dict) and "classes" in classes:
-            config["ingest"]["cifar2"]["classes"] = dict(classes["classes"])
+        classes = _entry(_entry(_entry(override, "ingest"), "cifar2"), "classes")
+        # Anything but a mapping is left as merged, for the schema check to refuse in one line.
+        cifar2 = _entry(_entry(config, "ingest"), "cifar2")
+        if isinstance(classes, dict) and isinstance(cifar2, dict):
+            cifar2["classes"] = dict(classes)
+
+
+def _entry(node: Any, key: str) -> Any:
+    """node[key] where node is a mapping holding it, else None (the config is not yet checked:
+    a list or a number where a mapping belongs must reach the schema check, not a traceback)."""
+    return node.get(key) if isinstance(node, dict) else None

@@ -5,6 +5,7 @@ import sys
 import yaml
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -27,6 +28,21 @@ from dlwpt.ingest import ingest_module  # noqa: E402
 from dlwpt.verify import tree_fingerprint  # noqa: E402
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
+
+
+def refuse_config(problem):
+    """Stop while the workflow is parsed, before any job, with one line: `config: <problem>`.
+
+    Snakemake prints any exception raised here, whatever its type, with its class, file and
+    line and a `File ...` line around the message (`WorkflowError in file ".../common.smk",
+    line N:`); SystemExit is the one it lets through unprinted. The line goes through
+    Snakemake's logger, as its own errors do: on stderr (stdout in a dry run, -n) and in the
+    run's log file.
+    """
+    logger.error(f"config: {problem}")
+    sys.exit(1)
+
+
 # --configfile files and --config values, merged: a class set they give replaces the default.
 replace_class_sets(config, [workflow.config_settings.overwrite_config])
 # Models and experiments in config.yaml's order (Snakemake puts those a --configfile names first).
@@ -35,12 +51,12 @@ in_listed_order(config, yaml.safe_load((REPO / "config.yaml").read_text()))
 # then Snakemake's own validation, which fills in the defaults.
 _problem = schema_problem(config, SCHEMA)
 if _problem:
-    raise WorkflowError(f"config: {_problem}")
+    refuse_config(_problem)
 validate(config, str(SCHEMA))
 try:
     check_config(config)
 except ValueError as e:
-    raise WorkflowError(f"config: {e}")
+    refuse_config(e)
 
 DATASETS = config["datasets"]
 # Training reads cifar2.pt: without cifar2 among the datasets no model is trained (the report

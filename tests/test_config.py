@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from dlwpt.config import check_config, in_listed_order, replace_class_sets, schema_problem
+from dlwpt.config import (
+    check_config,
+    in_listed_order,
+    replace_class_sets,
+    schema_problem,
+    selected_models,
+)
 from tests.helpers.workflow import QUICK, planned_jobs, snakemake
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,6 +69,30 @@ def test_models_or_seeds_listed_twice(config):
     config["train"]["seeds"] = [0]
     config["train"]["models"] = ["net", "width", "net"]
     refused(config, r"^train\.models lists net more than once$")
+
+
+def test_an_empty_model_list_is_refused_not_read_as_all(config):
+    assert selected_models(config) == list(config["models"])  # absent: all
+    config["train"]["models"] = None
+    assert selected_models(config) == list(config["models"])  # null: all
+    config["train"]["models"] = []
+    assert selected_models(config) == []
+    refused(config, r"^train\.models is empty: list the models to train, or leave it out ")
+
+
+def test_a_list_or_number_where_a_mapping_belongs_is_left_for_the_schema_check(config):
+    """The steps before the schema check never fail on a wrong type: the check names it."""
+    for key, value in (("models", ["net"]), ("thermometer", [1]), ("ingest", 7)):
+        bad = copy.deepcopy(config)
+        bad[key] = value
+        in_listed_order(bad, config)
+        replace_class_sets(bad, [{key: value}])
+        assert bad[key] == value and schema_problem(bad, SCHEMA).startswith(f"{key}: ")
+    bad = copy.deepcopy(config)
+    bad["ingest"]["cifar2"]["classes"] = ["cat", "dog"]
+    replace_class_sets(bad, [{"ingest": {"cifar2": {"classes": ["cat", "dog"]}}}])
+    assert schema_problem(bad, SCHEMA) == (
+        "ingest.cifar2.classes: ['cat', 'dog'] is not of type 'object'")
 
 
 def test_three_classes_for_two_output_models(config):
@@ -162,3 +193,72 @@ def test_a_configfile_class_set_replaces_the_default_one(quick_pipeline, tmp_pat
     result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, str(classes), "--cores", "2")
     (ingest,) = [j for j in planned_jobs(result.stdout) if j["rule"] == "ingest_dataset"]
     assert ingest["wildcards"] == "dataset=cifar2" and "Params have changed" in ingest["reason"]
+
+
+# What Snakemake prints, before the error, on every run with a --configfile: not error text.
+SNAKEMAKE_NOTICES = re.compile(
+    r"Using workflow specific profile .* for setting default command line arguments\."
+    r"|Config file \S+ is extended by additional config specified via the command line\.")
+
+
+def parse(tmp_path: Path, *configfiles: str) -> str:
+    """What a dry run (-n) in `tmp_path` that stops while the workflow is parsed prints: its
+    stdout (where Snakemake logs in a dry run, errors included), then its stderr."""
+    result = snakemake(tmp_path, "-n", "--configfile", *configfiles, "--cores", "1", check=False)
+    assert result.returncode != 0
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("setting", "line"), [
+    ("models: {width: {lrr: 0.5}}", "config: unknown key 'lrr' in models.width"),
+    ("train: {models: []}", "config: train.models is empty: list the models to train, or leave "
+                            "it out (or null) to train every entry of models"),
+    ("models: {net: {lr: -1}}", "config: models.net.lr: -1 is less than or equal to the minimum "
+                                "of 0"),
+    ("train: {seeds: [0, 0]}", "config: train.seeds lists 0 more than once"),
+    ("models: [net]", "config: models: ['net'] is not of type 'object'"),
+    ("ingest: {cifar2: {classes: [cat, dog]}}",
+     "config: ingest.cifar2.classes: ['cat', 'dog'] is not of type 'object'"),
+])
+def test_a_refused_config_prints_one_line_and_no_traceback(tmp_path, setting, line):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(setting + "\n")
+    out = parse(tmp_path, QUICK, str(bad))
+    assert [s for s in out.splitlines() if s and not SNAKEMAKE_NOTICES.fullmatch(s)] == [line], out
+    for noise in ("Traceback", 'File "', "WorkflowError", "Error in file"):
+        assert noise not in out, out
+
+
+README = (REPO / "README.md").read_text()
+
+
+def test_a_yaml_syntax_error_is_snakemakes_message_which_the_readme_explains(tmp_path):
+    """Snakemake reads --configfile files before the workflow starts (no `Config file ...
+    is extended` notice, printed once the Snakefile runs) and names neither file nor line."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  seeds: [0\n  device: cpu\n")
+    out = parse(tmp_path, str(bad))
+    message = ("Config file is not valid JSON or YAML. In case of YAML, make sure to not mix "
+               "whitespace and tab indentation.")
+    assert [s for s in out.splitlines() if s and not SNAKEMAKE_NOTICES.fullmatch(s)] == [
+        "WorkflowError:", message], out
+    assert "is extended by" not in out
+    assert f"`WorkflowError:` then `{message}`" in README
+
+
+def test_an_empty_configfile_is_snakemakes_message_which_the_readme_explains(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    out = parse(tmp_path, str(empty))
+    message = "Config file must be given as JSON or YAML with keys at top level."
+    assert message in out.splitlines() and "is extended by" not in out, out
+    assert f"`WorkflowError:` then `{message}`" in README
+
+
+def test_a_missing_configfile_is_snakemakes_traceback_which_the_readme_explains(tmp_path):
+    missing = tmp_path / "no-such.yaml"
+    out = parse(tmp_path, str(missing))
+    last = [s for s in out.splitlines() if s and not SNAKEMAKE_NOTICES.fullmatch(s)][-1]
+    assert last == f"FileNotFoundError: [Errno 2] No such file or directory: '{missing}'", out
+    assert "is extended by" not in out
+    assert "ending in `FileNotFoundError: [Errno 2] No such file or directory: '<file>'`" in README
