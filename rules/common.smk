@@ -1,4 +1,5 @@
 # Config validation, data-source resolution and input functions shared by every stage.
+import functools
 import os
 import sys
 
@@ -13,7 +14,7 @@ min_version("9.0")
 # The Snakefile imports the package from its own checkout (scripts do so via _bootstrap.py).
 sys.path.insert(0, str(REPO))
 
-from dlwpt import sources  # noqa: E402
+from dlwpt import cifar10, sources  # noqa: E402
 from dlwpt.code_inputs import package_data, script_dependencies  # noqa: E402
 from dlwpt.config import (  # noqa: E402
     check_config,
@@ -25,7 +26,7 @@ from dlwpt.config import (  # noqa: E402
 )
 from dlwpt.devices import requests_gpu, resolve_device  # noqa: E402
 from dlwpt.ingest import ingest_module  # noqa: E402
-from dlwpt.verify import tree_fingerprint  # noqa: E402
+from dlwpt.verify import content_digest, tree_survey  # noqa: E402
 
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 
@@ -95,6 +96,34 @@ if _missing:
     )
 
 
+def refuse_source(problem):
+    """As refuse_config, for a data source no ingest job could read: `data: <problem>`."""
+    logger.error(f"data: {problem}")
+    sys.exit(1)
+
+
+# The CIFAR-10 copy, checked before any job (a copy the cifar2 ingest would refuse must not
+# let Snakemake delete a good cifar2.pt first), from the walk that fingerprints it: the
+# fingerprint stands for its content in the plan (see ingest_record). A downloaded archive is
+# checked once there; a folder's check costs nothing beyond the walk.
+CIFAR_FINGERPRINT = None
+if "cifar2" in DATASETS and CIFAR_SOURCE.exists():
+    CIFAR_FINGERPRINT, _names = tree_survey(CIFAR_SOURCE)
+    _problem = cifar10.check_source(
+        CIFAR_SOURCE,
+        _names,
+        (config["ingest"].get("cifar2") or {}).get("samples_per_class", 8),
+        checked=Path("results/.sources/complete-archives.json"),
+    )
+    if _problem:
+        _setting = sources.cifar_setting(config)
+        refuse_source(
+            f"{_setting}={CIFAR_SOURCE}: {_problem}"
+            if _setting
+            else f"{CIFAR_SOURCE}: {_problem}; delete it to download it again"
+        )
+
+
 wildcard_constraints:
     dataset="|".join(DATASETS) or "NONE",
     model="|".join(MODELS) or "NONE",
@@ -117,10 +146,42 @@ def code(script, modules=(), data=()):
 
 
 def raw(dataset):
-    """The raw files one dataset's ingest job reads (CIFAR-10: the copy or the archive)."""
+    """The raw files an ingest job reads that a job of this workflow downloads (so it runs
+    first). A local copy's files are no inputs: the job depends on their content
+    (`raw_content`), not on where they are, so an identical copy elsewhere plans no job.
+    """
     if dataset == "cifar2":
-        return [str(CIFAR_SOURCE)]
-    return [str(p) for p in sources.raw_files(dataset, config)]
+        return [str(CIFAR_SOURCE)] if CIFAR_SOURCE == sources.CIFAR_ARCHIVE else []
+    return [] if LOCAL_DATA else [str(p) for p in sources.raw_files(dataset, config)]
+
+
+def raw_root(wildcards):
+    """The folder the raw files are read from (CIFAR-10: the copy itself). A Path, which
+    Snakemake does not compare between runs (it compares params of builtin types only), so
+    where the data lies is no reason to rerun; `raw_names` and `raw_content` say what it is.
+    """
+    return Path(sources.raw_location(wildcards.dataset, config)[0])
+
+
+def raw_names(wildcards):
+    """The raw files relative to `raw_root`: the same for any copy of the data."""
+    return sources.raw_location(wildcards.dataset, config)[1]
+
+
+@functools.cache
+def local_content(dataset):
+    """What a local copy's files hold: their SHA-256 digests (about 40 ms for all of the
+    book's files), or the CIFAR-10 copy's fingerprint. None for downloads (inputs instead).
+    """
+    if dataset == "cifar2":
+        return CIFAR_FINGERPRINT if CIFAR_SOURCE != sources.CIFAR_ARCHIVE else None
+    if not LOCAL_DATA:
+        return None
+    return content_digest(sources.raw_files(dataset, config), LOCAL_DATA)
+
+
+def raw_content(wildcards):
+    return local_content(wildcards.dataset)
 
 
 # Cores Snakemake reserves for an ingest job (default 1). cifar2 decodes its images in a
@@ -146,7 +207,7 @@ def ingest_record(wildcards):
     """Extra summary keys that are also params: a changed, added or removed image in a local
     CIFAR-10 folder changes the fingerprint and so reruns the cifar2 ingest."""
     if wildcards.dataset == "cifar2" and CIFAR_SOURCE.is_dir():
-        return {"source_fingerprint": tree_fingerprint(CIFAR_SOURCE)}
+        return {"source_fingerprint": CIFAR_FINGERPRINT}
     return {}
 
 

@@ -17,7 +17,9 @@ rule ingest_dataset:
     params:
         options=ingest_options,
         pinned=ingest_pins,
-        raw_root=str(LOCAL_DATA or sources.RESOURCES),
+        raw_root=raw_root,
+        raw=raw_names,
+        content=raw_content,
         verify=config["data"]["verify"],
         record=ingest_record,
     script:

@@ -14,12 +14,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from dlwpt.cifar10 import IMAGE_SUFFIXES, TREE_SPLITS
 from dlwpt.ingest.cifar.layout import CIFAR10_CLASSES, SIDE, Splits
 from dlwpt.ingest.common import one_line
 from dlwpt.io import DataError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
-TREE_SPLITS = ("train", "test")
 # Below this many files a process pool costs more than it saves (tests build tiny trees).
 PARALLEL_MIN_FILES = 2000
 CHUNK_FILES = 500
