@@ -7,6 +7,7 @@ ends bit-identical to an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import hashlib
@@ -35,6 +36,7 @@ from dlwpt.io import (
 )
 from dlwpt.live import EpochLog
 from dlwpt.models import build_model, count_parameters, resdeep_variant
+from dlwpt.orphan import ParentWatch
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
 PREDICTION_COLUMNS = ["index", "label", "predicted", "prob"]
@@ -140,7 +142,8 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
                 subsample: int | None = None, resume_dir: str | os.PathLike | None = None,
                 checkpoint_every: int = 1, log: logging.Logger | None = None,
                 out_predictions: str | os.PathLike | None = None,
-                tensorboard_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+                tensorboard_dir: str | os.PathLike | None = None,
+                watch: ParentWatch | None = None) -> dict[str, Any]:
     """Train `model_cfg` (a models entry merged over train.defaults); return the summary.
 
     out_predictions: the per-image validation predictions (default: val_predictions.csv beside
@@ -154,8 +157,13 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
     ("auto" | "off"; YAML reads a bare off as False), see dlwpt.engine. device: "auto" is
     decided here, in the job; a CUDA job claims one free GPU among `gpus` (config
     `train.gpus`, within CUDA_VISIBLE_DEVICES) and holds it until it returns or its process ends.
+
+    watch: the Snakemake job's `ParentWatch` (dlwpt.orphan), which ends the process when
+    Snakemake dies; the checkpoint and the final outputs are written under its `writing()`, so
+    it never ends the process halfway through them.
     """
     cuda_graphs = "off" if cuda_graphs is False else cuda_graphs
+    writing = watch.writing if watch else contextlib.nullcontext
     log = log or logging.getLogger("dlwpt")
     started = time.perf_counter()
     requested = device
@@ -197,6 +205,8 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
         rows, previous_seconds = state["metrics"], state["elapsed_seconds"]
         walltimes = state.get("walltimes", [])
         log.info("resuming %s seed %d after epoch %d", model_name, seed, len(rows))
+        if watch:
+            watch.progress = f"the next run resumes after epoch {len(rows)}"
     epoch_log = EpochLog(tensorboard_dir, rows, walltimes) if tensorboard_dir else None
 
     log.info("training %s (%s, %d parameters) on %s, %d images, %s loop, CUDA graphs %s",
@@ -221,13 +231,15 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
                         epoch, settings.epochs, train_loss)
             break
         if checkpoint_path and epoch % checkpoint_every == 0 and epoch < settings.epochs:
-            with atomic_path(checkpoint_path) as tmp:
+            with writing(), atomic_path(checkpoint_path) as tmp:
                 torch.save({
                     "config_hash": run_hash, "epoch": epoch, "metrics": rows,
                     "elapsed_seconds": previous_seconds + time.perf_counter() - started,
                     "trainer": trainer.state_dict(),
                     "walltimes": epoch_log.walltimes if epoch_log else [],
                 }, tmp)
+                if watch:
+                    watch.progress = f"the next run resumes after epoch {epoch}"
         per_epoch = (time.perf_counter() - loop_started) / (epoch - first_epoch + 1)
         log.info("epoch %d/%d loss %.4f train_acc %.4f val_acc %.4f %.2f s ETA %s", epoch,
                  settings.epochs, train_loss, train_acc, val_acc, seconds,
@@ -260,18 +272,22 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
         "cuda_graphs": trainer.graphs_status,  # "on", "off (why)" or "not used"
         "hyperparameters": {**model_cfg, "subsample": subsample, "n_train": trainer.n_train},
     }
-    save_tensors(out_model, portable_state_dict(trainer.model))
-    write_text(out_metrics, metrics_csv(rows))
     if out_predictions is None:
         out_predictions = Path(out_summary).with_name(PREDICTIONS_NAME)
-    write_text(out_predictions, predictions_csv(*trainer.predictions("val")))
-    # Written last, with the digests of its siblings: the report refuses a run whose files
-    # changed after training (a truncated model.pt, an edited metrics.csv).
-    summary["files"] = {Path(out).name: "sha256:" + file_digest(out)
-                        for out in (out_model, out_metrics, out_predictions)}
-    write_json(out_summary, summary)
-    if checkpoint_path:
-        checkpoint_path.unlink(missing_ok=True)
+    weights, predicted = portable_state_dict(trainer.model), trainer.predictions("val")
+    with writing():  # all of them, or the job is incomplete and its checkpoint stays
+        save_tensors(out_model, weights)
+        write_text(out_metrics, metrics_csv(rows))
+        write_text(out_predictions, predictions_csv(*predicted))
+        # Written last, with the digests of its siblings: the report refuses a run whose files
+        # changed after training (a truncated model.pt, an edited metrics.csv).
+        summary["files"] = {Path(out).name: "sha256:" + file_digest(out)
+                            for out in (out_model, out_metrics, out_predictions)}
+        write_json(out_summary, summary)
+        if checkpoint_path:
+            checkpoint_path.unlink(missing_ok=True)
+        if watch:
+            watch.done()
     if claim:
         claim.release()
     return summary

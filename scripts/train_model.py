@@ -3,9 +3,11 @@
 import _bootstrap  # noqa: F401  (puts the repository on sys.path)
 
 from dlwpt.io import script_errors
+from dlwpt.orphan import ParentWatch
 from dlwpt.train import train_model
 
-with script_errors(snakemake.log[0]) as log:
+# ParentWatch: Snakemake killed (SIGKILL), this job stops within seconds (dlwpt/orphan.py).
+with script_errors(snakemake.log[0]) as log, ParentWatch(log) as watch:
     p = snakemake.params
     train_model(
         snakemake.input.data,
@@ -26,4 +28,5 @@ with script_errors(snakemake.log[0]) as log:
         log=log,
         out_predictions=snakemake.output.predictions,
         tensorboard_dir=snakemake.output.tensorboard,
+        watch=watch,
     )

@@ -1,0 +1,142 @@
+"""A training job that outlives the Snakemake process that started it stops within seconds.
+
+Killed by SIGKILL (or by the OOM killer, a closed session without tmux), Snakemake cannot stop
+its jobs: a training job would train on as an orphan, holding its GPU claim (dlwpt.devices), and
+the next run, after `--unlock`, would start a second process writing the same run. So each
+training job runs a `ParentWatch`: a daemon thread that checks every second whether the
+Snakemake process that started it still lives, and when it does not, logs one line and ends the
+process. Its last checkpoint stays (checkpoints are written by rename, and the watch waits for a
+write in progress: `ParentWatch.writing`), and the kernel drops the GPU claim with the process.
+
+Which process is watched: the nearest ancestor that is Snakemake (`python -m snakemake ...` or
+the `snakemake` script): the local executor's Snakemake, or under Slurm the job step's
+Snakemake on the compute node. Snakemake starts a script through a shell, which bash replaces
+by the script (exec) but another shell may keep as the job's parent, alive after Snakemake's
+death; so the job's direct parent is not enough. A process counts as gone when /proc no longer
+lists it, lists it as a zombie, or lists another process (pid reuse: the start time differs).
+Without a Snakemake ancestor (or without /proc) the direct parent is watched: reparenting
+(os.getppid() changes) says it died.
+
+Not `prctl(PR_SET_PDEATHSIG)`: the kernel sends that signal when the *thread* that forked the
+child ends, and Snakemake starts jobs from worker threads; it would not see through a shell
+either, and a signal's default action ends the process wherever it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class Watched:
+    pid: int
+    start: str | None  # /proc's start time (field 22), or None where /proc cannot say
+    is_snakemake: bool
+
+
+def _stat(pid: int, proc: Path) -> tuple[str, int, str] | None:
+    """(state, parent pid, start time) of `pid` from /proc, or None if it is not listed."""
+    try:
+        text = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # the name, in parentheses, may hold spaces
+    return fields[0], int(fields[1]), fields[19]
+
+
+def _is_snakemake(pid: int, proc: Path) -> bool:
+    try:
+        argv = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    # `python -m snakemake`, `python .venv/bin/snakemake`, `snakemake`; not a shell whose
+    # command line names a script under .snakemake/.
+    return any(os.path.basename(arg) == b"snakemake" for arg in argv[:3])
+
+
+def snakemake_ancestor(proc: Path = PROC, pid: int | None = None) -> Watched:
+    """The nearest ancestor of `pid` (this process) that is Snakemake, else the direct parent."""
+    me = os.getpid() if pid is None else pid
+    mine = _stat(me, proc)
+    if mine is None:  # no /proc: only reparenting can tell
+        return Watched(os.getppid(), None, False)
+    parent = mine[1]
+    current = parent
+    for _ in range(64):  # a deeper tree is not a Snakemake job's
+        if current <= 1:
+            break
+        stat = _stat(current, proc)
+        if stat is None:
+            break
+        if _is_snakemake(current, proc):
+            return Watched(current, stat[2], True)
+        current = stat[1]
+    stat = _stat(parent, proc)
+    return Watched(parent, stat[2] if stat else None, False)
+
+
+def alive(watched: Watched, original_ppid: int, proc: Path = PROC) -> bool:
+    if os.getppid() != original_ppid and watched.pid == original_ppid:
+        return False  # reparented: the direct parent died
+    if watched.start is None:
+        return True
+    stat = _stat(watched.pid, proc)
+    return stat is not None and stat[0] not in ("Z", "X") and stat[2] == watched.start
+
+
+class ParentWatch:
+    """Ends this process (`exit(1)`) within about `poll_s` of its Snakemake's death.
+
+    Use as a context manager around the job; hold `writing()` around a write that must not be
+    cut short (a checkpoint, the final outputs): the watch waits for it before ending the
+    process. `progress` (set by the job) ends the log line; `done()` (inside the last write)
+    stops the watch.
+    """
+
+    def __init__(self, log: logging.Logger, *, poll_s: float = 1.0, proc: Path = PROC,
+                 exit: Callable[[int], object] = os._exit):
+        self.log, self.poll_s, self.proc, self._exit = log, poll_s, proc, exit
+        self.progress = "the next run starts over (no checkpoint yet)"
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._original_ppid = os.getppid()
+        self.watched = snakemake_ancestor(proc)
+        self._thread = threading.Thread(target=self._run, name="parent-watch", daemon=True)
+
+    def __enter__(self) -> ParentWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done()
+
+    def done(self) -> None:
+        self._stopped.set()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.poll_s):
+            if alive(self.watched, self._original_ppid, self.proc):
+                continue
+            with self._lock:
+                if self._stopped.is_set():  # the job finished meanwhile
+                    return
+                who = "Snakemake process" if self.watched.is_snakemake else "parent process"
+                self.log.warning("stopping: the %s that started this job (pid %d) is gone; %s",
+                                 who, self.watched.pid, self.progress)
+                for handler in self.log.handlers:
+                    handler.flush()
+                self._exit(1)  # the kernel drops the GPU claim (flock) with the process
+            return
