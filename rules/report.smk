@@ -1,6 +1,17 @@
 # Report: every upstream artifact -> results/report.html (self-contained), results/metrics.csv
 # and results/comparisons.csv,
 # with the figures also registered in Snakemake's own report (`snakemake --report ...`).
+from dlwpt import rerun
+
+# The command line of this run, for the report's "rebuild the run with: ..." (dlwpt.rerun): an
+# environment variable its job inherits, not a param, which would rerun the report for another
+# --cores or config-file path. Only Snakemake's own process has the command the user typed.
+if workflow.remote_exec or workflow.subprocess_exec:
+    os.environ.pop(rerun.VARIABLE, None)
+else:
+    os.environ[rerun.VARIABLE] = (
+        rerun.snakemake_command(sys.argv, sys.executable, os.environ) or ""
+    )
 
 
 rule make_report:

@@ -4,6 +4,7 @@ Everything the report reads arrives as input: or params: (no snakemake.config), 
 knows when the page is out of date: a corrected book accuracy reruns this job only.
 """
 
+import os
 from itertools import product
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from dlwpt import history
 from dlwpt.io import DataError, script_errors
 from dlwpt.provenance import provenance
 from dlwpt.report import build_report
+from dlwpt.rerun import VARIABLE
 
 
 def groups(files, size):
@@ -81,4 +83,6 @@ with script_errors(snakemake.log[0]) as log:
         experiments=p.experiments,
         book_accuracy=p.book_accuracy,
         ingest_options=p.ingest_options,
+        # The command of this run, set by rules/report.smk (not a param: see dlwpt.rerun).
+        rerun_command=os.environ.get(VARIABLE),
     )

@@ -871,14 +871,17 @@ def test_bad_input_raises_data_error_naming_the_file(synthetic, tmp_path, damage
     assert "\n" not in str(error.value)
     if damage in ("summary_not_json", "model_truncated", "metrics_edited"):  # a training output
         summary = bad if damage == "summary_not_json" else run["summary"]
-        assert str(error.value).endswith(f"rebuild the run with: snakemake --forcerun {summary}")
+        # Without the run's command (build_report called directly), the hint says it in words.
+        assert str(error.value).endswith(
+            "rebuild the run with the snakemake command of this run (the same --configfile "
+            f"files and options) and --forcerun {summary} added")
     assert not (tmp_path / "report.html").exists()
 
 
 @pytest.mark.parametrize("damage, problem", [
     ("edited", "changed since it was trained"),
     ("accuracy", "accuracy 1749/2000 = 0.874500 differs from val_acc 0.875 in summary.json; "
-                 "rebuild the run with: snakemake --forcerun"),
+                 "rebuild the run with the snakemake command of this run"),
     ("other_images", "its labels differ from"),
     ("index", "index is not 0, 1, ..., n-1 in order"),
     ("text", "column predicted holds non-integer values"),

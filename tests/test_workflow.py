@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 import shutil
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 
 from tests.helpers.data import REPO
 from tests.helpers.tensorboard import expected_scalars, scalars
-from tests.helpers.workflow import QUICK, edited, planned_jobs, snakemake
+from tests.helpers.workflow import QUICK, edited, hint_of, planned_jobs, run_hint, snakemake
 from tests.helpers.workflow import job_counts as _job_counts
 
 pytestmark = pytest.mark.pipeline
@@ -130,6 +131,29 @@ def test_adding_a_seed_trains_only_its_runs_and_rebuilds_the_report(quick_pipeli
     assert net[0] != net[1]  # another seed, another run
     # the four runs complete: a third seed plans its own two and the report, nothing else
     assert plan({"seeds": [0, 1, 2], "models": models}) == trainings(models, 2) | report
+
+
+def test_the_hint_of_a_damaged_run_plans_only_that_run(quick_pipeline, tmp_path_factory):
+    """Issue 18: in a copy of the quick run, a truncated model.pt is refused by the report with
+    the command that rebuilds the run. That command, run as printed (in a shell, from the
+    directory the run started in, without the data-source variables in the environment), plans
+    net/seed0's training and the report: not the default zoo, not another run."""
+    work = tmp_path_factory.mktemp("damaged_run")  # a sibling: see the test above
+    shutil.copytree(quick_pipeline, work, symlinks=True, dirs_exist_ok=True)
+    model = work / "results/train/net/seed0/model.pt"
+    model.write_bytes(model.read_bytes()[:1000])
+    result = snakemake(work, "--configfile", QUICK, "--cores", "2", check=False)
+    assert result.returncode != 0
+    log = work / "logs/make_report.log"
+    assert ("error: results/train/net/seed0/model.pt: changed since it was trained"
+            in log.read_text().strip().splitlines()[-1])
+    hint = hint_of(log)
+    assert hint.endswith(f" --configfile {shlex.quote(QUICK)} --cores 2 --forcerun "
+                         "results/train/net/seed0/summary.json"), hint
+    planned = run_hint(hint, "-n")
+    assert {(j["rule"], j["wildcards"]) for j in planned_jobs(planned.stdout)} == {
+        ("train_model", "model=net, seed=0"), ("make_report", ""), ("publish_report", ""),
+        ("all", "")}, planned.stdout[-3000:]
 
 
 def test_bad_input_stops_with_one_line_naming_the_file(tmp_path, data_dir):

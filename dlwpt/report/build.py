@@ -75,7 +75,7 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                  provenance: dict, configured_models: list[str], datasets: list[str],
                  experiments: list[str], book_accuracy: dict[str, list[float]],
                  ingest_options: dict[str, dict[str, Any]], changes: Any = None,
-                 history_problem: str | None = None) -> None:
+                 history_problem: str | None = None, rerun_command: str | None = None) -> None:
     """Write the report page (one self-contained HTML file), the per-run metrics table and
     the pairwise comparisons (comparisons.csv, see dlwpt.report.comparisons).
 
@@ -87,8 +87,9 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     its section, so the same function serves the full zoo and any subset a configuration
     selects. `changes` is dlwpt.history's comparison of this run with the previous one in the
     run history (None: no history was read; `history_problem` says why, when it could not be).
+    `rerun_command` is the command of this run (dlwpt.rerun), which a damaged run's error names.
     """
-    run_table, curves, correct = load_runs(runs, configured_models, book_accuracy)
+    run_table, curves, correct = load_runs(runs, configured_models, book_accuracy, rerun_command)
     per_model = per_model_stats(run_table)
     comparisons = compare_runs(run_table, correct, configured_models,
                                training_figures(per_model, run_table, curves))

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from dlwpt.io import DataError, file_digest, load_tensors, read_json
+from dlwpt.rerun import rebuild_hint
 from dlwpt.statistics import wilson_interval
 
 SUMMARY_KEYS = ("model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
@@ -78,7 +79,7 @@ def book_pair(book_accuracy: dict[str, list[float]], model: str
 
 
 def load_runs(runs: list[dict[str, Any]], models: list[str],
-              book_accuracy: dict[str, list[float]]
+              book_accuracy: dict[str, list[float]], rerun_command: str | None = None
               ) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, int], np.ndarray]]:
     """One row per (model, seed), CSV_COLUMNS and then n_blocks (ResDeep's depth as trained)
     and n_val (validation images); the per-epoch curves of all runs; and per (model, seed) the
@@ -86,6 +87,8 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
 
     Rows follow `models` (the config's order), so tables and charts read like the book's zoo.
     val_acc_ci_low/high: the 95% Wilson interval of the run's validation accuracy.
+    A damaged run's error names the command that rebuilds it: `rerun_command`
+    (dlwpt.rerun.snakemake_command's) with --forcerun, or that in words without one.
     """
     rows, curves, correct = [], [], {}
     labels_seen: tuple[Path, np.ndarray] | None = None
@@ -95,14 +98,16 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
         try:
             summary = read_checked_json(summary_path, SUMMARY_KEYS)
         except DataError as e:
-            raise DataError(summary_path, f"{e.problem}; {rebuild_hint(summary_path)}") from e
+            raise DataError(summary_path, f"{e.problem}; "
+                                          f"{rebuild_hint(summary_path, rerun_command)}") from e
         if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
             raise DataError(summary_path, f"holds {summary['model']}/seed{summary['seed']}, "
                                           f"expected {run['model']}/seed{run['seed']}")
         check_trained_files(summary, summary_path,
                             [metrics_path, predictions_path]
-                            + ([Path(run["model_pt"])] if "model_pt" in run else []))
-        labels, hits = read_predictions(predictions_path, summary, summary_path)
+                            + ([Path(run["model_pt"])] if "model_pt" in run else []),
+                            rerun_command)
+        labels, hits = read_predictions(predictions_path, summary, summary_path, rerun_command)
         if labels_seen is None:
             labels_seen = (predictions_path, labels)
         elif not np.array_equal(labels, labels_seen[1]):
@@ -137,8 +142,8 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
     return table, curve_frame, correct
 
 
-def read_predictions(path: Path, summary: dict[str, Any], summary_path: Path
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def read_predictions(path: Path, summary: dict[str, Any], summary_path: Path,
+                     rerun_command: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(labels, correct per image) of one run's val_predictions.csv, checked: indices 0..n-1
     in order, integer labels and predictions, and (unless the run diverged: its predictions
     come from non-finite weights) an accuracy equal to the summary's val_acc."""
@@ -157,7 +162,7 @@ def read_predictions(path: Path, summary: dict[str, Any], summary_path: Path
             hits.mean(), val_acc, rel_tol=0, abs_tol=1e-9):
         raise DataError(path, f"accuracy {int(hits.sum())}/{len(hits)} = {hits.mean():.6f} "
                               f"differs from val_acc {val_acc} in {summary_path.name}; "
-                              f"{rebuild_hint(summary_path)}")
+                              f"{rebuild_hint(summary_path, rerun_command)}")
     return labels, hits
 
 
@@ -172,11 +177,8 @@ def run_interval(val_acc: float | None, n: int) -> tuple[float, float]:
     return wilson_interval(round(val_acc * n), n)
 
 
-def rebuild_hint(summary_path: Path) -> str:
-    return f"rebuild the run with: snakemake --forcerun {summary_path}"
-
-
-def check_trained_files(summary: dict[str, Any], summary_path: Path, files: list[Path]) -> None:
+def check_trained_files(summary: dict[str, Any], summary_path: Path, files: list[Path],
+                        rerun_command: str | None = None) -> None:
     """Each file as it was when the run was trained (the digests its summary recorded): a
     model.pt truncated or a metrics.csv edited afterwards is refused, not summarized."""
     recorded = summary.get("files")
@@ -186,12 +188,12 @@ def check_trained_files(summary: dict[str, Any], summary_path: Path, files: list
         expected = recorded.get(path.name)
         if expected is None:
             raise DataError(summary_path, f"records no digest for {path.name}; "
-                                          f"{rebuild_hint(summary_path)}")
+                                          f"{rebuild_hint(summary_path, rerun_command)}")
         actual = "sha256:" + file_digest(path)
         if actual != expected:
             raise DataError(path, f"changed since it was trained ({actual}, recorded "
                                   f"{expected} in {summary_path.name}); "
-                                  f"{rebuild_hint(summary_path)}")
+                                  f"{rebuild_hint(summary_path, rerun_command)}")
 
 
 def engine_label(summary: dict[str, Any]) -> str:

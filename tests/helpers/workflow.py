@@ -34,6 +34,24 @@ def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None,
     return result
 
 
+def hint_of(log: Path) -> str:
+    """The command named by the "rebuild the run with: ..." hint of a job log's last line."""
+    last = log.read_text().strip().splitlines()[-1]
+    return last.split("; rebuild the run with: ", 1)[1]
+
+
+def run_hint(hint: str, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
+    """Run a hint's command as printed (in a shell, from this directory, as the failed run was)
+    with `args` added, in an environment without the data-source variables: the command must
+    carry those of the run that failed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DLWPT_DATA", "DLWPT_CIFAR10")}
+    result = subprocess.run(["bash", "-c", " ".join([hint, *args])], env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(f"{hint} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
 def job_counts(stdout: str) -> dict[str, int]:
     """Parse Snakemake's `job count` table (printed by a dry run, -n)."""
     counts: dict[str, int] = {}
