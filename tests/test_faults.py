@@ -6,6 +6,7 @@ Real Snakemake runs on one small dataset each (wine), so each case costs seconds
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +17,7 @@ from dlwpt import sources
 from dlwpt.io import file_digest
 from tests.helpers.data import CIFAR10, DATA, REPO
 from tests.helpers.tensorboard import expected_scalars, scalars
-from tests.helpers.workflow import QUICK, snakemake, uninterrupted_metrics
+from tests.helpers.workflow import QUICK, hint_of, run_hint, snakemake, uninterrupted_metrics
 
 pytestmark = pytest.mark.pipeline
 WINE = "p1ch4/tabular-wine/winequality-white.csv"
@@ -155,11 +156,69 @@ def test_a_killed_training_job_resumes_when_the_same_command_runs_again(tmp_path
         work / "results/train/net/seed0/metrics.csv")
 
 
+def test_a_killed_snakemake_stops_its_training_job_and_the_next_run_resumes(tmp_path):
+    """SIGKILL of Snakemake itself (not of its job) mid-training: the orphaned job stops within
+    10 s, saying why, with its checkpoint in place; after `--unlock` (the killed Snakemake left
+    its lock) the same command resumes alone and ends with an uninterrupted run's metrics."""
+    import os
+    import sys
+    import time
+
+    config = tmp_path / "one-model.yaml"
+    config.write_text(json.dumps({"datasets": ["cifar2"], "train": {  # about 25 s of training
+        "models": ["net"], "device": "cpu", "subsample": 3000, "defaults": {"epochs": 100}}}))
+    work = tmp_path / "work"
+    target = "results/train/net/seed0/summary.json"
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work),
+               "--configfile", str(config), "--cores", "2", target]
+    env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10)}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def jobs() -> list[str]:
+        return subprocess.run(["pgrep", "-s", str(first.pid), "-f", r"train_model\.py"],
+                              capture_output=True, text=True).stdout.split()
+
+    checkpoint = work / "results/.resume/net/seed0/checkpoint.pt"
+    deadline = time.monotonic() + 600
+    while not checkpoint.exists():
+        assert first.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+    assert jobs(), "the training job's process was not found"
+    first.kill()
+    killed = time.monotonic()
+    while jobs():
+        assert time.monotonic() - killed < 10, "the training job outlived Snakemake by 10 s"
+        time.sleep(0.1)
+    first.wait()
+    log = work / "logs/train_model/net/seed0.log"
+    last = log.read_text().strip().splitlines()[-1].split(" ", 1)[1]
+    assert last.startswith(f"stopping: the Snakemake process that started this job "
+                           f"(pid {first.pid}) is gone; the next run resumes after epoch ")
+    stopped_after = int(last.rsplit(" ", 1)[1])
+    assert 1 <= stopped_after < 100 and not (work / target).exists()
+    assert not list(checkpoint.parent.glob(".*.tmp"))  # no half-written checkpoint
+
+    locked = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert locked.returncode != 0 and "--unlock" in locked.stderr, locked.stderr[-3000:]
+    subprocess.run([*command, "--unlock"], env=env, capture_output=True, check=True, timeout=600)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    text = log.read_text()
+    assert f"resuming net seed 0 after epoch {stopped_after}\n" in text and "stopping" not in text
+
+    resumed, uninterrupted = uninterrupted_metrics(work, "net", tmp_path / "reference", 3000)
+    assert resumed == uninterrupted and len(resumed) == 100
+    assert scalars(work / "results/tensorboard/net/seed0") == expected_scalars(
+        work / "results/train/net/seed0/metrics.csv")
+
+
 def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path, data_dir):
     """A summary.json corrupted, then a model.pt truncated, after the run: the report refuses
     each in one line naming the file and the command that rebuilds it, the published page
-    stays as it was, the same command fails again rather than exit 0, and the named command
-    repairs the run. (A small CIFAR tree and a short thermometer keep each run to seconds.)"""
+    stays as it was, the same command fails again rather than exit 0, and the named command,
+    run as printed, repairs the run. (A small CIFAR tree and a short thermometer keep each run
+    to seconds.)"""
     config = tmp_path / "small.yaml"
     config.write_text(json.dumps({
         "datasets": ["cifar2"], "ingest": {"cifar2": {"samples_per_class": 2}},
@@ -184,7 +243,10 @@ def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path, da
         last = (work / "logs/make_report.log").read_text().strip().splitlines()[-1]
         named = summary.relative_to(work)  # as the job sees it, from the work dir
         assert last.split(" ", 1)[1].startswith(f"error: {named}: cannot read JSON")
-        assert last.endswith(f"rebuild the run with: snakemake --forcerun {named}")
+        # the command of this run, as typed, with the variables it ran with
+        hint = hint_of(work / "logs/make_report.log")
+        assert hint.endswith(f"{shlex.join(run)} --forcerun {named}"), hint
+        assert f"DLWPT_CIFAR10={shlex.quote(small['DLWPT_CIFAR10'])} " in hint
         assert page.read_bytes() == published
     assert len(list(history.glob("*.json"))) == 1  # a failed run adds nothing
     summary.write_bytes(good_summary)
@@ -199,7 +261,7 @@ def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path, da
     last = (work / "logs/make_report.log").read_text().strip().splitlines()[-1]
     assert f"error: {model.relative_to(work)}: changed since it was trained" in last
     assert page.read_bytes() == published
-    snakemake(work, *run, "--forcerun", str(summary.relative_to(work)), env=small)
+    run_hint(hint_of(work / "logs/make_report.log"))  # as printed
     assert json.loads(summary.read_text())["files"]["model.pt"] == (
         "sha256:" + file_digest(model))
     assert page.read_bytes() != published  # a new page, from the retrained run
