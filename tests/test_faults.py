@@ -111,17 +111,15 @@ def snakemake_in(checkout: Path, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
-def test_a_killed_training_job_resumes_when_the_same_command_runs_again(tmp_path):
-    """SIGKILL of the real training process mid-run; the same command again resumes from the
-    checkpoint and ends with the metrics of an uninterrupted run."""
+def start_one_model_run(tmp_path: Path, epochs: int):
+    """Snakemake training net (seed 0, 3,000 images, `epochs`) in the background, in its own
+    session: (work dir, target, command, environment, the Snakemake process)."""
     import os
-    import signal
     import sys
-    import time
 
     config = tmp_path / "one-model.yaml"
     config.write_text(json.dumps({"datasets": ["cifar2"], "train": {
-        "models": ["net"], "device": "cpu", "subsample": 3000, "defaults": {"epochs": 6}}}))
+        "models": ["net"], "device": "cpu", "subsample": 3000, "defaults": {"epochs": epochs}}}))
     work = tmp_path / "work"
     target = "results/train/net/seed0/summary.json"
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work),
@@ -129,6 +127,17 @@ def test_a_killed_training_job_resumes_when_the_same_command_runs_again(tmp_path
     env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10)}
     first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
+    return work, target, command, env, first
+
+
+def test_a_killed_training_job_resumes_when_the_same_command_runs_again(tmp_path):
+    """SIGKILL of the real training process mid-run; the same command again resumes from the
+    checkpoint and ends with the metrics of an uninterrupted run."""
+    import os
+    import signal
+    import time
+
+    work, target, command, env, first = start_one_model_run(tmp_path, epochs=6)
     checkpoint = work / "results/.resume/net/seed0/checkpoint.pt"
     deadline = time.monotonic() + 600
     while not checkpoint.exists():
@@ -160,20 +169,10 @@ def test_a_killed_snakemake_stops_its_training_job_and_the_next_run_resumes(tmp_
     """SIGKILL of Snakemake itself (not of its job) mid-training: the orphaned job stops within
     10 s, saying why, with its checkpoint in place; after `--unlock` (the killed Snakemake left
     its lock) the same command resumes alone and ends with an uninterrupted run's metrics."""
-    import os
-    import sys
     import time
 
-    config = tmp_path / "one-model.yaml"
-    config.write_text(json.dumps({"datasets": ["cifar2"], "train": {  # about 25 s of training
-        "models": ["net"], "device": "cpu", "subsample": 3000, "defaults": {"epochs": 100}}}))
-    work = tmp_path / "work"
-    target = "results/train/net/seed0/summary.json"
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work),
-               "--configfile", str(config), "--cores", "2", target]
-    env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10)}
-    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    # about 25 s of training
+    work, target, command, env, first = start_one_model_run(tmp_path, epochs=100)
 
     def jobs() -> list[str]:
         return subprocess.run(["pgrep", "-s", str(first.pid), "-f", r"train_model\.py"],
