@@ -13,6 +13,7 @@ import json
 import os
 import tarfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
@@ -105,15 +106,12 @@ def _archive_problem(archive: Path, checked: Path | None) -> str | None:
     found = set()
     try:
         with tarfile.open(archive, "r:*") as tar:
-            for member in tar:
-                path = PurePosixPath(member.name)
-                if member.isfile() and path.parent.name == PYTHON_DIR and \
-                        path.name in PYTHON_MEMBERS:
-                    data = tar.extractfile(member)
-                    data.seek(max(member.size - len(PICKLE_END), 0))
-                    if data.read() != PICKLE_END:
-                        return f"{member.name} in the archive is not a CIFAR-10 python batch"
-                    found.add(path.name)
+            for name, member in python_members(tar):
+                data = tar.extractfile(member)
+                data.seek(max(member.size - len(PICKLE_END), 0))
+                if data.read() != PICKLE_END:
+                    return f"{member.name} in the archive is not a CIFAR-10 python batch"
+                found.add(name)
             while tar.fileobj.read(1 << 20):  # a cut after the last member: the rest is short
                 pass
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
@@ -125,6 +123,15 @@ def _archive_problem(archive: Path, checked: Path | None) -> str | None:
     if checked is not None:
         _write_checked(checked, [*known, key][-16:])
     return None
+
+
+def python_members(tar: tarfile.TarFile) -> Iterator[tuple[str, tarfile.TarInfo]]:
+    """The python batches of an archive, as (file name, member), in archive order: the files
+    named PYTHON_MEMBERS in a PYTHON_DIR folder, wherever that folder sits."""
+    for member in tar:
+        path = PurePosixPath(member.name)
+        if member.isfile() and path.parent.name == PYTHON_DIR and path.name in PYTHON_MEMBERS:
+            yield path.name, member
 
 
 def _read_checked(checked: Path | None) -> list[str]:

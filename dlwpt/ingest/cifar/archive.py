@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import tarfile
 import zlib
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from dlwpt.cifar10 import python_members
 from dlwpt.ingest.cifar.batches import parse_python_batches
 from dlwpt.ingest.cifar.layout import PYTHON_DIR, PYTHON_MEMBERS, Splits
 from dlwpt.ingest.common import one_line
@@ -18,11 +19,8 @@ def read_python_tarball(tar_path: Path) -> tuple[Splits, list[dict]]:
     blobs = {}
     try:
         with tarfile.open(tar_path, "r:*") as tar:
-            for member in tar:
-                path = PurePosixPath(member.name)
-                if member.isfile() and path.parent.name == PYTHON_DIR and \
-                        path.name in PYTHON_MEMBERS:
-                    blobs[path.name] = tar.extractfile(member).read()
+            for name, member in python_members(tar):
+                blobs[name] = tar.extractfile(member).read()
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise DataError(tar_path, f"unreadable archive ({one_line(e)})") from e
     missing = [name for name in PYTHON_MEMBERS if name not in blobs]
