@@ -112,8 +112,8 @@ def show_runs(snapshots: list[h.Snapshot], every: bool, style: str) -> str:
                *(f"acc:{m}" for m in view["models"])]
     rows = []
     for entry in view["entries"]:
-        rows.append([entry["id"], date_text(entry["time"]),
-                     commit_text(entry["git_commit"], entry["dirty"]),
+        rows.append([entry["id"], h.date_text(entry["time"]),
+                     h.commit_text(entry["git_commit"], entry["dirty"]),
                      entry["experiment"] or "",
                      *(h.value_text(entry["settings"][k]) if k in entry["settings"] else "—"
                        for k in view["settings"]),
@@ -211,8 +211,8 @@ def show_diff(changes: h.Changes, style: str) -> str:
 
 
 def run_text(run: dict[str, Any]) -> str:
-    text = (f"{run['id']} ({date_text(run['time'])}, commit "
-            f"{commit_text(run['git_commit'], run['dirty'])}")
+    text = (f"{run['id']} ({h.date_text(run['time'])}, commit "
+            f"{h.commit_text(run['git_commit'], run['dirty'])}")
     return text + (f", experiment {run['experiment']})" if run["experiment"] else ")")
 
 
@@ -227,14 +227,6 @@ def plain_value(value: Any) -> Any:
 
 def acc_text(value: float | None) -> str:
     return "—" if missing(value) else f"{value:.3f}"
-
-
-def date_text(time: str | None) -> str:
-    return "—" if not time else time[:16].replace("T", " ")
-
-
-def commit_text(commit: str | None, dirty: bool | None) -> str:
-    return "unknown" if not commit else commit[:10] + ("-dirty" if dirty else "")
 
 
 def table(headers: list[str], rows: list[list[str]], style: str) -> str:

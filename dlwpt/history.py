@@ -538,6 +538,16 @@ class RunInfo:
                    snapshot.experiment)
 
 
+def date_text(time: str | None) -> str:
+    """An entry's time as people read it: `2026-12-01 01:13` (UTC)."""
+    return "—" if not time else time[:16].replace("T", " ")
+
+
+def commit_text(commit: str | None, dirty: bool | None) -> str:
+    """A short commit, `-dirty` when the checkout had uncommitted changes."""
+    return "unknown" if not commit else commit[:10] + ("-dirty" if dirty else "")
+
+
 @dataclass(frozen=True)
 class Changes:
     """compare()'s answer. `first`: there is no old run (nothing to compare with; `models`

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from dlwpt.history import code_summary
+from dlwpt.history import code_summary, commit_text, date_text
 from dlwpt.io import atomic_path, write_text
 from dlwpt.report import figures
 from dlwpt.report.claims import evaluate_claims, training_figures
@@ -372,9 +372,9 @@ def changes_view(changes: Any, problem: str | None) -> dict[str, Any]:
                             "data_changed": changes.data_changed,
                             "code": code_summary(changes.code)}
     if old is not None:
-        view["old"] = {"id": old.id, "time": (old.time or "")[:16].replace("T", " "),
-                       "commit": str(old.git_commit or "unknown")[:10]
-                       + ("-dirty" if old.dirty else ""), "experiment": old.experiment}
+        view["old"] = {"id": old.id, "time": date_text(old.time),
+                       "commit": commit_text(old.git_commit, old.dirty),
+                       "experiment": old.experiment}
     rows, unchanged = [], []
     for _, row in changes.frame().iterrows():
         if row["status"] == "unchanged":
