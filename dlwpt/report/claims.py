@@ -369,10 +369,10 @@ def threshold_part(spec: PartSpec, model: str, run_table: pd.DataFrame) -> Part:
     missed = kept & (values < threshold)
     if missed.any():
         part.outcome = NOT_SUPPORTED
-        part.reason = f"below {acc(threshold)} on " + seed_list(
+        part.reason = f"below {acc(threshold)} on " + joined_with_and(
             [f"seed {s} ({acc(v)})" for s, v in zip(seeds[missed], values[missed], strict=True)])
     elif diverged.any():
-        part.reason = "not decided: a diverged run (" + seed_list(
+        part.reason = "not decided: a diverged run (" + joined_with_and(
             [f"seed {s}" for s in seeds[diverged]]) + ")"
     elif not kept.any() or not kept.all():
         part.reason = "not decided: a seed without a training accuracy"
@@ -383,5 +383,6 @@ def threshold_part(spec: PartSpec, model: str, run_table: pd.DataFrame) -> Part:
     return part
 
 
-def seed_list(items: list[str]) -> str:
+def joined_with_and(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`: the seeds a threshold part names, in words."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
