@@ -16,6 +16,15 @@ include: "rules/train.smk"
 include: "rules/report.smk"
 
 
+# Before the first job, one block: the plan's training runs and expected wall time on this
+# machine, and results/.progress/plan.json for the jobs' "run: N% ..." lines (dlwpt.estimate).
+# Snakemake calls onstart only when jobs will run: never in a dry run (-n).
+onstart:
+    from dlwpt import estimate
+
+    estimate.announce(workflow, config, logger, train_gpus=TRAIN_GPUS)
+
+
 rule all:
     default_target: True
     input:

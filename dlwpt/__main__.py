@@ -1,9 +1,10 @@
 """`python -m dlwpt runs` / `python -m dlwpt diff`: the run history (dlwpt.history) on the
 command line, in the spirit of `dvc exp show` and `dvc exp diff`, with the paired verdicts of the
-report's comparisons layer.
+report's comparisons layer. `python -m dlwpt seal`: seal the training summaries written before
+summaries were sealed (dlwpt.io.summary_seal), where their runs are as trained.
 
-Bad input (no history, an unknown id, a corrupt or edited entry, another layout) is one line on
-stderr and exit status 2.
+Bad input (no history, an unknown id, a corrupt or edited entry, another layout, a summary that
+cannot be sealed) is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from dlwpt import history as h
+from dlwpt.io import BROKEN, SEALED, file_digest, read_json, seal_state, sealed, write_json
 from dlwpt.report.formats import missing
+from dlwpt.rerun import rebuild_hint
 
 DEFAULT_HISTORY = "results/history"
+DEFAULT_TRAIN = "results/train"
 
 
 class Parser(argparse.ArgumentParser):
@@ -50,11 +54,19 @@ def parser() -> argparse.ArgumentParser:
         form.add_argument("--json", action="store_true", help="JSON, for scripts")
         command.add_argument("--history", default=DEFAULT_HISTORY, metavar="DIR",
                              help=f"the history folder (default: {DEFAULT_HISTORY})")
+    seal = commands.add_parser(
+        "seal", help="seal every summary.json under FOLDER that has no seal, where the files "
+                     "whose digests it records are unchanged; print what was sealed and what "
+                     "was refused")
+    seal.add_argument("folder", nargs="?", default=DEFAULT_TRAIN,
+                      help=f"the training results (default: {DEFAULT_TRAIN})")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "seal":
+        return seal_summaries(Path(args.folder))
     try:
         if args.command == "runs":
             text = show_runs(h.snapshots(args.history), args.all, form(args))
@@ -214,6 +226,72 @@ def run_text(run: dict[str, Any]) -> str:
     text = (f"{run['id']} ({h.date_text(run['time'])}, commit "
             f"{h.commit_text(run['git_commit'], run['dirty'])}")
     return text + (f", experiment {run['experiment']})" if run["experiment"] else ")")
+
+
+# --- seal -----------------------------------------------------------------------------------
+
+def unchanged_run_problem(path: Path, summary: dict[str, Any]) -> str | None:
+    """Why the run of the summary at `path` is not as trained (None: it is): every file whose
+    digest the summary records ("files") must still have it."""
+    recorded = summary.get("files")
+    if not isinstance(recorded, dict) or not recorded:
+        return "records no digests of its run's files"
+    for name, expected in recorded.items():
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            return f"records a digest of {name!r}, not a file of its run"
+        sibling = path.with_name(name)
+        if not sibling.is_file():
+            return f"{name} is missing"
+        if "sha256:" + file_digest(sibling) != expected:
+            return f"{name} changed since it was trained"
+    return None
+
+
+def seal_summaries(folder: Path) -> int:
+    """Seal every unsealed summary.json under `folder` whose run files match their recorded
+    digests; leave a sealed one alone; refuse the rest (one line each on stderr, exit 2)."""
+    paths = sorted(folder.rglob("summary.json")) if folder.is_dir() else []
+    if not paths:
+        sys.stderr.write(f"error: {folder}: no summary.json here (give the training results "
+                         f"folder, {DEFAULT_TRAIN} by default)\n")
+        return 2
+
+    def target(path: Path) -> Path:  # as --forcerun reads it: relative to the work dir
+        resolved = path.resolve()
+        train = next((p for p in resolved.parents
+                      if p.name == "train" and p.parent.name == "results"), None)
+        return resolved.relative_to(train.parent.parent) if train else path
+
+    counts = {"sealed": 0, "already sealed": 0, "refused": 0}
+    for path in paths:
+        try:
+            summary = read_json(path)
+        except (OSError, ValueError) as e:
+            summary, problem = None, f"cannot read JSON ({h.one_line(e)})"
+        else:
+            problem = None if isinstance(summary, dict) else "not a training summary"
+        state = seal_state(summary) if problem is None else None
+        if state == SEALED:
+            counts["already sealed"] += 1
+            continue
+        if state == BROKEN:
+            problem = "changed after training (its seal does not match)"
+        elif problem is None:
+            problem = unchanged_run_problem(path, summary)
+        if problem:
+            counts["refused"] += 1
+            sys.stderr.write(f"refused {path}: {problem}; {rebuild_hint(target(path), None)}\n")
+            continue
+        try:
+            write_json(path, sealed(summary))
+        except OSError as e:
+            counts["refused"] += 1
+            sys.stderr.write(f"refused {path}: cannot write ({e.strerror or e})\n")
+            continue
+        counts["sealed"] += 1
+        sys.stdout.write(f"sealed {path}\n")
+    sys.stdout.write(", ".join(f"{n} {what}" for what, n in counts.items()) + "\n")
+    return 2 if counts["refused"] else 0
 
 
 # --- formatting -----------------------------------------------------------------------------

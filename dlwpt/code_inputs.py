@@ -1,21 +1,65 @@
-"""Which package files a job runs, derived from the `import` statements of its script.
+"""Which package files a job runs, derived from the `import` statements of its script, and
+what of each file counts as a change.
 
-Rules declare these files as inputs so that editing a module reruns exactly the jobs that import
-it. The files are found by reading the sources (nothing is imported: the Snakefile stays cheap to
-parse and the workflow never runs package code to plan a job). Every import statement counts,
-also those inside functions or `if` blocks: a job that may run a module depends on it, and
-declaring one module too many costs a rerun, one too few a stale result. Imports by computed name
-(`importlib.import_module(f"...{x}")`) cannot be read; callers name those modules themselves
-(see `dlwpt.ingest.ingest_module`).
+Rules pass each file to its job as a param holding the file's `source_digest`, so that a change
+to a module's code reruns exactly the jobs that import it, while a change to its comments,
+docstrings or layout reruns nothing. The files are found by reading the sources (nothing is
+imported: the Snakefile stays cheap to parse and the workflow never runs package code to plan a
+job). Every import statement counts, also those inside functions or `if` blocks: a job that may
+run a module depends on it, and declaring one module too many costs a rerun, one too few a stale
+result. Imports by computed name (`importlib.import_module(f"...{x}")`) cannot be read; callers
+name those modules themselves (see `dlwpt.ingest.ingest_module`).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
 PACKAGE = "dlwpt"
+
+
+# An import statement as written: (from-import?, module after `from`, level of dots, names).
+_Import = tuple[bool, str | None, int, tuple[str, ...]]
+_WITH_DOCSTRING = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def read_python(source: Path) -> tuple[tuple[_Import, ...], str]:
+    """The import statements of `source`, in `ast.walk` order, and the digest of its code
+    (`source_digest`). A file Python cannot parse raises ValueError, one line naming the file,
+    the line and the problem."""
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{source}: not UTF-8 ({e.reason})") from None
+    return _read_python(text, str(source))
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_python(text: str, filename: str) -> tuple[tuple[_Import, ...], str]:
+    # Keyed by the text itself: each file is parsed once however many jobs' closures hold it,
+    # and an edited file is parsed again.
+    try:
+        tree = ast.parse(text, filename=filename)
+    except SyntaxError as e:
+        raise ValueError(f"{filename}:{e.lineno}: {e.msg}") from None
+    imports: list[_Import] = []
+    for node in ast.walk(tree):  # a node's children are queued before it is yielded
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            imports.append((isinstance(node, ast.ImportFrom), getattr(node, "module", None),
+                            getattr(node, "level", 0), tuple(a.name for a in node.names)))
+        elif isinstance(node, _WITH_DOCSTRING) and node.body and _is_docstring(node.body[0]):
+            node.body = node.body[1:]
+    dump = ast.dump(tree, annotate_fields=True, include_attributes=False)
+    return tuple(imports), hashlib.sha256(dump.encode()).hexdigest()
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str))
 
 
 def module_file(name: str, root: Path) -> Path | None:
@@ -35,30 +79,30 @@ def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:
     relative import). `import a.b.c` loads a, a.b and a.b.c; `from a import b` loads a, and a.b
     as well when b is a submodule rather than a name defined in a (b maps to True).
     """
-    tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
+    imports, _ = read_python(source)
     # The package a relative import starts from: a package's own name, else its parent's.
     package = "" if module is None else (
         module if source.name == "__init__.py" else module.rpartition(".")[0])
     names: dict[str, bool] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+    for is_from, from_module, level, aliases in imports:
+        if not is_from:
             names.update(dict.fromkeys(
-                (n for alias in node.names for n in _with_parents(alias.name)), False))
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                if not package:
-                    raise ValueError(f"{source}: relative import outside a package")
-                parts = package.split(".")
-                if node.level - 1 >= len(parts):
-                    raise ValueError(f"{source}: relative import beyond the top package")
-                base = ".".join(parts[: len(parts) - (node.level - 1)])
-                base = f"{base}.{node.module}" if node.module else base
-            else:
-                base = node.module or ""
-            for alias in node.names:
-                if alias.name != "*":
-                    names.setdefault(f"{base}.{alias.name}", True)
-            names.update(dict.fromkeys(_with_parents(base), False))
+                (n for alias in aliases for n in _with_parents(alias)), False))
+            continue
+        if level:
+            if not package:
+                raise ValueError(f"{source}: relative import outside a package")
+            parts = package.split(".")
+            if level - 1 >= len(parts):
+                raise ValueError(f"{source}: relative import beyond the top package")
+            base = ".".join(parts[: len(parts) - (level - 1)])
+            base = f"{base}.{from_module}" if from_module else base
+        else:
+            base = from_module or ""
+        for alias in aliases:
+            if alias != "*":
+                names.setdefault(f"{base}.{alias}", True)
+        names.update(dict.fromkeys(_with_parents(base), False))
     return names
 
 
@@ -114,3 +158,27 @@ def package_data(folder: Path) -> list[Path]:
         return []
     return sorted(p for p in folder.rglob("*")
                   if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith("."))
+
+
+def source_digest(path: Path) -> str:
+    """sha256 of what a job runs of `path`. Python source: its syntax tree (`ast.dump`, without
+    line numbers) with the docstring of every module, class and function removed, so comments,
+    docstrings and layout (line breaks, quotes, blank lines, trailing commas) change nothing,
+    while any change Python would execute does. Any other file (templates, stylesheets): its
+    bytes. The tree's dump may differ between Python versions: a new Python reruns every job
+    once. A file Python cannot parse raises ValueError (`read_python`)."""
+    if path.suffix != ".py":
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    return read_python(path)[1]
+
+
+def code_params(files: Iterable[Path], root: Path) -> dict[str, str]:
+    """What stands for `files` in a rule's params: per file, "<path relative to root> <digest>",
+    under the name "code:<path>". Snakemake compares a job's params as a set of values and
+    prints those that differ in the plan's `reason:`, so the reason names each changed file; the
+    same for any working directory or checkout location."""
+    params = {}
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        params[f"code:{rel}"] = f"{rel} {source_digest(path)}"
+    return params

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import math
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,15 @@ def selected_models(config: dict[str, Any]) -> list[str]:
     `models`. An empty list is refused by `check_config`, not read as "all"."""
     chosen = config["train"].get("models")
     return list(config["models"] if chosen is None else chosen)
+
+
+def config_digest(config: dict[str, Any]) -> str:
+    """sha256 of the configuration as run, for the report's params: any change reruns the
+    report, as the whole config as a param did, without printing it in every plan's `reason:`.
+
+    Keys in their order (not sorted): the page prints the configuration in that order, and
+    Snakemake compared the config param's repr, which keeps it."""
+    return hashlib.sha256(json.dumps(config, default=str).encode()).hexdigest()
 
 
 def model_config(config: dict[str, Any], model: str) -> dict[str, Any]:
@@ -35,11 +47,7 @@ def schema_problem(config: dict[str, Any], schema_path: str | Path) -> str | Non
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
-    errors = list(validator.iter_errors(config))
-    # A key whose value fails its own rule also counts as "unevaluated": name the rule instead.
-    specific = [e for e in errors
-                if e.validator not in ("additionalProperties", "unevaluatedProperties")]
-    error = jsonschema.exceptions.best_match(specific or errors)
+    error = best_error(validator.iter_errors(config))
     if error is None:
         return None
     where = ".".join(map(str, error.absolute_path)) or "the top level"
@@ -49,6 +57,17 @@ def schema_problem(config: dict[str, Any], schema_path: str | Path) -> str | Non
         keys = re.findall(r"'([^']+)'", unexpected.group(1)) if unexpected else []
         return f"unknown key {keys[0]!r} in {where}" if keys else f"{where}: {error.message}"
     return f"{where}: {error.message}"
+
+
+def best_error(errors: Iterable[Any]) -> Any:
+    """The jsonschema error to report: a key whose value fails its own rule also counts as
+    "unevaluated", so that rule is named rather than the unevaluated key."""
+    import jsonschema
+
+    errors = list(errors)
+    specific = [e for e in errors
+                if e.validator not in ("additionalProperties", "unevaluatedProperties")]
+    return jsonschema.exceptions.best_match(specific or errors)
 
 
 def check_config(config: dict[str, Any]) -> None:
@@ -82,11 +101,9 @@ def check_config(config: dict[str, Any]) -> None:
     cifar = config["ingest"].get("cifar2", {})
     if (cifar.get("mean") is None) != (cifar.get("std") is None):
         raise ValueError("ingest.cifar2.mean and ingest.cifar2.std must be given together")
-    labels = sorted((cifar.get("classes") or {}).values())
-    if labels and labels != list(range(len(labels))):
-        raise ValueError("ingest.cifar2.classes must map to labels 0..N-1")
-    if labels and selected_models(config) and len(labels) != N_OUTPUTS:
-        raise ValueError(f"ingest.cifar2.classes has {len(labels)} classes but the models "
+    classes = cifar.get("classes") or []
+    if classes and selected_models(config) and len(classes) != N_OUTPUTS:
+        raise ValueError(f"ingest.cifar2.classes has {len(classes)} classes but the models "
                          f"have {N_OUTPUTS} outputs (the book's classifiers are two-way)")
 
 
@@ -145,19 +162,36 @@ def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
         merged.update(items)
 
 
-def replace_class_sets(config: dict[str, Any], overrides: list[dict[str, Any]]) -> None:
-    """Mappings that define a set (ingest.cifar2.classes) are replaced, not merged key by key.
+def old_form_problem(config: dict[str, Any]) -> str | None:
+    """A setting in a form earlier versions took, with how to write it now (one line), before
+    the schema check would call it merely the wrong type."""
+    classes = _entry(_entry(_entry(config, "ingest"), "cifar2"), "classes")
+    if isinstance(classes, dict):
+        order = sorted(classes, key=lambda name: classes[name])
+        return (f"ingest.cifar2.classes: give the classes as a list in label order, "
+                f"[{', '.join(map(str, order))}] (a mapping of class to label is the old form)")
+    return None
 
-    Snakemake merges --configfile files into the defaults recursively, so `{cat: 0, dog: 1}`
-    would otherwise come out as airplane/bird/cat/dog. `overrides` are the parsed config files
-    (and --config values) in the order given; the last one that sets the mapping wins.
-    """
-    for override in overrides:
-        classes = _entry(_entry(_entry(override, "ingest"), "cifar2"), "classes")
-        # Anything but a mapping is left as merged, for the schema check to refuse in one line.
-        cifar2 = _entry(_entry(config, "ingest"), "cifar2")
-        if isinstance(classes, dict) and isinstance(cifar2, dict):
-            cifar2["classes"] = dict(classes)
+
+def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
+    """The config's first problem as one line, or None: an old form, then the schema, then the
+    checks the schema cannot express (check_config, and each sweep's: dlwpt.sweeps.check)."""
+    from dlwpt import sweeps
+
+    problem = old_form_problem(config) or schema_problem(config, schema_path)
+    if problem:
+        return problem
+    try:
+        check_config(config)
+        sweeps.check(config, schema_path)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def class_labels(classes: list[str]) -> dict[str, int]:
+    """The ingest's {class: label} from the config's list in label order."""
+    return {name: label for label, name in enumerate(classes)}
 
 
 def _entry(node: Any, key: str) -> Any:

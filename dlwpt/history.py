@@ -417,17 +417,21 @@ def split_commit(git_commit: str | None) -> tuple[str | None, bool | None]:
     return git_commit.removesuffix("-dirty"), dirty
 
 
-def run_paths(models: Sequence[str], seeds: Sequence[int],
-              files: Sequence[str | os.PathLike]) -> list[dict[str, Any]]:
-    """The report's run entries from its `runs` input (rules/common.smk's train_outputs:
-    per model, per seed, summary.json, metrics.csv, model.pt, val_predictions.csv)."""
-    files = [Path(f) for f in files]
-    pairs = [(m, int(s)) for m in models for s in seeds]
-    if len(files) != 4 * len(pairs):
-        raise ValueError(f"{len(files)} run files for {len(pairs)} runs (expected 4 each)")
-    return [{"model": m, "seed": s, "summary": files[4 * i], "metrics": files[4 * i + 1],
-             "model_pt": files[4 * i + 2], "predictions": files[4 * i + 3]}
-            for i, (m, s) in enumerate(pairs)]
+# A training run's files, as rules/train.smk writes them and the report's inputs name them.
+TRAINED_FILES = ("summary.json", "metrics.csv", "model.pt", "val_predictions.csv")
+
+
+def run_files(inputs: Mapping[str, str | os.PathLike], models: Sequence[str],
+              seeds: Sequence[int]) -> list[dict[str, Any]]:
+    """The report's run entries, per model then seed, from its inputs named
+    `<model>/seed<k>/<file>` (rules/common.smk's run_inputs)."""
+    def named(model: str, seed: int, name: str) -> Path:
+        return Path(inputs[f"{model}/seed{seed}/{name}"])
+
+    return [{"model": m, "seed": int(s), "summary": named(m, s, "summary.json"),
+             "metrics": named(m, s, "metrics.csv"), "model_pt": named(m, s, "model.pt"),
+             "predictions": named(m, s, "val_predictions.csv")}
+            for m in models for s in seeds]
 
 
 def record_published(history_dir: str | os.PathLike, *, config: Mapping[str, Any],

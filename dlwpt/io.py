@@ -145,6 +145,35 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
+# A training summary's seal: the sha256 of its own content, so a hand edit of summary.json is
+# refused like an edit of the files whose digests it records ("files").
+SEAL_KEY = "summary_sha256"
+SEALED, UNSEALED, BROKEN = "sealed", "unsealed", "broken"
+
+
+def summary_seal(summary: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces) of `summary` without its seal, as
+    it reads back from its file (so the value is the same before writing and after reading)."""
+    body = json.loads(json.dumps({k: v for k, v in summary.items() if k != SEAL_KEY},
+                                 default=_json_default))
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def sealed(summary: dict[str, Any]) -> dict[str, Any]:
+    """`summary` with its seal, the last key."""
+    body = {k: v for k, v in summary.items() if k != SEAL_KEY}
+    return {**body, SEAL_KEY: summary_seal(body)}
+
+
+def seal_state(summary: dict[str, Any]) -> str:
+    """SEALED (its seal matches its content), UNSEALED (none: written before summaries were
+    sealed) or BROKEN (the content or the seal changed after it was written)."""
+    if SEAL_KEY not in summary:
+        return UNSEALED
+    return SEALED if summary[SEAL_KEY] == summary_seal(summary) else BROKEN
+
+
 def tensor_stats(t: torch.Tensor) -> dict[str, Any]:
     """Shape, dtype and (for numeric tensors) min/max/mean/std, for the JSON summaries."""
     import torch

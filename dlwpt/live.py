@@ -32,7 +32,7 @@ class EpochLog:
     A resumed run starts a new event file holding the checkpointed epochs (with the wall times
     they were first written at, where the checkpoint has them) and removes the folder's earlier
     event files, which may also hold epochs after the checkpoint: so the folder holds every
-    epoch exactly once.
+    epoch exactly once. As a context manager, closed when the block ends, however it ends.
     """
 
     def __init__(self, folder: str | os.PathLike, history: Sequence[dict[str, float]] = (),
@@ -65,4 +65,10 @@ class EpochLog:
 
     def close(self) -> None:
         self.writer.close()
+
+    def __enter__(self) -> EpochLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 

@@ -10,8 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("torch", "snakemake", "pydicom", "imageio", "numpy", "pandas",
-            "matplotlib", "pyyaml", "jinja2")
+# The packages the report lists: every one pinned here (exact `name==version` pins).
+REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"
 
 
 def git_commit(repo: str) -> str:
@@ -46,13 +46,29 @@ def device_description() -> str:
     return f"CPU: {cpu_model()}, {os.cpu_count()} cores"
 
 
-def package_versions() -> dict[str, str]:
+def pinned_packages(requirements: str | os.PathLike = REQUIREMENTS) -> list[str]:
+    """The package names requirements.txt pins, in its order."""
+    names = []
+    for line in Path(requirements).read_text().splitlines():
+        pin = line.split("#", 1)[0].strip()
+        if "==" in pin:
+            names.append(pin.split("==", 1)[0].strip())
+    return names
+
+
+def package_versions(requirements: str | os.PathLike = REQUIREMENTS) -> dict[str, str]:
+    """Python's version and the installed version of every pinned package; torch's with its
+    build (`2.14.1+cu130`), which its package metadata leaves out."""
     versions = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in pinned_packages(requirements):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
+    if versions.get("torch", "not installed") != "not installed":
+        import torch
+
+        versions["torch"] = torch.__version__
     return versions
 
 

@@ -10,6 +10,8 @@ docs/statistics.md; this module holds the formulas.
   the seed-to-seed variation and the sampling of the validation images.
 - `paired_seed_difference`: a training-set figure over seeds (no images to sample).
 - `holm`, `t_power`, `detectable_difference`, `seeds_to_resolve`: multiplicity and power.
+- `trend_scale`, `trend_slope`: a sweep's figure against its setting, the slope over seeds and
+  points (OLS with one intercept per seed).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import statsmodels.api as sm
 from scipy import optimize, stats
 from statsmodels.stats.multitest import multipletests
 
@@ -246,3 +249,105 @@ def seeds_to_resolve(diff: Difference, gap: float, alpha: float, power: float = 
         middle = (low + high) // 2
         low, high = (low, middle) if enough(middle) else (middle, high)
     return float(high)
+
+
+@dataclass(frozen=True)
+class TrendScale:
+    """How a sweep's setting enters its slope: `kind` "log2" (the slope is per doubling),
+    "log10" (per tenfold) or "linear" (per `step` of the setting); `zero_left_out`: a log
+    scale whose values include 0, which is drawn but left out of the slope."""
+
+    kind: str
+    step: float = 1.0
+    zero_left_out: bool = False
+
+    @property
+    def log(self) -> bool:
+        return self.kind != "linear"
+
+    def transform(self, values) -> np.ndarray:
+        """The setting's values on this scale (0 on a log scale: NaN, left out)."""
+        x = np.asarray(values, dtype=float)
+        if self.kind == "linear":
+            return x / self.step
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.log2(x) if self.kind == "log2" else np.log10(x)
+        return np.where(x > 0, out, np.nan)
+
+
+def trend_scale(values: Sequence[float]) -> TrendScale:
+    """A log scale when every value is > 0 (one 0 allowed, left out of the slope) and the
+    positive values span at least 10x: per doubling when they span under 1000x, per tenfold
+    otherwise. Else linear, per 10**floor(log10(max - min)) (0 to 0.6: per 0.1)."""
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1 or len(x) == 0 or not np.isfinite(x).all():
+        raise ValueError(f"need finite values, got {x.tolist()}")
+    positive = x[x > 0]
+    zeros = int((x == 0).sum())
+    if (x >= 0).all() and zeros <= 1 and len(positive) > 1:
+        span = positive.max() / positive.min()
+        if span >= 10:
+            return TrendScale("log2" if span < 1000 else "log10", zero_left_out=zeros == 1)
+    width = float(x.max() - x.min())
+    return TrendScale("linear", 10.0 ** math.floor(math.log10(width)) if width > 0 else 1.0)
+
+
+@dataclass(frozen=True)
+class Slope:
+    """A fitted slope (the figure's change per unit of the transformed setting) with its
+    standard error, residual df, 95% interval and two-sided p; `reason` says why there is no
+    test (then the numbers are NaN). `n`: observations fitted, `n_x`: distinct settings."""
+
+    slope: float
+    se: float
+    df: float
+    low: float
+    high: float
+    p: float
+    n: int
+    n_x: int
+    reason: str | None = None
+
+    @property
+    def tested(self) -> bool:
+        return self.reason is None
+
+
+def trend_slope(x, y, seeds, confidence: float = 0.95) -> Slope:
+    """OLS of `y` on `x` (already on the trend scale), over the observations where both are
+    finite: with several seeds, one intercept per seed (seed fixed effects: the slope is
+    estimated within seeds, so a seed that is better at every point moves no slope); with one,
+    plain OLS with an intercept. statsmodels' fit gives the slope, its standard error, the
+    residual df, the t interval and p. Not tested: fewer than two distinct settings, fewer
+    than 3 points with one seed, no residual df, a setting that does not vary within any seed,
+    or no spread (every point exactly on the fitted line)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    seeds = np.asarray(seeds)
+    kept = np.isfinite(x) & np.isfinite(y)
+    x, y, seeds = x[kept], y[kept], seeds[kept]
+    n, n_x = len(x), len(np.unique(x))
+    nan = math.nan
+
+    def untested(reason: str, df: float = nan) -> Slope:
+        return Slope(nan, nan, df, nan, nan, nan, n, n_x, reason)
+
+    levels = sorted(set(seeds.tolist()))
+    if n_x < 2:
+        return untested("fewer than two settings to fit")
+    if len(levels) == 1:
+        if n_x < 3:
+            return untested("fewer than 3 points with one seed")
+        design = np.column_stack([x, np.ones(n)])
+    else:
+        design = np.column_stack([x, *((seeds == s).astype(float) for s in levels)])
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        return untested("the setting does not vary within any seed")
+    df = n - design.shape[1]
+    if df < 1:
+        return untested("no residual degrees of freedom", df)
+    fit = sm.OLS(y, design).fit()
+    if not float(fit.ssr) > 1e-24 * max(1.0, float((y ** 2).sum())):
+        return untested("no spread: every point lies on the fitted line", df)
+    low, high = fit.conf_int(alpha=1 - confidence)[0]
+    return Slope(float(fit.params[0]), float(fit.bse[0]), float(fit.df_resid), float(low),
+                 float(high), float(fit.pvalues[0]), n, n_x)

@@ -3,6 +3,9 @@
 Runs resume: a checkpoint (model, optimizer, every RNG, metrics so far) is written atomically
 every `checkpoint_every` epochs, so a killed job continues where it stopped and, on the CPU,
 ends bit-identical to an uninterrupted run.
+
+`train_model` (at the end) is the outline: claim the device, build the trainer, resume from the
+checkpoint, `fit` with the TensorBoard log open, `summarize`, `write_outputs`.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from dlwpt.devices import claim_gpu, resolve_device, scheduler_gpus
-from dlwpt.engine import TrainSettings, make_trainer
+from dlwpt.engine import Trainer, TrainSettings, make_trainer
 from dlwpt.io import (
     DataError,
     SettingError,
@@ -31,12 +36,14 @@ from dlwpt.io import (
     file_digest,
     load_tensors,
     save_tensors,
+    sealed,
     write_json,
     write_text,
 )
 from dlwpt.live import EpochLog
 from dlwpt.models import build_model, count_parameters, resdeep_variant
 from dlwpt.orphan import ParentWatch
+from dlwpt.progress import format_epoch_line, record_epoch, run_name, whole_run_line
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
 PREDICTION_COLUMNS = ["index", "label", "predicted", "prob"]
@@ -75,27 +82,10 @@ def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[s
     return {k: data[k] for k in ("train_images", "train_labels", "val_images", "val_labels")}
 
 
-def config_hash(model_cfg: dict[str, Any], seed: int, loop: str, cuda_graphs: str,
-                subsample: int | None, device: str, data_pt: str | os.PathLike) -> str:
-    """Identity of a run: a checkpoint with another hash belongs to another run."""
-    identity = {
-        "model_cfg": model_cfg, "seed": seed, "loop": loop, "cuda_graphs": cuda_graphs,
-        "subsample": subsample, "device": torch.device(device).type,
-        "data_sha256": file_digest(data_pt),
-    }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-
-
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({torch.get_num_threads()} threads)"
-
-
-def format_duration(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
 def portable_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -120,56 +110,80 @@ def predictions_csv(labels: torch.Tensor, predicted: torch.Tensor, prob: torch.T
     return "\n".join(lines) + "\n"
 
 
-def load_checkpoint(path: Path, expected_hash: str, log: logging.Logger) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # e.g. written by another torch version: start over, don't fail
-        log.warning("ignoring unreadable checkpoint %s (%s)", path, e)
-        return None
-    if state.get("config_hash") != expected_hash:
-        log.info("ignoring checkpoint %s: it belongs to another configuration", path)
-        return None
-    return state
+@dataclass(frozen=True)
+class RunFiles:
+    """Where one run reads and writes.
 
-
-def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
-                out_metrics: str | os.PathLike, out_summary: str | os.PathLike, *,
-                model_name: str, model_cfg: dict[str, Any], seed: int, device: str = "auto",
-                gpus: list[int] | None = None, loop: str = "resident",
-                cuda_graphs: str | bool = "auto", threads: int = 2,
-                subsample: int | None = None, resume_dir: str | os.PathLike | None = None,
-                checkpoint_every: int = 1, log: logging.Logger | None = None,
-                out_predictions: str | os.PathLike | None = None,
-                tensorboard_dir: str | os.PathLike | None = None,
-                watch: ParentWatch | None = None) -> dict[str, Any]:
-    """Train `model_cfg` (a models entry merged over train.defaults); return the summary.
-
-    out_predictions: the per-image validation predictions (default: val_predictions.csv beside
-    the summary), from the final weights in eval mode; for a run that did not diverge their
-    accuracy is the summary's val_acc exactly.
-
-    tensorboard_dir: where each epoch's metrics.csv row is also written, and flushed, as
-    TensorBoard scalars (dlwpt.live); a resumed run rewrites the checkpointed epochs there first.
-
-    loop, cuda_graphs: config `train.loop` ("resident" | "book") and `train.cuda_graphs`
-    ("auto" | "off"; YAML reads a bare off as False), see dlwpt.engine. device: "auto" is
-    decided here, in the job; a CUDA job claims one free GPU among `gpus` (config
-    `train.gpus`, within CUDA_VISIBLE_DEVICES) and holds it until it returns or its process ends.
-
-    watch: the Snakemake job's `ParentWatch` (dlwpt.orphan), which ends the process when
-    Snakemake dies; the checkpoint and the final outputs are written under its `writing()`, so
-    it never ends the process halfway through them.
+    predictions: the per-image validation predictions (default: val_predictions.csv beside the
+    summary); for a run that did not diverge their accuracy is the summary's val_acc exactly.
+    tensorboard: where each epoch's metrics.csv row also goes, flushed, as TensorBoard
+    scalars (dlwpt.live); none without it. resume: the folder of the run's checkpoint; without
+    it the run neither resumes nor writes checkpoints. progress: where the job records its
+    epochs and reads the run's plan for the whole-run line (dlwpt.progress; results/.progress in
+    a Snakemake job); nothing is recorded or printed without it.
     """
-    cuda_graphs = "off" if cuda_graphs is False else cuda_graphs
-    writing = watch.writing if watch else contextlib.nullcontext
-    log = log or logging.getLogger("dlwpt")
-    started = time.perf_counter()
-    requested = device
-    device = torch.device(resolve_device(device))
+
+    data: str | os.PathLike  # cifar2.pt
+    model: str | os.PathLike
+    metrics: str | os.PathLike
+    summary: str | os.PathLike
+    predictions: str | os.PathLike | None = None
+    tensorboard: str | os.PathLike | None = None
+    resume: str | os.PathLike | None = None
+    progress: str | os.PathLike | None = None
+
+    def __post_init__(self) -> None:
+        if self.predictions is None:
+            object.__setattr__(self, "predictions",
+                               Path(self.summary).with_name(PREDICTIONS_NAME))
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What one (model, seed) run trains, and how.
+
+    model_cfg: a models entry merged over train.defaults. device: config `train.device`; "auto"
+    is decided in the job, and a CUDA job claims one free GPU among `gpus` (config `train.gpus`,
+    within CUDA_VISIBLE_DEVICES) for the whole run. loop, cuda_graphs: config `train.loop`
+    ("resident" | "book") and `train.cuda_graphs` ("auto" | "off"; YAML reads a bare off as
+    False, kept here as "off"), see dlwpt.engine. subsample: N training images (config
+    `train.subsample`). checkpoint_every: epochs between checkpoints.
+    """
+
+    model_name: str
+    model_cfg: dict[str, Any]
+    seed: int
+    device: str = "auto"
+    gpus: list[int] | None = None
+    loop: str = "resident"
+    cuda_graphs: str | bool = "auto"
+    threads: int = 2
+    subsample: int | None = None
+    checkpoint_every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.cuda_graphs is False:
+            object.__setattr__(self, "cuda_graphs", "off")
+
+
+def config_hash(run: RunSettings, device: torch.device, data_pt: str | os.PathLike) -> str:
+    """Identity of a run: a checkpoint with another hash belongs to another run."""
+    identity = {
+        "model_cfg": run.model_cfg, "seed": run.seed, "loop": run.loop,
+        "cuda_graphs": run.cuda_graphs, "subsample": run.subsample, "device": device.type,
+        "data_sha256": file_digest(data_pt),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def claimed_device(run: RunSettings,
+                   log: logging.Logger) -> Iterator[tuple[torch.device, str | None]]:
+    """The device this run trains on, and the machine's name for its GPU (None on the CPU or
+    on an explicit cuda:N). A claimed GPU is released when the block ends, however it ends."""
+    device = torch.device(resolve_device(run.device))
     granted = scheduler_gpus()
-    if requested == "auto" and device.type == "cpu" and granted:
+    if run.device == "auto" and device.type == "cpu" and granted:
         # A cluster job given a GPU whose torch sees none (a CPU-only torch build, a missing
         # driver) would otherwise train on the CPU for hours without a word.
         log.warning("the scheduler gave this job a GPU (%s) but torch sees no CUDA device: "
@@ -177,117 +191,242 @@ def train_model(data_pt: str | os.PathLike, out_model: str | os.PathLike,
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SettingError("train.device is cuda but this machine has no usable CUDA device "
                            "(torch.cuda.is_available() is False); set train.device: auto or cpu")
-    claim = None
-    if device.type == "cuda" and device.index is None:
-        try:
-            claim = claim_gpu(torch.cuda.device_count(), gpus, log=log)
-        except RuntimeError as e:  # none usable under these settings: one line
-            raise SettingError(str(e)) from None
-        device = torch.device("cuda", claim.index)
+    if device.type != "cuda" or device.index is not None:
+        yield device, None
+        return
+    try:
+        claim = claim_gpu(torch.cuda.device_count(), run.gpus, log=log)
+    except RuntimeError as e:  # none usable under these settings: one line
+        raise SettingError(str(e)) from None
+    with claim:
         log.info("claimed GPU %s (cuda:%d) for this run", claim.device_id, claim.index)
-    torch.set_num_threads(threads)
-    settings = TrainSettings.from_config(model_cfg)
-    data = load_training_data(data_pt, subsample)
+        yield torch.device("cuda", claim.index), claim.device_id
 
-    torch.manual_seed(seed)
-    model = build_model(model_cfg)
-    n_params = count_parameters(model)
-    trainer = make_trainer(loop, model, data, settings, device, seed, cuda_graphs=cuda_graphs)
 
-    checkpoint_path = Path(resume_dir) / CHECKPOINT_NAME if resume_dir else None
-    run_hash = config_hash(model_cfg, seed, loop, cuda_graphs, subsample, str(device), data_pt)
-    rows: list[dict[str, float]] = []
-    walltimes: list[float] = []  # when each epoch was written to TensorBoard
-    previous_seconds = 0.0
-    state = load_checkpoint(checkpoint_path, run_hash, log) if checkpoint_path else None
-    if state:
+@dataclass
+class EpochHistory:
+    """The epochs a run has done (metrics.csv rows, and when each went to TensorBoard) and its
+    time, counting the processes before a resume."""
+
+    rows: list[dict[str, float]] = field(default_factory=list)
+    walltimes: list[float] = field(default_factory=list)
+    previous_seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter)  # this process's start
+    diverged_epoch: int | None = None
+
+    def elapsed(self) -> float:
+        return self.previous_seconds + time.perf_counter() - self.started
+
+
+class Checkpoint:
+    """The run's resume point: model, optimizer, every RNG and the progress so far.
+
+    Written by rename under the watch's `writing()` (dlwpt.orphan), so a killed job never
+    leaves half of one; `completing()` holds the final outputs and removes the checkpoint only
+    once they are all written. Without a resume folder nothing is read or written.
+    """
+
+    def __init__(self, files: RunFiles, run: RunSettings, device: torch.device,
+                 watch: ParentWatch | None) -> None:
+        self.path = Path(files.resume) / CHECKPOINT_NAME if files.resume else None
+        self.run, self.watch = run, watch
+        self.run_hash = config_hash(run, device, files.data) if self.path else None
+        self.writing = watch.writing if watch else contextlib.nullcontext
+
+    def load(self, log: logging.Logger) -> dict[str, Any] | None:
+        if self.path is None or not self.path.exists():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as e:  # e.g. written by another torch version: start over, don't fail
+            log.warning("ignoring unreadable checkpoint %s (%s)", self.path, e)
+            return None
+        if state.get("config_hash") != self.run_hash:
+            log.info("ignoring checkpoint %s: it belongs to another configuration", self.path)
+            return None
+        return state
+
+    def resume(self, trainer: Trainer, history: EpochHistory, log: logging.Logger) -> None:
+        """Continue from the checkpoint, if there is one of this run."""
+        state = self.load(log)
+        if not state:
+            return
         trainer.load_state_dict(state["trainer"])
-        rows, previous_seconds = state["metrics"], state["elapsed_seconds"]
-        walltimes = state.get("walltimes", [])
-        log.info("resuming %s seed %d after epoch %d", model_name, seed, len(rows))
-        if watch:
-            watch.progress = f"the next run resumes after epoch {len(rows)}"
-    epoch_log = EpochLog(tensorboard_dir, rows, walltimes) if tensorboard_dir else None
+        history.rows, history.previous_seconds = state["metrics"], state["elapsed_seconds"]
+        history.walltimes = state.get("walltimes", [])
+        log.info("resuming %s seed %d after epoch %d", self.run.model_name, self.run.seed,
+                 len(history.rows))
+        self._resumes_after(len(history.rows))
 
-    log.info("training %s (%s, %d parameters) on %s, %d images, %s loop, CUDA graphs %s",
-             model_name, model_cfg["arch"], n_params, device_name(device), trainer.n_train, loop,
-             cuda_graphs)
-    first_epoch, loop_started = len(rows) + 1, time.perf_counter()
-    diverged_epoch = None
-    for epoch in range(first_epoch, settings.epochs + 1):
+    def due(self, epoch: int, last_epoch: int) -> bool:
+        """Whether to write one after `epoch` (not after the last: the outputs follow)."""
+        return (self.path is not None and epoch % self.run.checkpoint_every == 0
+                and epoch < last_epoch)
+
+    def save(self, epoch: int, trainer: Trainer, history: EpochHistory,
+             walltimes: list[float]) -> None:
+        with self.writing(), atomic_path(self.path) as tmp:
+            torch.save({
+                "config_hash": self.run_hash, "epoch": epoch, "metrics": history.rows,
+                "elapsed_seconds": history.elapsed(), "trainer": trainer.state_dict(),
+                "walltimes": walltimes,
+            }, tmp)
+            self._resumes_after(epoch)
+
+    @contextlib.contextmanager
+    def completing(self) -> Iterator[None]:
+        """Around the final outputs: all of them, or the job is incomplete and its checkpoint
+        stays; once they are written the checkpoint goes and the watch stops."""
+        with self.writing():
+            yield
+            if self.path:
+                self.path.unlink(missing_ok=True)
+            if self.watch:
+                self.watch.done()
+
+    def _resumes_after(self, epoch: int) -> None:
+        if self.watch:  # the end of its line if Snakemake dies now
+            self.watch.progress = f"the next run resumes after epoch {epoch}"
+
+
+def open_epoch_log(folder: str | os.PathLike | None,
+                   history: EpochHistory) -> contextlib.AbstractContextManager[EpochLog | None]:
+    """The TensorBoard event files (dlwpt.live), closed when the block ends, however it ends; a
+    resumed run rewrites the checkpointed epochs there first. None without a folder."""
+    if folder is None:
+        return contextlib.nullcontext()
+    return EpochLog(folder, history.rows, history.walltimes)
+
+
+def fit(trainer: Trainer, history: EpochHistory, checkpoint: Checkpoint,
+        epoch_log: EpochLog | None, log: logging.Logger, run: RunSettings,
+        progress_dir: str | os.PathLike | None = None) -> None:
+    """Train the epochs left: each one's row to `history` (and TensorBoard), a checkpoint when
+    due, a progress line with the ETA; stop at the first non-finite loss."""
+    epochs = trainer.settings.epochs
+    first_epoch, loop_started = len(history.rows) + 1, time.perf_counter()
+    for epoch in range(first_epoch, epochs + 1):
         tick = time.perf_counter()
         train_loss, train_acc = trainer.train_epoch()
         seconds = time.perf_counter() - tick
         val_acc = trainer.accuracy("val")
-        rows.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-                     "val_acc": val_acc, "seconds": seconds})
+        history.rows.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                              "val_acc": val_acc, "seconds": seconds})
         if epoch_log:
-            epoch_log.add(rows[-1])
+            epoch_log.add(history.rows[-1])
         if not math.isfinite(train_loss):
             # The weights are no longer numbers: more epochs cannot bring them back. Stop, keep
             # the epoch's row (its loss marks it in metrics.csv), and let the zoo go on.
-            diverged_epoch = epoch
-            log.warning("epoch %d/%d: the training loss is %s; the run diverged, stopping here",
-                        epoch, settings.epochs, train_loss)
-            break
-        if checkpoint_path and epoch % checkpoint_every == 0 and epoch < settings.epochs:
-            with writing(), atomic_path(checkpoint_path) as tmp:
-                torch.save({
-                    "config_hash": run_hash, "epoch": epoch, "metrics": rows,
-                    "elapsed_seconds": previous_seconds + time.perf_counter() - started,
-                    "trainer": trainer.state_dict(),
-                    "walltimes": epoch_log.walltimes if epoch_log else [],
-                }, tmp)
-                if watch:
-                    watch.progress = f"the next run resumes after epoch {epoch}"
+            history.diverged_epoch = epoch
+            log.warning("%s epoch %d/%d: the training loss is %s; the run diverged, stopping "
+                        "here", run_name(run.model_name, run.seed), epoch, epochs, train_loss)
+            return
+        if checkpoint.due(epoch, epochs):
+            checkpoint.save(epoch, trainer, history, epoch_log.walltimes if epoch_log else [])
         per_epoch = (time.perf_counter() - loop_started) / (epoch - first_epoch + 1)
-        log.info("epoch %d/%d loss %.4f train_acc %.4f val_acc %.4f %.2f s ETA %s", epoch,
-                 settings.epochs, train_loss, train_acc, val_acc, seconds,
-                 format_duration(per_epoch * (settings.epochs - epoch)))
+        log.info("%s", format_epoch_line(run.model_name, run.seed, epochs, history.rows[-1],
+                                         per_epoch * (epochs - epoch)))
+        if epoch < epochs:  # after the last one, the job's end reports (train_model)
+            report_progress(progress_dir, run, epoch, epochs, history, log)
 
-    if epoch_log:
-        epoch_log.close()
-    timed = [r["seconds"] for r in rows[1:]] or [r["seconds"] for r in rows]
-    finite = [r for r in rows if math.isfinite(r["train_loss"])]
-    summary = {
-        "model": model_name,
-        "arch": model_cfg["arch"],
-        "seed": seed,
-        "epochs": settings.epochs,
-        # Eval mode, as the book's validate; for a diverged run, the last finite epoch's figures
-        # (its running train accuracy), or null when not even the first epoch was finite.
-        "train_acc": (trainer.accuracy("train") if diverged_epoch is None
-                      else finite[-1]["train_acc"] if finite else None),
-        "val_acc": rows[-1]["val_acc"] if diverged_epoch is None else (
-            finite[-1]["val_acc"] if finite else None),
-        "diverged_epoch": diverged_epoch,
-        "n_params": n_params,
+
+def report_progress(progress_dir: str | os.PathLike | None, run: RunSettings, epoch: int,
+                    epochs: int, history: EpochHistory, log: logging.Logger,
+                    done: bool = False) -> None:
+    """Record this job's epochs for the whole run's progress and print that line
+    (dlwpt.progress); nothing without a progress folder, no line without the run's plan."""
+    if progress_dir is None:
+        return
+    record_epoch(progress_dir, run.model_name, run.seed, epoch, epochs, history.elapsed(),
+                 done=done)
+    line = whole_run_line(progress_dir)
+    if line:
+        log.info("%s", line)
+
+
+def final_accuracies(trainer: Trainer, history: EpochHistory) -> tuple[float | None, float | None]:
+    """(train_acc, val_acc) of the summary: in eval mode, as the book's validate; for a diverged
+    run, the last finite epoch's figures (its running train accuracy), or None when not even
+    the first epoch was finite."""
+    if history.diverged_epoch is None:
+        return trainer.accuracy("train"), history.rows[-1]["val_acc"]
+    finite = [r for r in history.rows if math.isfinite(r["train_loss"])]
+    return (finite[-1]["train_acc"], finite[-1]["val_acc"]) if finite else (None, None)
+
+
+def summarize(run: RunSettings, trainer: Trainer, history: EpochHistory, device: torch.device,
+              gpu: str | None) -> dict[str, Any]:
+    """summary.json's fields, before write_outputs adds the file digests and the seal."""
+    train_acc, val_acc = final_accuracies(trainer, history)
+    timed = [r["seconds"] for r in history.rows[1:]] or [r["seconds"] for r in history.rows]
+    return {
+        "model": run.model_name,
+        "arch": run.model_cfg["arch"],
+        "seed": run.seed,
+        "epochs": trainer.settings.epochs,
+        "train_acc": train_acc,
+        "val_acc": val_acc,
+        "diverged_epoch": history.diverged_epoch,
+        "n_params": count_parameters(trainer.model),
         "device": device_name(device),
-        "gpu": claim.device_id if claim else None,  # the machine's name for the GPU used
+        "gpu": gpu,  # the machine's name for the GPU used
         "seconds_per_epoch": sum(timed) / len(timed),
-        "total_seconds": previous_seconds + time.perf_counter() - started,
-        "resdeep_blocks": resdeep_variant(model_cfg),
-        "engine": f"{loop} loop",  # human-readable; the report appends cuda_graphs if tried
-        "loop": loop,
+        "total_seconds": history.elapsed(),
+        "resdeep_blocks": resdeep_variant(run.model_cfg),
+        "engine": f"{run.loop} loop",  # human-readable; the report appends cuda_graphs if tried
+        "loop": run.loop,
         "cuda_graphs": trainer.graphs_status,  # "on", "off (why)" or "not used"
-        "hyperparameters": {**model_cfg, "subsample": subsample, "n_train": trainer.n_train},
+        "hyperparameters": {**run.model_cfg, "subsample": run.subsample,
+                            "n_train": trainer.n_train},
     }
-    if out_predictions is None:
-        out_predictions = Path(out_summary).with_name(PREDICTIONS_NAME)
+
+
+def write_outputs(files: RunFiles, summary: dict[str, Any], trainer: Trainer,
+                  history: EpochHistory, checkpoint: Checkpoint) -> dict[str, Any]:
+    """model.pt, metrics.csv and val_predictions.csv (from the final weights in eval mode), then
+    summary.json, each by rename, all under `checkpoint.completing()`; return the summary."""
     weights, predicted = portable_state_dict(trainer.model), trainer.predictions("val")
-    with writing():  # all of them, or the job is incomplete and its checkpoint stays
-        save_tensors(out_model, weights)
-        write_text(out_metrics, metrics_csv(rows))
-        write_text(out_predictions, predictions_csv(*predicted))
-        # Written last, with the digests of its siblings: the report refuses a run whose files
-        # changed after training (a truncated model.pt, an edited metrics.csv).
+    with checkpoint.completing():
+        save_tensors(files.model, weights)
+        write_text(files.metrics, metrics_csv(history.rows))
+        write_text(files.predictions, predictions_csv(*predicted))
+        # Written last, with the digests of its siblings, and sealed with that of its own
+        # content: the report refuses a run whose files changed after training (a truncated
+        # model.pt, an edited metrics.csv or summary.json).
         summary["files"] = {Path(out).name: "sha256:" + file_digest(out)
-                            for out in (out_model, out_metrics, out_predictions)}
-        write_json(out_summary, summary)
-        if checkpoint_path:
-            checkpoint_path.unlink(missing_ok=True)
-        if watch:
-            watch.done()
-    if claim:
-        claim.release()
+                            for out in (files.model, files.metrics, files.predictions)}
+        summary = sealed(summary)
+        write_json(files.summary, summary)
     return summary
+
+
+def train_model(files: RunFiles, run: RunSettings, *, log: logging.Logger | None = None,
+                watch: ParentWatch | None = None) -> dict[str, Any]:
+    """Train `run` on `files.data`, write its outputs to `files`; return the summary.
+
+    watch: the Snakemake job's `ParentWatch` (dlwpt.orphan), which ends the process when
+    Snakemake dies; checkpoints and the final outputs are written under its `writing()`, so it
+    never ends the process halfway through them.
+    """
+    log = log or logging.getLogger("dlwpt")
+    history = EpochHistory()
+    with claimed_device(run, log) as (device, gpu):
+        torch.set_num_threads(run.threads)
+        settings = TrainSettings.from_config(run.model_cfg)
+        data = load_training_data(files.data, run.subsample)
+        torch.manual_seed(run.seed)
+        trainer = make_trainer(run.loop, build_model(run.model_cfg), data, settings, device,
+                               run.seed, cuda_graphs=run.cuda_graphs)
+        checkpoint = Checkpoint(files, run, device, watch)
+        checkpoint.resume(trainer, history, log)
+        with open_epoch_log(files.tensorboard, history) as epoch_log:
+            log.info("training %s (%s, %d parameters) on %s, %d images, %s loop, "
+                     "CUDA graphs %s", run.model_name, run.model_cfg["arch"],
+                     count_parameters(trainer.model), device_name(device), trainer.n_train,
+                     run.loop, run.cuda_graphs)
+            fit(trainer, history, checkpoint, epoch_log, log, run, files.progress)
+        summary = summarize(run, trainer, history, device, gpu)
+        summary = write_outputs(files, summary, trainer, history, checkpoint)
+        report_progress(files.progress, run, len(history.rows), settings.epochs, history, log,
+                        done=True)
+        return summary

@@ -1,6 +1,7 @@
 # Config validation, data-source resolution and input functions shared by every stage.
 import functools
 import os
+import re
 import sys
 
 import yaml
@@ -14,14 +15,18 @@ min_version("9.0")
 # The Snakefile imports the package from its own checkout (scripts do so via _bootstrap.py).
 sys.path.insert(0, str(REPO))
 
-from dlwpt import cifar10, sources  # noqa: E402
-from dlwpt.code_inputs import package_data, script_dependencies  # noqa: E402
+from dlwpt import cifar10, sources, sweeps  # noqa: E402
+from dlwpt.code_inputs import (  # noqa: E402
+    code_params,
+    package_data,
+    script_dependencies,
+)
+from dlwpt.history import TRAINED_FILES  # noqa: E402
 from dlwpt.config import (  # noqa: E402
-    check_config,
+    class_labels,
+    config_digest,
+    config_problem,
     in_listed_order,
-    model_config,
-    replace_class_sets,
-    schema_problem,
     selected_models,
 )
 from dlwpt.devices import requests_gpu, resolve_device  # noqa: E402
@@ -44,25 +49,22 @@ def refuse_config(problem):
     sys.exit(1)
 
 
-# --configfile files and --config values, merged: a class set they give replaces the default.
-replace_class_sets(config, [workflow.config_settings.overwrite_config])
 # Models and experiments in config.yaml's order (Snakemake puts those a --configfile names first).
 in_listed_order(config, yaml.safe_load((REPO / "config.yaml").read_text()))
-# Strict, before any job (a refused config deletes nothing): one line naming the key first,
-# then Snakemake's own validation, which fills in the defaults.
-_problem = schema_problem(config, SCHEMA)
+# Strict, before any job (a refused config deletes nothing): one line naming the key; then
+# Snakemake's own validation, which fills in the defaults.
+_problem = config_problem(config, SCHEMA)
 if _problem:
     refuse_config(_problem)
 validate(config, str(SCHEMA))
-try:
-    check_config(config)
-except ValueError as e:
-    refuse_config(e)
 
 DATASETS = config["datasets"]
 # Training reads cifar2.pt: without cifar2 among the datasets no model is trained (the report
 # names them as not run) rather than planning jobs whose input nothing produces.
 MODELS = selected_models(config) if "cifar2" in DATASETS else []
+# Sweep points (dlwpt.sweeps): runs of their own, `sweeps/<sweep>/<point>` in place of a model.
+SWEEPS = sweeps.configured(config) if "cifar2" in DATASETS else []
+SWEEP_RUNS = sweeps.runs(SWEEPS)
 SEEDS = config["train"]["seeds"]
 EXPERIMENTS = list(config["thermometer"]["experiments"])
 # The device is decided in each training job (params stay the same on every host); whether a
@@ -126,23 +128,36 @@ if "cifar2" in DATASETS and CIFAR_SOURCE.exists():
 
 wildcard_constraints:
     dataset="|".join(DATASETS) or "NONE",
-    model="|".join(MODELS) or "NONE",
+    model="|".join(map(re.escape, MODELS + SWEEP_RUNS)) or "NONE",
     seed=r"\d+",
     experiment="|".join(EXPERIMENTS) or "NONE",
 
 
-def code(script, modules=(), data=()):
-    """The dlwpt files a script's job runs, declared as inputs so editing one reruns exactly
-    the jobs it affects: the modules the script imports (transitively, read from its import
-    statements), the modules it loads by computed name (`modules`, dotted), and every file of
-    the package-data folders `data` (paths under dlwpt/) its modules read.
-
-    Relative to the working directory: a checkout moved or renamed together with its results/
-    and .snakemake/ declares the same inputs and plans no job.
+def code_files(script, modules=(), data=()):
+    """The dlwpt files a script's job runs: the modules the script imports (transitively, read
+    from its import statements), the modules it loads by computed name (`modules`, dotted), and
+    every file of the package-data folders `data` (paths under dlwpt/) its modules read.
     """
     files = script_dependencies(REPO / "scripts" / script, REPO, modules)
-    files += [f for folder in data for f in package_data(REPO / "dlwpt" / folder)]
-    return [os.path.relpath(f) for f in files]
+    return files + [f for folder in data for f in package_data(REPO / "dlwpt" / folder)]
+
+
+def code(script, modules=(), data=()):
+    """code_files as params (`params: **code(...)`): per file, its path and the digest of its
+    code without comments, docstrings or layout (dlwpt.code_inputs.source_digest; package data:
+    of its bytes). A change to a module's code reruns exactly the jobs that run it, and the
+    plan's reason names the file; an edited comment or docstring reruns nothing. Paths are
+    relative to the checkout: a checkout moved or renamed plans no job for its code.
+
+    A module Python cannot parse, or an import that names no module, stops the plan with one
+    line, `code: <file>:<line>: <problem>` (a module this Snakefile imports itself fails
+    earlier, in Snakemake's words).
+    """
+    try:
+        return code_params(code_files(script, modules, data), REPO)
+    except ValueError as e:
+        logger.error(f"code: {e}")
+        sys.exit(1)
 
 
 def raw(dataset):
@@ -189,9 +204,17 @@ def raw_content(wildcards):
 INGEST_THREADS = {"cifar2": 2}
 
 
-def ingest_code(wildcards):
-    """The script's imports plus the dataset's own module, which it loads by name."""
-    return code("ingest.py", modules=[ingest_module(wildcards.dataset)])
+def ingest_code():
+    """code() of the script's imports plus each dataset's own module, which it loads by name:
+    one param per file any dataset's job runs, the file's entry for the jobs that run it and
+    None for the others."""
+    per_dataset = {d: code("ingest.py", modules=[ingest_module(d)]) for d in DATASETS}
+    names = sorted({name for params in per_dataset.values() for name in params})
+    return {name: _dataset_entry(per_dataset, name) for name in names}
+
+
+def _dataset_entry(per_dataset, name):
+    return lambda wildcards: per_dataset[wildcards.dataset].get(name)
 
 
 def ingest_pins(wildcards):
@@ -213,24 +236,29 @@ def ingest_record(wildcards):
 
 def ingest_options(wildcards):
     """Keyword arguments of the dataset's ingest function: its config section, as params so
-    that editing it reruns this dataset only. bikes' `file` picks the raw input instead.
+    that editing it reruns this dataset only. bikes' `file` picks the raw input instead;
+    cifar2's classes, a list in label order, reach the ingest as {class: label}.
     """
     options = dict(config["ingest"].get(wildcards.dataset) or {})
     if wildcards.dataset == "bikes":
         options.pop("file", None)
+    if "classes" in options:
+        options["classes"] = class_labels(options["classes"])
     return options
 
 
-def train_outputs():
-    """Per trained model, per seed: summary, metrics, model and validation predictions (the
-    report checks the last three against the digests the summary recorded when the run was
-    trained; the predictions feed the paired comparisons)."""
-    return expand(
-        "results/train/{model}/seed{seed}/{file}",
-        model=MODELS,
-        seed=SEEDS,
-        file=["summary.json", "metrics.csv", "model.pt", "val_predictions.csv"],
-    )
+def run_inputs(models):
+    """Per trained model (or sweep point), per seed: summary, metrics, model and validation
+    predictions, each named `<model>/seed<k>/<file>` (the report looks every file up by that
+    name: dlwpt.history.run_files). The report checks the last three against the digests the
+    summary recorded when the run was trained; the predictions feed the paired comparisons.
+    """
+    return {
+        f"{model}/seed{seed}/{name}": f"results/train/{model}/seed{seed}/{name}"
+        for model in models
+        for seed in SEEDS
+        for name in TRAINED_FILES
+    }
 
 
 def downloads():
@@ -273,17 +301,24 @@ def upstream_benchmarks():
         [benchmark for _, benchmark in downloads().values()]
         + expand("benchmarks/ingest_dataset/{dataset}.tsv", dataset=DATASETS)
         + expand(
-            "benchmarks/train_model/{model}/seed{seed}.tsv", model=MODELS, seed=SEEDS
+            "benchmarks/train_model/{model}/seed{seed}.tsv",
+            model=MODELS + SWEEP_RUNS,
+            seed=SEEDS,
         )
         + expand("benchmarks/fit_thermometer/{experiment}.tsv", experiment=EXPERIMENTS)
     )
 
 
 def report_inputs():
-    """What the report summarizes: every ingested dataset, run, fit and upstream benchmark."""
+    """What the report summarizes: every ingested dataset (named `data/<name>.<ext>`), run
+    (run_inputs), fit and upstream benchmark."""
     return {
-        "data": expand("results/data/{name}.{ext}", name=DATASETS, ext=["pt", "json"]),
-        "runs": train_outputs(),
+        **{
+            f"data/{name}.{ext}": f"results/data/{name}.{ext}"
+            for name in DATASETS
+            for ext in ("pt", "json")
+        },
+        **run_inputs(MODELS + SWEEP_RUNS),
         "thermometer": expand(
             "results/thermometer/{experiment}.json", experiment=EXPERIMENTS
         ),
@@ -298,18 +333,24 @@ HISTORY = "results/history"
 
 def report_params():
     """Everything the report reads besides its input files, so a change reruns it (and only
-    it, for book_accuracy): the script sees no config."""
+    it, for book_accuracy); the whole configuration, which it reads as snakemake.config, by
+    its digest."""
     return {
         "datasets": DATASETS,
         "trained_models": MODELS,
+        "sweep_runs": SWEEP_RUNS,
+        "sweeps": sweeps.report_spec(config, SWEEPS),
         "seeds": SEEDS,
         "configured_models": list(config["models"]),
         "experiments": EXPERIMENTS,
         "book_accuracy": config.get("book_accuracy", {}),
         "ingest_options": {d: config["ingest"].get(d, {}) for d in DATASETS},
-        "config": config,  # the configuration as run, for the provenance section
+        # The configuration as run (the provenance section, the history) is snakemake.config
+        # in the scripts; its digest here reruns the report when it changes, without printing
+        # the whole config in every plan's `reason:` line.
+        "config_digest": config_digest(config),
         # The history: where it is, and the training code a recorded run names (what a
         # "code changed" between two runs compares).
         "history": HISTORY,
-        "train_code": code("train_model.py"),
+        "train_code": [os.path.relpath(f) for f in code_files("train_model.py")],
     }

@@ -3,7 +3,6 @@
 rule ingest_dataset:
     input:
         raw=lambda w: raw(w.dataset),
-        code=ingest_code,
     output:
         tensors="results/data/{dataset}.pt",
         summary="results/data/{dataset}.json",
@@ -15,6 +14,7 @@ rule ingest_dataset:
         "../envs/dlwpt.yaml"
     threads: lambda w: INGEST_THREADS.get(w.dataset, 1)
     params:
+        **ingest_code(),
         options=ingest_options,
         pinned=ingest_pins,
         raw_root=raw_root,

@@ -17,7 +17,6 @@ else:
 rule make_report:
     input:
         **report_inputs(),
-        code=code("make_report.py", data=["report/templates"]),
     output:
         # Staged: Snakemake deletes a job's outputs before running it, so publish_report
         # replaces the published page only once a new one is complete.
@@ -41,20 +40,21 @@ rule make_report:
         "../envs/dlwpt.yaml"
     params:
         **report_params(),
+        # The package code and templates it runs, by digest (see code() in common.smk).
+        **code("make_report.py", data=["report/templates"]),
     script:
         "../scripts/make_report.py"
 
 
 rule publish_report:
     input:
+        # The report's own inputs and params too: Snakemake does not remake a missing staged
+        # page for an up-to-date published one, so after a failed make_report the same
+        # command must still see that the published page is stale (and fail again, not exit 0).
         **report_inputs(),
         html="results/.report/report.html",
         csv="results/.report/metrics.csv",
         comparisons="results/.report/comparisons.csv",
-        # The report's own inputs and params too: Snakemake does not remake a missing staged
-        # page for an up-to-date published one, so after a failed make_report the same
-        # command must still see that the published page is stale (and fail again, not exit 0).
-        code=code("publish_report.py"),
     output:
         html=report(
             "results/report.html",
@@ -80,5 +80,6 @@ rule publish_report:
         "../envs/dlwpt.yaml"
     params:
         **report_params(),
+        **code("publish_report.py"),
     script:
         "../scripts/publish_report.py"

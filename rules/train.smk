@@ -4,7 +4,6 @@
 rule train_model:
     input:
         data="results/data/cifar2.pt",
-        code=code("train_model.py"),
     output:
         model="results/train/{model}/seed{seed}/model.pt",
         metrics="results/train/{model}/seed{seed}/metrics.csv",
@@ -22,8 +21,11 @@ rule train_model:
     resources:
         gpu=TRAIN_GPUS,
     params:
-        # The model's own settings are params: changing them reruns this model only.
-        hyperparameters=lambda w: model_config(config, w.model),
+        # The package code it runs, by digest (see code() in common.smk).
+        **code("train_model.py"),
+        # The model's own settings are params: changing them reruns this model only (a sweep
+        # point's: its base model's entry with the point's values).
+        hyperparameters=lambda w: sweeps.run_settings(config, w.model),
         device=config["train"]["device"],
         gpus=config["train"]["gpus"],
         loop=config["train"]["loop"],
@@ -37,8 +39,6 @@ rule train_model:
 
 
 rule fit_thermometer:
-    input:
-        code=code("fit_thermometer.py"),
     output:
         "results/thermometer/{experiment}.json",
     log:
@@ -48,6 +48,7 @@ rule fit_thermometer:
     conda:
         "../envs/dlwpt.yaml"
     params:
+        **code("fit_thermometer.py"),
         experiment=lambda w: config["thermometer"]["experiments"][w.experiment],
         t_c=config["thermometer"]["t_c"],
         t_u=config["thermometer"]["t_u"],

@@ -1,11 +1,13 @@
 """Snakemake entry point: aggregate every upstream artifact into the comparison report.
 
-Everything the report reads arrives as input: or params: (no snakemake.config), so Snakemake
-knows when the page is out of date: a corrected book accuracy reruns this job only.
+Everything the report reads arrives as input: or params:, so Snakemake knows when the page is
+out of date: a corrected book accuracy reruns this job only. The one exception is the whole
+configuration as run (the provenance section, the history), read from snakemake.config: its
+param is only its digest (config_digest), which reruns the report when it changes without
+printing several KB of config in every plan's `reason:` line.
 """
 
 import os
-from itertools import product
 from pathlib import Path
 
 import _bootstrap
@@ -17,18 +19,13 @@ from dlwpt.report import build_report
 from dlwpt.rerun import VARIABLE
 
 
-def groups(files, size):
-    return [files[i : i + size] for i in range(0, len(files), size)]
-
-
-
 def changes_since_previous(p, data, runs, log):
     """What changed since the previous run in the history (read, not a declared input: it is
     the record of earlier runs, not an output this run depends on); a history that cannot be
     read is a note on the page and a warning, never a failed report."""
     try:
         current = history.Snapshot.from_files(
-            config=p.config,
+            config=snakemake.config,
             runs=runs,
             data_pt=data["cifar2"]["pt"] if "cifar2" in data else None,
             code_files=p.train_code,
@@ -45,30 +42,20 @@ def changes_since_previous(p, data, runs, log):
 
 with script_errors(snakemake.log[0]) as log:
     p = snakemake.params
-    # The declared inputs, in expand()'s order: per dataset (pt, json); per trained model,
-    # per seed (summary, metrics, model, predictions). load_runs checks every summary names
-    # the model and seed paired here.
+    # The declared inputs, by name: `data/<name>.<ext>` per dataset, `<model>/seed<k>/<file>`
+    # per run (rules/common.smk). load_runs checks every summary names its model and seed.
     data = {
-        name: {"pt": Path(pt), "json": Path(js)}
-        for name, (pt, js) in zip(p.datasets, groups(snakemake.input.data, 2), strict=True)
+        name: {ext: Path(snakemake.input[f"data/{name}.{ext}"]) for ext in ("pt", "json")}
+        for name in p.datasets
     }
-    runs = [
-        {
-            "model": model,
-            "seed": seed,
-            "summary": Path(summary),
-            "metrics": Path(metrics),
-            "model_pt": Path(model_pt),
-            "predictions": Path(predictions),
-        }
-        for (model, seed), (summary, metrics, model_pt, predictions) in zip(
-            product(p.trained_models, p.seeds), groups(snakemake.input.runs, 4), strict=True
-        )
-    ]
+    runs = history.run_files(snakemake.input, p.trained_models, p.seeds)
+    sweep_runs = history.run_files(snakemake.input, p.sweep_runs, p.seeds)
     changes, history_problem = changes_since_previous(p, data, runs, log)
     build_report(
         data=data,
         runs=runs,
+        sweeps=p.sweeps,
+        sweep_runs=sweep_runs,
         changes=changes,
         history_problem=history_problem,
         thermometer=[Path(f) for f in snakemake.input.thermometer],
@@ -77,7 +64,7 @@ with script_errors(snakemake.log[0]) as log:
         out_csv=Path(snakemake.output.csv),
         out_comparisons=Path(snakemake.output.comparisons),
         figures_dir=Path(snakemake.output.figures),
-        provenance=provenance(p.config, str(_bootstrap.REPO)),
+        provenance=provenance(snakemake.config, str(_bootstrap.REPO)),
         configured_models=p.configured_models,
         datasets=p.datasets,
         experiments=p.experiments,

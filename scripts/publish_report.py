@@ -3,7 +3,7 @@ the run in the history (dlwpt.history: a failure to record is a warning, never a
 
 import _bootstrap
 
-from dlwpt.history import record_published, run_paths
+from dlwpt.history import record_published, run_files
 from dlwpt.io import copy_atomic, script_errors
 
 with script_errors(snakemake.log[0]) as log:
@@ -12,13 +12,12 @@ with script_errors(snakemake.log[0]) as log:
         copy_atomic(snakemake.input[key], snakemake.output[key])
         log.info("published %s", snakemake.output[key])
     p = snakemake.params
-    # report_inputs' data: per dataset (pt, json); training reads cifar2.pt.
-    data = dict(zip(p.datasets, snakemake.input.data[::2], strict=True))
     record_published(
         p.history,
-        config=p.config,
-        runs=run_paths(p.trained_models, p.seeds, snakemake.input.runs),
-        data_pt=data.get("cifar2"),
+        config=snakemake.config,
+        runs=run_files(snakemake.input, p.trained_models, p.seeds),
+        # training reads cifar2.pt
+        data_pt=snakemake.input.get("data/cifar2.pt"),
         code_files=p.train_code,
         repo=_bootstrap.REPO,
         published={"metrics": snakemake.output.csv, "comparisons": snakemake.output.comparisons},

@@ -1,14 +1,17 @@
-"""Declared code inputs: derived from the imports, and checked against what a job really loads.
+"""Declared code: derived from the imports, checked against what a job really loads, and
+digested so that only a change to what Python runs reruns a job.
 
 The check does not trust the derivation: a fresh interpreter runs a script's import statements
 (and the modules it loads by name at run time), and every package module that ends up in
-sys.modules must be among the inputs the workflow's dry run declares for that job.
+sys.modules must be among the code params the workflow declares for that job of its dry run.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,21 +21,23 @@ from pathlib import Path
 import pytest
 
 from dlwpt.code_inputs import (
+    code_params,
     imported_names,
     module_dependencies,
     module_file,
     package_data,
     script_dependencies,
+    source_digest,
 )
 from dlwpt.ingest import INGESTERS, ingest_module
-from tests.helpers.data import REPO
-from tests.helpers.workflow import planned_jobs, snakemake
+from tests.helpers.data import CIFAR10, DATA, REPO
+from tests.helpers.workflow import error_lines, planned_jobs, private_checkout, snakemake
 
 # What each rule's script loads by computed name once it runs, per job (its wildcards).
 LAZY_LOOKUPS = {
     "ingest_dataset": lambda w: f"from dlwpt.ingest import ingester; ingester({w['dataset']!r})",
 }
-# Downloads are pinned by checksum, so editing code must not fetch them again: no code inputs.
+# Downloads are pinned by checksum, so editing code must not fetch them again: no code params.
 WITHOUT_CODE_INPUTS = {"fetch_raw_file", "fetch_cifar10"}
 
 
@@ -172,6 +177,132 @@ def test_ingest_code_is_the_dispatcher_and_the_datasets_own_module():
                 "dlwpt/__init__.py"} <= found and not found & others, name
 
 
+MODULE = '''"""A module."""
+
+import os
+
+LIMIT = 3  # a constant
+
+
+class Box:
+    """A box."""
+
+    def size(self, x):
+        """Its size."""
+        def inner():
+            """Nested."""
+            return x
+        return (os.sep, inner(), "not a docstring")
+
+
+async def wait():
+    \'\'\'Waits.\'\'\'
+    return LIMIT
+'''
+# Edits that change no statement Python runs: the digest stays.
+UNCHANGED = {
+    "docstrings reworded": [('"""A module."""', '"""A module,\nreworded."""'),
+                            ('"""Its size."""', '"""Its size, in full."""'),
+                            ("\'\'\'Waits.\'\'\'", '"""Waits long."""')],
+    "docstrings removed": [('"""A box."""\n', ""), ('"""Nested."""\n', "")],
+    "comments": [("# a constant", "# a constant, changed"), ("import os\n", "import os\n# new\n")],
+    "layout": [("LIMIT = 3", "LIMIT = (\n    3\n)"), ("inner(), ", "inner(),\n            "),
+               ('"not a docstring"', "'not a docstring'"), ("\n\nclass", "\n\n\n\nclass")],
+}
+# Edits Python runs: the digest changes.
+CHANGED = {
+    "a constant": [("LIMIT = 3", "LIMIT = 4")],
+    "a statement added": [("return LIMIT", "print()\n    return LIMIT")],
+    "a string that is no docstring": [('"not a docstring"', '"changed"')],
+    "a name": [("def size(self, x)", "def size(self, y)")],
+}
+
+
+def digests(tmp_path: Path, edits: list[tuple[str, str]]) -> tuple[str, str]:
+    """source_digest of MODULE, and of MODULE with `edits` (old, new) made."""
+    text = MODULE
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    original, edited = tmp_path / "original.py", tmp_path / "edited.py"
+    original.write_text(MODULE)
+    edited.write_text(text)
+    return source_digest(original), source_digest(edited)
+
+
+@pytest.mark.parametrize("edits", UNCHANGED.values(), ids=UNCHANGED)
+def test_comments_docstrings_and_layout_leave_the_digest(tmp_path, edits):
+    before, after = digests(tmp_path, edits)
+    assert after == before
+
+
+@pytest.mark.parametrize("edits", CHANGED.values(), ids=CHANGED)
+def test_a_change_python_runs_changes_the_digest(tmp_path, edits):
+    before, after = digests(tmp_path, edits)
+    assert after != before
+
+
+def test_package_data_is_digested_by_its_bytes(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text("<!-- a comment -->\n<p>x</p>\n")
+    assert source_digest(page) == hashlib.sha256(page.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("x = 1\ndef broken(:\n", ":2: invalid syntax"),
+    ("x = (\n", ":1: \'(\' was never closed"),
+])
+def test_a_file_python_cannot_parse_is_one_line(tmp_path, text, problem):
+    path = tmp_path / "bad.py"
+    path.write_text(text)
+    with pytest.raises(ValueError) as raised:
+        source_digest(path)
+    assert str(raised.value) == f"{path}{problem}"
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        imported_names(path)
+
+
+def test_code_params_name_each_file_by_its_path_in_the_checkout(tmp_path):
+    write_package(tmp_path, SYNTHETIC)
+    files = script_dependencies(tmp_path / "scripts/job.py", tmp_path, package="pkg")
+    params = code_params(files, tmp_path)
+    assert params["code:pkg/sub/c.py"] == f"pkg/sub/c.py {source_digest(tmp_path / 'pkg/sub/c.py')}"
+    assert list(params) == [f"code:{p.relative_to(tmp_path).as_posix()}" for p in files]
+
+
+# Loads the workflow as Snakemake does (its API) and prints, per job given on stdin as
+# [rule, wildcards], the values of the rule's code params (the rule's `params: **code(...)`).
+DECLARED_CODE = """
+import json, sys, types
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import OutputSettings, ResourceSettings
+
+snakefile, workdir = sys.argv[1:3]
+with SnakemakeApi(OutputSettings()) as api:
+    workflow = api.workflow(ResourceSettings(cores=1), snakefile=Path(snakefile),
+                            workdir=Path(workdir))._workflow
+    rules = {rule.name: rule for rule in workflow.rules}
+    found = []
+    for rule, wildcards in json.load(sys.stdin):
+        w = types.SimpleNamespace(**wildcards)
+        values = [v(w) if callable(v) else v for name, v in rules[rule].params.items()
+                  if name.startswith("code:")]
+        found.append([v for v in values if v is not None])
+print(json.dumps(found))
+"""
+
+
+def declared_code(workdir: Path, jobs: list[dict], checkout: Path = REPO) -> list[list[str]]:
+    """Per job (rule, wildcards dict), the values of its code params: "<path> <digest>"."""
+    env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10)}
+    out = subprocess.run(
+        [sys.executable, "-c", DECLARED_CODE, str(checkout / "Snakefile"), str(workdir)],
+        input=json.dumps([[j["rule"], j["wildcards"]] for j in jobs]), env=env,
+        capture_output=True, text=True, check=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
 @pytest.mark.pipeline
 def test_every_job_declares_every_package_module_it_loads(tmp_path):
     """The workflow's own plan (a dry run from scratch) against fresh interpreters."""
@@ -179,21 +310,44 @@ def test_every_job_declares_every_package_module_it_loads(tmp_path):
     jobs = planned_jobs(result.stdout)
     scripts = rule_scripts()
     assert set(scripts) - WITHOUT_CODE_INPUTS <= {j["rule"] for j in jobs}
+    for job in jobs:
+        job["wildcards"] = dict(w.split("=", 1) for w in job["wildcards"].split(", ") if w)
     package_dir = (REPO / "dlwpt").resolve()
     checked: dict[tuple[str, str], set[Path]] = {}
-    for job in jobs:
+    for job, code in zip(jobs, declared_code(tmp_path, jobs), strict=True):
         if job["rule"] not in scripts or job["rule"] in WITHOUT_CODE_INPUTS:
+            assert code == [], job["rule"]
             continue
-        wildcards = dict(w.split("=", 1) for w in job["wildcards"].split(", ") if w)
-        lookup = LAZY_LOOKUPS.get(job["rule"], lambda w: "")(wildcards)
+        lookup = LAZY_LOOKUPS.get(job["rule"], lambda w: "")(job["wildcards"])
         key = (job["rule"], lookup)
         if key not in checked:
             checked[key] = loaded_modules(scripts[job["rule"]], REPO, "dlwpt", lookup)
             assert checked[key], key
-        declared = {(tmp_path / p).resolve() for p in job["input"]}  # relative to the work dir
+        # paths relative to the checkout, each with its digest: no code file is an input
+        entries = dict(value.split(" ") for value in code)
+        assert all(entries[rel] == source_digest(REPO / rel) for rel in entries)
+        assert not any((tmp_path / p).resolve().is_relative_to(package_dir) for p in job["input"])
+        declared = {(REPO / rel).resolve() for rel in entries}
         assert checked[key] - declared == set(), (job["rule"], job["wildcards"])
         if job["rule"] == "make_report":
             assert set(package_data(package_dir / "report/templates")) <= declared
     # every dataset's own module was loaded and checked
     assert {k[1] for k in checked if k[0] == "ingest_dataset"} == {
         LAZY_LOOKUPS["ingest_dataset"]({"dataset": d}) for d in INGESTERS}
+
+
+@pytest.mark.pipeline
+def test_a_module_python_cannot_parse_stops_the_plan_with_one_line(tmp_path):
+    """In a copy of the checkout (the shared one stays parseable for other runs): a syntax
+    error in a module some job runs is one line naming the file and the line, before any job."""
+    checkout = private_checkout(tmp_path / "checkout")
+    broken = checkout / "dlwpt/engine/resident.py"
+    lines = broken.read_text().splitlines()
+    broken.write_text("\n".join([*lines, "def broken(:", ""]))
+    work = tmp_path / "work"
+    work.mkdir()
+    result = snakemake(work, "-n", "--cores", "1", checkout=checkout, check=False)
+    assert result.returncode != 0
+    assert error_lines(result.stdout + result.stderr) == [
+        f"code: {broken}:{len(lines) + 1}: invalid syntax"]
+    assert not (work / "results").exists()

@@ -19,9 +19,9 @@ from dlwpt.engine import (
     make_trainer,
 )
 from dlwpt.engine.cuda_graphs import preserved_training_state
-from dlwpt.io import DataError, file_digest
+from dlwpt.io import DataError, file_digest, summary_seal
 from dlwpt.models import build_model
-from dlwpt.train import load_training_data, train_model
+from dlwpt.train import RunFiles, RunSettings, load_training_data, train_model
 from tests.helpers.data import load_cifar2, subset_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,10 +42,13 @@ def subset(n_train: int, n_val: int) -> dict[str, torch.Tensor]:
             "val_images": data["val_images"][:n_val], "val_labels": data["val_labels"][:n_val]}
 
 
-def train(data_pt: Path, out: Path, model_cfg: dict, **kwargs) -> tuple[list[dict], dict]:
+def train(data_pt: Path, out: Path, model_cfg: dict, resume_dir: Path | None = None,
+          **settings) -> tuple[list[dict], dict]:
     """Run train_model into `out`; return (metrics rows without timings, state_dict)."""
-    train_model(data_pt, out / "model.pt", out / "metrics.csv", out / "summary.json",
-                model_name="test", model_cfg=model_cfg, seed=0, device="cpu", **kwargs)
+    files = RunFiles(data_pt, out / "model.pt", out / "metrics.csv", out / "summary.json",
+                     resume=resume_dir)
+    train_model(files, RunSettings(model_name="test", model_cfg=model_cfg, seed=0, device="cpu",
+                                   **settings))
     return read_metrics(out / "metrics.csv"), torch.load(out / "model.pt", weights_only=True)
 
 
@@ -139,7 +142,8 @@ def test_outputs_follow_the_contract(small_data, tmp_path):
     assert list(summary) == [
         "model", "arch", "seed", "epochs", "train_acc", "val_acc", "diverged_epoch", "n_params",
         "device", "gpu", "seconds_per_epoch", "total_seconds", "resdeep_blocks", "engine", "loop",
-        "cuda_graphs", "hyperparameters", "files"]
+        "cuda_graphs", "hyperparameters", "files", "summary_sha256"]
+    assert summary["summary_sha256"] == summary_seal(summary)  # sealed as written
     assert summary["diverged_epoch"] is None
     assert summary["files"] == {name: "sha256:" + file_digest(tmp_path / name)
                                 for name in ("model.pt", "metrics.csv", "val_predictions.csv")}
@@ -242,14 +246,14 @@ def test_a_later_divergence_keeps_the_last_finite_epochs_figures(small_data, tmp
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_a_gpu_is_one_line_at_the_start_of_the_job(small_data, tmp_path):
-    outputs = ("model.pt", "metrics.csv", "summary.json")
+    outputs = [str(tmp_path / n) for n in ("model.pt", "metrics.csv", "summary.json")]
     script = (
         "from dlwpt.io import script_errors\n"
-        "from dlwpt.train import train_model\n"
+        "from dlwpt.train import RunFiles, RunSettings, train_model\n"
         f"with script_errors({str(tmp_path / 'job.log')!r}):\n"
-        f"    train_model({str(small_data)!r}, *{[str(tmp_path / n) for n in outputs]!r},\n"
-        "                model_name='net',\n"
-        f"                model_cfg={NET!r}, seed=0, device='cuda')\n")
+        f"    train_model(RunFiles({str(small_data)!r}, *{outputs!r}),\n"
+        f"                RunSettings(model_name='net', model_cfg={NET!r}, seed=0,\n"
+        "                            device='cuda'))\n")
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 1
@@ -258,6 +262,27 @@ def test_cuda_without_a_gpu_is_one_line_at_the_start_of_the_job(small_data, tmp_
         "error: train.device is cuda but this machine has no usable CUDA device "
         "(torch.cuda.is_available() is False); set train.device: auto or cpu")
     assert list(tmp_path.iterdir()) == [tmp_path / "job.log"]
+
+
+def test_a_failing_cuda_job_releases_its_gpu_claim(tmp_path, monkeypatch):
+    """The claim is held in a `with`: a job that fails after claiming (here on a bad cifar2.pt,
+    on a machine made to look like it has one GPU) frees the device for the next job."""
+    import functools
+
+    from dlwpt import devices, train
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(train, "claim_gpu", functools.partial(
+        devices.claim_gpu, lock_dir=tmp_path / "locks", env={}, wait_s=0))
+    bad = tmp_path / "cifar2.pt"
+    bad.write_text("not a tensor file")
+    with pytest.raises(DataError, match="cannot load"):
+        train_model(RunFiles(bad, *(tmp_path / n for n in ("m.pt", "m.csv", "s.json"))),
+                    RunSettings(model_name="net", model_cfg=NET, seed=0, device="cuda"))
+    free = devices.try_claim(devices.Candidate("0", 0), tmp_path / "locks")
+    assert free is not None
+    free.release()
 
 
 def test_bad_input_is_a_one_line_data_error(tmp_path):
@@ -272,7 +297,7 @@ def test_bad_input_is_a_one_line_data_error(tmp_path):
 
 CHILD = """
 import logging, sys, time
-from dlwpt.train import train_model
+from dlwpt.train import RunFiles, RunSettings, train_model
 
 class SlowEpochs(logging.Handler):
     def emit(self, record):
@@ -285,9 +310,10 @@ log.addHandler(SlowEpochs())
 out = sys.argv[2]
 cfg = dict(arch="NetDropout", n_chans1=16, epochs=4, batch_size=64, lr=1e-2, optimizer="sgd",
            momentum=0.9, l2=0.0, loss="cross_entropy")
-train_model(sys.argv[1], out + "/model.pt", out + "/metrics.csv", out + "/summary.json",
-            model_name="resume", model_cfg=cfg, seed=3, device="cpu", threads=2,
-            resume_dir=out + "/resume", log=log)
+train_model(RunFiles(sys.argv[1], out + "/model.pt", out + "/metrics.csv", out + "/summary.json",
+                     resume=out + "/resume"),
+            RunSettings(model_name="resume", model_cfg=cfg, seed=3, device="cpu", threads=2),
+            log=log)
 """
 
 

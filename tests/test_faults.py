@@ -267,6 +267,40 @@ def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path, da
     assert len(list(history.glob("*.json"))) == 2
 
 
+def test_a_hand_edited_summary_is_refused_and_the_page_stays(quick_pipeline, tmp_path_factory):
+    """Issue 18: train_acc edited to 0.999 in a finished run's summary.json (it feeds two of the
+    book's claims). The same command again: exit non-zero, one line naming the summary (its
+    seal no longer matches) with the command that rebuilds the run, and the published page
+    and the history exactly as they were. In a copy of the shared quick run."""
+    import re
+
+    # A sibling of the original (the same depth keeps the report's relative train_code paths).
+    work = tmp_path_factory.mktemp("edited_summary")
+    shutil.copytree(quick_pipeline, work, symlinks=True, dirs_exist_ok=True)
+    page, history = work / "results/report.html", work / "results/history/runs"
+    published, entries = page.read_bytes(), sorted(history.glob("*.json"))
+    summary = work / "results/train/net/seed0/summary.json"
+    text = summary.read_text()
+    edited = re.sub(r'"train_acc": 0\.\d+', '"train_acc": 0.999', text, count=1)
+    assert edited != text
+    summary.write_text(edited)
+
+    run = ["--configfile", QUICK, "--cores", "2"]
+    result = snakemake(work, *run, check=False)
+    assert result.returncode != 0
+    named = summary.relative_to(work)
+    errors = [line for line in (work / "logs/make_report.log").read_text().splitlines()
+              if "error" in line.lower()]
+    assert len(errors) == 1, errors
+    assert errors[0].split(" ", 1)[1].startswith(
+        f"error: {named}: changed after training (its seal does not match); rebuild the run "
+        "with: ")
+    assert hint_of(work / "logs/make_report.log").endswith(f"{shlex.join(run)} --forcerun {named}")
+    assert f"{named}: changed after training" in result.stderr
+    assert page.read_bytes() == published
+    assert sorted(history.glob("*.json")) == entries
+
+
 def small_cifar_tree(data_dir: Path, root: Path, per_class: int = 3) -> Path:
     """A CIFAR-10 image tree of `per_class` real JPEGs per class and split (symlinks): the
     cifar2 ingest and a training epoch on it take seconds."""

@@ -486,11 +486,16 @@ def test_a_history_that_cannot_be_written_is_a_warning_not_a_failure(ws, caplog,
     assert "ZeroDivisionError" in caplog.text
 
 
-def test_the_report_run_files_are_grouped_as_the_rules_list_them(tmp_path):
-    files = [tmp_path / f"{m}{s}{f}" for m in "ab" for s in (0, 1) for f in range(4)]
-    runs = h.run_paths(["a", "b"], [0, 1], files)
-    assert [(r["model"], r["seed"]) for r in runs] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
-    assert runs[3]["summary"] == tmp_path / "b10" and runs[3]["predictions"] == tmp_path / "b13"
+def test_the_report_run_files_are_looked_up_by_the_names_the_rules_give_them(tmp_path):
+    # in any order: the names, not the positions, say which file is which
+    inputs = {f"{m}/seed{s}/{f}": str(tmp_path / f"{m}{s}{f}")
+              for f in reversed(h.TRAINED_FILES) for s in (1, 0) for m in ("sweeps/w/n~8", "a")}
+    runs = h.run_files(inputs, ["a", "sweeps/w/n~8"], [0, 1])
+    assert [(r["model"], r["seed"]) for r in runs] == [
+        ("a", 0), ("a", 1), ("sweeps/w/n~8", 0), ("sweeps/w/n~8", 1)]
+    assert runs[3]["summary"] == tmp_path / "sweeps/w/n~81summary.json"
+    assert runs[0]["predictions"] == tmp_path / "a0val_predictions.csv"
+    assert runs[0]["model_pt"] == tmp_path / "a0model.pt"
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -542,7 +547,8 @@ def folder_size(path: Path) -> int:
 
 def test_retraining_one_model_of_the_default_zoo_adds_well_under_2_mb(tmp_path):
     """Issue 16: 10 models x 3 seeds (val_predictions.csv 2,000 rows, metrics.csv 100
-    epochs, the published tables of that size); one model retrained. The figure is README's."""
+    epochs, the published tables of that size); one model retrained. The figure is
+    docs/history.md's."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     repo_code = [REPO / "scripts/train_model.py", *sorted((REPO / "dlwpt").rglob("*.py"))]
     rng = np.random.default_rng(0)

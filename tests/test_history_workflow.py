@@ -30,7 +30,7 @@ def entries(work) -> list[str]:
 
 
 def test_a_changed_lr_is_recorded_compared_and_shown(quick_pipeline, tmp_path_factory):
-    # A sibling of the original (the same depth keeps the code inputs' relative paths).
+    # A sibling of the original (the same depth keeps the report's relative train_code paths).
     work = tmp_path_factory.mktemp("history")
     shutil.copytree(quick_pipeline, work, symlinks=True, dirs_exist_ok=True)
     before = len(entries(work))  # 1: the quick run published once (more if a test reran it)

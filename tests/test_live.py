@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dlwpt.live import EVENT_FILES, TAGS
-from dlwpt.train import train_model
+from dlwpt.train import RunFiles, RunSettings, train_model
 from tests.helpers.data import subset_file
 from tests.helpers.tensorboard import expected_scalars, scalar_events, scalars
 
@@ -21,10 +21,13 @@ def small_data(tmp_path_factory) -> Path:
     return subset_file(tmp_path_factory.mktemp("cifar2"), n_train=400, n_val=200)
 
 
-def train(data: Path, out: Path, **kwargs) -> dict:
-    return train_model(data, out / "model.pt", out / "metrics.csv", out / "summary.json",
-                       model_name="live", model_cfg=CFG, seed=1, device="cpu",
-                       tensorboard_dir=out / "tb", **kwargs)
+def train(data: Path, out: Path, resume_dir: Path | None = None, checkpoint_every: int = 1,
+          log: logging.Logger | None = None) -> dict:
+    files = RunFiles(data, out / "model.pt", out / "metrics.csv", out / "summary.json",
+                     tensorboard=out / "tb", resume=resume_dir)
+    run = RunSettings(model_name="live", model_cfg=CFG, seed=1, device="cpu",
+                      checkpoint_every=checkpoint_every)
+    return train_model(files, run, log=log)
 
 
 class KillAt(logging.Handler):
@@ -33,11 +36,11 @@ class KillAt(logging.Handler):
 
     def __init__(self, epoch: int) -> None:
         super().__init__()
-        self.prefix = f"epoch {epoch}/"
+        self.marker = f" epoch {epoch}/"  # after the run's name: `net/seed0 epoch 3/5 ...`
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith(self.prefix):
-            raise KeyboardInterrupt(self.prefix)
+        if self.marker in record.getMessage():
+            raise KeyboardInterrupt(self.marker)
 
 
 def test_event_files_hold_every_epoch_of_metrics_csv(small_data, tmp_path):

@@ -16,6 +16,8 @@ import torch
 
 from dlwpt import provenance as prov
 
+REPO = Path(__file__).resolve().parents[1]
+
 NOT_GIT = "unknown (not a git checkout)"
 
 
@@ -62,15 +64,24 @@ def test_git_commit_without_git_installed(checkout, monkeypatch):
     assert prov.git_commit(str(checkout)) == NOT_GIT
 
 
-def test_package_versions_are_the_installed_ones(monkeypatch):
+def test_package_versions_are_the_installed_ones_of_every_pinned_package(tmp_path):
     versions = prov.package_versions()
     assert versions["python"] == platform.python_version()
-    for name in ("torch", "snakemake", "numpy"):
+    pins = [line.split("==")[0] for line in (REPO / "requirements.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#")]
+    assert list(versions) == ["python", *pins]
+    assert {"scipy", "jsonschema", "tensorboard", "statsmodels"} <= set(versions)
+    for name in ("snakemake", "numpy", "scipy", "jsonschema"):
         assert versions[name] == metadata.version(name)
     assert versions["numpy"] == np.__version__
-    assert set(versions) == {"python", *prov.PACKAGES}
-    monkeypatch.setattr(prov, "PACKAGES", ("numpy", "no-such-package-dlwpt"))
-    assert prov.package_versions()["no-such-package-dlwpt"] == "not installed"
+    # torch with its build, which its metadata leaves out
+    assert versions["torch"] == torch.__version__
+    assert versions["torch"].startswith(metadata.version("torch"))
+    other = tmp_path / "requirements.txt"
+    other.write_text("# a comment\nnumpy==1.0  # pinned\nno-such-package-dlwpt==0.1\n\n")
+    assert prov.package_versions(other) == {"python": platform.python_version(),
+                                            "numpy": np.__version__,
+                                            "no-such-package-dlwpt": "not installed"}
 
 
 def _cpuinfo_model() -> str:

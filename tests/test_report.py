@@ -24,7 +24,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
-from dlwpt.io import DataError, read_json, write_json
+from dlwpt.io import SEAL_KEY, DataError, read_json, sealed, write_json
 from dlwpt.report import build_report
 from dlwpt.report.comparisons import COMPARISON_COLUMNS, VERDICTS
 from dlwpt.statistics import mean_interval, prediction_interval, wilson_interval
@@ -824,6 +824,9 @@ def test_benchmarks_alone_still_give_a_cost_section(synthetic, tmp_path):
     ("benchmark_without_seconds", "missing column(s): s"),
     ("thermometer_not_json", "cannot read JSON"),
     ("summary_not_json", "cannot read JSON"),
+    ("summary_edited", "changed after training (its seal does not match)"),
+    ("summary_unsealed", "not sealed (written before summaries were sealed); if the run is as "
+                         "trained, seal it with: "),
     ("model_truncated", "changed since it was trained"),
     ("metrics_edited", "changed since it was trained"),
 ])
@@ -840,7 +843,8 @@ def test_bad_input_raises_data_error_naming_the_file(synthetic, tmp_path, damage
     elif damage == "metrics_missing_column":  # with a summary that recorded no digests
         pd.read_csv(run["metrics"]).drop(columns="val_acc").to_csv(bad, index=False)
         old_style = tmp_path / "summary.json"
-        write_json(old_style, {k: v for k, v in read_json(run["summary"]).items() if k != "files"})
+        write_json(old_style, sealed({k: v for k, v in read_json(run["summary"]).items()
+                                      if k != "files"}))
         changes["runs"] = [{**run, "summary": old_style, "metrics": bad}]
     elif damage == "unreadable_tensors":
         bad.write_bytes(b"not a torch file")
@@ -853,6 +857,12 @@ def test_bad_input_raises_data_error_naming_the_file(synthetic, tmp_path, damage
         changes["benchmarks"] = [bad]
     elif damage == "summary_not_json":
         bad.write_text('{"model": "net", "se')
+        changes["runs"] = [{**run, "summary": bad}]
+    elif damage == "summary_edited":  # a hand edit of a number the page shows
+        write_json(bad, read_json(run["summary"]) | {"train_acc": 0.999})
+        changes["runs"] = [{**run, "summary": bad}]
+    elif damage == "summary_unsealed":  # written before summaries were sealed
+        write_json(bad, {k: v for k, v in read_json(run["summary"]).items() if k != SEAL_KEY})
         changes["runs"] = [{**run, "summary": bad}]
     elif damage == "model_truncated":
         bad.write_bytes(run["model_pt"].read_bytes()[:100])
@@ -869,8 +879,9 @@ def test_bad_input_raises_data_error_naming_the_file(synthetic, tmp_path, damage
         build(tmp_path, synthetic, **changes)
     assert error.value.path == str(bad) and problem in str(error.value)
     assert "\n" not in str(error.value)
-    if damage in ("summary_not_json", "model_truncated", "metrics_edited"):  # a training output
-        summary = bad if damage == "summary_not_json" else run["summary"]
+    if damage in ("summary_not_json", "summary_edited", "summary_unsealed", "model_truncated",
+                  "metrics_edited"):  # a training output
+        summary = bad if damage.startswith("summary") else run["summary"]
         # Without the run's command (build_report called directly), the hint says it in words.
         assert str(error.value).endswith(
             "rebuild the run with the snakemake command of this run (the same --configfile "
@@ -897,7 +908,7 @@ def test_bad_predictions_raise_data_error_naming_the_file(synthetic, tmp_path, d
     if damage != "edited":  # a summary without digests, so the content check is what fails
         summary = read_json(width["summary"])
         del summary["files"]
-        write_json(tmp_path / "width" / "summary.json", summary)
+        write_json(tmp_path / "width" / "summary.json", sealed(summary))
         target["summary"] = tmp_path / "width" / "summary.json"
     if damage in ("edited", "accuracy"):
         frame.loc[1749, "predicted"] = 1 - frame.loc[1749, "predicted"]  # one right image wrong
@@ -1141,11 +1152,11 @@ def test_comparisons_csv_holds_its_columns_and_only_verdict_codes(case, tmp_path
     assert set(comparisons["verdict"]) <= set(VERDICTS), set(comparisons["verdict"])
 
 
-def test_readme_documents_every_column_and_verdict_code_of_comparisons_csv():
-    readme = (REPO / "README.md").read_text()
+def test_the_docs_document_every_column_and_verdict_code_of_comparisons_csv():
+    doc = (REPO / "docs" / "statistics.md").read_text()
     anchor = "`results/comparisons.csv` holds every comparison"
-    assert anchor in readme
-    lines = readme.split(anchor, 1)[1].splitlines()
+    assert anchor in doc
+    lines = doc.split(anchor, 1)[1].splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| column |"))
     table = []
     for line in lines[start + 2:]:

@@ -4,6 +4,7 @@ jobs that change affects (by rule and wildcards), and nothing else."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,17 @@ from tests.helpers.workflow import QUICK, edited, job_counts, planned_jobs, snak
 pytestmark = pytest.mark.pipeline
 REPORT = {("make_report", ""), ("publish_report", ""), ("all", "")}
 ZOO = {("train_model", f"model={m}, seed=0") for m in (
-    "fc_512", "fc_deep", "net", "width", "l2", "dropout", "batch_norm", "depth", "res", "res_deep")}
+    "fc_512", "fc_deep", "net", "width", "l2", "dropout", "batch_norm", "depth", "res", "res_deep",
+    # the quick config's two-point sweep: runs of their own, on the same cifar2.pt
+    "sweeps/width/n_chans1~8", "sweeps/width/n_chans1~16")}
 
 
 def plan(workdir: Path, *configfiles: str) -> tuple[set[tuple[str, str]], list[dict]]:
     result = snakemake(workdir, "-n", "--configfile", QUICK, *configfiles, "--cores", "2")
     jobs = planned_jobs(result.stdout)
+    if not jobs:
+        assert "Nothing to be done" in result.stdout, result.stdout[-4000:]
+        return set(), []
     # each job once: the set below loses nothing
     assert sum(job_counts(result.stdout).values()) == len(jobs)
     return {(j["rule"], j["wildcards"]) for j in jobs}, jobs
@@ -89,3 +95,46 @@ def test_editing_stage_code_reruns_that_stage_only(quick_pipeline, module, rules
     assert {rule for rule, _ in planned} == rules | {"make_report", "publish_report", "all"}
     if rules:
         assert len(planned) == 9 + 3  # the nine experiments of the quick config + the report
+
+
+# Edits a job does not run: dlwpt.code_inputs.source_digest ignores them. Each names the text it
+# edits, so a rewrite of dlwpt/io.py that removes it fails here (edited: "changed nothing").
+def _docstrings(text: str) -> str:
+    """The module's docstring and every function's and class's, reworded."""
+    assert text.startswith('"""')
+    text = '"""Edited by a test. ' + text[3:]
+    return re.sub(r'(:\n +""")(?=\S)', r"\1Edited by a test. ", text)
+
+
+def _comments(text: str) -> str:
+    """A comment on a line of its own, one after code, one at the end."""
+    added = "\n# a comment added by a test\nimport os  # and one after code\n"
+    return text.replace("\nimport os\n", added, 1) + "\n# edited by a test\n"
+
+
+def _layout(text: str) -> str:
+    """A line break inside parentheses with a trailing comma, and extra blank lines."""
+    return text.replace("hashlib.new(algorithm)", "hashlib.new(\n        algorithm,\n    )", 1
+                        ).replace("\n\n\ndef ", "\n\n\n\ndef ")
+
+
+@pytest.mark.parametrize("change", [_docstrings, _comments, _layout])
+def test_editing_a_modules_comments_docstrings_or_layout_plans_nothing(quick_pipeline, change):
+    """dlwpt/io.py is run by every job: an edit that changes what it says but not what it does
+    reruns none of them."""
+    with edited(REPO / "dlwpt/io.py", change):
+        planned, _ = plan(quick_pipeline)
+    assert planned == set()
+
+
+def test_a_code_change_in_the_engine_retrains_exactly_the_zoo(quick_pipeline):
+    """One line of code in dlwpt/engine/resident.py: every training job (the zoo and the sweep
+    points) and the report, and each training job's reason names the file."""
+    with edited(REPO / "dlwpt/engine/resident.py"):
+        planned, jobs = plan(quick_pipeline)
+    assert planned == ZOO | REPORT
+    for job in jobs:
+        if job["rule"] == "train_model":
+            assert "Params have changed" in job["reason"], job
+            assert "dlwpt/engine/resident.py" in job["reason"], job
+            assert "dlwpt/io.py" not in job["reason"], job

@@ -80,7 +80,8 @@ def test_changed_hyperparameter_reruns_only_its_model(quick_pipeline, tmp_path):
 def test_editing_model_code_retrains_models_only(quick_pipeline):
     with edited(REPO / "dlwpt/models.py"):
         result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
-    assert _job_counts(result.stdout) == {"train_model": 10, **REPORT_JOBS}
+    # the zoo's 10 runs and the quick config's 2 sweep points
+    assert _job_counts(result.stdout) == {"train_model": 12, **REPORT_JOBS}
 
 
 def test_editing_wine_code_reingests_wine_only(quick_pipeline):
@@ -96,14 +97,14 @@ def test_adding_a_seed_trains_only_its_runs_and_rebuilds_the_report(quick_pipeli
     training job takes 20-30 s on a 2-core CPU, most of it start-up): seed 0's files stay as
     they were, metrics.csv and the event files hold both seeds, and a third seed again plans
     only its own runs and the report."""
-    # A sibling of the original: the same depth keeps the declared code inputs' paths (relative
+    # A sibling of the original: the same depth keeps the report's train_code paths (relative
     # to the work dir) the same; copy2 keeps the mtimes.
     work = tmp_path_factory.mktemp("two_seeds")
     shutil.copytree(quick_pipeline, work, symlinks=True, dirs_exist_ok=True)
 
-    def plan(train: dict) -> set[tuple[str, str]]:
+    def plan(train: dict, **more) -> set[tuple[str, str]]:
         change = work / "seeds.yaml"
-        change.write_text(json.dumps({"train": train}))
+        change.write_text(json.dumps({"train": train, **more}))
         result = snakemake(work, "-n", "--configfile", QUICK, str(change), "--cores", "2")
         return {(j["rule"], j["wildcards"]) for j in planned_jobs(result.stdout)}
 
@@ -113,11 +114,15 @@ def test_adding_a_seed_trains_only_its_runs_and_rebuilds_the_report(quick_pipeli
     report = {("make_report", ""), ("publish_report", ""), ("all", "")}
     zoo = sorted(p.parent.parent.name for p in work.glob("results/train/*/seed0/summary.json"))
     assert len(zoo) == 10
-    assert plan({"seeds": [0, 1]}) == trainings(zoo, 1) | report
+    # the quick config's sweep points are runs too: each gets its seed 1
+    points = ["sweeps/width/n_chans1~8", "sweeps/width/n_chans1~16"]
+    assert plan({"seeds": [0, 1]}) == trainings(zoo + points, 1) | report
 
     models = ["net", "res_deep"]
     two_seeds = work / "two-seeds.yaml"
-    two_seeds.write_text(json.dumps({"train": {"seeds": [0, 1], "models": models}}))
+    # without the sweep (train.models selects the zoo's entries only)
+    two_seeds.write_text(json.dumps({"train": {"seeds": [0, 1], "models": models},
+                                     "sweeps": None}))
     seed0 = {p: p.stat().st_mtime_ns for p in work.glob("results/*/*/seed0/**/*") if p.is_file()}
     snakemake(work, "--configfile", QUICK, str(two_seeds), "--cores", "2")
     assert {p: p.stat().st_mtime_ns for p in seed0} == seed0
@@ -130,7 +135,8 @@ def test_adding_a_seed_trains_only_its_runs_and_rebuilds_the_report(quick_pipeli
     net = [(work / f"results/train/net/seed{s}/metrics.csv").read_text() for s in (0, 1)]
     assert net[0] != net[1]  # another seed, another run
     # the four runs complete: a third seed plans its own two and the report, nothing else
-    assert plan({"seeds": [0, 1, 2], "models": models}) == trainings(models, 2) | report
+    assert plan({"seeds": [0, 1, 2], "models": models}, sweeps=None) == (
+        trainings(models, 2) | report)
 
 
 def test_the_hint_of_a_damaged_run_plans_only_that_run(quick_pipeline, tmp_path_factory):

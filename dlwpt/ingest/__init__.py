@@ -36,6 +36,8 @@ def ingester(name: str) -> tuple[Callable[..., None], bool]:
     return getattr(import_module(ingest_module(name)), function), takes_many
 
 
+# Many parameters: the ingest job's inputs, outputs and params as rules/ingest.smk names them,
+# passed straight through from the script.
 def run_ingest(dataset: str, raw_files: list[str], out_pt: str | os.PathLike,
                out_json: str | os.PathLike, options: dict[str, Any], *, pinned: dict[str, str],
                raw_root: str | os.PathLike, verify: bool = True,

@@ -7,6 +7,7 @@ formats every number; the templates under templates/ hold all markup and prose.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,16 @@ from dlwpt.report.comparisons import (
 )
 from dlwpt.report.datasets import dataset_views
 from dlwpt.report.figures import FigureSink
-from dlwpt.report.formats import acc, integer, missing, number, p_value, points, seconds
+from dlwpt.report.formats import (
+    acc,
+    integer,
+    missing,
+    number,
+    p_value,
+    points,
+    seconds,
+    seed_list,
+)
 from dlwpt.report.inputs import (
     CSV_COLUMNS,
     load_benchmarks,
@@ -50,6 +60,8 @@ from dlwpt.report.stats import (
     reproduces_book,
     rule_stats,
 )
+from dlwpt.report.sweeps import sweeps_view
+from dlwpt.report.trends import analyse
 from dlwpt.report.verdicts import (
     difference_words,
     median_of,
@@ -61,6 +73,7 @@ SECTION_TITLES = {
     "changes": "What changed since the previous run",
     "results": "Results: accuracy per model",
     "claims": "The book's claims: chapter 8's lessons, tested",
+    "sweeps": "Sweeps: chapter 8's lessons as curves",
     "curves": "Training curves",
     "cost": "Cost",
     "thermometer": "Learning mechanics: the thermometer (chapter 5)",
@@ -69,13 +82,17 @@ SECTION_TITLES = {
 }
 
 
+# Many parameters: one keyword per kind of input the page summarizes, as make_report.py
+# passes them; a bundle would only rename them. Long: the page's sections, in page order.
 def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermometer: list[Path],
                  benchmarks: list[Path], out_html: Path, out_csv: Path,
                  out_comparisons: Path, figures_dir: Path | None,
                  provenance: dict, configured_models: list[str], datasets: list[str],
                  experiments: list[str], book_accuracy: dict[str, list[float]],
                  ingest_options: dict[str, dict[str, Any]], changes: Any = None,
-                 history_problem: str | None = None, rerun_command: str | None = None) -> None:
+                 history_problem: str | None = None, rerun_command: str | None = None,
+                 sweeps: dict[str, dict[str, Any]] | None = None,
+                 sweep_runs: Sequence[dict] = ()) -> None:
     """Write the report page (one self-contained HTML file), the per-run metrics table and
     the pairwise comparisons (comparisons.csv, see dlwpt.report.comparisons).
 
@@ -88,11 +105,29 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     selects. `changes` is dlwpt.history's comparison of this run with the previous one in the
     run history (None: no history was read; `history_problem` says why, when it could not be).
     `rerun_command` is the command of this run (dlwpt.rerun), which a damaged run's error names.
+    `sweeps` (config order): per sweep its base entry, arch, settings, values, the base's own
+    values (`book`) and its points ({run, values}); `sweep_runs`: the points' runs, entries
+    like `runs` whose model is the point's run id. They are loaded and checked with the zoo's
+    runs (same images), written to metrics.csv after them, compared within their sweep only
+    (comparisons.csv family sweep:<name>) and shown in the sweeps section; they enter no
+    other table, figure or family.
     """
-    run_table, curves, correct = load_runs(runs, configured_models, book_accuracy, rerun_command)
+    points = [p["run"] for spec in (sweeps or {}).values() for p in spec["points"]]
+    point_ids = set(points) | {r["model"] for r in sweep_runs}
+    everything, all_curves, correct = load_runs([*runs, *sweep_runs],
+                                                [*configured_models, *points],
+                                                book_accuracy, rerun_command)
+    is_point = everything["model"].isin(point_ids)
+    run_table = everything[~is_point].reset_index(drop=True)
+    point_table = everything[is_point].reset_index(drop=True)
+    curves = (all_curves[~all_curves["model"].isin(point_ids)].reset_index(drop=True)
+              if not all_curves.empty else all_curves)
     per_model = per_model_stats(run_table)
-    comparisons = compare_runs(run_table, correct, configured_models,
-                               training_figures(per_model, run_table, curves))
+    comparisons = compare_runs(everything, correct, configured_models,
+                               training_figures(per_model, run_table, curves),
+                               sweeps={name: [p["run"] for p in spec["points"]]
+                                       for name, spec in (sweeps or {}).items()})
+    swept = analyse(sweeps, point_table)
     fits = load_thermometer(thermometer, experiments)
     rule_runs = load_benchmarks(benchmarks)
     sink = FigureSink(figures_dir)
@@ -102,9 +137,13 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     with figures.style():
         if not run_table.empty:
             sections["results"] = results_view(per_model, run_table, comparisons, sink)
-            claims = evaluate_claims(comparisons, per_model, run_table, configured_models)
+            claims = evaluate_claims(comparisons, per_model, run_table, configured_models,
+                                     swept)
             sections["claims"] = claims_view(claims,
                                              per_model, several_seeds(per_model))
+        if swept:
+            sections["sweeps"] = sweeps_view(swept, comparisons, sink)
+        if not run_table.empty:
             sections["curves"] = {"figure": sink.figure(
                 figures.training_curves(curves, list(per_model.index)), "curves",
                 "training curves per model")}
@@ -120,11 +159,14 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
         subtitle={"date": provenance.get("date", ""),
                   "commit": str(provenance.get("git_commit", "unknown"))[:12],
                   "device": provenance.get("device", "")},
-        not_run=not_run(configured_models, datasets, data, run_table, fits),
+        not_run=not_run(configured_models, datasets, data, run_table, fits,
+                        [p for p in points if p not in set(point_table["model"])]),
     )
     write_text(out_html, page)
     with atomic_path(out_csv) as tmp:
-        run_table[list(CSV_COLUMNS)].to_csv(tmp, index=False)
+        metrics = run_table if point_table.empty else pd.concat([run_table, point_table],
+                                                                ignore_index=True)
+        metrics[list(CSV_COLUMNS)].to_csv(tmp, index=False)
     with atomic_path(out_comparisons) as tmp:
         comparisons[list(COMPARISON_COLUMNS)].to_csv(tmp, index=False)
 
@@ -268,12 +310,6 @@ def seeds_needed(value: float) -> str | None:
     return "no number of seeds" if value == float("inf") else f"about {int(value)} seeds"
 
 
-def seed_list(seeds: list[int]) -> str:
-    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return f"seeds {seeds[0]}–{seeds[-1]}"
-    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
-
-
 MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"),
          NOT_DISTINGUISHABLE: ("○", "nd"), DIVERGED: ("×", "diverged")}
 
@@ -353,6 +389,7 @@ def claims_view(claims: list[Any], per_model: pd.DataFrame,
                        else f"{value(p, p.low)} to {value(p, p.high)}",
                        "p": p_value(p.p), "outcome": p.outcome, "reason": p.reason}
                       for p in c.parts],
+            "sweeps": [{"sweep": s.sweep, "words": s.words, "code": s.code} for s in c.sweeps],
         } for c in claims],
         "counts": {v: sum(c.verdict == v for c in claims)
                    for v in ("supported", "not supported", "inconclusive", "not evaluated")},
@@ -467,9 +504,12 @@ def provenance_view(provenance: dict[str, Any],
 
 
 def not_run(models: list[str], datasets: list[str], data: dict[str, Any],
-            run_table: pd.DataFrame, fits: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
-    """What the configuration lists but this report has no outputs for, as (kind, name)."""
+            run_table: pd.DataFrame, fits: list[dict[str, Any]],
+            points: Sequence[str] = ()) -> list[tuple[str, str | None]]:
+    """What the configuration lists but this report has no outputs for, as (kind, name);
+    `points`: the sweep points (run ids) without a run."""
     ran = set(run_table["model"])
     return [*(("model", m) for m in models if m not in ran),
             *(("dataset", d) for d in datasets if d not in data),
-            *([("thermometer experiments", None)] if not fits else [])]
+            *([("thermometer experiments", None)] if not fits else []),
+            *(("sweep point", p) for p in points)]

@@ -16,6 +16,11 @@ below), by one of two rules:
   nothing; one that did not and missed the threshold decides "not supported".
 A reference part is shown beside its claim and does not decide it.
 
+A claim may name a setting whose sweep draws its lesson as a curve (`ClaimSpec.sweep`: the
+setting and the figures to cite): every configured sweep whose x axis is that setting is cited
+beside the two-model test, one trend line per figure and series (dlwpt.report.trends). The
+citation informs; the claim's verdict stays the two-model test's.
+
 A part is supported (significant in the claimed direction; the threshold met on every seed),
 not supported (significant the other way; the threshold missed), or inconclusive (not
 distinguishable, not tested, a diverged run). A claim's verdict, by precedence:
@@ -45,7 +50,8 @@ from dlwpt.report.comparisons import (
 )
 from dlwpt.report.comparisons import CLAIMS as CLAIMS_FAMILY
 from dlwpt.report.formats import acc, missing
-from dlwpt.report.verdicts import LABELS, difference_words
+from dlwpt.report.trends import SweepResult
+from dlwpt.report.verdicts import LABELS, difference_words, trend_words
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 NOT_EVALUATED = "not evaluated"
@@ -76,13 +82,15 @@ class PartSpec:
 @dataclass(frozen=True)
 class ClaimSpec:
     """A claim: its statement (text, or a function of per_model), the rule in words, the
-    models (names or groups) it needs, in the order the page lists them, and its parts."""
+    models (names or groups) it needs, in the order the page lists them, and its parts;
+    `sweep`: (setting, figures) a sweep over that setting cites beside it (None: none)."""
 
     key: str
     statement: str | Callable[[pd.DataFrame], str]
     test: str
     models: tuple[str, ...]
     parts: tuple[PartSpec, ...]
+    sweep: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass
@@ -105,9 +113,19 @@ class Part:
     verdict_code: str | None = None
 
 
+@dataclass(frozen=True)
+class SweepCitation:
+    """A sweep's trend cited beside a claim: the sweep, the trend in words, its code."""
+
+    sweep: str
+    words: str
+    code: str
+
+
 @dataclass
 class Claim:
-    """An evaluated claim; `reason` says why it was not evaluated (empty otherwise)."""
+    """An evaluated claim; `reason` says why it was not evaluated (empty otherwise);
+    `sweeps`: the trends of the sweeps over its setting (they do not enter the verdict)."""
 
     key: str
     statement: str
@@ -116,6 +134,7 @@ class Claim:
     parts: list[Part] = field(default_factory=list)
     verdict: str = NOT_EVALUATED
     reason: str = ""
+    sweeps: list[SweepCitation] = field(default_factory=list)
 
 
 def res_deep_statement(per_model: pd.DataFrame) -> str:
@@ -152,17 +171,18 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         "Paired t-tests over seeds of width − net in training accuracy and in the gap "
         f"(train − validation accuracy), each {PAIRED_T}.",
         ("net", "width"),
-        (PartSpec("width", "net", TRAIN_ACC, +1), PartSpec("width", "net", GAP, +1))),
+        (PartSpec("width", "net", TRAIN_ACC, +1), PartSpec("width", "net", GAP, +1)),
+        sweep=("n_chans1", (TRAIN_ACC, GAP))),
     ClaimSpec(
         "l2", "L2 regularization curbs overfitting: it narrows Net's train−validation gap.",
         "Paired t-test over seeds of the gap of l2 − net (same architecture, l2 adds the L2 "
         f"term), {PAIRED_T}.",
-        ("net", "l2"), (PartSpec("l2", "net", GAP, -1),)),
+        ("net", "l2"), (PartSpec("l2", "net", GAP, -1),), sweep=("l2", (GAP,))),
     ClaimSpec(
         "dropout", "Dropout curbs overfitting: it narrows NetWidth's train−validation gap.",
         "Paired t-test over seeds of the gap of dropout − width (NetDropout is NetWidth with "
         f"dropout), {PAIRED_T}.",
-        ("width", "dropout"), (PartSpec("dropout", "width", GAP, -1),)),
+        ("width", "dropout"), (PartSpec("dropout", "width", GAP, -1),), sweep=("p", (GAP,))),
     ClaimSpec(
         "batch_norm", "Batch normalization speeds up training: NetBatchNorm (batch_norm) "
         "reaches NetWidth's final training accuracy in fewer epochs.",
@@ -184,7 +204,8 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         "res_deep", res_deep_statement,
         f"The validation comparison of res and res_deep ({MATRIX}): supported when res is "
         "significantly better, not supported when res_deep is, inconclusive otherwise.",
-        ("res", "res_deep"), (PartSpec("res", "res_deep", VAL_ACC, +1),)),
+        ("res", "res_deep"), (PartSpec("res", "res_deep", VAL_ACC, +1),),
+        sweep=("n_blocks", (VAL_ACC,))),
 )
 
 QUANTITY_LABELS = {VAL_ACC: "validation accuracy", TRAIN_ACC: "training accuracy",
@@ -269,16 +290,19 @@ def claim_verdict(outcomes: Sequence[str]) -> str:
 
 
 def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.DataFrame,
-                    configured: Sequence[str] | None = None) -> list[Claim]:
+                    configured: Sequence[str] | None = None,
+                    sweeps: Sequence[SweepResult] = ()) -> list[Claim]:
     """Every claim of CLAIMS, in order, evaluated or not. `table`: compare_runs' comparisons
     (with the `claims` rows of `training_figures`); `per_model`: per_model_stats(run_table).
     `configured`: the configured models, to tell a model that is not configured from one that
-    has not run (None: every model that is configured ran)."""
+    has not run (None: every model that is configured ran). `sweeps`: the configured sweeps'
+    trends (dlwpt.report.trends.analyse), cited beside the claims over their settings."""
     claims = []
     for spec in CLAIMS:
         statement = spec.statement(per_model) if callable(spec.statement) else spec.statement
         models = [m for side in spec.models for m in members(side, per_model)]
-        claim = Claim(spec.key, statement, spec.test, models)
+        claim = Claim(spec.key, statement, spec.test, models,
+                      sweeps=sweep_citations(spec, sweeps))
         absent = [side for side in spec.models if not members(side, per_model)]
         if absent:
             claim.models = models if any(s in GROUPS for s in spec.models) else list(spec.models)
@@ -296,6 +320,18 @@ def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.
         claim.verdict = claim_verdict([p.outcome for p in claim.parts])
         claims.append(claim)
     return claims
+
+
+def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[SweepCitation]:
+    """The trends of every sweep whose x axis is the claim's setting, on the claim's figures
+    (figure by figure, each series), in config order."""
+    if spec.sweep is None:
+        return []
+    setting, quantities = spec.sweep
+    return [SweepCitation(result.sweep.name, trend_words(trend), trend.code)
+            for result in sweeps if result.sweep.x == setting
+            for quantity in quantities
+            for trend in result.trends if trend.curve == quantity]
 
 
 def absence(side: str, per_model: pd.DataFrame, configured: Sequence[str] | None) -> str:

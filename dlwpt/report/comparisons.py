@@ -2,14 +2,14 @@
 
 Every comparison the page shows is a row here, computed once; the headline, the verdict matrix,
 the book's claims and the CSV are lookups into it. The method (which test, which variance,
-which family Holm adjusts over, and why) is written once in docs/statistics.md; the columns
-and verdict codes are listed in README's outputs table.
+which family Holm adjusts over, and why) is written once in docs/statistics.md, which also
+lists the columns and verdict codes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -49,6 +49,11 @@ INTEGER_COLUMNS = ("n_seeds", "n_images", "only_a_correct", "only_b_correct", "f
 
 def seed_family(seed: int) -> str:
     return f"seed:{seed}"
+
+
+def sweep_family(sweep: str) -> str:
+    """A sweep's family: its best point against each other point (Holm within the sweep)."""
+    return f"sweep:{sweep}"
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,13 @@ class Runs:
 
 
 def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndarray],
-                 models: list[str], training: Sequence[SeedFigures] = ()) -> pd.DataFrame:
+                 models: list[str], training: Sequence[SeedFigures] = (),
+                 sweeps: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """COMPARISON_COLUMNS: the all_pairs, vs_best, per-seed (several seeds only) and claims
-    families, in that order; `correct` maps (model, seed) to its per-image correctness."""
+    families, in that order, then one `sweep:<name>` family per sweep; `correct` maps (model,
+    seed) to its per-image correctness. `models`: the zoo's models (config order); `sweeps`
+    maps a sweep to its points' run ids, which `run_table` may hold beside the zoo's runs and
+    which enter only their sweep's family."""
     runs = Runs.of(run_table, correct, models)
     families = [validation_family(runs, ALL_PAIRS, combinations(runs.models, 2), None),
                 best_family(runs)]
@@ -108,6 +117,8 @@ def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndar
         families += [validation_family(runs, seed_family(s), combinations(runs.models, 2), s)
                      for s in seeds]
     families.append(claims_family(training, runs.diverged))
+    families += [best_family(Runs.of(run_table, correct, list(points)), sweep_family(name))
+                 for name, points in (sweeps or {}).items()]
     rows = [row for family in families for row in family]
     table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
     for column in INTEGER_COLUMNS:
@@ -121,6 +132,7 @@ def untested(family: str, quantity: str, a: str, b: str, verdict: str,
             "seeds": " ".join(map(str, seeds)), "n_seeds": len(seeds), "verdict": verdict}
 
 
+# Many parameters: one per column of comparisons.csv that a test fills in.
 def difference_row(family: str, quantity: str, a: str, b: str, seeds: Sequence[int],
                    test: str, value_a: float, value_b: float, diff: Difference,
                    p_value: float | None = None) -> dict[str, Any]:
@@ -181,10 +193,11 @@ def comparison_seeds(runs: Runs) -> tuple[list[int], list[str]]:
     return chosen
 
 
-def best_family(runs: Runs) -> list[dict[str, Any]]:
+def best_family(runs: Runs, family: str = VS_BEST) -> list[dict[str, Any]]:
     """The best model (highest mean validation accuracy on the comparison seeds) against every
     other model, on those seeds, Holm over these k - 1; with the seeds each comparison would
-    need to find the observed difference."""
+    need to find the observed difference. `family`: vs_best for the zoo, sweep:<name> for a
+    sweep's points (`runs` then holds that sweep's points only)."""
     seeds, members = comparison_seeds(runs)
     if not members:
         return []
@@ -194,11 +207,11 @@ def best_family(runs: Runs) -> list[dict[str, Any]]:
         if other == best:
             continue
         if other in runs.diverged:
-            rows.append(untested(VS_BEST, VAL_ACC, best, other, DIVERGED, seeds))
+            rows.append(untested(family, VAL_ACC, best, other, DIVERGED, seeds))
         elif other not in members:
-            rows.append(untested(VS_BEST, VAL_ACC, best, other, MISSING_SEEDS, seeds))
+            rows.append(untested(family, VAL_ACC, best, other, MISSING_SEEDS, seeds))
         else:
-            rows.append(validation_row(runs, VS_BEST, best, other, seeds))
+            rows.append(validation_row(runs, family, best, other, seeds))
     return adjust(rows, seeds_needed=True)
 
 
@@ -283,14 +296,15 @@ def outcome(rows: pd.DataFrame, first: str, second: str) -> str | None:
     return row["verdict"]
 
 
-def top_models(table: pd.DataFrame, scored: list[str]) -> dict[str, Any]:
-    """The headline, read from the vs_best rows: the best model, the seeds it was picked on,
+def top_models(table: pd.DataFrame, scored: list[str], family: str = VS_BEST) -> dict[str, Any]:
+    """The headline (and a sweep's best point: `family` sweep:<name>), read from the vs_best
+    rows: the best model, the seeds it was picked on,
     the winner (the best, when it is better than every other model that did not diverge),
     the runner-up (the highest of the models tested against the best: a twin with identical
     predictions has no test and is named among the untested), and the rows. `scored`: the
     models that never diverged and have a validation accuracy (a lone one is the best, with
     nothing to compare)."""
-    rows = family_rows(table, VS_BEST)
+    rows = family_rows(table, family)
     if rows.empty:
         return {"best": scored[0] if len(scored) == 1 else None, "winner": None,
                 "runner_up": None, "seeds": [], "rows": rows}

@@ -263,9 +263,15 @@ def tensor_stats(summary: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def sources(summary: dict[str, Any]) -> list[dict[str, str]]:
-    """The raw files a dataset came from: file name and the start of its checksum."""
-    return [{"name": Path(str(s.get("path", "?"))).name, "sha256": str(s.get("sha256", "?"))[:12]}
-            for s in summary.get("sources") or []]
+    """The raw files a dataset came from: file name and the start of its checksum (sha256), or,
+    for an image folder, of its fingerprint (names, sizes, modification times)."""
+    views = []
+    for source in summary.get("sources") or []:
+        kind = "fingerprint" if "fingerprint" in source else "sha256"
+        value = str(source.get(kind, "?")).removeprefix("sha256:")
+        views.append({"name": Path(str(source.get("path", "?"))).name, "kind": kind,
+                      "value": value[:12]})
+    return views
 
 
 def dataset_views(data: dict[str, dict[str, Path]], ingest_options: dict[str, dict[str, Any]],

@@ -19,11 +19,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter, NullLocator
 from PIL import Image
 
 from dlwpt.io import atomic_path
 from dlwpt.report.inputs import finite_series
+from dlwpt.report.trends import CURVES, SweepResult, position, same, value_text, x_values
 
 DPI = 110
 JPEG_QUALITY = 85
@@ -101,6 +102,7 @@ def log_scale(axis: Any, limits: tuple[float, float]) -> None:
     axis.yaxis.set_minor_formatter(NullFormatter())
 
 
+# Long: one figure, drawn in order (bars, intervals, seeds, the book's marks, labels).
 def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
                    winner: str | None) -> Figure:
     """The book's grouped bars (train vs val per model), with 95% intervals (per_model's
@@ -286,3 +288,109 @@ def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
     right.supxlabel("epoch", fontsize=8)
     right.supylabel("loss (log scale)", fontsize=8)
     return fig
+
+
+SERIES_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
+SWEEP_PANELS = {"train_acc": "training accuracy", "val_acc": "validation accuracy",
+                "gap": "train − validation gap (points)"}
+
+
+# Long: one figure, drawn in order (per panel: series, intervals, seeds, the book's point, axis).
+def sweep_chart(result: SweepResult, stats: pd.DataFrame) -> Figure:
+    """A sweep's three figures side by side (training accuracy, validation accuracy, the gap
+    in points) against its first setting: one line per series (the second setting's values)
+    through the means over seeds, each point's 95% t interval over seeds (none with one seed),
+    each seed's value as a dot, the base model's own setting (the book's point) ringed and
+    its x dashed, diverged runs as red crosses along the bottom. A log x axis where the trend
+    is fitted on one ("symlog" when 0 is a value, linear up to the smallest positive value),
+    ticks at the configured values. `stats`: trends.point_stats(result)."""
+    sweep, frame = result.sweep, result.frame
+    scale = sweep.scale()
+    fig = Figure(figsize=(11.0, 3.5), layout="constrained")
+    axes = fig.subplots(1, 3)
+    ticks = x_values(sweep)
+    series = sweep.series()
+    several = len(stats) and bool((stats["kept_seeds"].map(len) > 1).any())
+    book_x = (position(sweep, sweep.book[sweep.x])
+              if sweep.x in sweep.book and any(same(v, sweep.book[sweep.x])
+                                               for v in sweep.values[sweep.x]) else None)
+    for axis, curve in zip(axes, CURVES, strict=True):
+        factor = 100.0 if curve == "gap" else 1.0
+        for i, value in enumerate(series):
+            color = SERIES_COLORS[i % len(SERIES_COLORS)] if sweep.series_setting else "#333"
+            rows = stats if value is None else stats[[same(v, value) for v in stats["series"]]]
+            x = np.array([position(sweep, v) for v in rows["x"]], dtype=float)
+            mean = rows[f"{curve}_mean"].to_numpy(dtype=float) * factor
+            low = rows[f"{curve}_low"].to_numpy(dtype=float) * factor
+            high = rows[f"{curve}_high"].to_numpy(dtype=float) * factor
+            shown = np.isfinite(mean)
+            axis.plot(x[shown], mean[shown], color=color, marker="o", ms=3.5, lw=1.4, zorder=3)
+            bars = shown & np.isfinite(low) & np.isfinite(high)
+            if bars.any():
+                axis.errorbar(x[bars], mean[bars],
+                              yerr=[mean[bars] - low[bars], high[bars] - mean[bars]],
+                              fmt="none", ecolor=color, capsize=2.5, lw=1, zorder=3)
+            runs = frame[frame["kept"]]
+            if value is not None:
+                runs = runs[[same(v, value) for v in runs["series"]]]
+            axis.scatter([position(sweep, v) for v in runs["x"]],
+                         runs[curve].to_numpy(dtype=float) * factor, s=7, color=color,
+                         alpha=0.6, linewidths=0, zorder=2)
+            book = shown & rows["book"].to_numpy(dtype=bool)
+            axis.scatter(x[book], mean[book], s=110, facecolors="none", edgecolors="black",
+                         linewidths=1.4, zorder=4)
+        if book_x is not None:
+            axis.axvline(book_x, color="#555", ls="--", lw=1, zorder=1)
+        crossed = frame[frame["diverged"] | ~frame["kept"]]
+        if len(crossed):
+            axis.scatter([position(sweep, v) for v in crossed["x"]], np.full(len(crossed), 0.03),
+                         marker="x", s=30, color=DIVERGED_COLOR, linewidths=1.5, zorder=5,
+                         transform=axis.get_xaxis_transform(), clip_on=False)
+        bottom, top = axis.get_ylim()
+        if curve == "gap" and bottom <= 0 <= top:  # no gap: drawn where it is in view
+            axis.axhline(0, color="#888", ls=":", lw=1, zorder=1)
+        sweep_axis(axis, scale, ticks, sweep.values[sweep.x])
+        axis.set_title(SWEEP_PANELS[curve])
+        axis.set_xlabel(sweep.x + axis_words(scale, sweep.values[sweep.x]))
+    handles = ([Line2D([], [], color=SERIES_COLORS[i % len(SERIES_COLORS)], marker="o", ms=3.5,
+                       label=f"{sweep.series_setting} = {value_text(v)}")
+                for i, v in enumerate(series)] if sweep.series_setting
+               else [Line2D([], [], color="#333", marker="o", ms=3.5, label="mean over seeds")])
+    handles.append(Line2D([], [], marker="o", ls="", color="#666", ms=3, alpha=0.6,
+                          label="each seed"))
+    if several:
+        handles.append(Line2D([], [], color="#666", lw=1, label="95% interval (t over seeds)"))
+    if book_x is not None:
+        handles.append(Line2D([], [], color="#555", ls="--", lw=1, marker="o", ms=9,
+                              markerfacecolor="none", markeredgecolor="black",
+                              label=f"{sweep.base}'s own setting (the book's point)"))
+    if len(frame) and (~frame["kept"]).any():
+        handles.append(Line2D([], [], marker="x", ls="", color=DIVERGED_COLOR, ms=5,
+                              label="diverged run (left out)"))
+    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), frameon=False)
+    return fig
+
+
+def axis_words(scale: Any, values: list[Any]) -> str:
+    if scale is None or not scale.log:
+        return ""
+    if scale.zero_left_out:
+        return f" (log scale; linear up to {value_text(min(v for v in values if v > 0))})"
+    return " (log scale)"
+
+
+def sweep_axis(axis: Any, scale: Any, ticks: np.ndarray, values: list[Any]) -> None:
+    """The x axis of a sweep panel: log (symlog when 0 is a value), linear, or the values'
+    positions when they are not numbers; ticks labelled with the configured values."""
+    if scale is not None and scale.log:
+        base = 2 if scale.kind == "log2" else 10
+        if scale.zero_left_out:
+            threshold = float(ticks[ticks > 0].min())
+            axis.set_xscale("symlog", base=base, linthresh=threshold)
+            # symlog is symmetric: no room for negative values nobody swept
+            axis.set_xlim(-0.25 * threshold, float(ticks.max()) * 1.4)
+        else:
+            axis.set_xscale("log", base=base)
+    axis.set_xticks(ticks, [value_text(v) for v in values])
+    axis.xaxis.set_minor_locator(NullLocator())
+    axis.grid(axis="x", visible=False)

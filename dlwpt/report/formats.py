@@ -56,3 +56,10 @@ def p_value(value: float | None) -> str:
 def points(value: float | None) -> str:
     """An accuracy difference in percentage points, signed: +2.5."""
     return "—" if missing(value) else f"{100 * value:+.1f}" if round(100 * value, 1) else "0.0"
+
+
+def seed_list(seeds: list[int]) -> str:
+    """`seed 0`, `seeds 0, 2`, `seeds 0–2` (a run of three or more)."""
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}–{seeds[-1]}"
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))

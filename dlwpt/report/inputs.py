@@ -7,6 +7,8 @@ into a misleading page: every key and column the page uses is checked here, once
 from __future__ import annotations
 
 import math
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dlwpt.io import DataError, file_digest, load_tensors, read_json
+from dlwpt.io import BROKEN, UNSEALED, DataError, file_digest, load_tensors, read_json, seal_state
 from dlwpt.rerun import rebuild_hint
 from dlwpt.statistics import wilson_interval
 
@@ -78,6 +80,8 @@ def book_pair(book_accuracy: dict[str, list[float]], model: str
     return (float(pair[0]), float(pair[1])) if pair else (None, None)
 
 
+# Long: each run's files are read and cross-checked in one pass (summary, digests,
+# predictions, curve), so a damaged run fails with the first file that shows it.
 def load_runs(runs: list[dict[str, Any]], models: list[str],
               book_accuracy: dict[str, list[float]], rerun_command: str | None = None
               ) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, int], np.ndarray]]:
@@ -100,6 +104,7 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
         except DataError as e:
             raise DataError(summary_path, f"{e.problem}; "
                                           f"{rebuild_hint(summary_path, rerun_command)}") from e
+        check_seal(summary, summary_path, rerun_command)
         if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
             raise DataError(summary_path, f"holds {summary['model']}/seed{summary['seed']}, "
                                           f"expected {run['model']}/seed{run['seed']}")
@@ -177,13 +182,33 @@ def run_interval(val_acc: float | None, n: int) -> tuple[float, float]:
     return wilson_interval(round(val_acc * n), n)
 
 
+def check_seal(summary: dict[str, Any], summary_path: Path,
+               rerun_command: str | None = None) -> None:
+    """The summary as training wrote it (its seal, dlwpt.io.summary_seal): a hand-edited
+    train_acc is refused, not shown; a summary written before summaries were sealed is refused
+    with the command that seals it once checked (`python -m dlwpt seal`)."""
+    state = seal_state(summary)
+    if state == BROKEN:
+        raise DataError(summary_path, "changed after training (its seal does not match); "
+                                      f"{rebuild_hint(summary_path, rerun_command)}")
+    if state == UNSEALED:
+        where = summary_path.resolve()
+        # results/train (sweep points lie deeper), or the run's own folder
+        folder = next((p for p in where.parents if p.name == "train"
+                       and p.parent.name == "results"), where.parent)
+        seal = shlex.join([sys.executable, "-m", "dlwpt", "seal", str(folder)])
+        raise DataError(summary_path, "not sealed (written before summaries were sealed); if "
+                                      f"the run is as trained, seal it with: {seal}; or "
+                                      f"{rebuild_hint(summary_path, rerun_command)}")
+
+
 def check_trained_files(summary: dict[str, Any], summary_path: Path, files: list[Path],
                         rerun_command: str | None = None) -> None:
     """Each file as it was when the run was trained (the digests its summary recorded): a
     model.pt truncated or a metrics.csv edited afterwards is refused, not summarized."""
     recorded = summary.get("files")
     if recorded is None:
-        return  # a summary written before digests were recorded
+        return  # none recorded: older summaries are unsealed, so check_seal refused them
     for path in files:
         expected = recorded.get(path.name)
         if expected is None:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dlwpt.report import comparisons as c
+from dlwpt.report import trends as t
 from dlwpt.report.formats import missing, p_value, points
 
 LABELS = {
@@ -68,3 +69,49 @@ def p_text(p: float) -> str:
 def median_of(rows: pd.DataFrame, column: str) -> float | None:
     values = rows[column].dropna().astype(float)
     return float(np.median(values)) if len(values) else None
+
+
+CURVE_WORDS = {t.TRAIN_ACC: "training accuracy", t.VAL_ACC: "validation accuracy",
+               t.GAP: "the train−validation gap"}
+
+
+def per_words(trend: t.Trend) -> str:
+    """What the slope is per: a doubling, a tenfold or a step of the setting."""
+    scale, setting = trend.scale, trend.setting
+    if scale is None:
+        return ""
+    if scale.kind == "log2":
+        return f"per doubling of {setting}"
+    if scale.kind == "log10":
+        return f"per tenfold of {setting}"
+    if trend.boolean:
+        return f"from {setting} = False to True"
+    return f"per {scale.step:g} of {setting}"
+
+
+def trend_words(trend: t.Trend) -> str:
+    """`training accuracy rises with n_chans1: +4.1 points per doubling of n_chans1 (95%
+    interval +3.0 to +5.2)`; a slope that is not significant "shows no trend distinguishable
+    from flat", with its numbers; one not tested says why. Never "tie", "equal" or "=" for a
+    flat slope."""
+    what = CURVE_WORDS[trend.curve]
+    series = ("" if trend.series is None
+              else f" ({trend.series[0]} = {t.value_text(trend.series[1])})")
+    slope = trend.slope
+    if trend.code == t.NOT_TESTED:
+        return f"{what} against {trend.setting}{series}: not tested ({slope.reason})"
+    numbers = (f"{points(slope.slope)} points {per_words(trend)} (95% interval "
+               f"{points(slope.low)} to {points(slope.high)})")
+    if trend.code == t.NO_TREND:
+        return (f"{what} shows no trend with {trend.setting}{series} distinguishable from "
+                f"flat: {numbers}")
+    return f"{what} {trend.code} with {trend.setting}{series}: {numbers}"
+
+
+def trend_test_words(trend: t.Trend) -> str:
+    """The fit behind a trend: its p and residual df, the runs and settings fitted."""
+    slope = trend.slope
+    fitted = f"{slope.n} runs at {slope.n_x} values of {trend.setting}"
+    if not slope.tested:
+        return fitted
+    return f"slope's t-test p {p_text(slope.p)}, {slope.df:.0f} residual df; {fitted}"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dlwpt.io import dataset_summary, file_digest, save_tensors, write_json
+from dlwpt.io import dataset_summary, file_digest, save_tensors, sealed, write_json
 
 # model: (arch, train_acc, val_acc, n_params, seconds_per_epoch), in config order; seed 0's
 RUNS = {
@@ -48,8 +48,9 @@ def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: floa
               diverged_epoch: int | None = None, correct: Any = None,
               curve: list[float] | None = None) -> dict[str, Any]:
     """A training run's summary.json, metrics.csv, val_predictions.csv and model.pt (a stand-in
-    state_dict, with the digests the summary records as training does); returns build_report's
-    run entry. A run that diverged at epoch k has k rows, the last with an infinite loss.
+    state_dict, with the digests and the seal the summary records as training does); returns
+    build_report's run entry. A run that diverged at epoch k has k rows, the last with an
+    infinite loss.
 
     Predictions: N_VAL images, labels alternating 0, 1; `correct` (booleans) says which are
     right, by default the first round(val_acc * N_VAL); the summary's val_acc is their accuracy
@@ -80,7 +81,7 @@ def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: floa
         f"{i},{a},{b},{c!r}\n" for i, (a, b, c) in enumerate(
             zip(labels.tolist(), predicted.tolist(), prob.tolist(), strict=True))))
     save_tensors(out / "model.pt", {"fc.weight": torch.full((2, 3), float(seed))})
-    write_json(out / "summary.json", {
+    write_json(out / "summary.json", sealed({
         "model": model, "arch": arch, "seed": seed, "epochs": epochs, "train_acc": train_acc,
         "val_acc": val_acc, "diverged_epoch": diverged_epoch, "n_params": n_params,
         "device": device, "gpu": gpu, "seconds_per_epoch": seconds_per_epoch,
@@ -88,7 +89,7 @@ def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: floa
         "engine": "resident loop", "cuda_graphs": cuda_graphs,
         "hyperparameters": hyperparameters,
         "files": {name: "sha256:" + file_digest(out / name)
-                  for name in ("model.pt", "metrics.csv", "val_predictions.csv")}})
+                  for name in ("model.pt", "metrics.csv", "val_predictions.csv")}}))
     return {"model": model, "seed": seed, "summary": out / "summary.json",
             "metrics": out / "metrics.csv", "model_pt": out / "model.pt",
             "predictions": out / "val_predictions.csv"}

@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,6 +32,28 @@ def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None,
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n"
                              f"{result.stderr[-6000:]}")
     return result
+
+
+# What Snakemake prints, before the error, on every run with a --configfile: not error text.
+SNAKEMAKE_NOTICES = re.compile(
+    r"Using workflow specific profile .* for setting default command line arguments\."
+    r"|Config file \S+ is extended by additional config specified via the command line\.")
+
+
+def parse(workdir: Path, *configfiles: str) -> str:
+    """What a dry run (-n) in `workdir` that stops while the workflow is parsed prints: its
+    stdout (where Snakemake logs in a dry run, errors included), then its stderr."""
+    result = snakemake(workdir, "-n", "--configfile", *configfiles, "--cores", "1", check=False)
+    assert result.returncode != 0
+    return result.stdout + result.stderr
+
+
+def error_lines(out: str) -> list[str]:
+    """The lines of a refused parse's output besides Snakemake's notices, checked to carry no
+    traceback, `File ...` line or WorkflowError around them."""
+    for noise in ("Traceback", 'File "', "WorkflowError", "Error in file"):
+        assert noise not in out, out
+    return [s for s in out.splitlines() if s and not SNAKEMAKE_NOTICES.fullmatch(s)]
 
 
 def hint_of(log: Path) -> str:
@@ -80,10 +102,21 @@ def planned_jobs(stdout: str) -> list[dict]:
 
 
 @contextmanager
-def edited(path: Path) -> Iterator[None]:
-    """Really edit `path` (Snakemake ignores a bare mtime change), then restore it exactly."""
+def edited(path: Path, change: Callable[[str], str] | None = None) -> Iterator[None]:
+    """Really edit `path` (Snakemake ignores a bare mtime change), then restore it exactly.
+
+    By default a change a job sees: a statement added to a Python module (a comment or a
+    docstring would change nothing, see dlwpt.code_inputs.source_digest), a line added to any
+    other file. `change` edits the text instead, and must change it.
+    """
     original, stat = path.read_bytes(), path.stat()
-    path.write_bytes(original + b"\n# edited by a test\n")
+    if change is None:
+        added = "\n_EDITED_BY_A_TEST = True\n" if path.suffix == ".py" else "\n# edited by a test\n"
+        text = original.decode() + added
+    else:
+        text = change(original.decode())
+        assert text != original.decode(), f"{path}: the edit changed nothing"
+    path.write_bytes(text.encode())
     try:
         yield
     finally:
@@ -106,14 +139,15 @@ def uninterrupted_metrics(work: Path, model: str, reference: Path, subsample: in
                           ) -> tuple[list[dict], list[dict]]:
     """metrics.csv rows (without the seconds) of `work`'s seed-0 run of `model`, and of the same
     run trained again in this process without interruption: a resumed run must equal it."""
-    from dlwpt.train import train_model
+    from dlwpt.train import RunFiles, RunSettings, train_model
 
     summary = json.loads((work / f"results/train/{model}/seed0/summary.json").read_text())
-    train_model(work / "results/data/cifar2.pt", reference / "model.pt",
-                reference / "metrics.csv", reference / "summary.json", model_name=model,
-                model_cfg={k: v for k, v in summary["hyperparameters"].items()
-                           if k not in ("subsample", "n_train")},
-                seed=0, device="cpu", subsample=subsample)
+    train_model(RunFiles(work / "results/data/cifar2.pt", reference / "model.pt",
+                         reference / "metrics.csv", reference / "summary.json"),
+                RunSettings(model_name=model,
+                            model_cfg={k: v for k, v in summary["hyperparameters"].items()
+                                       if k not in ("subsample", "n_train")},
+                            seed=0, device="cpu", subsample=subsample))
 
     def rows(path: Path) -> list[dict]:
         with open(path) as f:

@@ -3,7 +3,6 @@ JPEG copy of CIFAR-10): class folders in official order, files sorted by name.""
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from dlwpt.cifar10 import IMAGE_SUFFIXES, TREE_SPLITS
 from dlwpt.ingest.cifar.layout import CIFAR10_CLASSES, SIDE, Splits
 from dlwpt.ingest.common import one_line
 from dlwpt.io import DataError
+from dlwpt.verify import tree_fingerprint
 
 # Below this many files a process pool costs more than it saves (tests build tiny trees).
 PARALLEL_MIN_FILES = 2000
@@ -101,14 +101,6 @@ def _tree_files(root: Path) -> dict[str, tuple[list[Path], list[int]]]:
     return found
 
 
-def _tree_digest(root: Path, files: list[Path]) -> str:
-    """SHA-256 of the (relative path, size) manifest: detects changes without reading 60k files."""
-    h = hashlib.sha256()
-    for path in sorted(files):
-        h.update(f"{path.relative_to(root).as_posix()}\t{path.stat().st_size}\n".encode())
-    return h.hexdigest()
-
-
 def read_tree(root: Path) -> tuple[Splits, list[dict]]:
     """The train and test splits, and one summary source entry for the whole tree."""
     found = _tree_files(root)
@@ -119,4 +111,6 @@ def read_tree(root: Path) -> tuple[Splits, list[dict]]:
         splits[split] = (pixels[start:start + len(files)],
                          torch.tensor(labels, dtype=torch.int64))
         start += len(files)
-    return splits, [{"path": str(root), "sha256": _tree_digest(root, all_files)}]
+    # The tree's fingerprint (names, sizes, modification times: dlwpt.verify), the one the
+    # workflow plans with; not a checksum of the images' content.
+    return splits, [{"path": str(root), "fingerprint": tree_fingerprint(root)}]

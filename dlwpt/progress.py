@@ -1,0 +1,191 @@
+"""Where a long run stands, as its training jobs print it: whose line it is, and how much of the
+whole run is done (issue 20).
+
+- `format_epoch_line` names the run: `res_deep/seed1 epoch 3/100 loss ... ETA 4h51m`, so the
+  epoch lines of jobs running at once can be told apart on the terminal.
+- A training job records its progress after each epoch and at its end (`record_epoch`:
+  results/.progress/<run>/seed<k>.json) and prints `whole_run_line`: `run: 63% of the expected
+  work, about 6h10m left`, from the plan that the run's start-up estimate wrote
+  (results/.progress/plan.json, dlwpt.estimate) and every planned job's progress. Each job
+  weighs its expected seconds: one finished in this run counts fully (its benchmark file, which
+  Snakemake writes when a job ends, or its own `done` record, is newer than the plan), a
+  training job in progress by its epochs, any other job not yet finished as nothing. The time
+  left is the plan's remaining wall time scaled by how fast the run has gone so far.
+
+Small and torch-free on purpose: train_model imports it, so it is a code input of every
+training job (an edit here reruns them); the estimate, which no job imports, is
+dlwpt.estimate. Recording and reading never raise: progress is never worth a failed job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+PROGRESS_DIR = Path("results/.progress")  # relative to the workflow's working directory
+PLAN_NAME = "plan.json"
+TRAIN_RULE = "train_model"
+
+
+# --- lines ---------------------------------------------------------------------------------------
+
+def duration(seconds: float) -> str:
+    """`4h51m`, `12m05s`, `45s`: hours and minutes once over an hour."""
+    seconds = max(0, int(round(seconds)))
+    if seconds >= 3600:
+        hours, minutes = divmod(int(round(seconds / 60)), 60)
+        return f"{hours}h{minutes:02d}m"
+    if seconds >= 60:
+        minutes, seconds = divmod(seconds, 60)
+        return f"{minutes}m{seconds:02d}s"
+    return f"{seconds}s"
+
+
+def run_name(run: str, seed: int) -> str:
+    """`res_deep/seed1`, `sweeps/width/n_chans1~64/seed0`: as results/train/ names the run."""
+    return f"{run}/seed{seed}"
+
+
+def format_epoch_line(run: str, seed: int, epochs: int, row: Mapping[str, float],
+                      eta_seconds: float) -> str:
+    """One epoch's progress line; `row` is its metrics.csv row (epoch, train_loss, train_acc,
+    val_acc, seconds)."""
+    return (f"{run_name(run, seed)} epoch {row['epoch']}/{epochs} loss {row['train_loss']:.4f} "
+            f"train_acc {row['train_acc']:.4f} val_acc {row['val_acc']:.4f} "
+            f"{row['seconds']:.2f} s ETA {duration(eta_seconds)}")
+
+
+# --- progress files and the whole-run line ------------------------------------------------------
+
+def progress_path(progress_dir: str | os.PathLike, run: str, seed: int) -> Path:
+    return Path(progress_dir) / run / f"seed{seed}.json"
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write `obj` to a temporary file beside `path`, then rename it over `path`: a reader
+    sees the old content or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(obj, indent=1) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_json(path: Path) -> Any:
+    """The file's JSON, or None when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def record_epoch(progress_dir: str | os.PathLike, run: str, seed: int, epoch: int, epochs: int,
+                 elapsed: float, done: bool = False, now: float | None = None) -> None:
+    """This job's progress: `epoch` of `epochs` done after `elapsed` seconds of the job;
+    done=True at the job's end (a diverged run stops before its last epoch)."""
+    try:
+        write_json_atomic(progress_path(progress_dir, run, seed), {
+            "run": run, "seed": seed, "epoch": epoch, "epochs": epochs, "elapsed": elapsed,
+            "done": done, "time": time.time() if now is None else now})
+    except OSError:
+        pass
+
+
+def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path,
+                 root: Path = Path(".")) -> float:
+    """How much of a planned job this run has done: 1 when finished (its benchmark file, which
+    Snakemake writes when a job ends, or its own `done` record is newer than the plan), else a
+    training job's epochs done / epochs, else 0."""
+    benchmark = job.get("benchmark")
+    if benchmark:
+        try:
+            if (root / benchmark).stat().st_mtime >= started:
+                return 1.0
+        except OSError:
+            pass
+    if job.get("rule") == TRAIN_RULE:
+        record = read_json(progress_path(progress_dir, job["run"], job["seed"]))
+        if isinstance(record, dict) and record.get("time", 0) >= started:
+            if record.get("done"):
+                return 1.0
+            if record.get("epochs"):
+                return min(1.0, max(0.0, record["epoch"] / record["epochs"]))
+    return 0.0
+
+
+def work_share(seconds: Sequence[float], fractions: Sequence[float]) -> float:
+    """Share of the expected work done: each job weighs its expected seconds."""
+    total = sum(seconds)
+    if total <= 0:
+        return 0.0
+    return sum(s * f for s, f in zip(seconds, fractions, strict=True)) / total
+
+
+def planned_time(share: float, jobs: Sequence[Mapping[str, float]]) -> float:
+    """When, on the plan's timeline, `share` of its work should be done (each job's work
+    spread evenly over its planned start..end)."""
+    total = sum(job["seconds"] for job in jobs)
+    if total <= 0 or not jobs:
+        return 0.0
+    target = share * total
+
+    def done_at(t: float) -> float:
+        work = 0.0
+        for job in jobs:
+            span = job["end"] - job["start"]
+            if t >= job["end"]:
+                work += job["seconds"]
+            elif t > job["start"] and span > 0:
+                work += job["seconds"] * (t - job["start"]) / span
+        return work
+
+    low, high = 0.0, max(job["end"] for job in jobs)
+    for _ in range(50):
+        middle = (low + high) / 2
+        low, high = (middle, high) if done_at(middle) < target else (low, middle)
+    return high
+
+
+def remaining_seconds(share: float, elapsed: float, planned_elapsed: float,
+                      wall: float) -> float:
+    """The plan's wall time still ahead (`wall - planned_elapsed`, where the plan expected
+    `share` done), scaled by the pace so far: elapsed against planned_elapsed, with a prior of
+    a tenth of the plan at the plan's pace, so the first minutes do not swing it."""
+    if share >= 1:
+        return 0.0
+    prior = 0.1 * wall
+    pace = (elapsed + prior) / (planned_elapsed + prior) if prior > 0 else 1.0
+    return max(0.0, wall - planned_elapsed) * pace
+
+
+def whole_run_line(progress_dir: str | os.PathLike = PROGRESS_DIR,
+                   now: float | None = None) -> str | None:
+    """`run: 63% of the expected work, about 6h10m left`, from plan.json and every planned
+    job's progress; None without a plan (a run started with --no-hooks, or a job run alone).
+    `progress_dir` is <working directory>/results/.progress: the plan's benchmark paths are
+    relative to the directory two levels up."""
+    progress_dir = Path(progress_dir)
+    plan = read_json(progress_dir / PLAN_NAME)
+    if not isinstance(plan, dict) or not plan.get("jobs"):
+        return None
+    now = time.time() if now is None else now
+    try:
+        jobs, started = plan["jobs"], float(plan["started"])
+        fractions = [job_fraction(job, started, progress_dir, progress_dir.parent.parent)
+                     for job in jobs]
+        share = work_share([job["seconds"] for job in jobs], fractions)
+        left = remaining_seconds(share, now - started, planned_time(share, jobs),
+                                 plan["wall_s"])
+    except (KeyError, TypeError, ValueError):  # a plan.json from another version
+        return None
+    return whole_run_text(share, left)
+
+
+def whole_run_text(share: float, left: float) -> str:
+    return f"run: {int(share * 100)}% of the expected work, about {duration(left)} left"

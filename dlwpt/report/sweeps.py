@@ -1,0 +1,158 @@
+"""The page's sweeps section: per sweep its figure, trend verdicts, best point and points.
+
+The numbers come from dlwpt.report.trends (the runs and the slopes) and from comparisons.csv's
+`sweep:<name>` rows (the best point against every other point, Holm within the sweep); the
+words from dlwpt.report.verdicts; the markup from templates/sections/sweeps.html.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from dlwpt.report import figures
+from dlwpt.report.comparisons import (
+    A_BETTER,
+    DIVERGED,
+    NOT_DISTINGUISHABLE,
+    TESTED,
+    family_rows,
+    sweep_family,
+    top_models,
+)
+from dlwpt.report.figures import FigureSink
+from dlwpt.report.formats import acc, points, seed_list
+from dlwpt.report.trends import SweepResult, point_stats, value_text
+from dlwpt.report.verdicts import (
+    difference_words,
+    trend_test_words,
+    trend_words,
+    verdict_label,
+)
+
+
+def sweeps_view(results: list[SweepResult], comparisons: pd.DataFrame,
+                sink: FigureSink) -> dict[str, Any]:
+    return {"sweeps": [sweep_view(r, comparisons, sink) for r in results]}
+
+
+def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
+               sink: FigureSink) -> dict[str, Any]:
+    sweep = result.sweep
+    stats = point_stats(result)
+    labels = {p.run: sweep.label(p.values) for p in sweep.points}
+    rows = family_rows(comparisons, sweep_family(sweep.name))
+    scored = [r.run for r in stats.itertuples() if r.kept_seeds and not r.diverged_seeds]
+    top = top_models(comparisons, scored, sweep_family(sweep.name))
+    ran = stats[stats["seeds"].map(len) > 0]
+    figure = None
+    if len(ran):
+        figure = sink.figure(figures.sweep_chart(result, stats), f"sweep_{sweep.name}",
+                             f"sweep {sweep.name}: training accuracy, validation accuracy and "
+                             f"the gap against {sweep.x}, each seed and 95% intervals")
+    return {
+        "name": sweep.name, "base": sweep.base, "arch": sweep.arch,
+        "varies": [{"setting": s, "list": ", ".join(value_text(v) for v in sweep.values[s])}
+                   for s in sweep.settings],
+        "n_points": len(sweep.points), "settings": list(sweep.settings),
+        "scale": scale_words(result),
+        "figure": figure,
+        "trends": [{"words": trend_words(t), "code": t.code, "curve": t.curve,
+                    "test": trend_test_words(t)} for t in result.trends],
+        "left_out": [f"{r.label}, seed {r.seed}" + (" (diverged)" if r.diverged else
+                                                   " (no accuracy)")
+                     for r in result.left_out.itertuples()],
+        "not_run": [labels[r.run] for r in stats.itertuples() if not r.seeds],
+        "best": best_view(top, rows, labels, stats),
+        "points": [point_row(r, sweep.settings, rows, top["best"], labels)
+                   for r in stats.itertuples()],
+        "book": sweep.label(sweep.book)
+        if all(sweep.book.get(s) is not None for s in sweep.settings) else None,
+        "book_in_sweep": any(sweep.is_book(p) for p in sweep.points),
+    }
+
+
+def scale_words(result: SweepResult) -> dict[str, Any]:
+    """How the x axis and the slopes read: the scale, the unit of the slope, a left-out 0."""
+    sweep = result.sweep
+    scale = sweep.scale()
+    if scale is None:
+        return {"kind": "categorical", "text": f"the values of {sweep.x} are not numbers: "
+                                               "no trend is tested", "zero": None}
+    zero = f"{sweep.x} = 0" if scale.zero_left_out else None
+    if scale.kind == "log2":
+        text = f"log scale (the values span under 1000×): slopes per doubling of {sweep.x}"
+    elif scale.kind == "log10":
+        text = f"log scale (the values span 1000× or more): slopes per tenfold of {sweep.x}"
+    elif sweep.boolean:
+        text = f"slopes from {sweep.x} = False to True"
+    else:
+        text = f"linear scale: slopes per {scale.step:g} of {sweep.x}"
+    return {"kind": scale.kind, "text": text, "zero": zero,
+            "linthresh": value_text(min(v for v in sweep.values[sweep.x] if v > 0))
+            if zero else None}
+
+
+def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
+              stats: pd.DataFrame) -> dict[str, Any]:
+    """The best point and every point not distinguishable from it, read from the sweep's rows
+    as the headline reads vs_best: a winner only when the best is better than every other point
+    that did not diverge."""
+    best = top["best"]
+    if best is None:
+        return {"best": None}
+    tested = rows[rows["verdict"].isin(TESTED)]
+    point = stats.set_index("run").loc[best]
+    seeds = top["seeds"] if len(tested) else point["kept_seeds"]
+
+    def words(codes: tuple[str, ...]) -> list[dict[str, str]]:
+        return [{"point": labels.get(r.model_b, r.model_b), "words": difference_words(r)}
+                for _, r in rows[rows["verdict"].isin(codes)].iterrows()]
+
+    runner_up = None
+    if top["runner_up"] is not None:
+        r = rows[rows["model_b"] == top["runner_up"]].iloc[0]
+        runner_up = {"point": labels.get(r.model_b, r.model_b), "val": acc(r.value_b),
+                     "words": difference_words(r)}
+    return {
+        "best": labels.get(best, best), "run": best,
+        "winner": top["winner"] is not None,
+        "val": acc(tested["value_a"].iloc[0]) if len(tested) else acc(point["val_acc_mean"]),
+        "seeds": ("mean over " if len(seeds) > 1 else "") + seed_list(list(seeds))
+        if len(seeds) else "",
+        "k": int(tested["family_size"].max()) if len(tested) else 0,
+        "rivals": int((rows["verdict"] != DIVERGED).sum()),
+        "runner_up": runner_up,
+        "not_distinguishable": words((NOT_DISTINGUISHABLE,)),
+        "untested": [{"point": labels.get(r.model_b, r.model_b),
+                      "why": verdict_label(r.verdict, r.model_a, r.model_b)}
+                     for _, r in rows[~rows["verdict"].isin([*TESTED, DIVERGED])].iterrows()],
+        "diverged": [labels.get(r.model_b, r.model_b)
+                     for _, r in rows[rows["verdict"] == DIVERGED].iterrows()],
+    }
+
+
+def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str | None,
+              labels: dict[str, str]) -> dict[str, Any]:
+    """A point's table row: its values, seeds, mean figures and its verdict against the best."""
+    seeds = str(len(r.seeds)) if r.seeds else "not run"
+    if r.diverged_seeds:
+        seeds += f" ({seed_list(r.diverged_seeds)} diverged)"
+    verdict, code = "—", ""
+    if r.run == best:
+        verdict, code = "the best point (highest validation accuracy)", "best"
+    else:
+        match = rows[rows["model_b"] == r.run]
+        if len(match):
+            row = match.iloc[0]
+            code = row["verdict"]
+            a, b = labels.get(row["model_a"], row["model_a"]), labels[r.run]
+            verdict = ("the best point better" if code == A_BETTER
+                       else verdict_label(code, a, b))
+            if code in TESTED:
+                verdict += f" ({difference_words(row)})"
+    return {"values": [value_text(r.values[s]) for s in settings], "label": r.label,
+            "book": bool(r.book), "seeds": seeds,
+            "train": acc(r.train_acc_mean), "val": acc(r.val_acc_mean),
+            "gap": points(r.gap_mean), "verdict": verdict, "code": code}

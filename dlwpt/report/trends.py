@@ -1,0 +1,242 @@
+"""A sweep's points as data, and the trend of each figure against the swept setting.
+
+A sweep (config `sweeps:`, handed over by the workflow) trains a base model entry at every point
+of a grid of one or two of its settings, each point its own run per seed. Its figures are
+training accuracy, validation accuracy and the gap between them (train − val); each is tested
+for a trend against the first setting, one series per value of the second: the slope of an OLS
+fit over seeds and points with one intercept per seed (dlwpt.statistics.trend_slope), on a log
+scale where the values span decades (trend_scale). Diverged runs are left out of the fit and
+named. The method: docs/statistics.md, "Sweeps: trends over a setting".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dlwpt.statistics import Slope, TrendScale, mean_interval, trend_scale, trend_slope
+
+ALPHA = 0.05
+RISES, FALLS, NO_TREND, NOT_TESTED = "rises", "falls", "no_trend", "not_tested"
+TREND_VERDICTS = (RISES, FALLS, NO_TREND, NOT_TESTED)
+TRAIN_ACC, VAL_ACC, GAP = "train_acc", "val_acc", "gap"
+CURVES = (TRAIN_ACC, VAL_ACC, GAP)
+
+
+def value_text(value: Any) -> str:
+    """A setting's value as the page writes it: 8, 0.0001, 0.4, True."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def numeric(value: Any) -> bool:
+    return isinstance(value, bool | int | float) and math.isfinite(float(value))
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a sweep: its run id (the model name of its runs) and setting values."""
+
+    run: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep as the workflow hands it over (build_report's `sweeps` entries): its base model
+    entry and architecture, the swept settings (the first is the x axis; a second gives one
+    series per value), their values in config order, the base entry's own value of each (the
+    book's point) and the points, first setting outer."""
+
+    name: str
+    base: str
+    arch: str
+    settings: tuple[str, ...]
+    values: dict[str, list[Any]]
+    book: dict[str, Any]
+    points: tuple[Point, ...]
+
+    @classmethod
+    def of(cls, name: str, spec: dict[str, Any]) -> Sweep:
+        settings = tuple(spec["settings"])
+        return cls(name, str(spec.get("base", "")), str(spec.get("arch", "")), settings,
+                   {s: list(spec["values"][s]) for s in settings},
+                   dict(spec.get("book") or {}),
+                   tuple(Point(p["run"], dict(p["values"])) for p in spec["points"]))
+
+    @property
+    def x(self) -> str:
+        return self.settings[0]
+
+    @property
+    def series_setting(self) -> str | None:
+        return self.settings[1] if len(self.settings) > 1 else None
+
+    def series(self) -> list[Any]:
+        """The values of the second setting (one series each), or [None] for one setting."""
+        return list(self.values[self.series_setting]) if self.series_setting else [None]
+
+    def label(self, values: dict[str, Any]) -> str:
+        return ", ".join(f"{s} = {value_text(values[s])}" for s in self.settings)
+
+    def is_book(self, point: Point) -> bool:
+        return bool(self.book) and all(
+            s in self.book and same(point.values[s], self.book[s]) for s in self.settings)
+
+    def scale(self) -> TrendScale | None:
+        """The x axis' scale; None when the values are not numbers (no trend is tested)."""
+        xs = self.values[self.x]
+        if not xs or not all(numeric(v) for v in xs):
+            return None
+        return trend_scale([float(v) for v in xs])
+
+    @property
+    def boolean(self) -> bool:
+        return all(isinstance(v, bool) for v in self.values[self.x])
+
+
+def same(a: Any, b: Any) -> bool:
+    """Config values compared as the config means them (1 and 1.0 alike, True not 1)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if numeric(a) and numeric(b):
+        return float(a) == float(b)
+    return a == b
+
+
+def position(sweep: Sweep, value: Any) -> float:
+    """Where a value of the x setting sits on the axis: the number itself (True: 1), or its
+    index in the configured values when the values are not numbers."""
+    if sweep.scale() is None:
+        return float(next(i for i, v in enumerate(sweep.values[sweep.x]) if same(v, value)))
+    return float(value)
+
+
+def sweep_frame(sweep: Sweep, table: pd.DataFrame) -> pd.DataFrame:
+    """One row per run of the sweep's points (point order, then seed): run, label, x, series,
+    book, seed, train_acc, val_acc, gap and `kept` (False: diverged, or no accuracy)."""
+    rows = []
+    for point in sweep.points:
+        runs = table[table["model"] == point.run].sort_values("seed")
+        for r in runs.itertuples():
+            train, val = float(r.train_acc), float(r.val_acc)
+            diverged = not pd.isna(r.diverged_epoch)
+            rows.append({"run": point.run, "label": sweep.label(point.values),
+                         "x": point.values[sweep.x],
+                         "series": point.values.get(sweep.series_setting)
+                         if sweep.series_setting else None,
+                         "book": sweep.is_book(point), "seed": int(r.seed),
+                         "train_acc": train, "val_acc": val, "gap": train - val,
+                         "diverged": diverged,
+                         "kept": not diverged and math.isfinite(train) and math.isfinite(val)})
+    columns = ["run", "label", "x", "series", "book", "seed", "train_acc", "val_acc", "gap",
+               "diverged", "kept"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One curve's trend (train_acc, val_acc or gap) against the sweep's first setting, in one
+    series (the second setting's (name, value); None with one setting). `slope` is in
+    accuracy (a fraction) per unit of the scale; `code` one of TREND_VERDICTS."""
+
+    sweep: str
+    setting: str
+    curve: str
+    series: tuple[str, Any] | None
+    scale: TrendScale | None
+    slope: Slope
+    code: str
+    boolean: bool = False
+
+
+def trend_code(slope: Slope) -> str:
+    if not slope.tested:
+        return NOT_TESTED
+    if slope.p < ALPHA:
+        return RISES if slope.slope > 0 else FALLS
+    return NO_TREND
+
+
+@dataclass
+class SweepResult:
+    """A sweep, its runs (sweep_frame) and its trends, curve by curve, series by series."""
+
+    sweep: Sweep
+    frame: pd.DataFrame
+    trends: list[Trend] = field(default_factory=list)
+
+    @property
+    def left_out(self) -> pd.DataFrame:
+        """The runs left out of every fit: diverged, or without an accuracy."""
+        return self.frame[~self.frame["kept"]]
+
+
+def sweep_trends(sweep: Sweep, frame: pd.DataFrame) -> list[Trend]:
+    scale = sweep.scale()
+    trends = []
+    for curve in CURVES:
+        for value in sweep.series():
+            rows = frame[frame["kept"]]
+            if sweep.series_setting:
+                rows = rows[[same(v, value) for v in rows["series"]]]
+            series = (sweep.series_setting, value) if sweep.series_setting else None
+            if scale is None:
+                nan = math.nan
+                slope = Slope(nan, nan, nan, nan, nan, nan, len(rows), rows["x"].nunique(),
+                              f"the values of {sweep.x} are not numbers")
+            else:
+                slope = trend_slope(scale.transform([float(x) for x in rows["x"]]),
+                                    rows[curve].to_numpy(dtype=float), rows["seed"].to_numpy())
+            trends.append(Trend(sweep.name, sweep.x, curve, series, scale, slope,
+                                trend_code(slope), sweep.boolean))
+    return trends
+
+
+def analyse(sweeps: dict[str, dict[str, Any]] | None, table: pd.DataFrame) -> list[SweepResult]:
+    """Every configured sweep, in config order, with its runs from `table` (load_runs' rows of
+    the sweep points) and its trends."""
+    results = []
+    for name, spec in (sweeps or {}).items():
+        sweep = Sweep.of(name, spec)
+        frame = sweep_frame(sweep, table)
+        results.append(SweepResult(sweep, frame, sweep_trends(sweep, frame)))
+    return results
+
+
+def x_values(sweep: Sweep) -> np.ndarray:
+    """The configured x values' axis positions, in config order."""
+    return np.array([position(sweep, v) for v in sweep.values[sweep.x]], dtype=float)
+
+
+def point_stats(result: SweepResult) -> pd.DataFrame:
+    """One row per configured point (sweep order): run, label, x, series, book, the seeds that
+    ran, the seeds kept and those that diverged, and per curve the mean over the kept seeds
+    with its 95% t interval (`<curve>_mean`, `_low`, `_high`; no interval with one seed)."""
+    sweep, frame = result.sweep, result.frame
+    rows = []
+    for point in sweep.points:
+        runs = frame[frame["run"] == point.run]
+        kept = runs[runs["kept"]]
+        row: dict[str, Any] = {
+            "run": point.run, "label": sweep.label(point.values),
+            "values": point.values, "x": point.values[sweep.x],
+            "series": point.values.get(sweep.series_setting) if sweep.series_setting else None,
+            "book": sweep.is_book(point), "seeds": [int(s) for s in runs["seed"]],
+            "kept_seeds": [int(s) for s in kept["seed"]],
+            "diverged_seeds": [int(s) for s in runs.loc[runs["diverged"], "seed"]]}
+        for curve in CURVES:
+            values = kept[curve].to_numpy(dtype=float)
+            mean = low = high = math.nan
+            if len(values):
+                mean, _, low, high = mean_interval(values)
+                if curve != GAP:  # an accuracy cannot leave [0, 1]; a t interval near 1 would
+                    low, high = float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
+            row.update({f"{curve}_mean": mean, f"{curve}_low": low, f"{curve}_high": high})
+        rows.append(row)
+    return pd.DataFrame(rows)

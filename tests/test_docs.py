@@ -1,0 +1,169 @@
+"""The Markdown files point only at what the repository holds, and the README stays short.
+
+Every relative link, its `#anchor` included, and every repository path written in backticks
+(`docs/cluster.md`, `dlwpt/train.py`, `config/sweeps.yaml`, a bare `statistics.md`) must name
+something in the checkout. Skipped: what runs write (results/, logs/, ...), URLs, absolute and
+`..` paths (data outside the checkout), globs and placeholders (`<model>`, `*.smk`, `{a,b}`), and
+file names a reader makes up (`my.yaml`: bare names count only with a suffix from BARE_SUFFIXES).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README_MAX_LINES = 200
+# Written by runs, git-ignored: a doc may name them although the checkout does not hold them.
+OUTPUTS = ("results/", "resources/", "logs/", "benchmarks/", ".venv/", ".snakemake/",
+           "tests/artifacts/")
+# A backticked token with one of these suffixes, or under a top-level folder of the checkout,
+# names a repository file. Without a folder only the BARE_SUFFIXES count: a bare `one-seed.yaml`
+# or `summary.json` is an example a user writes or an output, not a file of the checkout.
+PATH_SUFFIXES = (".md", ".py", ".smk", ".yaml", ".yml", ".sh", ".toml", ".txt", ".html", ".css",
+                 ".json")
+BARE_SUFFIXES = (".md", ".py", ".smk", ".sh", ".toml")
+PLACEHOLDER = re.compile(r"[<>*?{}\[\]$=~|]|\.\.\.|://")
+LINK = re.compile(r"!?\[[^\]\n]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+# A code span may wrap onto the next line of its paragraph, never past a blank line.
+CODE_SPAN = re.compile(r"(?<!`)`((?:[^`\n]|\n(?!\s*\n))+)`(?!`)")
+FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+@cache
+def checkout() -> tuple[frozenset[str], frozenset[str]]:
+    """The checkout's files (tracked, and new ones git does not ignore) and their folders."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                                capture_output=True, text=True, check=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    files = frozenset(p for p in listed if (REPO / p).is_file())
+    folders = frozenset(str(parent) for p in files for parent in Path(p).parents
+                        if str(parent) != ".")
+    return files, folders
+
+
+def markdown_files() -> list[str]:
+    return sorted(p for p in checkout()[0] if p.endswith(".md"))
+
+
+def prose(text: str) -> str:
+    """The text without its fenced code blocks (commands and output, not references)."""
+    kept, fenced = [], False
+    for line in text.splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading).replace("`", "")
+    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+
+
+def anchors(text: str) -> set[str]:
+    found: set[str] = set()
+    for line in prose(text).splitlines():
+        heading = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if heading:
+            base = slug(heading.group(1))
+            name, n = base, 0
+            while name in found:  # GitHub numbers repeated headings
+                n += 1
+                name = f"{base}-{n}"
+            found.add(name)
+    return found
+
+
+def link_problems(doc: str, text: str) -> list[str]:
+    """Relative links of `doc` (a path in the checkout) whose file or anchor is missing."""
+    files, folders = checkout()
+    problems = []
+    for target in LINK.findall(prose(text)):
+        if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", target):  # https:, mailto:
+            continue
+        path, _, anchor = target.partition("#")
+        rel = posixpath.normpath(posixpath.join(posixpath.dirname(doc), path)) if path else doc
+        if rel.startswith("../") or rel == "..":
+            problems.append(f"{doc}: link {target} leaves the repository")
+        elif rel not in files and rel not in folders:
+            problems.append(f"{doc}: link {target}: no {rel} in the repository")
+        elif anchor and rel.endswith(".md") and anchor not in anchors((REPO / rel).read_text()):
+            problems.append(f"{doc}: link {target}: {rel} has no heading #{anchor}")
+    return problems
+
+
+def named_path(token: str) -> str | None:
+    """The repository path a backticked token names, or None when it names none."""
+    token = token.lstrip("(").rstrip(",;:)").split("::")[0]
+    if token.startswith("./"):
+        token = token[2:]
+    if (not token or PLACEHOLDER.search(token) or token.startswith(("/", ".."))
+            or token.startswith(OUTPUTS)):
+        return None
+    files, folders = checkout()
+    top = {p.split("/")[0] for p in files}
+    if "/" in token:
+        if token.split("/")[0] in top or token.rstrip("/").endswith(PATH_SUFFIXES):
+            return token
+        return None
+    return token if token.endswith(BARE_SUFFIXES) else None
+
+
+def path_problems(doc: str, text: str) -> list[str]:
+    """Backticked repository paths of `doc` that the checkout does not hold. A path without a
+    top-level folder (`ingest/__init__.py`, `statistics.md`) may sit in any folder."""
+    files, folders = checkout()
+    top = {p.split("/")[0] for p in files}
+    problems = []
+    for span in CODE_SPAN.findall(prose(text)):
+        for token in span.split():
+            path = named_path(token)
+            if path is None:
+                continue
+            bare = path.rstrip("/")
+            if bare.split("/")[0] in top:
+                found = bare in files or bare in folders
+            else:
+                found = any(p == bare or p.endswith("/" + bare) for p in files | folders)
+            if not found:
+                problems.append(f"{doc}: `{span}` names {path}, which the repository lacks")
+    return problems
+
+
+def test_the_checker_finds_a_missing_file_a_missing_anchor_and_skips_outputs():
+    text = ("See `PRIVATE-NOTES.md`, [the notes](docs/notes.md), "
+            "[a section](docs/cluster.md#no-such-heading), `dlwpt/nope.py`.\n"
+            "Fine: `docs/cluster.md`, [Slurm](docs/cluster.md#a-slurm-cluster), `config/`, "
+            "`results/train/<model>/`, `summary.json`, `my.yaml`, `rules/*.smk`, "
+            "`ingest/__init__.py`, `../shared/data`, [web](https://example.org/x.md).\n"
+            "```sh\ncat PRIVATE-NOTES.md\n```\n")
+    problems = link_problems("README.md", text) + path_problems("README.md", text)
+    assert len(problems) == 4, problems
+    for name in ("PRIVATE-NOTES.md", "docs/notes.md", "#no-such-heading", "dlwpt/nope.py"):
+        assert any(name in p for p in problems), (name, problems)
+
+
+@pytest.mark.parametrize("doc", markdown_files())
+def test_a_markdown_file_refers_only_to_what_the_repository_holds(doc):
+    text = (REPO / doc).read_text()
+    problems = link_problems(doc, text) + path_problems(doc, text)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_readme_is_short_and_links_every_doc():
+    readme = (REPO / "README.md").read_text()
+    lines = readme.count("\n")
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines"
+    linked = {target.partition("#")[0] for target in LINK.findall(prose(readme))}
+    docs = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md"))
+    assert docs and not set(docs) - linked, set(docs) - linked
