@@ -134,7 +134,8 @@ def test_the_quick_run_goes_through_slurm(cluster, local_ingest, tmp_path):
 
     assert (work / "results/report.html").stat().st_size > 0
     with open(work / "results/metrics.csv") as f:
-        assert sorted(row["model"] for row in csv.DictReader(f)) == ["net", "res_deep"]
+        assert sorted(row["model"] for row in csv.DictReader(f)) == [
+            "net", "res_deep", "sweeps/width/n_chans1~16", "sweeps/width/n_chans1~8"]
     for model in ("net", "res_deep"):
         for name in ("summary.json", "metrics.csv", "model.pt"):
             assert (work / f"results/train/{model}/seed0/{name}").is_file()
@@ -160,10 +161,14 @@ def test_the_quick_run_goes_through_slurm(cluster, local_ingest, tmp_path):
     submissions: dict[str, int] = {}
     for job in jobs:
         submissions[job["Comment"]] = submissions.get(job["Comment"], 0) + 1
-    assert submissions == {"rule_train_model_wildcards_net_0": 1,
-                           "rule_train_model_wildcards_res_deep_0": 1,
-                           "rule_thermometer_fit_thermometer": 3,
-                           "rule_ingest_ingest_dataset": 1}
+    # The quick config's two sweep points are training jobs like the zoo's: one Slurm job each.
+    sweep_points = [c for c in submissions if "n_chans1" in c]
+    assert len(sweep_points) == 2 and all(submissions[c] == 1 for c in sweep_points), submissions
+    assert {c: n for c, n in submissions.items() if c not in sweep_points} == {
+        "rule_train_model_wildcards_net_0": 1,
+        "rule_train_model_wildcards_res_deep_0": 1,
+        "rule_thermometer_fit_thermometer": 3,
+        "rule_ingest_ingest_dataset": 1}
     assert "localrule make_report:" in output and "localrule publish_report:" in output
     # Training jobs: train.threads CPUs, the per-model time limit, no GPU (quick: CPU training).
     for job in jobs:
