@@ -16,12 +16,14 @@ include: "rules/train.smk"
 include: "rules/report.smk"
 
 
-# Before the first job, one block: the plan's training runs and expected wall time on this
+# Before the first job (Snakemake calls onstart only when jobs will run, never in a dry run, and
+# keeps one handler: this is the workflow's only one): without network and a local copy, stop
+# (rules/common.smk); then one block, the plan's training runs and expected wall time on this
 # machine, and results/.progress/plan.json for the jobs' "run: N% ..." lines (dlwpt.estimate).
-# Snakemake calls onstart only when jobs will run: never in a dry run (-n).
 onstart:
     from dlwpt import estimate
 
+    check_downloads_possible()
     estimate.announce(workflow, config, logger, train_gpus=TRAIN_GPUS)
 
 

@@ -10,7 +10,9 @@ cannot be sealed) is one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -244,6 +246,26 @@ def unchanged_run_problem(path: Path, summary: dict[str, Any]) -> str | None:
             return f"{name} is missing"
         if "sha256:" + file_digest(sibling) != expected:
             return f"{name} changed since it was trained"
+    return figures_problem(path, summary)
+
+
+def figures_problem(path: Path, summary: dict[str, Any]) -> str | None:
+    """A figure of the summary that its run's own files hold too and contradict: epochs
+    (metrics.csv's rows) and val_acc (the last row's, and the predictions' accuracy). train_acc,
+    from one eval pass after training, has no second copy: an edit of it alone cannot be told."""
+    if summary.get("diverged_epoch") is not None:
+        return None  # its figures are the last finite epoch's
+    with open(path.with_name("metrics.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    if summary.get("epochs") != len(rows):
+        return f"epochs {summary.get('epochs')} but metrics.csv has {len(rows)} epochs"
+    val_acc = summary.get("val_acc")
+    with open(path.with_name("val_predictions.csv"), newline="") as f:
+        hits = [row["label"] == row["predicted"] for row in csv.DictReader(f)]
+    if not (isinstance(val_acc, float) and math.isclose(val_acc, float(rows[-1]["val_acc"]),
+                                                        abs_tol=1e-9)
+            and math.isclose(val_acc, sum(hits) / len(hits), abs_tol=1e-9)):
+        return f"val_acc {val_acc} differs from metrics.csv's last epoch or the predictions'"
     return None
 
 

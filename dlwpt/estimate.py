@@ -626,7 +626,13 @@ def shortening_lines(estimate: Estimate, seeds: Sequence[int]) -> list[str]:
     if len(seeds) > 1:
         one = without(estimate, lambda job: job.rule != TRAIN_RULE or job.seed == seeds[0])
         lines.append(f"    train: {{seeds: [{seeds[0]}]}}  about {duration(one)}")
-    if len(per_run) > 1:
+    if len(per_run) > 1 and biggest.startswith("sweeps/"):
+        # a sweep point: train.models does not choose sweeps; leaving out the sweep does
+        sweep = biggest.split("/")[1]
+        rest = without(estimate, lambda job: not (job.run or "").startswith(f"sweeps/{sweep}/"))
+        lines.append(f"    sweeps: {{{sweep}: null}}, or fewer values  about {duration(rest)} "
+                     "without it")
+    elif len(per_run) > 1:
         rest = without(estimate, lambda job: job.run != biggest)
         lines.append(f"    train: {{models: [...]}} without {biggest}  about {duration(rest)}")
     lines.append("    fewer images or epochs (train: {subsample: 2000}, train: {defaults: "
@@ -695,7 +701,7 @@ def cifar2_counts(config: Mapping[str, Any], root: str | os.PathLike = ".") -> t
         counts = summary["counts"]
         return sum(counts["train"].values()), sum(counts["val"].values())
     except (KeyError, TypeError, AttributeError):
-        classes = len((config.get("ingest", {}).get("cifar2") or {}).get("classes") or {}) or 2
+        classes = len((config.get("ingest", {}).get("cifar2") or {}).get("classes") or []) or 2
         return CIFAR2_PER_CLASS["train"] * classes, CIFAR2_PER_CLASS["val"] * classes
 
 

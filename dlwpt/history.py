@@ -9,8 +9,9 @@ The store, `results/history/` (no rule declares it, so Snakemake never deletes i
 - `runs/<id>.json`: one entry per published run (`record`), written atomically, never changed:
   `layout`, `id` (UTC time and a short content hash: entries sort by time), `time`,
   `git_commit`, `dirty`, `experiment` (config `experiment:`), `config` (as run), `data` (sha256
-  of results/data/cifar2.pt, which training reads), `code` (the training rule's code inputs:
-  path under the checkout -> sha256), `models` ({model: {settings, settings_digest, seeds:
+  of results/data/cifar2.pt, which training reads), `code` (the training rule's code files:
+  path under the checkout -> the digest the workflow compares, code_inputs.source_digest),
+  `models` ({model: {settings, settings_digest, seeds:
   {seed: {summary, metrics, predictions}: blob digests}}}), `published` ({metrics,
   comparisons}: blob digests) and `entry_digest` (sha256 over the rest: a hand-edited entry is
   refused). Blobs are checked against their names when read.
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dlwpt.code_inputs import source_digest
 from dlwpt.config import model_config
 from dlwpt.io import DataError, copy_atomic, file_digest, read_json, write_json
 
@@ -140,7 +142,7 @@ class Snapshot:
                    repo: str | os.PathLike) -> Snapshot:
         """The current run: `config` as run, `runs` the report's run entries ({model, seed,
         summary, metrics, predictions}), `data_pt` results/data/cifar2.pt (None without
-        cifar2), `code_files` the train_model rule's code inputs (recorded relative to `repo`,
+        cifar2), `code_files` the train_model rule's code files (recorded relative to `repo`,
         the checkout: the same keys from any working directory)."""
         models: dict[str, ModelRuns] = {}
         for run in runs:
@@ -157,7 +159,8 @@ class Snapshot:
             resolved = Path(path).resolve()
             key = (resolved.relative_to(repo).as_posix() if resolved.is_relative_to(repo)
                    else Path(path).as_posix())
-            code[key] = file_digest(resolved)
+            # as the workflow compares code (its params): a docstring-only edit is no change
+            code[key] = source_digest(resolved)
         return cls(config=dict(config), data=file_digest(data_pt) if data_pt else None,
                    code=dict(sorted(code.items())), models=models)
 

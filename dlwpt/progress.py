@@ -12,7 +12,7 @@ whole run is done (issue 20).
   training job in progress by its epochs, any other job not yet finished as nothing. The time
   left is the plan's remaining wall time scaled by how fast the run has gone so far.
 
-Small and torch-free on purpose: train_model imports it, so it is a code input of every
+Small and torch-free on purpose: train_model imports it, so it is in the code params of every
 training job (an edit here reruns them); the estimate, which no job imports, is
 dlwpt.estimate. Recording and reading never raise: progress is never worth a failed job.
 """

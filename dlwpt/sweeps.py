@@ -14,7 +14,13 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from dlwpt.config import architecture_keys, best_error, check_hyperparameters, model_config
+from dlwpt.config import (
+    architecture_keys,
+    best_error,
+    check_hyperparameters,
+    check_model_entry,
+    model_config,
+)
 
 ROOT = "sweeps"  # run ids, and so paths under results/train/, start with it
 
@@ -41,6 +47,8 @@ def given(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def configured(config: dict[str, Any]) -> list[Sweep]:
     """The config's sweeps, in config order, with their points named by Paramspace."""
+    if not given(config):
+        return []  # without sweeps, the plan does not import pandas for them
     import pandas as pd
     from snakemake.utils import Paramspace
 
@@ -61,12 +69,13 @@ def runs(sweeps: list[Sweep]) -> list[str]:
     return [point.run for sweep in sweeps for point in sweep.points]
 
 
-def run_settings(config: dict[str, Any], run: str) -> dict[str, Any]:
+def run_settings(config: dict[str, Any], run: str,
+                 sweeps: list[Sweep] | None = None) -> dict[str, Any]:
     """The settings a run trains with: a zoo model's entry over train.defaults, or a sweep
-    point's base entry with the point's values."""
+    point's base entry with the point's values (`sweeps`: the config's, when already built)."""
     if not run.startswith(f"{ROOT}/"):
         return model_config(config, run)
-    for sweep in configured(config):
+    for sweep in configured(config) if sweeps is None else sweeps:
         for point in sweep.points:
             if point.run == run:
                 return {**model_config(config, sweep.base), **point.values}
@@ -96,6 +105,7 @@ def check(config: dict[str, Any], schema_path: str | Path) -> None:
             raise ValueError(f"{where}.settings: arch cannot be swept (a sweep varies one "
                              "model's settings; make one sweep per architecture)")
         settings = model_config(config, base)
+        check_model_entry(base, settings)  # a base outside train.models is checked here
         arch = settings["arch"]
         accepted = architecture_keys(ARCHITECTURES[arch]) | TRAINING_KEYS
         for key, values in sweep["settings"].items():

@@ -21,7 +21,6 @@ from dlwpt.code_inputs import (  # noqa: E402
     package_data,
     script_dependencies,
 )
-from dlwpt.history import TRAINED_FILES  # noqa: E402
 from dlwpt.config import (  # noqa: E402
     class_labels,
     config_digest,
@@ -30,6 +29,7 @@ from dlwpt.config import (  # noqa: E402
     selected_models,
 )
 from dlwpt.devices import requests_gpu, resolve_device  # noqa: E402
+from dlwpt.history import TRAINED_FILES  # noqa: E402
 from dlwpt.ingest import ingest_module  # noqa: E402
 from dlwpt.verify import content_digest, tree_survey  # noqa: E402
 

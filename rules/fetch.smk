@@ -45,7 +45,3 @@ rule fetch_cifar10:
         backoff_s=config["data"]["download"]["backoff_s"],
     script:
         "../scripts/fetch.py"
-
-
-onstart:
-    check_downloads_possible()

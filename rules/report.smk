@@ -80,6 +80,11 @@ rule publish_report:
         "../envs/dlwpt.yaml"
     params:
         **report_params(),
-        **code("publish_report.py"),
+        # make_report's code too (as its params above): after a code change that makes the
+        # report fail, the same command must not find the published page up to date.
+        **{
+            **code("make_report.py", data=["report/templates"]),
+            **code("publish_report.py"),
+        },
     script:
         "../scripts/publish_report.py"

@@ -25,7 +25,7 @@ rule train_model:
         **code("train_model.py"),
         # The model's own settings are params: changing them reruns this model only (a sweep
         # point's: its base model's entry with the point's values).
-        hyperparameters=lambda w: sweeps.run_settings(config, w.model),
+        hyperparameters=lambda w: sweeps.run_settings(config, w.model, SWEEPS),
         device=config["train"]["device"],
         gpus=config["train"]["gpus"],
         loop=config["train"]["loop"],

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.data import DATA, REPO
-from tests.helpers.workflow import snakemake
+from tests.helpers.workflow import TERMINAL, snakemake
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +24,9 @@ def data_dir() -> Path:
 def quick_pipeline(tmp_path_factory, data_dir) -> Path:
     """A work dir in which the whole pipeline ran for real with config/quick.yaml."""
     workdir = tmp_path_factory.mktemp("quick_pipeline")
-    snakemake(workdir, "--configfile", str(REPO / "config/quick.yaml"), "--cores", "2")
+    result = snakemake(workdir, "--configfile", str(REPO / "config/quick.yaml"), "--cores", "2")
+    # What the terminal showed (Snakemake writes its log, and the jobs' lines, to stderr), for
+    # the tests of what a user sees while the run goes.
+    (workdir / TERMINAL).write_text(result.stdout + result.stderr)
     return workdir
 

@@ -20,6 +20,7 @@ import yaml
 
 from dlwpt import history as h
 from dlwpt.__main__ import main
+from dlwpt.code_inputs import source_digest
 from dlwpt.config import check_config, schema_problem
 from dlwpt.io import file_digest, read_json, write_json
 from dlwpt.report import verdicts
@@ -60,7 +61,7 @@ class Workspace:
         self.root = root
         self.repo = root / "repo"
         for rel in CODE:
-            self.write_code(rel, f"# {rel}\n")
+            self.write_code(rel, f"NAME = {rel!r}\n")
         self.history = root / "results" / "history"
 
     def write_code(self, rel: str, text: str) -> None:
@@ -127,7 +128,9 @@ def test_a_run_is_recorded_once_and_the_same_results_again_add_nothing(ws):
     assert entry["layout"] == h.LAYOUT and entry["git_commit"] == "0123456789abcdef"
     assert entry["dirty"] is False and entry["time"] == "2026-01-01T12:00:00+00:00"
     assert entry["data"] == file_digest(first["data_pt"])
-    assert entry["code"] == {rel: file_digest(ws.repo / rel) for rel in sorted(CODE)}
+    # the digest the workflow compares code by: comments and docstrings are no change
+    assert entry["code"] == {rel: source_digest(ws.repo / rel) for rel in sorted(CODE)}
+    assert len(set(entry["code"].values())) == len(CODE)
     net = entry["models"]["net"]
     assert net["settings"] == {"arch": "Net", "epochs": 2, "lr": 0.01,
                                "train": {k: make_config()["train"][k] for k in h.TRAIN_KEYS}}
@@ -269,7 +272,7 @@ def test_one_seed_is_tested_with_mcnemar_and_seeds_in_common_only(ws):
 
 def test_a_code_change_names_the_file_and_retrains_every_model(ws):
     old = ws.run("a", make_config())
-    ws.write_code("dlwpt/engine/resident.py", "# faster\n")
+    ws.write_code("dlwpt/engine/resident.py", "FASTER = True\n")
     new = ws.run("b", make_config(), variants={m: 1 for m in ARCH})
     changes = h.compare(old["snapshot"], new["snapshot"])
     assert [c.path for c in changes.code] == ["dlwpt/engine/resident.py"]
@@ -279,6 +282,17 @@ def test_a_code_change_names_the_file_and_retrains_every_model(ws):
     many = [h.CodeChange(p, "a", "b") for p in
             ("dlwpt/engine/a.py", "dlwpt/engine/b.py", "dlwpt/engine/c.py", "dlwpt/train.py")]
     assert h.code_summary(many) == ["dlwpt/engine/ (3 files)", "dlwpt/train.py"]
+
+
+def test_a_comment_or_docstring_edit_of_the_training_code_is_no_code_change(ws):
+    """As the workflow plans (its code params): such an edit retrains nothing, so the history
+    must not call the next run's models changed either."""
+    old = ws.run("a", make_config())
+    ws.write_code("dlwpt/engine/resident.py",
+                  '"""A docstring now."""\n# and a comment\nNAME = "dlwpt/engine/resident.py"\n')
+    new = ws.run("b", make_config())
+    changes = h.compare(old["snapshot"], new["snapshot"])
+    assert not changes.code and all(m.status == h.UNCHANGED for m in changes.models)
 
 
 def test_changed_data_is_said_and_nothing_is_paired(ws):

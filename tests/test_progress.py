@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import replace
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ import pytest
 from dlwpt import estimate as est
 from dlwpt import progress
 from dlwpt.models import build_model
-from tests.helpers.workflow import QUICK, snakemake
+from tests.helpers.workflow import QUICK, TERMINAL, snakemake
 
 # --- the cost model: one image's forward pass, counted by hand -----------------------------------
 
@@ -474,3 +475,26 @@ def test_a_dry_run_makes_no_estimate(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", QUICK, "--cores", "2")
     assert "Estimate:" not in result.stdout + result.stderr
     assert not (tmp_path / "results/.progress").exists()
+
+
+@pytest.mark.pipeline
+def test_the_quick_runs_terminal_names_each_epochs_run_and_estimates_before_the_first_job(
+        quick_pipeline):
+    """Issue 20, on the shared quick run's terminal output: one estimate block before the first
+    job, every epoch line names its `<model>/seed<k>`, and a whole-run line after (at least)
+    each training job."""
+    terminal = (quick_pipeline / TERMINAL).read_text().splitlines()
+    estimates = [i for i, line in enumerate(terminal) if line.startswith("Estimate: ")]
+    first_job = next(i for i, line in enumerate(terminal)
+                     if re.match(r"(local)?rule \w+:$", line.strip()))
+    assert len(estimates) == 1 and estimates[0] < first_job, terminal[:40]
+    assert "12 training runs (10 models and 2 sweep points x 1 seed)" in terminal[estimates[0]]
+    epochs = [line for line in terminal if re.search(r" epoch \d+/\d+ loss ", line)]
+    runs = {re.search(r"(\S+)/seed(\d+) epoch \d+/\d+ loss ", line).group(1) for line in epochs
+            if re.search(r"(\S+)/seed(\d+) epoch \d+/\d+ loss ", line)}
+    assert len(epochs) == 12 * 2 and all(
+        re.search(r"(^|\s)\S+/seed0 epoch [12]/2 loss ", line) for line in epochs), epochs[:3]
+    assert "sweeps/width/n_chans1~8" in runs and "res_deep" in runs and len(runs) == 12
+    whole_run = [line for line in terminal
+                 if re.search(r"run: \d+% of the expected work, about \S+ left", line)]
+    assert len(whole_run) >= 12, whole_run

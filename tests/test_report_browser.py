@@ -161,6 +161,30 @@ def test_headline_interval_chart_verdict_matrix_and_claims_are_shown(opened_repo
         "id", "interval-note").text
 
 
+def test_the_sweep_section_shows_its_figure_trend_verdicts_and_points(opened_report,
+                                                                      quick_pipeline):
+    """The quick config's width sweep as laid out: its figure decoded and visible within the
+    window's width, one trend line per curve (training, validation, gap) with its verdict, the
+    best point named as comparisons.csv's sweep:width rows say, and its table of points."""
+    block = opened_report.find_element("id", "sweep-width")
+    opened_report.execute_script("arguments[0].scrollIntoView()", block)
+    assert block.is_displayed()
+    image = block.find_element("tag name", "img")
+    box = opened_report.execute_script(
+        "const b = arguments[0].getBoundingClientRect();"
+        "return {natural: arguments[0].naturalWidth, width: b.width, height: b.height,"
+        " window: window.innerWidth};", image)
+    assert box["natural"] > 0 and 0 < box["width"] <= box["window"] and box["height"] > 0, box
+    trends = block.find_elements("css selector", "#sweep-width-trends li")
+    assert [t.get_attribute("data-curve") for t in trends] == ["train_acc", "val_acc", "gap"]
+    assert all(t.is_displayed() and t.get_attribute("data-verdict") for t in trends)
+    comparisons = pd.read_csv(quick_pipeline / "results" / "comparisons.csv")
+    (best,) = comparisons.loc[comparisons["family"] == "sweep:width", "model_a"].unique()
+    assert block.find_element("id", "sweep-width-best").get_attribute("data-best") == best
+    rows = block.find_elements("css selector", "#sweep-width-points tbody tr")
+    assert [r.find_element("tag name", "td").text for r in rows] == ["8", "16"]
+
+
 def test_no_console_errors(opened_report):
     severe = [entry for entry in opened_report.get_log("browser") if entry["level"] == "SEVERE"]
     assert not severe, severe

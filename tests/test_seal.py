@@ -117,7 +117,7 @@ def test_seal_seals_good_runs_refuses_changed_ones_and_leaves_sealed_ones(tmp_pa
         unseal(summaries[model])
     metrics = summaries["width"].with_name("metrics.csv")  # unsealed, its metrics edited
     metrics.write_text(metrics.read_text().replace("0.8", "0.9"))
-    # Unsealed, then its summary edited: its files match, so it is sealed (nothing can tell).
+    # Unsealed, then its train_acc edited: no other file holds that figure, so it is sealed.
     write_json(summaries["depth"], read_json(summaries["depth"]) | {"train_acc": 0.999})
     broken = sealed(read_json(summaries["res"])) | {"val_acc": 0.999}  # sealed, then edited
     write_json(summaries["res"], broken)
@@ -153,6 +153,25 @@ def test_seal_seals_good_runs_refuses_changed_ones_and_leaves_sealed_ones(tmp_pa
     assert out.splitlines() == ["0 sealed, 2 already sealed, 2 refused"]
     assert {m: (summaries[m].read_bytes(), summaries[m].stat().st_mtime_ns)
             for m in ("net", "depth")} == sealed_now
+
+
+def test_seal_refuses_a_summary_whose_figures_its_run_files_contradict(tmp_path, capsys):
+    """An unsealed summary whose val_acc or epochs were edited: metrics.csv and the predictions
+    hold them too, so `seal` refuses it (the report's line then says to rebuild the run)."""
+    summaries = runs(tmp_path / "results")
+    edits = {"net": {"val_acc": 0.999}, "width": {"epochs": 3}}
+    for model, edit in edits.items():
+        write_json(summaries[model], {k: v for k, v in read_json(summaries[model]).items()
+                                      if k != SEAL_KEY} | edit)
+    assert main(["seal", str(tmp_path / "results/train")]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["0 sealed, 2 already sealed, 2 refused"]
+    refused = err.splitlines()
+    assert refused[0].startswith(f"refused {tmp_path}/results/train/net/seed0/summary.json: "
+                                 "val_acc 0.999 differs from metrics.csv's last epoch or the "
+                                 "predictions'; rebuild the run with")
+    assert refused[1].startswith(f"refused {tmp_path}/results/train/width/seed0/summary.json: "
+                                 "epochs 3 but metrics.csv has 2 epochs; rebuild the run with")
 
 
 def test_seal_with_nothing_to_refuse_exits_0(tmp_path, capsys):

@@ -116,3 +116,12 @@ def test_null_leaves_out_a_sweep_an_earlier_config_file_set(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", QUICK, str(off), "--cores", "2")
     # config/quick.yaml's two width points are left out: the zoo's 10 runs remain
     assert job_counts(result.stdout)["train_model"] == 10
+
+
+def test_a_base_outside_train_models_is_checked_as_a_model_entry(config):
+    """The zoo's checks cover the models train.models selects; a sweep's base gets the same."""
+    config["train"]["models"] = ["net"]
+    config["models"]["width"]["p"] = 0.3  # NetDropout's setting, not NetWidth's
+    config["sweeps"] = {"w": {"base": "width", "settings": {"n_chans1": [8]}}}
+    with pytest.raises(ValueError, match=r"^models\.width: unknown key 'p' for NetWidth"):
+        sweeps.check(config, SCHEMA)

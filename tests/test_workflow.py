@@ -40,14 +40,16 @@ def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
     assert res_deep["resdeep_blocks"] == "shared"
     assert len(list(results.glob("thermometer/*.json"))) == 9
     assert (results / "report.html").stat().st_size > 10_000
-    assert len((results / "metrics.csv").read_text().splitlines()) == 11
-    # one seed: every pair of the 10 models by McNemar, the best against the 9 others, and the
-    # 6 training-set comparisons of the claims, untested (only seeds could test them)
+    # the header, the 10 models and the quick config's 2 sweep points
+    assert len((results / "metrics.csv").read_text().splitlines()) == 13
+    # one seed: every pair of the 10 models by McNemar, the best against the 9 others, the
+    # 6 training-set comparisons of the claims, untested (only seeds could test them), and the
+    # sweep's best point against its other one
     with (results / "comparisons.csv").open() as f:
         comparisons = list(csv.DictReader(f))
     families = [row["family"] for row in comparisons]
     assert {f: families.count(f) for f in set(families)} == {
-        "all_pairs": 45, "vs_best": 9, "claims": 6}
+        "all_pairs": 45, "vs_best": 9, "claims": 6, "sweep:width": 1}
     assert {row["test"] for row in comparisons if row["family"] == "all_pairs"} == {
         "mcnemar_exact"}
     assert {row["verdict"] for row in comparisons if row["family"] == "claims"} == {
@@ -71,10 +73,12 @@ def test_second_run_has_nothing_to_do(quick_pipeline):
 
 def test_changed_hyperparameter_reruns_only_its_model(quick_pipeline, tmp_path):
     changed = tmp_path / "changed.yaml"
-    changed.write_text(json.dumps({"models": {"width": {"lr": 0.005}}}))
+    # net: no sweep has it as its base (a base's change retrains its sweep's points too:
+    # tests/test_sweeps_workflow.py)
+    changed.write_text(json.dumps({"models": {"net": {"lr": 0.005}}}))
     result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, str(changed), "--cores", "2")
     assert _job_counts(result.stdout) == {"train_model": 1, **REPORT_JOBS}
-    assert "model=width" in result.stdout
+    assert "model=net" in result.stdout
 
 
 def test_editing_model_code_retrains_models_only(quick_pipeline):
@@ -178,7 +182,8 @@ def test_bad_input_stops_with_one_line_naming_the_file(tmp_path, data_dir):
     log = (workdir / "logs/ingest_dataset/image_dog.log").read_text().strip().splitlines()
     assert log[-1].split(" ", 1)[1].startswith(f"error: {bad}: ")
     assert not list((workdir / "results").rglob("*.pt"))
-    assert not list((workdir / "results").rglob("*.json"))
+    # results/.progress holds the run's time estimate (dlwpt.estimate), no output of a job
+    assert not [p for p in (workdir / "results").rglob("*.json") if ".progress" not in p.parts]
 
 
 def test_snakemake_own_report_holds_the_registered_figures(quick_pipeline):

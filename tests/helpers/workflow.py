@@ -17,6 +17,8 @@ from tests.helpers.data import CIFAR10, DATA, REPO
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 QUICK = str(REPO / "config/quick.yaml")
+# The shared quick run's terminal output, kept in its work dir (tests/conftest.py).
+TERMINAL = "terminal.txt"
 
 
 def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None,
