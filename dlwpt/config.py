@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from dlwpt.runs import model_config
+
 N_OUTPUTS = 2  # every chapter 7-8 model ends in a two-way output layer
 
 
@@ -28,11 +30,6 @@ def config_digest(config: dict[str, Any]) -> str:
     Keys in their order (not sorted): the page prints the configuration in that order, and
     Snakemake compared the config param's repr, which keeps it."""
     return hashlib.sha256(json.dumps(config, default=str).encode()).hexdigest()
-
-
-def model_config(config: dict[str, Any], model: str) -> dict[str, Any]:
-    """One model's full settings: its entry of `models` over `train.defaults`."""
-    return {**config["train"]["defaults"], **config["models"][model]}
 
 
 def schema_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:

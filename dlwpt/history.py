@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlwpt.code_inputs import source_digest
-from dlwpt.config import model_config
 from dlwpt.io import DataError, copy_atomic, file_digest, read_json, write_json
+from dlwpt.runs import job_settings, model_config
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,9 +47,6 @@ if TYPE_CHECKING:
 LAYOUT = 1
 FAMILY = "history"  # the comparisons family of compare()'s tests (Holm over its tested rows)
 NEW, OLD = "new", "old"  # the two "models" of each test: diff = new - old
-# The settings of train_model (rules/train.smk) other than the model's own entry: changing one
-# retrains every model, so they count as each model's settings ("train.subsample 1000 -> 2000").
-TRAIN_KEYS = ("device", "gpus", "loop", "cuda_graphs", "subsample", "checkpoint_every")
 RUN_FILES = ("summary", "metrics", "predictions")
 PUBLISHED = ("metrics", "comparisons")
 # Model status in compare()
@@ -86,8 +83,7 @@ def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def model_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
     """What trains one model: its config entry over train.defaults (the train_model job's
     `hyperparameters`), and under "train" the job's other settings (TRAIN_KEYS)."""
-    train = config.get("train") or {}
-    return {**model_config(config, model), "train": {k: train.get(k) for k in TRAIN_KEYS}}
+    return {**model_config(config, model), "train": job_settings(config)}
 
 
 def value_text(value: Any) -> str:
@@ -421,7 +417,6 @@ def split_commit(git_commit: str | None) -> tuple[str | None, bool | None]:
 
 
 # A training run's files, as rules/train.smk writes them and the report's inputs name them.
-TRAINED_FILES = ("summary.json", "metrics.csv", "model.pt", "val_predictions.csv")
 
 
 def run_files(inputs: Mapping[str, str | os.PathLike], models: Sequence[str],

@@ -29,7 +29,7 @@ from dlwpt.config import (  # noqa: E402
     selected_models,
 )
 from dlwpt.devices import requests_gpu, resolve_device  # noqa: E402
-from dlwpt.history import TRAINED_FILES  # noqa: E402
+from dlwpt.runs import TRAINED_FILES  # noqa: E402
 from dlwpt.ingest import ingest_module  # noqa: E402
 from dlwpt.verify import content_digest, tree_survey  # noqa: E402
 

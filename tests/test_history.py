@@ -26,6 +26,7 @@ from dlwpt.io import file_digest, read_json, write_json
 from dlwpt.report import verdicts
 from dlwpt.report.comparisons import DATA_CHANGED, compare_runs
 from dlwpt.report.inputs import load_runs
+from dlwpt.runs import TRAIN_KEYS, TRAINED_FILES
 from tests.helpers.report_inputs import N_VAL, write_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,7 +134,7 @@ def test_a_run_is_recorded_once_and_the_same_results_again_add_nothing(ws):
     assert len(set(entry["code"].values())) == len(CODE)
     net = entry["models"]["net"]
     assert net["settings"] == {"arch": "Net", "epochs": 2, "lr": 0.01,
-                               "train": {k: make_config()["train"][k] for k in h.TRAIN_KEYS}}
+                               "train": {k: make_config()["train"][k] for k in TRAIN_KEYS}}
     assert net["settings_digest"] == h.digest_of(net["settings"])
     assert net["seeds"]["1"]["predictions"] == file_digest(
         ws.root / "a/train/net/seed1/val_predictions.csv")
@@ -503,7 +504,7 @@ def test_a_history_that_cannot_be_written_is_a_warning_not_a_failure(ws, caplog,
 def test_the_report_run_files_are_looked_up_by_the_names_the_rules_give_them(tmp_path):
     # in any order: the names, not the positions, say which file is which
     inputs = {f"{m}/seed{s}/{f}": str(tmp_path / f"{m}{s}{f}")
-              for f in reversed(h.TRAINED_FILES) for s in (1, 0) for m in ("sweeps/w/n~8", "a")}
+              for f in reversed(TRAINED_FILES) for s in (1, 0) for m in ("sweeps/w/n~8", "a")}
     runs = h.run_files(inputs, ["a", "sweeps/w/n~8"], [0, 1])
     assert [(r["model"], r["seed"]) for r in runs] == [
         ("a", 0), ("a", 1), ("sweeps/w/n~8", 0), ("sweeps/w/n~8", 1)]
@@ -518,7 +519,7 @@ def test_train_keys_are_the_train_model_rules_settings():
     """What retrains a model besides its entry: the train_model params read from train."""
     rule = (REPO / "rules/train.smk").read_text().split("rule fit_thermometer")[0]
     assert set(re.findall(r'config\["train"\]\["(\w+)"\]', rule)) - {"threads"} == set(
-        h.TRAIN_KEYS)
+        TRAIN_KEYS)
 
 
 def test_experiment_is_an_optional_label_in_the_strict_schema():
