@@ -3,15 +3,18 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 4
-# A local data copy in the book's layout, used in place of downloads when it exists
-# (tests and CI read ../shared/data); without one, `make run` downloads the raw data.
+# A local data copy in the book's layout, used in place of downloads when it exists; without
+# one, `make run` downloads the raw data. Its CIFAR-10 image tree is used when it holds one, else
+# CIFAR-10 comes from `data.cifar10` or the official archive.
 DATA ?= $(abspath ../shared/data)
 ifneq ($(wildcard $(DATA)/p1ch4),)
 export DLWPT_DATA ?= $(DATA)
+ifneq ($(wildcard $(DATA)/cifar10-jpeg),)
 export DLWPT_CIFAR10 ?= $(DATA)/cifar10-jpeg
 endif
+endif
 
-.PHONY: run test lint bench calibrate setup clean runs diff seal
+.PHONY: run test test-data lint bench calibrate setup clean runs diff seal
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,12 +35,17 @@ lint: setup
 # The Slurm tests mostly wait on their test cluster's queue: they run beside the rest, in a
 # second pytest (its output follows the first's), from a private copy of the checkout.
 SLURM_TESTS := tests/test_slurm.py
-test: setup lint
+test: setup test-data lint
 	@$(BIN)/pytest $(SLURM_TESTS) -p no:cacheprovider --basetemp=$${TMPDIR:-/tmp}/dlwpt-pytest-slurm \
 	  > .pytest-slurm.log 2>&1 & slurm=$$!; \
 	$(BIN)/pytest --ignore=$(SLURM_TESTS); rest=$$?; \
 	wait $$slurm; slurm_rc=$$?; echo "--- $(SLURM_TESTS)"; cat .pytest-slurm.log; \
 	if [ $$rest -ne 0 ] || [ $$slurm_rc -ne 0 ]; then exit 1; fi
+
+# The data the tests read: DLWPT_DATA, ../shared/data, or fetched once into .cache/test-data/
+# (tests/helpers/fetch_data.py); offline with none of these, one line and exit 1.
+test-data: setup
+	@$(BIN)/python -m tests.helpers.fetch_data
 
 bench: setup
 	$(BIN)/python bench/bench_train.py

@@ -16,7 +16,8 @@ from tests.helpers.workflow import TERMINAL, snakemake
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not (DATA / "p1ch4").is_dir():
-        pytest.fail(f"real data not found at {DATA}: set DLWPT_DATA to the folder holding p1ch4/")
+        pytest.fail(f"test data not found at {DATA}: run `make test-data`, or set DLWPT_DATA to "
+                    "the folder holding p1ch4/")
     return DATA
 
 

@@ -19,9 +19,14 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 # The real data, outside the repository (every test and bench/ take the location from here):
-# DLWPT_DATA / DLWPT_CIFAR10 when set, else ../shared/data beside the checkout.
-SHARED_DATA = Path(os.environ.get("DLWPT_DATA", REPO.parent / "shared" / "data"))
-JPEG_ROOT = Path(os.environ.get("DLWPT_CIFAR10", SHARED_DATA / "cifar10-jpeg"))
+# DLWPT_DATA / DLWPT_CIFAR10 when set, else ../shared/data beside the checkout, else what
+# `make test-data` fetched into the git-ignored CACHE_DATA (tests/helpers/fetch_data.py).
+CACHE_DATA = REPO / ".cache" / "test-data"
+CIFAR_TREE = "cifar10-jpeg"
+_SHARED = REPO.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("DLWPT_DATA")
+                   or (_SHARED if (_SHARED / "p1ch4").is_dir() else CACHE_DATA))
+JPEG_ROOT = Path(os.environ.get("DLWPT_CIFAR10") or SHARED_DATA / CIFAR_TREE)
 # Resolved, for subprocesses that run elsewhere (Snakemake in a temporary work dir).
 DATA, CIFAR10 = SHARED_DATA.resolve(), JPEG_ROOT.resolve()
 P1CH4 = DATA / "p1ch4"
