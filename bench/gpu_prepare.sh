@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Prepare what bench/gpu_session.sh needs on the GPU machine (run here, from the project root):
-# wheels the device image lacks (./.whl) and a CIFAR-10 tree small enough to carry (./.gpu-data).
-# Then, with the device tool: command "bash bench/gpu_session.sh", carry [".whl", ".gpu-data"].
+# Bundles what bench/gpu_session.sh needs for a GPU machine without network that has Python with
+# CUDA torch (a CUDA container image, say). Run from the project root on a machine with network:
+#   bash bench/gpu_prepare.sh [PYTHON_VERSION]      (the GPU machine's Python, default 3.12)
+# It writes two git-ignored folders: .whl/ (x86_64 wheels of the pinned packages such an image
+# usually lacks: snakemake, pydicom, and tensorboard with only protobuf and absl-py, enough to
+# write event files) and .gpu-data/cifar-jpeg.tar (a CIFAR-10 image tree from DLWPT_CIFAR10 or
+# ../shared/data/cifar10-jpeg: airplane and bird in full, 8 images of each other class, 18 MB).
+# Copy the checkout with both folders to the GPU machine and run bench/gpu_session.sh there.
 set -euo pipefail
+pyver=${1:-3.12}
 cifar=${DLWPT_CIFAR10:-../shared/data/cifar10-jpeg}
-bash ../shared/tools/gpu-wheels.sh snakemake==9.27.1 pydicom
-# tensorboard (training jobs write event files) with only what writing them needs: protobuf and
-# absl-py. Resolving its full requirements would add numpy and pillow (the image has both) and
-# grpcio (for the web UI only): 30 MB more, past the 64 MiB tree limit; this way about 6 MB.
-python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-  --platform manylinux2014_x86_64 -d .whl "$(grep '^tensorboard==' requirements.txt)" protobuf absl-py
+wheels=(--only-binary=:all: --python-version "$pyver" --implementation cp
+        --platform manylinux2014_x86_64 -d .whl)
+pin() { grep "^$1==" requirements.txt; }
+python3 -m pip download -q "${wheels[@]}" "$(pin snakemake)" "$(pin pydicom)"
+python3 -m pip download -q --no-deps "${wheels[@]}" "$(pin tensorboard)" protobuf absl-py
 mkdir -p .gpu-data
-grep -qx '/.gpu-data/' .git/info/exclude 2>/dev/null || echo '/.gpu-data/' >> .git/info/exclude
 members=(train/airplane train/bird test/airplane test/bird)
 for class in automobile cat deer dog frog horse ship truck; do
   for split in train test; do
