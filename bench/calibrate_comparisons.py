@@ -17,7 +17,7 @@ the measured spread of a run's accuracy is larger (printed). Each pair of models
     (1) dlwpt.statistics.two_source_difference (the pipeline's test; Holm over the family too),
     (2) the paired t over per-seed accuracies (scipy ttest_rel; seeds only),
     (3) the randomized-block t with one residual variance pooled over all k models (the
-        pipeline's test before issue 15),
+        pipeline's former test),
     (4) the unbiased crossed random-effects ANOVA variance (the rejected alternative),
     (5) exact McNemar on the counts pooled over seeds (all n x 2,000 predictions independent).
 

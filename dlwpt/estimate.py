@@ -1,5 +1,5 @@
 """The estimate before a run's first job: how many training runs, how long the whole plan and its
-longest job take on this machine, and where the figures come from (issue 20).
+longest job take on this machine, and where the figures come from.
 
 `announce` is the Snakefile's `onstart:` handler (Snakemake calls it once the DAG is built, never
 in a dry run). Each planned job's seconds:

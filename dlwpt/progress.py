@@ -1,5 +1,5 @@
 """Where a long run stands, as its training jobs print it: whose line it is, and how much of the
-whole run is done (issue 20).
+whole run is done.
 
 - `format_epoch_line` names the run: `res_deep/seed1 epoch 3/100 loss ... ETA 4h51m`, so the
   epoch lines of jobs running at once can be told apart on the terminal.

@@ -167,3 +167,70 @@ def test_the_readme_is_short_and_links_every_doc():
     linked = {target.partition("#")[0] for target in LINK.findall(prose(readme))}
     docs = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md"))
     assert docs and not set(docs) - linked, set(docs) - linked
+
+
+# A time or a speed: "20 minutes", "3.6 s", "2m03s", "4h51m", "18 hours", "minutes".
+DURATION = re.compile(r"\b\d[\d,.]*\s?(?:ms|s|min|minutes?|h|hours?)\b|\b\d+[hm]\d+[ms]?\b"
+                      r"|\b(?:minutes|hours|an hour|a minute)\b")
+SENTENCE_END = re.compile(r"(?<=[.;])\s+(?=[A-Z(`\[])")
+
+
+def duration_sentences(text: str) -> list[str]:
+    """The sentences and table rows of the prose that state a duration (code spans left out:
+    they quote what a run prints)."""
+    found = []
+    for block in re.split(r"\n\s*\n", prose(text)):
+        for part in SENTENCE_END.split(" ".join(CODE_SPAN.sub("`code`", block).split())):
+            if DURATION.search(part):
+                found.append(part)
+    return found
+
+
+def test_the_checker_finds_a_duration_neither_measured_nor_projected():
+    text = ("It takes about 20 minutes on a GPU. Projected: 18 hours on a CPU. The quick run took "
+            "2m03s ([measured](BENCHMARKS.md#run-time-estimates-against-actual-runs)).\n\n"
+            "| row | minutes on a CPU |\n\nEpoch lines say `ETA 4h51m`. Three seeds, 2 epochs.")
+    unbacked = [s for s in duration_sentences(text)
+                if "BENCHMARKS.md#" not in s and "projected" not in s.lower()]
+    assert unbacked == ["It takes about 20 minutes on a GPU.", "| row | minutes on a CPU |"]
+
+
+def test_every_time_in_the_readme_is_measured_or_projected():
+    """A sentence of the README that states a time links the BENCHMARKS.md section that
+    measured it, or says it is projected (the projections' sources: docs/training.md)."""
+    unbacked = [s for s in duration_sentences((REPO / "README.md").read_text())
+                if "BENCHMARKS.md#" not in s and "projected" not in s.lower()]
+    assert not unbacked, "\n".join(unbacked)
+
+
+ISSUE = re.compile(r"\bissues? #?\d+|(?:^|[\s(])#\d{1,5}\b", re.IGNORECASE)
+
+
+def test_no_file_outside_tests_names_an_issue_number():
+    """The repository describes what it does; issue numbers mean nothing to its readers."""
+    files, _ = checkout()
+    found = []
+    for rel in sorted(p for p in files if not p.startswith("tests/")
+                      and p.endswith((".md", ".py", ".smk", ".sh", ".yaml", ".toml", ".txt"))
+                      or p in {"Makefile", "Snakefile", ".ci/run"}):
+        for n, line in enumerate((REPO / rel).read_text(errors="replace").splitlines(), 1):
+            if ISSUE.search(line):
+                found.append(f"{rel}:{n}: {line.strip()}")
+    assert not found, "\n".join(found)
+
+
+def test_architecture_lists_every_key_of_a_training_summary():
+    """docs/ARCHITECTURE.md's summary.json keys are those dlwpt/train.py writes (summarize,
+    then the file digests and the seal)."""
+    import ast
+
+    tree = ast.parse((REPO / "dlwpt/train.py").read_text())
+    summarize = next(node for node in ast.walk(tree)
+                     if isinstance(node, ast.FunctionDef) and node.name == "summarize")
+    returned = next(node.value for node in ast.walk(summarize) if isinstance(node, ast.Return))
+    keys = [k.value for k in returned.keys] + ["files", "summary_sha256"]
+    doc = (REPO / "docs/ARCHITECTURE.md").read_text()
+    start = doc.index("seed<seed>/summary.json`: `{")
+    listed = doc[start:doc.index("}`.", start)]
+    assert len(keys) > 15
+    assert [k for k in keys if not re.search(rf"\b{k}\b", listed)] == []
