@@ -1,4 +1,5 @@
-"""The Markdown files point only at what the repository holds, and the README stays short.
+"""The Markdown files point only at what the repository holds, say what they measured, and run
+the commands they show; the README stays short.
 
 Every relative link, its `#anchor` included, and every repository path written in backticks
 (`docs/cluster.md`, `dlwpt/train.py`, `config/sweeps.yaml`, a bare `statistics.md`) must name
@@ -9,13 +10,17 @@ file names a reader makes up (`my.yaml`: bare names count only with a suffix fro
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.data import CIFAR10, DATA
 
 REPO = Path(__file__).resolve().parents[1]
 README_MAX_LINES = 200
@@ -234,3 +239,66 @@ def test_architecture_lists_every_key_of_a_training_summary():
     listed = doc[start:doc.index("}`.", start)]
     assert len(keys) > 15
     assert [k for k in keys if not re.search(rf"\b{k}\b", listed)] == []
+
+
+# The commands of the docs' fenced `sh` blocks that start the pipeline's tools, and how each is
+# tested: DRY_RUN (run here with -n added, in a temporary work dir, on the test data), the test
+# that runs it, or why it runs nowhere.
+DRY_RUN = "dry run"
+COMMANDS = {
+    "make run": "not run: it trains the default zoo for hours; its snakemake command is a dry run",
+    "make test": "not run: it is this test suite",
+    "make setup": "not run: it builds the venv these tests run in",
+    ".venv/bin/snakemake --cores 4 --resources gpu=1": DRY_RUN,
+    ".venv/bin/snakemake --cores 2 --configfile config/quick.yaml": DRY_RUN,
+    ".venv/bin/snakemake -n": DRY_RUN,
+    ".venv/bin/snakemake --cores 16 --resources gpu=4": DRY_RUN,
+    ".venv/bin/snakemake --profile profiles/slurm -n": DRY_RUN,
+    ".venv/bin/snakemake --report results/snakemake-report.html":
+        "tests/test_workflow.py::test_snakemake_own_report_holds_the_registered_figures",
+    ".venv/bin/snakemake --profile profiles/slurm":
+        "tests/test_slurm.py::test_the_quick_run_goes_through_slurm",
+    ".venv/bin/snakemake --profile profiles/slurm --configfile profiles/slurm/cluster.yaml my.yaml":
+        "not run: my.yaml stands for the user's own settings; the Slurm tests run the profile",
+}
+TOOL = re.compile(r"(make|\.venv/bin/snakemake|(\.venv/bin/)?python3? -m dlwpt)\b")
+
+
+def documented_commands() -> dict[str, str]:
+    """Each command of a fenced `sh` block of README.md and docs/*.md, without its comment ->
+    where it is written."""
+    found = {}
+    for doc in ["README.md", *sorted(p for p in markdown_files() if p.startswith("docs/"))]:
+        fence = None
+        for n, line in enumerate((REPO / doc).read_text().splitlines(), 1):
+            opened = re.match(r"\s*(```|~~~)(\w*)", line)
+            if opened:
+                fence = opened.group(2) if fence is None else None
+            elif fence == "sh" and TOOL.match(line.strip()):
+                found.setdefault(" ".join(line.split("#")[0].split()), f"{doc}:{n}")
+    return found
+
+
+def test_every_documented_command_runs_in_a_test_or_says_why_not():
+    documented = documented_commands()
+    assert not set(documented) - set(COMMANDS), {c: documented[c] for c in
+                                                 set(documented) - set(COMMANDS)}
+    assert not set(COMMANDS) - set(documented), set(COMMANDS) - set(documented)
+    for how in COMMANDS.values():
+        if how.startswith("tests/"):
+            path, _, name = how.partition("::")
+            assert f"def {name}(" in (REPO / path).read_text(), how
+
+
+@pytest.mark.pipeline
+def test_the_documented_snakemake_commands_plan_the_run(tmp_path):
+    """Each as typed, from the checkout, with -n: the plan of a fresh work dir on the test data."""
+    env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10)}
+    for i, command in enumerate(c for c, how in COMMANDS.items() if how == DRY_RUN):
+        args = command.split()[1:]
+        result = subprocess.run([sys.executable, "-m", "snakemake", *args, "-n", "-d",
+                                 str(tmp_path / str(i))], cwd=REPO, env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, (command, result.stdout[-2000:] + result.stderr[-2000:])
+        assert re.search(r"^train_model\s+\d+", result.stdout, re.MULTILINE), command
+        assert "This was a dry-run" in result.stdout, command

@@ -108,3 +108,27 @@ def test_offline_without_data_make_test_stops_before_pytest_with_one_line(tmp_pa
     for name in (CACHE, "DLWPT_DATA", "DLWPT_CIFAR10", "127.0.0.1:9"):
         assert name in line, line
     assert not (clone / CACHE).exists() or not any((clone / CACHE).rglob("*"))
+
+
+def test_make_run_sets_the_cifar_copy_only_when_the_data_folder_holds_one(tmp_path):
+    """`make run DATA=...`: DLWPT_DATA when it holds p1ch4/, DLWPT_CIFAR10 only when it also
+    holds cifar10-jpeg/ (else data.cifar10 or the download decides)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / ".installed").touch()
+    fake = bin_dir / "snakemake"  # prints what the real one would be given
+    fake.write_text('#!/bin/sh\necho "data=$DLWPT_DATA cifar=$DLWPT_CIFAR10"\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("DLWPT_DATA", "DLWPT_CIFAR10")}
+    data = tmp_path / "data"
+    (data / "p1ch4").mkdir(parents=True)
+
+    def run() -> str:
+        return subprocess.run(["make", "-s", "run", f"DATA={data}", f"BIN={bin_dir}"], cwd=REPO,
+                              env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+    assert run() == f"data={data} cifar="
+    (data / "cifar10-jpeg").mkdir()
+    assert run() == f"data={data} cifar={data}/cifar10-jpeg"
+    (data / "p1ch4").rmdir()
+    assert run() == "data= cifar="
