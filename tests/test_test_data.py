@@ -50,19 +50,24 @@ def make(clone: Path, target: str, config: Path) -> subprocess.CompletedProcess:
                           cwd=clone, env=env, capture_output=True, text=True, timeout=600)
 
 
-def small_archive(path: Path) -> str:
-    rng = np.random.default_rng(0)
-    images = {split: (rng.integers(0, 256, (10 * n, 32, 32, 3), dtype=np.uint8),
-                      [label for label in range(10) for _ in range(n)])
-              for split, n in PER_CLASS.items()}
+def small_archive(path: Path) -> tuple[str, dict]:
+    """A valid CIFAR-10 archive of smooth images (JPEG keeps them close), and its images."""
+    ramp = np.arange(32, dtype=np.uint8) * 7
+    images = {}
+    for split, n in PER_CLASS.items():
+        pixels = np.empty((10 * n, 32, 32, 3), dtype=np.uint8)
+        for i in range(10 * n):
+            pixels[i, :, :, 0], pixels[i, :, :, 1] = ramp[None, :], ramp[:, None]
+            pixels[i, :, :, 2] = 10 * i
+        images[split] = (pixels, [label for label in range(10) for _ in range(n)])
     make_official_tarball(official_batches(images), path)
-    return "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
+    return "md5:" + hashlib.md5(path.read_bytes()).hexdigest(), images
 
 
 def test_a_fresh_checkout_fetches_the_test_data_once_and_its_tests_read_it(tmp_path, data_dir):
     archive = tmp_path / "served" / "cifar-10-python.tar.gz"
     archive.parent.mkdir()
-    checksum = small_archive(archive)
+    checksum, images = small_archive(archive)
     clone = fresh_checkout(tmp_path)
     extra = {REFERENCE[0]: data_dir / REFERENCE[1], "cifar-10-python.tar.gz": archive}
     with DataServer(data_dir, extra) as server:
@@ -86,6 +91,10 @@ def test_a_fresh_checkout_fetches_the_test_data_once_and_its_tests_read_it(tmp_p
             assert files == [f"{i:04d}.jpg" for i in range(n)]
     with Image.open(cache / "cifar10-jpeg/train/bird/0001.jpg") as img:
         assert img.format == "JPEG" and img.size == (32, 32)
+        pixels = np.asarray(img.convert("RGB"), dtype=np.int16)
+    # the second bird of the archive (label 2), as JPEG keeps it: channels and rows in place
+    assert np.abs(pixels - images["train"][0][2 * 2 + 1]).mean() < 4
+    assert abs(pixels[..., 2].mean() - 10 * 5) < 3  # its blue level names it among the images
     # the tests of the clone read the fetched copy: raw files and the CIFAR-10 tree
     env = {k: v for k, v in os.environ.items() if k not in ("DLWPT_DATA", "DLWPT_CIFAR10")}
     result = subprocess.run(
