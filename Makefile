@@ -16,7 +16,7 @@ endif
 # Without such a copy the tests and the lint read what `make test-data` fetched.
 ifeq ($(DLWPT_DATA),)
 test test-data lint: export DLWPT_DATA := $(abspath .cache/test-data)
-test test-data lint: export DLWPT_CIFAR10 := $(abspath .cache/test-data)/cifar10-jpeg
+test test-data lint: export DLWPT_CIFAR10 ?= $(abspath .cache/test-data)/cifar10-jpeg
 endif
 
 .PHONY: run test test-data lint bench calibrate setup clean runs diff seal

@@ -24,7 +24,7 @@ import yaml
 from dlwpt import sources
 from dlwpt.download import fetch, reachable
 from dlwpt.io import DataError
-from tests.helpers.data import CACHE_DATA, CIFAR_TREE, DATA, REPO
+from tests.helpers.data import CACHE_DATA, CIFAR10, CIFAR_TREE, DATA, REPO
 
 # The book's published chapter 8 Net (data/p1ch6 of its code repository), saved where tests read it.
 REFERENCE = ("p1ch6/birds_vs_airplanes.pt", "reference/birds_vs_airplanes.pt",
@@ -42,10 +42,11 @@ def settings() -> dict[str, str]:
 
 
 def missing(root: Path) -> list[str]:
-    """What of the test data `root` lacks: raw files, the checkpoint, the CIFAR-10 tree."""
+    """What of the test data `root` lacks: raw files, the checkpoint, the CIFAR-10 tree (unless
+    DLWPT_CIFAR10 names one elsewhere)."""
     lacking = [rel for rel in sources.manifest() if not (root / rel).is_file()]
     lacking += [REFERENCE[1]] if not (root / REFERENCE[1]).is_file() else []
-    return lacking + ([CIFAR_TREE] if not (root / CIFAR_TREE).is_dir() else [])
+    return lacking + ([CIFAR_TREE] if not CIFAR10.is_dir() else [])
 
 
 def convert_cifar10(archive: Path, tree: Path) -> None:
