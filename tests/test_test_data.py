@@ -26,6 +26,13 @@ from tests.helpers.fetch_data import REFERENCE
 from tests.helpers.http_server import DataServer
 
 VENV = Path(sys.executable).parent.parent
+# Left out of the environment: the data variables, and what an enclosing `make test` passes on
+# to a make it starts (its command-line variables, DATA= among them).
+UNSET = ("DLWPT_DATA", "DLWPT_CIFAR10", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in UNSET}
 PER_CLASS = {"train": 2, "test": 1}
 CACHE = ".cache/test-data"
 
@@ -44,8 +51,7 @@ def fresh_checkout(tmp_path: Path) -> Path:
 
 def make(clone: Path, target: str, config: Path) -> subprocess.CompletedProcess:
     """`make <target>` in the clone with this venv (not reinstalled), no data variables set."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DLWPT_DATA", "DLWPT_CIFAR10")}
-    env.update(DLWPT_TEST_DATA_CONFIG=str(config), PYTHONPATH=str(clone))
+    env = {**clean_env(), "DLWPT_TEST_DATA_CONFIG": str(config), "PYTHONPATH": str(clone)}
     return subprocess.run(["make", "-s", f"VENV={VENV}", "-o", f"{VENV}/bin/.installed", target],
                           cwd=clone, env=env, capture_output=True, text=True, timeout=600)
 
@@ -96,7 +102,7 @@ def test_a_fresh_checkout_fetches_the_test_data_once_and_its_tests_read_it(tmp_p
     assert np.abs(pixels - images["train"][0][2 * 2 + 1]).mean() < 4
     assert abs(pixels[..., 2].mean() - 10 * 5) < 3  # its blue level names it among the images
     # the tests of the clone read the fetched copy: raw files and the CIFAR-10 tree
-    env = {k: v for k, v in os.environ.items() if k not in ("DLWPT_DATA", "DLWPT_CIFAR10")}
+    env = clean_env()
     result = subprocess.run(
         [str(VENV / "bin/pytest"), "-q", "-p", "no:cacheprovider", "tests/test_download.py",
          "tests/test_cifar_official.py", "-k", "pins_every_file or reads_like_the_tree"],
@@ -128,7 +134,7 @@ def test_make_run_sets_the_cifar_copy_only_when_the_data_folder_holds_one(tmp_pa
     fake = bin_dir / "snakemake"  # prints what the real one would be given
     fake.write_text('#!/bin/sh\necho "data=$DLWPT_DATA cifar=$DLWPT_CIFAR10"\n')
     fake.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k not in ("DLWPT_DATA", "DLWPT_CIFAR10")}
+    env = clean_env()
     data = tmp_path / "data"
     (data / "p1ch4").mkdir(parents=True)
 
