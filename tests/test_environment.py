@@ -11,6 +11,7 @@ from snakemake.utils import validate
 
 from dlwpt.config import check_config, model_config
 from dlwpt.engine import TrainSettings
+from tests.helpers.config import default_config
 from tests.helpers.data import REPO
 
 
@@ -28,7 +29,7 @@ def test_conda_env_pins_the_same_versions_as_requirements():
 
 @pytest.fixture()
 def config():
-    return yaml.safe_load((REPO / "config.yaml").read_text())
+    return default_config()
 
 
 def test_default_config_is_valid_and_book_faithful(config):
@@ -46,9 +47,8 @@ def test_default_config_is_valid_and_book_faithful(config):
     settings = TrainSettings.from_config(model_config(config, "l2"))
     assert (settings.l2, settings.l1, settings.weight_decay) == (0.001, 0.0, 0.0)
     assert config["ingest"]["text"]["line_index"] == 200
-    # three runs per model by default, for spreads and intervals over seeds; the quick run one
+    # three runs per model by default, for spreads and intervals over seeds
     assert config["train"]["seeds"] == [0, 1, 2]
-    assert yaml.safe_load((REPO / "config/quick.yaml").read_text())["train"]["seeds"] == [0]
 
 
 def test_the_schema_default_seeds_match_the_config(config):

@@ -1,17 +1,15 @@
 """Chapter 7-8 architectures: book layouts, parameter counts, the book's published weights."""
 
-from pathlib import Path
-
 import pytest
 import torch
-import yaml
 
 from dlwpt.engine import accuracy_counts
 from dlwpt.models import Net, NetResDeep, build_model, count_parameters, resdeep_variant
 from dlwpt.runs import model_config
+from tests.helpers.config import default_config
 from tests.helpers.data import REFERENCE_NET, load_cifar2
 
-CONFIG = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+CONFIG = default_config()
 
 # Parameter counts as Deep Learning with PyTorch gives them: chapter 7's fully connected models
 # (fc_512: 1,574,402; fc_deep: 3,737,474), chapter 8's Net (18,090), NetWidth at 32 channels

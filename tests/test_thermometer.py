@@ -2,15 +2,14 @@
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from dlwpt.thermometer import run_experiment
+from tests.helpers.config import default_config
 
-CONFIG = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())["thermometer"]
+CONFIG = default_config()["thermometer"]
 T_C, T_U = CONFIG["t_c"], CONFIG["t_u"]
 EXPERIMENTS = CONFIG["experiments"]
 
