@@ -18,7 +18,8 @@ from dlwpt.ingest.cifar import CIFAR10_CLASSES, ingest_cifar, read_cifar10
 from dlwpt.ingest.cifar.layout import META, PYTHON_DIR, PYTHON_MEMBERS
 from dlwpt.io import DataError, file_digest
 from tests.helpers.cifar10 import make_official_tarball, official_batches
-from tests.helpers.data import CIFAR10, REPO
+from tests.helpers.config import default_config
+from tests.helpers.data import CIFAR10
 from tests.helpers.http_server import DataServer
 from tests.helpers.ingest import ingested, pil_pixels
 
@@ -130,12 +131,13 @@ def server(data_dir, official):
         yield s
 
 
-def test_pinned_archive_checksum_is_an_md5():
-    import yaml
-
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    algorithm, digest = parse_checksum(config["data"]["download"]["cifar10_checksum"])
-    assert algorithm == "md5" and len(digest) == 32 and int(digest, 16) >= 0
+def test_the_pinned_archive_checksum_is_the_published_md5():
+    """The md5 the CIFAR-10 page (www.cs.toronto.edu/~kriz/cifar.html) publishes for
+    cifar-10-python.tar.gz, which torchvision's CIFAR10 also pins."""
+    download = default_config()["data"]["download"]
+    assert download["cifar10_url"] == "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    assert parse_checksum(download["cifar10_checksum"]) == (
+        "md5", "c58f30108f718f92721af3b95e74349a")
 
 
 def test_archive_download_checks_its_md5(server, official, tmp_path):

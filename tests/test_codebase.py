@@ -1,4 +1,4 @@
-"""The codebase's own rule (issue 19): no function in dlwpt/ longer than 60 lines or with more
+"""The codebase's own rule: no function in dlwpt/ longer than 60 lines or with more
 than 8 parameters, unless a comment right above it says why (`# Long: ...`,
 `# Many parameters: ...`)."""
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dlwpt import sweeps
 from dlwpt.config import (
     check_config,
     class_labels,
@@ -17,6 +18,8 @@ from dlwpt.config import (
     schema_problem,
     selected_models,
 )
+from dlwpt.runs import model_config
+from tests.helpers.config import default_config, quick_config
 from tests.helpers.workflow import (
     QUICK,
     SNAKEMAKE_NOTICES,
@@ -32,7 +35,7 @@ SCHEMA = REPO / "schemas/config.schema.yaml"
 
 @pytest.fixture
 def config():
-    return yaml.safe_load((REPO / "config.yaml").read_text())
+    return default_config()
 
 
 def refused(config, match):
@@ -43,10 +46,25 @@ def refused(config, match):
 
 
 def test_the_defaults_and_the_quick_config_pass(config):
-    check_config(config)
-    quick = copy.deepcopy(config)
-    quick["models"]["res_deep"]["n_blocks"] = 4
-    check_config(quick)
+    """config.yaml alone, and with config/quick.yaml merged over it, pass every check; the quick
+    config changes what its header says and nothing else, and every run trains 2 epochs."""
+    assert config_problem(config, SCHEMA) is None
+    quick = quick_config()
+    assert config_problem(quick, SCHEMA) is None
+    expected = copy.deepcopy(config)
+    expected["train"].update(device="cpu", seeds=[0], subsample=1000)
+    expected["train"]["defaults"]["epochs"] = 2
+    expected["models"]["res_deep"]["n_blocks"] = 4
+    expected["sweeps"] = {"width": {"base": "width", "settings": {"n_chans1": [8, 16]}}}
+    for name in ("autograd_sgd", "autograd_adam", "split_sgd", "nn_linear", "nn_seq_tanh13",
+                 "nn_named_tanh8"):
+        expected["thermometer"]["experiments"][name]["epochs"] = 500
+    assert quick == expected and list(quick["models"]) == list(config["models"])
+    runs = sweeps.runs(sweeps.configured(quick))
+    assert runs == ["sweeps/width/n_chans1~8", "sweeps/width/n_chans1~16"]
+    assert [sweeps.run_settings(quick, run)["n_chans1"] for run in runs] == [8, 16]
+    assert {sweeps.run_settings(quick, run)["epochs"] for run in [*quick["models"], *runs]} == {2}
+    assert model_config(quick, "res_deep")["n_blocks"] == 4
 
 
 def test_a_typo_inside_a_model_entry_names_the_model_and_the_key(config):

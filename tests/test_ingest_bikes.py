@@ -9,7 +9,7 @@ import torch
 from dlwpt.ingest.bikes import ingest_bikes
 from dlwpt.io import load_tensors, read_json
 from tests.helpers.data import P1CH4
-from tests.helpers.ingest import assert_rejects, edited_copy, ingested, outputs
+from tests.helpers.ingest import assert_rejects, edited_copy, ingested, outputs, with_cell
 
 BIKES = P1CH4 / "bike-sharing-dataset"
 FIXED = BIKES / "hour-fixed.csv"
@@ -85,12 +85,6 @@ def test_missing_column_is_rejected(tmp_path):
 
 
 def test_non_numeric_cell_is_rejected(tmp_path):
-    def spoil(lines):
-        cells = lines[500].split(",")
-        cells[10] = "warm"
-        lines[500] = ",".join(cells)
-        return lines
-
-    bad = _edited_copy(tmp_path, spoil)
+    bad = with_cell(FIXED, tmp_path / "hour-fixed.csv", 500, 10, "warm", ",")
     message = assert_rejects(lambda pt, js: ingest_bikes(bad, pt, js), bad, tmp_path)
     assert "line 501" in message and "'temp'" in message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pydicom
 import pytest
@@ -37,7 +39,9 @@ def test_volume_shape_positions_and_spacing(ct):
     assert positions[0].item() == -288.0 and positions[-1].item() == 6.0
     assert tensors["spacing"].tolist() == [3.0, 0.564453125, 0.564453125]
     assert summary["series"]["slices"] == 99 and summary["series"]["modality"] == "CT"
-    assert len(summary["sources"]) == 99
+    assert sorted(source["path"] for source in summary["sources"]) == sorted(map(str, SLICES))
+    first = next(source for source in summary["sources"] if source["path"] == str(SLICES[0]))
+    assert first["sha256"] == hashlib.sha256(SLICES[0].read_bytes()).hexdigest()
 
 
 def test_slices_follow_position_not_file_name(ct):

@@ -8,7 +8,7 @@ import torch
 
 from dlwpt.ingest.wine import ingest_wine
 from tests.helpers.data import P1CH4
-from tests.helpers.ingest import assert_rejects, edited_copy, ingested
+from tests.helpers.ingest import assert_rejects, edited_copy, ingested, with_cell
 
 WINE = P1CH4 / "tabular-wine" / "winequality-white.csv"
 
@@ -58,34 +58,21 @@ def test_book_analysis_values(wine):
     assert analysis["group_means"]["bad"]["total sulfur dioxide"] == pytest.approx(170.6, abs=1e-3)
 
 
-def _edited_copy(tmp_path, edit):
-    return edited_copy(WINE, tmp_path / "wine.csv", edit)
-
-
 def test_missing_column_is_rejected(tmp_path):
-    bad = _edited_copy(tmp_path, lambda lines: [";".join(line.split(";")[:4] + line.split(";")[5:])
-                                                for line in lines])
+    bad = edited_copy(WINE, tmp_path / "wine.csv",
+                      lambda lines: [";".join(line.split(";")[:4] + line.split(";")[5:])
+                                     for line in lines])
     message = assert_rejects(lambda pt, js: ingest_wine(bad, pt, js), bad, tmp_path)
     assert "chlorides" in message
 
 
 def test_non_numeric_cell_is_rejected(tmp_path):
-    def spoil(lines):
-        cells = lines[99].split(";")
-        cells[1] = "abc"
-        lines[99] = ";".join(cells)
-        return lines
-
-    bad = _edited_copy(tmp_path, spoil)
+    bad = with_cell(WINE, tmp_path / "wine.csv", 99, 1, "abc", ";")
     message = assert_rejects(lambda pt, js: ingest_wine(bad, pt, js), bad, tmp_path)
     assert "line 100" in message and "'volatile acidity'" in message and "'abc'" in message
 
 
 def test_quality_outside_0_to_9_is_rejected(tmp_path):
-    def spoil(lines):
-        lines[10] = lines[10].rsplit(";", 1)[0] + ";10"
-        return lines
-
-    bad = _edited_copy(tmp_path, spoil)
+    bad = with_cell(WINE, tmp_path / "wine.csv", 10, -1, "10", ";")
     message = assert_rejects(lambda pt, js: ingest_wine(bad, pt, js), bad, tmp_path)
     assert "line 11" in message and "quality 10" in message

@@ -1,56 +1,34 @@
 """Chapter 7-8 architectures: book layouts, parameter counts, the book's published weights."""
 
-from pathlib import Path
-
 import pytest
 import torch
-import yaml
 
 from dlwpt.engine import accuracy_counts
 from dlwpt.models import Net, NetResDeep, build_model, count_parameters, resdeep_variant
+from dlwpt.runs import model_config
+from tests.helpers.config import default_config
 from tests.helpers.data import REFERENCE_NET, load_cifar2
 
-CONFIG = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+CONFIG = default_config()
 
-
-def model_config(name: str) -> dict:
-    return {**CONFIG["train"]["defaults"], **CONFIG["models"][name]}
-
-
-def conv(c_in, c_out, bias=True):
-    return c_in * c_out * 9 + (c_out if bias else 0)
-
-
-def linear(n_in, n_out):
-    return n_in * n_out + n_out
-
-
-# Counted from the layer shapes (the book prints 1,574,402 / 3,737,474 / 18,090 / 38,386).
-RESBLOCK_32 = conv(32, 32, bias=False) + 2 * 32
-EXPECTED_PARAMETERS = {
-    "fc_512": linear(3072, 512) + linear(512, 2),
-    "fc_deep": linear(3072, 1024) + linear(1024, 512) + linear(512, 128) + linear(128, 2),
-    "net": conv(3, 16) + conv(16, 8) + linear(512, 32) + linear(32, 2),
-    "width": conv(3, 32) + conv(32, 16) + linear(1024, 32) + linear(32, 2),
-    "l2": conv(3, 16) + conv(16, 8) + linear(512, 32) + linear(32, 2),
-    "dropout": conv(3, 32) + conv(32, 16) + linear(1024, 32) + linear(32, 2),
-    "batch_norm": conv(3, 32) + conv(32, 16) + 2 * (32 + 16) + linear(1024, 32) + linear(32, 2),
-    "depth": conv(3, 32) + conv(32, 16) + conv(16, 16) + linear(256, 32) + linear(32, 2),
-    "res": conv(3, 32) + conv(32, 16) + conv(16, 16) + linear(256, 32) + linear(32, 2),
-    "res_deep": conv(3, 32) + RESBLOCK_32 + linear(2048, 32) + linear(32, 2),
+# Parameter counts as Deep Learning with PyTorch gives them: chapter 7's fully connected models
+# (fc_512: 1,574,402; fc_deep: 3,737,474), chapter 8's Net (18,090), NetWidth at 32 channels
+# (38,386) and NetResDeep with 100 blocks (75,810 as its list multiplication shares one block;
+# 994,530 independent). The other entries follow from the book's layers: l2 is Net with a penalty,
+# dropout NetWidth with parameter-free dropout, batch_norm NetWidth plus two BatchNorm2d's weight
+# and bias (2 x (32 + 16) = 96), depth and res three convolutions (896 + 4,624 + 2,320) and
+# 256 -> 32 -> 2 (8,224 + 66).
+BOOK_PARAMETERS = {
+    "fc_512": 1_574_402, "fc_deep": 3_737_474, "net": 18_090, "width": 38_386, "l2": 18_090,
+    "dropout": 38_386, "batch_norm": 38_482, "depth": 16_130, "res": 16_130, "res_deep": 75_810,
 }
 
 
 @pytest.mark.parametrize("name", sorted(CONFIG["models"]))
 def test_every_configured_model_has_the_book_parameter_count(name):
-    model = build_model(model_config(name))
-    assert count_parameters(model) == EXPECTED_PARAMETERS[name]
+    model = build_model(model_config(CONFIG, name))
+    assert count_parameters(model) == BOOK_PARAMETERS[name]
     assert model(torch.randn(3, 3, 32, 32)).shape == (3, 2)
-
-
-def test_parameter_counts_match_the_book_text():
-    assert [EXPECTED_PARAMETERS[m] for m in ("fc_512", "fc_deep", "net", "width")] == [
-        1_574_402, 3_737_474, 18_090, 38_386]
 
 
 def test_resdeep_shared_blocks_reproduce_the_book_list_multiplication():
@@ -60,9 +38,9 @@ def test_resdeep_shared_blocks_reproduce_the_book_list_multiplication():
     assert count_parameters(independent) == 994_530
     assert shared.resblocks[0] is shared.resblocks[99]
     assert shared.state_dict().keys() == independent.state_dict().keys()
-    assert resdeep_variant(model_config("res_deep")) == "shared"
+    assert resdeep_variant(model_config(CONFIG, "res_deep")) == "shared"
     assert resdeep_variant({"arch": "NetResDeep", "shared_blocks": False}) == "independent"
-    assert resdeep_variant(model_config("net")) is None
+    assert resdeep_variant(model_config(CONFIG, "net")) is None
 
 
 def test_resblock_initialization_is_the_books():
@@ -72,12 +50,12 @@ def test_resblock_initialization_is_the_books():
 
 
 def test_fully_connected_keeps_the_book_sequential_layout():
-    fc = build_model(model_config("fc_512"))
+    fc = build_model(model_config(CONFIG, "fc_512"))
     assert list(fc.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
     assert isinstance(fc[3], torch.nn.LogSoftmax)
     out = fc(torch.randn(4, 3, 32, 32))
     assert torch.allclose(out.exp().sum(1), torch.ones(4))
-    deep = build_model(model_config("fc_deep"))
+    deep = build_model(model_config(CONFIG, "fc_deep"))
     assert list(deep.state_dict())[-2:] == ["6.weight", "6.bias"] and len(deep) == 7
 
 
@@ -93,8 +71,6 @@ def test_book_checkpoint_scores_on_the_airplane_bird_test_images():
     model.load_state_dict(torch.load(REFERENCE_NET, weights_only=True), strict=True)
     data = load_cifar2()
     correct = accuracy_counts(model, data["val_images"], data["val_labels"]).item()
-    accuracy = correct / len(data["val_labels"])
-    assert accuracy >= 0.87
     assert correct == 1761  # measured: 0.8805 (the book reports 0.89 on the official images)
     # The same weights in channels_last (the fast CPU engine's layout) predict the same.
     model_cl = model.to(memory_format=torch.channels_last)

@@ -1,13 +1,14 @@
 """A real headless Chromium opens the pipeline's report from disk, as a reader would.
 
-Checks what only a browser can: every figure decodes and is laid out visibly, the page logs no
-errors, and it requests nothing but file: and data: URLs. A full-page screenshot is kept at
-tests/artifacts/report.png for people to look at.
+Checks what only a browser can: every figure decodes at its file's size and is laid out whole,
+the page logs no errors, it requests nothing but file: and data: URLs, and a full-page screenshot
+(kept at tests/artifacts/report.png for people to look at) shows the verdict and the figures.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -16,8 +17,12 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
+
+from dlwpt.runs import SWEEPS_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
@@ -63,20 +68,31 @@ def opened_report(browser, quick_pipeline: Path):
 
 
 def test_table_and_every_figure_are_visible(opened_report, quick_pipeline):
-    table = opened_report.find_element("id", "accuracy-table")
-    assert table.is_displayed() and table.size["height"] > 0
-    images = opened_report.execute_script("""
-        return [...document.images].map(img => {
-            const box = img.getBoundingClientRect();
-            return {alt: img.alt, complete: img.complete, natural: img.naturalWidth,
-                    width: box.width, height: box.height, src: img.src.slice(0, 16)};
-        });""")
+    """The accuracy table shows metrics.csv's models and figures as rendered text; every image
+    decodes at the size of its file in report_figures/ and is laid out whole (scaled to the
+    column, never past it, keeping its aspect ratio) from a data: URL."""
+    runs = pd.read_csv(quick_pipeline / "results" / "metrics.csv")
+    runs = runs[~runs["model"].str.startswith(f"{SWEEPS_ROOT}/")]  # the sweep has its own table
+    per_model = runs.groupby("model", sort=False)[["val_acc", "n_params"]].mean()
+    rows = opened_report.execute_script("""
+        const table = document.getElementById("accuracy-table");
+        const head = [...table.tHead.rows[0].cells].map(c => c.innerText);
+        return [...table.tBodies[0].rows].map(r => Object.fromEntries(
+            [...r.cells].map((c, i) => [head[i], c.innerText])));""")
+    assert opened_report.find_element("id", "accuracy-table").is_displayed()
+    assert [r["model"] for r in rows] == list(per_model.index)
+    for row, model in zip(rows, per_model.itertuples(), strict=True):
+        assert row["val acc"] == f"{model.val_acc:.3f}", row
+        assert row["parameters"] == f"{int(model.n_params):,}", row
+    images = page_images(opened_report)
     figures = sorted((quick_pipeline / "results" / "report_figures").glob("*.png"))
-    assert len(images) == len(figures) > 0
+    assert sorted(i["natural"] for i in images) == sorted(Image.open(f).size for f in figures)
     for image in images:
-        assert image["complete"] and image["natural"] > 0, image
-        assert image["width"] > 0 and image["height"] > 0, image
-        assert image["src"].startswith("data:image/"), image
+        assert image["src"].startswith("data:image/"), image["alt"]
+        width, height = image["natural"]
+        shown = image["width"], image["height"]
+        assert shown[0] == pytest.approx(min(width, image["column"]), abs=1), image["alt"]
+        assert shown[1] == pytest.approx(shown[0] * height / width, abs=1), image["alt"]
 
 
 def test_headline_interval_chart_verdict_matrix_and_claims_are_shown(opened_report,
@@ -108,10 +124,10 @@ def test_headline_interval_chart_verdict_matrix_and_claims_are_shown(opened_repo
     assert resolution.is_displayed()
     assert resolution.text.startswith(f"What these seeds can resolve: a true difference to {best} ")
     assert "training randomness is not covered" in resolution.text  # one seed
-    chart = opened_report.execute_script("""
-        const img = [...document.images].find(i => i.alt.includes("95% intervals"));
-        return img && {natural: img.naturalWidth, width: img.getBoundingClientRect().width};""")
-    assert chart and chart["natural"] > 0 and chart["width"] > 400, chart
+    (chart,) = [i for i in page_images(opened_report) if i["alt"].startswith("train and valid")]
+    accuracy_png = Image.open(quick_pipeline / "results" / "report_figures" / "accuracy.png")
+    assert chart["natural"] == accuracy_png.size, chart
+    assert chart["width"] == pytest.approx(chart["column"], abs=1), chart  # the column's width
     matrix = opened_report.find_element("id", "verdict-matrix")
     assert matrix.is_displayed()
     layout = opened_report.execute_script("""
@@ -169,12 +185,11 @@ def test_the_sweep_section_shows_its_figure_trend_verdicts_and_points(opened_rep
     block = opened_report.find_element("id", "sweep-width")
     opened_report.execute_script("arguments[0].scrollIntoView()", block)
     assert block.is_displayed()
-    image = block.find_element("tag name", "img")
-    box = opened_report.execute_script(
-        "const b = arguments[0].getBoundingClientRect();"
-        "return {natural: arguments[0].naturalWidth, width: b.width, height: b.height,"
-        " window: window.innerWidth};", image)
-    assert box["natural"] > 0 and 0 < box["width"] <= box["window"] and box["height"] > 0, box
+    (image,) = [i for i in page_images(opened_report) if i["alt"].startswith("sweep width")]
+    sweep_png = Image.open(quick_pipeline / "results" / "report_figures" / "sweep_width.png")
+    assert image["natural"] == sweep_png.size, image
+    assert image["width"] == pytest.approx(image["column"], abs=1), image
+    assert image["x"] + image["width"] <= opened_report.execute_script("return innerWidth")
     trends = block.find_elements("css selector", "#sweep-width-trends li")
     assert [t.get_attribute("data-curve") for t in trends] == ["train_acc", "val_acc", "gap"]
     assert all(t.is_displayed() and t.get_attribute("data-verdict") for t in trends)
@@ -209,12 +224,71 @@ def test_only_file_and_data_urls_are_requested(opened_report):
     assert not network, network
 
 
-def test_full_page_screenshot(opened_report):
+def test_full_page_screenshot_shows_the_verdict_and_every_image(opened_report):
+    """The first screen shows the title, a link to every section and the headline verdict; the
+    full-page screenshot (kept at tests/artifacts/report.png) shows the headline on its own
+    background and, where each image is laid out, that image's pixels."""
+    opened_report.execute_script("window.scrollTo(0, 0)")
+    first = opened_report.execute_script("""
+        const inView = e => { const b = e.getBoundingClientRect();
+            return b.top >= 0 && b.bottom <= innerHeight && b.right <= innerWidth; };
+        const winner = document.getElementById("winner");
+        return {title: document.querySelector("h1").innerText,
+                titleShown: inView(document.querySelector("h1")),
+                links: [...document.querySelectorAll("nav a")].map(
+                    a => [a.getAttribute("href"), inView(a)]),
+                sections: [...document.querySelectorAll("main > section")].map(s => "#" + s.id),
+                winnerShown: inView(winner),
+                winnerBox: (b => [b.left + scrollX, b.top + scrollY, b.width, b.height])(
+                    winner.getBoundingClientRect()),
+                winnerBackground: getComputedStyle(winner).backgroundColor};""")
+    assert first["title"] == "Deep Learning with PyTorch, part 1: pipeline report"
+    assert first["titleShown"] and first["winnerShown"], first
+    assert [href for href, _ in first["links"]] == first["sections"], first
+    assert "#results" in first["sections"] and all(shown for _, shown in first["links"]), first
+
     size = opened_report.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
     clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-    shot = opened_report.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
+    shot = base64.b64decode(opened_report.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {"format": "png", "captureBeyondViewport": True, "clip": clip})["data"])
     ARTIFACTS.mkdir(exist_ok=True)
-    target = ARTIFACTS / "report.png"
-    target.write_bytes(base64.b64decode(shot["data"]))
-    assert target.stat().st_size > 10_000
+    (ARTIFACTS / "report.png").write_bytes(shot)
+    screen = Image.open(io.BytesIO(shot)).convert("RGB")
+    assert screen.size == (round(size["width"]), round(size["height"]))
+
+    x, y, width, height = (round(v) for v in first["winnerBox"])
+    headline = np.asarray(screen.crop((x, y, x + width, y + height)))
+    colors, counts = np.unique(headline.reshape(-1, 3), axis=0, return_counts=True)
+    background = tuple(int(v) for v in re.findall(r"\d+", first["winnerBackground"])[:3])
+    assert tuple(colors[counts.argmax()]) == background, first["winnerBackground"]
+    assert (headline.sum(axis=2) < 200).sum() > 500  # dark text, not an empty box
+
+    gray = screen.convert("L")
+    for image in page_images(opened_report):
+        x, y, width, height = (round(image[k]) for k in ("x", "y", "width", "height"))
+        shown = gray.crop((x, y, x + width, y + height))
+        encoded = Image.open(io.BytesIO(base64.b64decode(image["src"].split(",", 1)[1])))
+        assert similarity(shown, encoded.convert("L").resize((width, height))) > 0.9, image["alt"]
+
+
+def page_images(driver) -> list[dict]:
+    """Every image as laid out: natural size, box on the page, width of its column, src."""
+    images = driver.execute_script("""
+        return [...document.images].map(img => {
+            const box = img.getBoundingClientRect();
+            return {alt: img.alt, src: img.src,
+                    natural: [img.naturalWidth, img.naturalHeight],
+                    x: box.left + scrollX, y: box.top + scrollY, width: box.width,
+                    height: box.height, column: img.parentElement.clientWidth};
+        });""")
+    return [{**image, "natural": tuple(image["natural"])} for image in images]
+
+
+def similarity(shown: Image.Image, expected: Image.Image) -> float:
+    """Correlation of two grayscale pictures of one size, at a quarter of it (a sub-pixel
+    offset of the layout moves thin lines by a pixel); nan for a blank one."""
+    size = (max(1, shown.width // 4), max(1, shown.height // 4))
+    a, b = (np.asarray(p.resize(size, Image.Resampling.BOX), dtype=float).ravel()
+            for p in (shown, expected))
+    return float(np.corrcoef(a, b)[0, 1])

@@ -1,16 +1,14 @@
 """Chapter 5-6 thermometer fits against closed-form least squares and the book's figures."""
 
 import json
-import math
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from dlwpt.thermometer import run_experiment
+from tests.helpers.config import default_config
 
-CONFIG = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())["thermometer"]
+CONFIG = default_config()["thermometer"]
 T_C, T_U = CONFIG["t_c"], CONFIG["t_u"]
 EXPERIMENTS = CONFIG["experiments"]
 
@@ -19,25 +17,32 @@ def run(name: str, **overrides) -> dict:
     return run_experiment(name, {**EXPERIMENTS[name], **overrides}, T_C, T_U, None)
 
 
-def least_squares(scale: float) -> torch.Tensor:
-    """(w, b) minimizing the mean squared error on t_u * scale, in float64."""
+def points(scale: float, which: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The design matrix [t_u * scale, 1] and t_c of the points `which` (all: None), float64."""
     x = torch.tensor(T_U, dtype=torch.float64) * scale
-    design = torch.stack([x, torch.ones_like(x)], 1)
-    target = torch.tensor(T_C, dtype=torch.float64)[:, None]
-    return torch.linalg.lstsq(design, target).solution[:, 0]
+    t_c = torch.tensor(T_C, dtype=torch.float64)
+    if which is not None:
+        x, t_c = x[which], t_c[which]
+    return torch.stack([x, torch.ones_like(x)], 1), t_c
 
 
-def gradient_descent_bound(scale: float, lr: float, epochs: int) -> float:
+def least_squares(scale: float, which: torch.Tensor | None = None) -> torch.Tensor:
+    """(w, b) minimizing the mean squared error on t_u * scale."""
+    design, t_c = points(scale, which)
+    return torch.linalg.lstsq(design, t_c[:, None]).solution[:, 0]
+
+
+def gradient_descent_bound(scale: float, lr: float, epochs: int,
+                           which: torch.Tensor | None = None) -> float:
     """How far plain GD from (1, 0) can still be from the optimum after `epochs` steps.
 
     The loss is quadratic with Hessian H = 2 A^T A / n, so the error contracts by at least
     (1 - lr * lambda_min(H)) per step: |p_k - p*| <= (1 - lr lambda_min)^k |p_0 - p*|.
     """
-    x = torch.tensor(T_U, dtype=torch.float64) * scale
-    design = torch.stack([x, torch.ones_like(x)], 1)
-    lambda_min = torch.linalg.eigvalsh(2 * design.T @ design / len(x))[0].item()
+    design, _ = points(scale, which)
+    lambda_min = torch.linalg.eigvalsh(2 * design.T @ design / len(design))[0].item()
     start_error = torch.linalg.norm(torch.tensor([1.0, 0.0], dtype=torch.float64)
-                                    - least_squares(scale)).item()
+                                    - least_squares(scale, which)).item()
     return (1 - lr * lambda_min) ** epochs * start_error
 
 
@@ -92,17 +97,38 @@ def test_scaled_hand_gradient_moves_toward_optimum():
         (5.3671, -17.3012), abs=1e-3)
 
 
-def test_split_reports_train_and_validation_losses():
+def test_split_fits_the_training_points_and_reports_both_losses():
+    """The book's split: the last 2 of the 11 points, in a permutation seeded 0, validate. The
+    first losses are those of (w, b) = (1, 0) on each part, the fit heads for the least squares
+    of the training part alone, and the last validation loss is the fit's on the other two."""
     result = run("split_sgd")
+    order = torch.randperm(len(T_U), generator=torch.Generator().manual_seed(0))
+    train, val = order[:-2], order[-2:]
+
+    def mse(w: float, b: float, which: torch.Tensor) -> float:
+        design, t_c = points(0.1, which)
+        return ((design @ torch.tensor([w, b], dtype=torch.float64) - t_c) ** 2).mean().item()
+
     assert len(result["train_loss"]) == len(result["val_loss"]) == 3000
-    assert result["train_loss"][-1] < result["train_loss"][0]
-    assert all(math.isfinite(v) for v in result["val_loss"])
+    assert result["train_loss"][0] == pytest.approx(mse(1.0, 0.0, train), rel=1e-6)
+    assert result["val_loss"][0] == pytest.approx(mse(1.0, 0.0, val), rel=1e-6)
+    w, b = result["final"]["w"], result["final"]["b"]
+    distance = torch.linalg.norm(torch.tensor([w, b], dtype=torch.float64)
+                                 - least_squares(0.1, train)).item()
+    assert distance <= gradient_descent_bound(0.1, 1e-2, 3000, train) + 1e-3
+    assert result["val_loss"][-1] == pytest.approx(mse(w, b, val), rel=1e-3)
 
 
 @pytest.mark.parametrize("name", ["nn_linear", "nn_seq_tanh13", "nn_named_tanh8"])
 def test_nn_models_learn_and_give_a_curve(name):
+    """nn.Linear's curve is its fitted line; a hidden tanh layer bends the curve."""
     result = run(name, epochs=1000)
     assert result["train_loss"][-1] < 0.5 * result["train_loss"][0]
-    assert result["curve"]["x"][0] == 20.0 and result["curve"]["x"][-1] == 89.0
-    assert all(v is not None for v in result["curve"]["y"])
-    assert (result["final"] is None) == (EXPERIMENTS[name]["hidden"] is not None)
+    x, y = (torch.tensor(result["curve"][k], dtype=torch.float64) for k in ("x", "y"))
+    assert x.tolist() == [float(t) for t in range(20, 90)]
+    bend = (y[2:] - 2 * y[1:-1] + y[:-2]).abs().max().item()
+    if EXPERIMENTS[name]["hidden"] is None:
+        fitted = result["final"]["w"] * 0.1 * x + result["final"]["b"]
+        torch.testing.assert_close(y, fitted, rtol=0, atol=1e-4)
+    else:
+        assert result["final"] is None and bend > 1e-3, bend  # a line: float noise, 1e-5

@@ -123,9 +123,15 @@ def test_tree_fingerprint_sees_replaced_truncated_added_and_removed_images(tmp_p
     assert tree_fingerprint(root) != linked
 
 
-def test_tree_fingerprint_of_the_real_cifar_tree_is_stable(data_dir):
-    from dlwpt.verify import tree_fingerprint
+def test_tree_fingerprint_of_the_real_cifar_tree_covers_every_image(data_dir):
+    """All 60,000 images (train: 5,000 per class, test: 1,000), each by its relative name, and
+    the same value through another path to the same tree."""
+    from dlwpt.cifar10 import CIFAR10_CLASSES
+    from dlwpt.verify import tree_fingerprint, tree_survey
 
-    value = tree_fingerprint(data_dir / "cifar10-jpeg")
-    assert value.startswith("sha256:") and len(value) == 71
-    assert tree_fingerprint(data_dir / "cifar10-jpeg" / ".") == value
+    root = data_dir / "cifar10-jpeg"
+    value, names = tree_survey(root)
+    assert sorted(names) == sorted(f"{split}/{name}/{i:04d}.jpg"
+                                   for split, n in (("train", 5000), ("test", 1000))
+                                   for name in CIFAR10_CLASSES for i in range(n))
+    assert tree_fingerprint(root / ".") == value

@@ -30,6 +30,18 @@ def edited_copy(src: Path, dst: Path, edit: Callable[[list[str]], list[str]]) ->
     return dst
 
 
+def with_cell(src: Path, dst: Path, line: int, column: int, value: str, sep: str) -> Path:
+    """A copy of the table `src` at `dst` with one cell (0-based line and column) replaced."""
+
+    def edit(lines: list[str]) -> list[str]:
+        cells = lines[line].split(sep)
+        cells[column] = value
+        lines[line] = sep.join(cells)
+        return lines
+
+    return edited_copy(src, dst, edit)
+
+
 def assert_rejects(ingest: Callable[[Path, Path], None], bad_path: Path, folder: Path) -> str:
     """`ingest(out_pt, out_json)` raises a one-line DataError naming `bad_path`, writes nothing."""
     out_pt, out_json = outputs(folder)

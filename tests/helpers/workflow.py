@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.helpers.config import QUICK_YAML
 from tests.helpers.data import CIFAR10, DATA, REPO
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-QUICK = str(REPO / "config/quick.yaml")
+QUICK = str(QUICK_YAML)
 # The shared quick run's terminal output, kept in its work dir (tests/conftest.py).
 TERMINAL = "terminal.txt"
 
