@@ -33,8 +33,9 @@ def config_digest(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, default=str).encode()).hexdigest()
 
 
-def schema_problem(config: dict[str, Any], schema: dict[str, Any]) -> str | None:
-    """The config's first violation of the JSON schema as one line, or None.
+def schema_problem(config: dict[str, Any], schema: dict[str, Any] | str | Path) -> str | None:
+    """The config's first violation of the JSON schema (a dict, or its file) as one line, or
+    None.
 
     Snakemake's own `validate` prints the whole schema and instance; this names the key and
     where it sits (`unknown key 'lrr' in models.width`). It runs first; `validate` then fills in
@@ -42,6 +43,8 @@ def schema_problem(config: dict[str, Any], schema: dict[str, Any]) -> str | None
     """
     import jsonschema
 
+    if not isinstance(schema, dict):
+        schema = load_schema(schema)
     error = best_error(jsonschema.Draft202012Validator(schema).iter_errors(config))
     if error is None:
         return None
@@ -65,11 +68,12 @@ def error_text(error: Any) -> str:
     text = error.instance
     if wanted & {"number", "integer"} and isinstance(text, str) and NUMBER_TEXT.fullmatch(text):
         mantissa, _, exponent = text.lower().partition("e")
-        if exponent:  # YAML 1.1 wants a dot in the mantissa and a sign in the exponent
+        if not exponent:
+            return f"{text!r} is text in YAML: write {text} without quotes"
+        if "number" in wanted:  # YAML 1.1 wants a dot in the mantissa, a sign in the exponent
             mantissa += "" if "." in mantissa else ".0"
             exponent = exponent if exponent[0] in "+-" else f"+{exponent}"
             return f"{text!r} is text in YAML: write {mantissa}e{exponent}"
-        return f"{text!r} is text in YAML: write {text} without quotes"
     return error.message
 
 
@@ -195,9 +199,7 @@ def old_form_problem(config: dict[str, Any]) -> str | None:
 def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
     """The config's first problem as one line, or None: an old form, then the schema, then the
     checks the schema cannot express (check_config, check_sweeps)."""
-    import yaml
-
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_schema(schema_path)
     problem = old_form_problem(config) or schema_problem(config, schema)
     if problem:
         return problem
@@ -207,6 +209,12 @@ def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | Non
     except ValueError as e:
         return str(e)
     return None
+
+
+def load_schema(path: str | Path) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())
 
 
 def check_names(config: dict[str, Any]) -> None:
