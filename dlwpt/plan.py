@@ -112,17 +112,15 @@ class Plan:
         return self.models + self.sweep_runs
 
     def raw(self, dataset: str) -> list[str]:
-        """The raw files an ingest job reads that a job of this workflow downloads (so it runs
-        first). A local copy's files are no inputs: the job depends on their content
-        (raw_content), not on where they are, so an identical copy elsewhere plans no job."""
+        """The raw files an ingest job reads that a fetch job downloads. A local copy's files
+        are no inputs: their content (raw_content) is a param, so a copy elsewhere plans none."""
         if dataset == "cifar2":
             return [str(self.cifar_source)] if self.cifar_source == sources.CIFAR_ARCHIVE else []
         return [] if self.local_data else [str(p) for p in sources.raw_files(dataset, self.config)]
 
     def raw_root(self, dataset: str) -> Path:
-        """The folder the raw files are read from (CIFAR-10: the copy itself). A Path, which
-        Snakemake does not compare between runs (it compares params of builtin types only), so
-        where the data lies is no reason to rerun; raw_names and raw_content say what it is."""
+        """The folder the raw files are read from (CIFAR-10: the copy itself): a Path, which
+        Snakemake does not compare between runs (only builtin types), so no reason to rerun."""
         return Path(sources.raw_location(dataset, self.config)[0])
 
     def raw_names(self, dataset: str) -> list[str]:
@@ -131,8 +129,8 @@ class Plan:
 
     @functools.cache  # noqa: B019 (one plan per parse)
     def raw_content(self, dataset: str) -> Any:
-        """What a local copy's files hold: their SHA-256 digests (about 40 ms for all of the
-        book's files), or the CIFAR-10 copy's fingerprint. None for downloads (inputs)."""
+        """A local copy's SHA-256 digests (about 40 ms for all of the book's files) or the
+        CIFAR-10 copy's fingerprint; None for downloads (inputs)."""
         from dlwpt.verify import content_digest
 
         if dataset == "cifar2":
@@ -151,16 +149,15 @@ class Plan:
         return {rel: pins[rel] for rel in sources.relative_files(dataset, self.config)}
 
     def ingest_record(self, dataset: str) -> dict[str, Any]:
-        """Extra summary keys that are also params: a changed, added or removed image in a
-        local CIFAR-10 folder changes the fingerprint and so reruns the cifar2 ingest."""
+        """Extra summary keys, also params: a changed image in a local CIFAR-10 folder changes
+        the fingerprint and so reruns the cifar2 ingest."""
         if dataset == "cifar2" and self.cifar_source.is_dir():
             return {"source_fingerprint": self.cifar_fingerprint}
         return {}
 
     def ingest_options(self, dataset: str) -> dict[str, Any]:
-        """Keyword arguments of the dataset's ingest function: its config section, as params
-        so that editing it reruns this dataset only. bikes' `file` picks the raw input
-        instead; cifar2's classes, a list in label order, reach the ingest as {class: label}."""
+        """The ingest function's keyword arguments: the dataset's config section (bikes' `file`
+        picks the raw input instead; cifar2's classes reach it as {class: label})."""
         options = dict(self.config["ingest"].get(dataset) or {})
         if dataset == "bikes":
             options.pop("file", None)
@@ -195,10 +192,8 @@ class Plan:
                 f"({abridged(list(missing), 3)}); point {DATA_SETTINGS}")
 
     def run_inputs(self) -> dict[str, str]:
-        """Per training run and seed: summary, metrics, model and validation predictions,
-        each named `<run>/seed<k>/<file>` (the report looks every file up by that name:
-        dlwpt.history.run_files). The report checks the last three against the digests the
-        summary recorded; the predictions feed the paired comparisons."""
+        """Per training run and seed, its TRAINED_FILES named `<run>/seed<k>/<file>` (the
+        report looks them up by that name: dlwpt.history.run_files)."""
         return {f"{run_name(run, seed)}/{name}": f"results/train/{run_name(run, seed)}/{name}"
                 for run in self.runs for seed in self.seeds for name in TRAINED_FILES}
 
@@ -220,11 +215,9 @@ class Plan:
         }
 
     def report_params(self, train_code: list[str]) -> dict[str, Any]:
-        """Everything the report reads besides its input files, so a change reruns it (and
-        only it, for book_accuracy); the whole configuration, which it reads as
-        snakemake.config, by its digest (without printing it in every plan's `reason:`).
-        `train_code`: the training code a recorded run names (what a "code changed" between
-        two runs of the history compares)."""
+        """Everything the report reads besides its inputs, so a change reruns it; the whole
+        configuration (snakemake.config) by its digest, not printed in every `reason:`.
+        `train_code`: the training code files the history compares between runs."""
         config = self.config
         return {
             "datasets": self.datasets,

@@ -31,7 +31,8 @@ def refuse(line):
     sys.exit(1)
 
 
-# Only Snakemake's own process: its jobs parse the Snakefile again (report.smk, dlwpt.rerun).
+# A live run in this folder refuses a second one and --unlock (dlwpt.rerun); only in
+# Snakemake's own process, not in its jobs, which parse the Snakefile again.
 if not (workflow.remote_exec or workflow.subprocess_exec):
     _busy = rerun.claim(sys.argv, sys.executable, os.environ)
     if _busy:
