@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dlwpt.runs import model_config
+from dlwpt.cifar10 import CIFAR10_CLASSES
+from dlwpt.runs import SWEEPS_ROOT, given_sweeps, model_config
 
 N_OUTPUTS = 2  # every chapter 7-8 model ends in a two-way output layer
 
@@ -32,19 +33,19 @@ def config_digest(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, default=str).encode()).hexdigest()
 
 
-def schema_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
-    """The config's first violation of the JSON schema as one line, or None.
+def schema_problem(config: dict[str, Any], schema: dict[str, Any] | str | Path) -> str | None:
+    """The config's first violation of the JSON schema (a dict, or its file) as one line, or
+    None.
 
     Snakemake's own `validate` prints the whole schema and instance; this names the key and
     where it sits (`unknown key 'lrr' in models.width`). It runs first; `validate` then fills in
     the defaults.
     """
     import jsonschema
-    import yaml
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    error = best_error(validator.iter_errors(config))
+    if not isinstance(schema, dict):
+        schema = load_schema(schema)
+    error = best_error(jsonschema.Draft202012Validator(schema).iter_errors(config))
     if error is None:
         return None
     where = ".".join(map(str, error.absolute_path)) or "the top level"
@@ -53,7 +54,27 @@ def schema_problem(config: dict[str, Any], schema_path: str | Path) -> str | Non
         unexpected = re.search(r"\((.*) (?:was|were) unexpected\)", error.message)
         keys = re.findall(r"'([^']+)'", unexpected.group(1)) if unexpected else []
         return f"unknown key {keys[0]!r} in {where}" if keys else f"{where}: {error.message}"
-    return f"{where}: {error.message}"
+    return f"{where}: {error_text(error)}"
+
+
+# A number as text: YAML 1.1 (PyYAML's) reads 1e-3 as a string; it wants 1.0e-3.
+NUMBER_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def error_text(error: Any) -> str:
+    """A jsonschema error's message, or, for a number YAML read as text, how to write it."""
+    wanted = error.validator_value if error.validator == "type" else ()
+    wanted = {wanted} if isinstance(wanted, str) else set(wanted)
+    text = error.instance
+    if wanted & {"number", "integer"} and isinstance(text, str) and NUMBER_TEXT.fullmatch(text):
+        mantissa, _, exponent = text.lower().partition("e")
+        if not exponent:
+            return f"{text!r} is text in YAML: write {text} without quotes"
+        if "number" in wanted:  # YAML 1.1 wants a dot in the mantissa, a sign in the exponent
+            mantissa += "" if "." in mantissa else ".0"
+            exponent = exponent if exponent[0] in "+-" else f"+{exponent}"
+            return f"{text!r} is text in YAML: write {mantissa}e{exponent}"
+    return error.message
 
 
 def best_error(errors: Iterable[Any]) -> Any:
@@ -70,6 +91,7 @@ def best_error(errors: Iterable[Any]) -> Any:
 def check_config(config: dict[str, Any]) -> None:
     """Refuse, before any job, settings that could only fail (or mislead) inside a job."""
     train = config["train"]
+    check_names(config)
     if train.get("models") == []:
         raise ValueError("train.models is empty: list the models to train, or leave it out "
                          "(or null) to train every entry of models")
@@ -99,6 +121,10 @@ def check_config(config: dict[str, Any]) -> None:
     if (cifar.get("mean") is None) != (cifar.get("std") is None):
         raise ValueError("ingest.cifar2.mean and ingest.cifar2.std must be given together")
     classes = cifar.get("classes") or []
+    unknown_classes = [name for name in classes if name not in CIFAR10_CLASSES]
+    if unknown_classes:
+        raise ValueError(f"ingest.cifar2.classes: {unknown_classes[0]!r} is not a CIFAR-10 class "
+                         f"(choices: {', '.join(CIFAR10_CLASSES)})")
     if classes and selected_models(config) and len(classes) != N_OUTPUTS:
         raise ValueError(f"ingest.cifar2.classes has {len(classes)} classes but the models "
                          f"have {N_OUTPUTS} outputs (the book's classifiers are two-way)")
@@ -172,18 +198,70 @@ def old_form_problem(config: dict[str, Any]) -> str | None:
 
 def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
     """The config's first problem as one line, or None: an old form, then the schema, then the
-    checks the schema cannot express (check_config, and each sweep's: dlwpt.sweeps.check)."""
-    from dlwpt import sweeps
-
-    problem = old_form_problem(config) or schema_problem(config, schema_path)
+    checks the schema cannot express (check_config, check_sweeps)."""
+    schema = load_schema(schema_path)
+    problem = old_form_problem(config) or schema_problem(config, schema)
     if problem:
         return problem
     try:
         check_config(config)
-        sweeps.check(config, schema_path)
+        check_sweeps(config, schema)
     except ValueError as e:
         return str(e)
     return None
+
+
+def load_schema(path: str | Path) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())
+
+
+def check_names(config: dict[str, Any]) -> None:
+    """Names the results layout takes: results/train/sweeps/ holds the sweep points and every
+    run folder holds seed<k>/ folders, so a model or sweep so named would share them."""
+    seed_like = re.compile(r"seed\d+")
+    for where, names in (("models", config["models"]), ("sweeps", given_sweeps(config))):
+        for name in names:
+            if seed_like.fullmatch(name) or (where == "models" and name == SWEEPS_ROOT):
+                raise ValueError(f"{where}.{name}: the name {name!r} is taken by the results "
+                                 f"layout (results/train/{SWEEPS_ROOT}/<sweep>/, "
+                                 f"<run>/seed<k>/): rename it")
+
+
+def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Refuse a sweep that names an unknown base, sweeps `arch` or a setting the base's
+    architecture does not take, or has a value the base's entry could not hold (the schema's
+    own rule for that key, then the checks every model entry gets)."""
+    import jsonschema
+
+    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
+
+    # the schema of one models entry: a point's settings must be an entry the schema accepts
+    validator = jsonschema.Draft202012Validator(
+        {"$defs": schema["$defs"], **schema["properties"]["models"]["additionalProperties"]})
+    for name, sweep in given_sweeps(config).items():
+        where = f"sweeps.{name}"
+        base = sweep["base"]
+        if base not in config["models"]:
+            raise ValueError(f"{where}.base: unknown model {base!r} "
+                             f"(models: {', '.join(config['models'])})")
+        if "arch" in sweep["settings"]:
+            raise ValueError(f"{where}.settings: arch cannot be swept (a sweep varies one "
+                             "model's settings; make one sweep per architecture)")
+        settings = model_config(config, base)
+        check_model_entry(base, settings)  # a base outside train.models is checked here
+        arch = settings["arch"]
+        accepted = architecture_keys(ARCHITECTURES[arch]) | TRAINING_KEYS
+        for key, values in sweep["settings"].items():
+            if key not in accepted:
+                raise ValueError(f"{where}.settings: {arch} (base {base}) takes no setting "
+                                 f"{key!r} (accepted: {', '.join(sorted(accepted))})")
+            for value in values:
+                error = best_error(validator.iter_errors({**settings, key: value}))
+                if error is not None:
+                    raise ValueError(f"{where}.settings.{key}: {error_text(error)}")
+                check_hyperparameters(f"{where}.settings", {key: value})
 
 
 def class_labels(classes: list[str]) -> dict[str, int]:

@@ -9,20 +9,36 @@ relative to the directory that command ran in, where the hint is meant to be run
 given to `--forcerun` is relative to the work dir, as Snakemake reads targets after `-d`.
 
 The Snakefile computes it while it is parsed (the only time Snakemake's own command line is at
-hand) and hands it to the report job in an environment variable rather than a param: the
-command line is no part of the page, and a param would rerun the report whenever `--cores`,
-`-d` or a config file's path changed.
+hand) and records it, with the run's pid and start time, in `.snakemake/dlwpt-run.json` (the
+run record), where the report job reads it: not a param, since the command line is no part of
+the page and a param would rerun the report whenever `--cores`, `-d` or a config file's path
+changed. The record also tells a second run in the same folder, and `--unlock`, that a live
+run is working there (`refusal`): Snakemake's own lock message cannot tell a live run from a
+killed one's leftover lock.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-VARIABLE = "DLWPT_RERUN_COMMAND"
+from dlwpt.io import write_json
+from dlwpt.orphan import Watched, _stat, alive
+
+RECORD = Path(".snakemake/dlwpt-run.json")  # relative to the work dir
+# Snakemake options that neither run jobs nor unlock: these look, and leave the record alone.
+LOOKS = ("dryrun", "lint", "list_target_rules", "list_rules", "print_compilation", "summary",
+         "detailed_summary", "dag", "rulegraph", "filegraph", "d3dag", "list_changes",
+         "list_input_changes", "list_params_changes", "list_untracked", "containerize",
+         "report", "archive", "generate_unit_tests", "cleanup_metadata", "list_conda_envs",
+         "conda_cleanup_envs", "conda_create_envs_only", "cleanup_shadow",
+         "container_cleanup_images")
 # The environment variables that choose the data (dlwpt.sources): part of the run's settings.
 SETTINGS = ("DLWPT_DATA", "DLWPT_CIFAR10")
 
@@ -61,3 +77,55 @@ def rebuild_hint(target: str | os.PathLike, command: str | None) -> str:
         return f"rebuild the run with: {command} --forcerun {shlex.quote(str(target))}"
     return (f"rebuild the run with the snakemake command of this run (the same --configfile "
             f"files and options) and --forcerun {shlex.quote(str(target))} added")
+
+
+def intent(argv: Sequence[str]) -> str | None:
+    """"run" (jobs may run: the lock is taken), "unlock", or None (a dry run or another look,
+    or argv that is not Snakemake's command line), read with Snakemake's own parser."""
+    if snakemake_command(argv, "python", {}) is None:
+        return None
+    from snakemake.cli import get_argument_parser
+
+    try:
+        args, _ = get_argument_parser().parse_known_args(list(argv[1:]))
+    except SystemExit:  # Snakemake itself says what is wrong with its command line
+        return None
+    if args.unlock:
+        return "unlock"
+    return None if any(getattr(args, name, None) for name in LOOKS) else "run"
+
+
+def live_record(record: Path = RECORD) -> dict[str, Any] | None:
+    """The run record if the process it names still lives (the same pid and start time)."""
+    try:
+        found = json.loads(record.read_text())
+        watched = Watched(int(found["pid"]), str(found["start"]), True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return found if alive(watched, os.getppid()) else None
+
+
+def claim(argv: Sequence[str], executable: str, environ: Mapping[str, str],
+          record: Path = RECORD) -> str | None:
+    """For a run or `--unlock`: one line if another live run works in this folder; else, for a
+    run, record this one (pid, start time, command line) and None."""
+    wanted = intent(argv)
+    if wanted is None:
+        return None
+    other = live_record(record)
+    if other is not None and other["pid"] != os.getpid():
+        return (f"run: another snakemake run (pid {other['pid']}, started {other['started']}) "
+                "is working in this folder; wait for it or stop it")
+    mine = _stat(os.getpid(), Path("/proc"))
+    if wanted == "run" and mine is not None:
+        write_json(record, {"pid": os.getpid(), "start": mine[2],
+                            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                            "command": snakemake_command(argv, executable, environ)})
+    return None
+
+
+def recorded_command(record: Path = RECORD) -> str | None:
+    """The command line of the live run that recorded itself here (the one running this job:
+    a second live run is refused), or None."""
+    found = live_record(record)
+    return found.get("command") if found else None

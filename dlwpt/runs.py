@@ -7,7 +7,10 @@ module.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +43,144 @@ def job_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """train_model's settings besides the run's own entry (TRAIN_KEYS)."""
     train = config.get("train") or {}
     return {key: train.get(key) for key in TRAIN_KEYS}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a sweep: its run id (train_model's {model} wildcard) and setting values."""
+
+    run: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A config sweep: its base model entry and architecture, the swept settings' values in
+    config order (the first setting is the figure's x axis; a second gives one series per
+    value), the base entry's own value of each (the book's point) and the grid's points, first
+    setting outermost."""
+
+    name: str
+    base: str
+    arch: str
+    values: dict[str, list[Any]]
+    book: dict[str, Any]
+    points: tuple[Point, ...]
+
+    @classmethod
+    def of(cls, name: str, spec: Mapping[str, Any]) -> Sweep:
+        """From the report's param (report_spec's entry)."""
+        return cls(name, str(spec.get("base", "")), str(spec.get("arch", "")),
+                   {s: list(spec["values"][s]) for s in spec["settings"]},
+                   dict(spec.get("book") or {}),
+                   tuple(Point(p["run"], dict(p["values"])) for p in spec["points"]))
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        return tuple(self.values)
+
+    @property
+    def x(self) -> str:
+        return self.settings[0]
+
+    @property
+    def series_setting(self) -> str | None:
+        return self.settings[1] if len(self.settings) > 1 else None
+
+    def series(self) -> list[Any]:
+        """The values of the second setting (one series each), or [None] for one setting."""
+        return list(self.values[self.series_setting]) if self.series_setting else [None]
+
+    def label(self, values: Mapping[str, Any]) -> str:
+        return ", ".join(f"{s} = {value_text(values[s])}" for s in self.settings)
+
+    def is_book(self, point: Point) -> bool:
+        return bool(self.book) and all(
+            s in self.book and same(point.values[s], self.book[s]) for s in self.settings)
+
+    def scale(self) -> Any:
+        """The x axis' scale (dlwpt.statistics.TrendScale); None when the values are not
+        numbers (no trend is tested)."""
+        from dlwpt.statistics import trend_scale
+
+        xs = self.values[self.x]
+        if not xs or not all(numeric(v) for v in xs):
+            return None
+        return trend_scale([float(v) for v in xs])
+
+    @property
+    def boolean(self) -> bool:
+        return all(isinstance(v, bool) for v in self.values[self.x])
+
+
+def value_text(value: Any) -> str:
+    """A setting's value as the page writes it: 8, 0.0001, 0.4, True."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def numeric(value: Any) -> bool:
+    return isinstance(value, bool | int | float) and math.isfinite(float(value))
+
+
+def same(a: Any, b: Any) -> bool:
+    """Config values compared as the config means them (1 and 1.0 alike, True not 1)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if numeric(a) and numeric(b):
+        return float(a) == float(b)
+    return a == b
+
+
+def given_sweeps(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The config's sweeps by name, in config order; null (the section, or one sweep) leaves
+    out what an earlier config file set (Snakemake merges config files key by key)."""
+    return {name: sweep for name, sweep in (config.get("sweeps") or {}).items() if sweep}
+
+
+def configured_sweeps(config: Mapping[str, Any]) -> list[Sweep]:
+    """The config's sweeps, in config order, their points named as Snakemake's `Paramspace`
+    names them (`n_chans1~64`, `n_blocks~5/shared_blocks~False`) under `sweeps/<sweep>/`. A
+    point that repeats the base's own values is still its own run: a curve never mixes in the
+    zoo's runs."""
+    if not given_sweeps(config):
+        return []  # without sweeps, the plan does not import pandas for them
+    import pandas as pd
+    from snakemake.utils import Paramspace
+
+    sweeps = []
+    for name, sweep in given_sweeps(config).items():
+        values = dict(sweep["settings"])
+        grid = list(product(*values.values()))
+        # object columns: each value is written as the config gives it (0 stays "0", not "0.0")
+        paths = Paramspace(pd.DataFrame(grid, columns=list(values), dtype=object))
+        points = tuple(Point(f"{SWEEPS_ROOT}/{name}/{path}", dict(zip(values, row, strict=True)))
+                       for path, row in zip(paths.instance_patterns, grid, strict=True))
+        base = model_config(config, sweep["base"])
+        sweeps.append(Sweep(name, sweep["base"], base["arch"], values,
+                            {key: base.get(key) for key in values}, points))
+    return sweeps
+
+
+def sweep_runs(sweeps: list[Sweep]) -> list[str]:
+    return [point.run for sweep in sweeps for point in sweep.points]
+
+
+def report_spec(sweeps: list[Sweep]) -> dict[str, Any]:
+    """What the report needs of each sweep (its param: plain data; Sweep.of reads it back)."""
+    return {s.name: {"base": s.base, "arch": s.arch, "settings": list(s.settings),
+                     "values": s.values, "book": s.book,
+                     "points": [{"run": p.run, "values": p.values} for p in s.points]}
+            for s in sweeps}
+
+
+def run_settings(config: Mapping[str, Any], run: str,
+                 sweeps: list[Sweep] | None = None) -> dict[str, Any]:
+    """The settings a run trains with: a model's entry over train.defaults, or a sweep point's
+    base entry with the point's values (`sweeps`: the config's, when already built)."""
+    if not run.startswith(f"{SWEEPS_ROOT}/"):
+        return model_config(config, run)
+    for sweep in configured_sweeps(config) if sweeps is None else sweeps:
+        for point in sweep.points:
+            if point.run == run:
+                return {**model_config(config, sweep.base), **point.values}
+    raise KeyError(f"no sweep point {run!r} in the config")

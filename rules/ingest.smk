@@ -1,8 +1,14 @@
 # Ingest: raw files -> normalized tensor files + JSON summaries under results/data/.
-# One rule over the configured datasets; scripts/ingest.py dispatches on the dataset.
+# One rule over the configured datasets; scripts/ingest.py dispatches on the dataset. The
+# input and param functions are dlwpt.plan's.
+# Cores Snakemake reserves for an ingest job (default 1). cifar2 decodes its images in a
+# process pool of up to min(CPUs, 8) workers, so on a large machine it may use more.
+INGEST_THREADS = {"cifar2": 2}
+
+
 rule ingest_dataset:
     input:
-        raw=lambda w: raw(w.dataset),
+        raw=lambda w: PLAN.raw(w.dataset),
     output:
         tensors="results/data/{dataset}.pt",
         summary="results/data/{dataset}.json",
@@ -15,12 +21,12 @@ rule ingest_dataset:
     threads: lambda w: INGEST_THREADS.get(w.dataset, 1)
     params:
         **ingest_code(),
-        options=ingest_options,
-        pinned=ingest_pins,
-        raw_root=raw_root,
-        raw=raw_names,
-        content=raw_content,
+        options=lambda w: PLAN.ingest_options(w.dataset),
+        pinned=lambda w: PLAN.ingest_pins(w.dataset),
+        raw_root=lambda w: PLAN.raw_root(w.dataset),
+        raw=lambda w: PLAN.raw_names(w.dataset),
+        content=lambda w: PLAN.raw_content(w.dataset),
         verify=config["data"]["verify"],
-        record=ingest_record,
+        record=lambda w: PLAN.ingest_record(w.dataset),
     script:
         "../scripts/ingest.py"

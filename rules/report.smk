@@ -1,22 +1,9 @@
 # Report: every upstream artifact -> results/report.html (self-contained), results/metrics.csv
 # and results/comparisons.csv,
 # with the figures also registered in Snakemake's own report (`snakemake --report ...`).
-from dlwpt import rerun
-
-# The command line of this run, for the report's "rebuild the run with: ..." (dlwpt.rerun): an
-# environment variable its job inherits, not a param, which would rerun the report for another
-# --cores or config-file path. Only Snakemake's own process has the command the user typed.
-if workflow.remote_exec or workflow.subprocess_exec:
-    os.environ.pop(rerun.VARIABLE, None)
-else:
-    os.environ[rerun.VARIABLE] = (
-        rerun.snakemake_command(sys.argv, sys.executable, os.environ) or ""
-    )
-
-
 rule make_report:
     input:
-        **report_inputs(),
+        **PLAN.report_inputs(),
     output:
         # Staged: Snakemake deletes a job's outputs before running it, so publish_report
         # replaces the published page only once a new one is complete.
@@ -51,7 +38,7 @@ rule publish_report:
         # The report's own inputs and params too: Snakemake does not remake a missing staged
         # page for an up-to-date published one, so after a failed make_report the same
         # command must still see that the published page is stale (and fail again, not exit 0).
-        **report_inputs(),
+        **PLAN.report_inputs(),
         html="results/.report/report.html",
         csv="results/.report/metrics.csv",
         comparisons="results/.report/comparisons.csv",

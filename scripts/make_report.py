@@ -7,7 +7,6 @@ param is only its digest (config_digest), which reruns the report when it change
 printing several KB of config in every plan's `reason:` line.
 """
 
-import os
 from pathlib import Path
 
 import _bootstrap
@@ -16,7 +15,7 @@ from dlwpt import history
 from dlwpt.io import DataError, script_errors
 from dlwpt.provenance import provenance
 from dlwpt.report import build_report
-from dlwpt.rerun import VARIABLE
+from dlwpt.rerun import recorded_command
 
 
 def changes_since_previous(p, data, runs, log):
@@ -71,5 +70,5 @@ with script_errors(snakemake.log[0]) as log:
         book_accuracy=p.book_accuracy,
         ingest_options=p.ingest_options,
         # The command of this run, set by rules/report.smk (not a param: see dlwpt.rerun).
-        rerun_command=os.environ.get(VARIABLE),
+        rerun_command=recorded_command(),
     )

@@ -31,6 +31,8 @@ from tests.helpers.workflow import (
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "schemas/config.schema.yaml"
+TAKEN = ("is taken by the results layout (results/train/sweeps/<sweep>/, <run>/seed<k>/): "
+         "rename it")
 
 
 @pytest.fixture
@@ -226,11 +228,62 @@ def test_a_configfile_class_set_replaces_the_default_one(quick_pipeline, tmp_pat
      "mapping of class to label is the old form)"),
     ("ingest: {cifar2: {classes: [cat, cat]}}",
      "config: ingest.cifar2.classes: ['cat', 'cat'] has non-unique elements"),
+    ("ingest: {cifar2: {classes: [airplane, brid]}}",
+     "config: ingest.cifar2.classes: 'brid' is not a CIFAR-10 class (choices: airplane, "
+     "automobile, bird, cat, deer, dog, frog, horse, ship, truck)"),
+    ("ingest: {wine: {threshold_column: sulfur}}",
+     "config: ingest.wine.threshold_column: 'sulfur' is not one of ['fixed acidity', 'volatile "
+     "acidity', 'citric acid', 'residual sugar', 'chlorides', 'free sulfur dioxide', 'total "
+     "sulfur dioxide', 'density', 'pH', 'sulphates', 'alcohol']"),
+    # YAML 1.1 reads a number without a dot in its mantissa, or a sign in its exponent, as text
+    ("models: {l2: {l2: 1e-3}}", "config: models.l2.l2: '1e-3' is text in YAML: write 1.0e-3"),
+    ("train: {defaults: {lr: 1E-2}}",
+     "config: train.defaults.lr: '1E-2' is text in YAML: write 1.0e-2"),
+    ("sweeps: {w: {base: l2, settings: {l2: [0.001, 1e-3]}}}",
+     "config: sweeps.w.settings.l2: '1e-3' is text in YAML: write 1.0e-3"),
+    ("thermometer: {t_c: [1.0e1, 2.0]}",
+     "config: thermometer.t_c.0: '1.0e1' is text in YAML: write 1.0e+1"),
+    ("models: {net: {epochs: '3'}}", "config: models.net.epochs: '3' is text in YAML: write 3 "
+                                     "without quotes"),
+    # names the results layout takes: results/train/sweeps/, <run>/seed<k>/
+    ("models: {sweeps: {arch: Net}}", f"config: models.sweeps: the name 'sweeps' {TAKEN}"),
+    ("models: {seed0: {arch: Net}}", f"config: models.seed0: the name 'seed0' {TAKEN}"),
+    ("sweeps: {seed1: {base: width, settings: {n_chans1: [8]}}}",
+     f"config: sweeps.seed1: the name 'seed1' {TAKEN}"),
 ])
 def test_a_refused_config_prints_one_line_and_no_traceback(tmp_path, setting, line):
     bad = tmp_path / "bad.yaml"
     bad.write_text(setting + "\n")
     assert error_lines(parse(tmp_path, QUICK, str(bad))) == [line]
+    assert not (tmp_path / "results").exists()
+
+
+def test_the_suggested_numbers_are_numbers_in_yaml():
+    assert yaml.safe_load("[1.0e-3, 1.0e-2, 1.0e+1, 3]") == [1.0e-3, 1.0e-2, 10.0, 3]
+
+
+def test_a_bad_class_stops_the_run_before_the_ingest_and_keeps_cifar2_pt(tmp_path):
+    """Not a dry run: the run Snakemake would start deletes cifar2.pt before its ingest."""
+    kept = tmp_path / "results/data/cifar2.pt"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"a good cifar2.pt")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ingest: {cifar2: {classes: [airplane, brid]}}\n")
+    result = snakemake(tmp_path, "--configfile", QUICK, str(bad), "--cores", "1",
+                       "results/data/cifar2.pt", check=False)
+    assert result.returncode == 1
+    assert error_lines(result.stdout + result.stderr)[-1].startswith(
+        "config: ingest.cifar2.classes: 'brid' is not a CIFAR-10 class")
+    assert kept.read_bytes() == b"a good cifar2.pt"
+    assert sorted(p.name for p in kept.parent.iterdir()) == ["cifar2.pt"]
+
+
+def test_the_schemas_wine_columns_are_the_ingests():
+    from dlwpt.ingest.wine import COLUMNS
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    wine = schema["properties"]["ingest"]["properties"]["wine"]["properties"]
+    assert wine["threshold_column"]["enum"] == COLUMNS[:-1]
 
 
 README = (REPO / "README.md").read_text()

@@ -212,6 +212,56 @@ def test_a_killed_snakemake_stops_its_training_job_and_the_next_run_resumes(tmp_
         work / "results/train/net/seed0/metrics.csv")
 
 
+def test_a_second_run_and_unlock_are_refused_while_a_run_lives_in_the_folder(tmp_path):
+    """A run with a long job holds the folder: the same command, and `--unlock`, each say so in
+    one line naming its pid and start time, before Snakemake's lock message, and leave its lock
+    (a dry run only looks, and runs); once it is gone, `--unlock` works again."""
+    import os
+    import re
+    import signal
+    import sys
+    import time
+
+    config = tmp_path / "long-fit.yaml"
+    config.write_text(json.dumps({"datasets": [], "thermometer": {"experiments": {"long": {
+        "kind": "hand_gradient", "lr": 1.0e-4, "epochs": 100_000_000, "input_scale": 1.0}}}}))
+    work = tmp_path / "work"
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work),
+               "--configfile", str(config), "--cores", "1", "results/thermometer/long.json"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        locks, deadline = work / ".snakemake/locks", time.monotonic() + 300
+        while not (locks.is_dir() and any(locks.iterdir())):
+            assert first.poll() is None and time.monotonic() < deadline, "no lock appeared"
+            time.sleep(0.2)
+        for extra in ([], ["--unlock"]):
+            second = subprocess.run([*command, *extra], capture_output=True, text=True,
+                                    timeout=300)
+            assert second.returncode == 1
+            lines = [s for s in second.stderr.splitlines() if s.startswith("run: ")]
+            assert len(lines) == 1 and re.fullmatch(
+                rf"run: another snakemake run \(pid {first.pid}, started "
+                r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\) is working in this folder; wait for "
+                r"it or stop it", lines[0]), second.stderr[-3000:]
+            assert "LockException" not in second.stdout + second.stderr
+            assert any(locks.iterdir()) and first.poll() is None
+        looked = subprocess.run([*command, "-n"], capture_output=True, text=True, timeout=300)
+        assert looked.returncode == 0 and "run: " not in looked.stdout + looked.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    # a killed run's leftover lock: Snakemake's message, and --unlock clears it
+    locked = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert locked.returncode != 0 and "--unlock" in locked.stderr and "run: " not in locked.stderr
+    subprocess.run([*command, "--unlock"], capture_output=True, check=True, timeout=300)
+    assert not locks.exists() or not any(locks.iterdir())
+    readme = (REPO / "README.md").read_text()
+    assert ("`run: another snakemake run (pid N, started <time>) is working in this folder; wait "
+            "for it or stop it`") in readme
+    assert "first check that no run still works there (`--unlock` refuses" in readme
+
+
 def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path, data_dir):
     """A summary.json corrupted, then a model.pt truncated, after the run: the report refuses
     each in one line naming the file and the command that rebuilds it, the published page

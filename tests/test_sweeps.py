@@ -1,4 +1,4 @@
-"""Sweeps, the config side (dlwpt.sweeps): point names and settings, and every bad sweep
+"""Sweeps, the config side (dlwpt.runs, dlwpt.config): point names and settings, and every bad sweep
 refused while the workflow is parsed, in one `config:` line."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlwpt import sweeps
+from dlwpt import runs
+from dlwpt.config import check_sweeps, load_schema
 from tests.helpers.workflow import QUICK, error_lines, job_counts, parse, planned_jobs, snakemake
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ def test_points_are_named_as_paramspace_names_them_with_the_values_as_given(conf
     config["sweeps"] = {"l2": {"base": "l2", "settings": {"l2": [0, 1.0e-4, 0.1]}},
                         "depth": {"base": "res_deep",
                                   "settings": {"n_blocks": [1, 5], "shared_blocks": [True, False]}}}
-    l2, depth = sweeps.configured(config)
+    l2, depth = runs.configured_sweeps(config)
     assert [p.run for p in l2.points] == ["sweeps/l2/l2~0", "sweeps/l2/l2~0.0001",
                                          "sweeps/l2/l2~0.1"]
     assert [p.values for p in l2.points] == [{"l2": 0}, {"l2": 1.0e-4}, {"l2": 0.1}]
@@ -32,38 +33,38 @@ def test_points_are_named_as_paramspace_names_them_with_the_values_as_given(conf
     assert [p.run for p in depth.points] == [
         "sweeps/depth/n_blocks~1/shared_blocks~True", "sweeps/depth/n_blocks~1/shared_blocks~False",
         "sweeps/depth/n_blocks~5/shared_blocks~True", "sweeps/depth/n_blocks~5/shared_blocks~False"]
-    assert sweeps.runs([l2, depth])[-1] == "sweeps/depth/n_blocks~5/shared_blocks~False"
+    assert runs.sweep_runs([l2, depth])[-1] == "sweeps/depth/n_blocks~5/shared_blocks~False"
 
 
 def test_a_points_settings_are_its_base_entry_with_the_points_values(config):
     config["sweeps"] = {"depth": {"base": "res_deep",
                                   "settings": {"n_blocks": [5], "shared_blocks": [False]}}}
-    settings = sweeps.run_settings(config, "sweeps/depth/n_blocks~5/shared_blocks~False")
+    settings = runs.run_settings(config, "sweeps/depth/n_blocks~5/shared_blocks~False")
     assert settings == {**config["train"]["defaults"], "arch": "NetResDeep", "n_chans1": 32,
                         "n_blocks": 5, "shared_blocks": False, "lr": 3.0e-3}
     # a zoo model: its entry over the defaults, as before
-    assert sweeps.run_settings(config, "width") == {**config["train"]["defaults"],
+    assert runs.run_settings(config, "width") == {**config["train"]["defaults"],
                                                     "arch": "NetWidth", "n_chans1": 32}
     with pytest.raises(KeyError, match="no sweep point 'sweeps/depth/n_blocks~6"):
-        sweeps.run_settings(config, "sweeps/depth/n_blocks~6/shared_blocks~False")
+        runs.run_settings(config, "sweeps/depth/n_blocks~6/shared_blocks~False")
 
 
 def test_the_report_gets_each_sweeps_settings_points_and_the_base_models_own_values(config):
     config["sweeps"] = {"l2": {"base": "l2", "settings": {"l2": [0.0, 1.0e-3]}},
                         "off": None}  # null leaves out what an earlier config file set
-    spec = sweeps.report_spec(config, sweeps.configured(config))
+    spec = runs.report_spec(runs.configured_sweeps(config))
     assert spec == {"l2": {"base": "l2", "arch": "Net", "settings": ["l2"],
                            "values": {"l2": [0.0, 1.0e-3]}, "book": {"l2": 1.0e-3},
                            "points": [{"run": "sweeps/l2/l2~0.0", "values": {"l2": 0.0}},
                                       {"run": "sweeps/l2/l2~0.001", "values": {"l2": 1.0e-3}}]}}
     config["sweeps"] = None
-    assert sweeps.configured(config) == []
+    assert runs.configured_sweeps(config) == []
 
 
 def test_the_shipped_sweeps_pass_the_checks(config):
     config["sweeps"] = yaml.safe_load((REPO / "config/sweeps.yaml").read_text())["sweeps"]
-    sweeps.check(config, SCHEMA)
-    assert [len(s.points) for s in sweeps.configured(config)] == [5, 5, 5, 14]
+    check_sweeps(config, load_schema(SCHEMA))
+    assert [len(s.points) for s in runs.configured_sweeps(config)] == [5, 5, 5, 14]
 
 
 @pytest.mark.parametrize(("sweep", "line"), [
@@ -124,4 +125,4 @@ def test_a_base_outside_train_models_is_checked_as_a_model_entry(config):
     config["models"]["width"]["p"] = 0.3  # NetDropout's setting, not NetWidth's
     config["sweeps"] = {"w": {"base": "width", "settings": {"n_chans1": [8]}}}
     with pytest.raises(ValueError, match=r"^models\.width: unknown key 'p' for NetWidth"):
-        sweeps.check(config, SCHEMA)
+        check_sweeps(config, load_schema(SCHEMA))

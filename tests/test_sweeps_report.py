@@ -626,11 +626,11 @@ def test_markup_in_a_sweep_is_escaped(zoo, tmp_path):
 
 def shipped_sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """config/sweeps.yaml's four sweeps as the workflow hands them to the report."""
-    from dlwpt import sweeps
+    from dlwpt import runs
 
     merged = {**config, "sweeps": yaml.safe_load((REPO / "config/sweeps.yaml").read_text())[
         "sweeps"]}
-    return sweeps.report_spec(merged, sweeps.configured(merged))
+    return runs.report_spec(runs.configured_sweeps(merged))
 
 
 def shipped_sweep_runs(folder: Path, specs: dict[str, dict[str, Any]],

@@ -23,13 +23,14 @@ from dlwpt.report.comparisons import (
 )
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import acc, points, seed_list
-from dlwpt.report.trends import SweepResult, point_stats, value_text
+from dlwpt.report.trends import SweepResult, point_stats
 from dlwpt.report.verdicts import (
     difference_words,
     trend_test_words,
     trend_words,
     verdict_label,
 )
+from dlwpt.runs import value_text
 
 
 def sweeps_view(results: list[SweepResult], comparisons: pd.DataFrame,

@@ -1,12 +1,13 @@
 """A sweep's points as data, and the trend of each figure against the swept setting.
 
-A sweep (config `sweeps:`, handed over by the workflow) trains a base model entry at every point
-of a grid of one or two of its settings, each point its own run per seed. Its figures are
-training accuracy, validation accuracy and the gap between them (train − val); each is tested
-for a trend against the first setting, one series per value of the second: the slope of an OLS
-fit over seeds and points with one intercept per seed (dlwpt.statistics.trend_slope), on a log
-scale where the values span decades (trend_scale). Diverged runs are left out of the fit and
-named. The method: docs/statistics.md, "Sweeps: trends over a setting".
+A sweep (config `sweeps:`, handed over by the workflow; dlwpt.runs.Sweep) trains a base model
+entry at every point of a grid of one or two of its settings, each point its own run per seed.
+Its figures are training accuracy, validation accuracy and the gap between them (train − val);
+each is tested for a trend against the first setting, one series per value of the second: the
+slope of an OLS fit over seeds and points with one intercept per seed
+(dlwpt.statistics.trend_slope), on a log scale where the values span decades (trend_scale).
+Diverged runs are left out of the fit and named. The method: docs/statistics.md, "Sweeps:
+trends over a setting".
 """
 
 from __future__ import annotations
@@ -18,95 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlwpt.statistics import Slope, TrendScale, mean_interval, trend_scale, trend_slope
+from dlwpt.runs import Sweep, same, value_text  # noqa: F401 (value_text: the figures')
+from dlwpt.statistics import Slope, TrendScale, mean_interval, trend_slope
 
 ALPHA = 0.05
 RISES, FALLS, NO_TREND, NOT_TESTED = "rises", "falls", "no_trend", "not_tested"
 TREND_VERDICTS = (RISES, FALLS, NO_TREND, NOT_TESTED)
 TRAIN_ACC, VAL_ACC, GAP = "train_acc", "val_acc", "gap"
 CURVES = (TRAIN_ACC, VAL_ACC, GAP)
-
-
-def value_text(value: Any) -> str:
-    """A setting's value as the page writes it: 8, 0.0001, 0.4, True."""
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def numeric(value: Any) -> bool:
-    return isinstance(value, bool | int | float) and math.isfinite(float(value))
-
-
-@dataclass(frozen=True)
-class Point:
-    """One point of a sweep: its run id (the model name of its runs) and setting values."""
-
-    run: str
-    values: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """A sweep as the workflow hands it over (build_report's `sweeps` entries): its base model
-    entry and architecture, the swept settings (the first is the x axis; a second gives one
-    series per value), their values in config order, the base entry's own value of each (the
-    book's point) and the points, first setting outer."""
-
-    name: str
-    base: str
-    arch: str
-    settings: tuple[str, ...]
-    values: dict[str, list[Any]]
-    book: dict[str, Any]
-    points: tuple[Point, ...]
-
-    @classmethod
-    def of(cls, name: str, spec: dict[str, Any]) -> Sweep:
-        settings = tuple(spec["settings"])
-        return cls(name, str(spec.get("base", "")), str(spec.get("arch", "")), settings,
-                   {s: list(spec["values"][s]) for s in settings},
-                   dict(spec.get("book") or {}),
-                   tuple(Point(p["run"], dict(p["values"])) for p in spec["points"]))
-
-    @property
-    def x(self) -> str:
-        return self.settings[0]
-
-    @property
-    def series_setting(self) -> str | None:
-        return self.settings[1] if len(self.settings) > 1 else None
-
-    def series(self) -> list[Any]:
-        """The values of the second setting (one series each), or [None] for one setting."""
-        return list(self.values[self.series_setting]) if self.series_setting else [None]
-
-    def label(self, values: dict[str, Any]) -> str:
-        return ", ".join(f"{s} = {value_text(values[s])}" for s in self.settings)
-
-    def is_book(self, point: Point) -> bool:
-        return bool(self.book) and all(
-            s in self.book and same(point.values[s], self.book[s]) for s in self.settings)
-
-    def scale(self) -> TrendScale | None:
-        """The x axis' scale; None when the values are not numbers (no trend is tested)."""
-        xs = self.values[self.x]
-        if not xs or not all(numeric(v) for v in xs):
-            return None
-        return trend_scale([float(v) for v in xs])
-
-    @property
-    def boolean(self) -> bool:
-        return all(isinstance(v, bool) for v in self.values[self.x])
-
-
-def same(a: Any, b: Any) -> bool:
-    """Config values compared as the config means them (1 and 1.0 alike, True not 1)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if numeric(a) and numeric(b):
-        return float(a) == float(b)
-    return a == b
 
 
 def position(sweep: Sweep, value: Any) -> float:

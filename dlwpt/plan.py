@@ -1,0 +1,235 @@
+"""The workflow's plan, read from the config once while the Snakefile is parsed.
+
+`prepare` checks everything that can be known before any job (the config, the local data copy,
+the CIFAR-10 copy) and refuses with one line (`Refused`: `config: ...` or `data: ...`), so a
+refused run deletes nothing; it returns the `Plan`: what runs (datasets, models, sweep points,
+seeds, fits), where the raw data comes from, and what each rule's input and param functions
+give (rules/*.smk call its methods).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from dlwpt import cifar10, sources
+from dlwpt.config import (
+    class_labels,
+    config_digest,
+    config_problem,
+    in_listed_order,
+    selected_models,
+)
+from dlwpt.runs import TRAINED_FILES, Sweep, configured_sweeps, report_spec, run_name, sweep_runs
+
+DATA_SETTINGS = ("data.local_dir / DLWPT_DATA: the folder holding p1ch4/, "
+                 "data.cifar10 / DLWPT_CIFAR10: the CIFAR-10 copy")
+# The run history (dlwpt.history), appended to by publish_report: no rule declares it, so
+# Snakemake never deletes it (`snakemake --delete-all-output` included).
+HISTORY = "results/history"
+
+
+class Refused(Exception):
+    """A plan refused before any job: its message is the one line to print."""
+
+
+def abridged(paths: list[Any], shown: int = 5) -> str:
+    """The first few paths, and how many more: error messages stay on one readable line."""
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(map(str, paths[:shown])) + more
+
+
+def prepare(config: dict[str, Any], repo: Path) -> Plan:
+    """Check the config (then Snakemake's validation fills in its defaults) and the data
+    sources, and plan. Models and experiments come in config.yaml's order (Snakemake puts
+    those a --configfile names first)."""
+    import yaml
+    from snakemake.utils import validate
+
+    schema = repo / "schemas" / "config.schema.yaml"
+    in_listed_order(config, yaml.safe_load((repo / "config.yaml").read_text()))
+    problem = config_problem(config, schema)
+    if problem:
+        raise Refused(f"config: {problem}")
+    validate(config, str(schema))
+    plan = Plan(config)
+    missing = sources.missing_local_files(config, plan.datasets)
+    if missing:
+        raise Refused(f"data: local data copy incomplete, missing: {abridged(missing)} "
+                      f"(set {DATA_SETTINGS})")
+    plan.check_cifar()
+    return plan
+
+
+class Plan:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.datasets: list[str] = config["datasets"]
+        # Training reads cifar2.pt: without cifar2 among the datasets no model is trained (the
+        # report names them as not run) rather than planning jobs whose input nothing produces.
+        trains = "cifar2" in self.datasets
+        self.models: list[str] = selected_models(config) if trains else []
+        self.sweeps: list[Sweep] = configured_sweeps(config) if trains else []
+        self.sweep_runs = sweep_runs(self.sweeps)
+        self.seeds: list[int] = config["train"]["seeds"]
+        self.experiments = list(config["thermometer"]["experiments"])
+        self.local_data = sources.data_root(config)
+        self.cifar_source = sources.cifar_source(config)
+        self.cifar_fingerprint: Any = None
+
+    def check_cifar(self) -> None:
+        """The CIFAR-10 copy, checked before any job (a copy the cifar2 ingest would refuse
+        must not let Snakemake delete a good cifar2.pt first), from the walk that fingerprints
+        it: the fingerprint stands for its content in the plan (ingest_record). A downloaded
+        archive is checked once; a folder's check costs nothing beyond the walk."""
+        from dlwpt.verify import tree_survey
+
+        if "cifar2" not in self.datasets or not self.cifar_source.exists():
+            return
+        self.cifar_fingerprint, names = tree_survey(self.cifar_source)
+        problem = cifar10.check_source(
+            self.cifar_source, names,
+            (self.config["ingest"].get("cifar2") or {}).get("samples_per_class", 8),
+            checked=Path("results/.sources/complete-archives.json"))
+        if problem:
+            setting = sources.cifar_setting(self.config)
+            raise Refused(f"data: {setting}={self.cifar_source}: {problem}" if setting else
+                          f"data: {self.cifar_source}: {problem}; delete it to download it again")
+
+    def train_gpus(self) -> int:
+        """GPUs a training job asks the scheduler for (train.request_gpu); the device itself
+        is decided in each job, so params stay the same on every host."""
+        from dlwpt.devices import requests_gpu, resolve_device
+
+        train = self.config["train"]
+        return int(requests_gpu(train["device"], train["request_gpu"],
+                                lambda: resolve_device("auto") == "cuda"))
+
+    @property
+    def runs(self) -> list[str]:
+        """Every training run's id: the models, then the sweep points."""
+        return self.models + self.sweep_runs
+
+    def raw(self, dataset: str) -> list[str]:
+        """The raw files an ingest job reads that a fetch job downloads. A local copy's files
+        are no inputs: their content (raw_content) is a param, so a copy elsewhere plans none."""
+        if dataset == "cifar2":
+            return [str(self.cifar_source)] if self.cifar_source == sources.CIFAR_ARCHIVE else []
+        return [] if self.local_data else [str(p) for p in sources.raw_files(dataset, self.config)]
+
+    def raw_root(self, dataset: str) -> Path:
+        """The folder the raw files are read from (CIFAR-10: the copy itself): a Path, which
+        Snakemake does not compare between runs (only builtin types), so no reason to rerun."""
+        return Path(sources.raw_location(dataset, self.config)[0])
+
+    def raw_names(self, dataset: str) -> list[str]:
+        """The raw files relative to raw_root: the same for any copy of the data."""
+        return sources.raw_location(dataset, self.config)[1]
+
+    @functools.cache  # noqa: B019 (one plan per parse)
+    def raw_content(self, dataset: str) -> Any:
+        """A local copy's SHA-256 digests (about 40 ms for all of the book's files) or the
+        CIFAR-10 copy's fingerprint; None for downloads (inputs)."""
+        from dlwpt.verify import content_digest
+
+        if dataset == "cifar2":
+            return (self.cifar_fingerprint if self.cifar_source != sources.CIFAR_ARCHIVE
+                    else None)
+        if not self.local_data:
+            return None
+        return content_digest(sources.raw_files(dataset, self.config), self.local_data)
+
+    def ingest_pins(self, dataset: str) -> dict[str, str]:
+        """SHA-256 pins of the dataset's raw files (CIFAR-10 has none: its archive is checked
+        by the download, a local tree by its fingerprint)."""
+        if dataset == "cifar2":
+            return {}
+        pins = sources.manifest()
+        return {rel: pins[rel] for rel in sources.relative_files(dataset, self.config)}
+
+    def ingest_record(self, dataset: str) -> dict[str, Any]:
+        """Extra summary keys, also params: a changed image in a local CIFAR-10 folder changes
+        the fingerprint and so reruns the cifar2 ingest."""
+        if dataset == "cifar2" and self.cifar_source.is_dir():
+            return {"source_fingerprint": self.cifar_fingerprint}
+        return {}
+
+    def ingest_options(self, dataset: str) -> dict[str, Any]:
+        """The ingest function's keyword arguments: the dataset's config section (bikes' `file`
+        picks the raw input instead; cifar2's classes reach it as {class: label})."""
+        options = dict(self.config["ingest"].get(dataset) or {})
+        if dataset == "bikes":
+            options.pop("file", None)
+        if "classes" in options:
+            options["classes"] = class_labels(options["classes"])
+        return options
+
+    def downloads(self) -> dict[str, tuple[str, str]]:
+        """What this run downloads: {path: (url, its fetch job's benchmark file)}; nothing with
+        a local copy (CIFAR-10: unless its copy is the downloaded archive)."""
+        download = self.config["data"]["download"]
+        planned = {}
+        if not self.local_data:
+            for dataset in self.datasets:
+                if dataset != "cifar2":
+                    for rel in sources.relative_files(dataset, self.config):
+                        planned[str(sources.RESOURCES / rel)] = (
+                            download["base_url"], f"benchmarks/fetch_raw_file/{rel}.tsv")
+        if "cifar2" in self.datasets and self.cifar_source == sources.CIFAR_ARCHIVE:
+            planned[str(self.cifar_source)] = (download["cifar10_url"],
+                                               "benchmarks/fetch_cifar10/all.tsv")
+        return planned
+
+    def downloads_problem(self) -> str | None:
+        """Without a local copy and without network: what is missing, before any job."""
+        from dlwpt.download import reachable
+
+        missing = {p: url for p, (url, _) in self.downloads().items() if not Path(p).exists()}
+        if all(reachable(url) for url in set(missing.values())):
+            return None
+        return (f"no network to download {len(missing)} missing raw files "
+                f"({abridged(list(missing), 3)}); point {DATA_SETTINGS}")
+
+    def run_inputs(self) -> dict[str, str]:
+        """Per training run and seed, its TRAINED_FILES named `<run>/seed<k>/<file>` (the
+        report looks them up by that name: dlwpt.history.run_files)."""
+        return {f"{run_name(run, seed)}/{name}": f"results/train/{run_name(run, seed)}/{name}"
+                for run in self.runs for seed in self.seeds for name in TRAINED_FILES}
+
+    def report_inputs(self) -> dict[str, Any]:
+        """What the report summarizes: every ingested dataset (named `data/<name>.<ext>`), run
+        (run_inputs), fit, and the benchmark file of every job it summarizes."""
+        benchmarks = (
+            [benchmark for _, benchmark in self.downloads().values()]
+            + [f"benchmarks/ingest_dataset/{d}.tsv" for d in self.datasets]
+            + [f"benchmarks/train_model/{run_name(run, seed)}.tsv"
+               for run in self.runs for seed in self.seeds]
+            + [f"benchmarks/fit_thermometer/{e}.tsv" for e in self.experiments])
+        return {
+            **{f"data/{name}.{ext}": f"results/data/{name}.{ext}"
+               for name in self.datasets for ext in ("pt", "json")},
+            **self.run_inputs(),
+            "thermometer": [f"results/thermometer/{e}.json" for e in self.experiments],
+            "benchmarks": benchmarks,
+        }
+
+    def report_params(self, train_code: list[str]) -> dict[str, Any]:
+        """Everything the report reads besides its inputs, so a change reruns it; the whole
+        configuration (snakemake.config) by its digest, not printed in every `reason:`.
+        `train_code`: the training code files the history compares between runs."""
+        config = self.config
+        return {
+            "datasets": self.datasets,
+            "trained_models": self.models,
+            "sweep_runs": self.sweep_runs,
+            "sweeps": report_spec(self.sweeps),
+            "seeds": self.seeds,
+            "configured_models": list(config["models"]),
+            "experiments": self.experiments,
+            "book_accuracy": config.get("book_accuracy", {}),
+            "ingest_options": {d: config["ingest"].get(d, {}) for d in self.datasets},
+            "config_digest": config_digest(config),
+            "history": HISTORY,
+            "train_code": train_code,
+        }
