@@ -356,8 +356,8 @@ def model_entry(settings: Mapping[str, Any]) -> str:
 def usual_mac_rate(folder: str | os.PathLike, rate: Throughput) -> float | None:
     """The median multiply-accumulate rate of the earlier probes on this device (RATES_NAME in
     `folder`), when `rate`'s is BUSIER times slower: the machine is busier than usual."""
-    earlier = []
-    for entry in read_json(Path(folder) / RATES_NAME) or []:
+    earlier, records = [], read_json(Path(folder) / RATES_NAME)
+    for entry in records if isinstance(records, list) else []:
         try:
             if entry["device_name"] == rate.device_name:
                 earlier.append(finite(entry["mac_rate"]))
