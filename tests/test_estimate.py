@@ -430,8 +430,9 @@ def run_small_workflow(tmp_path, *args):
     return json.loads((tmp_path / "seen.json").read_text()), result.stderr
 
 
-@pytest.mark.parametrize("cores", [["--cores", "64"], ["-j", "3"]])
-def test_the_dag_of_a_real_workflow(tmp_path, cores):
+@pytest.mark.parametrize(("cores", "gpus"), [(["--cores", "64", "--resources", "gpu=1"], 1.0),
+                                             (["-j", "3"], math.inf)])
+def test_the_dag_of_a_real_workflow(tmp_path, cores, gpus):
     """planned_jobs on Snakemake's own DAG: every job that runs (not `all`), its threads,
     dependencies, benchmark and a training run's settings; --cores or -j as asked, laid out on
     no more than this machine's CPUs; the block and plan.json."""
@@ -448,7 +449,7 @@ def test_the_dag_of_a_real_workflow(tmp_path, cores):
     assert point["settings"] == {"arch": "NetWidth", "n_chans1": 8, "epochs": 2, "batch_size": 64,
                                  "n_train": 1000, "loop": "resident"}
     asked = int(cores[1])
-    assert seen["layout"] == [asked, min(asked, len(os.sched_getaffinity(0))), math.inf]
+    assert seen["layout"] == [asked, min(asked, len(os.sched_getaffinity(0))), gpus]
     assert "Estimate: 4 training runs (1 model and 1 sweep point x 2 seeds) and 1 other job" \
         in stderr
     plan = json.loads((tmp_path / "progress" / progress.PLAN_NAME).read_text())
