@@ -1,10 +1,9 @@
 """The estimate before a run's first job: how long the plan and its longest job take here.
 Training jobs' seconds come from dlwpt.costs, other jobs' from their benchmark files, else
-OTHER_JOB_SECONDS; the jobs are laid out on min(--cores, CPUs) (`simulate`). `announce` (onstart)
-logs the block and writes results/.progress/plan.json (dlwpt.progress); `many_runs` (at parse
-time: onstart never runs in a dry run) names a plan of over MANY_RUNS training runs. Only
-`planned_jobs` reads Snakemake's DAG. No job imports this module: editing it reruns nothing.
-"""
+OTHER_JOB_SECONDS, laid out on min(--cores, CPUs). `announce` (onstart) logs the block and writes
+results/.progress/plan.json (dlwpt.progress); `many_runs` (at parse time: onstart never runs in
+a dry run) names a plan of over MANY_RUNS training runs. Only `planned_jobs` reads Snakemake's
+DAG. No job imports this module: editing it reruns nothing."""
 
 from __future__ import annotations
 
@@ -25,13 +24,11 @@ from dlwpt.runs import job_settings, run_name
 
 LONG_RUN_S = 3600.0  # over this, the block names the settings that shorten the run
 MANY_RUNS = 200  # over this many training runs, the plan says so while it is parsed
-# Seconds of jobs no earlier run has measured here, from a quick run on the 2-core Intel Xeon
-# of BENCHMARKS.md (mostly start-up), scaled by this machine's start-up within 0.5x-2x.
-OTHER_JOB_SECONDS = {
-    "ingest_dataset": 3.5, "ingest_dataset/cifar2": 11.0, "fit_thermometer": 5.0,
-    "make_report": 9.0, "publish_report": 1.0, "fetch_raw_file": 2.0, "fetch_cifar10": 60.0,
-}
-OTHER_JOB_DEFAULT_S = 5.0
+# Seconds of jobs no earlier run has measured here (others: 5 s), from a quick run on the 2-core
+# Intel Xeon of BENCHMARKS.md (mostly start-up), scaled by this machine's start-up (0.5x-2x).
+OTHER_JOB_SECONDS = {"ingest_dataset": 3.5, "ingest_dataset/cifar2": 11.0, "fit_thermometer": 5.0,
+                     "make_report": 9.0, "publish_report": 1.0, "fetch_raw_file": 2.0,
+                     "fetch_cifar10": 60.0}
 JOB_OVERHEAD_S = 0.5  # Snakemake's own time per job, outside the job's process
 
 
@@ -54,10 +51,8 @@ class PlannedJob:
 
 def simulate(jobs: Sequence[PlannedJob], cores: int, gpus: float = math.inf) -> float:
     """Lay the jobs out greedily, training jobs first, each once its dependencies are done and
-    its threads (capped at `cores`, as Snakemake does) and gpu are free: their start, end and
-    the wall time."""
-    cores = max(1, cores)
-    pending = sorted(jobs, key=lambda job: (job.rule != TRAIN_RULE, job.id))
+    its threads (capped at `cores`, as Snakemake does) and gpu are free; the wall time."""
+    cores, pending = max(1, cores), sorted(jobs, key=lambda job: (job.rule != TRAIN_RULE, job.id))
     ids, finished, running = {job.id for job in jobs}, set(), []
     free_cores, free_gpus, now = cores, gpus, 0.0
     while pending or running:
@@ -108,7 +103,7 @@ def plan_estimate(jobs: Sequence[PlannedJob], measured: Mapping[str, MeasuredRun
             bench = costs.benchmark_seconds(job.benchmark) if job.benchmark else None
             job.seconds, job.source = (bench, "benchmark") if bench is not None else (
                 scale * OTHER_JOB_SECONDS.get(job.id, OTHER_JOB_SECONDS.get(
-                    job.rule, OTHER_JOB_DEFAULT_S)), "constant")
+                    job.rule, 5.0)), "constant")
         job.seconds += JOB_OVERHEAD_S
     return Estimate(jobs, simulate(jobs, cores, gpus), cores, asked or cores, gpus, rate)
 
@@ -116,20 +111,25 @@ def plan_estimate(jobs: Sequence[PlannedJob], measured: Mapping[str, MeasuredRun
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
+
+def counted(n: int, runs: Sequence[str] | set[str], seeds: Sequence[int]) -> str:
+    """`12 training runs (10 models and 2 sweep points x 1 seed)`."""
+    points = sum(run.startswith(sweeps.ROOT + "/") for run in runs)
+    return (f"{plural(n, 'training run')} ({plural(len(runs) - points, 'model')}"
+            + (f" and {plural(points, 'sweep point')}" if points else "")
+            + f" x {plural(len(seeds), 'seed')})")
+
 def estimate_lines(estimate: Estimate, seeds: Sequence[int]) -> list[str]:
     """What runs and for how long, on what, where the figures come from, whether the machine is
     busier than usual, and over an hour what shortens it."""
     training = estimate.training
     runs = {job.run for job in training if job.run}
-    points = sum(run.startswith(sweeps.ROOT + "/") for run in runs)
     where = f"--cores {estimate.asked}" + (
         f" laid out on this machine's {estimate.cores} CPUs" if estimate.asked > estimate.cores
         else "") + (f", {training[0].threads} threads per training job" if training else "")
     if math.isfinite(estimate.gpus) and any(job.gpu for job in estimate.jobs):
         where += f", --resources gpu={int(estimate.gpus)}"
-    what = (f"{plural(len(training), 'training run')} ({plural(len(runs) - points, 'model')}"
-            + (f" and {plural(points, 'sweep point')}" if points else "")
-            + f" x {plural(len(seeds), 'seed')}) and " if training else "")
+    what = f"{counted(len(training), runs, seeds)} and " if training else ""
     first = (f"Estimate: {what}{plural(len(estimate.jobs) - len(training), 'other job')}: "
              f"about {duration(estimate.wall_s)} on this machine ({where})")
     longest = max(estimate.jobs, key=lambda job: job.seconds)
@@ -225,17 +225,18 @@ def cifar2_counts(config: Mapping[str, Any], root: str | os.PathLike = ".") -> t
 def layout(workflow: Any) -> tuple[int, int, float]:
     """--cores as Snakemake's settings hold it (a local run's -j N is --cores N), the cores
     the jobs are laid out on (no more than this machine's CPUs), and --resources gpu."""
-    settings, cpus = workflow.resource_settings, len(os.sched_getaffinity(0))  # Linux's CPUs
-    asked = int(settings.cores or cpus)
+    settings = workflow.resource_settings
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    asked = int(settings.cores or cpus or 1)
     gpus = getattr(settings.resources.get("gpu"), "value", settings.resources.get("gpu"))
-    return asked, min(asked, cpus), float(gpus) if isinstance(gpus, int | float) else math.inf
+    return asked, min(asked, cpus or 1), float(gpus) if isinstance(gpus, int | float) else math.inf
 
 
 def estimate_plan(jobs: list[PlannedJob], config: Mapping[str, Any], workflow: Any,
                   train_gpus: int, progress_dir: str | os.PathLike,
                   probe_fn: ProbeFn | None) -> Estimate:
-    """The plan's estimate on this machine, and whether it is busier than usual. Training
-    runs on cuda where train.device says so, or says auto and the jobs ask for a GPU."""
+    """The plan's estimate here, and whether the machine is busier than usual (cuda where
+    train.device says so, or says auto and the jobs ask for a GPU)."""
     device = str(config["train"]["device"]).replace("auto", "cuda" if train_gpus else "cpu")
     device, n_val = "cuda" if device.startswith("cuda") else "cpu", cifar2_counts(config)[1]
     asked, cores, gpus = layout(workflow)
@@ -256,8 +257,7 @@ def announce(workflow: Any, config: Mapping[str, Any], logger: Any, train_gpus: 
     failure is one warning line: an estimate is never worth a failed run."""
     started = time.time()
     try:
-        jobs = planned_jobs(workflow, config)
-        if not jobs:
+        if not (jobs := planned_jobs(workflow, config)):
             return None
         estimate = estimate_plan(jobs, config, workflow, train_gpus, progress_dir, probe_fn)
         logger.info("\n".join(estimate_lines(estimate, list(config["train"]["seeds"]))))
@@ -276,17 +276,15 @@ def many_runs(workflow: Any, config: Mapping[str, Any], logger: Any, runs: Seque
     """While the Snakefile is parsed, also in a dry run: over MANY_RUNS training runs, one line
     with their count, the settings that shrink it and their time laid out on this machine."""
     seeds = list(config["train"]["seeds"])
-    if len(runs) * len(seeds) <= MANY_RUNS or not workflow.is_main_process:
+    if len(runs) * len(seeds) <= MANY_RUNS or not getattr(workflow, "is_main_process", True):
         return None
     top = max(points, key=lambda sweep: len(sweep.points), default=None)
-    swept = sum(run.startswith(sweeps.ROOT + "/") for run in runs)
-    line = (f"{len(runs) * len(seeds)} training runs planned ({plural(len(runs) - swept, 'model')}"
-            f" and {plural(swept, 'sweep point')} x {plural(len(seeds), 'seed')}); fewer with " + (
-                f"sweeps: {{{top.name}: null}} ({len(top.points)} points) or " if top else "")
-            + f"train: {{seeds: [{seeds[0]}]}} in a --configfile")
+    line = (f"{counted(len(runs) * len(seeds), runs, seeds)} planned; fewer with " + (
+        f"sweeps: {{{top.name}: null}} ({len(top.points)} points) or " if top else "")
+        + f"train: {{seeds: [{seeds[0]}]}} in a --configfile")
     try:
-        threads, n_train = min(config["train"]["threads"], layout(workflow)[0]), cifar2_counts(
-            config)[0]
+        threads = min(config["train"]["threads"], layout(workflow)[0])
+        n_train = cifar2_counts(config)[0]
         estimate = estimate_plan([PlannedJob(
             job_id(TRAIN_RULE, {"model": run, "seed": seed}), TRAIN_RULE, threads, run=run,
             seed=seed, settings=training_settings(config, run, points, n_train))

@@ -478,7 +478,7 @@ def test_a_dry_run_of_a_normal_plan_prints_no_estimate(tmp_path):
     no probe, and a plan under MANY_RUNS training runs prints nothing about its size."""
     result = snakemake(tmp_path, "-n", "--configfile", QUICK, "--cores", "2")
     assert "Estimate:" not in result.stdout + result.stderr
-    assert "training runs planned" not in result.stdout + result.stderr
+    assert ") planned; fewer with " not in result.stdout + result.stderr
     assert not (tmp_path / "results/.progress").exists()
 
 
@@ -490,9 +490,33 @@ def test_a_dry_run_of_a_big_plan_names_its_size_and_time(tmp_path):
     grid.write_text(json.dumps({"sweeps": {"grid": {"base": "width", "settings": values}}}))
     result = snakemake(tmp_path, "-n", "--configfile", QUICK, str(grid), "--cores", "2")
     lines = [line for line in (result.stdout + result.stderr).splitlines()
-             if "training runs planned" in line]
+             if ") planned; fewer with " in line]
     assert len(lines) == 1, result.stdout[-2000:]
-    assert lines[0].startswith("237 training runs planned (10 models and 227 sweep points x 1 "
-                               "seed); fewer with sweeps: {grid: null} (225 points) or train: "
+    assert lines[0].startswith("237 training runs (10 models and 227 sweep points x 1 seed) "
+                               "planned; fewer with sweeps: {grid: null} (225 points) or train: "
                                "{seeds: [0]} in a --configfile; about ")
     assert lines[0].endswith(" on this machine (cost model)")
+
+
+def test_the_big_plan_line_never_stops_a_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = {"train": {"seeds": [0, 1, 2], "threads": 2, "device": "cpu", "subsample": None,
+                        "loop": "resident", "defaults": {"epochs": 2}},
+              "models": {f"m{i}": {"arch": "Net"} for i in range(67)}}
+    workflow = SimpleNamespace(is_main_process=True,
+                               resource_settings=SimpleNamespace(cores=2, resources={}))
+    infos = []
+    logger = SimpleNamespace(info=infos.append)
+
+    def broken(configs):
+        raise RuntimeError("no torch here")
+
+    models = list(config["models"])
+    assert est.many_runs(workflow, config, logger, models[:66], [], probe_fn=broken) is None
+    line = est.many_runs(workflow, config, logger, models, [], probe_fn=broken)
+    assert infos == [line] == ["201 training runs (67 models x 3 seeds) planned; fewer with "
+                               "train: {seeds: [0]} in a --configfile (no time estimate: "
+                               "RuntimeError: no torch here)"]
+    # a job's own process (Slurm's) parses the Snakefile again: nothing there
+    workflow.is_main_process = False
+    assert est.many_runs(workflow, config, logger, models, [], probe_fn=broken) is None
