@@ -16,13 +16,17 @@ include: "rules/train.smk"
 include: "rules/report.smk"
 
 
+from dlwpt import estimate  # noqa: E402
+
+# Over 200 training runs: their count, how to shrink them and their time, also in a dry run.
+estimate.many_runs(workflow, config, logger, MODELS + SWEEP_RUNS, SWEEPS, TRAIN_GPUS)
+
+
 # Before the first job (Snakemake calls onstart only when jobs will run, never in a dry run, and
 # keeps one handler: this is the workflow's only one): without network and a local copy, stop
 # (rules/common.smk); then one block, the plan's training runs and expected wall time on this
 # machine, and results/.progress/plan.json for the jobs' "run: N% ..." lines (dlwpt.estimate).
 onstart:
-    from dlwpt import estimate
-
     check_downloads_possible()
     estimate.announce(workflow, config, logger, train_gpus=TRAIN_GPUS)
 

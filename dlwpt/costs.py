@@ -1,0 +1,378 @@
+"""A training job's seconds on this machine (`training_seconds`): an earlier run's with the same
+cost (`measured_runs`: results/train and the run history; `cost_key`), else a cost model: the
+model's work per image (`forward_cost`) x images x epochs at the throughputs `probe` measures
+in a fresh process, whose imports are timed as each job's start-up. Each probe's figures are
+kept (RATES_NAME), so a later run tells a machine busier than usual. Whatever is read that is
+unreadable, wrong-shaped or not finite is skipped: an estimate never fails a run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from dlwpt.io import write_json
+from dlwpt.progress import TRAIN_RULE, read_json
+from dlwpt.runs import TRAIN_ROOT
+
+# The probe's start-up on the development machine: a training job's start-up when none was
+# measured here.
+REFERENCE_STARTUP_S = 2.5
+# Inside a training job, besides its epochs: loading cifar2.pt, building the model and the
+# trainer, the TensorBoard writer, writing the outputs (about 1-2 s on that machine).
+IN_JOB_FIXED_S = 1.5
+# A Snakemake script job reads its pickled `snakemake` object before the script runs.
+SCRIPT_PREAMBLE_S = 0.3
+# An evaluation pass (batches of 256, no autograd) costs about half a training forward pass per
+# image (measured: 0.07-0.26 of a training pass, a training step being 3 forward passes).
+EVAL_FORWARD = 0.5
+BOOK_LOOP_FACTOR = 1.4  # train.loop: book against resident (BENCHMARKS.md: 1.06x-1.53x)
+# The settings that decide what a training run costs (besides images, device and loop).
+COST_KEYS = ("arch", "n_chans1", "n_blocks", "hidden", "batch_size")
+MEASURED, MODELED = "measured by earlier runs on this machine", "cost model"
+RATES_NAME, RATES_KEPT = "throughput.json", 20  # the probe's figures, newest last
+BUSIER = 1.5  # a probe this many times slower than the usual figure: a busy machine
+POOLING = ("max_pool2d", "avg_pool2d", "max_pool2d_with_indices", "adaptive_avg_pool2d")
+
+
+# --- the cost model ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ForwardCost:
+    """One image's forward pass: multiply-accumulates, pointwise elements written, pooled
+    elements read, and the parameters each optimizer step updates."""
+
+    macs: int
+    elements: int
+    pooled: int
+    params: int
+
+
+def forward_cost(model: Any) -> ForwardCost:
+    """Count a model's forward pass on one 1x3x32x32 image, in eval mode, call by call as
+    torch's function API sees them. A result that is a view or an input (reshape, eval-mode
+    dropout) writes nothing. On a copy on the meta device: shapes only, milliseconds."""
+    import copy
+
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class Counter(TorchFunctionMode):
+        macs = elements = pooled = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            name = getattr(func, "__name__", "")
+            inputs = [a for a in args if isinstance(a, torch.Tensor)]
+            if not isinstance(out, torch.Tensor) or not inputs:
+                return out
+            if name == "conv2d":
+                self.macs += out.numel() * math.prod(args[1].shape[1:])
+            elif name == "linear":
+                self.macs += out.numel() * args[1].shape[1]
+            elif name in POOLING:
+                self.pooled += inputs[0].numel()
+            elif not out._is_view() and all(out is not a for a in inputs):
+                self.elements += out.numel()
+            return out
+
+    meta = copy.deepcopy(model).to("meta").eval()
+    counter = Counter()
+    with torch.no_grad(), counter:
+        meta(torch.zeros(1, 3, 32, 32, device="meta"))
+    return ForwardCost(counter.macs, counter.elements, counter.pooled,
+                       sum(p.numel() for p in model.parameters()))
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """What `probe` measured, per second and counted as forward passes (a training step
+    counts three): multiply-accumulates, pointwise and pooled elements; one optimizer step's
+    fixed cost; a fresh process's start-up (the imports a training job pays)."""
+
+    mac_rate: float
+    element_rate: float
+    pool_rate: float
+    step_s: float
+    startup_s: float
+    device_name: str = ""
+
+    def per_image(self, cost: ForwardCost) -> float:
+        return (cost.macs / self.mac_rate + cost.elements / self.element_rate
+                + cost.pooled / self.pool_rate)
+
+
+def epoch_seconds(cost: ForwardCost, rate: Throughput, n_train: int, n_val: int,
+                  batch_size: int) -> float:
+    """A training step over every image (three forward passes' work), the optimizer's steps
+    (each also a multiply-add per parameter), and the validation pass."""
+    per_image = rate.per_image(cost)
+    step = rate.step_s + 2 * cost.params / rate.mac_rate
+    return (3 * n_train * per_image + math.ceil(n_train / batch_size) * step
+            + EVAL_FORWARD * n_val * per_image)
+
+
+def modeled_training_seconds(cost: ForwardCost, rate: Throughput, *, epochs: int, n_train: int,
+                             n_val: int, batch_size: int, loop: str = "resident") -> float:
+    """Start-up, the fixed work inside the job, its epochs, and the closing evaluation of both
+    sets (the summary's train accuracy, the validation predictions)."""
+    epochs_s = epochs * epoch_seconds(cost, rate, n_train, n_val, batch_size)
+    if loop == "book":
+        epochs_s *= BOOK_LOOP_FACTOR
+    closing = EVAL_FORWARD * (n_train + n_val) * rate.per_image(cost)
+    return rate.startup_s + IN_JOB_FIXED_S + epochs_s + closing
+
+
+# Long: one measurement; its kernels are closures over the same device, tensors and timer.
+def probe_device(device: str, threads: int, configs: Sequence[Mapping[str, Any]],
+                 budget_s: float = 0.1) -> dict[str, Any]:
+    """This process's throughput on `device` (each kernel for about `budget_s`, the median
+    step: a shared machine delays single steps) and every config's forward pass. Timed first
+    as a job's start-up: importing torch and the training code and building an optimizer."""
+    started = time.perf_counter()
+    import torch
+
+    import dlwpt.train  # noqa: F401  (what a training job imports)
+    from dlwpt.models import build_model
+
+    tiny = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(tiny.parameters(), lr=0.01)
+    imported, imported_at = time.perf_counter() - started, time.time()
+    torch.set_num_threads(threads)
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+
+    def timed(step) -> float:
+        for _ in range(3):  # warm-up: kernel selection, allocation
+            step()
+        sync()
+        times: list[float] = []
+        while sum(times) < budget_s and len(times) < 100:
+            tick = time.perf_counter()
+            step()
+            sync()
+            times.append(time.perf_counter() - tick)
+        return sorted(times)[len(times) // 2]
+
+    fmt = torch.channels_last if dev.type == "cpu" else torch.contiguous_format  # as trained
+
+    def batch(*shape):
+        return torch.randn(*shape, device=dev).contiguous(memory_format=fmt).requires_grad_()
+
+    conv = torch.nn.Conv2d(32, 32, 3, padding=1, bias=False).to(dev, memory_format=fmt)
+    x, y, z = batch(64, 32, 16, 16), batch(64, 32, 16, 16), batch(64, 16, 32, 32)
+    tiny.to(dev)
+    xs, ys = torch.randn(64, 4, device=dev), torch.zeros(64, dtype=torch.long, device=dev)
+
+    def conv_step():  # a ResBlock's convolution, forward and backward
+        conv.weight.grad = x.grad = None
+        conv(x).sum().backward()
+
+    def pointwise_step():  # tanh (Net's), relu + add (a ResBlock's): three writes
+        y.grad = None
+        t = torch.tanh(y)
+        (torch.relu(t) + t).sum().backward()
+
+    def pool_step():  # max_pool2d over Net's first activation
+        z.grad = None
+        torch.nn.functional.max_pool2d(z, 2).sum().backward()
+
+    def optimizer_step():  # a model too small to cost anything else
+        loss = torch.nn.functional.cross_entropy(tiny(xs), ys)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    conv_s, pointwise_s = timed(conv_step), timed(pointwise_step)
+    pool_s, step_s = timed(pool_step), timed(optimizer_step)
+    name = (torch.cuda.get_device_name(dev) if dev.type == "cuda"
+            else f"cpu ({torch.get_num_threads()} threads)")
+    return {"mac_rate": 3 * 64 * 32 * 16 * 16 * 32 * 9 / conv_s,
+            "element_rate": 3 * 3 * y.numel() / pointwise_s, "pool_rate": 3 * z.numel() / pool_s,
+            "step_s": step_s, "imported_s": imported, "imported_at": imported_at,
+            "device_name": name,
+            "costs": [asdict(forward_cost(build_model(dict(cfg)))) for cfg in configs]}
+
+
+def probe(device: str, threads: int, configs: Sequence[Mapping[str, Any]],
+          timeout_s: float = 60.0) -> tuple[Throughput, list[ForwardCost]]:
+    """`probe_device` in a fresh process: Snakemake's process stays without torch, threads or
+    GPU memory, and the process's start-up is a training job's."""
+    root = str(Path(__file__).resolve().parent.parent)
+    spawned = time.time()
+    result = subprocess.run(
+        [sys.executable, "-m", "dlwpt.costs", "probe"],
+        input=json.dumps({"device": device, "threads": threads, "configs": list(configs)}),
+        capture_output=True, text=True, timeout=timeout_s, cwd=root,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(
+            [root, *filter(None, [os.environ.get("PYTHONPATH")])])})
+    if result.returncode != 0:  # e.g. train.device cuda where this machine has none
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the throughput probe on {device} failed: {last}")
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    # from the spawn to the imports done, as in a job, which also reads its Snakemake object
+    startup = max(found["imported_at"] - spawned, found["imported_s"]) + SCRIPT_PREAMBLE_S
+    rate = Throughput(found["mac_rate"], found["element_rate"], found["pool_rate"],
+                      found["step_s"], startup, found["device_name"])
+    return rate, [ForwardCost(**c) for c in found["costs"]]
+
+
+# --- earlier runs --------------------------------------------------------------------------------
+
+def cost_key(settings: Mapping[str, Any], n_train: int, device: str, loop: str) -> str:
+    return json.dumps([{k: settings.get(k) for k in COST_KEYS}, n_train, device, loop],
+                      sort_keys=True)
+
+
+def finite(value: Any) -> float:
+    """`value` as a finite number >= 0; ValueError otherwise (NaN, inf, negative, bool)."""
+    if isinstance(value, bool) or not math.isfinite(number := float(value)) or number < 0:
+        raise ValueError(f"not a duration: {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class MeasuredRun:
+    epochs: int
+    seconds_per_epoch: float  # the training pass of an epoch after the first
+    total_seconds: float  # inside the job (train_model's clock)
+    job_seconds: float | None  # the whole job (its benchmark file), when known
+    n_train: int
+    n_val: int
+
+
+def benchmark_seconds(path: str | os.PathLike) -> float | None:
+    """The wall seconds (column `s`) of a Snakemake benchmark file, or None."""
+    try:
+        lines = Path(path).read_text().splitlines()
+        return finite(lines[1].split("\t")[lines[0].split("\t").index("s")])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def measured_run(summary: Any, n_val: int, job_seconds: float | None = None
+                 ) -> tuple[str, MeasuredRun] | None:
+    """A summary.json's cost key and figures; None for anything else."""
+    try:
+        hyper = summary["hyperparameters"]
+        n_train, epochs = int(hyper["n_train"]), int(summary["epochs"])
+        run = MeasuredRun(epochs, finite(summary["seconds_per_epoch"]),
+                          finite(summary["total_seconds"]), job_seconds, n_train, n_val)
+        key = cost_key(hyper, n_train, str(summary["device"]), summary.get("loop", "resident"))
+    except (LookupError, TypeError, ValueError, AttributeError, OverflowError):
+        return None
+    return (key, run) if n_train > 0 and epochs > 0 and run.seconds_per_epoch > 0 else None
+
+
+def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
+                  history_entries: int = 20) -> dict[str, MeasuredRun]:
+    """An earlier run per cost key: results/train/**/summary.json, else the newest of the last
+    `history_entries` of the run history (results/history)."""
+    root, found = Path(root), {}
+    history = root / "results/history"
+    for entry_path in sorted(history.glob("runs/*.json"))[-history_entries:]:
+        try:
+            for model in read_json(entry_path)["models"].values():
+                for blobs in model["seeds"].values():
+                    digest = str(blobs["summary"]).split(":", 1)[-1]
+                    blob = read_json(history / "objects" / digest[:2] / digest)
+                    found.update([measured_run(blob, n_val) or ("", None)])
+        except (LookupError, TypeError, AttributeError):
+            continue
+    train = root / TRAIN_ROOT
+    for path in sorted(train.glob("**/summary.json")):
+        bench = root / "benchmarks" / TRAIN_RULE / path.parent.relative_to(train)
+        found.update([measured_run(read_json(path), n_val,
+                                   benchmark_seconds(bench.with_suffix(".tsv"))) or ("", None)])
+    found.pop("", None)
+    return found
+
+
+def measured_training_seconds(run: MeasuredRun, epochs: int, startup_s: float) -> float:
+    """A run with the same cost measured before, taken to `epochs`: the earlier job's whole
+    time, plus or minus the epochs it did not have (each a training and a validation pass)."""
+    per_epoch = run.seconds_per_epoch * (
+        1 + EVAL_FORWARD * run.n_val / (3 * max(run.n_train, 1)))
+    outside = (run.job_seconds - run.total_seconds
+               if run.job_seconds is not None and run.job_seconds >= run.total_seconds
+               else startup_s)
+    return max(outside + run.total_seconds + (epochs - run.epochs) * per_epoch,
+               outside + epochs * run.seconds_per_epoch)
+
+
+ProbeFn = Callable[[list[dict[str, Any]]], tuple[Throughput, list[ForwardCost]]]
+
+
+def training_seconds(jobs: Sequence[tuple[Mapping[str, Any], int]],
+                     measured: Mapping[str, MeasuredRun], device: str, n_val: int,
+                     probe_fn: ProbeFn | None) -> tuple[list[tuple[float, str]], Throughput | None]:
+    """Each training job's (settings with n_train and loop, threads) seconds and source: an
+    earlier run's with the same cost key, else the cost model at what `probe_fn(configs)`
+    measures (once, for the configs that need it; a CUDA job is looked up once the probe has
+    named the GPU). Returns them and the probe's throughput, if it ran."""
+    found: list[tuple[float, str]] = [(0.0, "")] * len(jobs)
+
+    def lookup(i: int, label: str, startup_s: float) -> bool:
+        s = jobs[i][0]
+        run = measured.get(cost_key(s, s["n_train"], label, s["loop"]))
+        if run is not None:
+            found[i] = (measured_training_seconds(run, s["epochs"], startup_s), MEASURED)
+        return run is not None
+
+    pending = [i for i, (_, threads) in enumerate(jobs) if device != "cpu" or not lookup(
+        i, f"cpu ({threads} threads)", REFERENCE_STARTUP_S)]
+    if not pending or probe_fn is None:
+        return found, None
+    names = sorted({model_entry(jobs[i][0]) for i in pending})
+    rate, cost_list = probe_fn([json.loads(name) for name in names])
+    cost_of = dict(zip(names, cost_list, strict=True))
+    for i in pending:
+        s, threads = jobs[i]
+        if not lookup(i, f"cpu ({threads} threads)" if device == "cpu" else rate.device_name,
+                      rate.startup_s):
+            found[i] = (modeled_training_seconds(
+                cost_of[model_entry(s)], rate, epochs=s["epochs"], n_train=s["n_train"],
+                n_val=n_val, batch_size=s.get("batch_size", 64), loop=s["loop"]), MODELED)
+    return found, rate
+
+
+def model_entry(settings: Mapping[str, Any]) -> str:
+    """A run's settings as the probe builds its model (build_model ignores training keys)."""
+    return json.dumps({k: v for k, v in settings.items() if k not in ("n_train", "loop")},
+                      sort_keys=True)
+
+
+# --- the probe's earlier figures on this machine -------------------------------------------------
+
+def usual_mac_rate(folder: str | os.PathLike, rate: Throughput) -> float | None:
+    """The median multiply-accumulate rate of the earlier probes on this device (RATES_NAME in
+    `folder`), when `rate`'s is BUSIER times slower: the machine is busier than usual."""
+    earlier, records = [], read_json(Path(folder) / RATES_NAME)
+    for entry in records if isinstance(records, list) else []:
+        try:
+            if entry["device_name"] == rate.device_name:
+                earlier.append(finite(entry["mac_rate"]))
+        except (LookupError, TypeError, ValueError, OverflowError):
+            continue  # a record of another version, or damaged
+    usual = statistics.median(earlier) if earlier else 0.0
+    return usual if usual > BUSIER * rate.mac_rate else None
+
+
+def record_rate(folder: str | os.PathLike, rate: Throughput) -> None:
+    earlier = read_json(Path(folder) / RATES_NAME)
+    write_json(Path(folder) / RATES_NAME, [*(earlier if isinstance(earlier, list) else []),
+                                           {**asdict(rate), "time": time.time()}][-RATES_KEPT:])
+
+
+if __name__ == "__main__":  # the probe's process (`probe`)
+    request = json.loads(sys.stdin.read())
+    print(json.dumps(probe_device(request["device"], request["threads"], request["configs"])))
