@@ -124,10 +124,12 @@ def _in_package(name: str, package: str) -> bool:
     return name == package or name.startswith(package + ".")
 
 
-def module_dependencies(names: Iterable[str], root: Path, package: str = PACKAGE) -> list[Path]:
+def module_dependencies(names: Iterable[str], root: Path, package: str = PACKAGE,
+                        leave_out: Iterable[str] = PLUMBING) -> list[Path]:
     """The files of the modules of `package` among `names` (dotted) and of every module they
-    import, transitively, sorted. A named module without a file raises."""
-    return _closure([(name, False, name) for name in names], root, package)
+    import, transitively, sorted; `leave_out` modules are not followed. A named module without
+    a file raises."""
+    return _closure([(name, False, name) for name in names], root, package, tuple(leave_out))
 
 
 def script_dependencies(script: Path, root: Path, modules: Iterable[str] = (),
@@ -138,15 +140,16 @@ def script_dependencies(script: Path, root: Path, modules: Iterable[str] = (),
     todo: list[tuple[str, bool, Path | str]] = [
         (name, maybe, script) for name, maybe in imported_names(script).items()]
     todo += [(parent, False, name) for name in modules for parent in _with_parents(name)]
-    return _closure(todo, root, package)
+    return _closure(todo, root, package, PLUMBING)
 
 
-def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str) -> list[Path]:
+def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str,
+             leave_out: tuple[str, ...]) -> list[Path]:
     """Resolve (module name, may be an attribute, who asked) entries transitively."""
     found: dict[str, Path] = {}
     while todo:
         name, maybe_attribute, asker = todo.pop()
-        if not _in_package(name, package) or name in found or name in PLUMBING:
+        if not _in_package(name, package) or name in found or name in leave_out:
             continue
         path = module_file(name, root)
         if path is None:
