@@ -1,14 +1,15 @@
 """Which package files a job runs, derived from the `import` statements of its script, and
 what of each file counts as a change.
 
-Rules pass each file to its job as a param holding the file's `source_digest`, so that a change
-to a module's code reruns exactly the jobs that import it, while a change to its comments,
-docstrings or layout reruns nothing. The files are found by reading the sources (nothing is
-imported: the Snakefile stays cheap to parse and the workflow never runs package code to plan a
-job). Every import statement counts, also those inside functions or `if` blocks: a job that may
-run a module depends on it, and declaring one module too many costs a rerun, one too few a stale
-result. Imports by computed name (`importlib.import_module(f"...{x}")`) cannot be read; callers
-name those modules themselves (see `dlwpt.ingest.ingest_module`).
+Rules pass the files (the script itself among them) to their job as one param mapping each to
+its `source_digest`, so that a change to a module's code reruns exactly the jobs that import it,
+while a change to its comments, docstrings or layout reruns nothing. The files are found by
+reading the sources (nothing is imported: the Snakefile stays cheap to parse and the workflow
+never runs package code to plan a job). Every import statement counts, also those inside
+functions or `if` blocks: a job that may run a module depends on it, and declaring one module
+too many costs a rerun, one too few a stale result. Imports by computed name
+(`importlib.import_module(f"...{x}")`) cannot be read; callers name those modules themselves
+(see `dlwpt.ingest.ingest_module`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 PACKAGE = "dlwpt"
+# Modules that decide no job's outputs: how a training job claims its GPU, notices that its
+# Snakemake died, prints its progress and writes TensorBoard files. scripts/train_model.py
+# passes them into dlwpt.train, which imports none of them; they are never followed into code
+# params, so editing them reruns nothing (docs/ARCHITECTURE.md, "Code params").
+PLUMBING = ("dlwpt.devices", "dlwpt.live", "dlwpt.orphan", "dlwpt.progress")
+# Hex digits of a digest in a code param: plenty to tell two versions of a file apart, and
+# short enough for the plan's `reason:` line, which prints the param whole.
+PARAM_DIGEST_CHARS = 12
 
 
 # An import statement as written: (from-import?, module after `from`, level of dots, names).
@@ -115,28 +124,32 @@ def _in_package(name: str, package: str) -> bool:
     return name == package or name.startswith(package + ".")
 
 
-def module_dependencies(names: Iterable[str], root: Path, package: str = PACKAGE) -> list[Path]:
+def module_dependencies(names: Iterable[str], root: Path, package: str = PACKAGE,
+                        leave_out: Iterable[str] = PLUMBING) -> list[Path]:
     """The files of the modules of `package` among `names` (dotted) and of every module they
-    import, transitively, sorted. A named module without a file raises."""
-    return _closure([(name, False, name) for name in names], root, package)
+    import, transitively, sorted; `leave_out` modules are not followed. A named module without
+    a file raises."""
+    return _closure([(name, False, name) for name in names], root, package, tuple(leave_out))
 
 
 def script_dependencies(script: Path, root: Path, modules: Iterable[str] = (),
                         package: str = PACKAGE) -> list[Path]:
-    """Module files a script runs: what it imports, and the modules it loads by computed name
-    (`modules`, dotted names), each with everything they import in turn, sorted."""
+    """Module files a script runs that decide its outputs: what it imports, and the modules it
+    loads by computed name (`modules`, dotted names), each with everything they import in turn,
+    sorted; PLUMBING modules and what only they import left out."""
     todo: list[tuple[str, bool, Path | str]] = [
         (name, maybe, script) for name, maybe in imported_names(script).items()]
     todo += [(parent, False, name) for name in modules for parent in _with_parents(name)]
-    return _closure(todo, root, package)
+    return _closure(todo, root, package, PLUMBING)
 
 
-def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str) -> list[Path]:
+def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str,
+             leave_out: tuple[str, ...]) -> list[Path]:
     """Resolve (module name, may be an attribute, who asked) entries transitively."""
     found: dict[str, Path] = {}
     while todo:
         name, maybe_attribute, asker = todo.pop()
-        if not _in_package(name, package) or name in found:
+        if not _in_package(name, package) or name in found or name in leave_out:
             continue
         path = module_file(name, root)
         if path is None:
@@ -172,13 +185,10 @@ def source_digest(path: Path) -> str:
     return read_python(path)[1]
 
 
-def code_params(files: Iterable[Path], root: Path) -> dict[str, str]:
-    """What stands for `files` in a rule's params: per file, "<path relative to root> <digest>",
-    under the name "code:<path>". Snakemake compares a job's params as a set of values and
-    prints those that differ in the plan's `reason:`, so the reason names each changed file; the
-    same for any working directory or checkout location."""
-    params = {}
-    for path in files:
-        rel = path.relative_to(root).as_posix()
-        params[f"code:{rel}"] = f"{rel} {source_digest(path)}"
-    return params
+def code_params(files: Iterable[Path], root: Path) -> dict[str, dict[str, str]]:
+    """What stands for `files` in a rule's params: one param, `code`, mapping each file's path
+    relative to `root` to its digest (the first PARAM_DIGEST_CHARS). A code change changes the
+    param, and the plan's `reason:` prints its value before and now, where the changed file's
+    entry differs; the same for any working directory or checkout location."""
+    return {"code": {path.relative_to(root).as_posix(): source_digest(path)[:PARAM_DIGEST_CHARS]
+                     for path in sorted(files)}}

@@ -17,14 +17,21 @@ name the locks when they list as many devices as are visible.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dlwpt.io import SettingError
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_LOCK_DIR = Path(tempfile.gettempdir()) / "dlwpt-gpu-locks"
 
@@ -156,3 +163,34 @@ def resolve_device(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextlib.contextmanager
+def claimed_device(device: str, gpus: list[int] | None,
+                   log: logging.Logger) -> Iterator[tuple[torch.device, str | None]]:
+    """The device a training job trains on (config `train.device`, `auto` resolved), and the
+    machine's name for its GPU (None on the CPU or on an explicit cuda:N). A CUDA job claims
+    one free GPU among `gpus` (config `train.gpus`, within CUDA_VISIBLE_DEVICES), released when
+    the block ends, however it ends."""
+    import torch
+
+    resolved = torch.device(resolve_device(device))
+    granted = scheduler_gpus()
+    if device == "auto" and resolved.type == "cpu" and granted:
+        # A cluster job given a GPU whose torch sees none (a CPU-only torch build, a missing
+        # driver) would otherwise train on the CPU for hours without a word.
+        log.warning("the scheduler gave this job a GPU (%s) but torch sees no CUDA device: "
+                    "training on the CPU", granted)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise SettingError("train.device is cuda but this machine has no usable CUDA device "
+                           "(torch.cuda.is_available() is False); set train.device: auto or cpu")
+    if resolved.type != "cuda" or resolved.index is not None:
+        yield resolved, None
+        return
+    try:
+        claim = claim_gpu(torch.cuda.device_count(), gpus, log=log)
+    except RuntimeError as e:  # none usable under these settings: one line
+        raise SettingError(str(e)) from None
+    with claim:
+        log.info("claimed GPU %s (cuda:%d) for this run", claim.device_id, claim.index)
+        yield torch.device("cuda", claim.index), claim.device_id

@@ -123,8 +123,14 @@ def copy_atomic(source: str | os.PathLike, destination: str | os.PathLike) -> No
         shutil.copyfile(source, tmp)
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text())
+def read_json(path: str | os.PathLike, *, or_none: bool = False) -> Any:
+    """The file's JSON; with or_none, None when it is missing, unreadable or not JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        if or_none:
+            return None
+        raise
 
 
 def _json_default(obj: Any) -> Any:

@@ -12,19 +12,24 @@ whole run is done.
   training job in progress by its epochs, any other job not yet finished as nothing. The time
   left is the plan's remaining wall time scaled by how fast the run has gone so far.
 
-Small and torch-free on purpose: train_model imports it, so it is in the code params of every
-training job (an edit here reruns them); the estimate, which no job imports, is
-dlwpt.estimate. Recording and reading never raise: progress is never worth a failed job.
+Torch-free; scripts/train_model.py passes `JobProgress` to dlwpt.train as its `on_epoch`. It
+decides no result, so it is in no job's code params (dlwpt.code_inputs.PLUMBING): an edit here
+reruns nothing. Recording, reading and printing never raise: progress is never worth a failed
+job, and a bad progress file or plan means no whole-run line.
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import math
 import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from dlwpt import io
+from dlwpt.runs import run_dir, run_name
 
 PROGRESS_DIR = Path("results/.progress")  # relative to the workflow's working directory
 PLAN_NAME = "plan.json"
@@ -45,11 +50,6 @@ def duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
-def run_name(run: str, seed: int) -> str:
-    """`res_deep/seed1`, `sweeps/width/n_chans1~64/seed0`: as results/train/ names the run."""
-    return f"{run}/seed{seed}"
-
-
 def format_epoch_line(run: str, seed: int, epochs: int, row: Mapping[str, float],
                       eta_seconds: float) -> str:
     """One epoch's progress line; `row` is its metrics.csv row (epoch, train_loss, train_acc,
@@ -62,27 +62,15 @@ def format_epoch_line(run: str, seed: int, epochs: int, row: Mapping[str, float]
 # --- progress files and the whole-run line ------------------------------------------------------
 
 def progress_path(progress_dir: str | os.PathLike, run: str, seed: int) -> Path:
-    return Path(progress_dir) / run / f"seed{seed}.json"
+    return run_dir(run, seed, progress_dir).with_suffix(".json")
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write `obj` to a temporary file beside `path`, then rename it over `path`: a reader
-    sees the old content or the new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(obj, indent=1) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def read_json(path: str | os.PathLike) -> Any:
+    """The file's JSON, or None when it is missing or bad."""
+    return io.read_json(path, or_none=True)
 
 
-def read_json(path: Path) -> Any:
-    """The file's JSON, or None when it is missing or unreadable."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+write_json_atomic = io.write_json
 
 
 def record_epoch(progress_dir: str | os.PathLike, run: str, seed: int, epoch: int, epochs: int,
@@ -90,10 +78,10 @@ def record_epoch(progress_dir: str | os.PathLike, run: str, seed: int, epoch: in
     """This job's progress: `epoch` of `epochs` done after `elapsed` seconds of the job;
     done=True at the job's end (a diverged run stops before its last epoch)."""
     try:
-        write_json_atomic(progress_path(progress_dir, run, seed), {
+        io.write_json(progress_path(progress_dir, run, seed), {
             "run": run, "seed": seed, "epoch": epoch, "epochs": epochs, "elapsed": elapsed,
             "done": done, "time": time.time() if now is None else now})
-    except OSError:
+    except Exception:  # e.g. a full disk, or a folder in the file's place
         pass
 
 
@@ -182,10 +170,41 @@ def whole_run_line(progress_dir: str | os.PathLike = PROGRESS_DIR,
         share = work_share([job["seconds"] for job in jobs], fractions)
         left = remaining_seconds(share, now - started, planned_time(share, jobs),
                                  plan["wall_s"])
-    except (KeyError, TypeError, ValueError):  # a plan.json from another version
+        return whole_run_text(share, left) if math.isfinite(share + left) else None
+    except Exception:  # a plan or progress file that is not what this version writes
         return None
-    return whole_run_text(share, left)
 
 
 def whole_run_text(share: float, left: float) -> str:
     return f"run: {int(share * 100)}% of the expected work, about {duration(left)} left"
+
+
+class JobProgress:
+    """A training job's progress lines (dlwpt.train's `on_epoch`): each epoch's line with its
+    ETA (from the job's time per epoch so far); then, except after the last epoch, whose line
+    the job's end follows, the job's epochs recorded in `progress_dir` and the whole run's line.
+    Without a progress folder, the epoch lines only. Never raises; a failure is one warning."""
+
+    def __init__(self, run: str, seed: int, log: logging.Logger,
+                 progress_dir: str | os.PathLike | None = PROGRESS_DIR) -> None:
+        self.run, self.seed, self.log, self.progress_dir = run, seed, log, progress_dir
+        self.warned = False
+
+    def __call__(self, rows: Sequence[Mapping[str, float]], epochs: int, elapsed: float,
+                 done: bool = False) -> None:
+        try:
+            epoch = int(rows[-1]["epoch"])
+            if not done:
+                self.log.info("%s", format_epoch_line(self.run, self.seed, epochs, rows[-1],
+                                                      elapsed / epoch * (epochs - epoch)))
+            if self.progress_dir is None or (epoch >= epochs and not done):
+                return
+            record_epoch(self.progress_dir, self.run, self.seed, epoch, epochs, elapsed,
+                         done=done)
+            line = whole_run_line(self.progress_dir)
+            if line:
+                self.log.info("%s", line)
+        except Exception as e:  # progress is never worth a failed job: one warning, once
+            if not self.warned:
+                self.warned = True
+                self.log.warning("no progress line: %s: %s", type(e).__name__, e)

@@ -4,8 +4,10 @@ Runs resume: a checkpoint (model, optimizer, every RNG, metrics so far) is writt
 every `checkpoint_every` epochs, so a killed job continues where it stopped and, on the CPU,
 ends bit-identical to an uninterrupted run.
 
-`train_model` (at the end) is the outline: claim the device, build the trainer, resume from the
-checkpoint, `fit` with the TensorBoard log open, `summarize`, `write_outputs`.
+`train_model` (at the end) is the outline: build the trainer, resume from the checkpoint, `fit`,
+`summarize`, `write_outputs`. This module and what it imports decide a run's results; the job's
+plumbing (claiming a GPU, noticing a dead Snakemake, progress lines, TensorBoard files) is passed
+in by scripts/train_model.py, so an edit to it reruns no training job.
 """
 
 from __future__ import annotations
@@ -20,18 +22,16 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from dlwpt.devices import claim_gpu, resolve_device, scheduler_gpus
 from dlwpt.engine import Trainer, TrainSettings, make_trainer
 from dlwpt.io import (
     DataError,
-    SettingError,
     atomic_path,
     file_digest,
     load_tensors,
@@ -40,10 +40,7 @@ from dlwpt.io import (
     write_json,
     write_text,
 )
-from dlwpt.live import EpochLog
 from dlwpt.models import build_model, count_parameters, resdeep_variant
-from dlwpt.orphan import ParentWatch
-from dlwpt.progress import format_epoch_line, record_epoch, run_name, whole_run_line
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
 PREDICTION_COLUMNS = ["index", "label", "predicted", "prob"]
@@ -116,11 +113,8 @@ class RunFiles:
 
     predictions: the per-image validation predictions (default: val_predictions.csv beside the
     summary); for a run that did not diverge their accuracy is the summary's val_acc exactly.
-    tensorboard: where each epoch's metrics.csv row also goes, flushed, as TensorBoard
-    scalars (dlwpt.live); none without it. resume: the folder of the run's checkpoint; without
-    it the run neither resumes nor writes checkpoints. progress: where the job records its
-    epochs and reads the run's plan for the whole-run line (dlwpt.progress; results/.progress in
-    a Snakemake job); nothing is recorded or printed without it.
+    resume: the folder of the run's checkpoint; without it the run neither resumes nor writes
+    checkpoints.
     """
 
     data: str | os.PathLike  # cifar2.pt
@@ -128,9 +122,7 @@ class RunFiles:
     metrics: str | os.PathLike
     summary: str | os.PathLike
     predictions: str | os.PathLike | None = None
-    tensorboard: str | os.PathLike | None = None
     resume: str | os.PathLike | None = None
-    progress: str | os.PathLike | None = None
 
     def __post_init__(self) -> None:
         if self.predictions is None:
@@ -142,12 +134,11 @@ class RunFiles:
 class RunSettings:
     """What one (model, seed) run trains, and how.
 
-    model_cfg: a models entry merged over train.defaults. device: config `train.device`; "auto"
-    is decided in the job, and a CUDA job claims one free GPU among `gpus` (config `train.gpus`,
-    within CUDA_VISIBLE_DEVICES) for the whole run. loop, cuda_graphs: config `train.loop`
-    ("resident" | "book") and `train.cuda_graphs` ("auto" | "off"; YAML reads a bare off as
-    False, kept here as "off"), see dlwpt.engine. subsample: N training images (config
-    `train.subsample`). checkpoint_every: epochs between checkpoints.
+    model_cfg: a models entry merged over train.defaults. device, gpus: config `train.device`
+    and `train.gpus`, which the job resolves and claims (dlwpt.devices.claimed_device). loop,
+    cuda_graphs: config `train.loop` ("resident" | "book") and `train.cuda_graphs` ("auto" |
+    "off"; YAML reads a bare off as False, kept here as "off"), see dlwpt.engine. subsample:
+    N training images (config `train.subsample`). checkpoint_every: epochs between checkpoints.
     """
 
     model_name: str
@@ -176,33 +167,6 @@ def config_hash(run: RunSettings, device: torch.device, data_pt: str | os.PathLi
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-@contextlib.contextmanager
-def claimed_device(run: RunSettings,
-                   log: logging.Logger) -> Iterator[tuple[torch.device, str | None]]:
-    """The device this run trains on, and the machine's name for its GPU (None on the CPU or
-    on an explicit cuda:N). A claimed GPU is released when the block ends, however it ends."""
-    device = torch.device(resolve_device(run.device))
-    granted = scheduler_gpus()
-    if run.device == "auto" and device.type == "cpu" and granted:
-        # A cluster job given a GPU whose torch sees none (a CPU-only torch build, a missing
-        # driver) would otherwise train on the CPU for hours without a word.
-        log.warning("the scheduler gave this job a GPU (%s) but torch sees no CUDA device: "
-                    "training on the CPU", granted)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SettingError("train.device is cuda but this machine has no usable CUDA device "
-                           "(torch.cuda.is_available() is False); set train.device: auto or cpu")
-    if device.type != "cuda" or device.index is not None:
-        yield device, None
-        return
-    try:
-        claim = claim_gpu(torch.cuda.device_count(), run.gpus, log=log)
-    except RuntimeError as e:  # none usable under these settings: one line
-        raise SettingError(str(e)) from None
-    with claim:
-        log.info("claimed GPU %s (cuda:%d) for this run", claim.device_id, claim.index)
-        yield torch.device("cuda", claim.index), claim.device_id
-
-
 @dataclass
 class EpochHistory:
     """The epochs a run has done (metrics.csv rows, and when each went to TensorBoard) and its
@@ -221,13 +185,13 @@ class EpochHistory:
 class Checkpoint:
     """The run's resume point: model, optimizer, every RNG and the progress so far.
 
-    Written by rename under the watch's `writing()` (dlwpt.orphan), so a killed job never
-    leaves half of one; `completing()` holds the final outputs and removes the checkpoint only
+    Written by rename under the watch's `writing()` (Plumbing), so a killed job never leaves
+    half of one; `completing()` holds the final outputs and removes the checkpoint only
     once they are all written. Without a resume folder nothing is read or written.
     """
 
     def __init__(self, files: RunFiles, run: RunSettings, device: torch.device,
-                 watch: ParentWatch | None) -> None:
+                 watch: Any) -> None:
         self.path = Path(files.resume) / CHECKPOINT_NAME if files.resume else None
         self.run, self.watch = run, watch
         self.run_hash = config_hash(run, device, files.data) if self.path else None
@@ -289,23 +253,33 @@ class Checkpoint:
             self.watch.progress = f"the next run resumes after epoch {epoch}"
 
 
-def open_epoch_log(folder: str | os.PathLike | None,
-                   history: EpochHistory) -> contextlib.AbstractContextManager[EpochLog | None]:
-    """The TensorBoard event files (dlwpt.live), closed when the block ends, however it ends; a
-    resumed run rewrites the checkpointed epochs there first. None without a folder."""
-    if folder is None:
-        return contextlib.nullcontext()
-    return EpochLog(folder, history.rows, history.walltimes)
+@dataclass(frozen=True)
+class Plumbing:
+    """What a job does around training that decides none of its outputs, passed in by
+    scripts/train_model.py; the defaults do nothing.
+
+    epoch_log(rows, walltimes): a context manager open while training, yielding an object
+    whose add(row) takes each epoch's metrics.csv row and whose `walltimes` (one per add) go
+    into checkpoints; it is given a resumed run's epochs and their walltimes first
+    (dlwpt.live.EpochLog). on_epoch(rows, epochs, elapsed, done): after each epoch that did not
+    diverge, and with done=True once the outputs are written (dlwpt.progress.JobProgress).
+    watch: holds `writing()` around each checkpoint and the final outputs so that they are
+    never cut halfway, stops at `done()` (inside the last write), and ends its line with
+    `progress`, where the next run resumes (dlwpt.orphan.ParentWatch).
+    """
+
+    epoch_log: Callable[[list[dict[str, float]], list[float]],
+                        contextlib.AbstractContextManager[Any]] | None = None
+    on_epoch: Callable[[list[dict[str, float]], int, float, bool], None] | None = None
+    watch: Any = None
 
 
-def fit(trainer: Trainer, history: EpochHistory, checkpoint: Checkpoint,
-        epoch_log: EpochLog | None, log: logging.Logger, run: RunSettings,
-        progress_dir: str | os.PathLike | None = None) -> None:
-    """Train the epochs left: each one's row to `history` (and TensorBoard), a checkpoint when
-    due, a progress line with the ETA; stop at the first non-finite loss."""
+def fit(trainer: Trainer, history: EpochHistory, checkpoint: Checkpoint, epoch_log: Any,
+        log: logging.Logger, run: RunSettings, plumbing: Plumbing) -> None:
+    """Train the epochs left: each one's row to `history` (and the epoch log), a checkpoint
+    when due, then `on_epoch`; stop at the first non-finite loss."""
     epochs = trainer.settings.epochs
-    first_epoch, loop_started = len(history.rows) + 1, time.perf_counter()
-    for epoch in range(first_epoch, epochs + 1):
+    for epoch in range(len(history.rows) + 1, epochs + 1):
         tick = time.perf_counter()
         train_loss, train_acc = trainer.train_epoch()
         seconds = time.perf_counter() - tick
@@ -318,30 +292,13 @@ def fit(trainer: Trainer, history: EpochHistory, checkpoint: Checkpoint,
             # The weights are no longer numbers: more epochs cannot bring them back. Stop, keep
             # the epoch's row (its loss marks it in metrics.csv), and let the zoo go on.
             history.diverged_epoch = epoch
-            log.warning("%s epoch %d/%d: the training loss is %s; the run diverged, stopping "
-                        "here", run_name(run.model_name, run.seed), epoch, epochs, train_loss)
+            log.warning("%s seed %d epoch %d/%d: the training loss is %s; the run diverged, "
+                        "stopping here", run.model_name, run.seed, epoch, epochs, train_loss)
             return
         if checkpoint.due(epoch, epochs):
             checkpoint.save(epoch, trainer, history, epoch_log.walltimes if epoch_log else [])
-        per_epoch = (time.perf_counter() - loop_started) / (epoch - first_epoch + 1)
-        log.info("%s", format_epoch_line(run.model_name, run.seed, epochs, history.rows[-1],
-                                         per_epoch * (epochs - epoch)))
-        if epoch < epochs:  # after the last one, the job's end reports (train_model)
-            report_progress(progress_dir, run, epoch, epochs, history, log)
-
-
-def report_progress(progress_dir: str | os.PathLike | None, run: RunSettings, epoch: int,
-                    epochs: int, history: EpochHistory, log: logging.Logger,
-                    done: bool = False) -> None:
-    """Record this job's epochs for the whole run's progress and print that line
-    (dlwpt.progress); nothing without a progress folder, no line without the run's plan."""
-    if progress_dir is None:
-        return
-    record_epoch(progress_dir, run.model_name, run.seed, epoch, epochs, history.elapsed(),
-                 done=done)
-    line = whole_run_line(progress_dir)
-    if line:
-        log.info("%s", line)
+        if plumbing.on_epoch:
+            plumbing.on_epoch(history.rows, epochs, history.elapsed(), False)
 
 
 def final_accuracies(trainer: Trainer, history: EpochHistory) -> tuple[float | None, float | None]:
@@ -400,33 +357,35 @@ def write_outputs(files: RunFiles, summary: dict[str, Any], trainer: Trainer,
     return summary
 
 
-def train_model(files: RunFiles, run: RunSettings, *, log: logging.Logger | None = None,
-                watch: ParentWatch | None = None) -> dict[str, Any]:
+def train_model(files: RunFiles, run: RunSettings, *, device: torch.device | None = None,
+                gpu: str | None = None, log: logging.Logger | None = None,
+                plumbing: Plumbing = Plumbing()) -> dict[str, Any]:
     """Train `run` on `files.data`, write its outputs to `files`; return the summary.
 
-    watch: the Snakemake job's `ParentWatch` (dlwpt.orphan), which ends the process when
-    Snakemake dies; checkpoints and the final outputs are written under its `writing()`, so it
-    never ends the process halfway through them.
+    device: where to train (default `run.device`, which must then name a torch device; a job
+    resolves `auto` and claims a GPU with dlwpt.devices.claimed_device), gpu: the machine's
+    name for a claimed GPU, for the summary.
     """
     log = log or logging.getLogger("dlwpt")
+    device = device or torch.device(run.device)
     history = EpochHistory()
-    with claimed_device(run, log) as (device, gpu):
-        torch.set_num_threads(run.threads)
-        settings = TrainSettings.from_config(run.model_cfg)
-        data = load_training_data(files.data, run.subsample)
-        torch.manual_seed(run.seed)
-        trainer = make_trainer(run.loop, build_model(run.model_cfg), data, settings, device,
-                               run.seed, cuda_graphs=run.cuda_graphs)
-        checkpoint = Checkpoint(files, run, device, watch)
-        checkpoint.resume(trainer, history, log)
-        with open_epoch_log(files.tensorboard, history) as epoch_log:
-            log.info("training %s (%s, %d parameters) on %s, %d images, %s loop, "
-                     "CUDA graphs %s", run.model_name, run.model_cfg["arch"],
-                     count_parameters(trainer.model), device_name(device), trainer.n_train,
-                     run.loop, run.cuda_graphs)
-            fit(trainer, history, checkpoint, epoch_log, log, run, files.progress)
-        summary = summarize(run, trainer, history, device, gpu)
-        summary = write_outputs(files, summary, trainer, history, checkpoint)
-        report_progress(files.progress, run, len(history.rows), settings.epochs, history, log,
-                        done=True)
-        return summary
+    torch.set_num_threads(run.threads)
+    settings = TrainSettings.from_config(run.model_cfg)
+    data = load_training_data(files.data, run.subsample)
+    torch.manual_seed(run.seed)
+    trainer = make_trainer(run.loop, build_model(run.model_cfg), data, settings, device,
+                           run.seed, cuda_graphs=run.cuda_graphs)
+    checkpoint = Checkpoint(files, run, device, plumbing.watch)
+    checkpoint.resume(trainer, history, log)
+    epoch_log = (plumbing.epoch_log(history.rows, history.walltimes) if plumbing.epoch_log
+                 else contextlib.nullcontext())
+    with epoch_log as sink:
+        log.info("training %s (%s, %d parameters) on %s, %d images, %s loop, CUDA graphs %s",
+                 run.model_name, run.model_cfg["arch"], count_parameters(trainer.model),
+                 device_name(device), trainer.n_train, run.loop, run.cuda_graphs)
+        fit(trainer, history, checkpoint, sink, log, run, plumbing)
+    summary = summarize(run, trainer, history, device, gpu)
+    summary = write_outputs(files, summary, trainer, history, checkpoint)
+    if plumbing.on_epoch:
+        plumbing.on_epoch(history.rows, settings.epochs, history.elapsed(), True)
+    return summary

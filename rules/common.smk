@@ -60,28 +60,33 @@ wildcard_constraints:
     experiment="|".join(EXPERIMENTS) or "NONE",
 
 
-def code_files(script, modules=(), data=()):
-    """The dlwpt files a script's job runs: the modules the script imports (transitively, read
-    from its import statements), the modules it loads by computed name (`modules`, dotted), and
-    every file of the package-data folders `data` (paths under dlwpt/) its modules read.
+def code_files(*scripts, modules=(), data=()):
+    """The files the jobs of `scripts` run that decide their outputs: each script, the modules
+    it imports (transitively, read from its import statements; not dlwpt.code_inputs.PLUMBING),
+    the modules it loads by computed name (`modules`, dotted), and every file of the
+    package-data folders `data` (paths under dlwpt/) its modules read.
     """
-    files = script_dependencies(REPO / "scripts" / script, REPO, modules)
-    return files + [f for folder in data for f in package_data(REPO / "dlwpt" / folder)]
+    files = {REPO / "scripts" / s for s in scripts}
+    for script in scripts:
+        files.update(script_dependencies(REPO / "scripts" / script, REPO, modules))
+    files.update(f for folder in data for f in package_data(REPO / "dlwpt" / folder))
+    return sorted(files)
 
 
-def code(script, modules=(), data=()):
-    """code_files as params (`params: **code(...)`): per file, its path and the digest of its
-    code without comments, docstrings or layout (dlwpt.code_inputs.source_digest; package data:
-    of its bytes). A change to a module's code reruns exactly the jobs that run it, and the
-    plan's reason names the file; an edited comment or docstring reruns nothing. Paths are
-    relative to the checkout: a checkout moved or renamed plans no job for its code.
+def code(*scripts, modules=(), data=()):
+    """code_files as one param (`params: **code(...)`), `code`: {path: digest of its code
+    without comments, docstrings or layout} (dlwpt.code_inputs.code_params; package data: of
+    its bytes). A change to a file's code reruns exactly the jobs that run it, and the plan's
+    reason prints the mapping before and now; an edited comment or docstring, or a touched or
+    checked-out file, reruns nothing. Paths are relative to the checkout: a checkout moved or
+    renamed plans no job for its code.
 
     A module Python cannot parse, or an import that names no module, stops the plan with one
     line, `code: <file>:<line>: <problem>` (a module this Snakefile imports itself fails
     earlier, in Snakemake's words).
     """
     try:
-        return code_params(code_files(script, modules, data), REPO)
+        return code_params(code_files(*scripts, modules=modules, data=data), REPO)
     except ValueError as e:
         logger.error(f"code: {e}")
         sys.exit(1)

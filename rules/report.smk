@@ -69,9 +69,6 @@ rule publish_report:
         **report_params(),
         # make_report's code too (as its params above): after a code change that makes the
         # report fail, the same command must not find the published page up to date.
-        **{
-            **code("make_report.py", data=["report/templates"]),
-            **code("publish_report.py"),
-        },
+        **code("make_report.py", "publish_report.py", data=["report/templates"]),
     script:
         "../scripts/publish_report.py"

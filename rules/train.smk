@@ -1,4 +1,5 @@
 # Train: one job per (model, seed) on the cifar2 tensors, plus the thermometer experiments.
+from dlwpt import runs
 
 
 rule train_model:
@@ -23,15 +24,11 @@ rule train_model:
     params:
         # The package code it runs, by digest (see code() in common.smk).
         **code("train_model.py"),
+        # The run's settings from train: (dlwpt.runs.TRAIN_KEYS), each a param of its name.
+        **runs.job_settings(config),
         # The model's own settings are params: changing them reruns this model only (a sweep
         # point's: its base model's entry with the point's values).
         hyperparameters=lambda w: sweeps.run_settings(config, w.model, SWEEPS),
-        device=config["train"]["device"],
-        gpus=config["train"]["gpus"],
-        loop=config["train"]["loop"],
-        cuda_graphs=config["train"]["cuda_graphs"],
-        subsample=config["train"]["subsample"],
-        checkpoint_every=config["train"]["checkpoint_every"],
         # Kept outside the declared outputs so Snakemake never deletes it on failure.
         resume_dir="results/.resume/{model}/seed{seed}",
     script:

@@ -1,11 +1,18 @@
-"""Snakemake entry point: train one (model, seed) of the zoo."""
+"""Snakemake entry point: train one (model, seed) of the zoo.
+
+dlwpt.train computes the run; what this job adds around it decides none of its outputs, and so
+is passed in (dlwpt.code_inputs.PLUMBING): the GPU it claims, the watch that ends it when
+Snakemake dies, its progress lines and its TensorBoard event files.
+"""
 
 import _bootstrap  # noqa: F401  (puts the repository on sys.path)
 
+from dlwpt.devices import claimed_device
 from dlwpt.io import script_errors
+from dlwpt.live import EpochLog
 from dlwpt.orphan import ParentWatch
-from dlwpt.progress import PROGRESS_DIR
-from dlwpt.train import RunFiles, RunSettings, train_model
+from dlwpt.progress import JobProgress
+from dlwpt.train import Plumbing, RunFiles, RunSettings, train_model
 
 # ParentWatch: Snakemake killed (SIGKILL), this job stops within seconds (dlwpt/orphan.py).
 with script_errors(snakemake.log[0]) as log, ParentWatch(log) as watch:
@@ -16,9 +23,7 @@ with script_errors(snakemake.log[0]) as log, ParentWatch(log) as watch:
         metrics=snakemake.output.metrics,
         summary=snakemake.output.summary,
         predictions=snakemake.output.predictions,
-        tensorboard=snakemake.output.tensorboard,
         resume=p.resume_dir,
-        progress=PROGRESS_DIR,
     )
     run = RunSettings(
         model_name=snakemake.wildcards.model,
@@ -32,4 +37,10 @@ with script_errors(snakemake.log[0]) as log, ParentWatch(log) as watch:
         subsample=p.subsample,
         checkpoint_every=p.checkpoint_every,
     )
-    train_model(files, run, log=log, watch=watch)
+    plumbing = Plumbing(
+        epoch_log=lambda rows, walltimes: EpochLog(snakemake.output.tensorboard, rows, walltimes),
+        on_epoch=JobProgress(run.model_name, run.seed, log),
+        watch=watch,
+    )
+    with claimed_device(run.device, run.gpus, log) as (device, gpu):
+        train_model(files, run, device=device, gpu=gpu, log=log, plumbing=plumbing)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from dlwpt.code_inputs import (
+    PLUMBING,
     code_params,
     imported_names,
     module_dependencies,
@@ -262,16 +263,33 @@ def test_a_file_python_cannot_parse_is_one_line(tmp_path, text, problem):
         imported_names(path)
 
 
-def test_code_params_name_each_file_by_its_path_in_the_checkout(tmp_path):
+def test_code_params_are_one_mapping_of_each_files_path_in_the_checkout(tmp_path):
     write_package(tmp_path, SYNTHETIC)
     files = script_dependencies(tmp_path / "scripts/job.py", tmp_path, package="pkg")
-    params = code_params(files, tmp_path)
-    assert params["code:pkg/sub/c.py"] == f"pkg/sub/c.py {source_digest(tmp_path / 'pkg/sub/c.py')}"
-    assert list(params) == [f"code:{p.relative_to(tmp_path).as_posix()}" for p in files]
+    params = code_params([tmp_path / "scripts/job.py", *files], tmp_path)
+    assert list(params) == ["code"]
+    assert params["code"]["pkg/sub/c.py"] == source_digest(tmp_path / "pkg/sub/c.py")[:12]
+    assert list(params["code"]) == [p.relative_to(tmp_path).as_posix()
+                                    for p in sorted([tmp_path / "scripts/job.py", *files])]
+
+
+def test_plumbing_is_imported_by_scripts_only():
+    """A module a job's results depend on never imports a PLUMBING module: leaving those out
+    of the code params hides no code that computes."""
+    for script in sorted((REPO / "scripts").glob("*.py")):
+        for path in script_dependencies(script, REPO):
+            module = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(
+                ".__init__")
+            assert not set(imported_names(path, module)) & set(PLUMBING), (script, path)
+    # the training job's script does import them, and they are left out
+    train = script_dependencies(REPO / "scripts/train_model.py", REPO)
+    assert set(imported_names(REPO / "scripts/train_model.py")) >= set(PLUMBING)
+    assert not {module_file(m, REPO) for m in PLUMBING} & set(train)
 
 
 # Loads the workflow as Snakemake does (its API) and prints, per job given on stdin as
-# [rule, wildcards], the values of the rule's code params (the rule's `params: **code(...)`).
+# [rule, wildcards], the names of the rule's params and the value of its code param (the rule's
+# `params: **code(...)`).
 DECLARED_CODE = """
 import json, sys, types
 from pathlib import Path
@@ -286,15 +304,25 @@ with SnakemakeApi(OutputSettings()) as api:
     found = []
     for rule, wildcards in json.load(sys.stdin):
         w = types.SimpleNamespace(**wildcards)
-        values = [v(w) if callable(v) else v for name, v in rules[rule].params.items()
-                  if name.startswith("code:")]
-        found.append([v for v in values if v is not None])
+        params = dict(rules[rule].params.items())
+        code = params.get("code")
+        found.append([list(params), (code(w) if callable(code) else code) or {}])
 print(json.dumps(found))
 """
 
 
-def declared_code(workdir: Path, jobs: list[dict], checkout: Path = REPO) -> list[list[str]]:
-    """Per job (rule, wildcards dict), the values of its code params: "<path> <digest>"."""
+def declared_code(workdir: Path, jobs: list[dict], checkout: Path = REPO) -> list[dict[str, str]]:
+    """Per job (rule, wildcards dict), its code param: {path: digest}."""
+    return [code for _, code in declared(workdir, jobs, checkout)]
+
+
+def declared_params(workdir: Path, rule: str) -> dict:
+    """A rule without wildcards: its params' names, the code param's value for "code"."""
+    ((names, code),) = declared(workdir, [{"rule": rule, "wildcards": {}}])
+    return {**dict.fromkeys(names), "code": code}
+
+
+def declared(workdir: Path, jobs: list[dict], checkout: Path = REPO) -> list[list]:
     env = {**os.environ, "DLWPT_DATA": str(DATA), "DLWPT_CIFAR10": str(CIFAR10)}
     out = subprocess.run(
         [sys.executable, "-c", DECLARED_CODE, str(checkout / "Snakefile"), str(workdir)],
@@ -316,7 +344,7 @@ def test_every_job_declares_every_package_module_it_loads(tmp_path):
     checked: dict[tuple[str, str], set[Path]] = {}
     for job, code in zip(jobs, declared_code(tmp_path, jobs), strict=True):
         if job["rule"] not in scripts or job["rule"] in WITHOUT_CODE_INPUTS:
-            assert code == [], job["rule"]
+            assert code == {}, job["rule"]
             continue
         lookup = LAZY_LOOKUPS.get(job["rule"], lambda w: "")(job["wildcards"])
         key = (job["rule"], lookup)
@@ -324,11 +352,13 @@ def test_every_job_declares_every_package_module_it_loads(tmp_path):
             checked[key] = loaded_modules(scripts[job["rule"]], REPO, "dlwpt", lookup)
             assert checked[key], key
         # paths relative to the checkout, each with its digest: no code file is an input
-        entries = dict(value.split(" ") for value in code)
-        assert all(entries[rel] == source_digest(REPO / rel) for rel in entries)
+        assert all(code[rel] == source_digest(REPO / rel)[:12] for rel in code)
         assert not any((tmp_path / p).resolve().is_relative_to(package_dir) for p in job["input"])
-        declared = {(REPO / rel).resolve() for rel in entries}
-        assert checked[key] - declared == set(), (job["rule"], job["wildcards"])
+        declared = {(REPO / rel).resolve() for rel in code}
+        # what the job loads that decides no result: the plumbing its script passes in
+        plumbing = {p.resolve() for p in module_dependencies(PLUMBING, REPO, leave_out=())}
+        assert checked[key] - declared - plumbing == set(), (job["rule"], job["wildcards"])
+        assert scripts[job["rule"]].resolve() in declared
         if job["rule"] == "make_report":
             assert set(package_data(package_dir / "report/templates")) <= declared
     # every dataset's own module was loaded and checked
@@ -351,3 +381,20 @@ def test_a_module_python_cannot_parse_stops_the_plan_with_one_line(tmp_path):
     assert error_lines(result.stdout + result.stderr) == [
         f"code: {broken}:{len(lines) + 1}: invalid syntax"]
     assert not (work / "results").exists()
+
+
+def architecture_list(section: str) -> set[str]:
+    """The files docs/ARCHITECTURE.md lists under `section` (a bold line in "Code params")."""
+    doc = (REPO / "docs/ARCHITECTURE.md").read_text()
+    block = doc.split("## Code params", 1)[1].split(f"**{section}**", 1)[1].split("\n\n", 1)[0]
+    return set(re.findall(r"`([\w/.]+\.py)`", block))
+
+
+def test_the_documented_result_modules_are_the_training_jobs_code_param(tmp_path):
+    """docs/ARCHITECTURE.md names what decides a training run's results: exactly the files of
+    train_model's code param; and the plumbing it lists is PLUMBING."""
+    (code,) = declared_code(tmp_path, [{"rule": "train_model",
+                                        "wildcards": {"model": "net", "seed": "0"}}])
+    assert architecture_list("Decide a training run's results") == set(code)
+    assert architecture_list("Decide none") == {
+        module_file(m, REPO).relative_to(REPO).as_posix() for m in PLUMBING}

@@ -1,6 +1,7 @@
 """Training loops and train_model on real CIFAR-2 subsets: learning, determinism, resume."""
 
 import csv
+import logging
 import os
 import signal
 import subprocess
@@ -248,12 +249,14 @@ def test_a_later_divergence_keeps_the_last_finite_epochs_figures(small_data, tmp
 def test_cuda_without_a_gpu_is_one_line_at_the_start_of_the_job(small_data, tmp_path):
     outputs = [str(tmp_path / n) for n in ("model.pt", "metrics.csv", "summary.json")]
     script = (
+        "from dlwpt.devices import claimed_device\n"
         "from dlwpt.io import script_errors\n"
         "from dlwpt.train import RunFiles, RunSettings, train_model\n"
-        f"with script_errors({str(tmp_path / 'job.log')!r}):\n"
+        f"with script_errors({str(tmp_path / 'job.log')!r}) as log, "
+        "claimed_device('cuda', None, log) as (device, gpu):\n"
         f"    train_model(RunFiles({str(small_data)!r}, *{outputs!r}),\n"
-        f"                RunSettings(model_name='net', model_cfg={NET!r}, seed=0,\n"
-        "                            device='cuda'))\n")
+        f"                RunSettings(model_name='net', model_cfg={NET!r}, seed=0),\n"
+        "                device=device)\n")
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 1
@@ -273,13 +276,15 @@ def test_a_failing_cuda_job_releases_its_gpu_claim(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    monkeypatch.setattr(train, "claim_gpu", functools.partial(
+    monkeypatch.setattr(devices, "claim_gpu", functools.partial(
         devices.claim_gpu, lock_dir=tmp_path / "locks", env={}, wait_s=0))
     bad = tmp_path / "cifar2.pt"
     bad.write_text("not a tensor file")
-    with pytest.raises(DataError, match="cannot load"):
-        train_model(RunFiles(bad, *(tmp_path / n for n in ("m.pt", "m.csv", "s.json"))),
-                    RunSettings(model_name="net", model_cfg=NET, seed=0, device="cuda"))
+    log = logging.getLogger("claim-test")
+    with pytest.raises(DataError, match="cannot load"), devices.claimed_device(
+            "cuda", None, log) as (device, _):
+        assert device == torch.device("cuda", 0)
+        train.load_training_data(bad, None)
     free = devices.try_claim(devices.Candidate("0", 0), tmp_path / "locks")
     assert free is not None
     free.release()
@@ -297,7 +302,8 @@ def test_bad_input_is_a_one_line_data_error(tmp_path):
 
 CHILD = """
 import logging, sys, time
-from dlwpt.train import RunFiles, RunSettings, train_model
+from dlwpt.progress import JobProgress
+from dlwpt.train import Plumbing, RunFiles, RunSettings, train_model
 
 class SlowEpochs(logging.Handler):
     def emit(self, record):
@@ -313,7 +319,7 @@ cfg = dict(arch="NetDropout", n_chans1=16, epochs=4, batch_size=64, lr=1e-2, opt
 train_model(RunFiles(sys.argv[1], out + "/model.pt", out + "/metrics.csv", out + "/summary.json",
                      resume=out + "/resume"),
             RunSettings(model_name="resume", model_cfg=cfg, seed=3, device="cpu", threads=2),
-            log=log)
+            log=log, plumbing=Plumbing(on_epoch=JobProgress("resume", 3, log, None)))
 """
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dlwpt.live import EVENT_FILES, TAGS
-from dlwpt.train import RunFiles, RunSettings, train_model
+from dlwpt.live import EVENT_FILES, TAGS, EpochLog
+from dlwpt.progress import JobProgress
+from dlwpt.train import Plumbing, RunFiles, RunSettings, train_model
 from tests.helpers.data import subset_file
 from tests.helpers.tensorboard import expected_scalars, scalar_events, scalars
 
@@ -23,11 +24,15 @@ def small_data(tmp_path_factory) -> Path:
 
 def train(data: Path, out: Path, resume_dir: Path | None = None, checkpoint_every: int = 1,
           log: logging.Logger | None = None) -> dict:
+    """As a job does: the event files in out/tb, the epoch lines to `log`."""
     files = RunFiles(data, out / "model.pt", out / "metrics.csv", out / "summary.json",
-                     tensorboard=out / "tb", resume=resume_dir)
+                     resume=resume_dir)
     run = RunSettings(model_name="live", model_cfg=CFG, seed=1, device="cpu",
                       checkpoint_every=checkpoint_every)
-    return train_model(files, run, log=log)
+    log = log or logging.getLogger("live-test")
+    plumbing = Plumbing(epoch_log=lambda rows, walltimes: EpochLog(out / "tb", rows, walltimes),
+                        on_epoch=JobProgress("live", 1, log, None))
+    return train_model(files, run, log=log, plumbing=plumbing)
 
 
 class KillAt(logging.Handler):

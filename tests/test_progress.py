@@ -112,6 +112,96 @@ def test_whole_run_line_from_the_plan_and_the_jobs_progress(tmp_path):
     assert progress.whole_run_line(folder, now=now) is None
 
 
+# --- progress never fails a training job ----------------------------------------------------------
+
+GOOD_PLAN = {"started": 0.0, "wall_s": 40, "jobs": [
+    {"id": "train_model/net/seed0", "rule": "train_model", "run": "net", "seed": 0,
+     "seconds": 30, "start": 0, "end": 30, "benchmark": "benchmarks/train_model/net/seed0.tsv"}]}
+GOOD_RECORD = {"run": "net", "seed": 0, "epoch": 1, "epochs": 2, "elapsed": 3.0, "done": False,
+               "time": 1.0}
+# A file as another version, a crash or a person may leave it: truncated, of the wrong shape,
+# with numbers that are none.
+BAD_TEXTS = [
+    "", '{"jobs": [', "null", "[]", '"abc"', '{"jobs": "abc"}', '{"jobs": [1, 2]}',
+    '{"jobs": [{}], "started": 0, "wall_s": 1}', '{"jobs": {"a": 1}, "started": 0}',
+    json.dumps({**GOOD_PLAN, "started": "yesterday"}), json.dumps({**GOOD_PLAN, "wall_s": None}),
+    json.dumps({**GOOD_PLAN, "wall_s": float("nan")}),
+    json.dumps({**GOOD_PLAN, "wall_s": float("inf")}),
+    json.dumps({**GOOD_PLAN, "jobs": [{**GOOD_PLAN["jobs"][0], "seconds": float("nan")}]}),
+    json.dumps({**GOOD_PLAN, "jobs": [{**GOOD_PLAN["jobs"][0], "end": "x"}]}),
+    json.dumps({**GOOD_PLAN, "jobs": [{**GOOD_PLAN["jobs"][0], "run": None, "seed": []}]}),
+    json.dumps({**GOOD_RECORD, "epochs": 0}), json.dumps({**GOOD_RECORD, "epoch": "1"}),
+    json.dumps({**GOOD_RECORD, "epoch": float("nan")}), json.dumps({**GOOD_RECORD, "time": "x"}),
+    '\udcff\x00\xff',
+]
+
+
+def progress_files(folder):
+    """Every file progress reads during training: the plan, and a job's progress record."""
+    return [folder / progress.PLAN_NAME, progress.progress_path(folder, "net", 0)]
+
+
+def bad_files(folder):
+    """(file, writer) pairs: each file replaced by each bad text, and by a folder."""
+    def write(text):
+        return lambda path: path.write_bytes(text.encode("utf-8", "surrogateescape"))
+
+    def folder_instead(path):
+        (path / "inside").mkdir(parents=True)
+
+    return [(path, make) for path in progress_files(folder)
+            for make in [*map(write, BAD_TEXTS), folder_instead]]
+
+
+def test_bad_progress_files_mean_no_whole_run_line_never_an_error(tmp_path, caplog):
+    """Each file progress reads during training, replaced by something it cannot use: the job's
+    hook (and whole_run_line) gives no line, or the line of the files that are good, and
+    never raises; at most one warning."""
+    import logging
+    import shutil
+
+    log = logging.getLogger("progress-fuzz")
+    folder = tmp_path / "results/.progress"
+    rows = [{"epoch": 1, "train_loss": 0.7, "train_acc": 0.5, "val_acc": 0.5, "seconds": 1.0}]
+    for index, (path, make) in enumerate(bad_files(folder)):
+        shutil.rmtree(folder, ignore_errors=True)
+        progress.write_json_atomic(folder / progress.PLAN_NAME, GOOD_PLAN)
+        progress.write_json_atomic(progress.progress_path(folder, "net", 0), GOOD_RECORD)
+        if path.exists():
+            path.unlink()
+        make(path)
+        line = progress.whole_run_line(folder, now=10.0)
+        assert line is None or line.startswith("run: "), (index, line)
+        hook = progress.JobProgress("net", 0, log, folder)
+        with caplog.at_level(logging.INFO, logger="progress-fuzz"):
+            caplog.clear()
+            hook(rows, 2, 3.0)
+            hook(rows, 2, 3.0, done=True)
+        assert caplog.records and caplog.records[0].getMessage().startswith("net/seed0 epoch 1/2")
+        assert len([r for r in caplog.records if r.levelname == "WARNING"]) <= 1, index
+
+
+def test_the_job_hook_prints_the_epoch_line_then_the_whole_run_line(tmp_path, caplog):
+    import logging
+
+    folder = tmp_path / "results/.progress"
+    now = time.time()
+    progress.write_json_atomic(folder / progress.PLAN_NAME, {**GOOD_PLAN, "started": now - 1})
+    hook = progress.JobProgress("net", 0, logging.getLogger("progress-hook"), folder)
+    row = {"epoch": 1, "train_loss": 0.7, "train_acc": 0.5, "val_acc": 0.5, "seconds": 1.0}
+    with caplog.at_level(logging.INFO, logger="progress-hook"):
+        hook([row], 2, 4.0)  # 4 s for the first of 2 epochs: 4 s left
+        hook([row, {**row, "epoch": 2}], 2, 8.0)  # the last: no whole-run line yet
+        hook([row, {**row, "epoch": 2}], 2, 8.5, done=True)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == ("net/seed0 epoch 1/2 loss 0.7000 train_acc 0.5000 val_acc 0.5000 "
+                        "1.00 s ETA 4s")
+    assert lines[1].startswith("run: 50% of the expected work")
+    assert lines[2].startswith("net/seed0 epoch 2/2 ") and lines[3].startswith("run: 100% ")
+    assert len(lines) == 4
+    assert progress.read_json(progress.progress_path(folder, "net", 0))["done"] is True
+
+
 @pytest.mark.pipeline
 def test_the_quick_runs_terminal_names_each_epochs_run_and_estimates_before_the_first_job(
         quick_pipeline):

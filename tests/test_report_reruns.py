@@ -11,7 +11,8 @@ import json
 import pytest
 
 from tests.helpers.data import REPO
-from tests.helpers.workflow import QUICK, edited, job_counts, snakemake
+from tests.helpers.workflow import QUICK, edited, job_counts, planned_jobs, snakemake
+from tests.test_reruns import changed_code
 
 pytestmark = pytest.mark.pipeline
 REPORT_ONLY = {"make_report": 1, "publish_report": 1, "all": 1}
@@ -65,6 +66,29 @@ def test_editing_a_report_template_reruns_the_report_only(quick_pipeline, templa
     with edited(REPO / "dlwpt/report/templates" / template):
         result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
     assert job_counts(result.stdout) == REPORT_ONLY
-    # the templates are code params of make_report: the reason names the file
-    assert "Params have changed" in result.stdout
-    assert f"dlwpt/report/templates/{template} " in result.stdout
+    # the templates are in make_report's code param: its entry is what differs
+    reasons = {j["rule"]: j["reason"] for j in planned_jobs(result.stdout)}
+    assert changed_code(reasons["make_report"]) == {f"dlwpt/report/templates/{template}"}
+
+
+def test_a_code_change_in_a_report_module_names_the_file(quick_pipeline):
+    """One line of code in dlwpt/report/build.py: the report only; make_report's reason holds
+    its code param before and now (about 5 KB), which differ in that file's entry only
+    (publish_report's reason: its inputs, make_report's outputs, are updated)."""
+    with edited(REPO / "dlwpt/report/build.py"):
+        result = snakemake(quick_pipeline, "-n", "--configfile", QUICK, "--cores", "2")
+    assert job_counts(result.stdout) == REPORT_ONLY
+    reasons = {j["rule"]: j["reason"] for j in planned_jobs(result.stdout)}
+    assert changed_code(reasons["make_report"]) == {"dlwpt/report/build.py"}
+    assert len(reasons["make_report"]) < 8000
+
+
+def test_the_report_rules_carry_few_params(tmp_path):
+    """One code param for all the files a report job runs, not one per file."""
+    from tests.test_code_inputs import declared_params
+
+    for rule in ("make_report", "publish_report"):
+        params = declared_params(tmp_path, rule)
+        assert len(params) <= 15, (rule, params)
+        assert "dlwpt/report/build.py" in params["code"] and "scripts/make_report.py" in params[
+            "code"]
