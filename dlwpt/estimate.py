@@ -16,11 +16,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dlwpt import costs, sweeps
+from dlwpt import costs
 from dlwpt.costs import MEASURED, MODELED, MeasuredRun, ProbeFn, Throughput
 from dlwpt.io import write_json
 from dlwpt.progress import PLAN_NAME, PROGRESS_DIR, TRAIN_RULE, duration, read_json
-from dlwpt.runs import job_settings, run_name
+from dlwpt.runs import (
+    SWEEPS_ROOT,
+    Sweep,
+    configured_sweeps,
+    job_settings,
+    run_name,
+    run_settings,
+)
 
 LONG_RUN_S = 3600.0  # over this, the block names the settings that shorten the run
 MANY_RUNS = 200  # over this many training runs, the plan says so while it is parsed
@@ -114,7 +121,7 @@ def plural(n: int, word: str) -> str:
 
 def counted(n: int, runs: Sequence[str] | set[str], seeds: Sequence[int]) -> str:
     """`12 training runs (10 models and 2 sweep points x 1 seed)`."""
-    points = sum(run.startswith(sweeps.ROOT + "/") for run in runs)
+    points = sum(run.startswith(SWEEPS_ROOT + "/") for run in runs)
     return (f"{plural(n, 'training run')} ({plural(len(runs) - points, 'model')}"
             + (f" and {plural(points, 'sweep point')}" if points else "")
             + f" x {plural(len(seeds), 'seed')})")
@@ -173,11 +180,11 @@ def write_plan(progress_dir: str | os.PathLike, estimate: Estimate, started: flo
                  for job in estimate.jobs]})
 
 
-def training_settings(config: Mapping[str, Any], run: str, points: list[sweeps.Sweep],
+def training_settings(config: Mapping[str, Any], run: str, points: list[Sweep],
                       n_train: int) -> dict[str, Any]:
-    """A training run's settings (dlwpt.sweeps.run_settings), with its images and loop."""
+    """A training run's settings (dlwpt.runs.run_settings), with its images and loop."""
     subsample = config["train"].get("subsample")
-    return {"epochs": 100, **sweeps.run_settings(dict(config), run, points),
+    return {"epochs": 100, **run_settings(dict(config), run, points),
             "n_train": min(subsample, n_train) if subsample else n_train,
             "loop": job_settings(config)["loop"] or "resident"}
 
@@ -189,7 +196,7 @@ def planned_jobs(workflow: Any, config: Mapping[str, Any]) -> list[PlannedJob]:
     dag = workflow.dag
     jobs = [job for job in dag.needrun_jobs() if not job.is_norun]
     ids = {job: job_id(job.rule.name, dict(job.wildcards_dict)) for job in jobs}
-    points, n_train = sweeps.configured(dict(config)), cifar2_counts(config)[0]
+    points, n_train = configured_sweeps(dict(config)), cifar2_counts(config)[0]
     planned = []
     for job in jobs:
         gpu = job.resources.get("gpu", 0)
@@ -271,7 +278,7 @@ def announce(workflow: Any, config: Mapping[str, Any], logger: Any, train_gpus: 
 
 
 def many_runs(workflow: Any, config: Mapping[str, Any], logger: Any, runs: Sequence[str],
-              points: list[sweeps.Sweep], train_gpus: int = 0,
+              points: list[Sweep], train_gpus: int = 0,
               probe_fn: ProbeFn | None = None) -> str | None:
     """While the Snakefile is parsed, also in a dry run: over MANY_RUNS training runs, one line
     with their count, the settings that shrink it and their time laid out on this machine."""

@@ -11,7 +11,7 @@ min_version("9.0")
 # The Snakefile imports the package from its own checkout (scripts do so via _bootstrap.py).
 sys.path.insert(0, str(REPO))
 
-from dlwpt import plan, rerun, sources, sweeps  # noqa: E402
+from dlwpt import plan, rerun, sources  # noqa: E402
 from dlwpt.code_inputs import (  # noqa: E402
     code_params,
     package_data,
@@ -44,9 +44,8 @@ except plan.Refused as e:
 
 DATASETS = PLAN.datasets
 MODELS = PLAN.models
-SWEEPS = (
-    PLAN.sweeps
-)  # sweep points train as runs of their own: `sweeps/<sweep>/<point>`
+# Sweep points train as runs of their own: `sweeps/<sweep>/<point>`.
+SWEEPS = PLAN.sweeps
 SWEEP_RUNS = PLAN.sweep_runs
 SEEDS = PLAN.seeds
 EXPERIMENTS = PLAN.experiments

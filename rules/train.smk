@@ -28,7 +28,7 @@ rule train_model:
         **runs.job_settings(config),
         # The model's own settings are params: changing them reruns this model only (a sweep
         # point's: its base model's entry with the point's values).
-        hyperparameters=lambda w: sweeps.run_settings(config, w.model, SWEEPS),
+        hyperparameters=lambda w: runs.run_settings(config, w.model, SWEEPS),
         # Kept outside the declared outputs so Snakemake never deletes it on failure.
         resume_dir="results/.resume/{model}/seed{seed}",
     script:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlwpt import sweeps
 from dlwpt.config import (
     check_config,
     class_labels,
@@ -18,7 +17,7 @@ from dlwpt.config import (
     schema_problem,
     selected_models,
 )
-from dlwpt.runs import model_config
+from dlwpt.runs import configured_sweeps, model_config, run_settings, sweep_runs
 from tests.helpers.config import default_config, quick_config
 from tests.helpers.workflow import (
     QUICK,
@@ -62,10 +61,10 @@ def test_the_defaults_and_the_quick_config_pass(config):
                  "nn_named_tanh8"):
         expected["thermometer"]["experiments"][name]["epochs"] = 500
     assert quick == expected and list(quick["models"]) == list(config["models"])
-    runs = sweeps.runs(sweeps.configured(quick))
-    assert runs == ["sweeps/width/n_chans1~8", "sweeps/width/n_chans1~16"]
-    assert [sweeps.run_settings(quick, run)["n_chans1"] for run in runs] == [8, 16]
-    assert {sweeps.run_settings(quick, run)["epochs"] for run in [*quick["models"], *runs]} == {2}
+    points = sweep_runs(configured_sweeps(quick))
+    assert points == ["sweeps/width/n_chans1~8", "sweeps/width/n_chans1~16"]
+    assert [run_settings(quick, run)["n_chans1"] for run in points] == [8, 16]
+    assert {run_settings(quick, run)["epochs"] for run in [*quick["models"], *points]} == {2}
     assert model_config(quick, "res_deep")["n_blocks"] == 4
 
 
