@@ -37,21 +37,24 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dlwpt.report.comparisons import (
+from dlwpt.report.formats import acc, missing
+from dlwpt.report.trends import SweepResult
+from dlwpt.report.verdicts import LABELS, difference_words, trend_words
+from dlwpt.results.comparisons import (
     A_BETTER,
     ALL_PAIRS,
     ALPHA,
     B_BETTER,
+    EPOCHS_TO_TARGET,
+    GAP,
     NOT_DISTINGUISHABLE,
+    TRAIN_ACC,
     VAL_ACC,
     SeedFigures,
     family_rows,
     pair_row,
 )
-from dlwpt.report.comparisons import CLAIMS as CLAIMS_FAMILY
-from dlwpt.report.formats import acc, missing
-from dlwpt.report.trends import SweepResult
-from dlwpt.report.verdicts import LABELS, difference_words, trend_words
+from dlwpt.results.comparisons import CLAIMS as CLAIMS_FAMILY
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 NOT_EVALUATED = "not evaluated"
@@ -60,7 +63,6 @@ COMPARE, THRESHOLD = "compare", "threshold"
 FULLY_CONNECTED, CONV = "fully connected", "conv"
 GROUPS = (FULLY_CONNECTED, CONV)
 FC_ARCH = "FullyConnected"
-TRAIN_ACC, GAP, EPOCHS_TO_TARGET = "train_acc", "gap", "epochs_to_target"
 TRAINING_QUANTITIES = (TRAIN_ACC, GAP, EPOCHS_TO_TARGET)
 MEMORIZED = 0.99  # "reaches ~1.0": every seed's training accuracy at least this
 
@@ -209,7 +211,9 @@ CLAIMS: tuple[ClaimSpec, ...] = (
 )
 
 QUANTITY_LABELS = {VAL_ACC: "validation accuracy", TRAIN_ACC: "training accuracy",
-          GAP: "train−val gap"}
+                   GAP: "train−val gap"}
+
+
 def members(side: str, per_model: pd.DataFrame) -> list[str]:
     """The models that ran on this side: a group's members (config order), or the model."""
     if side == FULLY_CONNECTED:
