@@ -294,7 +294,7 @@ def load_entry(path: str | os.PathLike) -> dict[str, Any]:
         raise DamagedEntry(path, "corrupt: not a history entry (a JSON object with a layout)")
     layout = entry["layout"]
     if layout != LAYOUT:
-        raise HistoryError(path, f"written by an {'older' if layout < LAYOUT else 'newer'} "
+        raise HistoryError(path, f"written by {'an older' if layout < LAYOUT else 'a newer'} "
                                  f"layout ({layout}); this checkout reads layout {LAYOUT}: "
                                  + (f"move {path.parent.parent} aside to start a new history"
                                     if layout < LAYOUT else "update the checkout"))

@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from dlwpt.report.comparisons import (
+from dlwpt.results.comparisons import (
     COMPARISON_COLUMNS,
     VERDICTS,
     SeedFigures,
