@@ -24,8 +24,8 @@ from dlwpt.code_inputs import source_digest
 from dlwpt.config import check_config, schema_problem
 from dlwpt.io import file_digest, json_digest, read_json, write_json
 from dlwpt.report import verdicts
-from dlwpt.results.comparisons import DATA_CHANGED, compare_runs
 from dlwpt.results.changes import CodeChange, SettingChange
+from dlwpt.results.comparisons import DATA_CHANGED, compare_runs
 from dlwpt.results.reading import load_runs, run_files
 from dlwpt.runs import TRAIN_KEYS, TRAINED_FILES
 from tests.helpers.report_inputs import N_VAL, write_run
@@ -673,7 +673,7 @@ def folder_size(path: Path) -> int:
 
 
 def test_retraining_one_model_of_the_default_zoo_adds_well_under_2_mb(tmp_path):
-    """Issue 16: 10 models x 3 seeds (val_predictions.csv 2,000 rows, metrics.csv 100
+    """10 models x 3 seeds (val_predictions.csv 2,000 rows, metrics.csv 100
     epochs, the published tables of that size); one model retrained. The figure is
     docs/history.md's."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())

@@ -825,8 +825,8 @@ def test_benchmarks_alone_still_give_a_cost_section(synthetic, tmp_path):
     ("thermometer_not_json", "cannot read JSON"),
     ("summary_not_json", "cannot read JSON"),
     ("summary_edited", "changed after training (its seal does not match)"),
-    ("summary_unsealed", "not sealed (written before summaries were sealed); if the run is as "
-                         "trained, seal it with: "),
+    ("summary_unsealed", "not sealed (written before summaries were sealed); rebuild the run "
+                         "with"),
     ("model_truncated", "changed since it was trained"),
     ("metrics_edited", "changed since it was trained"),
 ])
@@ -1038,7 +1038,7 @@ AUDIT = {"a": [1700, 1702, 1698, 1990], "b": [1720, 1721, 1719], "c": [1600, 160
 
 
 def test_the_audits_headline_case_names_b_better_than_a_or_no_winner(synthetic, tmp_path):
-    """Issue 15's "false headline": a is right on 1700/1702/1698/1990 of the 2,000 images on
+    """A "false headline": a is right on 1700/1702/1698/1990 of the 2,000 images on
     seeds 0-3, b on 1720/1721/1719 and c on 1600/1605/1595 on seeds 0-2. a's mean over its own
     four seeds (0.886) is the highest, but on the seeds all three share b is above a, and
     significantly: the page names b better than a (or no winner), never "a and b tied"."""
