@@ -1,28 +1,16 @@
 """Experiments over time: every published run kept, and what each change did, measured.
 
-The store, `results/history/` (no rule declares it, so Snakemake never deletes it):
+The store, `results/history/` (no rule declares it, so Snakemake never deletes it; its layout:
+docs/ARCHITECTURE.md, "Report outputs"): `objects/` holds the files a run is made of, each
+once under its sha256; `runs/<id>.json` one entry per published run (`record`), never changed,
+its `entry_digest` over the rest. A damaged or edited entry is moved to `damaged/` (one
+warning), so the history goes on recording; blobs are checked against their names when read.
 
-- `objects/<first 2 hex>/<sha256>`: content-addressed copies of the files a run is made of
-  (each (model, seed)'s summary.json, metrics.csv and val_predictions.csv, the published
-  metrics.csv and comparisons.csv); a file identical to one already kept is stored once, so an
-  entry that retrains one model adds that model's files and the published tables.
-- `runs/<id>.json`: one entry per published run (`record`), written atomically, never changed:
-  `layout`, `id` (UTC time and a short content hash: entries sort by time), `time`,
-  `git_commit`, `dirty`, `experiment` (config `experiment:`), `config` (as run), `data` (sha256
-  of results/data/cifar2.pt, which training reads), `code` (the training rule's code files:
-  path under the checkout -> the digest the workflow compares, code_inputs.source_digest),
-  `models` ({model: {settings, settings_digest, seeds:
-  {seed: {summary, metrics, predictions}: blob digests}}}), `published` ({metrics,
-  comparisons}: blob digests) and `entry_digest` (sha256 over the rest). A damaged or edited
-  entry is moved to `damaged/` (one warning), so the history goes on recording. Blobs are
-  checked against their names when read: a model whose blob is missing or damaged is not
-  compared, the others are.
-
-A `Snapshot` is one run's content in memory, built from an entry or from the current run files
-(what the report reads); `compare(old, new)` says per model what changed (settings, code, data,
-seeds) and, for a model that was retrained, tests new against old on the seeds both ran with
-dlwpt.results.comparisons (paired, image by image and seed by seed; one Holm family,
-"history"). Rows are typed; the words are dlwpt.report.verdicts'.
+A `Snapshot` is one run's content, from an entry or from the current run files; `compare(old,
+new)` says per model what changed (dlwpt.results.changes) and tests a retrained model's new
+runs against its old ones with dlwpt.results.comparisons (one Holm family, "history"); a model
+whose blob is missing or damaged is not compared, the others are. The words are
+dlwpt.report.verdicts'.
 """
 
 from __future__ import annotations
@@ -31,6 +19,7 @@ import datetime
 import logging
 import math
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,32 +38,9 @@ from dlwpt.io import (
     write_json,
 )
 from dlwpt.provenance import git_commit
-from dlwpt.results.changes import (
-    ADDED,
-    CHANGED,
-    FAMILY,
-    NEW,
-    NOT_COMPARED,
-    OLD,
-    REMOVED,
-    RETRAINED,
-    UNCHANGED,
-    Changes,
-    ModelChange,
-    RunInfo,
-    code_changes,
-    setting_changes,
-)
-from dlwpt.results.comparisons import (
-    COMPARISON_COLUMNS,
-    DATA_CHANGED,
-    VAL_ACC,
-    Runs,
-    adjust,
-    untested,
-    validation_row,
-)
-from dlwpt.results.reading import read_predictions
+from dlwpt.results import changes as c
+from dlwpt.results import comparisons as cmp
+from dlwpt.results.reading import read_checked_json, read_predictions
 from dlwpt.runs import job_settings, model_config
 
 LAYOUT = 1
@@ -189,17 +155,10 @@ class Snapshot:
                 and self.content()["models"] == other.content()["models"])
 
     def summary(self, model: str, seed: int) -> dict[str, Any]:
-        key = (model, seed)
-        if key not in self._summaries:
-            path = self._read(model, seed, "summary")
-            try:
-                summary = read_json(path)
-            except (OSError, ValueError) as e:
-                raise self._error(path, f"cannot read JSON ({e})") from e
-            if not isinstance(summary, dict):
-                raise self._error(path, "not a summary (a JSON object)")
-            self._summaries[key] = summary
-        return self._summaries[key]
+        if (model, seed) not in self._summaries:
+            self._summaries[(model, seed)] = self._checked(
+                read_checked_json, self._read(model, seed, "summary"))
+        return self._summaries[(model, seed)]
 
     def val_acc(self, model: str, seed: int) -> float | None:
         """The run's validation accuracy (None: it diverged in its first epoch)."""
@@ -221,27 +180,24 @@ class Snapshot:
     def predictions(self, model: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """(labels, correct per image) of the run's val_predictions.csv, checked as the report
         checks them."""
-        summary = self.summary(model, seed)
-        path = self._read(model, seed, "predictions")
-        try:
-            return read_predictions(path, summary, self.models[model].seeds[seed].paths["summary"])
-        except HistoryError:
-            raise
-        except DataError as e:
-            raise self._error(e.path, e.problem) from e
+        return self._checked(read_predictions, self._read(model, seed, "predictions"),
+                             self.summary(model, seed), self._read(model, seed, "summary"))
 
     def _read(self, model: str, seed: int, name: str) -> Path:
         """The path of one run file; a blob is checked against its digest first."""
         files = self.models[model].seeds[seed]
-        path = files.paths[name]
         if self.source is not None:
-            check_blob(path, files.digests[name], self.source)
-        return path
+            check_blob(files.paths[name], files.digests[name], self.source)
+        return files.paths[name]
 
-    def _error(self, path: str | os.PathLike, problem: str) -> DataError:
-        if self.source is None:
-            return DataError(path, problem)
-        return HistoryError(path, f"{problem} (a blob of {self.source})")
+    def _checked(self, read: Any, path: Path, *args: Any) -> Any:
+        """read(path, *args); a problem of an entry's blob is a HistoryError naming the entry."""
+        try:
+            return read(path, *args)
+        except DataError as e:
+            if self.source is None or isinstance(e, HistoryError):
+                raise
+            raise HistoryError(e.path, f"{e.problem} (a blob of {self.source})") from e
 
 
 # --- the store ------------------------------------------------------------------------------
@@ -320,10 +276,8 @@ def move_aside(path: Path, error: DamagedEntry) -> Path:
     """Move a damaged entry to damaged/ beside runs/ (kept for a look, out of the history's
     way: the history goes on recording), saying so in one line."""
     target = path.parent.parent / DAMAGED / path.name
-    n = 1
-    while target.exists():
-        n += 1
-        target = target.with_name(f"{path.stem}.{n}{path.suffix}")
+    if target.exists():  # an entry of that name moved before
+        target = target.with_name(f"{path.stem}.{time.time_ns()}{path.suffix}")
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(path, target)
     log.warning("history: %s moved to %s: %s", path, target.parent, error.problem)
@@ -369,11 +323,9 @@ def snapshots(history_dir: str | os.PathLike) -> list[Snapshot]:
 
 def load(history_dir: str | os.PathLike, ref: str | None = None) -> Snapshot:
     """One entry: `ref` its id or a unique beginning of it; None, the latest."""
-    if ref is None:
-        return snapshots(history_dir)[-1]
     files = entry_files(history_dir)
-    if not files:
-        raise HistoryError(history_dir, "no history: no run has been published here yet")
+    if ref is None or not files:
+        return snapshots(history_dir)[-1]
     matches = [p for p in files if p.stem == ref] or [p for p in files if p.stem.startswith(ref)]
     if not matches:
         raise HistoryError(Path(history_dir) / "runs",
@@ -461,77 +413,78 @@ def record_published(history_dir: str | os.PathLike, *, config: Mapping[str, Any
 
 # --- what changed ---------------------------------------------------------------------------
 
-def compare(old: Snapshot | None, new: Snapshot) -> Changes:
+def compare(old: Snapshot | None, new: Snapshot) -> c.Changes:
     """What changed from `old` to `new` (None: the first run, nothing to compare with), per
     model (ModelChange), with the retrained models tested new against old on the seeds both
     ran (one Holm family over them). A model whose runs' files in the history are missing or
     damaged is NOT_COMPARED, the others are compared."""
     if old is None:
-        return Changes(None, RunInfo.of(new), True, False, (), ())
+        return c.Changes(None, c.RunInfo.of(new), True, False, (), ())
     data_changed = old.data != new.data
-    code = code_changes(old.code, new.code)
-    changes: list[ModelChange] = []
+    code = c.code_changes(old.code, new.code)
+    changes: list[c.ModelChange] = []
     rows: list[dict[str, Any]] = []
     tested: list[int] = []
     for model in [*new.models, *(m for m in old.models if m not in new.models)]:
         try:
             change = model_change(old, new, model, bool(code), data_changed)
         except HistoryError as e:
-            changes.append(ModelChange(model, NOT_COMPARED, problem=str(e)))
+            changes.append(c.ModelChange(model, c.NOT_COMPARED, problem=str(e)))
             continue
         if change.comparison is not None:
             rows.append(change.comparison)
             tested.append(len(changes))
         changes.append(change)
-    adjust(rows)  # Holm over the tested rows; every row finished (detectable_80)
+    cmp.adjust(rows)  # Holm over the tested rows; every row finished (detectable_80)
     for i, row in zip(tested, rows, strict=True):
         compared = {}
         if row.get("value_a") is not None:  # tested: the accuracies the difference is of
             compared = {"new_acc": row["value_a"], "old_acc": row["value_b"]}
-        changes[i] = replace(changes[i], comparison={c: row.get(c) for c in COMPARISON_COLUMNS},
-                             **compared)
-    return Changes(RunInfo.of(old), RunInfo.of(new), False, data_changed, code, tuple(changes))
+        changes[i] = replace(changes[i], **compared,
+                             comparison={k: row.get(k) for k in cmp.COMPARISON_COLUMNS})
+    return c.Changes(c.RunInfo.of(old), c.RunInfo.of(new), False, data_changed, code,
+                     tuple(changes))
 
 
 def model_change(old: Snapshot, new: Snapshot, model: str, code: bool,
-                 data_changed: bool) -> ModelChange:
+                 data_changed: bool) -> c.ModelChange:
     """One model's change; its comparison row (CHANGED, RETRAINED) is not adjusted yet."""
     if model not in old.models:
-        return ModelChange(model, ADDED, new_seeds=tuple(sorted(new.models[model].seeds)),
-                           new_acc=new.mean_val_acc(model))
+        return c.ModelChange(model, c.ADDED, new_seeds=tuple(sorted(new.models[model].seeds)),
+                             new_acc=new.mean_val_acc(model))
     if model not in new.models:
-        return ModelChange(model, REMOVED, old_seeds=tuple(sorted(old.models[model].seeds)),
-                           old_acc=old.mean_val_acc(model))
+        return c.ModelChange(model, c.REMOVED, old_seeds=tuple(sorted(old.models[model].seeds)),
+                             old_acc=old.mean_val_acc(model))
     before, after = old.models[model], new.models[model]
-    settings = setting_changes(before.settings, after.settings)
+    settings = c.setting_changes(before.settings, after.settings)
     shared = sorted(set(before.seeds) & set(after.seeds))
     retrained = any(before.seeds[s].digests != after.seeds[s].digests for s in shared)
-    status = (CHANGED if settings or code or data_changed
-              else RETRAINED if retrained else UNCHANGED)
+    status = (c.CHANGED if settings or code or data_changed
+              else c.RETRAINED if retrained else c.UNCHANGED)
     row = None
-    if status != UNCHANGED:
+    if status != c.UNCHANGED:
         seeds = sorted(set(old.scored_seeds(model)) & set(new.scored_seeds(model)))
-        row = (untested(FAMILY, VAL_ACC, NEW, OLD, DATA_CHANGED, seeds) if data_changed
-               else paired_row(old, new, model))
-    return ModelChange(model, status, settings, code, data_changed, tuple(sorted(before.seeds)),
-                       tuple(sorted(after.seeds)), old.mean_val_acc(model),
-                       new.mean_val_acc(model), row)
+        row = (paired_row(old, new, model) if not data_changed else
+               cmp.untested(c.FAMILY, cmp.VAL_ACC, c.NEW, c.OLD, cmp.DATA_CHANGED, seeds))
+    return c.ModelChange(model, status, settings, code, data_changed,
+                         tuple(sorted(before.seeds)), tuple(sorted(after.seeds)),
+                         old.mean_val_acc(model), new.mean_val_acc(model), row)
 
 
 def paired_row(old: Snapshot, new: Snapshot, model: str) -> dict[str, Any]:
     """new against old for one model, as the comparisons layer tests two models: its old and
     new runs are the two "models" of a `Runs` (not adjusted yet: `adjust` over the family)."""
-    scored = {NEW: new.scored_seeds(model), OLD: old.scored_seeds(model)}
-    diverged = {side for side, snap in ((NEW, new), (OLD, old)) if snap.diverged(model)}
-    seeds = sorted(set(scored[NEW]) & set(scored[OLD]))
+    scored = {c.NEW: new.scored_seeds(model), c.OLD: old.scored_seeds(model)}
+    diverged = {side for side, snap in ((c.NEW, new), (c.OLD, old)) if snap.diverged(model)}
+    seeds = sorted(set(scored[c.NEW]) & set(scored[c.OLD]))
     correct = {}
     if not diverged:
         for seed in seeds:
-            new_labels, correct[(NEW, seed)] = new.predictions(model, seed)
-            old_labels, correct[(OLD, seed)] = old.predictions(model, seed)
+            new_labels, correct[(c.NEW, seed)] = new.predictions(model, seed)
+            old_labels, correct[(c.OLD, seed)] = old.predictions(model, seed)
             if len(new_labels) != len(old_labels) or (new_labels != old_labels).any():
-                return untested(FAMILY, VAL_ACC, NEW, OLD, DATA_CHANGED, seeds)
-    runs = Runs(models=[NEW, OLD],
-                ran={NEW: set(new.models[model].seeds), OLD: set(old.models[model].seeds)},
+                return cmp.untested(c.FAMILY, cmp.VAL_ACC, c.NEW, c.OLD, cmp.DATA_CHANGED, seeds)
+    runs = cmp.Runs(models=[c.NEW, c.OLD],
+                ran={c.NEW: set(new.models[model].seeds), c.OLD: set(old.models[model].seeds)},
                 scored=scored, diverged=diverged, correct=correct)
-    return validation_row(runs, FAMILY, NEW, OLD, runs.shared(NEW, OLD))
+    return cmp.validation_row(runs, c.FAMILY, c.NEW, c.OLD, runs.shared(c.NEW, c.OLD))

@@ -24,6 +24,7 @@ from dlwpt.code_inputs import source_digest
 from dlwpt.config import check_config, schema_problem
 from dlwpt.io import file_digest, json_digest, read_json, write_json
 from dlwpt.report import verdicts
+from dlwpt.results import changes as ch
 from dlwpt.results.changes import CodeChange, SettingChange
 from dlwpt.results.comparisons import DATA_CHANGED, compare_runs
 from dlwpt.results.reading import load_runs, run_files
@@ -212,14 +213,14 @@ def test_a_changed_setting_is_named_with_its_old_and_new_value(ws):
     assert verdicts.change_words(net) == "lr 0.01 -> 0.005"
     assert net.settings == (SettingChange("lr", 0.01, 0.005),)
     assert verdicts.change_words(width) == "n_chans1 32 -> 64"
-    assert net.status == width.status == h.CHANGED and depth.status == h.UNCHANGED
+    assert net.status == width.status == ch.CHANGED and depth.status == ch.UNCHANGED
     assert depth.comparison is None and depth.settings == () and depth.verdict is None
     assert net.old_acc == pytest.approx(np.mean([correctness("net", s, 0, 0.85).mean()
                                                  for s in (0, 1, 2)]))
     assert net.new_acc == pytest.approx(np.mean([correctness("net", s, 1, 0.9).mean()
                                                  for s in (0, 1, 2)]))
     row = net.comparison
-    assert (row["family"], row["model_a"], row["model_b"]) == (h.FAMILY, h.NEW, h.OLD)
+    assert (row["family"], row["model_a"], row["model_b"]) == (ch.FAMILY, ch.NEW, ch.OLD)
     assert row["seeds"] == "0 1 2" and row["test"] == "two_source_t"
     assert row["diff"] == pytest.approx(net.new_acc - net.old_acc)
     assert row["family_size"] == 2 and net.verdict == "a_better"
@@ -229,9 +230,9 @@ def test_a_changed_setting_is_named_with_its_old_and_new_value(ws):
     fewer = copy.deepcopy(make_config())
     del fewer["models"]["depth"]
     changes = h.compare(new["snapshot"], ws.run("c", fewer)["snapshot"])
-    assert [(m.model, m.status) for m in changes.models][-1] == ("depth", h.REMOVED)
+    assert [(m.model, m.status) for m in changes.models][-1] == ("depth", ch.REMOVED)
     changes = h.compare(ws.run("c", fewer)["snapshot"], new["snapshot"])
-    assert [(m.model, m.status) for m in changes.models][-1] == ("depth", h.ADDED)
+    assert [(m.model, m.status) for m in changes.models][-1] == ("depth", ch.ADDED)
 
 
 def test_the_paired_verdict_is_the_comparisons_layers_own(ws, tmp_path):
@@ -267,7 +268,7 @@ def test_one_seed_is_tested_with_mcnemar_and_seeds_in_common_only(ws):
     assert net.new_acc == correctness("net", 1, 1, 0.85).mean()
     assert net.comparison["diff"] == pytest.approx(net.new_acc - net.old_acc)
     depth = h.compare(old["snapshot"], new["snapshot"]).models[2]
-    assert depth.status == h.UNCHANGED  # seed 1, the one both ran, is the same run
+    assert depth.status == ch.UNCHANGED  # seed 1, the one both ran, is the same run
 
 
 def test_a_code_change_names_the_file_and_retrains_every_model(ws):
@@ -277,7 +278,7 @@ def test_a_code_change_names_the_file_and_retrains_every_model(ws):
     changes = h.compare(old["snapshot"], new["snapshot"])
     assert [c.path for c in changes.code] == ["dlwpt/engine/resident.py"]
     assert verdicts.code_summary(changes.code) == ["dlwpt/engine/resident.py"]
-    assert all(m.status == h.CHANGED and m.code and m.settings == () for m in changes.models)
+    assert all(m.status == ch.CHANGED and m.code and m.settings == () for m in changes.models)
     assert {m.comparison["family_size"] for m in changes.models} == {3}
     many = [CodeChange(p, "a", "b") for p in
             ("dlwpt/engine/a.py", "dlwpt/engine/b.py", "dlwpt/engine/c.py", "dlwpt/train.py")]
@@ -292,7 +293,7 @@ def test_a_comment_or_docstring_edit_of_the_training_code_is_no_code_change(ws):
                   '"""A docstring now."""\n# and a comment\nNAME = "dlwpt/engine/resident.py"\n')
     new = ws.run("b", make_config())
     changes = h.compare(old["snapshot"], new["snapshot"])
-    assert not changes.code and all(m.status == h.UNCHANGED for m in changes.models)
+    assert not changes.code and all(m.status == ch.UNCHANGED for m in changes.models)
 
 
 def test_changed_data_is_said_and_nothing_is_paired(ws):
@@ -308,7 +309,7 @@ def test_a_model_retrained_with_the_same_settings_is_tested_too(ws):
     old = ws.run("a", make_config())
     new = ws.run("b", make_config(), variants={"depth": 1})
     depth = h.compare(old["snapshot"], new["snapshot"]).models[2]
-    assert depth.status == h.RETRAINED and depth.verdict in ("a_better", "b_better",
+    assert depth.status == ch.RETRAINED and depth.verdict in ("a_better", "b_better",
                                                              "not_distinguishable")
 
 
@@ -495,9 +496,9 @@ def test_a_missing_blob_drops_its_model_named_and_the_rest_compares(ws, capsys, 
     changes = h.compare(h.load(ws.history, old_entry.stem), h.load(ws.history))
     net, width, depth = changes.models
     problem = f"{blob}: missing (referenced by {old_entry})"
-    assert (net.status, net.problem, net.comparison) == (h.NOT_COMPARED, problem, None)
-    assert width.status == h.CHANGED and width.verdict == "a_better"
-    assert width.comparison["family_size"] == 1 and depth.status == h.UNCHANGED
+    assert (net.status, net.problem, net.comparison) == (ch.NOT_COMPARED, problem, None)
+    assert width.status == ch.CHANGED and width.verdict == "a_better"
+    assert width.comparison["family_size"] == 1 and depth.status == ch.UNCHANGED
     code, out, err = cli(capsys, "diff", "--history", str(ws.history))
     assert (code, err) == (0, "")
     assert re.search(rf"^net +not compared: {re.escape(problem)} +— +— +—$", out, re.M)

@@ -22,12 +22,14 @@ from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import (
     acc,
     integer,
+    interval,
     missing,
     number,
     p_value,
     points,
     seconds,
     seed_list,
+    unsigned_points,
 )
 from dlwpt.report.inputs import load_benchmarks, load_thermometer
 from dlwpt.report.page import render_page
@@ -50,6 +52,7 @@ from dlwpt.report.verdicts import (
     difference_words,
     median_of,
     number_in_unit,
+    seeds_needed,
     verdict_label,
 )
 from dlwpt.results.changes import NOT_COMPARED, UNCHANGED
@@ -175,13 +178,6 @@ def several_seeds(per_model: pd.DataFrame) -> bool:
     return bool(per_model["n_seeds"].max() > 1)
 
 
-def interval(low: float, high: float, fmt=acc) -> str | None:
-    """`low–high`; signed differences (points) as `low to high`, which reads better."""
-    if missing(low) or missing(high):
-        return None
-    return f"{fmt(low)} to {fmt(high)}" if fmt is points else f"{fmt(low)}–{fmt(high)}"
-
-
 def spread(row: pd.Series, split: str) -> str | None:
     """`min–max, σ std` over the seeds that have figures, or None for fewer than two."""
     if row.n_scored < 2:
@@ -296,18 +292,6 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         "epochs": integer(row.epochs), "fastest": quickest,
         "time_ratio": None if time_ratio is None else f"{time_ratio:.1f}",
     }
-
-
-def unsigned_points(value: float | None) -> str | None:
-    return None if value is None else f"{100 * value:.1f}"
-
-
-def seeds_needed(value: float) -> str | None:
-    """How many seeds would resolve a gap: a count, "no number of seeds" (the images limit
-    it), or None where it is not known (one seed)."""
-    if missing(value):
-        return None
-    return "no number of seeds" if value == float("inf") else f"about {int(value)} seeds"
 
 
 MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"),

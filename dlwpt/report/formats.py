@@ -69,3 +69,14 @@ def seed_list(seeds: list[int]) -> str:
 def config_text(value: Any) -> str:
     """A setting's value as the config would write it: 0.005, [512, 128], true, null."""
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def interval(low: float, high: float, fmt=acc) -> str | None:
+    """`low–high`; signed differences (points) as `low to high`, which reads better."""
+    if missing(low) or missing(high):
+        return None
+    return f"{fmt(low)} to {fmt(high)}" if fmt is points else f"{fmt(low)}–{fmt(high)}"
+
+
+def unsigned_points(value: float | None) -> str | None:
+    return None if value is None else f"{100 * value:.1f}"

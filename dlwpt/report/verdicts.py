@@ -73,6 +73,14 @@ def difference_words(row: Any, flip: bool = False, adjusted: bool = True) -> str
     return text
 
 
+def seeds_needed(value: float) -> str | None:
+    """How many seeds would resolve a gap: a count, "no number of seeds" (the images limit
+    it), or None where it is not known (one seed)."""
+    if missing(value):
+        return None
+    return "no number of seeds" if value == float("inf") else f"about {int(value)} seeds"
+
+
 def p_text(p: float) -> str:
     text = p_value(p)
     return text if text.startswith("<") else f"= {text}"
