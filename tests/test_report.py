@@ -4,7 +4,7 @@ subsets, bad input, self-containment.
 Most tests render the page from small synthetic inputs (tests/helpers/report_inputs.py) in a few
 seconds; the tests marked `pipeline` build it from a real quick pipeline run's files. Expected
 statistics are computed here from the known per-image correctness (numpy, scipy, statsmodels),
-never by calling dlwpt.statistics or dlwpt.report.comparisons.
+never by calling dlwpt.statistics or dlwpt.results.comparisons.
 """
 
 from __future__ import annotations
