@@ -15,7 +15,7 @@ import _bootstrap
 from dlwpt import history
 from dlwpt.io import DataError, script_errors
 from dlwpt.provenance import provenance
-from dlwpt.report import build_report
+from dlwpt.report.build import build_report
 from dlwpt.rerun import VARIABLE
 from dlwpt.results.reading import run_files
 

@@ -25,7 +25,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
 from dlwpt.io import SEAL_KEY, DataError, read_json, sealed, write_json
-from dlwpt.report import build_report
+from dlwpt.report.build import build_report
 from dlwpt.results.comparisons import COMPARISON_COLUMNS, VERDICTS
 from dlwpt.statistics import mean_interval, prediction_interval, wilson_interval
 from tests.helpers.report_inputs import (
