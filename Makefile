@@ -19,7 +19,7 @@ test test-data lint: export DLWPT_DATA := $(abspath .cache/test-data)
 test test-data lint: export DLWPT_CIFAR10 ?= $(abspath .cache/test-data)/cifar10-jpeg
 endif
 
-.PHONY: run test test-data lint bench calibrate setup clean runs diff seal
+.PHONY: run test test-data lint bench calibrate setup clean runs diff
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,16 +61,15 @@ calibrate: setup
 
 # The run history (results/history): every published run, and what changed between two.
 # `make runs ARGS=--all`, `make diff ARGS="<old id> <new id>"` (default: the last two entries).
-runs: setup
+# An existing venv as it is (a look at the history never reinstalls it; `runs: | setup` would,
+# whenever requirements.txt is newer); setup only where there is none.
+runs:
+	@[ -x $(BIN)/python ] || $(MAKE) --no-print-directory setup
 	@$(BIN)/python -m dlwpt runs $(ARGS)
 
-diff: setup
+diff:
+	@[ -x $(BIN)/python ] || $(MAKE) --no-print-directory setup
 	@$(BIN)/python -m dlwpt diff $(ARGS)
-
-# Seal the training summaries written before summaries were sealed (README, "When something
-# goes wrong"): those whose run files still match their digests; the others are named.
-seal: setup
-	@$(BIN)/python -m dlwpt seal $(ARGS)
 
 # Keeps the run history (results/history): `rm -rf results/history` removes it.
 clean:

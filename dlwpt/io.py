@@ -1,4 +1,4 @@
-"""Atomic file output, checksums, summaries and the one-line error convention.
+"""Atomic file output, JSON, checksums, summaries and the one-line error convention.
 
 Every output of the pipeline is written to a temporary file in the same directory and renamed
 into place, so a crash or a bad input never leaves a half-written file behind.
@@ -25,13 +25,17 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def one_line(text: object) -> str:
+    """Text (or an error's message) on one line: a library's multi-line message folded."""
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
 class DataError(Exception):
     """Bad input: the message names the file and the problem, on one line."""
 
     def __init__(self, path: str | os.PathLike, problem: str):
         self.path = str(path)
-        # One line even when the problem quotes a library's multi-line message (torch.load's).
-        self.problem = " ".join(line.strip() for line in problem.splitlines() if line.strip())
+        self.problem = one_line(problem)
         super().__init__(f"{self.path}: {self.problem}")
 
 
@@ -151,33 +155,30 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
+def json_digest(obj: Any, sort_keys: bool = True) -> str:
+    """sha256 (hex) of a JSON value's canonical form: no spaces, non-ASCII as is, keys sorted
+    (`sort_keys=False` where their order is part of the value, as in a configuration)."""
+    text = json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False,
+                      default=_json_default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 # A training summary's seal: the sha256 of its own content, so a hand edit of summary.json is
 # refused like an edit of the files whose digests it records ("files").
 SEAL_KEY = "summary_sha256"
-SEALED, UNSEALED, BROKEN = "sealed", "unsealed", "broken"
 
 
 def summary_seal(summary: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON (sorted keys, no spaces) of `summary` without its seal, as
-    it reads back from its file (so the value is the same before writing and after reading)."""
-    body = json.loads(json.dumps({k: v for k, v in summary.items() if k != SEAL_KEY},
-                                 default=_json_default))
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """json_digest of `summary` without its seal, as it reads back from its file (so the value
+    is the same before writing and after reading)."""
+    return json_digest(json.loads(json.dumps({k: v for k, v in summary.items() if k != SEAL_KEY},
+                                             default=_json_default)))
 
 
 def sealed(summary: dict[str, Any]) -> dict[str, Any]:
     """`summary` with its seal, the last key."""
     body = {k: v for k, v in summary.items() if k != SEAL_KEY}
     return {**body, SEAL_KEY: summary_seal(body)}
-
-
-def seal_state(summary: dict[str, Any]) -> str:
-    """SEALED (its seal matches its content), UNSEALED (none: written before summaries were
-    sealed) or BROKEN (the content or the seal changed after it was written)."""
-    if SEAL_KEY not in summary:
-        return UNSEALED
-    return SEALED if summary[SEAL_KEY] == summary_seal(summary) else BROKEN
 
 
 def tensor_stats(t: torch.Tensor) -> dict[str, Any]:

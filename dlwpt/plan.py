@@ -193,7 +193,7 @@ class Plan:
 
     def run_inputs(self) -> dict[str, str]:
         """Per training run and seed, its TRAINED_FILES named `<run>/seed<k>/<file>` (the
-        report looks them up by that name: dlwpt.history.run_files)."""
+        report looks them up by that name: dlwpt.results.reading.run_files)."""
         return {f"{run_name(run, seed)}/{name}": f"results/train/{run_name(run, seed)}/{name}"
                 for run in self.runs for seed in self.seeds for name in TRAINED_FILES}
 

@@ -14,8 +14,9 @@ import _bootstrap
 from dlwpt import history
 from dlwpt.io import DataError, script_errors
 from dlwpt.provenance import provenance
-from dlwpt.report import build_report
+from dlwpt.report.build import build_report
 from dlwpt.rerun import recorded_command
+from dlwpt.results.reading import run_files
 
 
 def changes_since_previous(p, data, runs, log):
@@ -47,8 +48,8 @@ with script_errors(snakemake.log[0]) as log:
         name: {ext: Path(snakemake.input[f"data/{name}.{ext}"]) for ext in ("pt", "json")}
         for name in p.datasets
     }
-    runs = history.run_files(snakemake.input, p.trained_models, p.seeds)
-    sweep_runs = history.run_files(snakemake.input, p.sweep_runs, p.seeds)
+    runs = run_files(snakemake.input, p.trained_models, p.seeds)
+    sweep_runs = run_files(snakemake.input, p.sweep_runs, p.seeds)
     changes, history_problem = changes_since_previous(p, data, runs, log)
     build_report(
         data=data,

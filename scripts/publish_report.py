@@ -3,8 +3,9 @@ the run in the history (dlwpt.history: a failure to record is a warning, never a
 
 import _bootstrap
 
-from dlwpt.history import record_published, run_files
+from dlwpt.history import record_published
 from dlwpt.io import copy_atomic, script_errors
+from dlwpt.results.reading import run_files
 
 with script_errors(snakemake.log[0]) as log:
     # The page last: a failure part-way never leaves a new page beside the old tables.

@@ -24,10 +24,10 @@ from dlwpt.report.claims import (
     evaluate_claims,
     training_figures,
 )
-from dlwpt.report.comparisons import NO_SPREAD, SeedFigures, compare_runs, family_rows, pair_row
-from dlwpt.report.inputs import load_runs
 from dlwpt.report.stats import per_model_stats
 from dlwpt.report.verdicts import LABELS
+from dlwpt.results.comparisons import NO_SPREAD, SeedFigures, compare_runs, family_rows, pair_row
+from dlwpt.results.reading import load_runs
 from tests.helpers.report_inputs import N_VAL, write_run
 
 ARCH = {"fc_512": "FullyConnected", "net": "Net", "width": "NetWidth", "wide": "NetWidth",

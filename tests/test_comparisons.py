@@ -1,6 +1,6 @@
 """results/comparisons.csv from synthetic per-image correctness: the families, the tests and
 their numbers, Holm within each family, the verdict codes, and the headline read from it
-(the audit's uneven-seeds case of issue 15, diverged runs, one seed, missing seeds)."""
+(uneven seeds, diverged runs, one seed, missing seeds)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from dlwpt.report.comparisons import (
+from dlwpt.results.comparisons import (
     COMPARISON_COLUMNS,
     VERDICTS,
     SeedFigures,

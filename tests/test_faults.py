@@ -318,7 +318,7 @@ def test_a_failed_report_keeps_the_previous_one_and_reruns_converge(tmp_path, da
 
 
 def test_a_hand_edited_summary_is_refused_and_the_page_stays(quick_pipeline, tmp_path_factory):
-    """Issue 18: train_acc edited to 0.999 in a finished run's summary.json (it feeds two of the
+    """train_acc edited to 0.999 in a finished run's summary.json (it feeds two of the
     book's claims). The same command again: exit non-zero, one line naming the summary (its
     seal no longer matches) with the command that rebuilds the run, and the published page
     and the history exactly as they were. In a copy of the shared quick run."""

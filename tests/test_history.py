@@ -22,10 +22,12 @@ from dlwpt import history as h
 from dlwpt.__main__ import main
 from dlwpt.code_inputs import source_digest
 from dlwpt.config import check_config, schema_problem
-from dlwpt.io import file_digest, read_json, write_json
+from dlwpt.io import file_digest, json_digest, read_json, write_json
 from dlwpt.report import verdicts
-from dlwpt.report.comparisons import DATA_CHANGED, compare_runs
-from dlwpt.report.inputs import load_runs
+from dlwpt.results import changes as ch
+from dlwpt.results.changes import CodeChange, SettingChange
+from dlwpt.results.comparisons import DATA_CHANGED, compare_runs
+from dlwpt.results.reading import load_runs, run_files
 from dlwpt.runs import TRAIN_KEYS, TRAINED_FILES
 from tests.helpers.report_inputs import N_VAL, write_run
 
@@ -135,7 +137,7 @@ def test_a_run_is_recorded_once_and_the_same_results_again_add_nothing(ws):
     net = entry["models"]["net"]
     assert net["settings"] == {"arch": "Net", "epochs": 2, "lr": 0.01,
                                "train": {k: make_config()["train"][k] for k in TRAIN_KEYS}}
-    assert net["settings_digest"] == h.digest_of(net["settings"])
+    assert net["settings_digest"] == json_digest(net["settings"])
     assert net["seeds"]["1"]["predictions"] == file_digest(
         ws.root / "a/train/net/seed1/val_predictions.csv")
     # 3 models x 3 seeds x 3 files + 2 published tables, each stored once under its digest
@@ -208,31 +210,29 @@ def test_a_changed_setting_is_named_with_its_old_and_new_value(ws):
     assert changes.old.id == ws.entries()[0].stem and changes.new.id is None
     by_model = {m.model: m for m in changes.models}
     net, width, depth = by_model["net"], by_model["width"], by_model["depth"]
-    assert [str(s) for s in net.settings] == ["lr 0.01 -> 0.005"]
-    assert net.settings[0] == h.SettingChange("lr", 0.01, 0.005)
-    assert [str(s) for s in width.settings] == ["n_chans1 32 -> 64"]
-    assert net.status == width.status == h.CHANGED and depth.status == h.UNCHANGED
+    assert verdicts.change_words(net) == "lr 0.01 -> 0.005"
+    assert net.settings == (SettingChange("lr", 0.01, 0.005),)
+    assert verdicts.change_words(width) == "n_chans1 32 -> 64"
+    assert net.status == width.status == ch.CHANGED and depth.status == ch.UNCHANGED
     assert depth.comparison is None and depth.settings == () and depth.verdict is None
     assert net.old_acc == pytest.approx(np.mean([correctness("net", s, 0, 0.85).mean()
                                                  for s in (0, 1, 2)]))
     assert net.new_acc == pytest.approx(np.mean([correctness("net", s, 1, 0.9).mean()
                                                  for s in (0, 1, 2)]))
     row = net.comparison
-    assert (row["family"], row["model_a"], row["model_b"]) == (h.FAMILY, h.NEW, h.OLD)
+    assert (row["family"], row["model_a"], row["model_b"]) == (ch.FAMILY, ch.NEW, ch.OLD)
     assert row["seeds"] == "0 1 2" and row["test"] == "two_source_t"
     assert row["diff"] == pytest.approx(net.new_acc - net.old_acc)
     assert row["family_size"] == 2 and net.verdict == "a_better"
-    frame = changes.frame()
-    assert list(frame["model"]) == ["net", "width", "depth"]
-    assert list(frame.columns[:len(h.CHANGE_COLUMNS)]) == list(h.CHANGE_COLUMNS)
-    assert verdicts.difference_words(frame.iloc[0]).startswith("difference +")
+    assert [m.model for m in changes.models] == ["net", "width", "depth"]
+    assert verdicts.difference_words(net.comparison).startswith("difference +")
     # added and removed models
     fewer = copy.deepcopy(make_config())
     del fewer["models"]["depth"]
     changes = h.compare(new["snapshot"], ws.run("c", fewer)["snapshot"])
-    assert [(m.model, m.status) for m in changes.models][-1] == ("depth", h.REMOVED)
+    assert [(m.model, m.status) for m in changes.models][-1] == ("depth", ch.REMOVED)
     changes = h.compare(ws.run("c", fewer)["snapshot"], new["snapshot"])
-    assert [(m.model, m.status) for m in changes.models][-1] == ("depth", h.ADDED)
+    assert [(m.model, m.status) for m in changes.models][-1] == ("depth", ch.ADDED)
 
 
 def test_the_paired_verdict_is_the_comparisons_layers_own(ws, tmp_path):
@@ -268,7 +268,7 @@ def test_one_seed_is_tested_with_mcnemar_and_seeds_in_common_only(ws):
     assert net.new_acc == correctness("net", 1, 1, 0.85).mean()
     assert net.comparison["diff"] == pytest.approx(net.new_acc - net.old_acc)
     depth = h.compare(old["snapshot"], new["snapshot"]).models[2]
-    assert depth.status == h.UNCHANGED  # seed 1, the one both ran, is the same run
+    assert depth.status == ch.UNCHANGED  # seed 1, the one both ran, is the same run
 
 
 def test_a_code_change_names_the_file_and_retrains_every_model(ws):
@@ -277,12 +277,12 @@ def test_a_code_change_names_the_file_and_retrains_every_model(ws):
     new = ws.run("b", make_config(), variants={m: 1 for m in ARCH})
     changes = h.compare(old["snapshot"], new["snapshot"])
     assert [c.path for c in changes.code] == ["dlwpt/engine/resident.py"]
-    assert h.code_summary(changes.code) == ["dlwpt/engine/resident.py"]
-    assert all(m.status == h.CHANGED and m.code and m.settings == () for m in changes.models)
+    assert verdicts.code_summary(changes.code) == ["dlwpt/engine/resident.py"]
+    assert all(m.status == ch.CHANGED and m.code and m.settings == () for m in changes.models)
     assert {m.comparison["family_size"] for m in changes.models} == {3}
-    many = [h.CodeChange(p, "a", "b") for p in
+    many = [CodeChange(p, "a", "b") for p in
             ("dlwpt/engine/a.py", "dlwpt/engine/b.py", "dlwpt/engine/c.py", "dlwpt/train.py")]
-    assert h.code_summary(many) == ["dlwpt/engine/ (3 files)", "dlwpt/train.py"]
+    assert verdicts.code_summary(many) == ["dlwpt/engine/ (3 files)", "dlwpt/train.py"]
 
 
 def test_a_comment_or_docstring_edit_of_the_training_code_is_no_code_change(ws):
@@ -293,7 +293,7 @@ def test_a_comment_or_docstring_edit_of_the_training_code_is_no_code_change(ws):
                   '"""A docstring now."""\n# and a comment\nNAME = "dlwpt/engine/resident.py"\n')
     new = ws.run("b", make_config())
     changes = h.compare(old["snapshot"], new["snapshot"])
-    assert not changes.code and all(m.status == h.UNCHANGED for m in changes.models)
+    assert not changes.code and all(m.status == ch.UNCHANGED for m in changes.models)
 
 
 def test_changed_data_is_said_and_nothing_is_paired(ws):
@@ -309,7 +309,7 @@ def test_a_model_retrained_with_the_same_settings_is_tested_too(ws):
     old = ws.run("a", make_config())
     new = ws.run("b", make_config(), variants={"depth": 1})
     depth = h.compare(old["snapshot"], new["snapshot"]).models[2]
-    assert depth.status == h.RETRAINED and depth.verdict in ("a_better", "b_better",
+    assert depth.status == ch.RETRAINED and depth.verdict in ("a_better", "b_better",
                                                              "not_distinguishable")
 
 
@@ -379,10 +379,9 @@ def test_diff_shows_the_change_the_accuracies_and_the_pages_verdict_words(ws, ca
     net_line = next(line for line in lines if line.startswith("net "))
     assert "lr 0.01 -> 0.005" in net_line
     assert f"{net.old_acc:.3f}" in net_line and f"{net.new_acc:.3f}" in net_line
-    assert verdicts.difference_words(net.comparison) in net_line
-    assert net_line.endswith(verdicts.verdict_label(net.verdict, "new", "old"))
-    assert net_line.endswith("new better")
-    assert re.search(r"^width +unchanged +0\.\d{3} +0\.\d{3}$", out, re.M)
+    assert net_line.endswith(f"new better ({verdicts.difference_words(net.comparison)})")
+    assert net_line.endswith(verdicts.change_verdict_words(net))
+    assert re.search(r"^width +unchanged +0\.\d{3} +0\.\d{3} +—$", out, re.M)
     # explicit ids (a unique beginning will do), the same answer
     first, second = (p.stem for p in ws.entries())
     assert cli(capsys, "diff", first, second[:20], "--history", str(ws.history))[1] == out
@@ -394,7 +393,7 @@ def test_diff_shows_the_change_the_accuracies_and_the_pages_verdict_words(ws, ca
     assert view["models"][0]["comparison"]["p_adjusted"] == pytest.approx(
         net.comparison["p_adjusted"])
     code, out, _ = cli(capsys, "diff", "--md", "--history", str(ws.history))
-    assert code == 0 and "| net | lr 0.01 -> 0.005 |" in out
+    assert code == 0 and "| net | lr 0.01 -&gt; 0.005 |" in out
 
 
 def test_the_module_runs_as_a_command(ws):
@@ -412,30 +411,19 @@ def edit_entry(path: Path, change) -> None:
 
 BAD_HISTORIES = {
     "no history": (lambda ws: None, ["runs"], r"no history: no run has been published"),
-    "one entry": (lambda ws: ws.record(ws.run("a", make_config())), ["diff"],
-                  r"runs: no earlier entry trained differently from .*: nothing to compare "
-                  r"with yet"),
     "unknown id": (two_entries, ["diff", "2025", "2026"], r"runs: no entry '2025' \(2 entries"),
     "ambiguous id": (two_entries, ["diff", "2026"], r"'2026' begins 2 entries"),
-    "corrupt JSON": (lambda ws: (two_entries(ws), ws.entries()[0].write_text('{"layout": 1,')),
-                     ["runs"], r"\.json: corrupt JSON"),
-    "hand-edited": (lambda ws: (two_entries(ws), edit_entry(
-        ws.entries()[1], lambda e: e["models"]["net"]["settings"].update(lr=0.5))),
-                    ["diff"], r"\.json: entry_digest does not match its content"),
     "older layout": (lambda ws: (two_entries(ws), edit_entry(
         ws.entries()[0], lambda e: e.update(layout=0))), ["runs"],
                      r"\.json: written by an older layout \(0\); this checkout reads layout 1"),
     "newer layout": (lambda ws: (two_entries(ws), edit_entry(
         ws.entries()[0], lambda e: e.update(layout=2))), ["runs"],
                      r"written by a newer layout \(2\).*update the checkout"),
-    "renamed entry": (lambda ws: (two_entries(ws), ws.entries()[0].rename(
-        ws.entries()[0].with_name("20250101T000000Z-00000000.json"))), ["runs"],
-                      r"holds entry '20260101T120000Z-.*', not the one its name says"),
     "changed blob": (lambda ws: (two_entries(ws), h.load(ws.history).models["net"].seeds[0]
                                  .paths["summary"].write_text("{}")), ["runs"],
                      r"does not match its name \(referenced by .*\.json\)"),
     "missing blob": (lambda ws: (two_entries(ws), h.load(ws.history).models["net"].seeds[0]
-                                 .paths["predictions"].unlink()), ["diff"],
+                                 .paths["summary"].unlink()), ["runs"],
                      r"objects/[0-9a-f]{2}/[0-9a-f]{64}: missing \(referenced by"),
 }
 
@@ -456,6 +444,131 @@ def test_a_usage_error_is_one_line_and_exit_2(capsys):
         main(["runs", "--md", "--json"])
     err = capsys.readouterr().err
     assert exited.value.code == 2 and err.count("\n") == 1 and "not allowed with" in err
+
+
+# --- damage, nothing to compare, what users typed ---------------------------------------------
+
+def truncated(path: Path) -> Path:
+    path.write_text(path.read_text()[:40])
+    return path
+
+
+def hand_edited(path: Path) -> Path:
+    edit_entry(path, lambda e: e["models"]["net"]["settings"].update(lr=0.5))
+    return path
+
+
+def renamed(path: Path) -> Path:
+    return path.rename(path.with_name("20990101T000000Z-00000000.json"))
+
+
+@pytest.mark.parametrize("damage", [truncated, hand_edited, renamed])
+def test_a_damaged_entry_is_moved_aside_and_the_history_keeps_recording(ws, caplog, damage):
+    two_entries(ws)
+    first = ws.entries()[0]
+    damaged = damage(ws.entries()[1])
+    third = ws.run("c", make_config(net={"lr": 0.002}), variants={"net": 2})
+    run_id = publish(ws, third, ws.history, caplog)
+    assert run_id is not None
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith(f"history: {damaged} moved to {ws.history / 'damaged'}: ")
+    assert "\n" not in warning
+    assert [p.name for p in (ws.history / "damaged").iterdir()] == [damaged.name]
+    assert [p.stem for p in ws.entries()] == [first.stem, run_id]
+    # later runs record without a word about it, and compare with the entries left
+    fourth = ws.run("d", make_config(net={"lr": 0.001}), variants={"net": 3})
+    assert publish(ws, fourth, ws.history, caplog) is not None
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert h.previous(ws.history, fourth["snapshot"]).id == run_id
+
+
+def test_a_missing_blob_drops_its_model_named_and_the_rest_compares(ws, capsys, tmp_path):
+    from tests.helpers.report_inputs import report_inputs
+    from tests.test_report import Page, build
+
+    ws.record(ws.run("a", make_config()))
+    new = ws.run("b", make_config(net={"lr": 0.005}, width={"n_chans1": 64}),
+                 variants={"net": 1, "width": 1}, accuracy={"width": 0.95})
+    ws.record(new, minutes=1)
+    old_entry = ws.entries()[0]
+    blob = h.load(ws.history, old_entry.stem).models["net"].seeds[1].paths["predictions"]
+    blob.unlink()
+    changes = h.compare(h.load(ws.history, old_entry.stem), h.load(ws.history))
+    net, width, depth = changes.models
+    problem = f"{blob}: missing (referenced by {old_entry})"
+    assert (net.status, net.problem, net.comparison) == (ch.NOT_COMPARED, problem, None)
+    assert width.status == ch.CHANGED and width.verdict == "a_better"
+    assert width.comparison["family_size"] == 1 and depth.status == ch.UNCHANGED
+    code, out, err = cli(capsys, "diff", "--history", str(ws.history))
+    assert (code, err) == (0, "")
+    assert re.search(rf"^net +not compared: {re.escape(problem)} +— +— +—$", out, re.M)
+    assert re.search(r"^width +n_chans1 32 -> 64 +0\.\d{3} +0\.\d{3} +new better \(", out,
+                     re.M)
+    inputs = report_inputs(tmp_path / "inputs", datasets=[], seeds=(0,))
+    page = Page(build(tmp_path, inputs, changes=changes, thermometer=[])[0])
+    assert [row["model"] for row in page.rows("changes-table")] == ["width"]
+    assert f"Not compared: net, a file of its runs in the history is missing or damaged " \
+           f"({problem})." in page.text
+
+
+def test_nothing_to_compare_is_one_line_and_exit_0(ws, capsys):
+    first = ws.record(ws.run("a", make_config()))
+    code, out, err = cli(capsys, "diff", "--history", str(ws.history))
+    assert (code, err) == (0, "") and out == (
+        f"nothing to compare: no entry before {first} was trained differently (the first "
+        "run, or the same training published again)\n")
+    second = ws.record(ws.run("b", make_config(net={"lr": 0.005}), variants={"net": 1}),
+                       minutes=1)
+    for args, said in (([first, first], f"{first} and {first}"),
+                        ([first[:20], first], f"{first[:20]} and {first}"),
+                        ([second], f"{second} and the latest")):
+        code, out, err = cli(capsys, "diff", *args, "--history", str(ws.history))
+        assert (code, err) == (0, "")
+        assert out == f"nothing to compare: {said} are one entry, {args[-1]}\n"
+
+
+TYPED = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "two\nlines",
+         "[click](javascript:alert(1))"]
+
+
+def test_typed_labels_are_escaped_in_every_output(ws, capsys, tmp_path):
+    """Experiment labels (and model names, the same cells) reach the page (HTML: escaped by
+    the templates), `runs --md` / `diff --md` (Markdown: inert) and plain `runs` (one line)."""
+    import markupsafe
+
+    from tests.helpers.report_inputs import report_inputs
+    from tests.test_report import Page, build
+
+    for i, label in enumerate([*TYPED, None]):
+        config = make_config(net={"lr": 0.01 / (i + 1)}) | {"experiment": label}
+        ws.record(ws.run(f"r{i}", config, variants={"net": i}), minutes=i)
+    code, out, _ = cli(capsys, "runs", "--history", str(ws.history))
+    rows = out.splitlines()[1:]
+    assert code == 0 and len(rows) == len(TYPED) + 1
+    assert [label in row for label, row in zip(TYPED, rows, strict=False)] == [
+        True, True, False, True]
+    assert "two lines" in rows[2]
+    code, out, _ = cli(capsys, "runs", "--md", "--history", str(ws.history))
+    rows = out.splitlines()[2:]
+    assert code == 0 and len(rows) == len(TYPED) + 1
+    assert "<" not in out and ">" not in out and "](" not in out.replace("\\](", "")
+    assert "| &lt;script&gt;alert(1)&lt;/script&gt; |" in rows[0]
+    assert '| "&gt;&lt;img src=x onerror=alert(1)&gt; |' in rows[1]
+    assert "| two lines |" in rows[2]
+    assert "| \\[click\\](javascript:alert(1)) |" in rows[3]
+    inputs = report_inputs(tmp_path / "inputs", datasets=[], seeds=(0,))
+    latest = h.load(ws.history)
+    for label, entry in zip(TYPED, ws.entries(), strict=False):
+        code, out, _ = cli(capsys, "diff", "--md", entry.stem, latest.id,
+                           "--history", str(ws.history))
+        first_line = out.splitlines()[0]
+        assert code == 0 and "<" not in out and "](" not in out.replace("\\](", "")
+        assert first_line.startswith(f"- old: {entry.stem} (") and "\n" not in first_line
+        changes = h.compare(h.load(ws.history, entry.stem), latest)
+        page, _ = build(tmp_path, inputs, changes=changes, thermometer=[])
+        assert str(markupsafe.escape(label)) in page
+        assert label not in page or markupsafe.escape(label) == label  # markup, escaped
+        assert f"experiment “{' '.join(label.split())}”" in Page(page).texts["changes-summary"]
 
 
 # --- recording from publish_report ----------------------------------------------------------
@@ -487,8 +600,8 @@ def test_a_history_that_cannot_be_written_is_a_warning_not_a_failure(ws, caplog,
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.getMessage().startswith(f"run not recorded in {blocked}: ")
     assert "\n" not in warning.getMessage()
-    # an unreadable latest entry (damaged, or another layout) stops recording, with a warning
-    # naming it: a new entry beside it would hide the damage or mix layouts
+    # a latest entry of another layout stops recording, with a warning naming it: a new entry
+    # beside it would mix layouts
     ws.record(run)
     edit_entry(ws.entries()[0], lambda e: e.update(layout=2))
     second = ws.run("b", make_config(net={"lr": 0.005}), variants={"net": 1})
@@ -505,7 +618,7 @@ def test_the_report_run_files_are_looked_up_by_the_names_the_rules_give_them(tmp
     # in any order: the names, not the positions, say which file is which
     inputs = {f"{m}/seed{s}/{f}": str(tmp_path / f"{m}{s}{f}")
               for f in reversed(TRAINED_FILES) for s in (1, 0) for m in ("sweeps/w/n~8", "a")}
-    runs = h.run_files(inputs, ["a", "sweeps/w/n~8"], [0, 1])
+    runs = run_files(inputs, ["a", "sweeps/w/n~8"], [0, 1])
     assert [(r["model"], r["seed"]) for r in runs] == [
         ("a", 0), ("a", 1), ("sweeps/w/n~8", 0), ("sweeps/w/n~8", 1)]
     assert runs[3]["summary"] == tmp_path / "sweeps/w/n~81summary.json"
@@ -561,7 +674,7 @@ def folder_size(path: Path) -> int:
 
 
 def test_retraining_one_model_of_the_default_zoo_adds_well_under_2_mb(tmp_path):
-    """Issue 16: 10 models x 3 seeds (val_predictions.csv 2,000 rows, metrics.csv 100
+    """10 models x 3 seeds (val_predictions.csv 2,000 rows, metrics.csv 100
     epochs, the published tables of that size); one model retrained. The figure is
     docs/history.md's."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -630,7 +743,7 @@ def test_the_page_says_what_changed_and_what_it_did(ws, tmp_path):
     assert parsed.rows("changes-table") == [{
         "model": "net", "what changed": "lr 0.01 -> 0.005",
         "old val acc": f"{net.old_acc:.3f}", "new val acc": f"{net.new_acc:.3f}",
-        "new − old": f"new better ({verdicts.difference_words(changes.frame().iloc[0])})"}]
+        "new − old": f"new better ({verdicts.difference_words(changes.models[0].comparison)})"}]
     assert net.verdict == "a_better"
     assert parsed.texts["changes-unchanged"] == "Unchanged: width, depth."
     assert parsed.texts["changes-summary"].startswith(

@@ -1,4 +1,4 @@
-"""The run history with real Snakemake runs (issue 16), in a copy of the quick pipeline: one
+"""The run history with real Snakemake runs, in a copy of the quick pipeline: one
 model's lr changed in a --configfile retrains that model only; the new page says what changed
 and what it did, `dlwpt runs` and `dlwpt diff` agree with it; nothing changed, a refused
 config or deleting every output adds nothing and removes nothing."""

@@ -86,3 +86,19 @@ def test_a_pipeline_step_on_a_full_disk_exits_1_with_one_line(tiny_disk, tmp_pat
     assert len(lines) == 1 and lines[0].endswith(
         f"error: {tiny_disk / 'cifar2.pt'}: cannot write: No space left on device")
     assert list(tiny_disk.iterdir()) == []
+
+
+def test_one_line_folds_a_multi_line_message():
+    assert io.one_line("first\n  second  line \n\nthird") == "first second  line third"
+    assert io.one_line(ValueError("a\nb")) == "a b"
+    assert str(io.DataError("x.csv", "bad\n  row")) == "x.csv: bad row"
+
+
+def test_json_digest_is_the_sha256_of_canonical_json():
+    import hashlib
+
+    canonical = '{"a":[1,2.5],"b":"é"}'
+    assert io.json_digest({"b": "é", "a": [1, 2.5]}) == hashlib.sha256(
+        canonical.encode()).hexdigest()
+    assert io.json_digest({"b": 1, "a": 2}, sort_keys=False) == hashlib.sha256(
+        b'{"b":1,"a":2}').hexdigest()

@@ -4,7 +4,7 @@ subsets, bad input, self-containment.
 Most tests render the page from small synthetic inputs (tests/helpers/report_inputs.py) in a few
 seconds; the tests marked `pipeline` build it from a real quick pipeline run's files. Expected
 statistics are computed here from the known per-image correctness (numpy, scipy, statsmodels),
-never by calling dlwpt.statistics or dlwpt.report.comparisons.
+never by calling dlwpt.statistics or dlwpt.results.comparisons.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
 from dlwpt.io import SEAL_KEY, DataError, read_json, sealed, write_json
-from dlwpt.report import build_report
-from dlwpt.report.comparisons import COMPARISON_COLUMNS, VERDICTS
+from dlwpt.report.build import build_report
+from dlwpt.results.comparisons import COMPARISON_COLUMNS, VERDICTS
 from dlwpt.statistics import mean_interval, prediction_interval, wilson_interval
 from tests.helpers.report_inputs import (
     BOOK_ACCURACY,
@@ -825,8 +825,8 @@ def test_benchmarks_alone_still_give_a_cost_section(synthetic, tmp_path):
     ("thermometer_not_json", "cannot read JSON"),
     ("summary_not_json", "cannot read JSON"),
     ("summary_edited", "changed after training (its seal does not match)"),
-    ("summary_unsealed", "not sealed (written before summaries were sealed); if the run is as "
-                         "trained, seal it with: "),
+    ("summary_unsealed", "not sealed (written before summaries were sealed); rebuild the run "
+                         "with"),
     ("model_truncated", "changed since it was trained"),
     ("metrics_edited", "changed since it was trained"),
 ])
@@ -1038,7 +1038,7 @@ AUDIT = {"a": [1700, 1702, 1698, 1990], "b": [1720, 1721, 1719], "c": [1600, 160
 
 
 def test_the_audits_headline_case_names_b_better_than_a_or_no_winner(synthetic, tmp_path):
-    """Issue 15's "false headline": a is right on 1700/1702/1698/1990 of the 2,000 images on
+    """A "false headline": a is right on 1700/1702/1698/1990 of the 2,000 images on
     seeds 0-3, b on 1720/1721/1719 and c on 1600/1605/1595 on seeds 0-2. a's mean over its own
     four seeds (0.886) is the highest, but on the seeds all three share b is above a, and
     significantly: the page names b better than a (or no winner), never "a and b tied"."""

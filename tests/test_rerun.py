@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dlwpt.io import DataError
-from dlwpt.report.inputs import check_trained_files
 from dlwpt.rerun import rebuild_hint, snakemake_command
+from dlwpt.results.reading import check_trained_files
 
 MAIN = str(Path(shlex.__file__).parent / "site-packages/snakemake/__main__.py")
 ARGS = ["-d", "../my work", "--configfile", "config/quick.yaml", "--config", "x={'a': 1}",

@@ -1,5 +1,1 @@
-"""The pipeline's report: one self-contained HTML page and results/metrics.csv."""
-
-from dlwpt.report.build import build_report
-
-__all__ = ["build_report"]
+"""The pipeline's report: one self-contained HTML page and results/metrics.csv (`build`)."""

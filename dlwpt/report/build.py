@@ -14,11 +14,49 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from dlwpt.history import code_summary, commit_text, date_text
 from dlwpt.io import atomic_path, write_text
 from dlwpt.report import figures
 from dlwpt.report.claims import evaluate_claims, training_figures
-from dlwpt.report.comparisons import (
+from dlwpt.report.datasets import dataset_views
+from dlwpt.report.figures import FigureSink
+from dlwpt.report.formats import (
+    acc,
+    integer,
+    interval,
+    missing,
+    number,
+    p_value,
+    points,
+    seconds,
+    seed_list,
+    unsigned_points,
+)
+from dlwpt.report.inputs import load_benchmarks, load_thermometer
+from dlwpt.report.page import render_page
+from dlwpt.report.stats import (
+    book_delta_points,
+    fastest,
+    final_loss,
+    per_model_stats,
+    reproduces_book,
+    rule_stats,
+)
+from dlwpt.report.sweeps import sweeps_view
+from dlwpt.report.trends import analyse
+from dlwpt.report.verdicts import (
+    change_verdict_words,
+    change_words,
+    code_summary,
+    commit_text,
+    date_text,
+    difference_words,
+    median_of,
+    number_in_unit,
+    seeds_needed,
+    verdict_label,
+)
+from dlwpt.results.changes import NOT_COMPARED, UNCHANGED
+from dlwpt.results.comparisons import (
     A_BETTER,
     ALL_PAIRS,
     COMPARISON_COLUMNS,
@@ -32,42 +70,7 @@ from dlwpt.report.comparisons import (
     pair_row,
     top_models,
 )
-from dlwpt.report.datasets import dataset_views
-from dlwpt.report.figures import FigureSink
-from dlwpt.report.formats import (
-    acc,
-    integer,
-    missing,
-    number,
-    p_value,
-    points,
-    seconds,
-    seed_list,
-)
-from dlwpt.report.inputs import (
-    CSV_COLUMNS,
-    load_benchmarks,
-    load_runs,
-    load_thermometer,
-    read_checked_json,
-)
-from dlwpt.report.page import render_page
-from dlwpt.report.stats import (
-    book_delta_points,
-    fastest,
-    final_loss,
-    per_model_stats,
-    reproduces_book,
-    rule_stats,
-)
-from dlwpt.report.sweeps import sweeps_view
-from dlwpt.report.trends import analyse
-from dlwpt.report.verdicts import (
-    difference_words,
-    median_of,
-    number_in_unit,
-    verdict_label,
-)
+from dlwpt.results.reading import CSV_COLUMNS, load_runs, read_checked_json
 
 SECTION_TITLES = {
     "changes": "What changed since the previous run",
@@ -94,7 +97,7 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                  sweeps: dict[str, dict[str, Any]] | None = None,
                  sweep_runs: Sequence[dict] = ()) -> None:
     """Write the report page (one self-contained HTML file), the per-run metrics table and
-    the pairwise comparisons (comparisons.csv, see dlwpt.report.comparisons).
+    the pairwise comparisons (comparisons.csv, see dlwpt.results.comparisons).
 
     Each run is {model, seed, summary, metrics, predictions (val_predictions.csv), model_pt
     (optional)}. `configured_models`, `datasets` and `experiments` are the configured names in
@@ -173,13 +176,6 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
 
 def several_seeds(per_model: pd.DataFrame) -> bool:
     return bool(per_model["n_seeds"].max() > 1)
-
-
-def interval(low: float, high: float, fmt=acc) -> str | None:
-    """`low–high`; signed differences (points) as `low to high`, which reads better."""
-    if missing(low) or missing(high):
-        return None
-    return f"{fmt(low)} to {fmt(high)}" if fmt is points else f"{fmt(low)}–{fmt(high)}"
 
 
 def spread(row: pd.Series, split: str) -> str | None:
@@ -298,18 +294,6 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
     }
 
 
-def unsigned_points(value: float | None) -> str | None:
-    return None if value is None else f"{100 * value:.1f}"
-
-
-def seeds_needed(value: float) -> str | None:
-    """How many seeds would resolve a gap: a count, "no number of seeds" (the images limit
-    it), or None where it is not known (one seed)."""
-    if missing(value):
-        return None
-    return "no number of seeds" if value == float("inf") else f"about {int(value)} seeds"
-
-
 MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"),
          NOT_DISTINGUISHABLE: ("○", "nd"), DIVERGED: ("×", "diverged")}
 
@@ -400,8 +384,9 @@ def claims_view(claims: list[Any], per_model: pd.DataFrame,
 
 
 def changes_view(changes: Any, problem: str | None) -> dict[str, Any]:
-    """The previous run in the history, and per model what changed and what it did: the
-    setting, old and new validation accuracy, the paired difference (new − old) in words."""
+    """The previous run in the history (`changes`: dlwpt.history.compare's), and per model
+    what changed and what it did: the setting, old and new validation accuracy, the paired
+    difference (new − old) in words; the models that could not be compared, named."""
     if changes is None:
         return {"problem": problem}
     old = changes.old
@@ -412,25 +397,14 @@ def changes_view(changes: Any, problem: str | None) -> dict[str, Any]:
         view["old"] = {"id": old.id, "time": date_text(old.time),
                        "commit": commit_text(old.git_commit, old.dirty),
                        "experiment": old.experiment}
-    rows, unchanged = [], []
-    for _, row in changes.frame().iterrows():
-        if row["status"] == "unchanged":
-            unchanged.append(row["model"])
-            continue
-        words = "—"
-        if isinstance(row["verdict"], str):
-            words = verdict_label(row["verdict"], "new", "old")
-            if not missing(row["p_value"]):
-                words += f" ({difference_words(row)})"
-        what = [str(s) for s in row["settings"]]
-        what += ["training code"] if row["code_changed"] else []
-        what += ["data"] if row["data_changed"] else []
-        rows.append({"model": row["model"], "status": row["status"],
-                     "what": "; ".join(what) or {"retrained": "retrained, same settings"}.get(
-                         row["status"], row["status"]),
-                     "old": acc(row["old_acc"]), "new": acc(row["new_acc"]),
-                     "verdict": words, "code": row["verdict"] or ""})
-    view.update(models=rows, unchanged=unchanged)
+    shown = [m for m in changes.models if m.status not in (UNCHANGED, NOT_COMPARED)]
+    view.update(models=[{"model": m.model, "status": m.status, "what": change_words(m),
+                         "old": acc(m.old_acc), "new": acc(m.new_acc),
+                         "verdict": change_verdict_words(m), "code": m.verdict or ""}
+                        for m in shown],
+                unchanged=[m.model for m in changes.models if m.status == UNCHANGED],
+                not_compared=[{"model": m.model, "problem": m.problem}
+                              for m in changes.models if m.status == NOT_COMPARED])
     return view
 
 

@@ -1,32 +1,14 @@
 """The book's chapter-8 lessons as data: a table of claim specifications (CLAIMS), all
 evaluated by one function (`evaluate_claims`) over the comparisons table (comparisons.csv).
 
-A claim names its models and its parts. A part sets side a against side b (a model, or every
-model of an architecture group: "fully connected" is arch FullyConnected, "conv" any other; a
-group part stands for every (a, b) pair) on one quantity, in a direction (+1: a above b, -1: a
-below), by one of two rules:
-- `compare`, on validation accuracy: the matrix's row (family all_pairs), so a claim uses the
-  same interval, Holm-adjusted p and verdict as the matrix;
-- `compare`, on a training-set figure (train_acc; gap = train_acc - val_acc; epochs_to_target,
-  see `epochs_to_reach`): the `claims` row, a paired t over seeds, not adjusted (a claim needs
-  every part to hold: an intersection-union test). `training_figures` gives compare_runs the
-  per-seed values; with one seed there is nothing to test (only seeds vary);
-- `threshold`: every seed's value at least a number (train_acc >= 0.99: "memorizes"), from the
-  run table; not a test, decided on however many seeds ran. A seed that diverged decides
-  nothing; one that did not and missed the threshold decides "not supported".
-A reference part is shown beside its claim and does not decide it.
-
-A claim may name a setting whose sweep draws its lesson as a curve (`ClaimSpec.sweep`: the
-setting and the figures to cite): every configured sweep whose x axis is that setting is cited
-beside the two-model test, one trend line per figure and series (dlwpt.report.trends). The
-citation informs; the claim's verdict stays the two-model test's.
-
-A part is supported (significant in the claimed direction; the threshold met on every seed),
-not supported (significant the other way; the threshold missed), or inconclusive (not
-distinguishable, not tested, a diverged run). A claim's verdict, by precedence:
-"not evaluated" (a model, or a whole group, absent) > "not supported" (any part) >
-"inconclusive" (any part) > "supported" (every part). So a threshold missed on one seed
-outweighs a diverged run on another. The method in full: docs/statistics.md.
+A part sets side a against side b (a model, or an architecture group: "fully connected" is
+arch FullyConnected, "conv" any other) on one quantity, in a direction, by `compare` (the
+all_pairs row for validation accuracy, the unadjusted `claims` row, a paired t over seeds, for
+a training-set figure) or `threshold` (every seed's value at least a number; not a test). A
+reference part is shown beside its claim and does not decide it; a sweep over the claim's
+setting is cited beside it, never deciding it either. The outcomes and the verdict's
+precedence ("not evaluated" > "not supported" > "inconclusive" > "supported"): `claim_verdict`
+and docs/statistics.md, "The book's claims".
 """
 
 from __future__ import annotations
@@ -37,21 +19,24 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dlwpt.report.comparisons import (
+from dlwpt.report.formats import acc, missing
+from dlwpt.report.trends import SweepResult
+from dlwpt.report.verdicts import LABELS, difference_words, trend_words
+from dlwpt.results.comparisons import (
     A_BETTER,
     ALL_PAIRS,
     ALPHA,
     B_BETTER,
+    EPOCHS_TO_TARGET,
+    GAP,
     NOT_DISTINGUISHABLE,
+    TRAIN_ACC,
     VAL_ACC,
     SeedFigures,
     family_rows,
     pair_row,
 )
-from dlwpt.report.comparisons import CLAIMS as CLAIMS_FAMILY
-from dlwpt.report.formats import acc, missing
-from dlwpt.report.trends import SweepResult
-from dlwpt.report.verdicts import LABELS, difference_words, trend_words
+from dlwpt.results.comparisons import CLAIMS as CLAIMS_FAMILY
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 NOT_EVALUATED = "not evaluated"
@@ -60,7 +45,6 @@ COMPARE, THRESHOLD = "compare", "threshold"
 FULLY_CONNECTED, CONV = "fully connected", "conv"
 GROUPS = (FULLY_CONNECTED, CONV)
 FC_ARCH = "FullyConnected"
-TRAIN_ACC, GAP, EPOCHS_TO_TARGET = "train_acc", "gap", "epochs_to_target"
 TRAINING_QUANTITIES = (TRAIN_ACC, GAP, EPOCHS_TO_TARGET)
 MEMORIZED = 0.99  # "reaches ~1.0": every seed's training accuracy at least this
 
@@ -209,7 +193,9 @@ CLAIMS: tuple[ClaimSpec, ...] = (
 )
 
 QUANTITY_LABELS = {VAL_ACC: "validation accuracy", TRAIN_ACC: "training accuracy",
-          GAP: "train−val gap"}
+                   GAP: "train−val gap"}
+
+
 def members(side: str, per_model: pd.DataFrame) -> list[str]:
     """The models that ran on this side: a group's members (config order), or the model."""
     if side == FULLY_CONNECTED:

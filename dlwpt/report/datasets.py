@@ -19,7 +19,8 @@ from PIL import Image
 from dlwpt.io import DataError
 from dlwpt.report.figures import TRAIN_COLOR, VAL_COLOR, FigureSink, Picture
 from dlwpt.report.formats import number, plain, shape
-from dlwpt.report.inputs import DATASET_KEYS, read_checked_json, read_tensor_file, tensor_array
+from dlwpt.report.inputs import DATASET_KEYS, read_tensor_file, tensor_array
+from dlwpt.results.reading import read_checked_json
 
 LUNG_WINDOW = (-600.0, 1500.0)  # level, width in HU
 WEATHER = {1: "clear, few clouds", 2: "mist, cloudy", 3: "light rain/snow", 4: "heavy rain/snow"}

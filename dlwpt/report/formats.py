@@ -5,6 +5,7 @@ A missing value (None or NaN: a custom model has no book accuracy, a job no RSS)
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -63,3 +64,19 @@ def seed_list(seeds: list[int]) -> str:
     if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
         return f"seeds {seeds[0]}–{seeds[-1]}"
     return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
+
+
+def config_text(value: Any) -> str:
+    """A setting's value as the config would write it: 0.005, [512, 128], true, null."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def interval(low: float, high: float, fmt=acc) -> str | None:
+    """`low–high`; signed differences (points) as `low to high`, which reads better."""
+    if missing(low) or missing(high):
+        return None
+    return f"{fmt(low)} to {fmt(high)}" if fmt is points else f"{fmt(low)}–{fmt(high)}"
+
+
+def unsigned_points(value: float | None) -> str | None:
+    return None if value is None else f"{100 * value:.1f}"

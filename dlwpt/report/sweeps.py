@@ -12,15 +12,6 @@ from typing import Any
 import pandas as pd
 
 from dlwpt.report import figures
-from dlwpt.report.comparisons import (
-    A_BETTER,
-    DIVERGED,
-    NOT_DISTINGUISHABLE,
-    TESTED,
-    family_rows,
-    sweep_family,
-    top_models,
-)
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import acc, points, seed_list
 from dlwpt.report.trends import SweepResult, point_stats
@@ -29,6 +20,15 @@ from dlwpt.report.verdicts import (
     trend_test_words,
     trend_words,
     verdict_label,
+)
+from dlwpt.results.comparisons import (
+    A_BETTER,
+    DIVERGED,
+    NOT_DISTINGUISHABLE,
+    TESTED,
+    family_rows,
+    sweep_family,
+    top_models,
 )
 from dlwpt.runs import value_text
 

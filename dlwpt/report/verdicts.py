@@ -7,14 +7,26 @@ none (docs/statistics.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dlwpt.report import comparisons as c
 from dlwpt.report import trends as t
-from dlwpt.report.formats import missing, p_value, points
+from dlwpt.report.formats import config_text, missing, p_value, points
+from dlwpt.results import comparisons as c
+from dlwpt.results.changes import (
+    ADDED,
+    NEW,
+    OLD,
+    REMOVED,
+    RETRAINED,
+    UNSET,
+    CodeChange,
+    ModelChange,
+    RunInfo,
+)
 
 LABELS = {
     c.NOT_DISTINGUISHABLE: "not distinguishable",
@@ -59,6 +71,14 @@ def difference_words(row: Any, flip: bool = False, adjusted: bool = True) -> str
     if adjusted and row["verdict"] in (c.A_BETTER, c.B_BETTER) and row["family"] != c.CLAIMS:
         text += f", Holm-adjusted p {p_text(row['p_adjusted'])}"
     return text
+
+
+def seeds_needed(value: float) -> str | None:
+    """How many seeds would resolve a gap: a count, "no number of seeds" (the images limit
+    it), or None where it is not known (one seed)."""
+    if missing(value):
+        return None
+    return "no number of seeds" if value == float("inf") else f"about {int(value)} seeds"
 
 
 def p_text(p: float) -> str:
@@ -115,3 +135,65 @@ def trend_test_words(trend: t.Trend) -> str:
     if not slope.tested:
         return fitted
     return f"slope's t-test p {p_text(slope.p)}, {slope.df:.0f} residual df; {fitted}"
+
+
+# --- the history's changes: the page's "What changed" and `python -m dlwpt diff` -------------
+
+CODE_FILES_SHOWN = 3  # changed code files named one by one; more are grouped by folder
+
+
+def date_text(time: str | None) -> str:
+    """An entry's time as people read it: `2026-12-01 01:13` (UTC)."""
+    return "—" if not time else time[:16].replace("T", " ")
+
+
+def commit_text(commit: str | None, dirty: bool | None) -> str:
+    """A short commit, `-dirty` when the checkout had uncommitted changes."""
+    return "unknown" if not commit else commit[:10] + ("-dirty" if dirty else "")
+
+
+def run_words(run: RunInfo) -> str:
+    """`<id> (<date>, commit <sha>[, experiment <label>])`."""
+    text = f"{run.id} ({date_text(run.time)}, commit {commit_text(run.git_commit, run.dirty)}"
+    return text + (f", experiment {run.experiment})" if run.experiment else ")")
+
+
+def code_summary(changes: Sequence[CodeChange], shown: int = CODE_FILES_SHOWN) -> list[str]:
+    """The changed files, or with more than `shown` of them their folders ("dlwpt/engine/
+    (3 files)"), for "code of ... changed"."""
+    paths = [c.path for c in changes]
+    if len(paths) <= shown:
+        return paths
+    folders: dict[str, int] = {}
+    for path in paths:
+        folder = path.rpartition("/")[0]
+        folders[folder] = folders.get(folder, 0) + 1
+    return [f"{folder or '.'}/ ({n} file{'s' if n > 1 else ''})" if n > 1
+            else next(p for p in paths if p.rpartition("/")[0] == folder)
+            for folder, n in folders.items()]
+
+
+def change_words(change: ModelChange, seeds: bool = False) -> str:
+    """What changed of a model: `lr 0.01 -> 0.005; training code; data`, or its status
+    (`retrained, same settings`, `added`, `not compared: <why>`); `seeds`: also a change of
+    its seeds (`seeds 0 1 -> 0 1 2`)."""
+    what = [f"{s.key} {'unset' if s.old is UNSET else config_text(s.old)} -> "
+            f"{'unset' if s.new is UNSET else config_text(s.new)}" for s in change.settings]
+    what += ["training code"] * change.code + ["data"] * change.data
+    if seeds and change.status not in (ADDED, REMOVED) and change.old_seeds != change.new_seeds:
+        what.append(f"seeds {' '.join(map(str, change.old_seeds))} -> "
+                    f"{' '.join(map(str, change.new_seeds))}")
+    if change.problem:
+        return f"{change.status}: {change.problem}"
+    return "; ".join(what) or ("retrained, same settings" if change.status == RETRAINED
+                               else change.status)
+
+
+def change_verdict_words(change: ModelChange) -> str:
+    """The paired verdict of new against old: `new better (difference +1.2 points, 95%
+    interval ...)`; the label alone when untested; "—" without a comparison."""
+    row = change.comparison
+    if row is None or not isinstance(row["verdict"], str):
+        return "—"
+    words = verdict_label(row["verdict"], NEW, OLD)
+    return words if missing(row["p_value"]) else f"{words} ({difference_words(row)})"

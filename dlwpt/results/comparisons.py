@@ -29,7 +29,8 @@ from dlwpt.statistics import (
 
 ALPHA = 0.05
 ALL_PAIRS, VS_BEST, CLAIMS = "all_pairs", "vs_best", "claims"
-VAL_ACC = "val_acc"
+# The quantities compared (the `quantity` column), also the curves of a sweep (report.trends).
+TRAIN_ACC, VAL_ACC, GAP, EPOCHS_TO_TARGET = "train_acc", "val_acc", "gap", "epochs_to_target"
 TWO_SOURCE, MCNEMAR, PAIRED_SEEDS = "two_source_t", "mcnemar_exact", "paired_t_seeds"
 A_BETTER, B_BETTER, NOT_DISTINGUISHABLE = "a_better", "b_better", "not_distinguishable"
 NO_SPREAD, DIVERGED = "not_tested_no_spread", "not_tested_diverged"
@@ -126,10 +127,20 @@ def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndar
     return table
 
 
+def seed_text(seeds: Sequence[int]) -> str:
+    """The `seeds` column: `0 1 2`."""
+    return " ".join(map(str, seeds))
+
+
+def seeds_of(text: Any) -> list[int]:
+    """The seeds of a `seeds` cell (seed_text's inverse; an empty cell reads NaN)."""
+    return [] if not isinstance(text, str) else [int(s) for s in text.split()]
+
+
 def untested(family: str, quantity: str, a: str, b: str, verdict: str,
              seeds: Sequence[int] = ()) -> dict[str, Any]:
     return {"family": family, "quantity": quantity, "model_a": a, "model_b": b,
-            "seeds": " ".join(map(str, seeds)), "n_seeds": len(seeds), "verdict": verdict}
+            "seeds": seed_text(seeds), "n_seeds": len(seeds), "verdict": verdict}
 
 
 # Many parameters: one per column of comparisons.csv that a test fills in.
@@ -315,4 +326,4 @@ def top_models(table: pd.DataFrame, scored: list[str], family: str = VS_BEST) ->
     winner = best if len(others) and (others["verdict"] == A_BETTER).all() else None
     return {"best": best, "winner": winner,
             "runner_up": ranked["model_b"].iloc[0] if len(ranked) else None,
-            "seeds": [int(s) for s in str(rows["seeds"].iloc[0]).split()], "rows": rows}
+            "seeds": seeds_of(rows["seeds"].iloc[0]), "rows": rows}

@@ -1,0 +1,132 @@
+"""What changed between two runs of the history, as data (dlwpt.history.compare fills it in;
+dlwpt.report.verdicts words it for the page and `python -m dlwpt diff`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+FAMILY = "history"  # the comparisons family of compare()'s tests (Holm over its tested rows)
+NEW, OLD = "new", "old"  # the two "models" of each test: diff = new - old
+# Model status in compare()
+ADDED, REMOVED = "added", "removed"  # in the new run only / in the old run only
+CHANGED = "changed"  # its settings, the training code or the data changed
+RETRAINED = "retrained"  # same settings, code and data, but its run files differ
+UNCHANGED = "unchanged"  # the same run files on the seeds both have (seeds may differ)
+NOT_COMPARED = "not compared"  # a file of its runs in the history is missing or damaged
+
+
+def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted keys: {"train": {"subsample": 1}} -> {"train.subsample": 1}."""
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # a setting one side does not have
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """One flattened setting whose value differs (UNSET on a side that does not set it)."""
+
+    key: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class CodeChange:
+    """A file of the training code that differs: sha256 on each side (None: absent there)."""
+
+    path: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class ModelChange:
+    """One model, old against new.
+
+    status: ADDED / REMOVED (in one run only), CHANGED (settings, code or data), RETRAINED
+    (same settings, code and data, other run files), UNCHANGED (the same run files on the
+    seeds both have), NOT_COMPARED (`problem`: a file of its runs in the history is missing
+    or damaged). old_acc / new_acc: mean validation accuracy, over the seeds compared when
+    there is a paired difference (so new_acc - old_acc is its `diff`), else over each run's own
+    seeds (None: absent, or no seed has one). comparison: for CHANGED and RETRAINED, a row of the
+    comparisons layer (COMPARISON_COLUMNS, family FAMILY, model_a NEW, model_b OLD, so `diff`
+    is new - old, on the seeds both ran: `seeds`), its verdict a comparisons code or
+    DATA_CHANGED; None otherwise."""
+
+    model: str
+    status: str
+    settings: tuple[SettingChange, ...] = ()
+    code: bool = False
+    data: bool = False
+    old_seeds: tuple[int, ...] = ()
+    new_seeds: tuple[int, ...] = ()
+    old_acc: float | None = None
+    new_acc: float | None = None
+    comparison: dict[str, Any] | None = None
+    problem: str | None = None
+
+    @property
+    def verdict(self) -> str | None:
+        return None if self.comparison is None else self.comparison["verdict"]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Which run a side of a comparison is: its entry id and when, the commit, the label
+    (id and time None: the current files, not yet recorded)."""
+
+    id: str | None
+    time: str | None
+    git_commit: str | None
+    dirty: bool | None
+    experiment: str | None
+
+    @classmethod
+    def of(cls, snapshot: Any) -> RunInfo:
+        """Of a dlwpt.history.Snapshot."""
+        return cls(snapshot.id, snapshot.time, snapshot.git_commit, snapshot.dirty,
+                   snapshot.experiment)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """compare()'s answer. `first`: there is no old run (nothing to compare with; `models`
+    is empty). `code`: the training code files that differ. `models`: the new run's models in
+    its order, then those only the old run had."""
+
+    old: RunInfo | None
+    new: RunInfo
+    first: bool
+    data_changed: bool
+    code: tuple[CodeChange, ...]
+    models: tuple[ModelChange, ...]
+
+
+def setting_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[SettingChange, ...]:
+    old_flat, new_flat = flatten(old), flatten(new)
+    keys = [*old_flat, *(k for k in new_flat if k not in old_flat)]
+    return tuple(SettingChange(k, old_flat.get(k, UNSET), new_flat.get(k, UNSET))
+                 for k in keys if old_flat.get(k, UNSET) != new_flat.get(k, UNSET)
+                 or type(old_flat.get(k)) is not type(new_flat.get(k)))
+
+
+def code_changes(old: Mapping[str, str], new: Mapping[str, str]) -> tuple[CodeChange, ...]:
+    return tuple(CodeChange(path, old.get(path), new.get(path))
+                 for path in sorted(set(old) | set(new)) if old.get(path) != new.get(path))
+
+

@@ -1,0 +1,220 @@
+"""Read and check a training run's files (summary, metrics, predictions) as the page and the
+history both read them; anything malformed raises DataError(path, ...) with, for a damaged
+run, the command that rebuilds it.
+
+The report is the last stage, so it is where a silently wrong upstream file would otherwise turn
+into a misleading page: every key and column the page uses is checked here, once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dlwpt.io import SEAL_KEY, DataError, file_digest, read_json, summary_seal
+from dlwpt.rerun import rebuild_hint
+from dlwpt.statistics import wilson_interval
+
+SUMMARY_KEYS = ("model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
+                "seconds_per_epoch", "total_seconds", "resdeep_blocks")
+METRICS_COLUMNS = ("epoch", "train_loss", "train_acc", "val_acc", "seconds")
+CSV_COLUMNS = ("model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch", "n_params",
+               "seconds_per_epoch", "total_seconds", "device", "gpu", "engine", "epochs",
+               "resdeep_blocks", "book_train_acc", "book_val_acc", "val_acc_ci_low",
+               "val_acc_ci_high")
+# val_predictions.csv, as dlwpt.train writes it (not imported: the report would then depend on
+# the training code, and editing it would rerun the report).
+PREDICTION_COLUMNS = ("index", "label", "predicted", "prob")
+def read_checked_json(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    try:
+        obj = read_json(path)
+    except (OSError, ValueError) as e:
+        raise DataError(path, f"cannot read JSON ({e})") from e
+    if not isinstance(obj, dict):
+        raise DataError(path, f"expected a JSON object, got {type(obj).__name__}")
+    require_keys(obj, keys, path)
+    return obj
+
+
+def require_keys(obj: dict[str, Any], keys: tuple[str, ...] | list[str], path: Path) -> None:
+    absent = [k for k in keys if k not in obj]
+    if absent:
+        raise DataError(path, f"missing key(s): {', '.join(absent)}")
+
+
+def read_checked_csv(path: Path, columns: tuple[str, ...], **kwargs: Any) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, **kwargs)
+    except (OSError, ValueError) as e:
+        raise DataError(path, f"cannot read table ({e})") from e
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise DataError(path, f"missing column(s): {', '.join(absent)}")
+    return frame
+
+
+def book_pair(book_accuracy: dict[str, list[float]], model: str
+              ) -> tuple[float | None, float | None]:
+    """The book's (train, val) accuracy for a model, or (None, None) for a custom model."""
+    pair = book_accuracy.get(model)
+    return (float(pair[0]), float(pair[1])) if pair else (None, None)
+
+
+# Long: each run's files are read and cross-checked in one pass (summary, digests,
+# predictions, curve), so a damaged run fails with the first file that shows it.
+def load_runs(runs: list[dict[str, Any]], models: list[str],
+              book_accuracy: dict[str, list[float]], rerun_command: str | None = None
+              ) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, int], np.ndarray]]:
+    """One row per (model, seed), CSV_COLUMNS and then n_blocks (ResDeep's depth as trained)
+    and n_val (validation images); the per-epoch curves of all runs; and per (model, seed) the
+    per-image correctness on the validation set (val_predictions.csv), for paired tests.
+
+    Rows follow `models` (the config's order), so tables and charts read like the book's zoo.
+    val_acc_ci_low/high: the 95% Wilson interval of the run's validation accuracy.
+    A damaged run's error names the command that rebuilds it: `rerun_command`
+    (dlwpt.rerun.snakemake_command's) with --forcerun, or that in words without one.
+    """
+    rows, curves, correct = [], [], {}
+    labels_seen: tuple[Path, np.ndarray] | None = None
+    for run in runs:
+        summary_path, metrics_path = Path(run["summary"]), Path(run["metrics"])
+        predictions_path = Path(run["predictions"])
+        try:
+            summary = read_checked_json(summary_path, SUMMARY_KEYS)
+        except DataError as e:
+            raise DataError(summary_path, f"{e.problem}; "
+                                          f"{rebuild_hint(summary_path, rerun_command)}") from e
+        check_seal(summary, summary_path, rerun_command)
+        if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
+            raise DataError(summary_path, f"holds {summary['model']}/seed{summary['seed']}, "
+                                          f"expected {run['model']}/seed{run['seed']}")
+        check_trained_files(summary, summary_path,
+                            [metrics_path, predictions_path]
+                            + ([Path(run["model_pt"])] if "model_pt" in run else []),
+                            rerun_command)
+        labels, hits = read_predictions(predictions_path, summary, summary_path, rerun_command)
+        if labels_seen is None:
+            labels_seen = (predictions_path, labels)
+        elif not np.array_equal(labels, labels_seen[1]):
+            # Paired tests need the same images in the same order in every run.
+            raise DataError(predictions_path, f"its labels differ from {labels_seen[0]}'s: not "
+                                              "the same validation images in the same order")
+        correct[(run["model"], int(run["seed"]))] = hits
+        book_train, book_val = book_pair(book_accuracy, run["model"])
+        low, high = run_interval(summary.get("val_acc"), len(hits))
+        rows.append({**{k: summary[k] for k in CSV_COLUMNS if k in summary},
+                     "diverged_epoch": summary.get("diverged_epoch"),
+                     "engine": engine_label(summary),
+                     "book_train_acc": book_train, "book_val_acc": book_val,
+                     "val_acc_ci_low": low, "val_acc_ci_high": high,
+                     "n_blocks": (summary.get("hyperparameters") or {}).get("n_blocks"),
+                     "n_val": len(hits)})
+        curve = read_checked_csv(metrics_path, METRICS_COLUMNS)
+        if curve.empty:
+            raise DataError(metrics_path, "no epochs recorded")
+        curves.append(curve.assign(model=run["model"], seed=int(run["seed"])))
+    order = {name: i for i, name in enumerate(models)}
+    table = pd.DataFrame(rows, columns=[*CSV_COLUMNS, "n_blocks", "n_val"])
+    # A run that diverged in its first epoch has no accuracies (null): NaN, not None.
+    for column in ("train_acc", "val_acc", "val_acc_ci_low", "val_acc_ci_high"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    table["diverged_epoch"] = table["diverged_epoch"].astype("Int64")
+    if not table.empty:
+        table = (table.assign(_order=table["model"].map(lambda m: order.get(m, len(order))))
+                 .sort_values(["_order", "model", "seed"]).drop(columns="_order")
+                 .reset_index(drop=True))
+    curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
+    return table, curve_frame, correct
+
+
+def read_predictions(path: Path, summary: dict[str, Any], summary_path: Path,
+                     rerun_command: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, correct per image) of one run's val_predictions.csv, checked: indices 0..n-1
+    in order, integer labels and predictions, and (unless the run diverged: its predictions
+    come from non-finite weights) an accuracy equal to the summary's val_acc."""
+    frame = read_checked_csv(path, PREDICTION_COLUMNS)
+    if frame.empty:
+        raise DataError(path, "no predictions")
+    for column in ("index", "label", "predicted"):
+        if not pd.api.types.is_integer_dtype(frame[column]):
+            raise DataError(path, f"column {column} holds non-integer values")
+    if not np.array_equal(frame["index"].to_numpy(), np.arange(len(frame))):
+        raise DataError(path, "index is not 0, 1, ..., n-1 in order")
+    labels = frame["label"].to_numpy()
+    hits = labels == frame["predicted"].to_numpy()
+    val_acc = summary.get("val_acc")
+    if summary.get("diverged_epoch") is None and val_acc is not None and not math.isclose(
+            hits.mean(), val_acc, rel_tol=0, abs_tol=1e-9):
+        raise DataError(path, f"accuracy {int(hits.sum())}/{len(hits)} = {hits.mean():.6f} "
+                              f"differs from val_acc {val_acc} in {summary_path.name}; "
+                              f"{rebuild_hint(summary_path, rerun_command)}")
+    return labels, hits
+
+
+def run_interval(val_acc: float | None, n: int) -> tuple[float, float]:
+    """95% Wilson interval of one run's validation accuracy on its n images (NaN without one).
+
+    From val_acc, not the predictions: a diverged run's figure is its last finite epoch's, on
+    the same n images, while its predictions come from the final, non-finite weights.
+    """
+    if val_acc is None or not math.isfinite(val_acc):
+        return math.nan, math.nan
+    return wilson_interval(round(val_acc * n), n)
+
+
+def check_seal(summary: dict[str, Any], summary_path: Path,
+               rerun_command: str | None = None) -> None:
+    """The summary as training wrote it (its seal, dlwpt.io.summary_seal): a hand-edited
+    train_acc is refused, not shown, and so is a summary without a seal (written before
+    summaries were sealed): the run is rebuilt."""
+    if summary.get(SEAL_KEY) != summary_seal(summary):
+        why = ("changed after training (its seal does not match)" if SEAL_KEY in summary
+               else "not sealed (written before summaries were sealed)")
+        raise DataError(summary_path, f"{why}; {rebuild_hint(summary_path, rerun_command)}")
+
+
+def check_trained_files(summary: dict[str, Any], summary_path: Path, files: list[Path],
+                        rerun_command: str | None = None) -> None:
+    """Each file as it was when the run was trained (the digests its summary recorded): a
+    model.pt truncated or a metrics.csv edited afterwards is refused, not summarized."""
+    recorded = summary.get("files")
+    if recorded is None:
+        return  # none recorded: an unsealed summary, which check_seal refused
+    for path in files:
+        expected = recorded.get(path.name)
+        if expected is None:
+            raise DataError(summary_path, f"records no digest for {path.name}; "
+                                          f"{rebuild_hint(summary_path, rerun_command)}")
+        actual = "sha256:" + file_digest(path)
+        if actual != expected:
+            raise DataError(path, f"changed since it was trained ({actual}, recorded "
+                                  f"{expected} in {summary_path.name}); "
+                                  f"{rebuild_hint(summary_path, rerun_command)}")
+
+
+def engine_label(summary: dict[str, Any]) -> str:
+    """The training loop a run used, with the CUDA-graph outcome where graphs were tried."""
+    engine, graphs = summary.get("engine", "unknown"), summary.get("cuda_graphs", "not used")
+    return engine if graphs == "not used" else f"{engine}, CUDA graphs {graphs}"
+
+
+
+
+def run_files(inputs: Mapping[str, str | os.PathLike], models: Sequence[str],
+              seeds: Sequence[int]) -> list[dict[str, Any]]:
+    """The report's run entries ({model, seed, summary, metrics, model_pt, predictions}), per
+    model then seed, from its inputs named `<model>/seed<k>/<file>` (rules/common.smk's
+    run_inputs)."""
+    def named(model: str, seed: int, name: str) -> Path:
+        return Path(inputs[f"{model}/seed{seed}/{name}"])
+
+    return [{"model": m, "seed": int(s), "summary": named(m, s, "summary.json"),
+             "metrics": named(m, s, "metrics.csv"), "model_pt": named(m, s, "model.pt"),
+             "predictions": named(m, s, "val_predictions.csv")}
+            for m in models for s in seeds]
