@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -12,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dlwpt.cifar10 import CIFAR10_CLASSES
+from dlwpt.io import json_digest
 from dlwpt.runs import SWEEPS_ROOT, given_sweeps, model_config
 
 N_OUTPUTS = 2  # every chapter 7-8 model ends in a two-way output layer
@@ -30,7 +29,7 @@ def config_digest(config: dict[str, Any]) -> str:
 
     Keys in their order (not sorted): the page prints the configuration in that order, and
     Snakemake compared the config param's repr, which keeps it."""
-    return hashlib.sha256(json.dumps(config, default=str).encode()).hexdigest()
+    return json_digest(config, sort_keys=False)
 
 
 def schema_problem(config: dict[str, Any], schema: dict[str, Any] | str | Path) -> str | None:

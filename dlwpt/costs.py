@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dlwpt.io import write_json
-from dlwpt.progress import TRAIN_RULE, read_json
+from dlwpt.io import read_json, write_json
+from dlwpt.progress import TRAIN_RULE
 from dlwpt.runs import TRAIN_ROOT
 
 # The probe's start-up on the development machine: a training job's start-up when none was
@@ -281,17 +281,17 @@ def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
     history = root / "results/history"
     for entry_path in sorted(history.glob("runs/*.json"))[-history_entries:]:
         try:
-            for model in read_json(entry_path)["models"].values():
+            for model in read_json(entry_path, or_none=True)["models"].values():
                 for blobs in model["seeds"].values():
                     digest = str(blobs["summary"]).split(":", 1)[-1]
-                    blob = read_json(history / "objects" / digest[:2] / digest)
+                    blob = read_json(history / "objects" / digest[:2] / digest, or_none=True)
                     found.update([measured_run(blob, n_val) or ("", None)])
         except (LookupError, TypeError, AttributeError):
             continue
     train = root / TRAIN_ROOT
     for path in sorted(train.glob("**/summary.json")):
         bench = root / "benchmarks" / TRAIN_RULE / path.parent.relative_to(train)
-        found.update([measured_run(read_json(path), n_val,
+        found.update([measured_run(read_json(path, or_none=True), n_val,
                                    benchmark_seconds(bench.with_suffix(".tsv"))) or ("", None)])
     found.pop("", None)
     return found
@@ -356,7 +356,7 @@ def model_entry(settings: Mapping[str, Any]) -> str:
 def usual_mac_rate(folder: str | os.PathLike, rate: Throughput) -> float | None:
     """The median multiply-accumulate rate of the earlier probes on this device (RATES_NAME in
     `folder`), when `rate`'s is BUSIER times slower: the machine is busier than usual."""
-    earlier, records = [], read_json(Path(folder) / RATES_NAME)
+    earlier, records = [], read_json(Path(folder) / RATES_NAME, or_none=True)
     for entry in records if isinstance(records, list) else []:
         try:
             if entry["device_name"] == rate.device_name:
@@ -368,7 +368,7 @@ def usual_mac_rate(folder: str | os.PathLike, rate: Throughput) -> float | None:
 
 
 def record_rate(folder: str | os.PathLike, rate: Throughput) -> None:
-    earlier = read_json(Path(folder) / RATES_NAME)
+    earlier = read_json(Path(folder) / RATES_NAME, or_none=True)
     write_json(Path(folder) / RATES_NAME, [*(earlier if isinstance(earlier, list) else []),
                                            {**asdict(rate), "time": time.time()}][-RATES_KEPT:])
 

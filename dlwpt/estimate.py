@@ -18,8 +18,8 @@ from typing import Any
 
 from dlwpt import costs
 from dlwpt.costs import MEASURED, MODELED, MeasuredRun, ProbeFn, Throughput
-from dlwpt.io import write_json
-from dlwpt.progress import PLAN_NAME, PROGRESS_DIR, TRAIN_RULE, duration, read_json
+from dlwpt.io import read_json, write_json
+from dlwpt.progress import PLAN_NAME, PROGRESS_DIR, TRAIN_RULE, duration
 from dlwpt.runs import (
     SWEEPS_ROOT,
     Sweep,
@@ -222,7 +222,7 @@ def cifar2_counts(config: Mapping[str, Any], root: str | os.PathLike = ".") -> t
     """Training and validation images of cifar2.pt (its summary's, else CIFAR-10's)."""
     classes = len((config.get("ingest", {}).get("cifar2") or {}).get("classes") or []) or 2
     try:
-        counts = read_json(Path(root) / "results/data/cifar2.json")["counts"]
+        counts = read_json(Path(root) / "results/data/cifar2.json", or_none=True)["counts"]
         train, val = (int(sum(counts[part].values())) for part in ("train", "val"))
         return (train, val) if min(train, val) > 0 else (5000 * classes, 1000 * classes)
     except (LookupError, TypeError, ValueError, AttributeError, OverflowError):

@@ -65,14 +65,6 @@ def progress_path(progress_dir: str | os.PathLike, run: str, seed: int) -> Path:
     return run_dir(run, seed, progress_dir).with_suffix(".json")
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """The file's JSON, or None when it is missing or bad."""
-    return io.read_json(path, or_none=True)
-
-
-write_json_atomic = io.write_json
-
-
 def record_epoch(progress_dir: str | os.PathLike, run: str, seed: int, epoch: int, epochs: int,
                  elapsed: float, done: bool = False, now: float | None = None) -> None:
     """This job's progress: `epoch` of `epochs` done after `elapsed` seconds of the job;
@@ -98,7 +90,7 @@ def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path,
         except OSError:
             pass
     if job.get("rule") == TRAIN_RULE:
-        record = read_json(progress_path(progress_dir, job["run"], job["seed"]))
+        record = io.read_json(progress_path(progress_dir, job["run"], job["seed"]), or_none=True)
         if isinstance(record, dict) and record.get("time", 0) >= started:
             if record.get("done"):
                 return 1.0
@@ -159,7 +151,7 @@ def whole_run_line(progress_dir: str | os.PathLike = PROGRESS_DIR,
     `progress_dir` is <working directory>/results/.progress: the plan's benchmark paths are
     relative to the directory two levels up."""
     progress_dir = Path(progress_dir)
-    plan = read_json(progress_dir / PLAN_NAME)
+    plan = io.read_json(progress_dir / PLAN_NAME, or_none=True)
     if not isinstance(plan, dict) or not plan.get("jobs"):
         return None
     now = time.time() if now is None else now

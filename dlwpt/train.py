@@ -15,9 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
-import hashlib
 import io
-import json
 import logging
 import math
 import os
@@ -34,6 +32,7 @@ from dlwpt.io import (
     DataError,
     atomic_path,
     file_digest,
+    json_digest,
     load_tensors,
     save_tensors,
     sealed,
@@ -164,7 +163,7 @@ def config_hash(run: RunSettings, device: torch.device, data_pt: str | os.PathLi
         "cuda_graphs": run.cuda_graphs, "subsample": run.subsample, "device": device.type,
         "data_sha256": file_digest(data_pt),
     }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    return json_digest(identity)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from dlwpt import progress
+from dlwpt.io import read_json, write_json
 from tests.helpers.workflow import TERMINAL
 
 # --- progress during the run ---------------------------------------------------------------------
@@ -97,7 +98,7 @@ def test_whole_run_line_from_the_plan_and_the_jobs_progress(tmp_path):
     started = now - 25
     (tmp_path / "benchmarks/ingest_dataset").mkdir(parents=True)
     (tmp_path / "benchmarks/ingest_dataset/cifar2.tsv").write_text("s\n10\n")
-    progress.write_json_atomic(folder / progress.PLAN_NAME, {
+    write_json(folder / progress.PLAN_NAME, {
         "started": started, "wall_s": 40, "jobs": [
             {"id": "ingest_dataset/cifar2", "rule": "ingest_dataset", "seconds": 10,
              "start": 0, "end": 10, "benchmark": "benchmarks/ingest_dataset/cifar2.tsv"},
@@ -165,8 +166,8 @@ def test_bad_progress_files_mean_no_whole_run_line_never_an_error(tmp_path, capl
     rows = [{"epoch": 1, "train_loss": 0.7, "train_acc": 0.5, "val_acc": 0.5, "seconds": 1.0}]
     for index, (path, make) in enumerate(bad_files(folder)):
         shutil.rmtree(folder, ignore_errors=True)
-        progress.write_json_atomic(folder / progress.PLAN_NAME, GOOD_PLAN)
-        progress.write_json_atomic(progress.progress_path(folder, "net", 0), GOOD_RECORD)
+        write_json(folder / progress.PLAN_NAME, GOOD_PLAN)
+        write_json(progress.progress_path(folder, "net", 0), GOOD_RECORD)
         if path.exists():
             path.unlink()
         make(path)
@@ -186,7 +187,7 @@ def test_the_job_hook_prints_the_epoch_line_then_the_whole_run_line(tmp_path, ca
 
     folder = tmp_path / "results/.progress"
     now = time.time()
-    progress.write_json_atomic(folder / progress.PLAN_NAME, {**GOOD_PLAN, "started": now - 1})
+    write_json(folder / progress.PLAN_NAME, {**GOOD_PLAN, "started": now - 1})
     hook = progress.JobProgress("net", 0, logging.getLogger("progress-hook"), folder)
     row = {"epoch": 1, "train_loss": 0.7, "train_acc": 0.5, "val_acc": 0.5, "seconds": 1.0}
     with caplog.at_level(logging.INFO, logger="progress-hook"):
@@ -199,7 +200,7 @@ def test_the_job_hook_prints_the_epoch_line_then_the_whole_run_line(tmp_path, ca
     assert lines[1].startswith("run: 50% of the expected work")
     assert lines[2].startswith("net/seed0 epoch 2/2 ") and lines[3].startswith("run: 100% ")
     assert len(lines) == 4
-    assert progress.read_json(progress.progress_path(folder, "net", 0))["done"] is True
+    assert read_json(progress.progress_path(folder, "net", 0))["done"] is True
 
 
 @pytest.mark.pipeline

@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dlwpt.results.comparisons import GAP, TRAIN_ACC, VAL_ACC
 from dlwpt.runs import Sweep, same, value_text  # noqa: F401 (value_text: the figures')
 from dlwpt.statistics import Slope, TrendScale, mean_interval, trend_slope
 
 ALPHA = 0.05
 RISES, FALLS, NO_TREND, NOT_TESTED = "rises", "falls", "no_trend", "not_tested"
 TREND_VERDICTS = (RISES, FALLS, NO_TREND, NOT_TESTED)
-TRAIN_ACC, VAL_ACC, GAP = "train_acc", "val_acc", "gap"
 CURVES = (TRAIN_ACC, VAL_ACC, GAP)
 
 
