@@ -628,13 +628,6 @@ def test_the_report_run_files_are_looked_up_by_the_names_the_rules_give_them(tmp
 
 # --- settings -------------------------------------------------------------------------------
 
-def test_train_keys_are_the_train_model_rules_settings():
-    """What retrains a model besides its entry: the train_model params read from train."""
-    rule = (REPO / "rules/train.smk").read_text().split("rule fit_thermometer")[0]
-    assert set(re.findall(r'config\["train"\]\["(\w+)"\]', rule)) - {"threads"} == set(
-        TRAIN_KEYS)
-
-
 def test_experiment_is_an_optional_label_in_the_strict_schema():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     schema = REPO / "schemas/config.schema.yaml"
