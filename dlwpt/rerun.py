@@ -1,20 +1,12 @@
 """The command that repeats this Snakemake run, for recovery hints ("rebuild the run with: ...").
 
-A hint is only useful if it works as printed: `snakemake --forcerun <file>` alone, after a run
-with `--configfile config/quick.yaml`, plans the default configuration and deletes the quick
-run's outputs. So the hint is the command line of the run that failed, as typed (its
-`--configfile` files, `--config` values, `-d`, `-s`, `--cores`, `--profile`, ...), after the
-data-source variables it ran with, with `--forcerun <file>` added. Its relative paths are
-relative to the directory that command ran in, where the hint is meant to be run; the file
-given to `--forcerun` is relative to the work dir, as Snakemake reads targets after `-d`.
-
-The Snakefile computes it while it is parsed (the only time Snakemake's own command line is at
-hand) and records it, with the run's pid and start time, in `.snakemake/dlwpt-run.json` (the
-run record), where the report job reads it: not a param, since the command line is no part of
-the page and a param would rerun the report whenever `--cores`, `-d` or a config file's path
-changed. The record also tells a second run in the same folder, and `--unlock`, that a live
-run is working there (`refusal`): Snakemake's own lock message cannot tell a live run from a
-killed one's leftover lock.
+`snakemake --forcerun <file>` alone, after a run with `--configfile config/quick.yaml`, would
+plan the default configuration and delete the quick run's outputs: so the hint is the failed
+run's command line as typed, after its data-source variables, with `--forcerun <file>` added.
+The Snakefile records it while parsed (the only time the command line is at hand) in the run
+record, `.snakemake/dlwpt-run.json`, with the run's pid and start time: not a param, which would
+rerun the report whenever `--cores` or `-d` changed. The record also tells a second run in the
+same folder, and `--unlock`, that a live run works there (Snakemake's lock cannot tell).
 """
 
 from __future__ import annotations
@@ -29,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dlwpt.io import write_json
-from dlwpt.orphan import Watched, _stat, alive
+from dlwpt.orphan import PROC, Watched, alive, proc_stat
 
 RECORD = Path(".snakemake/dlwpt-run.json")  # relative to the work dir
 # Snakemake options that neither run jobs nor unlock: these look, and leave the record alone.
@@ -116,7 +108,7 @@ def claim(argv: Sequence[str], executable: str, environ: Mapping[str, str],
     if other is not None and other["pid"] != os.getpid():
         return (f"run: another snakemake run (pid {other['pid']}, started {other['started']}) "
                 "is working in this folder; wait for it or stop it")
-    mine = _stat(os.getpid(), Path("/proc"))
+    mine = proc_stat(os.getpid(), PROC)
     if wanted == "run" and mine is not None:
         write_json(record, {"pid": os.getpid(), "start": mine[2],
                             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
