@@ -17,29 +17,20 @@ N_OUTPUTS = 2  # every chapter 7-8 model ends in a two-way output layer
 
 
 def selected_models(config: dict[str, Any]) -> list[str]:
-    """The models to train: `train.models` if given, else (absent or null) every entry of
-    `models`. An empty list is refused by `check_config`, not read as "all"."""
+    """The models to train: `train.models`, else (absent or null) every entry of `models`."""
     chosen = config["train"].get("models")
     return list(config["models"] if chosen is None else chosen)
 
 
 def config_digest(config: dict[str, Any]) -> str:
-    """sha256 of the configuration as run, for the report's params: any change reruns the
-    report, as the whole config as a param did, without printing it in every plan's `reason:`.
-
-    Keys in their order (not sorted): the page prints the configuration in that order, and
-    Snakemake compared the config param's repr, which keeps it."""
+    """sha256 of the configuration as run, for the report's params; keys in their order (not
+    sorted): the page prints them in that order."""
     return json_digest(config, sort_keys=False)
 
 
 def schema_problem(config: dict[str, Any], schema: dict[str, Any] | str | Path) -> str | None:
-    """The config's first violation of the JSON schema (a dict, or its file) as one line, or
-    None.
-
-    Snakemake's own `validate` prints the whole schema and instance; this names the key and
-    where it sits (`unknown key 'lrr' in models.width`). It runs first; `validate` then fills in
-    the defaults.
-    """
+    """The config's first violation of the JSON schema (a dict, or its file) as one line
+    (`unknown key 'lrr' in models.width`), or None: Snakemake's `validate` prints it all."""
     import jsonschema
 
     if not isinstance(schema, dict):
@@ -140,11 +131,8 @@ def check_hyperparameters(where: str, settings: dict[str, Any]) -> None:
 
 
 def check_model_entry(name: str, settings: dict[str, Any]) -> None:
-    """Keys the entry's architecture accepts (its constructor's arguments) or training keys.
-
-    Caught here, a typo like `lrr` stops the run when the workflow is parsed, before Snakemake
-    deletes the model's previous outputs to start a job that would die on it.
-    """
+    """Keys the entry's architecture accepts (its constructor's arguments) or training keys:
+    a typo stops the run before Snakemake deletes outputs for a job that would die on it."""
     from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
 
     arch = settings.get("arch")
@@ -165,12 +153,8 @@ def architecture_keys(cls: type) -> set[str]:
 
 
 def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
-    """Models and thermometer experiments in config.yaml's order, then any others as given.
-
-    Snakemake starts from the command line's --configfile files and merges the Snakefile's
-    `configfile:` (config.yaml) into them, so a model that config/quick.yaml adjusts would come
-    first in every table, plot and job list.
-    """
+    """Models and thermometer experiments in config.yaml's order, then any others: Snakemake
+    merges config.yaml into the --configfile files, which would put theirs first."""
     for path in (("models",), ("thermometer", "experiments")):
         merged, listed = config, defaults
         for key in path:
@@ -229,9 +213,8 @@ def check_names(config: dict[str, Any]) -> None:
 
 
 def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
-    """Refuse a sweep that names an unknown base, sweeps `arch` or a setting the base's
-    architecture does not take, or has a value the base's entry could not hold (the schema's
-    own rule for that key, then the checks every model entry gets)."""
+    """Refuse a sweep of an unknown base, of `arch` or a setting the base's architecture does
+    not take, or with a value the base's entry could not hold."""
     import jsonschema
 
     from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
@@ -269,6 +252,6 @@ def class_labels(classes: list[str]) -> dict[str, int]:
 
 
 def _entry(node: Any, key: str) -> Any:
-    """node[key] where node is a mapping holding it, else None (the config is not yet checked:
-    a list or a number where a mapping belongs must reach the schema check, not a traceback)."""
+    """node[key] where node is a mapping holding it, else None: an unchecked config's wrong
+    shape must reach the schema check, not a traceback."""
     return node.get(key) if isinstance(node, dict) else None
