@@ -104,6 +104,10 @@ def _with_parents(name: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+def _in_package(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
 def module_dependencies(names: Iterable[str], root: Path, package: str = PACKAGE,
                         leave_out: Iterable[str] = PLUMBING) -> list[Path]:
     """The files of `names` (dotted) and of all they import in `package`, sorted; `leave_out`
@@ -127,8 +131,7 @@ def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str,
     found: dict[str, Path] = {}
     while todo:
         name, maybe_attribute, asker = todo.pop()
-        inside = name == package or name.startswith(package + ".")
-        if not inside or name in found or name in leave_out:
+        if not _in_package(name, package) or name in found or name in leave_out:
             continue
         path = module_file(name, root)
         if path is None:

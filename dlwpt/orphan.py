@@ -15,27 +15,9 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-PROC = Path("/proc")
-
-
-@dataclass(frozen=True)
-class Watched:
-    pid: int
-    start: str | None  # /proc's start time (field 22), or None where /proc cannot say
-    is_snakemake: bool
-
-
-def proc_stat(pid: int, proc: Path) -> tuple[str, int, str] | None:
-    """(state, parent pid, start time) of `pid` from /proc, or None if it is not listed."""
-    try:
-        text = (proc / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()  # the name, in parentheses, may hold spaces
-    return fields[0], int(fields[1]), fields[19]
+from dlwpt.rerun import PROC, Watched, alive, proc_stat
 
 
 def _is_snakemake(pid: int, proc: Path) -> bool:
@@ -68,23 +50,9 @@ def snakemake_ancestor(proc: Path = PROC, pid: int | None = None) -> Watched:
     return Watched(parent, stat[2] if stat else None, False)
 
 
-def alive(watched: Watched, original_ppid: int, proc: Path = PROC) -> bool:
-    if os.getppid() != original_ppid and watched.pid == original_ppid:
-        return False  # reparented: the direct parent died
-    if watched.start is None:
-        return True
-    stat = proc_stat(watched.pid, proc)
-    return stat is not None and stat[0] not in ("Z", "X") and stat[2] == watched.start
-
-
 class ParentWatch:
-    """Ends this process (`exit(1)`) within about `poll_s` of its Snakemake's death.
-
-    Use as a context manager around the job; hold `writing()` around a write that must not be
-    cut short (a checkpoint, the final outputs): the watch waits for it before ending the
-    process. `progress` (set by the job) ends the log line; `done()` (inside the last write)
-    stops the watch.
-    """
+    """Ends this process within about `poll_s` of its Snakemake's death, never during a write
+    held in `writing()`; `progress` (set by the job) ends its log line, `done()` stops it."""
 
     def __init__(self, log: logging.Logger, *, poll_s: float = 1.0, proc: Path = PROC,
                  exit: Callable[[int], object] = os._exit):

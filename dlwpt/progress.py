@@ -1,14 +1,11 @@
-"""Where a long run stands, as its training jobs print it: whose epoch line it is
-(`res_deep/seed1 epoch 3/100 ... ETA 4h51m`) and how much of the whole run is done
-(`run: 63% of the expected work, about 6h10m left`, from the start-up estimate's plan.json and
-each planned job's progress, weighed by its expected seconds).
-
-In no job's code params (dlwpt.code_inputs.PLUMBING): an edit here reruns nothing. Recording,
-reading and printing never raise: progress is never worth a failed job.
+"""Where a long run stands, as its training jobs print it: each job's epoch line and the whole
+run's share done, from the start-up estimate's plan.json and each planned job's progress. In no
+job's code params; recording, reading and printing never raise: progress never fails a job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -57,12 +54,10 @@ def record_epoch(progress_dir: str | os.PathLike, run: str, seed: int, epoch: in
                  elapsed: float, done: bool = False, now: float | None = None) -> None:
     """This job's progress: `epoch` of `epochs` done after `elapsed` seconds of the job;
     done=True at the job's end (a diverged run stops before its last epoch)."""
-    try:
+    with contextlib.suppress(Exception):  # e.g. a full disk, or a folder in the file's place
         io.write_json(progress_path(progress_dir, run, seed), {
             "run": run, "seed": seed, "epoch": epoch, "epochs": epochs, "elapsed": elapsed,
             "done": done, "time": time.time() if now is None else now})
-    except Exception:  # e.g. a full disk, or a folder in the file's place
-        pass
 
 
 def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path,
@@ -70,12 +65,9 @@ def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path,
     """How much of a planned job this run has done: 1 when its benchmark file (written when a
     job ends) or its `done` record is newer than the plan, else a training job's epochs' share."""
     benchmark = job.get("benchmark")
-    if benchmark:
-        try:
-            if (root / benchmark).stat().st_mtime >= started:
-                return 1.0
-        except OSError:
-            pass
+    with contextlib.suppress(OSError):
+        if benchmark and (root / benchmark).stat().st_mtime >= started:
+            return 1.0
     if job.get("rule") == TRAIN_RULE:
         record = io.read_json(progress_path(progress_dir, job["run"], job["seed"]), or_none=True)
         if isinstance(record, dict) and record.get("time", 0) >= started:

@@ -1,12 +1,9 @@
 """The command that repeats this Snakemake run, for recovery hints ("rebuild the run with: ...").
 
-`snakemake --forcerun <file>` alone, after a run with `--configfile config/quick.yaml`, would
-plan the default configuration and delete the quick run's outputs: so the hint is the failed
-run's command line as typed, after its data-source variables, with `--forcerun <file>` added.
-The Snakefile records it while parsed (the only time the command line is at hand) in the run
-record, `.snakemake/dlwpt-run.json`, with the run's pid and start time: not a param, which would
-rerun the report whenever `--cores` or `-d` changed. The record also tells a second run in the
-same folder, and `--unlock`, that a live run works there (Snakemake's lock cannot tell).
+`--forcerun <file>` alone, after a run with `--configfile config/quick.yaml`, would plan the
+default configuration and delete the quick run's outputs: the hint is the failed run's command
+line as typed. Recorded while parsed (the only time it is at hand) in the run record, not a param
+(that would rerun the report whenever `--cores` changed); the record also refuses a second run.
 """
 
 from __future__ import annotations
@@ -17,13 +14,14 @@ import shlex
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dlwpt.io import write_json
-from dlwpt.orphan import PROC, Watched, alive, proc_stat
 
 RECORD = Path(".snakemake/dlwpt-run.json")  # relative to the work dir
+PROC = Path("/proc")
 # Snakemake options that neither run jobs nor unlock: these look, and leave the record alone.
 LOOKS = ("dryrun", "lint", "list_target_rules", "list_rules", "print_compilation", "summary",
          "detailed_summary", "dag", "rulegraph", "filegraph", "d3dag", "list_changes",
@@ -33,6 +31,34 @@ LOOKS = ("dryrun", "lint", "list_target_rules", "list_rules", "print_compilation
          "container_cleanup_images")
 # The environment variables that choose the data (dlwpt.sources): part of the run's settings.
 SETTINGS = ("DLWPT_DATA", "DLWPT_CIFAR10")
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A process as /proc lists it (dlwpt.orphan watches one; the run record names one)."""
+
+    pid: int
+    start: str | None  # /proc's start time (field 22), or None where /proc cannot say
+    is_snakemake: bool
+
+
+def proc_stat(pid: int, proc: Path) -> tuple[str, int, str] | None:
+    """(state, parent pid, start time) of `pid` from /proc, or None if it is not listed."""
+    try:
+        text = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # the name, in parentheses, may hold spaces
+    return fields[0], int(fields[1]), fields[19]
+
+
+def alive(watched: Watched, original_ppid: int, proc: Path = PROC) -> bool:
+    if os.getppid() != original_ppid and watched.pid == original_ppid:
+        return False  # reparented: the direct parent died
+    if watched.start is None:
+        return True
+    stat = proc_stat(watched.pid, proc)
+    return stat is not None and stat[0] not in ("Z", "X") and stat[2] == watched.start
 
 
 def snakemake_command(argv: Sequence[str], executable: str,
@@ -63,8 +89,7 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def rebuild_hint(target: str | os.PathLike, command: str | None) -> str:
-    """How to rebuild the job that makes `target` (a path relative to the work dir): `command`
-    (snakemake_command's) with `--forcerun target`, or the same in words without one."""
+    """`command` with `--forcerun target` (relative to the work dir), or in words without one."""
     if command:
         return f"rebuild the run with: {command} --forcerun {shlex.quote(str(target))}"
     return (f"rebuild the run with the snakemake command of this run (the same --configfile "
@@ -117,7 +142,6 @@ def claim(argv: Sequence[str], executable: str, environ: Mapping[str, str],
 
 
 def recorded_command(record: Path = RECORD) -> str | None:
-    """The command line of the live run that recorded itself here (the one running this job:
-    a second live run is refused), or None."""
+    """The command line of the live run that recorded itself here (the one running this job)."""
     found = live_record(record)
     return found.get("command") if found else None
