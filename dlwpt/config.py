@@ -23,8 +23,7 @@ def selected_models(config: dict[str, Any]) -> list[str]:
 
 
 def config_digest(config: dict[str, Any]) -> str:
-    """sha256 of the configuration as run, for the report's params; keys in their order (not
-    sorted): the page prints them in that order."""
+    """sha256 of the configuration as run; keys in their order, as the page prints them."""
     return json_digest(config, sort_keys=False)
 
 
@@ -68,8 +67,7 @@ def error_text(error: Any) -> str:
 
 
 def best_error(errors: Iterable[Any]) -> Any:
-    """The jsonschema error to report: a key whose value fails its own rule also counts as
-    "unevaluated", so that rule is named rather than the unevaluated key."""
+    """The error to report: a key failing its own rule, not the same key as "unevaluated"."""
     import jsonschema
 
     errors = list(errors)
@@ -133,23 +131,27 @@ def check_hyperparameters(where: str, settings: dict[str, Any]) -> None:
 def check_model_entry(name: str, settings: dict[str, Any]) -> None:
     """Keys the entry's architecture accepts (its constructor's arguments) or training keys:
     a typo stops the run before Snakemake deletes outputs for a job that would die on it."""
-    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
+    from dlwpt.models import ARCHITECTURES
 
     arch = settings.get("arch")
     if arch not in ARCHITECTURES:
         raise ValueError(f"models.{name}.arch: unknown architecture {arch!r}; "
                          f"known: {', '.join(ARCHITECTURES)}")
-    accepted = architecture_keys(ARCHITECTURES[arch])
-    unknown = sorted(set(settings) - accepted - TRAINING_KEYS - {"arch"})
+    accepted = accepted_keys(arch)
+    unknown = sorted(set(settings) - accepted - {"arch"})
     if unknown:
         raise ValueError(f"models.{name}: unknown key {unknown[0]!r} for {arch} "
-                         f"(accepted: {', '.join(sorted(accepted | TRAINING_KEYS))})")
+                         f"(accepted: {', '.join(sorted(accepted))})")
     check_hyperparameters(f"models.{name}", settings)
 
 
-def architecture_keys(cls: type) -> set[str]:
-    parameters = inspect.signature(cls.__init__).parameters
-    return {k for k, p in parameters.items() if k != "self" and p.kind is p.POSITIONAL_OR_KEYWORD}
+def accepted_keys(arch: str) -> set[str]:
+    """An entry's keys for `arch`: its constructor's arguments and the training keys."""
+    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
+
+    parameters = inspect.signature(ARCHITECTURES[arch].__init__).parameters
+    return TRAINING_KEYS | {
+        k for k, p in parameters.items() if k != "self" and p.kind is p.POSITIONAL_OR_KEYWORD}
 
 
 def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
@@ -169,8 +171,7 @@ def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
 
 
 def old_form_problem(config: dict[str, Any]) -> str | None:
-    """A setting in a form earlier versions took, with how to write it now (one line), before
-    the schema check would call it merely the wrong type."""
+    """A setting in an earlier version's form, with how to write it now (one line)."""
     classes = _entry(_entry(_entry(config, "ingest"), "cifar2"), "classes")
     if isinstance(classes, dict):
         order = sorted(classes, key=lambda name: classes[name])
@@ -180,8 +181,7 @@ def old_form_problem(config: dict[str, Any]) -> str | None:
 
 
 def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
-    """The config's first problem as one line, or None: an old form, then the schema, then the
-    checks the schema cannot express (check_config, check_sweeps)."""
+    """The config's first problem as one line, or None: old forms, the schema, then the rest."""
     schema = load_schema(schema_path)
     problem = old_form_problem(config) or schema_problem(config, schema)
     if problem:
@@ -217,8 +217,6 @@ def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
     not take, or with a value the base's entry could not hold."""
     import jsonschema
 
-    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
-
     # the schema of one models entry: a point's settings must be an entry the schema accepts
     validator = jsonschema.Draft202012Validator(
         {"$defs": schema["$defs"], **schema["properties"]["models"]["additionalProperties"]})
@@ -234,7 +232,7 @@ def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
         settings = model_config(config, base)
         check_model_entry(base, settings)  # a base outside train.models is checked here
         arch = settings["arch"]
-        accepted = architecture_keys(ARCHITECTURES[arch]) | TRAINING_KEYS
+        accepted = accepted_keys(arch)
         for key, values in sweep["settings"].items():
             if key not in accepted:
                 raise ValueError(f"{where}.settings: {arch} (base {base}) takes no setting "

@@ -94,8 +94,7 @@ class Estimate:
 def plan_estimate(jobs: Sequence[PlannedJob], measured: Mapping[str, MeasuredRun], *,
                   device: str, n_val: int, cores: int, asked: int | None = None,
                   gpus: float = math.inf, probe_fn: ProbeFn | None = None) -> Estimate:
-    """Every job's seconds (training: dlwpt.costs; others: their benchmark file, else
-    OTHER_JOB_SECONDS), laid out by `simulate`."""
+    """Every job's seconds (dlwpt.costs; a benchmark file; OTHER_JOB_SECONDS), laid out."""
     jobs = [replace(job) for job in jobs]
     training = [job for job in jobs if job.rule == TRAIN_RULE]
     found, rate = costs.training_seconds([(job.settings, job.threads) for job in training],
@@ -226,8 +225,7 @@ def cifar2_counts(config: Mapping[str, Any], root: str | os.PathLike = ".") -> t
 
 
 def layout(workflow: Any) -> tuple[int, int, float]:
-    """--cores (a local run's -j N), the cores the jobs are laid out on (at most this machine's
-    CPUs), and --resources gpu."""
+    """--cores (or -j), the cores the jobs are laid out on (at most the CPUs), --resources gpu."""
     settings = workflow.resource_settings
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     asked = int(settings.cores or cpus or 1)
@@ -275,8 +273,7 @@ def announce(workflow: Any, config: Mapping[str, Any], logger: Any, train_gpus: 
 def many_runs(workflow: Any, config: Mapping[str, Any], logger: Any, runs: Sequence[str],
               points: list[Sweep], train_gpus: int = 0,
               probe_fn: ProbeFn | None = None) -> str | None:
-    """Over MANY_RUNS training runs, one line (also in a dry run): their count, what shrinks
-    it, their time here."""
+    """Over MANY_RUNS training runs, one line (also in a dry run): how many, how to shrink it."""
     seeds = list(config["train"]["seeds"])
     if len(runs) * len(seeds) <= MANY_RUNS or not getattr(workflow, "is_main_process", True):
         return None

@@ -37,8 +37,7 @@ def abridged(paths: list[Any], shown: int = 5) -> str:
 
 
 def prepare(config: dict[str, Any], repo: Path) -> Plan:
-    """Check the config (then Snakemake's validation fills in its defaults) and the data
-    sources, and plan; models and experiments in config.yaml's order."""
+    """Check the config (then Snakemake's validation fills in its defaults) and data, and plan."""
     import yaml
     from snakemake.utils import validate
 
@@ -91,8 +90,7 @@ class Plan:
                           f"data: {self.cifar_source}: {problem}; delete it to download it again")
 
     def train_gpus(self) -> int:
-        """GPUs a training job asks the scheduler for; the device is decided in the job, so
-        params stay the same on every host."""
+        """GPUs a training job asks for; its device is decided in the job: params stay alike."""
         from dlwpt.devices import requests_gpu, resolve_device
 
         train = self.config["train"]
@@ -112,8 +110,7 @@ class Plan:
         return [] if self.local_data else [str(p) for p in sources.raw_files(dataset, self.config)]
 
     def raw_root(self, dataset: str) -> Path:
-        """The folder the raw files are read from: a Path, which Snakemake does not compare
-        between runs (only builtin types)."""
+        """The raw files' folder: a Path, which Snakemake does not compare between runs."""
         return Path(sources.raw_location(dataset, self.config)[0])
 
     def raw_names(self, dataset: str) -> list[str]:
@@ -122,8 +119,7 @@ class Plan:
 
     @functools.cache  # noqa: B019 (one plan per parse)
     def raw_content(self, dataset: str) -> Any:
-        """A local copy's SHA-256 digests (about 40 ms) or the CIFAR-10 copy's fingerprint;
-        None for downloads (inputs)."""
+        """A local copy's SHA-256 digests or CIFAR-10's fingerprint; None for downloads."""
         from dlwpt.verify import content_digest
 
         if dataset == "cifar2":

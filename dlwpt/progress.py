@@ -52,8 +52,7 @@ def progress_path(progress_dir: str | os.PathLike, run: str, seed: int) -> Path:
 
 def record_epoch(progress_dir: str | os.PathLike, run: str, seed: int, epoch: int, epochs: int,
                  elapsed: float, done: bool = False, now: float | None = None) -> None:
-    """This job's progress: `epoch` of `epochs` done after `elapsed` seconds of the job;
-    done=True at the job's end (a diverged run stops before its last epoch)."""
+    """This job's progress; done=True at its end (a diverged run stops before its last epoch)."""
     with contextlib.suppress(Exception):  # e.g. a full disk, or a folder in the file's place
         io.write_json(progress_path(progress_dir, run, seed), {
             "run": run, "seed": seed, "epoch": epoch, "epochs": epochs, "elapsed": elapsed,
@@ -87,8 +86,7 @@ def work_share(seconds: Sequence[float], fractions: Sequence[float]) -> float:
 
 
 def planned_time(share: float, jobs: Sequence[Mapping[str, float]]) -> float:
-    """When, on the plan's timeline, `share` of its work should be done (each job's work
-    spread evenly over its planned start..end)."""
+    """When, on the plan's timeline, `share` of its work should be done (each job's evenly)."""
     total = sum(job["seconds"] for job in jobs)
     if total <= 0 or not jobs:
         return 0.0
