@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import takewhile
+from itertools import count, takewhile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,19 +102,17 @@ def claim_gpu(device_count: int, allowed: list[int] | None = None, *,
         raise RuntimeError(
             f"no usable GPU: {device_count} visible, CUDA_VISIBLE_DEVICES="
             f"{env.get('CUDA_VISIBLE_DEVICES', '(unset)')}, train.gpus={allowed}")
-    lock_dir, deadline, announced = Path(lock_dir), time.monotonic() + wait_s, False
-    while True:
+    names, deadline = ", ".join(c.device_id for c in options), time.monotonic() + wait_s
+    for attempt in count():
         for candidate in options:
-            claim = try_claim(candidate, lock_dir)
+            claim = try_claim(candidate, Path(lock_dir))
             if claim is not None:
                 return claim
         if time.monotonic() >= deadline:
-            raise RuntimeError(f"every GPU ({', '.join(c.device_id for c in options)}) stayed "
-                               f"claimed by other jobs for {wait_s:.0f} s")
-        if not announced and log is not None:
-            log.info("all GPUs (%s) are claimed by other jobs; waiting for one to free up",
-                     ", ".join(c.device_id for c in options))
-            announced = True
+            raise RuntimeError(f"every GPU ({names}) stayed claimed by other jobs for "
+                               f"{wait_s:.0f} s")
+        if attempt == 0 and log is not None:
+            log.info("all GPUs (%s) are claimed by other jobs; waiting for one to free up", names)
         sleep(poll_s)
 
 
