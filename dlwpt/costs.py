@@ -31,8 +31,7 @@ SCRIPT_PREAMBLE_S = 0.3  # a script job reads its pickled `snakemake` object fir
 # image (measured: 0.07-0.26 of a training pass, a training step being 3 forward passes).
 EVAL_FORWARD = 0.5
 BOOK_LOOP_FACTOR = 1.4  # train.loop: book against resident (BENCHMARKS.md: 1.06x-1.53x)
-# What decides a training run's cost, besides images, device and loop.
-COST_KEYS = ("arch", "n_chans1", "n_blocks", "hidden", "batch_size")
+COST_KEYS = ("arch", "n_chans1", "n_blocks", "hidden", "batch_size")  # and images, device, loop
 MEASURED, MODELED = "measured by earlier runs on this machine", "cost model"
 RATES_NAME, RATES_KEPT = "throughput.json", 20  # the probe's figures, newest last
 BUSIER = 1.5  # a probe this many times slower than the usual figure: a busy machine

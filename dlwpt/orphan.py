@@ -38,9 +38,7 @@ def snakemake_ancestor(proc: Path = PROC, pid: int | None = None) -> Watched:
         return Watched(os.getppid(), None, False)
     parent = current = mine[1]
     for _ in range(64):  # a deeper tree is not a Snakemake job's
-        if current <= 1:
-            break
-        stat = proc_stat(current, proc)
+        stat = proc_stat(current, proc) if current > 1 else None
         if stat is None:
             break
         if _is_snakemake(current, proc):
