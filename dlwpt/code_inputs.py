@@ -1,15 +1,8 @@
-"""Which package files a job runs, derived from the `import` statements of its script, and
-what of each file counts as a change.
-
-Rules pass the files (the script itself among them) to their job as one param mapping each to
-its `source_digest`, so that a change to a module's code reruns exactly the jobs that import it,
-while a change to its comments, docstrings or layout reruns nothing. The files are found by
-reading the sources (nothing is imported: the Snakefile stays cheap to parse and the workflow
-never runs package code to plan a job). Every import statement counts, also those inside
-functions or `if` blocks: a job that may run a module depends on it, and declaring one module
-too many costs a rerun, one too few a stale result. Imports by computed name
-(`importlib.import_module(f"...{x}")`) cannot be read; callers name those modules themselves
-(see `dlwpt.ingest.ingest_module`).
+"""Which package files a job runs, read from its script's `import` statements (nothing is
+imported), and what of each counts as a change: a rule's `code` param maps each file to its
+`source_digest`, so a code change reruns exactly the jobs that import it and a comment change
+none. Every import counts, also inside functions; imports by computed name cannot be read, so
+callers name those modules (`dlwpt.ingest.ingest_module`).
 """
 
 from __future__ import annotations
@@ -21,13 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 PACKAGE = "dlwpt"
-# Modules that decide no job's outputs: how a training job claims its GPU, notices that its
-# Snakemake died, prints its progress and writes TensorBoard files. scripts/train_model.py
-# passes them into dlwpt.train, which imports none of them; they are never followed into code
-# params, so editing them reruns nothing (docs/ARCHITECTURE.md, "Code params").
+# Modules that decide no job's outputs (GPU claim, orphan watch, progress, TensorBoard files):
+# scripts/train_model.py passes them into dlwpt.train; never in code params.
 PLUMBING = ("dlwpt.devices", "dlwpt.live", "dlwpt.orphan", "dlwpt.progress")
-# Hex digits of a digest in a code param: plenty to tell two versions of a file apart, and
-# short enough for the plan's `reason:` line, which prints the param whole.
+# Hex digits of a digest in a code param: enough to tell versions apart, short in `reason:`.
 PARAM_DIGEST_CHARS = 12
 
 
@@ -37,9 +27,8 @@ _WITH_DOCSTRING = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionD
 
 
 def read_python(source: Path) -> tuple[tuple[_Import, ...], str]:
-    """The import statements of `source`, in `ast.walk` order, and the digest of its code
-    (`source_digest`). A file Python cannot parse raises ValueError, one line naming the file,
-    the line and the problem."""
+    """The import statements of `source`, in `ast.walk` order, and its code's digest; a file
+    Python cannot parse raises a one-line ValueError."""
     try:
         text = source.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
@@ -49,8 +38,7 @@ def read_python(source: Path) -> tuple[tuple[_Import, ...], str]:
 
 @functools.lru_cache(maxsize=1024)
 def _read_python(text: str, filename: str) -> tuple[tuple[_Import, ...], str]:
-    # Keyed by the text itself: each file is parsed once however many jobs' closures hold it,
-    # and an edited file is parsed again.
+    # Keyed by the text: parsed once however many jobs hold it, and again once edited.
     try:
         tree = ast.parse(text, filename=filename)
     except SyntaxError as e:
@@ -81,13 +69,9 @@ def module_file(name: str, root: Path) -> Path | None:
 
 
 def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:
-    """The module names the import statements of `source` load, relative imports resolved,
-    each mapped to whether it may instead be a name defined in its parent.
-
-    `module` is the dotted name of `source` (None for a script, which has no package for a
-    relative import). `import a.b.c` loads a, a.b and a.b.c; `from a import b` loads a, and a.b
-    as well when b is a submodule rather than a name defined in a (b maps to True).
-    """
+    """The modules `source` (dotted name `module`; None for a script) imports, relative imports
+    resolved, each mapped to whether it may instead be a name defined in its parent
+    (`from a import b`)."""
     imports, _ = read_python(source)
     # The package a relative import starts from: a package's own name, else its parent's.
     package = "" if module is None else (
@@ -126,17 +110,15 @@ def _in_package(name: str, package: str) -> bool:
 
 def module_dependencies(names: Iterable[str], root: Path, package: str = PACKAGE,
                         leave_out: Iterable[str] = PLUMBING) -> list[Path]:
-    """The files of the modules of `package` among `names` (dotted) and of every module they
-    import, transitively, sorted; `leave_out` modules are not followed. A named module without
-    a file raises."""
+    """The files of `names` (dotted) and of all they import in `package`, sorted; `leave_out`
+    modules are not followed."""
     return _closure([(name, False, name) for name in names], root, package, tuple(leave_out))
 
 
 def script_dependencies(script: Path, root: Path, modules: Iterable[str] = (),
                         package: str = PACKAGE) -> list[Path]:
-    """Module files a script runs that decide its outputs: what it imports, and the modules it
-    loads by computed name (`modules`, dotted names), each with everything they import in turn,
-    sorted; PLUMBING modules and what only they import left out."""
+    """Module files a script runs that decide its outputs: what it imports and what it loads by
+    computed name (`modules`), transitively, sorted, less PLUMBING."""
     todo: list[tuple[str, bool, Path | str]] = [
         (name, maybe, script) for name, maybe in imported_names(script).items()]
     todo += [(parent, False, name) for name in modules for parent in _with_parents(name)]
@@ -162,11 +144,8 @@ def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str,
 
 
 def package_data(folder: Path) -> list[Path]:
-    """Every file under a package-data folder (templates, stylesheets), sorted.
-
-    A folder that does not exist contributes nothing, so a rule may name a folder before the
-    code that reads it lands; a module that reads files from it fails loudly on its own.
-    """
+    """Every file under a package-data folder (templates, stylesheets), sorted; none for a
+    missing folder (a module reading it fails on its own)."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob("*")
@@ -174,21 +153,16 @@ def package_data(folder: Path) -> list[Path]:
 
 
 def source_digest(path: Path) -> str:
-    """sha256 of what a job runs of `path`. Python source: its syntax tree (`ast.dump`, without
-    line numbers) with the docstring of every module, class and function removed, so comments,
-    docstrings and layout (line breaks, quotes, blank lines, trailing commas) change nothing,
-    while any change Python would execute does. Any other file (templates, stylesheets): its
-    bytes. The tree's dump may differ between Python versions: a new Python reruns every job
-    once. A file Python cannot parse raises ValueError (`read_python`)."""
+    """sha256 of what a job runs of `path`: for Python its syntax tree without line numbers or
+    docstrings (comments, docstrings and layout change nothing; a new Python may rerun every
+    job once); for other files their bytes."""
     if path.suffix != ".py":
         return hashlib.sha256(path.read_bytes()).hexdigest()
     return read_python(path)[1]
 
 
 def code_params(files: Iterable[Path], root: Path) -> dict[str, dict[str, str]]:
-    """What stands for `files` in a rule's params: one param, `code`, mapping each file's path
-    relative to `root` to its digest (the first PARAM_DIGEST_CHARS). A code change changes the
-    param, and the plan's `reason:` prints its value before and now, where the changed file's
-    entry differs; the same for any working directory or checkout location."""
+    """A rule's `code` param: each file's path relative to `root` to its digest's first
+    PARAM_DIGEST_CHARS (`reason:` prints it, so the changed file shows)."""
     return {"code": {path.relative_to(root).as_posix(): source_digest(path)[:PARAM_DIGEST_CHARS]
                      for path in sorted(files)}}

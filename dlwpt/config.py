@@ -17,29 +17,19 @@ N_OUTPUTS = 2  # every chapter 7-8 model ends in a two-way output layer
 
 
 def selected_models(config: dict[str, Any]) -> list[str]:
-    """The models to train: `train.models` if given, else (absent or null) every entry of
-    `models`. An empty list is refused by `check_config`, not read as "all"."""
+    """The models to train: `train.models`, else (absent or null) every entry of `models`."""
     chosen = config["train"].get("models")
     return list(config["models"] if chosen is None else chosen)
 
 
 def config_digest(config: dict[str, Any]) -> str:
-    """sha256 of the configuration as run, for the report's params: any change reruns the
-    report, as the whole config as a param did, without printing it in every plan's `reason:`.
-
-    Keys in their order (not sorted): the page prints the configuration in that order, and
-    Snakemake compared the config param's repr, which keeps it."""
+    """sha256 of the configuration as run; keys in their order, as the page prints them."""
     return json_digest(config, sort_keys=False)
 
 
 def schema_problem(config: dict[str, Any], schema: dict[str, Any] | str | Path) -> str | None:
-    """The config's first violation of the JSON schema (a dict, or its file) as one line, or
-    None.
-
-    Snakemake's own `validate` prints the whole schema and instance; this names the key and
-    where it sits (`unknown key 'lrr' in models.width`). It runs first; `validate` then fills in
-    the defaults.
-    """
+    """The config's first violation of the JSON schema (a dict, or its file) as one line
+    (`unknown key 'lrr' in models.width`), or None: Snakemake's `validate` prints it all."""
     import jsonschema
 
     if not isinstance(schema, dict):
@@ -77,8 +67,7 @@ def error_text(error: Any) -> str:
 
 
 def best_error(errors: Iterable[Any]) -> Any:
-    """The jsonschema error to report: a key whose value fails its own rule also counts as
-    "unevaluated", so that rule is named rather than the unevaluated key."""
+    """The error to report: a key failing its own rule, not the same key as "unevaluated"."""
     import jsonschema
 
     errors = list(errors)
@@ -140,37 +129,34 @@ def check_hyperparameters(where: str, settings: dict[str, Any]) -> None:
 
 
 def check_model_entry(name: str, settings: dict[str, Any]) -> None:
-    """Keys the entry's architecture accepts (its constructor's arguments) or training keys.
-
-    Caught here, a typo like `lrr` stops the run when the workflow is parsed, before Snakemake
-    deletes the model's previous outputs to start a job that would die on it.
-    """
-    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
+    """Keys the entry's architecture accepts (its constructor's arguments) or training keys:
+    a typo stops the run before Snakemake deletes outputs for a job that would die on it."""
+    from dlwpt.models import ARCHITECTURES
 
     arch = settings.get("arch")
     if arch not in ARCHITECTURES:
         raise ValueError(f"models.{name}.arch: unknown architecture {arch!r}; "
                          f"known: {', '.join(ARCHITECTURES)}")
-    accepted = architecture_keys(ARCHITECTURES[arch])
-    unknown = sorted(set(settings) - accepted - TRAINING_KEYS - {"arch"})
+    accepted = accepted_keys(arch)
+    unknown = sorted(set(settings) - accepted - {"arch"})
     if unknown:
         raise ValueError(f"models.{name}: unknown key {unknown[0]!r} for {arch} "
-                         f"(accepted: {', '.join(sorted(accepted | TRAINING_KEYS))})")
+                         f"(accepted: {', '.join(sorted(accepted))})")
     check_hyperparameters(f"models.{name}", settings)
 
 
-def architecture_keys(cls: type) -> set[str]:
-    parameters = inspect.signature(cls.__init__).parameters
-    return {k for k, p in parameters.items() if k != "self" and p.kind is p.POSITIONAL_OR_KEYWORD}
+def accepted_keys(arch: str) -> set[str]:
+    """An entry's keys for `arch`: its constructor's arguments and the training keys."""
+    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
+
+    parameters = inspect.signature(ARCHITECTURES[arch].__init__).parameters
+    return TRAINING_KEYS | {
+        k for k, p in parameters.items() if k != "self" and p.kind is p.POSITIONAL_OR_KEYWORD}
 
 
 def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
-    """Models and thermometer experiments in config.yaml's order, then any others as given.
-
-    Snakemake starts from the command line's --configfile files and merges the Snakefile's
-    `configfile:` (config.yaml) into them, so a model that config/quick.yaml adjusts would come
-    first in every table, plot and job list.
-    """
+    """Models and thermometer experiments in config.yaml's order, then any others: Snakemake
+    merges config.yaml into the --configfile files, which would put theirs first."""
     for path in (("models",), ("thermometer", "experiments")):
         merged, listed = config, defaults
         for key in path:
@@ -185,8 +171,7 @@ def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
 
 
 def old_form_problem(config: dict[str, Any]) -> str | None:
-    """A setting in a form earlier versions took, with how to write it now (one line), before
-    the schema check would call it merely the wrong type."""
+    """A setting in an earlier version's form, with how to write it now (one line)."""
     classes = _entry(_entry(_entry(config, "ingest"), "cifar2"), "classes")
     if isinstance(classes, dict):
         order = sorted(classes, key=lambda name: classes[name])
@@ -196,8 +181,7 @@ def old_form_problem(config: dict[str, Any]) -> str | None:
 
 
 def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
-    """The config's first problem as one line, or None: an old form, then the schema, then the
-    checks the schema cannot express (check_config, check_sweeps)."""
+    """The config's first problem as one line, or None: old forms, the schema, then the rest."""
     schema = load_schema(schema_path)
     problem = old_form_problem(config) or schema_problem(config, schema)
     if problem:
@@ -229,12 +213,9 @@ def check_names(config: dict[str, Any]) -> None:
 
 
 def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
-    """Refuse a sweep that names an unknown base, sweeps `arch` or a setting the base's
-    architecture does not take, or has a value the base's entry could not hold (the schema's
-    own rule for that key, then the checks every model entry gets)."""
+    """Refuse a sweep of an unknown base, of `arch` or a setting the base's architecture does
+    not take, or with a value the base's entry could not hold."""
     import jsonschema
-
-    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
 
     # the schema of one models entry: a point's settings must be an entry the schema accepts
     validator = jsonschema.Draft202012Validator(
@@ -251,7 +232,7 @@ def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
         settings = model_config(config, base)
         check_model_entry(base, settings)  # a base outside train.models is checked here
         arch = settings["arch"]
-        accepted = architecture_keys(ARCHITECTURES[arch]) | TRAINING_KEYS
+        accepted = accepted_keys(arch)
         for key, values in sweep["settings"].items():
             if key not in accepted:
                 raise ValueError(f"{where}.settings: {arch} (base {base}) takes no setting "
@@ -269,6 +250,6 @@ def class_labels(classes: list[str]) -> dict[str, int]:
 
 
 def _entry(node: Any, key: str) -> Any:
-    """node[key] where node is a mapping holding it, else None (the config is not yet checked:
-    a list or a number where a mapping belongs must reach the schema check, not a traceback)."""
+    """node[key] where node is a mapping holding it, else None: an unchecked config's wrong
+    shape must reach the schema check, not a traceback."""
     return node.get(key) if isinstance(node, dict) else None

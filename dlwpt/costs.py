@@ -1,8 +1,6 @@
-"""A training job's seconds on this machine (`training_seconds`): an earlier run's with the same
-cost (`measured_runs`: results/train and the run history; `cost_key`), else a cost model: the
-model's work per image (`forward_cost`) x images x epochs at the throughputs `probe` measures
-in a fresh process, whose imports are timed as each job's start-up. Each probe's figures are
-kept (RATES_NAME), so a later run tells a machine busier than usual. Whatever is read that is
+"""A training job's seconds on this machine: an earlier run's with the same cost, else a cost
+model (the model's work per image x images x epochs at the throughputs `probe` measures in a
+fresh process). Each probe's figures are kept, so a later run tells a busier machine. Whatever is
 unreadable, wrong-shaped or not finite is skipped: an estimate never fails a run.
 """
 
@@ -24,20 +22,16 @@ from dlwpt.io import read_json, write_json
 from dlwpt.progress import TRAIN_RULE
 from dlwpt.runs import TRAIN_ROOT
 
-# The probe's start-up on the development machine: a training job's start-up when none was
-# measured here.
-REFERENCE_STARTUP_S = 2.5
+REFERENCE_STARTUP_S = 2.5  # the probe's start-up on the development machine
 # Inside a training job, besides its epochs: loading cifar2.pt, building the model and the
 # trainer, the TensorBoard writer, writing the outputs (about 1-2 s on that machine).
 IN_JOB_FIXED_S = 1.5
-# A Snakemake script job reads its pickled `snakemake` object before the script runs.
-SCRIPT_PREAMBLE_S = 0.3
+SCRIPT_PREAMBLE_S = 0.3  # a script job reads its pickled `snakemake` object first
 # An evaluation pass (batches of 256, no autograd) costs about half a training forward pass per
 # image (measured: 0.07-0.26 of a training pass, a training step being 3 forward passes).
 EVAL_FORWARD = 0.5
 BOOK_LOOP_FACTOR = 1.4  # train.loop: book against resident (BENCHMARKS.md: 1.06x-1.53x)
-# The settings that decide what a training run costs (besides images, device and loop).
-COST_KEYS = ("arch", "n_chans1", "n_blocks", "hidden", "batch_size")
+COST_KEYS = ("arch", "n_chans1", "n_blocks", "hidden", "batch_size")  # and images, device, loop
 MEASURED, MODELED = "measured by earlier runs on this machine", "cost model"
 RATES_NAME, RATES_KEPT = "throughput.json", 20  # the probe's figures, newest last
 BUSIER = 1.5  # a probe this many times slower than the usual figure: a busy machine
@@ -48,8 +42,7 @@ POOLING = ("max_pool2d", "avg_pool2d", "max_pool2d_with_indices", "adaptive_avg_
 
 @dataclass(frozen=True)
 class ForwardCost:
-    """One image's forward pass: multiply-accumulates, pointwise elements written, pooled
-    elements read, and the parameters each optimizer step updates."""
+    """One image's forward pass, and the parameters each optimizer step updates."""
 
     macs: int
     elements: int
@@ -58,9 +51,8 @@ class ForwardCost:
 
 
 def forward_cost(model: Any) -> ForwardCost:
-    """Count a model's forward pass on one 1x3x32x32 image, in eval mode, call by call as
-    torch's function API sees them. A result that is a view or an input (reshape, eval-mode
-    dropout) writes nothing. On a copy on the meta device: shapes only, milliseconds."""
+    """Count a model's eval-mode forward pass on one 32x32 image, call by call, on a meta-device
+    copy (shapes only: milliseconds). A view or an input (reshape, dropout) writes nothing."""
     import copy
 
     import torch
@@ -95,9 +87,8 @@ def forward_cost(model: Any) -> ForwardCost:
 
 @dataclass(frozen=True)
 class Throughput:
-    """What `probe` measured, per second and counted as forward passes (a training step
-    counts three): multiply-accumulates, pointwise and pooled elements; one optimizer step's
-    fixed cost; a fresh process's start-up (the imports a training job pays)."""
+    """What `probe` measured: rates per second counted as forward passes (a training step is
+    three), an optimizer step's fixed cost and a fresh process's start-up (a job's imports)."""
 
     mac_rate: float
     element_rate: float
@@ -113,8 +104,7 @@ class Throughput:
 
 def epoch_seconds(cost: ForwardCost, rate: Throughput, n_train: int, n_val: int,
                   batch_size: int) -> float:
-    """A training step over every image (three forward passes' work), the optimizer's steps
-    (each also a multiply-add per parameter), and the validation pass."""
+    """Training steps (three forward passes, plus a multiply-add per parameter), validation."""
     per_image = rate.per_image(cost)
     step = rate.step_s + 2 * cost.params / rate.mac_rate
     return (3 * n_train * per_image + math.ceil(n_train / batch_size) * step
@@ -123,8 +113,7 @@ def epoch_seconds(cost: ForwardCost, rate: Throughput, n_train: int, n_val: int,
 
 def modeled_training_seconds(cost: ForwardCost, rate: Throughput, *, epochs: int, n_train: int,
                              n_val: int, batch_size: int, loop: str = "resident") -> float:
-    """Start-up, the fixed work inside the job, its epochs, and the closing evaluation of both
-    sets (the summary's train accuracy, the validation predictions)."""
+    """Start-up, the job's fixed work, its epochs and the closing evaluation of both sets."""
     epochs_s = epochs * epoch_seconds(cost, rate, n_train, n_val, batch_size)
     if loop == "book":
         epochs_s *= BOOK_LOOP_FACTOR
@@ -135,9 +124,8 @@ def modeled_training_seconds(cost: ForwardCost, rate: Throughput, *, epochs: int
 # Long: one measurement; its kernels are closures over the same device, tensors and timer.
 def probe_device(device: str, threads: int, configs: Sequence[Mapping[str, Any]],
                  budget_s: float = 0.1) -> dict[str, Any]:
-    """This process's throughput on `device` (each kernel for about `budget_s`, the median
-    step: a shared machine delays single steps) and every config's forward pass. Timed first
-    as a job's start-up: importing torch and the training code and building an optimizer."""
+    """This process's throughput on `device` (each kernel's median step over about `budget_s`: a
+    shared machine delays single steps), its start-up (a job's imports) and the configs' costs."""
     started = time.perf_counter()
     import torch
 
@@ -205,8 +193,7 @@ def probe_device(device: str, threads: int, configs: Sequence[Mapping[str, Any]]
 
 def probe(device: str, threads: int, configs: Sequence[Mapping[str, Any]],
           timeout_s: float = 60.0) -> tuple[Throughput, list[ForwardCost]]:
-    """`probe_device` in a fresh process: Snakemake's process stays without torch, threads or
-    GPU memory, and the process's start-up is a training job's."""
+    """`probe_device` in a fresh process (a job's start-up): Snakemake's stays torch-free."""
     root = str(Path(__file__).resolve().parent.parent)
     spawned = time.time()
     result = subprocess.run(
@@ -275,8 +262,7 @@ def measured_run(summary: Any, n_val: int, job_seconds: float | None = None
 
 def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
                   history_entries: int = 20) -> dict[str, MeasuredRun]:
-    """An earlier run per cost key: results/train/**/summary.json, else the newest of the last
-    `history_entries` of the run history (results/history)."""
+    """An earlier run per cost key: results/train, else the run history's last entries."""
     root, found = Path(root), {}
     history = root / "results/history"
     for entry_path in sorted(history.glob("runs/*.json"))[-history_entries:]:
@@ -298,8 +284,7 @@ def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
 
 
 def measured_training_seconds(run: MeasuredRun, epochs: int, startup_s: float) -> float:
-    """A run with the same cost measured before, taken to `epochs`: the earlier job's whole
-    time, plus or minus the epochs it did not have (each a training and a validation pass)."""
+    """An earlier run's whole job time, plus or minus the epochs it did not have."""
     per_epoch = run.seconds_per_epoch * (
         1 + EVAL_FORWARD * run.n_val / (3 * max(run.n_train, 1)))
     outside = (run.job_seconds - run.total_seconds
@@ -315,10 +300,9 @@ ProbeFn = Callable[[list[dict[str, Any]]], tuple[Throughput, list[ForwardCost]]]
 def training_seconds(jobs: Sequence[tuple[Mapping[str, Any], int]],
                      measured: Mapping[str, MeasuredRun], device: str, n_val: int,
                      probe_fn: ProbeFn | None) -> tuple[list[tuple[float, str]], Throughput | None]:
-    """Each training job's (settings with n_train and loop, threads) seconds and source: an
-    earlier run's with the same cost key, else the cost model at what `probe_fn(configs)`
-    measures (once, for the configs that need it; a CUDA job is looked up once the probe has
-    named the GPU). Returns them and the probe's throughput, if it ran."""
+    """Each (settings, threads) job's seconds and source: an earlier run's with its cost key,
+    else the cost model at what `probe_fn` measures (once; a CUDA job's earlier run is looked
+    up once the probe has named the GPU); and the probe's throughput, if it ran."""
     found: list[tuple[float, str]] = [(0.0, "")] * len(jobs)
 
     def lookup(i: int, label: str, startup_s: float) -> bool:
@@ -354,8 +338,7 @@ def model_entry(settings: Mapping[str, Any]) -> str:
 # --- the probe's earlier figures on this machine -------------------------------------------------
 
 def usual_mac_rate(folder: str | os.PathLike, rate: Throughput) -> float | None:
-    """The median multiply-accumulate rate of the earlier probes on this device (RATES_NAME in
-    `folder`), when `rate`'s is BUSIER times slower: the machine is busier than usual."""
+    """The median rate of the earlier probes on this device, when `rate` is BUSIER times slower."""
     earlier, records = [], read_json(Path(folder) / RATES_NAME, or_none=True)
     for entry in records if isinstance(records, list) else []:
         try:

@@ -1,18 +1,10 @@
 """Which device a training job uses: `auto` resolved, and one GPU per CUDA job.
 
-One GPU per training job: an exclusive claim that the operating system releases on exit.
-
-Snakemake's `--resources gpu=N` counts GPUs but never says which one a job should take, so N
-concurrent jobs would all train on cuda:0. Each CUDA job instead claims a device by taking an
-exclusive `flock` on a per-device lock file: claims are race-free among concurrent jobs, and a
-job that dies (even by SIGKILL) frees its device, because the kernel drops the lock with the
-process. `CUDA_VISIBLE_DEVICES` (Slurm sets it per job) and the `train.gpus` setting narrow the
-devices a job may use.
-
-Under Slurm with `ConstrainDevices=yes` every job sees its own GPU as CUDA_VISIBLE_DEVICES=0, so
-locks named after CUDA_VISIBLE_DEVICES would make two jobs on one node wait for each other's
-"GPU 0". Slurm's SLURM_STEP_GPUS / SLURM_JOB_GPUS list the node's (global) indices instead, and
-name the locks when they list as many devices as are visible.
+`--resources gpu=N` counts GPUs but never says which one a job takes, so each CUDA job claims a
+device with an exclusive `flock` on a per-device lock file: race-free, and freed by the kernel
+when the job dies, even by SIGKILL. CUDA_VISIBLE_DEVICES and `train.gpus` narrow the devices.
+Under Slurm with `ConstrainDevices=yes` every job sees its GPU as device 0, so the locks are
+named after SLURM_STEP_GPUS / SLURM_JOB_GPUS (the node's indices) when they list as many.
 """
 
 from __future__ import annotations
@@ -25,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import count, takewhile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,20 +37,13 @@ class Candidate:
 
 def candidates(device_count: int, allowed: list[int] | None = None,
                env: Mapping[str, str] = os.environ) -> list[Candidate]:
-    """The devices this job may claim.
-
-    With CUDA_VISIBLE_DEVICES set, torch numbers the listed devices 0..n-1, and the lock is
-    taken on the listed names, so jobs with different visibility still exclude each other.
-    `allowed` (train.gpus) keeps only the listed machine indices.
-    """
+    """The devices this job may claim, `allowed` (train.gpus) machine indices only. Locks are
+    taken on CUDA_VISIBLE_DEVICES' names (torch numbers them 0..n-1), so jobs with different
+    visibility still exclude each other."""
     visible = env.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         # CUDA stops at the first invalid entry (e.g. "-1" hides every device).
-        valid = []
-        for name in _listed(visible):
-            if name.startswith("-"):
-                break
-            valid.append(name)
+        valid = list(takewhile(lambda name: not name.startswith("-"), _listed(visible)))
         valid = valid[:device_count]
         slurm = _listed(env.get("SLURM_STEP_GPUS") or env.get("SLURM_JOB_GPUS") or "")
         if len(slurm) == len(valid) > 0:  # both in ascending index order
@@ -116,21 +102,17 @@ def claim_gpu(device_count: int, allowed: list[int] | None = None, *,
         raise RuntimeError(
             f"no usable GPU: {device_count} visible, CUDA_VISIBLE_DEVICES="
             f"{env.get('CUDA_VISIBLE_DEVICES', '(unset)')}, train.gpus={allowed}")
-    lock_dir = Path(lock_dir)
-    deadline = time.monotonic() + wait_s
-    announced = False
-    while True:
+    names, deadline = ", ".join(c.device_id for c in options), time.monotonic() + wait_s
+    for attempt in count():
         for candidate in options:
-            claim = try_claim(candidate, lock_dir)
+            claim = try_claim(candidate, Path(lock_dir))
             if claim is not None:
                 return claim
         if time.monotonic() >= deadline:
-            raise RuntimeError(f"every GPU ({', '.join(c.device_id for c in options)}) stayed "
-                               f"claimed by other jobs for {wait_s:.0f} s")
-        if not announced and log is not None:
-            log.info("all GPUs (%s) are claimed by other jobs; waiting for one to free up",
-                     ", ".join(c.device_id for c in options))
-            announced = True
+            raise RuntimeError(f"every GPU ({names}) stayed claimed by other jobs for "
+                               f"{wait_s:.0f} s")
+        if attempt == 0 and log is not None:
+            log.info("all GPUs (%s) are claimed by other jobs; waiting for one to free up", names)
         sleep(poll_s)
 
 
@@ -144,11 +126,8 @@ def scheduler_gpus(env: Mapping[str, str] = os.environ) -> str | None:
 
 
 def requests_gpu(device: str, request: str | bool, cuda_here: Callable[[], bool]) -> bool:
-    """Whether a training job asks the scheduler for one GPU (see config `train.request_gpu`).
-
-    Decided from settings, not from the planning machine, except for auto/auto: a cluster's
-    login node has no GPU, so a cluster profile says `request_gpu: true`.
-    """
+    """Whether a training job asks the scheduler for one GPU (config `train.request_gpu`): from
+    settings, except auto/auto (a cluster's login node has none: its profile says true)."""
     if device == "cpu" or request is False:
         return False
     if request is True or device == "cuda":
@@ -168,10 +147,9 @@ def resolve_device(device: str) -> str:
 @contextlib.contextmanager
 def claimed_device(device: str, gpus: list[int] | None,
                    log: logging.Logger) -> Iterator[tuple[torch.device, str | None]]:
-    """The device a training job trains on (config `train.device`, `auto` resolved), and the
-    machine's name for its GPU (None on the CPU or on an explicit cuda:N). A CUDA job claims
-    one free GPU among `gpus` (config `train.gpus`, within CUDA_VISIBLE_DEVICES), released when
-    the block ends, however it ends."""
+    """The device a training job trains on (`auto` resolved) and the machine's name for its GPU
+    (None on the CPU or an explicit cuda:N): a CUDA job claims one free GPU among `gpus`,
+    released when the block ends."""
     import torch
 
     resolved = torch.device(resolve_device(device))

@@ -1,9 +1,7 @@
 """The estimate before a run's first job: how long the plan and its longest job take here.
-Training jobs' seconds come from dlwpt.costs, other jobs' from their benchmark files, else
-OTHER_JOB_SECONDS, laid out on min(--cores, CPUs). `announce` (onstart) logs the block and writes
-results/.progress/plan.json (dlwpt.progress); `many_runs` (at parse time: onstart never runs in
-a dry run) names a plan of over MANY_RUNS training runs. Only `planned_jobs` reads Snakemake's
-DAG. No job imports this module: editing it reruns nothing."""
+`announce` (onstart) logs it and writes plan.json (dlwpt.progress); `many_runs` (at parse time:
+onstart never runs in a dry run) names a plan of over MANY_RUNS training runs. No job imports
+this module: editing it reruns nothing."""
 
 from __future__ import annotations
 
@@ -57,8 +55,8 @@ class PlannedJob:
 
 
 def simulate(jobs: Sequence[PlannedJob], cores: int, gpus: float = math.inf) -> float:
-    """Lay the jobs out greedily, training jobs first, each once its dependencies are done and
-    its threads (capped at `cores`, as Snakemake does) and gpu are free; the wall time."""
+    """The wall time of the jobs laid out greedily, training first, each once its dependencies
+    are done and its threads (capped at `cores`, as Snakemake does) and gpu are free."""
     cores, pending = max(1, cores), sorted(jobs, key=lambda job: (job.rule != TRAIN_RULE, job.id))
     ids, finished, running = {job.id for job in jobs}, set(), []
     free_cores, free_gpus, now = cores, gpus, 0.0
@@ -96,8 +94,7 @@ class Estimate:
 def plan_estimate(jobs: Sequence[PlannedJob], measured: Mapping[str, MeasuredRun], *,
                   device: str, n_val: int, cores: int, asked: int | None = None,
                   gpus: float = math.inf, probe_fn: ProbeFn | None = None) -> Estimate:
-    """Every job's seconds (training: dlwpt.costs; others: their benchmark file, else
-    OTHER_JOB_SECONDS; each plus JOB_OVERHEAD_S), laid out by `simulate`."""
+    """Every job's seconds (dlwpt.costs; a benchmark file; OTHER_JOB_SECONDS), laid out."""
     jobs = [replace(job) for job in jobs]
     training = [job for job in jobs if job.rule == TRAIN_RULE]
     found, rate = costs.training_seconds([(job.settings, job.threads) for job in training],
@@ -127,8 +124,7 @@ def counted(n: int, runs: Sequence[str] | set[str], seeds: Sequence[int]) -> str
             + f" x {plural(len(seeds), 'seed')})")
 
 def estimate_lines(estimate: Estimate, seeds: Sequence[int]) -> list[str]:
-    """What runs and for how long, on what, where the figures come from, whether the machine is
-    busier than usual, and over an hour what shortens it."""
+    """What runs, for how long, on what, from which figures; over an hour, what shortens it."""
     training = estimate.training
     runs = {job.run for job in training if job.run}
     where = f"--cores {estimate.asked}" + (
@@ -171,7 +167,7 @@ def estimate_lines(estimate: Estimate, seeds: Sequence[int]) -> list[str]:
 
 def write_plan(progress_dir: str | os.PathLike, estimate: Estimate, started: float,
                took_s: float = 0.0) -> None:
-    """plan.json, what dlwpt.progress reads: each job's seconds, start and end."""
+    """plan.json, which dlwpt.progress reads."""
     write_json(Path(progress_dir) / PLAN_NAME, {
         "started": started, "wall_s": estimate.wall_s, "cores": estimate.cores,
         "estimate_took_s": round(took_s, 2),
@@ -191,8 +187,7 @@ def training_settings(config: Mapping[str, Any], run: str, points: list[Sweep],
 
 def planned_jobs(workflow: Any, config: Mapping[str, Any]) -> list[PlannedJob]:
     """The jobs Snakemake will run, less those that run nothing (`all`). The one reader of
-    Snakemake's DAG, which is no documented API: `workflow.dag`, its `needrun_jobs()` and
-    `dependencies`, and each job's rule, wildcards, threads, resources and benchmark."""
+    Snakemake's DAG, which is no documented API."""
     dag = workflow.dag
     jobs = [job for job in dag.needrun_jobs() if not job.is_norun]
     ids = {job: job_id(job.rule.name, dict(job.wildcards_dict)) for job in jobs}
@@ -230,8 +225,7 @@ def cifar2_counts(config: Mapping[str, Any], root: str | os.PathLike = ".") -> t
 
 
 def layout(workflow: Any) -> tuple[int, int, float]:
-    """--cores as Snakemake's settings hold it (a local run's -j N is --cores N), the cores
-    the jobs are laid out on (no more than this machine's CPUs), and --resources gpu."""
+    """--cores (or -j), the cores the jobs are laid out on (at most the CPUs), --resources gpu."""
     settings = workflow.resource_settings
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     asked = int(settings.cores or cpus or 1)
@@ -242,8 +236,7 @@ def layout(workflow: Any) -> tuple[int, int, float]:
 def estimate_plan(jobs: list[PlannedJob], config: Mapping[str, Any], workflow: Any,
                   train_gpus: int, progress_dir: str | os.PathLike,
                   probe_fn: ProbeFn | None) -> Estimate:
-    """The plan's estimate here, and whether the machine is busier than usual (cuda where
-    train.device says so, or says auto and the jobs ask for a GPU)."""
+    """The plan's estimate here (cuda where train.device says so, or auto with a GPU asked)."""
     device = str(config["train"]["device"]).replace("auto", "cuda" if train_gpus else "cpu")
     device, n_val = "cuda" if device.startswith("cuda") else "cpu", cifar2_counts(config)[1]
     asked, cores, gpus = layout(workflow)
@@ -260,8 +253,8 @@ def estimate_plan(jobs: list[PlannedJob], config: Mapping[str, Any], workflow: A
 def announce(workflow: Any, config: Mapping[str, Any], logger: Any, train_gpus: int = 0,
              progress_dir: str | os.PathLike = PROGRESS_DIR,
              probe_fn: ProbeFn | None = None) -> Estimate | None:
-    """The onstart handler: log the block, write plan.json, record the probe's figures. A
-    failure is one warning line: an estimate is never worth a failed run."""
+    """The onstart handler: log the block, write plan.json, record the probe's figures; a
+    failure is one warning: an estimate is never worth a failed run."""
     started = time.time()
     try:
         if not (jobs := planned_jobs(workflow, config)):
@@ -280,8 +273,7 @@ def announce(workflow: Any, config: Mapping[str, Any], logger: Any, train_gpus: 
 def many_runs(workflow: Any, config: Mapping[str, Any], logger: Any, runs: Sequence[str],
               points: list[Sweep], train_gpus: int = 0,
               probe_fn: ProbeFn | None = None) -> str | None:
-    """While the Snakefile is parsed, also in a dry run: over MANY_RUNS training runs, one line
-    with their count, the settings that shrink it and their time laid out on this machine."""
+    """Over MANY_RUNS training runs, one line (also in a dry run): how many, how to shrink it."""
     seeds = list(config["train"]["seeds"])
     if len(runs) * len(seeds) <= MANY_RUNS or not getattr(workflow, "is_main_process", True):
         return None

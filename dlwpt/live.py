@@ -1,8 +1,5 @@
-"""A training run's per-epoch scalars as TensorBoard event files (the live view).
-
-`tensorboard --logdir results/tensorboard` follows running jobs: every epoch's scalars are
-flushed to disk as soon as the epoch ends. The scalars are metrics.csv's columns, stored by
-TensorBoard as float32.
+"""A training run's per-epoch scalars (metrics.csv's columns) as TensorBoard event files,
+flushed every epoch so `tensorboard --logdir results/tensorboard` follows running jobs.
 """
 
 from __future__ import annotations
@@ -27,18 +24,13 @@ EVENT_FILES = "events.out.tfevents.*"
 
 
 class EpochLog:
-    """Writes each epoch's scalars to `folder` and flushes them at once.
-
-    A resumed run starts a new event file holding the checkpointed epochs (with the wall times
-    they were first written at, where the checkpoint has them) and removes the folder's earlier
-    event files, which may also hold epochs after the checkpoint: so the folder holds every
-    epoch exactly once. As a context manager, closed when the block ends, however it ends.
-    """
+    """Writes each epoch's scalars to `folder` and flushes them at once. A resumed run
+    rewrites the checkpointed epochs (`history`, at their first wall times) into a new event
+    file and removes the earlier ones, which may hold later epochs: each epoch is there once."""
 
     def __init__(self, folder: str | os.PathLike, history: Sequence[dict[str, float]] = (),
                  walltimes: Sequence[float] = ()) -> None:
-        # Imported here, not at module level: only a job that writes event files pays for the
-        # import (0.3 s after torch), and code that only reads this module never needs it.
+        # Imported here: only a job that writes event files pays for it (0.3 s after torch).
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as e:

@@ -1,25 +1,11 @@
 """A training job that outlives the Snakemake process that started it stops within seconds.
 
-Killed by SIGKILL (or by the OOM killer, a closed session without tmux), Snakemake cannot stop
-its jobs: a training job would train on as an orphan, holding its GPU claim (dlwpt.devices), and
-the next run, after `--unlock`, would start a second process writing the same run. So each
-training job runs a `ParentWatch`: a daemon thread that checks every second whether the
-Snakemake process that started it still lives, and when it does not, logs one line and ends the
-process. Its last checkpoint stays (checkpoints are written by rename, and the watch waits for a
-write in progress: `ParentWatch.writing`), and the kernel drops the GPU claim with the process.
-
-Which process is watched: the nearest ancestor that is Snakemake (`python -m snakemake ...` or
-the `snakemake` script): the local executor's Snakemake, or under Slurm the job step's
-Snakemake on the compute node. Snakemake starts a script through a shell, which bash replaces
-by the script (exec) but another shell may keep as the job's parent, alive after Snakemake's
-death; so the job's direct parent is not enough. A process counts as gone when /proc no longer
-lists it, lists it as a zombie, or lists another process (pid reuse: the start time differs).
-Without a Snakemake ancestor (or without /proc) the direct parent is watched: reparenting
-(os.getppid() changes) says it died.
-
-Not `prctl(PR_SET_PDEATHSIG)`: the kernel sends that signal when the *thread* that forked the
-child ends, and Snakemake starts jobs from worker threads; it would not see through a shell
-either, and a signal's default action ends the process wherever it is.
+Killed by SIGKILL, Snakemake cannot stop its jobs: an orphan would train on, holding its GPU
+claim, while the next run writes the same run. `ParentWatch` checks every second that the nearest
+ancestor that is Snakemake still lives (a shell may stay between them, alive after Snakemake's
+death), else the direct parent (reparenting says it died); a pid listed as a zombie or with
+another start time (reuse) counts as gone. Not `prctl(PR_SET_PDEATHSIG)`: it fires when the
+*thread* that forked ends (Snakemake forks from worker threads) and cannot see through a shell.
 """
 
 from __future__ import annotations
@@ -29,27 +15,9 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-PROC = Path("/proc")
-
-
-@dataclass(frozen=True)
-class Watched:
-    pid: int
-    start: str | None  # /proc's start time (field 22), or None where /proc cannot say
-    is_snakemake: bool
-
-
-def _stat(pid: int, proc: Path) -> tuple[str, int, str] | None:
-    """(state, parent pid, start time) of `pid` from /proc, or None if it is not listed."""
-    try:
-        text = (proc / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()  # the name, in parentheses, may hold spaces
-    return fields[0], int(fields[1]), fields[19]
+from dlwpt.rerun import PROC, Watched, alive, proc_stat
 
 
 def _is_snakemake(pid: int, proc: Path) -> bool:
@@ -65,41 +33,24 @@ def _is_snakemake(pid: int, proc: Path) -> bool:
 def snakemake_ancestor(proc: Path = PROC, pid: int | None = None) -> Watched:
     """The nearest ancestor of `pid` (this process) that is Snakemake, else the direct parent."""
     me = os.getpid() if pid is None else pid
-    mine = _stat(me, proc)
+    mine = proc_stat(me, proc)
     if mine is None:  # no /proc: only reparenting can tell
         return Watched(os.getppid(), None, False)
-    parent = mine[1]
-    current = parent
+    parent = current = mine[1]
     for _ in range(64):  # a deeper tree is not a Snakemake job's
-        if current <= 1:
-            break
-        stat = _stat(current, proc)
+        stat = proc_stat(current, proc) if current > 1 else None
         if stat is None:
             break
         if _is_snakemake(current, proc):
             return Watched(current, stat[2], True)
         current = stat[1]
-    stat = _stat(parent, proc)
+    stat = proc_stat(parent, proc)
     return Watched(parent, stat[2] if stat else None, False)
 
 
-def alive(watched: Watched, original_ppid: int, proc: Path = PROC) -> bool:
-    if os.getppid() != original_ppid and watched.pid == original_ppid:
-        return False  # reparented: the direct parent died
-    if watched.start is None:
-        return True
-    stat = _stat(watched.pid, proc)
-    return stat is not None and stat[0] not in ("Z", "X") and stat[2] == watched.start
-
-
 class ParentWatch:
-    """Ends this process (`exit(1)`) within about `poll_s` of its Snakemake's death.
-
-    Use as a context manager around the job; hold `writing()` around a write that must not be
-    cut short (a checkpoint, the final outputs): the watch waits for it before ending the
-    process. `progress` (set by the job) ends the log line; `done()` (inside the last write)
-    stops the watch.
-    """
+    """Ends this process within about `poll_s` of its Snakemake's death, never during a write
+    held in `writing()`; `progress` (set by the job) ends its log line, `done()` stops it."""
 
     def __init__(self, log: logging.Logger, *, poll_s: float = 1.0, proc: Path = PROC,
                  exit: Callable[[int], object] = os._exit):

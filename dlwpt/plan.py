@@ -1,10 +1,6 @@
-"""The workflow's plan, read from the config once while the Snakefile is parsed.
-
-`prepare` checks everything that can be known before any job (the config, the local data copy,
-the CIFAR-10 copy) and refuses with one line (`Refused`: `config: ...` or `data: ...`), so a
-refused run deletes nothing; it returns the `Plan`: what runs (datasets, models, sweep points,
-seeds, fits), where the raw data comes from, and what each rule's input and param functions
-give (rules/*.smk call its methods).
+"""The workflow's plan, read from the config once while the Snakefile is parsed: `prepare`
+checks all that can be known before any job and refuses with one line (`Refused`), so a refused
+run deletes nothing; its `Plan` gives what each rule's input and param functions need.
 """
 
 from __future__ import annotations
@@ -41,9 +37,7 @@ def abridged(paths: list[Any], shown: int = 5) -> str:
 
 
 def prepare(config: dict[str, Any], repo: Path) -> Plan:
-    """Check the config (then Snakemake's validation fills in its defaults) and the data
-    sources, and plan. Models and experiments come in config.yaml's order (Snakemake puts
-    those a --configfile names first)."""
+    """Check the config (then Snakemake's validation fills in its defaults) and data, and plan."""
     import yaml
     from snakemake.utils import validate
 
@@ -79,10 +73,8 @@ class Plan:
         self.cifar_fingerprint: Any = None
 
     def check_cifar(self) -> None:
-        """The CIFAR-10 copy, checked before any job (a copy the cifar2 ingest would refuse
-        must not let Snakemake delete a good cifar2.pt first), from the walk that fingerprints
-        it: the fingerprint stands for its content in the plan (ingest_record). A downloaded
-        archive is checked once; a folder's check costs nothing beyond the walk."""
+        """The CIFAR-10 copy, checked before any job (a copy the ingest would refuse must not
+        let Snakemake delete a good cifar2.pt first) from the walk that fingerprints it."""
         from dlwpt.verify import tree_survey
 
         if "cifar2" not in self.datasets or not self.cifar_source.exists():
@@ -98,8 +90,7 @@ class Plan:
                           f"data: {self.cifar_source}: {problem}; delete it to download it again")
 
     def train_gpus(self) -> int:
-        """GPUs a training job asks the scheduler for (train.request_gpu); the device itself
-        is decided in each job, so params stay the same on every host."""
+        """GPUs a training job asks for; its device is decided in the job: params stay alike."""
         from dlwpt.devices import requests_gpu, resolve_device
 
         train = self.config["train"]
@@ -112,15 +103,14 @@ class Plan:
         return self.models + self.sweep_runs
 
     def raw(self, dataset: str) -> list[str]:
-        """The raw files an ingest job reads that a fetch job downloads. A local copy's files
-        are no inputs: their content (raw_content) is a param, so a copy elsewhere plans none."""
+        """The raw files a fetch job downloads; a local copy's are no inputs but a param
+        (raw_content), so a copy elsewhere reruns nothing."""
         if dataset == "cifar2":
             return [str(self.cifar_source)] if self.cifar_source == sources.CIFAR_ARCHIVE else []
         return [] if self.local_data else [str(p) for p in sources.raw_files(dataset, self.config)]
 
     def raw_root(self, dataset: str) -> Path:
-        """The folder the raw files are read from (CIFAR-10: the copy itself): a Path, which
-        Snakemake does not compare between runs (only builtin types), so no reason to rerun."""
+        """The raw files' folder: a Path, which Snakemake does not compare between runs."""
         return Path(sources.raw_location(dataset, self.config)[0])
 
     def raw_names(self, dataset: str) -> list[str]:
@@ -129,8 +119,7 @@ class Plan:
 
     @functools.cache  # noqa: B019 (one plan per parse)
     def raw_content(self, dataset: str) -> Any:
-        """A local copy's SHA-256 digests (about 40 ms for all of the book's files) or the
-        CIFAR-10 copy's fingerprint; None for downloads (inputs)."""
+        """A local copy's SHA-256 digests or CIFAR-10's fingerprint; None for downloads."""
         from dlwpt.verify import content_digest
 
         if dataset == "cifar2":
@@ -141,23 +130,21 @@ class Plan:
         return content_digest(sources.raw_files(dataset, self.config), self.local_data)
 
     def ingest_pins(self, dataset: str) -> dict[str, str]:
-        """SHA-256 pins of the dataset's raw files (CIFAR-10 has none: its archive is checked
-        by the download, a local tree by its fingerprint)."""
+        """SHA-256 pins of the dataset's raw files (CIFAR-10's are checked otherwise)."""
         if dataset == "cifar2":
             return {}
         pins = sources.manifest()
         return {rel: pins[rel] for rel in sources.relative_files(dataset, self.config)}
 
     def ingest_record(self, dataset: str) -> dict[str, Any]:
-        """Extra summary keys, also params: a changed image in a local CIFAR-10 folder changes
-        the fingerprint and so reruns the cifar2 ingest."""
+        """Extra summary keys, also params: a changed local CIFAR-10 image reruns the ingest."""
         if dataset == "cifar2" and self.cifar_source.is_dir():
             return {"source_fingerprint": self.cifar_fingerprint}
         return {}
 
     def ingest_options(self, dataset: str) -> dict[str, Any]:
-        """The ingest function's keyword arguments: the dataset's config section (bikes' `file`
-        picks the raw input instead; cifar2's classes reach it as {class: label})."""
+        """The ingest function's keyword arguments: the dataset's config section, but bikes'
+        `file` (it picks the raw input) and cifar2's classes as {class: label}."""
         options = dict(self.config["ingest"].get(dataset) or {})
         if dataset == "bikes":
             options.pop("file", None)
@@ -166,8 +153,7 @@ class Plan:
         return options
 
     def downloads(self) -> dict[str, tuple[str, str]]:
-        """What this run downloads: {path: (url, its fetch job's benchmark file)}; nothing with
-        a local copy (CIFAR-10: unless its copy is the downloaded archive)."""
+        """What this run downloads: {path: (url, its fetch job's benchmark file)}."""
         download = self.config["data"]["download"]
         planned = {}
         if not self.local_data:
@@ -192,14 +178,12 @@ class Plan:
                 f"({abridged(list(missing), 3)}); point {DATA_SETTINGS}")
 
     def run_inputs(self) -> dict[str, str]:
-        """Per training run and seed, its TRAINED_FILES named `<run>/seed<k>/<file>` (the
-        report looks them up by that name: dlwpt.results.reading.run_files)."""
+        """Every run's TRAINED_FILES, named `<run>/seed<k>/<file>` as the report looks them up."""
         return {f"{run_name(run, seed)}/{name}": f"results/train/{run_name(run, seed)}/{name}"
                 for run in self.runs for seed in self.seeds for name in TRAINED_FILES}
 
     def report_inputs(self) -> dict[str, Any]:
-        """What the report summarizes: every ingested dataset (named `data/<name>.<ext>`), run
-        (run_inputs), fit, and the benchmark file of every job it summarizes."""
+        """What the report summarizes: datasets, runs, fits and every job's benchmark file."""
         benchmarks = (
             [benchmark for _, benchmark in self.downloads().values()]
             + [f"benchmarks/ingest_dataset/{d}.tsv" for d in self.datasets]
@@ -216,8 +200,7 @@ class Plan:
 
     def report_params(self, train_code: list[str]) -> dict[str, Any]:
         """Everything the report reads besides its inputs, so a change reruns it; the whole
-        configuration (snakemake.config) by its digest, not printed in every `reason:`.
-        `train_code`: the training code files the history compares between runs."""
+        config by its digest, not printed in every `reason:`."""
         config = self.config
         return {
             "datasets": self.datasets,

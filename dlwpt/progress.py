@@ -1,25 +1,11 @@
-"""Where a long run stands, as its training jobs print it: whose line it is, and how much of the
-whole run is done.
-
-- `format_epoch_line` names the run: `res_deep/seed1 epoch 3/100 loss ... ETA 4h51m`, so the
-  epoch lines of jobs running at once can be told apart on the terminal.
-- A training job records its progress after each epoch and at its end (`record_epoch`:
-  results/.progress/<run>/seed<k>.json) and prints `whole_run_line`: `run: 63% of the expected
-  work, about 6h10m left`, from the plan that the run's start-up estimate wrote
-  (results/.progress/plan.json, dlwpt.estimate) and every planned job's progress. Each job
-  weighs its expected seconds: one finished in this run counts fully (its benchmark file, which
-  Snakemake writes when a job ends, or its own `done` record, is newer than the plan), a
-  training job in progress by its epochs, any other job not yet finished as nothing. The time
-  left is the plan's remaining wall time scaled by how fast the run has gone so far.
-
-Torch-free; scripts/train_model.py passes `JobProgress` to dlwpt.train as its `on_epoch`. It
-decides no result, so it is in no job's code params (dlwpt.code_inputs.PLUMBING): an edit here
-reruns nothing. Recording, reading and printing never raise: progress is never worth a failed
-job, and a bad progress file or plan means no whole-run line.
+"""Where a long run stands, as its training jobs print it: each job's epoch line and the whole
+run's share done, from the start-up estimate's plan.json and each planned job's progress. In no
+job's code params; recording, reading and printing never raise: progress never fails a job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -52,8 +38,7 @@ def duration(seconds: float) -> str:
 
 def format_epoch_line(run: str, seed: int, epochs: int, row: Mapping[str, float],
                       eta_seconds: float) -> str:
-    """One epoch's progress line; `row` is its metrics.csv row (epoch, train_loss, train_acc,
-    val_acc, seconds)."""
+    """One epoch's progress line from its metrics.csv row."""
     return (f"{run_name(run, seed)} epoch {row['epoch']}/{epochs} loss {row['train_loss']:.4f} "
             f"train_acc {row['train_acc']:.4f} val_acc {row['val_acc']:.4f} "
             f"{row['seconds']:.2f} s ETA {duration(eta_seconds)}")
@@ -67,28 +52,21 @@ def progress_path(progress_dir: str | os.PathLike, run: str, seed: int) -> Path:
 
 def record_epoch(progress_dir: str | os.PathLike, run: str, seed: int, epoch: int, epochs: int,
                  elapsed: float, done: bool = False, now: float | None = None) -> None:
-    """This job's progress: `epoch` of `epochs` done after `elapsed` seconds of the job;
-    done=True at the job's end (a diverged run stops before its last epoch)."""
-    try:
+    """This job's progress; done=True at its end (a diverged run stops before its last epoch)."""
+    with contextlib.suppress(Exception):  # e.g. a full disk, or a folder in the file's place
         io.write_json(progress_path(progress_dir, run, seed), {
             "run": run, "seed": seed, "epoch": epoch, "epochs": epochs, "elapsed": elapsed,
             "done": done, "time": time.time() if now is None else now})
-    except Exception:  # e.g. a full disk, or a folder in the file's place
-        pass
 
 
 def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path,
                  root: Path = Path(".")) -> float:
-    """How much of a planned job this run has done: 1 when finished (its benchmark file, which
-    Snakemake writes when a job ends, or its own `done` record is newer than the plan), else a
-    training job's epochs done / epochs, else 0."""
+    """How much of a planned job this run has done: 1 when its benchmark file (written when a
+    job ends) or its `done` record is newer than the plan, else a training job's epochs' share."""
     benchmark = job.get("benchmark")
-    if benchmark:
-        try:
-            if (root / benchmark).stat().st_mtime >= started:
-                return 1.0
-        except OSError:
-            pass
+    with contextlib.suppress(OSError):
+        if benchmark and (root / benchmark).stat().st_mtime >= started:
+            return 1.0
     if job.get("rule") == TRAIN_RULE:
         record = io.read_json(progress_path(progress_dir, job["run"], job["seed"]), or_none=True)
         if isinstance(record, dict) and record.get("time", 0) >= started:
@@ -108,8 +86,7 @@ def work_share(seconds: Sequence[float], fractions: Sequence[float]) -> float:
 
 
 def planned_time(share: float, jobs: Sequence[Mapping[str, float]]) -> float:
-    """When, on the plan's timeline, `share` of its work should be done (each job's work
-    spread evenly over its planned start..end)."""
+    """When, on the plan's timeline, `share` of its work should be done (each job's evenly)."""
     total = sum(job["seconds"] for job in jobs)
     if total <= 0 or not jobs:
         return 0.0
@@ -146,10 +123,8 @@ def remaining_seconds(share: float, elapsed: float, planned_elapsed: float,
 
 def whole_run_line(progress_dir: str | os.PathLike = PROGRESS_DIR,
                    now: float | None = None) -> str | None:
-    """`run: 63% of the expected work, about 6h10m left`, from plan.json and every planned
-    job's progress; None without a plan (a run started with --no-hooks, or a job run alone).
-    `progress_dir` is <working directory>/results/.progress: the plan's benchmark paths are
-    relative to the directory two levels up."""
+    """The whole run's line; None without a plan (--no-hooks, or a job run alone). The plan's
+    benchmark paths are relative to the working directory, two levels above `progress_dir`."""
     progress_dir = Path(progress_dir)
     plan = io.read_json(progress_dir / PLAN_NAME, or_none=True)
     if not isinstance(plan, dict) or not plan.get("jobs"):
@@ -172,10 +147,8 @@ def whole_run_text(share: float, left: float) -> str:
 
 
 class JobProgress:
-    """A training job's progress lines (dlwpt.train's `on_epoch`): each epoch's line with its
-    ETA (from the job's time per epoch so far); then, except after the last epoch, whose line
-    the job's end follows, the job's epochs recorded in `progress_dir` and the whole run's line.
-    Without a progress folder, the epoch lines only. Never raises; a failure is one warning."""
+    """dlwpt.train's `on_epoch`: each epoch's line; then, except after the last epoch (the job's
+    end follows), its record in `progress_dir` and the whole run's line. Never raises."""
 
     def __init__(self, run: str, seed: int, log: logging.Logger,
                  progress_dir: str | os.PathLike | None = PROGRESS_DIR) -> None:

@@ -1,20 +1,9 @@
 """The command that repeats this Snakemake run, for recovery hints ("rebuild the run with: ...").
 
-A hint is only useful if it works as printed: `snakemake --forcerun <file>` alone, after a run
-with `--configfile config/quick.yaml`, plans the default configuration and deletes the quick
-run's outputs. So the hint is the command line of the run that failed, as typed (its
-`--configfile` files, `--config` values, `-d`, `-s`, `--cores`, `--profile`, ...), after the
-data-source variables it ran with, with `--forcerun <file>` added. Its relative paths are
-relative to the directory that command ran in, where the hint is meant to be run; the file
-given to `--forcerun` is relative to the work dir, as Snakemake reads targets after `-d`.
-
-The Snakefile computes it while it is parsed (the only time Snakemake's own command line is at
-hand) and records it, with the run's pid and start time, in `.snakemake/dlwpt-run.json` (the
-run record), where the report job reads it: not a param, since the command line is no part of
-the page and a param would rerun the report whenever `--cores`, `-d` or a config file's path
-changed. The record also tells a second run in the same folder, and `--unlock`, that a live
-run is working there (`refusal`): Snakemake's own lock message cannot tell a live run from a
-killed one's leftover lock.
+`--forcerun <file>` alone, after a run with `--configfile config/quick.yaml`, would plan the
+default configuration and delete the quick run's outputs: the hint is the failed run's command
+line as typed. Recorded while parsed (the only time it is at hand) in the run record, not a param
+(that would rerun the report whenever `--cores` changed); the record also refuses a second run.
 """
 
 from __future__ import annotations
@@ -25,13 +14,14 @@ import shlex
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dlwpt.io import write_json
-from dlwpt.orphan import Watched, _stat, alive
 
 RECORD = Path(".snakemake/dlwpt-run.json")  # relative to the work dir
+PROC = Path("/proc")
 # Snakemake options that neither run jobs nor unlock: these look, and leave the record alone.
 LOOKS = ("dryrun", "lint", "list_target_rules", "list_rules", "print_compilation", "summary",
          "detailed_summary", "dag", "rulegraph", "filegraph", "d3dag", "list_changes",
@@ -41,6 +31,34 @@ LOOKS = ("dryrun", "lint", "list_target_rules", "list_rules", "print_compilation
          "container_cleanup_images")
 # The environment variables that choose the data (dlwpt.sources): part of the run's settings.
 SETTINGS = ("DLWPT_DATA", "DLWPT_CIFAR10")
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A process as /proc lists it (dlwpt.orphan watches one; the run record names one)."""
+
+    pid: int
+    start: str | None  # /proc's start time (field 22), or None where /proc cannot say
+    is_snakemake: bool
+
+
+def proc_stat(pid: int, proc: Path) -> tuple[str, int, str] | None:
+    """(state, parent pid, start time) of `pid` from /proc, or None if it is not listed."""
+    try:
+        text = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # the name, in parentheses, may hold spaces
+    return fields[0], int(fields[1]), fields[19]
+
+
+def alive(watched: Watched, original_ppid: int, proc: Path = PROC) -> bool:
+    if os.getppid() != original_ppid and watched.pid == original_ppid:
+        return False  # reparented: the direct parent died
+    if watched.start is None:
+        return True
+    stat = proc_stat(watched.pid, proc)
+    return stat is not None and stat[0] not in ("Z", "X") and stat[2] == watched.start
 
 
 def snakemake_command(argv: Sequence[str], executable: str,
@@ -71,8 +89,7 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def rebuild_hint(target: str | os.PathLike, command: str | None) -> str:
-    """How to rebuild the job that makes `target` (a path relative to the work dir): `command`
-    (snakemake_command's) with `--forcerun target`, or the same in words without one."""
+    """`command` with `--forcerun target` (relative to the work dir), or in words without one."""
     if command:
         return f"rebuild the run with: {command} --forcerun {shlex.quote(str(target))}"
     return (f"rebuild the run with the snakemake command of this run (the same --configfile "
@@ -116,7 +133,7 @@ def claim(argv: Sequence[str], executable: str, environ: Mapping[str, str],
     if other is not None and other["pid"] != os.getpid():
         return (f"run: another snakemake run (pid {other['pid']}, started {other['started']}) "
                 "is working in this folder; wait for it or stop it")
-    mine = _stat(os.getpid(), Path("/proc"))
+    mine = proc_stat(os.getpid(), PROC)
     if wanted == "run" and mine is not None:
         write_json(record, {"pid": os.getpid(), "start": mine[2],
                             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -125,7 +142,6 @@ def claim(argv: Sequence[str], executable: str, environ: Mapping[str, str],
 
 
 def recorded_command(record: Path = RECORD) -> str | None:
-    """The command line of the live run that recorded itself here (the one running this job:
-    a second live run is refused), or None."""
+    """The command line of the live run that recorded itself here (the one running this job)."""
     found = live_record(record)
     return found.get("command") if found else None

@@ -1,8 +1,5 @@
-"""A training run's vocabulary: its id, its name and folders, its settings, the files it writes.
-
-A run is a model entry or a sweep point (its run id: `sweeps/<sweep>/<point>`) at one seed. Every
-layer (rules, training, estimate, progress, history, report) names and finds runs through this
-module.
+"""A training run's vocabulary: its id (a model entry, or a sweep point's
+`sweeps/<sweep>/<point>`), its name and folders at a seed, its settings, the files it writes.
 """
 
 from __future__ import annotations
@@ -55,10 +52,9 @@ class Point:
 
 @dataclass(frozen=True)
 class Sweep:
-    """A config sweep: its base model entry and architecture, the swept settings' values in
-    config order (the first setting is the figure's x axis; a second gives one series per
-    value), the base entry's own value of each (the book's point) and the grid's points, first
-    setting outermost."""
+    """A config sweep: its base entry and architecture, the swept settings' values in config
+    order (the first is the x axis; a second gives one series per value), the base's own
+    values (the book's point) and the grid's points, first setting outermost."""
 
     name: str
     base: str
@@ -99,8 +95,7 @@ class Sweep:
             s in self.book and same(point.values[s], self.book[s]) for s in self.settings)
 
     def scale(self) -> Any:
-        """The x axis' scale (dlwpt.statistics.TrendScale); None when the values are not
-        numbers (no trend is tested)."""
+        """The x axis' scale; None when the values are not numbers (no trend is tested)."""
         from dlwpt.statistics import trend_scale
 
         xs = self.values[self.x]
@@ -138,10 +133,8 @@ def given_sweeps(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def configured_sweeps(config: Mapping[str, Any]) -> list[Sweep]:
-    """The config's sweeps, in config order, their points named as Snakemake's `Paramspace`
-    names them (`n_chans1~64`, `n_blocks~5/shared_blocks~False`) under `sweeps/<sweep>/`. A
-    point that repeats the base's own values is still its own run: a curve never mixes in the
-    zoo's runs."""
+    """The config's sweeps, their points named as `Paramspace` names them (`n_chans1~64`) under
+    `sweeps/<sweep>/`; a point with the base's own values is still its own run."""
     if not given_sweeps(config):
         return []  # without sweeps, the plan does not import pandas for them
     import pandas as pd
