@@ -1,10 +1,9 @@
 """Chapter 7: CIFAR-10 -> the book's normalized birds-vs-airplanes subset ("cifar2").
 
-Three inputs give identical tensors, each read by its own module: an image-folder tree
-`{train,test}/<class>/*.{png,jpg}` (`tree`), the official python batches, a folder or one
-holding `cifar-10-batches-py/` (`batches`), and the official `cifar-10-python.tar.gz`, read
-member by member without extracting (`archive`). Normalization statistics (`stats`) come from
-the whole training split (all ten classes), as in the book, unless configured.
+Three inputs give identical tensors: an image-folder tree `{train,test}/<class>/*.{png,jpg}`
+(`tree`), the official python batches, a folder or one holding `cifar-10-batches-py/`, and the
+official `cifar-10-python.tar.gz` (both `batches`). Normalization statistics come from the whole
+training split (all ten classes), as in the book, unless configured.
 """
 
 from __future__ import annotations
@@ -14,10 +13,8 @@ from pathlib import Path
 
 import torch
 
-from dlwpt.ingest.cifar.archive import read_python_tarball
-from dlwpt.ingest.cifar.batches import is_python_folder, read_python_folder
-from dlwpt.ingest.cifar.layout import CIFAR10_CLASSES, PYTHON_DIR, Splits
-from dlwpt.ingest.cifar.stats import channel_stats, normalize
+from dlwpt.cifar10 import CIFAR10_CLASSES, PYTHON_DIR, PYTHON_MEMBERS
+from dlwpt.ingest.cifar.batches import Splits, read_python_folder, read_python_tarball
 from dlwpt.ingest.cifar.tree import read_tree
 from dlwpt.ingest.common import PathLike, write_outputs
 from dlwpt.io import DataError
@@ -37,9 +34,36 @@ def read_cifar10(src: PathLike) -> tuple[Splits, list[dict], str]:
         raise DataError(src, "no such file or folder")
     if (src / PYTHON_DIR).is_dir():
         src = src / PYTHON_DIR
-    if is_python_folder(src):
+    if any((src / name).exists() for name in PYTHON_MEMBERS):  # then it must hold them all
         return *read_python_folder(src), "python_folder"
     return *read_tree(src), "image_tree"
+
+
+def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and (unbiased) std of uint8 images after ToTensor's /255.
+
+    The book stacks all 50,000 float images (600 MB); a 256-bin histogram per channel gives the
+    same statistics exactly, in float64, without the copy.
+    """
+    levels = torch.arange(256, dtype=torch.float64) / 255
+    means, stds = [], []
+    for c in range(images.shape[1]):
+        counts = torch.bincount(images[:, c].reshape(-1), minlength=256).double()
+        n = counts.sum()
+        mean = (counts * levels).sum() / n
+        means.append(mean)
+        stds.append(((counts * (levels - mean) ** 2).sum() / (n - 1)).sqrt())
+    return torch.stack(means).float(), torch.stack(stds).float()
+
+
+def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """ToTensor (uint8 -> float / 255) then Normalize, batched.
+
+    Not torchvision's v2 transforms: ToDtype(scale=True) multiplies by 1/255, which differs from
+    ToTensor's / 255 in the last bit for 126 of the 256 levels; v2.Normalize alone is identical
+    to this line but would add torchvision's import for nothing.
+    """
+    return (images.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
 
 
 def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,

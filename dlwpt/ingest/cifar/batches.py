@@ -1,27 +1,33 @@
-"""Reader for CIFAR-10's official python batches (a folder of pickles), and the restricted
-unpickler and parser the archive reader shares."""
+"""Readers for CIFAR-10's official python batches: a folder of pickles, or the official
+`cifar-10-python.tar.gz` read member by member without extracting; both through one restricted
+unpickler."""
 
 from __future__ import annotations
 
 import io
 import pickle
+import tarfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dlwpt.ingest.cifar.layout import (
+from dlwpt.cifar10 import (
     CIFAR10_CLASSES,
     META,
+    PYTHON_DIR,
     PYTHON_MEMBERS,
     SIDE,
     TEST_BATCH,
     TRAIN_BATCHES,
-    Splits,
+    python_members,
 )
 from dlwpt.ingest.common import one_line
 from dlwpt.io import DataError, file_digest
+
+Splits = dict[str, tuple[torch.Tensor, torch.Tensor]]  # split -> (uint8 Nx3x32x32, int64 N)
 
 
 class _BatchUnpickler(pickle.Unpickler):
@@ -85,11 +91,6 @@ def parse_python_batches(blobs: Mapping[str, bytes], where: Mapping[str, str]) -
     return splits
 
 
-def is_python_folder(folder: Path) -> bool:
-    """Any official batch file present: the folder is read as batches (and must hold all)."""
-    return any((folder / name).exists() for name in PYTHON_MEMBERS)
-
-
 def read_python_folder(folder: Path) -> tuple[Splits, list[dict]]:
     """The splits, and one summary source entry per batch file."""
     paths = {name: folder / name for name in PYTHON_MEMBERS}
@@ -99,3 +100,20 @@ def read_python_folder(folder: Path) -> tuple[Splits, list[dict]]:
     blobs = {name: path.read_bytes() for name, path in paths.items()}
     splits = parse_python_batches(blobs, {name: str(p) for name, p in paths.items()})
     return splits, [{"path": str(p), "sha256": file_digest(p)} for p in paths.values()]
+
+
+def read_python_tarball(tar_path: Path) -> tuple[Splits, list[dict]]:
+    """The splits, and one summary source entry for the archive."""
+    blobs = {}
+    try:
+        with tarfile.open(tar_path, "r:*") as tar:
+            for name, member in python_members(tar):
+                blobs[name] = tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        raise DataError(tar_path, f"unreadable archive ({one_line(e)})") from e
+    missing = [name for name in PYTHON_MEMBERS if name not in blobs]
+    if missing:
+        raise DataError(tar_path, f"archive lacks {PYTHON_DIR}/{missing[0]}")
+    where = {name: f"{tar_path}:{PYTHON_DIR}/{name}" for name in PYTHON_MEMBERS}
+    splits = parse_python_batches(blobs, where)
+    return splits, [{"path": str(tar_path), "sha256": file_digest(tar_path)}]

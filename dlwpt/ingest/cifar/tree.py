@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dlwpt.cifar10 import IMAGE_SUFFIXES, TREE_SPLITS
-from dlwpt.ingest.cifar.layout import CIFAR10_CLASSES, SIDE, Splits
+from dlwpt.cifar10 import CIFAR10_CLASSES, IMAGE_SUFFIXES, SIDE, TREE_SPLITS
+from dlwpt.ingest.cifar.batches import Splits
 from dlwpt.ingest.common import one_line
 from dlwpt.io import DataError
 from dlwpt.verify import tree_fingerprint
@@ -41,11 +41,6 @@ def _decode_files(paths: list[str]) -> tuple[np.ndarray | None, tuple[str, str] 
     return out, None
 
 
-def _worker_count() -> int:
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(available or 1, MAX_WORKERS)
-
-
 def decode_images(paths: Sequence[Path]) -> np.ndarray:
     """All images as Nx32x32x3 uint8, decoded by a process pool on large inputs.
 
@@ -56,7 +51,8 @@ def decode_images(paths: Sequence[Path]) -> np.ndarray:
     """
     chunks = [[str(p) for p in paths[i:i + CHUNK_FILES]]
               for i in range(0, len(paths), CHUNK_FILES)]
-    workers = _worker_count()
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(available or 1, MAX_WORKERS)
     pool = None
     if (workers > 1 and len(paths) >= PARALLEL_MIN_FILES
             and "fork" in multiprocessing.get_all_start_methods()):
