@@ -7,6 +7,7 @@ recorded (and shown in the report's provenance) instead of stopping the run.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -52,21 +53,14 @@ def verify_raw_files(files: list[str | os.PathLike], root: str | os.PathLike,
     return differences
 
 
-def tree_fingerprint(root: str | os.PathLike) -> str:
-    """SHA-256 over every visible file's relative name, size and mtime below `root`.
+def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
+    """SHA-256 over every visible file's relative name, size and mtime below `root` (a file: its
+    own, named "."), and the names it covered (the CIFAR-10 start-up check counts the images).
 
     Cheap enough for a param computed when the workflow is parsed (about 60,000 stat calls for
     the CIFAR-10 image tree), so a replaced, truncated, added or removed image reruns the ingest
     step, while the same tree reached by another path (relative, absolute, symlink) does not.
     """
-    return tree_survey(root)[0]
-
-
-def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
-    """`tree_fingerprint` and the relative names it covered, from one walk (the CIFAR-10 start-up
-    check counts the images in it). A file's fingerprint covers its size and mtime (name ".")."""
-    import hashlib
-
     root = Path(root).resolve()
     digest = hashlib.sha256()
     names: list[str] = []
@@ -91,8 +85,6 @@ def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
 def content_digest(files: list[str | os.PathLike], root: str | os.PathLike) -> str:
     """SHA-256 over each file's name relative to `root` and its own SHA-256: what a local copy
     holds, whatever its path (about 40 ms for the book's 55 MB of raw files)."""
-    import hashlib
-
     digest = hashlib.sha256()
     for path in sorted(Path(f) for f in files):
         digest.update(f"{path.relative_to(root).as_posix()}\0{file_digest(path)}\n".encode())

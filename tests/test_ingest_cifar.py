@@ -12,7 +12,7 @@ from PIL import Image
 from dlwpt.ingest.cifar import CIFAR10_CLASSES, ingest_cifar, read_cifar10
 from dlwpt.ingest.cifar import tree as tree_reader
 from dlwpt.io import load_tensors, read_json
-from dlwpt.verify import tree_fingerprint
+from dlwpt.verify import tree_survey
 from tests.helpers.cifar10 import make_python_tarball, write_python_batches
 from tests.helpers.data import CIFAR10
 from tests.helpers.ingest import assert_rejects, outputs, pil_pixels, truncated_copy
@@ -49,7 +49,7 @@ def test_full_tree_shapes_counts_and_statistics(full):
     assert summary["source_counts"]["train"] == dict.fromkeys(CIFAR10_CLASSES, 5000)
     assert summary["classes"] == {"airplane": 0, "bird": 1}
     # an image folder is named by the fingerprint the workflow plans with, not a checksum
-    assert summary["sources"] == [{"path": str(CIFAR10), "fingerprint": tree_fingerprint(CIFAR10)}]
+    assert summary["sources"] == [{"path": str(CIFAR10), "fingerprint": tree_survey(CIFAR10)[0]}]
 
 
 def test_full_tree_pixels_match_the_files(full):

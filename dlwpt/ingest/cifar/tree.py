@@ -17,7 +17,7 @@ from dlwpt.cifar10 import CIFAR10_CLASSES, IMAGE_SUFFIXES, SIDE, TREE_SPLITS
 from dlwpt.ingest.cifar.batches import Splits
 from dlwpt.ingest.common import one_line
 from dlwpt.io import DataError
-from dlwpt.verify import tree_fingerprint
+from dlwpt.verify import tree_survey
 
 # Below this many files a process pool costs more than it saves (tests build tiny trees).
 PARALLEL_MIN_FILES = 2000
@@ -109,4 +109,4 @@ def read_tree(root: Path) -> tuple[Splits, list[dict]]:
         start += len(files)
     # The tree's fingerprint (names, sizes, modification times: dlwpt.verify), the one the
     # workflow plans with; not a checksum of the images' content.
-    return splits, [{"path": str(root), "fingerprint": tree_fingerprint(root)}]
+    return splits, [{"path": str(root), "fingerprint": tree_survey(root)[0]}]
