@@ -1,10 +1,6 @@
-"""CIFAR-10's layout, and the check of a copy made when the workflow is parsed.
-
-Torch-free (the Snakefile imports it): the readers in `dlwpt.ingest.cifar` take the names from
-here. `check_source` refuses, before any job runs, a copy the cifar2 ingest would refuse, so
-Snakemake never deletes a good `results/data/cifar2.pt` for a job that is bound to fail: an image
-tree without `test/` or a class folder, a python-batches folder missing a batch or holding a
-truncated one, a `.tar.gz` cut short or without the batches.
+"""CIFAR-10's layout, and the check of a copy made when the workflow is parsed (torch-free: the
+Snakefile imports it). `check_source` refuses, before any job runs, a copy the cifar2 ingest
+would refuse, so Snakemake never deletes a good `results/data/cifar2.pt` for a doomed job.
 """
 
 from __future__ import annotations

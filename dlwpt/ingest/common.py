@@ -1,8 +1,5 @@
 """Pieces every ingest module needs: listing inputs, validated parsing, all-or-nothing output.
-
-Every reader validates the whole input before anything is written, and reports a bad input as a
-one-line `DataError` naming the offending file, so a pipeline log points straight at the culprit.
-"""
+Every reader validates the whole input before anything is written."""
 
 from __future__ import annotations
 
@@ -73,11 +70,8 @@ def read_text_utf8(path: PathLike) -> str:
 def read_table(path: PathLike, delimiter: str,
                converters: Mapping[int, Callable[[str], float]] | None = None,
                ) -> tuple[list[str], np.ndarray]:
-    """Header (quotes stripped) and float32 rows of a delimited text file.
-
-    Does what the book's `np.loadtxt(..., skiprows=1, converters=...)` does, but a bad cell is
-    reported by line number and column name instead of an opaque numpy error.
-    """
+    """Header (quotes stripped) and float32 rows: the book's `np.loadtxt(..., skiprows=1,
+    converters=...)`, but a bad cell is reported by line and column, not by numpy's error."""
     converters = converters or {}
     lines = read_text_utf8(path).splitlines()
     if not lines:
@@ -120,12 +114,8 @@ def check_columns(path: PathLike, header: list[str], expected: list[str]) -> Non
 def write_outputs(name: str, out_pt: PathLike, out_json: PathLike, tensors: dict[str, Any],
                   sources: list[PathLike], *, source_entries: list[dict] | None = None,
                   **extra: Any) -> None:
-    """Write the tensor file and its summary, or neither.
-
-    The summary is built (files hashed) before anything is written; should writing the JSON
-    fail, the fresh tensor file is removed so no tensor file lacks its summary.
-    `source_entries` replaces the per-file hashes (a 60,000-file image tree gets one entry).
-    """
+    """Write the tensor file and its summary (built, files hashed, before either), or neither.
+    `source_entries` replaces the per-file hashes (a 60,000-file image tree gets one entry)."""
     summary = dataset_summary(name, sources, tensors, **extra)
     if source_entries is not None:
         summary["sources"] = source_entries
