@@ -73,15 +73,8 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
     """`train_images`/`val_images` (normalized float32) and `train_labels`/`val_labels` (int64,
     relabelled by `classes`, default {"airplane": 0, "bird": 1}) in source order; `mean`/`std`;
     `samples` 10xKx3x32x32 uint8 raw training images of every class (K = samples_per_class)."""
+    # classes, mean and std are validated with the config (schemas/, dlwpt.config).
     classes = dict(DEFAULT_CLASSES if classes is None else classes)
-    unknown = [name for name in classes if name not in CIFAR10_CLASSES]
-    if unknown:
-        raise ValueError(f"classes: {unknown[0]!r} is not a CIFAR-10 class")
-    if any(label < 0 for label in classes.values()):
-        raise ValueError("classes: labels must be >= 0")
-    if (mean is None) != (std is None):
-        raise ValueError("give both mean and std, or neither")
-
     splits, source_entries, source_format = read_cifar10(src)
     train_images, train_labels = splits["train"]
     if mean is None:
@@ -90,8 +83,6 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
     else:
         mean_t = torch.tensor(mean, dtype=torch.float32)
         std_t = torch.tensor(std, dtype=torch.float32)
-        if mean_t.shape != (3,) or std_t.shape != (3,) or not (std_t > 0).all():
-            raise ValueError("mean and std need 3 values each, std positive")
         normalization = "config"
 
     samples = []
