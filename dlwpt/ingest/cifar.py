@@ -3,8 +3,8 @@
 Three inputs give identical tensors: an image-folder tree `{train,test}/<class>/*.{png,jpg}`
 (class folders in official order, files sorted by name), the official python batches, a folder
 or one holding `cifar-10-batches-py/`, and the official `cifar-10-python.tar.gz`, read member by
-member without extracting. Normalization statistics come from the whole
-training split (all ten classes), as in the book, unless configured.
+member without extracting. Normalization statistics come from the whole training split (all ten
+classes), as in the book, unless configured.
 """
 
 from __future__ import annotations
