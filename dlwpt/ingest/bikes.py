@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import torch
 
-from dlwpt.ingest.common import PathLike, check_columns, read_table, write_outputs
+from dlwpt.ingest.common import PathLike, read_table, write_outputs
 from dlwpt.io import DataError
 
 COLUMNS = [
@@ -65,8 +65,7 @@ def ingest_bikes(src: PathLike, out_pt: PathLike, out_json: PathLike,
     As in the book, the date column becomes the day of the month. `missing_hours` is "fill"
     (hour.csv -> exactly hour-fixed.csv) or "error" (the config schema allows no other).
     """
-    columns, array = read_table(src, ",", converters={DATE: day_of_month})
-    check_columns(src, columns, COLUMNS)
+    columns, array = read_table(src, ",", COLUMNS, converters={DATE: day_of_month})
     filled, n_filled = fill_missing_hours(array)
     if n_filled and missing_hours == "error":
         raise DataError(src, f"{n_filled} hours missing (rows do not cover every hour of every "

@@ -67,11 +67,12 @@ def read_text_utf8(path: PathLike) -> str:
         raise DataError(path, f"not UTF-8 text (bad byte at offset {e.start})") from e
 
 
-def read_table(path: PathLike, delimiter: str,
+def read_table(path: PathLike, delimiter: str, expected: list[str],
                converters: Mapping[int, Callable[[str], float]] | None = None,
                ) -> tuple[list[str], np.ndarray]:
     """Header (quotes stripped) and float32 rows: the book's `np.loadtxt(..., skiprows=1,
-    converters=...)`, but a bad cell is reported by line and column, not by numpy's error."""
+    converters=...)`, but a bad cell is reported by line and column, not by numpy's error.
+    The header must be `expected`: the parsers index columns by position, as the book does."""
     converters = converters or {}
     lines = read_text_utf8(path).splitlines()
     if not lines:
@@ -99,16 +100,12 @@ def read_table(path: PathLike, delimiter: str,
         rows.append(row)
     if not rows:
         raise DataError(path, "no data rows")
-    return header, np.array(rows, dtype=np.float32)
-
-
-def check_columns(path: PathLike, header: list[str], expected: list[str]) -> None:
-    """The parsers index columns by position, as the book does, so the header must match."""
     missing = [c for c in expected if c not in header]
     if missing:
         raise DataError(path, f"missing column(s): {', '.join(missing)}")
     if header != expected:
         raise DataError(path, f"columns {header} differ from the expected {expected}")
+    return header, np.array(rows, dtype=np.float32)
 
 
 def write_outputs(name: str, out_pt: PathLike, out_json: PathLike, tensors: dict[str, Any],
