@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .io import DataError, atomic_path
 
@@ -82,8 +83,6 @@ def _stream(url: str, path: Path, algorithm: str, timeout: float) -> str:
 
 def reachable(url: str, timeout: float = 5.0) -> bool:
     """Whether the host of `url` answers at all (checked before a download run starts)."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     if parts.scheme == "file":
         return True
