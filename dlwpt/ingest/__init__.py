@@ -36,12 +36,14 @@ def ingester(name: str) -> tuple[Callable[..., None], bool]:
     return getattr(import_module(ingest_module(name)), function), takes_many
 
 
+# Many parameters: the job's inputs, outputs and params as rules/ingest.smk names them.
 def run_ingest(dataset: str, raw_files: list[str], out_pt: str | os.PathLike,
                out_json: str | os.PathLike, options: dict[str, Any], *, pinned: dict[str, str],
                raw_root: str | os.PathLike, verify: bool = True,
                record: dict[str, Any] | None = None, log: logging.Logger | None = None) -> None:
-    """One ingest job (rules/ingest.smk's inputs, outputs and params): the raw files against
-    their pins, then the dataset's function; `record` adds keys to the JSON summary."""
+    """One ingest job: the raw files against their pins (a difference stops the job unless
+    `verify` is off, when it is recorded), then the dataset's function; `record` adds keys to the
+    JSON summary."""
     from dlwpt.io import read_json, write_json
     from dlwpt.verify import verify_raw_files
 
