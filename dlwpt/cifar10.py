@@ -1,20 +1,18 @@
-"""CIFAR-10's layout, and the check of a copy made when the workflow is parsed.
-
-Torch-free (the Snakefile imports it): the readers in `dlwpt.ingest.cifar` take the names from
-here. `check_source` refuses, before any job runs, a copy the cifar2 ingest would refuse, so
-Snakemake never deletes a good `results/data/cifar2.pt` for a job that is bound to fail: an image
-tree without `test/` or a class folder, a python-batches folder missing a batch or holding a
-truncated one, a `.tar.gz` cut short or without the batches.
+"""CIFAR-10's layout, and the check of a copy made when the workflow is parsed (torch-free: the
+Snakefile imports it). `check_source` refuses, before any job runs, a copy the cifar2 ingest
+would refuse, so Snakemake never deletes a good `results/data/cifar2.pt` for a doomed job.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import tarfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+
+from dlwpt.io import DiskFullError, read_json, write_json
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck")
@@ -99,7 +97,8 @@ def _batches_problem(folder: Path) -> str | None:
 def _archive_problem(archive: Path, checked: Path | None) -> str | None:
     stat = archive.stat()
     key = f"{archive.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}"
-    known = _read_checked(checked)
+    known = read_json(checked, or_none=True) if checked else None
+    known = [k for k in known if isinstance(k, str)] if isinstance(known, list) else []
     if key in known:
         return None
     # Every member is read to its end (a .tar.gz has no index): cut short, the stream ends early.
@@ -121,7 +120,8 @@ def _archive_problem(archive: Path, checked: Path | None) -> str | None:
     if missing:
         return f"not a CIFAR-10 python archive: no {PYTHON_DIR}/{missing[0]}"
     if checked is not None:
-        _write_checked(checked, [*known, key][-16:])
+        with contextlib.suppress(OSError, DiskFullError):  # unwritable: the next plan checks again
+            write_json(checked, [*known, key][-16:])
     return None
 
 
@@ -132,22 +132,3 @@ def python_members(tar: tarfile.TarFile) -> Iterator[tuple[str, tarfile.TarInfo]
         path = PurePosixPath(member.name)
         if member.isfile() and path.parent.name == PYTHON_DIR and path.name in PYTHON_MEMBERS:
             yield path.name, member
-
-
-def _read_checked(checked: Path | None) -> list[str]:
-    try:
-        value = json.loads(checked.read_text()) if checked else []
-    except (OSError, ValueError):
-        return []
-    return [k for k in value if isinstance(k, str)] if isinstance(value, list) else []
-
-
-def _write_checked(checked: Path, keys: list[str]) -> None:
-    """Best effort (a read-only work dir only costs the next plan the check again)."""
-    try:
-        checked.parent.mkdir(parents=True, exist_ok=True)
-        tmp = checked.with_name(f".{checked.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(keys))
-        os.replace(tmp, checked)
-    except OSError:
-        pass

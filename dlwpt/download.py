@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .io import DataError, atomic_path
 
@@ -52,15 +53,12 @@ def fetch(url: str, dest: str | Path, checksum: str, *, retries: int = 4, timeou
             # 5xx and 429 (rate limited) pass; any other status will not change on a retry.
             if e.code < 500 and e.code != 429:
                 raise DataError(dest, f"download of {url} failed: HTTP {e.code} {e.reason}") from e
-            if attempt == retries:
-                raise DataError(dest, f"download of {url} failed after {retries + 1} attempts: "
-                                      f"HTTP {e.code} {e.reason}") from e
-            reason = f"HTTP {e.code}"
+            error, problem, reason = e, f"HTTP {e.code} {e.reason}", f"HTTP {e.code}"
         except (TransferError, *RETRYABLE) as e:
-            if attempt == retries:
-                raise DataError(dest, f"download of {url} failed after {retries + 1} attempts: "
-                                      f"{e}") from e
-            reason = str(e) or type(e).__name__
+            error, problem, reason = e, str(e), str(e) or type(e).__name__
+        if attempt == retries:
+            raise DataError(dest, f"download of {url} failed after {retries + 1} attempts: "
+                                  f"{problem}") from error
         wait = backoff_s * 2**attempt
         log.warning("attempt %d for %s failed (%s); retrying in %.1f s",
                     attempt + 1, url, reason, wait)
@@ -85,8 +83,6 @@ def _stream(url: str, path: Path, algorithm: str, timeout: float) -> str:
 
 def reachable(url: str, timeout: float = 5.0) -> bool:
     """Whether the host of `url` answers at all (checked before a download run starts)."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     if parts.scheme == "file":
         return True

@@ -11,6 +11,7 @@ import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 RESOURCES = Path("resources")
 CIFAR_ARCHIVE = RESOURCES / "cifar-10-python.tar.gz"
@@ -103,6 +104,4 @@ def missing_local_files(config: dict[str, Any], datasets: list[str]) -> list[Pat
 
 
 def download_url(base_url: str, rel: str) -> str:
-    from urllib.parse import quote
-
     return base_url.rstrip("/") + "/" + quote(rel.removeprefix("/"))

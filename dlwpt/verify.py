@@ -7,8 +7,8 @@ recorded (and shown in the report's provenance) instead of stopping the run.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dlwpt.io import DataError, file_digest
@@ -16,71 +16,51 @@ from dlwpt.io import DataError, file_digest
 MISSING = "missing"
 
 
-@dataclass(frozen=True)
-class Difference:
-    """One raw file that is not as pinned: changed, missing, or not in the manifest at all."""
-
-    path: str
-    expected: str | None  # "sha256:<hex>", or None for a file the manifest does not list
-    actual: str  # "sha256:<hex>" or "missing"
-
-    def describe(self) -> str:
-        if self.actual == MISSING:
-            return f"missing (pinned {self.expected})"
-        if self.expected is None:
-            return (f"not one of the book's files ({self.actual}); "
-                    "remove it or set data.verify: false")
-        return (f"{self.actual} does not match the pinned {self.expected}; "
-                "set data.verify: false to accept a different file")
+def _describe(difference: dict[str, str | None]) -> str:
+    if difference["actual"] == MISSING:
+        return f"missing (pinned {difference['expected']})"
+    if difference["expected"] is None:
+        return (f"not one of the book's files ({difference['actual']}); "
+                "remove it or set data.verify: false")
+    return (f"{difference['actual']} does not match the pinned {difference['expected']}; "
+            "set data.verify: false to accept a different file")
 
 
-def find_differences(files: list[str | os.PathLike], root: str | os.PathLike,
-                     pinned: dict[str, str]) -> list[Difference]:
-    """Compare `files` (below `root`) with `pinned` (path relative to root -> "sha256:<hex>")."""
+def verify_raw_files(files: list[str | os.PathLike], root: str | os.PathLike,
+                     pinned: dict[str, str], enforce: bool = True) -> list[dict[str, str | None]]:
+    """Compare `files` (below `root`) with `pinned` (path relative to root -> "sha256:<hex>").
+
+    Raise DataError on the first difference when `enforce`; else return them all, each a file
+    that is changed, missing or not pinned at all (for the ingest summary, so the report can list
+    which files differ).
+    """
     root = Path(root)
     present = {Path(f).relative_to(root).as_posix(): Path(f) for f in files}
     differences = []
     for rel, expected in sorted(pinned.items()):
         path = present.get(rel)
         if path is None or not path.exists():
-            differences.append(Difference(str(root / rel), expected, MISSING))
-            continue
-        actual = "sha256:" + file_digest(path)
-        if actual != expected:
-            differences.append(Difference(str(path), expected, actual))
+            differences.append({"path": str(root / rel), "expected": expected, "actual": MISSING})
+        elif (actual := "sha256:" + file_digest(path)) != expected:
+            differences.append({"path": str(path), "expected": expected, "actual": actual})
     for rel in sorted(set(present) - set(pinned)):
-        differences.append(Difference(str(present[rel]), None,
-                                      "sha256:" + file_digest(present[rel])))
-    return differences
-
-
-def verify_raw_files(files: list[str | os.PathLike], root: str | os.PathLike,
-                     pinned: dict[str, str], enforce: bool = True) -> list[dict[str, str | None]]:
-    """Raise DataError on the first difference when `enforce`; else return them all as dicts
-    (for the ingest summary, so the report can list which files differ)."""
-    differences = find_differences(files, root, pinned)
+        differences.append({"path": str(present[rel]), "expected": None,
+                            "actual": "sha256:" + file_digest(present[rel])})
     if enforce and differences:
         first = differences[0]
         more = f" ({len(differences) - 1} more files differ)" if len(differences) > 1 else ""
-        raise DataError(first.path, first.describe() + more)
-    return [asdict(d) for d in differences]
+        raise DataError(first["path"], _describe(first) + more)
+    return differences
 
 
-def tree_fingerprint(root: str | os.PathLike) -> str:
-    """SHA-256 over every visible file's relative name, size and mtime below `root`.
+def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
+    """SHA-256 over every visible file's relative name, size and mtime below `root` (a file: its
+    own, named "."), and the names it covered (the CIFAR-10 start-up check counts the images).
 
     Cheap enough for a param computed when the workflow is parsed (about 60,000 stat calls for
     the CIFAR-10 image tree), so a replaced, truncated, added or removed image reruns the ingest
     step, while the same tree reached by another path (relative, absolute, symlink) does not.
     """
-    return tree_survey(root)[0]
-
-
-def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
-    """`tree_fingerprint` and the relative names it covered, from one walk (the CIFAR-10 start-up
-    check counts the images in it). A file's fingerprint covers its size and mtime (name ".")."""
-    import hashlib
-
     root = Path(root).resolve()
     digest = hashlib.sha256()
     names: list[str] = []
@@ -105,8 +85,6 @@ def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
 def content_digest(files: list[str | os.PathLike], root: str | os.PathLike) -> str:
     """SHA-256 over each file's name relative to `root` and its own SHA-256: what a local copy
     holds, whatever its path (about 40 ms for the book's 55 MB of raw files)."""
-    import hashlib
-
     digest = hashlib.sha256()
     for path in sorted(Path(f) for f in files):
         digest.update(f"{path.relative_to(root).as_posix()}\0{file_digest(path)}\n".encode())

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from dlwpt.cifar10 import META, PYTHON_DIR, PYTHON_MEMBERS
 from dlwpt.download import fetch, parse_checksum
 from dlwpt.ingest.cifar import CIFAR10_CLASSES, ingest_cifar, read_cifar10
-from dlwpt.ingest.cifar.layout import META, PYTHON_DIR, PYTHON_MEMBERS
 from dlwpt.io import DataError, file_digest
 from tests.helpers.cifar10 import make_official_tarball, official_batches
 from tests.helpers.config import default_config

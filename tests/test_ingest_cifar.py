@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
+import dlwpt.ingest.cifar as cifar_ingest
 from dlwpt.ingest.cifar import CIFAR10_CLASSES, ingest_cifar, read_cifar10
-from dlwpt.ingest.cifar import tree as tree_reader
 from dlwpt.io import load_tensors, read_json
-from dlwpt.verify import tree_fingerprint
+from dlwpt.verify import tree_survey
 from tests.helpers.cifar10 import make_python_tarball, write_python_batches
 from tests.helpers.data import CIFAR10
 from tests.helpers.ingest import assert_rejects, outputs, pil_pixels, truncated_copy
@@ -49,7 +49,7 @@ def test_full_tree_shapes_counts_and_statistics(full):
     assert summary["source_counts"]["train"] == dict.fromkeys(CIFAR10_CLASSES, 5000)
     assert summary["classes"] == {"airplane": 0, "bird": 1}
     # an image folder is named by the fingerprint the workflow plans with, not a checksum
-    assert summary["sources"] == [{"path": str(CIFAR10), "fingerprint": tree_fingerprint(CIFAR10)}]
+    assert summary["sources"] == [{"path": str(CIFAR10), "fingerprint": tree_survey(CIFAR10)[0]}]
 
 
 def test_full_tree_pixels_match_the_files(full):
@@ -133,8 +133,8 @@ def test_tree_with_an_empty_class_is_rejected(tiny_tree, tmp_path):
 
 
 def test_truncated_jpeg_is_rejected_by_the_worker_pool(tiny_tree, tmp_path, monkeypatch):
-    monkeypatch.setattr(tree_reader, "PARALLEL_MIN_FILES", 1)
-    monkeypatch.setattr(tree_reader, "CHUNK_FILES", 4)
+    monkeypatch.setattr(cifar_ingest, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(cifar_ingest, "CHUNK_FILES", 4)
     bad = tiny_tree / "train" / "dog" / "0001.jpg"
     bad.unlink()
     truncated_copy(CIFAR10 / "train" / "dog" / "0001.jpg", bad)

@@ -86,52 +86,52 @@ def test_verify_false_returns_every_difference_instead(data_dir, tmp_path):
 def test_tree_fingerprint_sees_replaced_truncated_added_and_removed_images(tmp_path):
     import os
 
-    from dlwpt.verify import tree_fingerprint
+    from dlwpt.verify import tree_survey
 
     tree = tmp_path / "cifar" / "train" / "bird"
     tree.mkdir(parents=True)
     for i in range(3):
         (tree / f"{i:04d}.jpg").write_bytes(bytes([i]) * 100)
     root = tmp_path / "cifar"
-    first = tree_fingerprint(root)
+    first = tree_survey(root)[0]
     link = tmp_path / "link"
     link.symlink_to(root)
-    assert tree_fingerprint(link) == first
-    assert tree_fingerprint(os.path.relpath(root)) == first
+    assert tree_survey(link)[0] == first
+    assert tree_survey(os.path.relpath(root))[0] == first
     seen = {first}
     (tree / "0000.jpg").write_bytes(b"x" * 100)  # replaced, same size: the mtime changes
     os.utime(tree / "0000.jpg", ns=(1, 1))
-    seen.add(tree_fingerprint(root))
+    seen.add(tree_survey(root)[0])
     (tree / "0001.jpg").write_bytes(b"x" * 10)  # truncated
-    seen.add(tree_fingerprint(root))
+    seen.add(tree_survey(root)[0])
     (tree / "0003.jpg").write_bytes(b"new")  # added
-    seen.add(tree_fingerprint(root))
+    seen.add(tree_survey(root)[0])
     (tree / "0002.jpg").unlink()  # removed
-    seen.add(tree_fingerprint(root))
+    seen.add(tree_survey(root)[0])
     assert len(seen) == 5
-    last = tree_fingerprint(root)
+    last = tree_survey(root)[0]
     (tree / ".DS_Store").write_bytes(b"finder")  # hidden: not data
-    assert tree_fingerprint(root) == last
+    assert tree_survey(root)[0] == last
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "0000.jpg").write_bytes(b"cat")
     (root / "train" / "cat").symlink_to(elsewhere)  # a linked class folder counts
-    linked = tree_fingerprint(root)
+    linked = tree_survey(root)[0]
     assert linked != last
     (elsewhere / "0000.jpg").write_bytes(b"dog")
     os.utime(elsewhere / "0000.jpg", ns=(2, 2))
-    assert tree_fingerprint(root) != linked
+    assert tree_survey(root)[0] != linked
 
 
 def test_tree_fingerprint_of_the_real_cifar_tree_covers_every_image(data_dir):
     """All 60,000 images (train: 5,000 per class, test: 1,000), each by its relative name, and
     the same value through another path to the same tree."""
     from dlwpt.cifar10 import CIFAR10_CLASSES
-    from dlwpt.verify import tree_fingerprint, tree_survey
+    from dlwpt.verify import tree_survey
 
     root = data_dir / "cifar10-jpeg"
     value, names = tree_survey(root)
     assert sorted(names) == sorted(f"{split}/{name}/{i:04d}.jpg"
                                    for split, n in (("train", 5000), ("test", 1000))
                                    for name in CIFAR10_CLASSES for i in range(n))
-    assert tree_fingerprint(root / ".") == value
+    assert tree_survey(root / ".")[0] == value

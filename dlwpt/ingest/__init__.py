@@ -1,10 +1,8 @@
 """Ingest: raw book data -> tensor files + JSON summaries (docs/ARCHITECTURE.md, "Ingest outputs").
 
-`ingester(name)` returns `(function, takes_many)` for a dataset: `takes_many` says whether the
-function takes the rule's whole list of raw files (an image batch, a DICOM series) or one path.
 Modules are imported on demand, so an ingest job imports only its dataset's module; the rule
-declares that module as code by name (`ingest_module`, no import needed), so editing one dataset's
-module reruns that dataset only.
+declares that module as code by name (`ingest_module`), so editing one dataset's module reruns
+that dataset only.
 """
 
 from __future__ import annotations
@@ -32,21 +30,20 @@ def ingest_module(name: str) -> str:
 
 
 def ingester(name: str) -> tuple[Callable[..., None], bool]:
+    """A dataset's function, and whether it takes the whole list of raw files (an image batch, a
+    DICOM series) rather than one path."""
     _, function, takes_many = INGESTERS[name]
     return getattr(import_module(ingest_module(name)), function), takes_many
 
 
-# Many parameters: the ingest job's inputs, outputs and params as rules/ingest.smk names them,
-# passed straight through from the script.
+# Many parameters: the job's inputs, outputs and params as rules/ingest.smk names them.
 def run_ingest(dataset: str, raw_files: list[str], out_pt: str | os.PathLike,
                out_json: str | os.PathLike, options: dict[str, Any], *, pinned: dict[str, str],
                raw_root: str | os.PathLike, verify: bool = True,
                record: dict[str, Any] | None = None, log: logging.Logger | None = None) -> None:
-    """One ingest job: the raw files against their pinned digests (a difference stops the job
-    unless `verify` is off, when it is recorded instead), then the dataset's ingest function.
-
-    `record` adds keys to the JSON summary (the CIFAR image tree's fingerprint).
-    """
+    """One ingest job: the raw files against their pins (a difference stops the job unless
+    `verify` is off, when it is recorded), then the dataset's function; `record` adds keys to the
+    JSON summary."""
     from dlwpt.io import read_json, write_json
     from dlwpt.verify import verify_raw_files
 

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import torch
 
-from dlwpt.ingest.common import PathLike, check_columns, read_table, write_outputs
+from dlwpt.ingest.common import PathLike, read_table, write_outputs
 from dlwpt.io import DataError
 
 COLUMNS = [
@@ -25,7 +25,6 @@ INSTANT, DATE, HOUR = COLUMNS.index("instant"), COLUMNS.index("dteday"), COLUMNS
 WEATHER, TEMP = COLUMNS.index("weathersit"), COLUMNS.index("temp")
 HOURS = 24
 N_WEATHER = 4  # weathersit is 1 (clear) .. 4 (heavy rain/snow)
-MISSING_HOURS_MODES = ("fill", "error")
 
 log = logging.getLogger("dlwpt")
 
@@ -64,13 +63,9 @@ def ingest_bikes(src: PathLike, out_pt: PathLike, out_json: PathLike,
     """`hourly` Nx17, `daily` Dx17x24, `daily_weather` Dx21x24, `weather_alt`, `temp_scaled`.
 
     As in the book, the date column becomes the day of the month. `missing_hours` is "fill"
-    (hour.csv -> exactly hour-fixed.csv) or "error".
+    (hour.csv -> exactly hour-fixed.csv) or "error" (the config schema allows no other).
     """
-    if missing_hours not in MISSING_HOURS_MODES:
-        raise ValueError(f"missing_hours must be one of {MISSING_HOURS_MODES}, "
-                         f"not {missing_hours!r}")
-    columns, array = read_table(src, ",", converters={DATE: day_of_month})
-    check_columns(src, columns, COLUMNS)
+    columns, array = read_table(src, ",", COLUMNS, converters={DATE: day_of_month})
     filled, n_filled = fill_missing_hours(array)
     if n_filled and missing_hours == "error":
         raise DataError(src, f"{n_filled} hours missing (rows do not cover every hour of every "

@@ -1,8 +1,5 @@
 """Pieces every ingest module needs: listing inputs, validated parsing, all-or-nothing output.
-
-Every reader validates the whole input before anything is written, and reports a bad input as a
-one-line `DataError` naming the offending file, so a pipeline log points straight at the culprit.
-"""
+Every reader validates the whole input before anything is written."""
 
 from __future__ import annotations
 
@@ -70,14 +67,12 @@ def read_text_utf8(path: PathLike) -> str:
         raise DataError(path, f"not UTF-8 text (bad byte at offset {e.start})") from e
 
 
-def read_table(path: PathLike, delimiter: str,
+def read_table(path: PathLike, delimiter: str, expected: list[str],
                converters: Mapping[int, Callable[[str], float]] | None = None,
                ) -> tuple[list[str], np.ndarray]:
-    """Header (quotes stripped) and float32 rows of a delimited text file.
-
-    Does what the book's `np.loadtxt(..., skiprows=1, converters=...)` does, but a bad cell is
-    reported by line number and column name instead of an opaque numpy error.
-    """
+    """Header (quotes stripped) and float32 rows: the book's `np.loadtxt(..., skiprows=1,
+    converters=...)`, but a bad cell is reported by line and column, not by numpy's error.
+    The header must be `expected`: the parsers index columns by position, as the book does."""
     converters = converters or {}
     lines = read_text_utf8(path).splitlines()
     if not lines:
@@ -105,27 +100,19 @@ def read_table(path: PathLike, delimiter: str,
         rows.append(row)
     if not rows:
         raise DataError(path, "no data rows")
-    return header, np.array(rows, dtype=np.float32)
-
-
-def check_columns(path: PathLike, header: list[str], expected: list[str]) -> None:
-    """The parsers index columns by position, as the book does, so the header must match."""
     missing = [c for c in expected if c not in header]
     if missing:
         raise DataError(path, f"missing column(s): {', '.join(missing)}")
     if header != expected:
         raise DataError(path, f"columns {header} differ from the expected {expected}")
+    return header, np.array(rows, dtype=np.float32)
 
 
 def write_outputs(name: str, out_pt: PathLike, out_json: PathLike, tensors: dict[str, Any],
                   sources: list[PathLike], *, source_entries: list[dict] | None = None,
                   **extra: Any) -> None:
-    """Write the tensor file and its summary, or neither.
-
-    The summary is built (files hashed) before anything is written; should writing the JSON
-    fail, the fresh tensor file is removed so no tensor file lacks its summary.
-    `source_entries` replaces the per-file hashes (a 60,000-file image tree gets one entry).
-    """
+    """Write the tensor file and its summary (built, files hashed, before either), or neither.
+    `source_entries` replaces the per-file hashes (a 60,000-file image tree gets one entry)."""
     summary = dataset_summary(name, sources, tensors, **extra)
     if source_entries is not None:
         summary["sources"] = source_entries

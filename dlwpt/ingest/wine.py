@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from dlwpt.ingest.common import PathLike, check_columns, read_table, write_outputs
+from dlwpt.ingest.common import PathLike, read_table, write_outputs
 from dlwpt.io import DataError
 
 COLUMNS = [
@@ -23,10 +23,7 @@ def ingest_wine(src: PathLike, out_pt: PathLike, out_json: PathLike, bad_max: in
                 actual_good_above: int = 5) -> None:
     """`table`, `data`, `target` (+ one-hot), `data_normalized` with its `mean`/`var`, and
     `group_means` (bad, mid, good) as in the book; the analysis also goes to the JSON."""
-    columns, array = read_table(src, ";")
-    check_columns(src, columns, COLUMNS)
-    if threshold_column not in columns[:-1]:
-        raise DataError(src, f"no feature column {threshold_column!r}")
+    columns, array = read_table(src, ";", COLUMNS)  # so threshold_column (schema enum) is one
     table = torch.from_numpy(array)
     quality = table[:, -1]
     bad_rows = torch.nonzero((quality < 0) | (quality >= N_QUALITY) | (quality != quality.round()))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dlwpt.ingest.cifar.layout import (
+from dlwpt.cifar10 import (
     CIFAR10_CLASSES,
     META,
     PYTHON_DIR,

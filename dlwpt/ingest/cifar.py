@@ -1,0 +1,316 @@
+"""Chapter 7: CIFAR-10 -> the book's normalized birds-vs-airplanes subset ("cifar2").
+
+Three inputs give identical tensors: an image-folder tree `{train,test}/<class>/*.{png,jpg}`
+(class folders in official order, files sorted by name), the official python batches, a folder
+or one holding `cifar-10-batches-py/`, and the official `cifar-10-python.tar.gz`, read member by
+member without extracting. Normalization statistics come from the whole training split (all ten
+classes), as in the book, unless configured.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import pickle
+import tarfile
+import zlib
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from dlwpt.cifar10 import (
+    CIFAR10_CLASSES,
+    IMAGE_SUFFIXES,
+    META,
+    PYTHON_DIR,
+    PYTHON_MEMBERS,
+    SIDE,
+    TEST_BATCH,
+    TRAIN_BATCHES,
+    TREE_SPLITS,
+    python_members,
+)
+from dlwpt.ingest.common import PathLike, one_line, write_outputs
+from dlwpt.io import DataError, file_digest
+from dlwpt.verify import tree_survey
+
+DEFAULT_CLASSES = {"airplane": 0, "bird": 1}
+# Below this many files a process pool costs more than it saves (tests build tiny trees).
+PARALLEL_MIN_FILES = 2000
+CHUNK_FILES = 500
+MAX_WORKERS = 8
+
+Splits = dict[str, tuple[torch.Tensor, torch.Tensor]]  # split -> (uint8 Nx3x32x32, int64 N)
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles only what CIFAR batches hold (dicts, lists, bytes, numpy arrays): a pickle can
+    otherwise run arbitrary code, and the archive may come from a mirror."""
+
+    ALLOWED = {("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
+               ("numpy._core.numeric", "_frombuffer"), ("numpy", "ndarray"), ("numpy", "dtype"),
+               ("_codecs", "encode")}  # how Python 3 writes bytes at protocol 2
+
+    def find_class(self, module, name):
+        if module.startswith("numpy.core"):  # pickled by numpy 1.x (the official batches)
+            module = "numpy._core" + module.removeprefix("numpy.core")
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _unpickle(blob: bytes, where: str) -> dict:
+    try:
+        obj = _BatchUnpickler(io.BytesIO(blob), encoding="bytes").load()
+    except Exception as e:  # a corrupt pickle raises nearly any exception type
+        raise DataError(where, f"not a CIFAR-10 python batch ({one_line(e)})") from e
+    if not isinstance(obj, dict):
+        raise DataError(where, "not a CIFAR-10 python batch (not a dict)")
+    return obj
+
+
+def parse_python_batches(blobs: Mapping[str, bytes], where: Mapping[str, str]) -> Splits:
+    """The splits from the bytes of every PYTHON_MEMBERS file; `where` names each file in
+    error messages (a path, or archive:member)."""
+    meta = _unpickle(blobs[META], where[META])
+    try:
+        names = [n.decode() for n in meta[b"label_names"]]
+    except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
+        raise DataError(where[META], "no b'label_names' list") from e
+    unknown = [n for n in names if n not in CIFAR10_CLASSES]
+    if unknown:
+        raise DataError(where[META], f"unknown class {unknown[0]!r}")
+    to_official = np.array([CIFAR10_CLASSES.index(n) for n in names], dtype=np.int64)
+
+    splits = {}
+    for split, members in (("train", TRAIN_BATCHES), ("test", (TEST_BATCH,))):
+        images, labels = [], []
+        for member in members:
+            batch = _unpickle(blobs[member], where[member])
+            data, batch_labels = batch.get(b"data"), batch.get(b"labels")
+            if (not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2
+                    or data.shape[1] != 3 * SIDE * SIDE):
+                raise DataError(where[member], f"b'data' is not an Nx{3 * SIDE * SIDE} uint8 "
+                                               "array")
+            batch_labels = np.asarray(batch_labels if batch_labels is not None else [])
+            if batch_labels.shape != (len(data),) or not np.isin(
+                    batch_labels, np.arange(len(names))).all():
+                raise DataError(where[member], f"b'labels' must be {len(data)} labels "
+                                               f"in 0..{len(names) - 1}")
+            images.append(data.reshape(-1, 3, SIDE, SIDE))
+            labels.append(to_official[batch_labels.astype(np.int64)])
+        splits[split] = (torch.from_numpy(np.concatenate(images)),
+                         torch.from_numpy(np.concatenate(labels)))
+    return splits
+
+
+def read_python_folder(folder: Path) -> tuple[Splits, list[dict]]:
+    """The splits, and one summary source entry per batch file."""
+    paths = {name: folder / name for name in PYTHON_MEMBERS}
+    for path in paths.values():
+        if not path.is_file():
+            raise DataError(path, "CIFAR-10 batch file missing")
+    blobs = {name: path.read_bytes() for name, path in paths.items()}
+    splits = parse_python_batches(blobs, {name: str(p) for name, p in paths.items()})
+    return splits, [{"path": str(p), "sha256": file_digest(p)} for p in paths.values()]
+
+
+def read_python_tarball(tar_path: Path) -> tuple[Splits, list[dict]]:
+    """The splits, and one summary source entry for the archive."""
+    blobs = {}
+    try:
+        with tarfile.open(tar_path, "r:*") as tar:
+            for name, member in python_members(tar):
+                blobs[name] = tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        raise DataError(tar_path, f"unreadable archive ({one_line(e)})") from e
+    missing = [name for name in PYTHON_MEMBERS if name not in blobs]
+    if missing:
+        raise DataError(tar_path, f"archive lacks {PYTHON_DIR}/{missing[0]}")
+    where = {name: f"{tar_path}:{PYTHON_DIR}/{name}" for name in PYTHON_MEMBERS}
+    splits = parse_python_batches(blobs, where)
+    return splits, [{"path": str(tar_path), "sha256": file_digest(tar_path)}]
+
+
+def _decode_files(paths: list[str]) -> tuple[np.ndarray | None, tuple[str, str] | None]:
+    """Decode images into Nx32x32x3 uint8, or return (bad path, problem) for the first bad one
+    (DataError cannot be pickled back from a worker process, a tuple can)."""
+    out = np.empty((len(paths), SIDE, SIDE, 3), dtype=np.uint8)
+    for i, path in enumerate(paths):
+        try:
+            with Image.open(path) as image:
+                if image.size != (SIDE, SIDE):
+                    return None, (path, f"image is {image.size[0]}x{image.size[1]}, "
+                                        f"expected {SIDE}x{SIDE}")
+                out[i] = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            return None, (path, f"unreadable image ({one_line(e)})")
+    return out, None
+
+
+def decode_images(paths: Sequence[Path]) -> np.ndarray:
+    """All images as Nx32x32x3 uint8, decoded by a process pool on large inputs.
+
+    Threads do not help: PIL holds the GIL for most of a 32x32 decode. Workers are forked
+    (not spawned) so a Snakemake script is not re-imported by each of them. PIL rather than
+    torchvision.io.decode_image: same pixels and ~1.5 s less decoding for the 60,000 files on 2
+    cores, but importing torchvision costs ~2.5 s more (it loads torch._dynamo).
+    """
+    chunks = [[str(p) for p in paths[i:i + CHUNK_FILES]]
+              for i in range(0, len(paths), CHUNK_FILES)]
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(available or 1, MAX_WORKERS)
+    pool = None
+    if (workers > 1 and len(paths) >= PARALLEL_MIN_FILES
+            and "fork" in multiprocessing.get_all_start_methods()):
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        arrays = []
+        for array, error in (pool.map(_decode_files, chunks) if pool
+                             else map(_decode_files, chunks)):
+            if error:
+                raise DataError(*error)
+            arrays.append(array)
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+    return np.concatenate(arrays) if arrays else np.empty((0, SIDE, SIDE, 3), np.uint8)
+
+
+def _tree_files(root: Path) -> dict[str, tuple[list[Path], list[int]]]:
+    """Per split: image files (official class order, sorted names) and their labels."""
+    found = {}
+    for split in TREE_SPLITS:
+        split_dir = root / split
+        if not split_dir.is_dir():
+            raise DataError(split_dir, "split folder missing")
+        unknown = sorted(p.name for p in split_dir.iterdir()
+                         if p.is_dir() and not p.name.startswith(".")
+                         and p.name not in CIFAR10_CLASSES)
+        if unknown:
+            raise DataError(split_dir / unknown[0], "not a CIFAR-10 class folder")
+        files, labels = [], []
+        for label, name in enumerate(CIFAR10_CLASSES):
+            folder = split_dir / name
+            if not folder.is_dir():
+                raise DataError(folder, "class folder missing")
+            images = sorted(p for p in folder.iterdir()
+                            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+            if not images:
+                raise DataError(folder, "class folder has no .png/.jpg images")
+            files += images
+            labels += [label] * len(images)
+        found[split] = (files, labels)
+    return found
+
+
+def read_tree(root: Path) -> tuple[Splits, list[dict]]:
+    """The train and test splits, and one summary source entry for the whole tree."""
+    found = _tree_files(root)
+    all_files = [p for files, _ in found.values() for p in files]
+    pixels = torch.from_numpy(decode_images(all_files)).permute(0, 3, 1, 2).contiguous()
+    splits, start = {}, 0
+    for split, (files, labels) in found.items():
+        splits[split] = (pixels[start:start + len(files)],
+                         torch.tensor(labels, dtype=torch.int64))
+        start += len(files)
+    # The tree's fingerprint (names, sizes, modification times: dlwpt.verify), the one the
+    # workflow plans with; not a checksum of the images' content.
+    return splits, [{"path": str(root), "fingerprint": tree_survey(root)[0]}]
+
+
+def read_cifar10(src: PathLike) -> tuple[Splits, list[dict], str]:
+    """The train and test splits (uint8 images, labels in official class order), the summary's
+    source entries, and the source format."""
+    src = Path(src)
+    if src.is_file():
+        return *read_python_tarball(src), "python_tarball"
+    if not src.is_dir():
+        raise DataError(src, "no such file or folder")
+    if (src / PYTHON_DIR).is_dir():
+        src = src / PYTHON_DIR
+    if any((src / name).exists() for name in PYTHON_MEMBERS):  # then it must hold them all
+        return *read_python_folder(src), "python_folder"
+    return *read_tree(src), "image_tree"
+
+
+def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and (unbiased) std of uint8 images after ToTensor's /255.
+
+    The book stacks all 50,000 float images (600 MB); a 256-bin histogram per channel gives the
+    same statistics exactly, in float64, without the copy.
+    """
+    levels = torch.arange(256, dtype=torch.float64) / 255
+    means, stds = [], []
+    for c in range(images.shape[1]):
+        counts = torch.bincount(images[:, c].reshape(-1), minlength=256).double()
+        n = counts.sum()
+        mean = (counts * levels).sum() / n
+        means.append(mean)
+        stds.append(((counts * (levels - mean) ** 2).sum() / (n - 1)).sqrt())
+    return torch.stack(means).float(), torch.stack(stds).float()
+
+
+def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """ToTensor (uint8 -> float / 255) then Normalize, batched.
+
+    Not torchvision's v2 transforms: ToDtype(scale=True) multiplies by 1/255, which differs from
+    ToTensor's / 255 in the last bit for 126 of the 256 levels; v2.Normalize alone is identical
+    to this line but would add torchvision's import for nothing.
+    """
+    return (images.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+
+def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
+                 classes: Mapping[str, int] | None = None,
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                 samples_per_class: int = 8) -> None:
+    """`train_images`/`val_images` (normalized float32) and `train_labels`/`val_labels` (int64,
+    relabelled by `classes`, default {"airplane": 0, "bird": 1}) in source order; `mean`/`std`;
+    `samples` 10xKx3x32x32 uint8 raw training images of every class (K = samples_per_class)."""
+    # classes, mean and std are validated with the config (schemas/, dlwpt.config).
+    classes = dict(DEFAULT_CLASSES if classes is None else classes)
+    splits, source_entries, source_format = read_cifar10(src)
+    train_images, train_labels = splits["train"]
+    if mean is None:
+        mean_t, std_t = channel_stats(train_images)
+        normalization = "computed"
+    else:
+        mean_t = torch.tensor(mean, dtype=torch.float32)
+        std_t = torch.tensor(std, dtype=torch.float32)
+        normalization = "config"
+
+    samples = []
+    for label, name in enumerate(CIFAR10_CLASSES):
+        picked = torch.nonzero(train_labels == label).flatten()[:samples_per_class]
+        if len(picked) < samples_per_class:
+            raise DataError(src, f"only {len(picked)} training images of {name}, "
+                                 f"samples_per_class is {samples_per_class}")
+        samples.append(train_images[picked])
+
+    label_map = torch.full((len(CIFAR10_CLASSES),), -1, dtype=torch.int64)
+    for name, new_label in classes.items():
+        label_map[CIFAR10_CLASSES.index(name)] = new_label
+    tensors: dict = {}
+    counts, source_counts = {}, {}
+    for out_split, split in (("train", "train"), ("val", "test")):
+        images, labels = splits[split]
+        keep = label_map[labels] >= 0
+        tensors[f"{out_split}_images"] = normalize(images[keep], mean_t, std_t)
+        tensors[f"{out_split}_labels"] = label_map[labels[keep]]
+        per_class = torch.bincount(labels, minlength=len(CIFAR10_CLASSES)).tolist()
+        source_counts[split] = dict(zip(CIFAR10_CLASSES, per_class, strict=True))
+        counts[out_split] = {name: source_counts[split][name] for name in classes}
+    tensors.update(mean=mean_t, std=std_t, samples=torch.stack(samples))
+
+    write_outputs(
+        "cifar2", out_pt, out_json, tensors, [], source_entries=source_entries,
+        classes=classes, source_classes=list(CIFAR10_CLASSES), normalization=normalization,
+        mean=mean_t.tolist(), std=std_t.tolist(), counts=counts, source_counts=source_counts,
+        source_format=source_format, samples_per_class=samples_per_class,
+    )
