@@ -2,9 +2,7 @@
 command line, in the spirit of `dvc exp show` and `dvc exp diff`, with the paired verdicts and
 the words of the page (dlwpt.report.verdicts).
 
-Bad input (no history, an unknown id, an entry of another layout) is one line on stderr and exit
-status 2; nothing to compare (one entry) is one line and exit 0. What a user typed (labels,
-names) is escaped for the output: one line in plain text, inert in Markdown.
+Bad input is one line on stderr and exit status 2; nothing to compare is one line and exit 0.
 """
 
 from __future__ import annotations
@@ -75,9 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- runs -----------------------------------------------------------------------------------
 
 def entry_settings(snapshot: h.Snapshot) -> dict[str, Any]:
-    """An entry's settings as columns: the training settings every model shares
-    (`train.subsample`), each model's own (`net.lr`), the seeds, and short digests of the data
-    and the training code."""
+    """An entry's settings as columns (`train.subsample`, `net.lr`), its seeds, and short
+    digests of the data and the training code."""
     columns: dict[str, Any] = {}
     for model, runs in snapshot.models.items():
         for key, value in flatten(runs.settings).items():
@@ -129,10 +126,8 @@ def show_runs(snapshots: list[h.Snapshot], every: bool, style: str) -> str:
 # --- diff -----------------------------------------------------------------------------------
 
 def diff_pair(history_dir: str, a: str | None, b: str | None) -> Changes | str:
-    """A against B; A alone: against the latest; neither: what the page shows, the latest
-    entry against the entry before it whose training differs (a republished page, a new
-    label, adds an entry with the same training: the last two would show nothing changed).
-    A line instead where there is nothing to compare: one entry, or A and B the same."""
+    """A against B (default: the latest); neither: what the page shows, the latest against the
+    entry before it whose training differs. A line where there is nothing to compare."""
     if a is None:
         new = h.load(history_dir)
         old = h.previous(history_dir, new)
