@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from dlwpt import history as h
@@ -108,16 +109,14 @@ def show_runs(snapshots: list[h.Snapshot], every: bool, style: str) -> str:
         return json.dumps(view, indent=2)
     headers = ["id", "date", "commit", "experiment", *view["settings"],
                *(f"acc:{m}" for m in view["models"])]
-    rows = []
-    for entry in view["entries"]:
-        rows.append([entry["id"], verdicts.date_text(entry["time"]),
-                     verdicts.commit_text(entry["git_commit"], entry["dirty"]),
-                     entry["experiment"] or "",
-                     *(config_text(entry["settings"][k]) if k in entry["settings"] else "—"
-                       for k in view["settings"]),
-                     *("—" if m not in entry["val_acc"] else
-                       acc(entry["val_acc"][m]) + (" diverged" if m in entry["diverged"] else "")
-                       for m in view["models"])])
+    rows = [[entry["id"], verdicts.date_text(entry["time"]),
+             verdicts.commit_text(entry["git_commit"], entry["dirty"]), entry["experiment"] or "",
+             *(config_text(entry["settings"][k]) if k in entry["settings"] else "—"
+               for k in view["settings"]),
+             *("—" if m not in entry["val_acc"] else
+               acc(entry["val_acc"][m]) + (" diverged" if m in entry["diverged"] else "")
+               for m in view["models"])]
+            for entry in view["entries"]]
     note = ("" if every or view["settings"] or len(view["entries"]) < 2 else
             "\nno setting differs between the entries (--all shows them)")
     return table(headers, rows, style) + note
@@ -142,9 +141,6 @@ def diff_pair(history_dir: str, a: str | None, b: str | None) -> Changes | str:
 
 
 def diff_view(changes: Changes) -> dict[str, Any]:
-    def info(run: Any) -> dict[str, Any] | None:
-        return None if run is None else dict(run.__dict__)
-
     models = []
     for m in changes.models:
         settings = [{"key": s.key, **({"old": s.old} if s.old is not UNSET else {}),
@@ -160,7 +156,8 @@ def diff_view(changes: Changes) -> dict[str, Any]:
             "difference_words": verdicts.difference_words(m.comparison) if tested else None,
             "comparison": None if m.comparison is None else
             {k: plain_value(v) for k, v in m.comparison.items()}})
-    return {"old": info(changes.old), "new": info(changes.new), "first": changes.first,
+    return {"old": None if changes.old is None else asdict(changes.old),
+            "new": asdict(changes.new), "first": changes.first,
             "data_changed": changes.data_changed,
             "code_changed": [c.path for c in changes.code],
             "code_summary": verdicts.code_summary(changes.code), "models": models}
@@ -178,10 +175,7 @@ def show_diff(changes: Changes, style: str) -> str:
     headers = ["model", "change", "old acc", "new acc", "new − old"]
     rows = [[m.model, verdicts.change_words(m, seeds=True), acc(m.old_acc), acc(m.new_acc),
              verdicts.change_verdict_words(m)] for m in changes.models]
-    if style == "md":
-        lines = [f"- {markdown(line)}" for line in lines]
-    else:
-        lines = [one_line(line) for line in lines]
+    lines = [f"- {markdown(line)}" if style == "md" else one_line(line) for line in lines]
     return "\n".join(lines) + "\n\n" + table(headers, rows, style)
 
 

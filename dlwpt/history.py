@@ -121,18 +121,14 @@ class Snapshot:
 
     def content(self) -> dict[str, Any]:
         """The entry's content (what makes two runs the same), blobs by digest."""
-        return {
-            "experiment": self.experiment,
-            "config": self.config,
-            "data": self.data,
-            "code": self.code,
-            "models": {model: {"settings": runs.settings,
-                               "settings_digest": runs.settings_digest,
-                               "seeds": {str(seed): dict(files.digests)
-                                         for seed, files in sorted(runs.seeds.items())}}
-                       for model, runs in self.models.items()},
-            "published": dict(self.published),
-        }
+        return {"experiment": self.experiment, "config": self.config, "data": self.data,
+                "code": self.code,
+                "models": {model: {"settings": runs.settings,
+                                   "settings_digest": runs.settings_digest,
+                                   "seeds": {str(seed): dict(files.digests)
+                                             for seed, files in sorted(runs.seeds.items())}}
+                           for model, runs in self.models.items()},
+                "published": dict(self.published)}
 
     def same_training(self, other: Snapshot) -> bool:
         """Same data, training code, and per model the same settings and run files."""
@@ -163,8 +159,7 @@ class Snapshot:
         return sum(values) / len(values) if values else None
 
     def predictions(self, model: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """(labels, correct per image) of the run's val_predictions.csv, checked as the report
-        checks them."""
+        """(labels, correct per image) of the run's val_predictions.csv, checked."""
         return self._checked(read_predictions, self._read(model, seed, "predictions"),
                              self.summary(model, seed), self._read(model, seed, "summary"))
 
@@ -280,10 +275,8 @@ def snapshot_of(history_dir: str | os.PathLike, path: str | os.PathLike) -> Snap
             for model, runs in entry["models"].items()}
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise DamagedEntry(path, f"corrupt: models ({type(e).__name__}: {e})") from e
-    return Snapshot(config=entry["config"], data=entry["data"], code=entry["code"],
-                    models=models, id=entry["id"], time=entry["time"],
-                    git_commit=entry["git_commit"], dirty=entry["dirty"],
-                    published=entry["published"], source=path)
+    kept = ("config", "data", "code", "id", "time", "git_commit", "dirty", "published")
+    return Snapshot(**{k: entry[k] for k in kept}, models=models, source=path)
 
 
 def newest_first(history_dir: str | os.PathLike) -> Iterable[Snapshot]:

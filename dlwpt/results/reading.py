@@ -15,6 +15,7 @@ import pandas as pd
 
 from dlwpt.io import SEAL_KEY, DataError, file_digest, read_json, summary_seal
 from dlwpt.rerun import rebuild_hint
+from dlwpt.runs import run_name
 from dlwpt.statistics import wilson_interval
 
 SUMMARY_KEYS = ("model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
@@ -27,6 +28,9 @@ CSV_COLUMNS = ("model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch"
 # val_predictions.csv, as dlwpt.train writes it (not imported: the report would then depend on
 # the training code, and editing it would rerun the report).
 PREDICTION_COLUMNS = ("index", "label", "predicted", "prob")
+# A run entry's keys and the files they name (dlwpt.runs.TRAINED_FILES).
+RUN_ENTRY = {"summary": "summary.json", "metrics": "metrics.csv", "model_pt": "model.pt",
+             "predictions": "val_predictions.csv"}
 
 
 def read_checked_json(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -192,10 +196,6 @@ def engine_label(summary: dict[str, Any]) -> str:
 def run_files(inputs: Mapping[str, str | os.PathLike], models: Sequence[str],
               seeds: Sequence[int]) -> list[dict[str, Any]]:
     """The report's run entries, per model then seed, from inputs named `<model>/seed<k>/<file>`."""
-    def named(model: str, seed: int, name: str) -> Path:
-        return Path(inputs[f"{model}/seed{seed}/{name}"])
-
-    return [{"model": m, "seed": int(s), "summary": named(m, s, "summary.json"),
-             "metrics": named(m, s, "metrics.csv"), "model_pt": named(m, s, "model.pt"),
-             "predictions": named(m, s, "val_predictions.csv")}
+    return [{"model": m, "seed": int(s),
+             **{key: Path(inputs[f"{run_name(m, s)}/{name}"]) for key, name in RUN_ENTRY.items()}}
             for m in models for s in seeds]
