@@ -143,8 +143,7 @@ def diff_pair(history_dir: str, a: str | None, b: str | None) -> Changes | str:
 def diff_view(changes: Changes) -> dict[str, Any]:
     models = []
     for m in changes.models:
-        settings = [{"key": s.key, **({"old": s.old} if s.old is not UNSET else {}),
-                     **({"new": s.new} if s.new is not UNSET else {})} for s in m.settings]
+        settings = [{k: v for k, v in vars(s).items() if v is not UNSET} for s in m.settings]
         tested = m.comparison is not None and not missing(m.comparison.get("diff"))
         models.append({
             "model": m.model, "status": m.status,

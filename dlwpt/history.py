@@ -340,7 +340,9 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     for name in PUBLISHED:
         store_blob(history_dir, published[name], content["published"][name])
     now = now or datetime.datetime.now(datetime.UTC)
-    commit, dirty = split_commit(git_commit)
+    commit, dirty = None, None  # outside git: provenance's "unknown"
+    if git_commit and not git_commit.startswith("unknown"):  # "<sha>[-dirty]"
+        commit, dirty = git_commit.removesuffix("-dirty"), git_commit.endswith("-dirty")
     base = f"{now:%Y%m%dT%H%M%SZ}-{json_digest(content)[:8]}"
     run_id, n = base, 1
     while (history_dir / "runs" / f"{run_id}.json").exists():  # the same content, same second
@@ -351,14 +353,6 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     entry["entry_digest"] = json_digest(entry)
     write_json(history_dir / "runs" / f"{run_id}.json", entry)
     return run_id
-
-
-def split_commit(git_commit: str | None) -> tuple[str | None, bool | None]:
-    """("<sha>", dirty) from provenance's "<sha>[-dirty]"; (None, None) outside git."""
-    if not git_commit or git_commit.startswith("unknown"):
-        return None, None
-    dirty = git_commit.endswith("-dirty")
-    return git_commit.removesuffix("-dirty"), dirty
 
 
 def record_published(history_dir: str | os.PathLike, *, config: Mapping[str, Any],

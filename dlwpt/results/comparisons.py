@@ -114,9 +114,7 @@ def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndar
                  for name, points in (sweeps or {}).items()]
     rows = [row for family in families for row in family]
     table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
-    for column in INTEGER_COLUMNS:
-        table[column] = table[column].astype("Int64")
-    return table
+    return table.astype(dict.fromkeys(INTEGER_COLUMNS, "Int64"))
 
 
 def seed_text(seeds: Sequence[int]) -> str:
