@@ -44,10 +44,6 @@ COMPARISON_COLUMNS = (
 INTEGER_COLUMNS = ("n_seeds", "n_images", "only_a_correct", "only_b_correct", "family_size")
 
 
-def seed_family(seed: int) -> str:
-    return f"seed:{seed}"
-
-
 def sweep_family(sweep: str) -> str:
     """A sweep's family: its best point against each other point (Holm within the sweep)."""
     return f"sweep:{sweep}"
@@ -107,7 +103,7 @@ def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndar
                 best_family(runs)]
     seeds = sorted({s for seeds_ in runs.scored.values() for s in seeds_})
     if len(seeds) > 1:
-        families += [validation_family(runs, seed_family(s), combinations(runs.models, 2), s)
+        families += [validation_family(runs, f"seed:{s}", combinations(runs.models, 2), s)
                      for s in seeds]
     families.append(claims_family(training, runs.diverged))
     families += [best_family(Runs.of(run_table, correct, list(points)), sweep_family(name))
