@@ -402,10 +402,9 @@ def compare(old: Snapshot | None, new: Snapshot) -> c.Changes:
         changes.append(change)
     cmp.adjust(rows)  # Holm over the tested rows; every row finished (detectable_80)
     for i, row in zip(tested, rows, strict=True):
-        compared = {}
-        if row.get("value_a") is not None:  # tested: the accuracies the difference is of
-            compared = {"new_acc": row["value_a"], "old_acc": row["value_b"]}
-        changes[i] = replace(changes[i], **compared,
+        tested_on = ({"new_acc": row["value_a"], "old_acc": row["value_b"]}  # the seeds compared
+                     if row.get("value_a") is not None else {})
+        changes[i] = replace(changes[i], **tested_on,
                              comparison={k: row.get(k) for k in cmp.COMPARISON_COLUMNS})
     return c.Changes(c.RunInfo.of(old), c.RunInfo.of(new), False, data_changed, code,
                      tuple(changes))

@@ -61,13 +61,6 @@ def read_checked_csv(path: Path, columns: tuple[str, ...], **kwargs: Any) -> pd.
     return frame
 
 
-def book_pair(book_accuracy: dict[str, list[float]], model: str
-              ) -> tuple[float | None, float | None]:
-    """The book's (train, val) accuracy for a model, or (None, None) for a custom model."""
-    pair = book_accuracy.get(model)
-    return (float(pair[0]), float(pair[1])) if pair else (None, None)
-
-
 # Long: each run's files are read and cross-checked in one pass (summary, digests,
 # predictions, curve), so a damaged run fails with the first file that shows it.
 def load_runs(runs: list[dict[str, Any]], models: list[str],
@@ -102,12 +95,13 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
             raise DataError(predictions_path, f"its labels differ from {labels_seen[0]}'s: not "
                                               "the same validation images in the same order")
         correct[(run["model"], int(run["seed"]))] = hits
-        book_train, book_val = book_pair(book_accuracy, run["model"])
+        book = book_accuracy.get(run["model"])  # none for a custom model
         low, high = run_interval(summary.get("val_acc"), len(hits))
         rows.append({**{k: summary[k] for k in CSV_COLUMNS if k in summary},
                      "diverged_epoch": summary.get("diverged_epoch"),
                      "engine": engine_label(summary),
-                     "book_train_acc": book_train, "book_val_acc": book_val,
+                     "book_train_acc": float(book[0]) if book else None,
+                     "book_val_acc": float(book[1]) if book else None,
                      "val_acc_ci_low": low, "val_acc_ci_high": high,
                      "n_blocks": (summary.get("hyperparameters") or {}).get("n_blocks"),
                      "n_val": len(hits)})
