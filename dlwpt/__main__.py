@@ -2,9 +2,7 @@
 command line, in the spirit of `dvc exp show` and `dvc exp diff`, with the paired verdicts and
 the words of the page (dlwpt.report.verdicts).
 
-Bad input (no history, an unknown id, an entry of another layout) is one line on stderr and exit
-status 2; nothing to compare (one entry) is one line and exit 0. What a user typed (labels,
-names) is escaped for the output: one line in plain text, inert in Markdown.
+Bad input is one line on stderr and exit status 2; nothing to compare is one line and exit 0.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from dlwpt import history as h
@@ -75,9 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- runs -----------------------------------------------------------------------------------
 
 def entry_settings(snapshot: h.Snapshot) -> dict[str, Any]:
-    """An entry's settings as columns: the training settings every model shares
-    (`train.subsample`), each model's own (`net.lr`), the seeds, and short digests of the data
-    and the training code."""
+    """An entry's settings as columns (`train.subsample`, `net.lr`), its seeds, and short
+    digests of the data and the training code."""
     columns: dict[str, Any] = {}
     for model, runs in snapshot.models.items():
         for key, value in flatten(runs.settings).items():
@@ -111,16 +109,14 @@ def show_runs(snapshots: list[h.Snapshot], every: bool, style: str) -> str:
         return json.dumps(view, indent=2)
     headers = ["id", "date", "commit", "experiment", *view["settings"],
                *(f"acc:{m}" for m in view["models"])]
-    rows = []
-    for entry in view["entries"]:
-        rows.append([entry["id"], verdicts.date_text(entry["time"]),
-                     verdicts.commit_text(entry["git_commit"], entry["dirty"]),
-                     entry["experiment"] or "",
-                     *(config_text(entry["settings"][k]) if k in entry["settings"] else "—"
-                       for k in view["settings"]),
-                     *("—" if m not in entry["val_acc"] else
-                       acc(entry["val_acc"][m]) + (" diverged" if m in entry["diverged"] else "")
-                       for m in view["models"])])
+    rows = [[entry["id"], verdicts.date_text(entry["time"]),
+             verdicts.commit_text(entry["git_commit"], entry["dirty"]), entry["experiment"] or "",
+             *(config_text(entry["settings"][k]) if k in entry["settings"] else "—"
+               for k in view["settings"]),
+             *("—" if m not in entry["val_acc"] else
+               acc(entry["val_acc"][m]) + (" diverged" if m in entry["diverged"] else "")
+               for m in view["models"])]
+            for entry in view["entries"]]
     note = ("" if every or view["settings"] or len(view["entries"]) < 2 else
             "\nno setting differs between the entries (--all shows them)")
     return table(headers, rows, style) + note
@@ -129,10 +125,8 @@ def show_runs(snapshots: list[h.Snapshot], every: bool, style: str) -> str:
 # --- diff -----------------------------------------------------------------------------------
 
 def diff_pair(history_dir: str, a: str | None, b: str | None) -> Changes | str:
-    """A against B; A alone: against the latest; neither: what the page shows, the latest
-    entry against the entry before it whose training differs (a republished page, a new
-    label, adds an entry with the same training: the last two would show nothing changed).
-    A line instead where there is nothing to compare: one entry, or A and B the same."""
+    """A against B (default: the latest); neither: what the page shows, the latest against the
+    entry before it whose training differs. A line where there is nothing to compare."""
     if a is None:
         new = h.load(history_dir)
         old = h.previous(history_dir, new)
@@ -147,13 +141,9 @@ def diff_pair(history_dir: str, a: str | None, b: str | None) -> Changes | str:
 
 
 def diff_view(changes: Changes) -> dict[str, Any]:
-    def info(run: Any) -> dict[str, Any] | None:
-        return None if run is None else dict(run.__dict__)
-
     models = []
     for m in changes.models:
-        settings = [{"key": s.key, **({"old": s.old} if s.old is not UNSET else {}),
-                     **({"new": s.new} if s.new is not UNSET else {})} for s in m.settings]
+        settings = [{k: v for k, v in vars(s).items() if v is not UNSET} for s in m.settings]
         tested = m.comparison is not None and not missing(m.comparison.get("diff"))
         models.append({
             "model": m.model, "status": m.status,
@@ -165,7 +155,8 @@ def diff_view(changes: Changes) -> dict[str, Any]:
             "difference_words": verdicts.difference_words(m.comparison) if tested else None,
             "comparison": None if m.comparison is None else
             {k: plain_value(v) for k, v in m.comparison.items()}})
-    return {"old": info(changes.old), "new": info(changes.new), "first": changes.first,
+    return {"old": None if changes.old is None else asdict(changes.old),
+            "new": asdict(changes.new), "first": changes.first,
             "data_changed": changes.data_changed,
             "code_changed": [c.path for c in changes.code],
             "code_summary": verdicts.code_summary(changes.code), "models": models}
@@ -183,10 +174,7 @@ def show_diff(changes: Changes, style: str) -> str:
     headers = ["model", "change", "old acc", "new acc", "new − old"]
     rows = [[m.model, verdicts.change_words(m, seeds=True), acc(m.old_acc), acc(m.new_acc),
              verdicts.change_verdict_words(m)] for m in changes.models]
-    if style == "md":
-        lines = [f"- {markdown(line)}" for line in lines]
-    else:
-        lines = [one_line(line) for line in lines]
+    lines = [f"- {markdown(line)}" if style == "md" else one_line(line) for line in lines]
     return "\n".join(lines) + "\n\n" + table(headers, rows, style)
 
 

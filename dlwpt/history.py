@@ -1,16 +1,8 @@
 """Experiments over time: every published run kept, and what each change did, measured.
 
-The store, `results/history/` (no rule declares it, so Snakemake never deletes it; its layout:
-docs/ARCHITECTURE.md, "Report outputs"): `objects/` holds the files a run is made of, each
-once under its sha256; `runs/<id>.json` one entry per published run (`record`), never changed,
-its `entry_digest` over the rest. A damaged or edited entry is moved to `damaged/` (one
-warning), so the history goes on recording; blobs are checked against their names when read.
-
-A `Snapshot` is one run's content, from an entry or from the current run files; `compare(old,
-new)` says per model what changed (dlwpt.results.changes) and tests a retrained model's new
-runs against its old ones with dlwpt.results.comparisons (one Holm family, "history"); a model
-whose blob is missing or damaged is not compared, the others are. The words are
-dlwpt.report.verdicts'.
+The store, `results/history/`, is laid out in docs/ARCHITECTURE.md ("Report outputs"): no rule
+declares it, so Snakemake never deletes it. A damaged or edited entry is moved to `damaged/`
+(one warning), so the history goes on recording.
 """
 
 from __future__ import annotations
@@ -51,8 +43,7 @@ log = logging.getLogger(__name__)
 
 
 class HistoryError(DataError):
-    """A history that cannot be read: one line naming the file (entry or blob) and the
-    problem. The pipeline never fails on one: recording turns it into a warning."""
+    """A history that cannot be read (the pipeline never fails on one: a warning)."""
 
 
 class DamagedEntry(HistoryError):
@@ -60,8 +51,7 @@ class DamagedEntry(HistoryError):
 
 
 def model_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
-    """What trains one model: its config entry over train.defaults (the train_model job's
-    `hyperparameters`), and under "train" the job's other settings (TRAIN_KEYS)."""
+    """What trains one model: its hyperparameters, and under "train" the job's settings."""
     return {**model_config(config, model), "train": job_settings(config)}
 
 
@@ -84,11 +74,8 @@ class ModelRuns:
 
 @dataclass
 class Snapshot:
-    """One run's content: config, settings, code, data, and per (model, seed) its files.
-
-    From an entry (`load`, `snapshots`: `id`, `time`, `git_commit`, `dirty` and `published`
-    are set, the files are blobs, checked when read) or from the current files
-    (`from_files`: the run the report is about to publish)."""
+    """One run's content: config, settings, code, data, and per (model, seed) its files; from
+    an entry (the files are blobs, checked when read) or from the current files."""
 
     config: dict[str, Any]
     data: str | None
@@ -110,10 +97,8 @@ class Snapshot:
     def from_files(cls, *, config: Mapping[str, Any], runs: Iterable[Mapping[str, Any]],
                    data_pt: str | os.PathLike | None, code_files: Iterable[str | os.PathLike],
                    repo: str | os.PathLike) -> Snapshot:
-        """The current run: `config` as run, `runs` the report's run entries ({model, seed,
-        summary, metrics, predictions}), `data_pt` results/data/cifar2.pt (None without
-        cifar2), `code_files` the train_model rule's code files (recorded relative to `repo`,
-        the checkout: the same keys from any working directory)."""
+        """The current run; `code_files` are recorded relative to `repo`, the checkout, so the
+        keys are the same from any working directory."""
         models: dict[str, ModelRuns] = {}
         for run in runs:
             model, seed = run["model"], int(run["seed"])
@@ -136,18 +121,14 @@ class Snapshot:
 
     def content(self) -> dict[str, Any]:
         """The entry's content (what makes two runs the same), blobs by digest."""
-        return {
-            "experiment": self.experiment,
-            "config": self.config,
-            "data": self.data,
-            "code": self.code,
-            "models": {model: {"settings": runs.settings,
-                               "settings_digest": runs.settings_digest,
-                               "seeds": {str(seed): dict(files.digests)
-                                         for seed, files in sorted(runs.seeds.items())}}
-                       for model, runs in self.models.items()},
-            "published": dict(self.published),
-        }
+        return {"experiment": self.experiment, "config": self.config, "data": self.data,
+                "code": self.code,
+                "models": {model: {"settings": runs.settings,
+                                   "settings_digest": runs.settings_digest,
+                                   "seeds": {str(seed): dict(files.digests)
+                                             for seed, files in sorted(runs.seeds.items())}}
+                           for model, runs in self.models.items()},
+                "published": dict(self.published)}
 
     def same_training(self, other: Snapshot) -> bool:
         """Same data, training code, and per model the same settings and run files."""
@@ -178,8 +159,7 @@ class Snapshot:
         return sum(values) / len(values) if values else None
 
     def predictions(self, model: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """(labels, correct per image) of the run's val_predictions.csv, checked as the report
-        checks them."""
+        """(labels, correct per image) of the run's val_predictions.csv, checked."""
         return self._checked(read_predictions, self._read(model, seed, "predictions"),
                              self.summary(model, seed), self._read(model, seed, "summary"))
 
@@ -218,8 +198,7 @@ def check_blob(path: Path, digest: str, entry: Path | None = None) -> None:
 
 def store_blob(history_dir: str | os.PathLike, source: str | os.PathLike,
                digest: str | None = None) -> str:
-    """Keep one file in the store; an identical file already kept is not written again (one
-    found damaged is replaced). Returns its sha256."""
+    """Keep one file in the store (again only if the kept copy is damaged); its sha256."""
     digest = digest or file_digest(source)
     path = blob_path(history_dir, digest)
     if not (path.is_file() and file_digest(path) == digest):
@@ -236,8 +215,7 @@ def entry_files(history_dir: str | os.PathLike) -> list[Path]:
 
 
 def load_entry(path: str | os.PathLike) -> dict[str, Any]:
-    """An entry, checked: readable, of this layout, unedited (entry_digest), named by its id.
-    DamagedEntry when it is no entry any more; HistoryError for another layout."""
+    """An entry, checked: readable, of this layout, unedited, named by its id."""
     path = Path(path)
     try:
         entry = read_json(path)
@@ -273,8 +251,7 @@ ENTRY_KEYS = ("layout", "id", "time", "git_commit", "dirty", "experiment", "conf
 
 
 def move_aside(path: Path, error: DamagedEntry) -> Path:
-    """Move a damaged entry to damaged/ beside runs/ (kept for a look, out of the history's
-    way: the history goes on recording), saying so in one line."""
+    """Move a damaged entry to damaged/ beside runs/ (kept for a look), saying so in one line."""
     target = path.parent.parent / DAMAGED / path.name
     if target.exists():  # an entry of that name moved before
         target = target.with_name(f"{path.stem}.{time.time_ns()}{path.suffix}")
@@ -298,10 +275,8 @@ def snapshot_of(history_dir: str | os.PathLike, path: str | os.PathLike) -> Snap
             for model, runs in entry["models"].items()}
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise DamagedEntry(path, f"corrupt: models ({type(e).__name__}: {e})") from e
-    return Snapshot(config=entry["config"], data=entry["data"], code=entry["code"],
-                    models=models, id=entry["id"], time=entry["time"],
-                    git_commit=entry["git_commit"], dirty=entry["dirty"],
-                    published=entry["published"], source=path)
+    kept = ("config", "data", "code", "id", "time", "git_commit", "dirty", "published")
+    return Snapshot(**{k: entry[k] for k in kept}, models=models, source=path)
 
 
 def newest_first(history_dir: str | os.PathLike) -> Iterable[Snapshot]:
@@ -339,20 +314,17 @@ def load(history_dir: str | os.PathLike, ref: str | None = None) -> Snapshot:
 
 
 def previous(history_dir: str | os.PathLike, current: Snapshot) -> Snapshot | None:
-    """What the page compares the current run with: the latest entry whose training (data,
-    code, per model its settings and run files) differs from `current`'s, so a page published
-    again (a report change, a new experiment label) still shows what the last change of the
-    runs did. None when there is none (the first run). Raises HistoryError."""
+    """The latest entry whose training differs from `current`'s (None: none), so a page
+    published again still shows what the last change of the runs did."""
     return next((s for s in newest_first(history_dir) if not s.same_training(current)), None)
 
 
 def record(history_dir: str | os.PathLike, snapshot: Snapshot,
            published: Mapping[str, str | os.PathLike], *, git_commit: str | None = None,
            now: datetime.datetime | None = None) -> str | None:
-    """Add `snapshot` (from the current files) and the `published` tables (PUBLISHED -> path)
-    as a new entry; None, adding nothing, when its content equals the latest entry's (the same
-    results published again). `git_commit`: dlwpt.provenance.git_commit's "<sha>[-dirty]".
-    Blobs first, the entry last: an entry never names a blob that is not there."""
+    """Add `snapshot` and the `published` tables as a new entry; None, adding nothing, when its
+    content equals the latest entry's. Blobs first, the entry last: an entry never names a
+    blob that is not there."""
     history_dir = Path(history_dir)
     content = snapshot.content()
     content["published"] = {name: file_digest(published[name]) for name in PUBLISHED}
@@ -368,7 +340,9 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     for name in PUBLISHED:
         store_blob(history_dir, published[name], content["published"][name])
     now = now or datetime.datetime.now(datetime.UTC)
-    commit, dirty = split_commit(git_commit)
+    commit, dirty = None, None  # outside git: provenance's "unknown"
+    if git_commit and not git_commit.startswith("unknown"):  # "<sha>[-dirty]"
+        commit, dirty = git_commit.removesuffix("-dirty"), git_commit.endswith("-dirty")
     base = f"{now:%Y%m%dT%H%M%SZ}-{json_digest(content)[:8]}"
     run_id, n = base, 1
     while (history_dir / "runs" / f"{run_id}.json").exists():  # the same content, same second
@@ -381,21 +355,13 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     return run_id
 
 
-def split_commit(git_commit: str | None) -> tuple[str | None, bool | None]:
-    """("<sha>", dirty) from provenance's "<sha>[-dirty]"; (None, None) outside git."""
-    if not git_commit or git_commit.startswith("unknown"):
-        return None, None
-    dirty = git_commit.endswith("-dirty")
-    return git_commit.removesuffix("-dirty"), dirty
-
-
 def record_published(history_dir: str | os.PathLike, *, config: Mapping[str, Any],
                      runs: Iterable[Mapping[str, Any]], data_pt: str | os.PathLike | None,
                      code_files: Iterable[str | os.PathLike], repo: str | os.PathLike,
                      published: Mapping[str, str | os.PathLike],
                      log: logging.Logger) -> str | None:
-    """publish_report's last step: record the run just published. Never fails the job: a
-    history that cannot be read or written is a warning (the job's log and stderr)."""
+    """Record the run just published; a history that cannot be read or written is a warning,
+    never a failed job."""
     try:
         snapshot = Snapshot.from_files(config=config, runs=runs, data_pt=data_pt,
                                        code_files=code_files, repo=repo)
@@ -414,10 +380,9 @@ def record_published(history_dir: str | os.PathLike, *, config: Mapping[str, Any
 # --- what changed ---------------------------------------------------------------------------
 
 def compare(old: Snapshot | None, new: Snapshot) -> c.Changes:
-    """What changed from `old` to `new` (None: the first run, nothing to compare with), per
-    model (ModelChange), with the retrained models tested new against old on the seeds both
-    ran (one Holm family over them). A model whose runs' files in the history are missing or
-    damaged is NOT_COMPARED, the others are compared."""
+    """What changed from `old` to `new` (None: the first run) per model, the retrained ones
+    tested new against old on the seeds both ran (one Holm family); a model whose files in the
+    history are missing or damaged is NOT_COMPARED, the others are compared."""
     if old is None:
         return c.Changes(None, c.RunInfo.of(new), True, False, (), ())
     data_changed = old.data != new.data
@@ -437,10 +402,9 @@ def compare(old: Snapshot | None, new: Snapshot) -> c.Changes:
         changes.append(change)
     cmp.adjust(rows)  # Holm over the tested rows; every row finished (detectable_80)
     for i, row in zip(tested, rows, strict=True):
-        compared = {}
-        if row.get("value_a") is not None:  # tested: the accuracies the difference is of
-            compared = {"new_acc": row["value_a"], "old_acc": row["value_b"]}
-        changes[i] = replace(changes[i], **compared,
+        tested_on = ({"new_acc": row["value_a"], "old_acc": row["value_b"]}  # the seeds compared
+                     if row.get("value_a") is not None else {})
+        changes[i] = replace(changes[i], **tested_on,
                              comparison={k: row.get(k) for k in cmp.COMPARISON_COLUMNS})
     return c.Changes(c.RunInfo.of(old), c.RunInfo.of(new), False, data_changed, code,
                      tuple(changes))
@@ -472,8 +436,8 @@ def model_change(old: Snapshot, new: Snapshot, model: str, code: bool,
 
 
 def paired_row(old: Snapshot, new: Snapshot, model: str) -> dict[str, Any]:
-    """new against old for one model, as the comparisons layer tests two models: its old and
-    new runs are the two "models" of a `Runs` (not adjusted yet: `adjust` over the family)."""
+    """new against old for one model: its old and new runs are the two "models" of a `Runs`
+    (not adjusted yet)."""
     scored = {c.NEW: new.scored_seeds(model), c.OLD: old.scored_seeds(model)}
     diverged = {side for side, snap in ((c.NEW, new), (c.OLD, old)) if snap.diverged(model)}
     seeds = sorted(set(scored[c.NEW]) & set(scored[c.OLD]))

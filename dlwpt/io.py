@@ -69,11 +69,8 @@ def out_of_space(error: BaseException, folder: Path) -> bool:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds.
-
-    A write that fails on a full disk raises DiskFullError naming `path`, whatever the writer
-    (Python, torch's C++ streams, matplotlib) said about it.
-    """
+    """Yield a temporary path beside `path`, renamed to `path` only if the block succeeds; a
+    full disk raises DiskFullError naming `path`, whatever the writer said about it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -188,12 +185,8 @@ def tensor_stats(t: torch.Tensor) -> dict[str, Any]:
     stats: dict[str, Any] = {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
     if t.numel() and t.dtype != torch.bool:
         f = t.detach().to(torch.float64)
-        stats.update(
-            min=f.min().item(),
-            max=f.max().item(),
-            mean=f.mean().item(),
-            std=f.std().item() if t.numel() > 1 else 0.0,
-        )
+        stats.update(min=f.min().item(), max=f.max().item(), mean=f.mean().item(),
+                     std=f.std().item() if t.numel() > 1 else 0.0)
     return stats
 
 
@@ -202,12 +195,11 @@ def dataset_summary(name: str, sources: list[str | os.PathLike], tensors: dict[s
     """The JSON summary every ingest step writes beside its tensor file."""
     import torch
 
-    return {
-        "dataset": name,
-        "sources": [{"path": str(p), "sha256": file_digest(p)} for p in sources],
-        "tensors": {k: tensor_stats(v) for k, v in tensors.items() if isinstance(v, torch.Tensor)},
-        **extra,
-    }
+    return {"dataset": name,
+            "sources": [{"path": str(p), "sha256": file_digest(p)} for p in sources],
+            "tensors": {k: tensor_stats(v) for k, v in tensors.items()
+                        if isinstance(v, torch.Tensor)},
+            **extra}
 
 
 @contextlib.contextmanager

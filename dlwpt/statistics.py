@@ -2,16 +2,6 @@
 
 The method, its assumptions, references and calibration are written once, in
 docs/statistics.md; this module holds the formulas.
-
-- `wilson_interval`: one run's accuracy on the validation images.
-- `mean_interval`, `prediction_interval`: a figure over seeds; one more seed's figure.
-- `mcnemar_exact`: two models' paired predictions from one training run each.
-- `two_source_difference`: two models' paired predictions over several seeds, counting both
-  the seed-to-seed variation and the sampling of the validation images.
-- `paired_seed_difference`: a training-set figure over seeds (no images to sample).
-- `holm`, `t_power`, `detectable_difference`, `seeds_to_resolve`: multiplicity and power.
-- `trend_scale`, `trend_slope`: a sweep's figure against its setting, the slope over seeds and
-  points (OLS with one intercept per seed).
 """
 
 from __future__ import annotations
@@ -38,11 +28,8 @@ def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[flo
 
 def mean_interval(values: Sequence[float],
                   confidence: float = 0.95) -> tuple[float, float, float, float]:
-    """(mean, sample sd, low, high): the Student-t interval of the mean over seeds.
-
-    One value has no spread to estimate: sd and the interval are NaN. Non-finite values (a
-    diverged seed's null accuracy) are refused rather than silently dropped.
-    """
+    """(mean, sample sd, low, high): the Student-t interval of the mean over seeds (NaN sd and
+    interval for one value); non-finite values are refused rather than silently dropped."""
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(x) == 0:
         raise ValueError("need a non-empty list of numbers")
@@ -58,11 +45,7 @@ def mean_interval(values: Sequence[float],
 
 def prediction_interval(values: Sequence[float],
                         confidence: float = 0.95) -> tuple[float, float]:
-    """Student-t prediction interval for one new value: mean +- t(n-1) sd sqrt(1 + 1/n).
-
-    Unlike the interval of the mean it does not shrink to a point as seeds are added: a new
-    run varies by the seed-to-seed spread. Needs two values or more (one has no spread).
-    """
+    """Student-t prediction interval for one new value: mean +- t(n-1) sd sqrt(1 + 1/n)."""
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(x) < 2 or not np.isfinite(x).all():
         raise ValueError(f"need two or more finite numbers, got {x.tolist()}")
@@ -80,12 +63,8 @@ def _correctness(values, name: str) -> np.ndarray:
 
 
 def mcnemar_exact(a_correct, b_correct) -> dict[str, float | int]:
-    """Exact McNemar test of two models' per-image correctness on the same images.
-
-    Only the discordant images carry information: under "equally accurate" each is as likely
-    to favour A as B, so only_a ~ Binomial(only_a + only_b, 1/2); two-sided p-value. With no
-    discordant image there is no evidence either way: p = 1.
-    """
+    """Exact McNemar test of two models' per-image correctness on the same images: only_a ~
+    Binomial(only_a + only_b, 1/2), two-sided; no discordant image, no evidence: p = 1."""
     a, b = _correctness(a_correct, "a_correct"), _correctness(b_correct, "b_correct")
     if a.shape != b.shape:
         raise ValueError(f"paired predictions differ in length: {len(a)} vs {len(b)}")
@@ -107,14 +86,9 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 @dataclass(frozen=True)
 class Difference:
-    """A difference of means with its standard error, degrees of freedom and 95% interval.
-
-    `p` is NaN when there is no spread at all (every observation of the difference is the
-    same): no test. The variance parts let `seeds_to_resolve` project the error to other seed
-    counts: `seed_var`, one run's variance of the difference over seeds (NaN with one seed);
-    `image_var`, the persistent per-image part (with one seed, all the per-image variance: the
-    flips cannot be told apart); `flip_var`, a run's own flips of single images.
-    """
+    """A difference of means with its standard error, df and 95% interval (`p` NaN: no spread,
+    no test). The variance parts (docs/statistics.md) let `seeds_to_resolve` project the error
+    to other seed counts."""
 
     mean: float
     se: float
@@ -156,17 +130,13 @@ def spread(values: np.ndarray) -> float:
 
 
 def two_source_difference(differences, confidence: float = 0.95) -> Difference:
-    """Mean difference of two models' per-image correctness over seeds and images, with an
-    error that counts both the seed-to-seed variation and the sampling of the images.
+    """Mean difference of two models' per-image correctness (`differences`: seeds x images of
+    a_correct - b_correct), its error counting both the seeds and the sampling of the images.
 
-    `differences` is seeds x images of a_correct - b_correct (-1, 0, 1), the same images in
-    every seed. Variance of the mean: the variance of the per-seed mean differences over the
-    n seeds / n, plus the variance over the N images of the seed-averaged difference / N, with
-    Satterthwaite's degrees of freedom (docs/statistics.md: why this conservative sum, not the
-    unbiased crossed-ANOVA estimate, which measured 7% false positives at 3 seeds). With one
-    seed only the images vary: the paired t over images (McNemar's large-sample form).
-    Written out: the closed form is three variances, where statsmodels' MixedLM would fit the
-    crossed random effects iteratively, 45 times per report.
+    docs/statistics.md says why this conservative sum, not the unbiased crossed-ANOVA
+    estimate (7% false positives at 3 seeds). Written out: the closed form is three variances,
+    where statsmodels' MixedLM would fit the crossed random effects iteratively, 45 times per
+    report.
     """
     d = np.asarray(differences, dtype=float)
     if d.ndim != 2 or d.shape[1] < 2 or d.shape[0] < 1:
@@ -227,9 +197,8 @@ def detectable_difference(se: float, df: float, alpha: float, power: float = POW
 def seeds_to_resolve(diff: Difference, gap: float, alpha: float, power: float = POWER,
                      most: int = 1000) -> float:
     """How many seeds (on the same images) would find `gap` with probability `power` at
-    `alpha`, projecting `two_source_difference`'s variance parts to other seed counts; inf when
-    no number up to `most` would (the images' part alone is too large: more validation images
-    are needed), NaN when the seed part is unknown (one seed) or there is no gap."""
+    `alpha`; inf when no number up to `most` would (the images' part alone is too large), NaN
+    when the seed part is unknown (one seed) or there is no gap."""
     if math.isnan(diff.seed_var) or not gap or math.isnan(gap):
         return math.nan
 
@@ -252,9 +221,8 @@ def seeds_to_resolve(diff: Difference, gap: float, alpha: float, power: float = 
 
 @dataclass(frozen=True)
 class TrendScale:
-    """How a sweep's setting enters its slope: `kind` "log2" (the slope is per doubling),
-    "log10" (per tenfold) or "linear" (per `step` of the setting); `zero_left_out`: a log
-    scale whose values include 0, which is drawn but left out of the slope."""
+    """How a sweep's setting enters its slope: "log2" (per doubling), "log10" (per tenfold) or
+    "linear" (per `step`); `zero_left_out`: a 0 on a log scale, drawn but not fitted."""
 
     kind: str
     step: float = 1.0
@@ -293,9 +261,8 @@ def trend_scale(values: Sequence[float]) -> TrendScale:
 
 @dataclass(frozen=True)
 class Slope:
-    """A fitted slope (the figure's change per unit of the transformed setting) with its
-    standard error, residual df, 95% interval and two-sided p; `reason` says why there is no
-    test (then the numbers are NaN). `n`: observations fitted, `n_x`: distinct settings."""
+    """A fitted slope per unit of the transformed setting; `reason` says why there is no test
+    (then the numbers are NaN). `n`: observations fitted, `n_x`: distinct settings."""
 
     slope: float
     se: float
@@ -313,13 +280,9 @@ class Slope:
 
 
 def trend_slope(x, y, seeds, confidence: float = 0.95) -> Slope:
-    """OLS of `y` on `x` (already on the trend scale), over the observations where both are
-    finite: with several seeds, one intercept per seed (seed fixed effects: the slope is
-    estimated within seeds, so a seed that is better at every point moves no slope); with one,
-    plain OLS with an intercept. statsmodels' fit gives the slope, its standard error, the
-    residual df, the t interval and p. Not tested: fewer than two distinct settings, fewer
-    than 3 points with one seed, no residual df, a setting that does not vary within any seed,
-    or no spread (every point exactly on the fitted line)."""
+    """OLS of `y` on `x` (on the trend scale) where both are finite: with several seeds, one
+    intercept per seed (the slope is estimated within seeds, so a seed that is better at every
+    point moves no slope); with one, plain OLS with an intercept."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     seeds = np.asarray(seeds)
     kept = np.isfinite(x) & np.isfinite(y)

@@ -56,17 +56,10 @@ class CodeChange:
 
 @dataclass(frozen=True)
 class ModelChange:
-    """One model, old against new.
-
-    status: ADDED / REMOVED (in one run only), CHANGED (settings, code or data), RETRAINED
-    (same settings, code and data, other run files), UNCHANGED (the same run files on the
-    seeds both have), NOT_COMPARED (`problem`: a file of its runs in the history is missing
-    or damaged). old_acc / new_acc: mean validation accuracy, over the seeds compared when
-    there is a paired difference (so new_acc - old_acc is its `diff`), else over each run's own
-    seeds (None: absent, or no seed has one). comparison: for CHANGED and RETRAINED, a row of the
-    comparisons layer (COMPARISON_COLUMNS, family FAMILY, model_a NEW, model_b OLD, so `diff`
-    is new - old, on the seeds both ran: `seeds`), its verdict a comparisons code or
-    DATA_CHANGED; None otherwise."""
+    """One model, old against new (`status`: the constants above). old_acc / new_acc: mean
+    validation accuracy over the seeds compared when there is a paired difference (so new_acc
+    - old_acc is its `diff`), else over each run's own seeds. comparison: for CHANGED and
+    RETRAINED, a comparisons row (family FAMILY, model_a NEW, model_b OLD)."""
 
     model: str
     status: str
@@ -87,8 +80,7 @@ class ModelChange:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """Which run a side of a comparison is: its entry id and when, the commit, the label
-    (id and time None: the current files, not yet recorded)."""
+    """Which run a side of a comparison is (id and time None: the current files)."""
 
     id: str | None
     time: str | None
@@ -105,9 +97,8 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class Changes:
-    """compare()'s answer. `first`: there is no old run (nothing to compare with; `models`
-    is empty). `code`: the training code files that differ. `models`: the new run's models in
-    its order, then those only the old run had."""
+    """compare()'s answer (`first`: no old run, no models): the new run's models in its
+    order, then those only the old run had."""
 
     old: RunInfo | None
     new: RunInfo

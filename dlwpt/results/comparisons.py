@@ -1,9 +1,5 @@
-"""The one typed table of model comparisons: results/comparisons.csv.
-
-Every comparison the page shows is a row here, computed once; the headline, the verdict matrix,
-the book's claims and the CSV are lookups into it. The method (which test, which variance,
-which family Holm adjusts over, and why) is written once in docs/statistics.md, which also
-lists the columns and verdict codes.
+"""The one typed table of model comparisons, results/comparisons.csv: every comparison the page
+shows is a row here, computed once. docs/statistics.md has the method, columns and verdicts.
 """
 
 from __future__ import annotations
@@ -48,10 +44,6 @@ COMPARISON_COLUMNS = (
 INTEGER_COLUMNS = ("n_seeds", "n_images", "only_a_correct", "only_b_correct", "family_size")
 
 
-def seed_family(seed: int) -> str:
-    return f"seed:{seed}"
-
-
 def sweep_family(sweep: str) -> str:
     """A sweep's family: its best point against each other point (Holm within the sweep)."""
     return f"sweep:{sweep}"
@@ -70,8 +62,7 @@ class SeedFigures:
 
 @dataclass(frozen=True)
 class Runs:
-    """What the comparisons need of the run table: per model, the seeds with a validation
-    accuracy, and the models with a diverged seed (never tested or ranked)."""
+    """What the comparisons need of the run table (a diverged model is never tested or ranked)."""
 
     models: list[str]
     ran: dict[str, set[int]]
@@ -105,26 +96,21 @@ class Runs:
 def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndarray],
                  models: list[str], training: Sequence[SeedFigures] = (),
                  sweeps: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
-    """COMPARISON_COLUMNS: the all_pairs, vs_best, per-seed (several seeds only) and claims
-    families, in that order, then one `sweep:<name>` family per sweep; `correct` maps (model,
-    seed) to its per-image correctness. `models`: the zoo's models (config order); `sweeps`
-    maps a sweep to its points' run ids, which `run_table` may hold beside the zoo's runs and
-    which enter only their sweep's family."""
+    """The all_pairs, vs_best, per-seed (several seeds only) and claims families, then one
+    `sweep:<name>` family per sweep, whose points' runs enter only their sweep's family."""
     runs = Runs.of(run_table, correct, models)
     families = [validation_family(runs, ALL_PAIRS, combinations(runs.models, 2), None),
                 best_family(runs)]
     seeds = sorted({s for seeds_ in runs.scored.values() for s in seeds_})
     if len(seeds) > 1:
-        families += [validation_family(runs, seed_family(s), combinations(runs.models, 2), s)
+        families += [validation_family(runs, f"seed:{s}", combinations(runs.models, 2), s)
                      for s in seeds]
     families.append(claims_family(training, runs.diverged))
     families += [best_family(Runs.of(run_table, correct, list(points)), sweep_family(name))
                  for name, points in (sweeps or {}).items()]
     rows = [row for family in families for row in family]
     table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
-    for column in INTEGER_COLUMNS:
-        table[column] = table[column].astype("Int64")
-    return table
+    return table.astype(dict.fromkeys(INTEGER_COLUMNS, "Int64"))
 
 
 def seed_text(seeds: Sequence[int]) -> str:
@@ -160,8 +146,7 @@ def difference_row(family: str, quantity: str, a: str, b: str, seeds: Sequence[i
 
 def validation_row(runs: Runs, family: str, a: str, b: str,
                    seeds: Sequence[int]) -> dict[str, Any]:
-    """a against b on validation accuracy over `seeds`: both sources of noise with several
-    seeds; with one, McNemar's exact p beside the paired interval over images."""
+    """a against b on validation accuracy over `seeds` (one seed: McNemar's exact p)."""
     if a in runs.diverged or b in runs.diverged:
         return untested(family, VAL_ACC, a, b, DIVERGED, seeds)
     if not seeds:
@@ -190,9 +175,9 @@ def validation_family(runs: Runs, family: str, pairs, seed: int | None) -> list[
 
 
 def comparison_seeds(runs: Runs) -> tuple[list[int], list[str]]:
-    """The seeds the best model is picked and compared on, and the models having all of them:
-    of the models' own seed sets, the one covering the most model x seed results among the
-    models that never diverged (ties: more seeds, then the first in sorted order)."""
+    """The seeds the best model is picked and compared on (the models' own seed set covering
+    the most model x seed results; ties: more seeds, then the first sorted), and the models
+    having all of them."""
     eligible = {m: set(s) for m, s in runs.scored.items() if m not in runs.diverged and s}
     best: tuple[int, int] = (0, 0)
     chosen: tuple[list[int], list[str]] = ([], [])
@@ -205,10 +190,8 @@ def comparison_seeds(runs: Runs) -> tuple[list[int], list[str]]:
 
 
 def best_family(runs: Runs, family: str = VS_BEST) -> list[dict[str, Any]]:
-    """The best model (highest mean validation accuracy on the comparison seeds) against every
-    other model, on those seeds, Holm over these k - 1; with the seeds each comparison would
-    need to find the observed difference. `family`: vs_best for the zoo, sweep:<name> for a
-    sweep's points (`runs` then holds that sweep's points only)."""
+    """The best model on the comparison seeds against every other, Holm over these k - 1, with
+    the seeds each comparison would need; `family` sweep:<name> for a sweep's points."""
     seeds, members = comparison_seeds(runs)
     if not members:
         return []
@@ -264,9 +247,8 @@ def verdict(diff: float, p_adjusted: float) -> str:
 
 
 def adjust(rows: list[dict[str, Any]], seeds_needed: bool = False) -> list[dict[str, Any]]:
-    """Holm over the family's tested rows, each given its verdict and, at the family's
-    strictest level, the difference it could detect with 80% power (and, with
-    `seeds_needed`, the seeds that would find its observed difference)."""
+    """Holm over the family's tested rows, each given its verdict and the difference it could
+    detect with 80% power at the family's strictest level (and its seeds needed)."""
     tested = [row for row in rows if row["verdict"] is None]
     for row, p in zip(tested, holm([row["p_value"] for row in tested]), strict=True):
         row.update(p_adjusted=p, family_size=len(tested), verdict=verdict(row["diff"], p))
@@ -308,13 +290,10 @@ def outcome(rows: pd.DataFrame, first: str, second: str) -> str | None:
 
 
 def top_models(table: pd.DataFrame, scored: list[str], family: str = VS_BEST) -> dict[str, Any]:
-    """The headline (and a sweep's best point: `family` sweep:<name>), read from the vs_best
-    rows: the best model, the seeds it was picked on,
-    the winner (the best, when it is better than every other model that did not diverge),
-    the runner-up (the highest of the models tested against the best: a twin with identical
-    predictions has no test and is named among the untested), and the rows. `scored`: the
-    models that never diverged and have a validation accuracy (a lone one is the best, with
-    nothing to compare)."""
+    """The headline (or a sweep's best point) from the vs_best rows: the best model, the seeds,
+    the winner (the best, when better than every model that did not diverge), the runner-up
+    (the highest tested against the best: an identical twin has no test) and the rows.
+    `scored`: the models with a validation accuracy (a lone one is the best)."""
     rows = family_rows(table, family)
     if rows.empty:
         return {"best": scored[0] if len(scored) == 1 else None, "winner": None,

@@ -1,9 +1,5 @@
-"""Read and check a training run's files (summary, metrics, predictions) as the page and the
-history both read them; anything malformed raises DataError(path, ...) with, for a damaged
-run, the command that rebuilds it.
-
-The report is the last stage, so it is where a silently wrong upstream file would otherwise turn
-into a misleading page: every key and column the page uses is checked here, once.
+"""Read and check a training run's files as the page and the history both read them: the
+report is the last stage, where a silently wrong upstream file would become a misleading page.
 """
 
 from __future__ import annotations
@@ -19,6 +15,7 @@ import pandas as pd
 
 from dlwpt.io import SEAL_KEY, DataError, file_digest, read_json, summary_seal
 from dlwpt.rerun import rebuild_hint
+from dlwpt.runs import run_name
 from dlwpt.statistics import wilson_interval
 
 SUMMARY_KEYS = ("model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
@@ -31,6 +28,11 @@ CSV_COLUMNS = ("model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch"
 # val_predictions.csv, as dlwpt.train writes it (not imported: the report would then depend on
 # the training code, and editing it would rerun the report).
 PREDICTION_COLUMNS = ("index", "label", "predicted", "prob")
+# A run entry's keys and the files they name (dlwpt.runs.TRAINED_FILES).
+RUN_ENTRY = {"summary": "summary.json", "metrics": "metrics.csv", "model_pt": "model.pt",
+             "predictions": "val_predictions.csv"}
+
+
 def read_checked_json(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
     try:
         obj = read_json(path)
@@ -59,27 +61,14 @@ def read_checked_csv(path: Path, columns: tuple[str, ...], **kwargs: Any) -> pd.
     return frame
 
 
-def book_pair(book_accuracy: dict[str, list[float]], model: str
-              ) -> tuple[float | None, float | None]:
-    """The book's (train, val) accuracy for a model, or (None, None) for a custom model."""
-    pair = book_accuracy.get(model)
-    return (float(pair[0]), float(pair[1])) if pair else (None, None)
-
-
 # Long: each run's files are read and cross-checked in one pass (summary, digests,
 # predictions, curve), so a damaged run fails with the first file that shows it.
 def load_runs(runs: list[dict[str, Any]], models: list[str],
               book_accuracy: dict[str, list[float]], rerun_command: str | None = None
               ) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, int], np.ndarray]]:
-    """One row per (model, seed), CSV_COLUMNS and then n_blocks (ResDeep's depth as trained)
-    and n_val (validation images); the per-epoch curves of all runs; and per (model, seed) the
-    per-image correctness on the validation set (val_predictions.csv), for paired tests.
-
-    Rows follow `models` (the config's order), so tables and charts read like the book's zoo.
-    val_acc_ci_low/high: the 95% Wilson interval of the run's validation accuracy.
-    A damaged run's error names the command that rebuilds it: `rerun_command`
-    (dlwpt.rerun.snakemake_command's) with --forcerun, or that in words without one.
-    """
+    """One row per (model, seed) in `models`' order (CSV_COLUMNS, n_blocks, n_val), the
+    per-epoch curves, and per (model, seed) the per-image correctness for paired tests. A
+    damaged run's error names the command that rebuilds it (`rerun_command` with --forcerun)."""
     rows, curves, correct = [], [], {}
     labels_seen: tuple[Path, np.ndarray] | None = None
     for run in runs:
@@ -106,12 +95,13 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
             raise DataError(predictions_path, f"its labels differ from {labels_seen[0]}'s: not "
                                               "the same validation images in the same order")
         correct[(run["model"], int(run["seed"]))] = hits
-        book_train, book_val = book_pair(book_accuracy, run["model"])
+        book = book_accuracy.get(run["model"])  # none for a custom model
         low, high = run_interval(summary.get("val_acc"), len(hits))
         rows.append({**{k: summary[k] for k in CSV_COLUMNS if k in summary},
                      "diverged_epoch": summary.get("diverged_epoch"),
                      "engine": engine_label(summary),
-                     "book_train_acc": book_train, "book_val_acc": book_val,
+                     "book_train_acc": float(book[0]) if book else None,
+                     "book_val_acc": float(book[1]) if book else None,
                      "val_acc_ci_low": low, "val_acc_ci_high": high,
                      "n_blocks": (summary.get("hyperparameters") or {}).get("n_blocks"),
                      "n_val": len(hits)})
@@ -135,9 +125,8 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
 
 def read_predictions(path: Path, summary: dict[str, Any], summary_path: Path,
                      rerun_command: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, correct per image) of one run's val_predictions.csv, checked: indices 0..n-1
-    in order, integer labels and predictions, and (unless the run diverged: its predictions
-    come from non-finite weights) an accuracy equal to the summary's val_acc."""
+    """(labels, correct per image) of one run's val_predictions.csv, checked (a diverged run's
+    predictions come from non-finite weights: their accuracy is not its val_acc)."""
     frame = read_checked_csv(path, PREDICTION_COLUMNS)
     if frame.empty:
         raise DataError(path, "no predictions")
@@ -158,11 +147,8 @@ def read_predictions(path: Path, summary: dict[str, Any], summary_path: Path,
 
 
 def run_interval(val_acc: float | None, n: int) -> tuple[float, float]:
-    """95% Wilson interval of one run's validation accuracy on its n images (NaN without one).
-
-    From val_acc, not the predictions: a diverged run's figure is its last finite epoch's, on
-    the same n images, while its predictions come from the final, non-finite weights.
-    """
+    """95% Wilson interval of val_acc on n images (NaN without one); from val_acc, not the
+    predictions: a diverged run's predictions come from its final, non-finite weights."""
     if val_acc is None or not math.isfinite(val_acc):
         return math.nan, math.nan
     return wilson_interval(round(val_acc * n), n)
@@ -170,9 +156,7 @@ def run_interval(val_acc: float | None, n: int) -> tuple[float, float]:
 
 def check_seal(summary: dict[str, Any], summary_path: Path,
                rerun_command: str | None = None) -> None:
-    """The summary as training wrote it (its seal, dlwpt.io.summary_seal): a hand-edited
-    train_acc is refused, not shown, and so is a summary without a seal (written before
-    summaries were sealed): the run is rebuilt."""
+    """The summary as training wrote it (its seal): an edited or unsealed one is refused."""
     if summary.get(SEAL_KEY) != summary_seal(summary):
         why = ("changed after training (its seal does not match)" if SEAL_KEY in summary
                else "not sealed (written before summaries were sealed)")
@@ -181,8 +165,7 @@ def check_seal(summary: dict[str, Any], summary_path: Path,
 
 def check_trained_files(summary: dict[str, Any], summary_path: Path, files: list[Path],
                         rerun_command: str | None = None) -> None:
-    """Each file as it was when the run was trained (the digests its summary recorded): a
-    model.pt truncated or a metrics.csv edited afterwards is refused, not summarized."""
+    """Each file as it was when the run was trained (the digests its summary recorded)."""
     recorded = summary.get("files")
     if recorded is None:
         return  # none recorded: an unsealed summary, which check_seal refused
@@ -204,17 +187,9 @@ def engine_label(summary: dict[str, Any]) -> str:
     return engine if graphs == "not used" else f"{engine}, CUDA graphs {graphs}"
 
 
-
-
 def run_files(inputs: Mapping[str, str | os.PathLike], models: Sequence[str],
               seeds: Sequence[int]) -> list[dict[str, Any]]:
-    """The report's run entries ({model, seed, summary, metrics, model_pt, predictions}), per
-    model then seed, from its inputs named `<model>/seed<k>/<file>` (rules/common.smk's
-    run_inputs)."""
-    def named(model: str, seed: int, name: str) -> Path:
-        return Path(inputs[f"{model}/seed{seed}/{name}"])
-
-    return [{"model": m, "seed": int(s), "summary": named(m, s, "summary.json"),
-             "metrics": named(m, s, "metrics.csv"), "model_pt": named(m, s, "model.pt"),
-             "predictions": named(m, s, "val_predictions.csv")}
+    """The report's run entries, per model then seed, from inputs named `<model>/seed<k>/<file>`."""
+    return [{"model": m, "seed": int(s),
+             **{key: Path(inputs[f"{run_name(m, s)}/{name}"]) for key, name in RUN_ENTRY.items()}}
             for m in models for s in seeds]
