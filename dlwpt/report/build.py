@@ -31,11 +31,11 @@ from dlwpt.report.formats import (
     seed_list,
     unsigned_points,
 )
+from dlwpt.report.header import claim_rows, departures, not_comparable, what_ran
 from dlwpt.report.inputs import load_benchmarks, load_thermometer
 from dlwpt.report.page import render_page
 from dlwpt.report.stats import (
     book_delta_points,
-    fastest,
     final_loss,
     per_model_stats,
     reproduces_book,
@@ -95,7 +95,7 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                  ingest_options: dict[str, dict[str, Any]], changes: Any = None,
                  history_problem: str | None = None, rerun_command: str | None = None,
                  sweeps: dict[str, dict[str, Any]] | None = None,
-                 sweep_runs: Sequence[dict] = ()) -> None:
+                 sweep_runs: Sequence[dict] = (), book_config: dict | None = None) -> None:
     """Write the report page (one self-contained HTML file), the per-run metrics table and
     the pairwise comparisons (comparisons.csv, see dlwpt.results.comparisons).
 
@@ -113,7 +113,8 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     like `runs` whose model is the point's run id. They are loaded and checked with the zoo's
     runs (same images), written to metrics.csv after them, compared within their sweep only
     (comparisons.csv family sweep:<name>) and shown in the sweeps section; they enter no
-    other table, figure or family.
+    other table, figure or family. `book_config`: the book's settings (config.yaml), against
+    which the configuration as run (`provenance["config"]`) is read for departures.
     """
     points = [p["run"] for spec in (sweeps or {}).values() for p in spec["points"]]
     point_ids = set(points) | {r["model"] for r in sweep_runs}
@@ -134,16 +135,20 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     fits = load_thermometer(thermometer, experiments)
     rule_runs = load_benchmarks(benchmarks)
     sink = FigureSink(figures_dir)
+    found = departures(provenance.get("config"), book_config, configured_models)
+    top: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {}
     if changes is not None or history_problem:
         sections["changes"] = changes_view(changes, history_problem)
     with figures.style():
         if not run_table.empty:
-            sections["results"] = results_view(per_model, run_table, comparisons, sink)
+            sections["results"] = results_view(per_model, run_table, comparisons, sink, found)
             claims = evaluate_claims(comparisons, per_model, run_table, configured_models,
                                      swept)
-            sections["claims"] = claims_view(claims,
-                                             per_model, several_seeds(per_model))
+            sections["claims"] = claims_view(claims, several_seeds(per_model))
+            top = {"ran": what_ran(run_table, provenance, found),
+                   "headline": sections["results"]["headline"],
+                   "claims": claim_rows(claims, found, claim_value)}
         if swept:
             sections["sweeps"] = sweeps_view(swept, comparisons, sink)
         if not run_table.empty:
@@ -158,7 +163,7 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
             sections["data"] = {"datasets": dataset_views(data, ingest_options, sink)}
     sections["provenance"] = provenance_view(provenance, raw_differences(data))
     page = render_page(
-        sections=sections, titles=SECTION_TITLES,
+        sections=sections, titles=SECTION_TITLES, top=top,
         subtitle={"date": provenance.get("date", ""),
                   "commit": str(provenance.get("git_commit", "unknown"))[:12],
                   "device": provenance.get("device", "")},
@@ -186,11 +191,12 @@ def spread(row: pd.Series, split: str) -> str | None:
 
 
 def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: pd.DataFrame,
-                 sink: FigureSink) -> dict[str, Any]:
+                 sink: FigureSink, found: list[dict[str, Any]]) -> dict[str, Any]:
+    """`found`: the departures from the book's settings; with any, no model's figures are
+    set against the book's."""
     scored = [m for m, row in per_model.iterrows()
               if not row.diverged_epochs and not missing(row.val_mean)]
     top = top_models(comparisons, scored)
-    quickest, time_ratio = fastest(per_model, top["best"])
     not_close = {m for m in scored
                  if outcome(top["rows"], top["best"], m) != NOT_DISTINGUISHABLE}
     models = []
@@ -207,7 +213,8 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
             "train": acc(row.train_mean), "train_spread": spread(row, "train"),
             "book_val": acc(row.book_val), "book_train": acc(row.book_train),
             "delta": "—" if delta is None else f"{delta:+.1f}",
-            "reproduces": reproduces_book(row) or "—",
+            "reproduces": ("not comparable: " + not_comparable(found, model)
+                           if not_comparable(found, model) else reproduces_book(row) or "—"),
             "params": integer(row.n_params), "seconds_per_epoch": seconds(row.seconds_per_epoch),
         })
     runs = [{"model": r.model, "seed": r.seed, "val": acc(r.val_acc),
@@ -220,7 +227,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
             for r in run_table.itertuples()]
     pairs = family_rows(comparisons, ALL_PAIRS)
     return {
-        "headline": headline_view(top, per_model, pairs, run_table, quickest, time_ratio),
+        "headline": headline_view(top, per_model, pairs, run_table),
         "diverged": [m["model"] for m in models if m["diverged"]],
         "several_seeds": several_seeds(per_model),
         "n_val": integer(run_table["n_val"].max()),
@@ -244,8 +251,7 @@ def run_seeds(run_table: pd.DataFrame, model: str) -> list[int]:
 
 
 def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFrame,
-                  runs: pd.DataFrame, quickest: str | None,
-                  time_ratio: float | None) -> dict[str, Any] | None:
+                  runs: pd.DataFrame) -> dict[str, Any] | None:
     """The headline's facts, every one a lookup in the vs_best rows of comparisons.csv."""
     if top["best"] is None:
         return None
@@ -287,10 +293,6 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         "detectable_pairs": unsigned_points(median_of(
             pairs[pairs["verdict"].isin(TESTED)],
             "detectable_80")),
-        "params": integer(row.n_params), "seconds_per_epoch": seconds(row.seconds_per_epoch),
-        "device": row.device, "total_seconds": seconds(row.total_seconds),
-        "epochs": integer(row.epochs), "fastest": quickest,
-        "time_ratio": None if time_ratio is None else f"{time_ratio:.1f}",
     }
 
 
@@ -341,36 +343,26 @@ def comparison_row(r: pd.Series) -> dict[str, Any]:
             "verdict": verdict_label(r["verdict"], r["model_a"], r["model_b"])}
 
 
-def claims_view(claims: list[Any], per_model: pd.DataFrame,
-                several: bool) -> dict[str, Any]:
-    def value(part: Any, number_: float | None) -> str:
-        if number_ is None or missing(number_):
-            return "—"
-        if part.unit == "points":
-            return points(number_)
-        if part.unit == "epochs":
-            return f"{number_:+.1f}"
-        return acc(number_)
+def claim_value(part: Any, number_: float | None) -> str:
+    """A claim part's number in its unit."""
+    if number_ is None or missing(number_):
+        return "—"
+    if part.unit == "points":
+        return points(number_)
+    if part.unit == "epochs":
+        return f"{number_:+.1f}"
+    return acc(number_)
 
-    def model_row(model: str) -> dict[str, str]:
-        row = per_model.loc[model]
-        return {"model": model, "train": acc(row.train_mean),
-                "train_interval": interval(row.train_low, row.train_high) or "—",
-                "val": acc(row.val_mean),
-                "val_interval": interval(row.val_low, row.val_high) or "—",
-                "gap": points(row.gap_mean),
-                "gap_interval": interval(row.gap_low, row.gap_high, points) or "—",
-                "book": f"{acc(row.book_train)} / {acc(row.book_val)}"}
 
+def claims_view(claims: list[Any], several: bool) -> dict[str, Any]:
     return {
         "several_seeds": several,
         "claims": [{
             "key": c.key, "statement": c.statement, "test": c.test, "verdict": c.verdict,
             "reason": c.reason,
-            "models": [model_row(m) for m in c.models if m in per_model.index],
-            "parts": [{"what": p.what, "value": value(p, p.value),
+            "parts": [{"what": p.what, "value": claim_value(p, p.value),
                        "interval": "—" if p.low is None or missing(p.low)
-                       else f"{value(p, p.low)} to {value(p, p.high)}",
+                       else f"{claim_value(p, p.low)} to {claim_value(p, p.high)}",
                        "p": p_value(p.p), "outcome": p.outcome, "reason": p.reason}
                       for p in c.parts],
             "sweeps": [{"sweep": s.sweep, "words": s.words, "code": s.code} for s in c.sweeps],

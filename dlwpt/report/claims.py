@@ -67,9 +67,11 @@ class PartSpec:
 class ClaimSpec:
     """A claim: its statement (text, or a function of per_model), the rule in words, the
     models (names or groups) it needs, in the order the page lists them, and its parts;
-    `sweep`: (setting, figures) a sweep over that setting cites beside it (None: none)."""
+    `sweep`: (setting, figures) a sweep over that setting cites beside it (None: none);
+    `lesson`: the claim in a few words, for the first screen."""
 
     key: str
+    lesson: str
     statement: str | Callable[[pd.DataFrame], str]
     test: str
     models: tuple[str, ...]
@@ -112,6 +114,7 @@ class Claim:
     `sweeps`: the trends of the sweeps over its setting (they do not enter the verdict)."""
 
     key: str
+    lesson: str
     statement: str
     test: str
     models: list[str]
@@ -140,7 +143,8 @@ MATRIX = f"the matrix's comparison (Holm-adjusted over all pairs, p < {ALPHA})"
 
 CLAIMS: tuple[ClaimSpec, ...] = (
     ClaimSpec(
-        "fc", "Fully connected nets memorize the training set (training accuracy ≈ 1.0), yet "
+        "fc", "Fully connected nets memorize, conv nets generalize",
+        "Fully connected nets memorize the training set (training accuracy ≈ 1.0), yet "
         "every convolutional net beats them on validation.",
         f"Every seed of each fully connected net that did not diverge reaches a training "
         f"accuracy of at least {MEMORIZED} (a threshold, not a test: decided on however many "
@@ -150,7 +154,8 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         (PartSpec(FULLY_CONNECTED, None, TRAIN_ACC, rule=THRESHOLD, threshold=MEMORIZED),
          PartSpec(CONV, FULLY_CONNECTED, VAL_ACC, +1))),
     ClaimSpec(
-        "width", "More capacity overfits more: NetWidth (width) reaches a higher training "
+        "width", "More capacity overfits more",
+        "More capacity overfits more: NetWidth (width) reaches a higher training "
         "accuracy and a larger train−validation gap than Net (net).",
         "Paired t-tests over seeds of width − net in training accuracy and in the gap "
         f"(train − validation accuracy), each {PAIRED_T}.",
@@ -158,17 +163,20 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         (PartSpec("width", "net", TRAIN_ACC, +1), PartSpec("width", "net", GAP, +1)),
         sweep=("n_chans1", (TRAIN_ACC, GAP))),
     ClaimSpec(
-        "l2", "L2 regularization curbs overfitting: it narrows Net's train−validation gap.",
+        "l2", "L2 regularization narrows the gap",
+        "L2 regularization curbs overfitting: it narrows Net's train−validation gap.",
         "Paired t-test over seeds of the gap of l2 − net (same architecture, l2 adds the L2 "
         f"term), {PAIRED_T}.",
         ("net", "l2"), (PartSpec("l2", "net", GAP, -1),), sweep=("l2", (GAP,))),
     ClaimSpec(
-        "dropout", "Dropout curbs overfitting: it narrows NetWidth's train−validation gap.",
+        "dropout", "Dropout narrows the gap",
+        "Dropout curbs overfitting: it narrows NetWidth's train−validation gap.",
         "Paired t-test over seeds of the gap of dropout − width (NetDropout is NetWidth with "
         f"dropout), {PAIRED_T}.",
         ("width", "dropout"), (PartSpec("dropout", "width", GAP, -1),), sweep=("p", (GAP,))),
     ClaimSpec(
-        "batch_norm", "Batch normalization speeds up training: NetBatchNorm (batch_norm) "
+        "batch_norm", "Batch normalization trains faster",
+        "Batch normalization speeds up training: NetBatchNorm (batch_norm) "
         "reaches NetWidth's final training accuracy in fewer epochs.",
         "Per seed, the target is width's training accuracy in its last epoch (metrics.csv, "
         "running accuracy); each model's count is the first epoch at which it reaches the "
@@ -176,7 +184,8 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         f"width in epochs, {PAIRED_T}.",
         ("width", "batch_norm"), (PartSpec("batch_norm", "width", EPOCHS_TO_TARGET, -1),)),
     ClaimSpec(
-        "res", "A skip connection makes the deeper net easier to train: NetRes (res) reaches "
+        "res", "A skip connection eases training",
+        "A skip connection makes the deeper net easier to train: NetRes (res) reaches "
         "a higher training accuracy than NetDepth (depth), the same net without it.",
         f"Paired t-test over seeds of res − depth in training accuracy, {PAIRED_T}. The "
         f"validation comparison ({MATRIX}) is shown for reference and does not enter the "
@@ -185,7 +194,8 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         (PartSpec("res", "depth", TRAIN_ACC, +1),
          PartSpec("res", "depth", VAL_ACC, +1, reference=True))),
     ClaimSpec(
-        "res_deep", res_deep_statement,
+        "res_deep", "Depth alone does not pay",
+        res_deep_statement,
         f"The validation comparison of res and res_deep ({MATRIX}): supported when res is "
         "significantly better, not supported when res_deep is, inconclusive otherwise.",
         ("res", "res_deep"), (PartSpec("res", "res_deep", VAL_ACC, +1),),
@@ -287,7 +297,7 @@ def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.
     for spec in CLAIMS:
         statement = spec.statement(per_model) if callable(spec.statement) else spec.statement
         models = [m for side in spec.models for m in members(side, per_model)]
-        claim = Claim(spec.key, statement, spec.test, models,
+        claim = Claim(spec.key, spec.lesson, statement, spec.test, models,
                       sweeps=sweep_citations(spec, sweeps))
         absent = [side for side in spec.models if not members(side, per_model)]
         if absent:

@@ -89,20 +89,6 @@ def rule_stats(rule_runs: pd.DataFrame) -> pd.DataFrame:
                                          max_rss_mb=("max_rss_mb", "max"))
 
 
-def fastest(per_model: pd.DataFrame, best: str | None) -> tuple[str | None, float | None]:
-    """The fastest model that never diverged (seconds per epoch) and `best`'s time per epoch
-    relative to it; the ratio is None when `best` is the fastest or the only model."""
-    ranked = per_model[per_model["diverged_epochs"].map(len) == 0]
-    ranked = ranked[ranked["seconds_per_epoch"].notna()]
-    if best is None or ranked.empty:
-        return None, None
-    quickest = ranked["seconds_per_epoch"].idxmin()
-    if quickest == best or len(ranked) < 2:
-        return quickest, None
-    return quickest, float(per_model.loc[best, "seconds_per_epoch"]
-                           / ranked.loc[quickest, "seconds_per_epoch"])
-
-
 def book_delta_points(row: pd.Series) -> float | None:
     """Our mean validation accuracy minus the book's, in points to 0.1 (never -0.0)."""
     if missing(row.book_val) or missing(row.val_mean):

@@ -1,0 +1,126 @@
+"""The page's first screen: what ran (and where it departs from the book's settings) and one
+row per claim; the winner line is the results section's headline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from dlwpt.report.formats import integer, missing, seed_list
+from dlwpt.runs import model_config
+
+# Settings whose smaller value shortens a run (the book's run is longer, deeper or on more images)
+SHORTENING = ("epochs", "n_blocks")
+BOOK_IMAGES = 10_000  # CIFAR-2's training images: `train.subsample: null` trains on all of them
+
+
+def departures(run: Mapping[str, Any] | None, book: Mapping[str, Any] | None,
+               models: Sequence[str]) -> list[dict[str, Any]]:
+    """Where the configuration as run departs from the book's (config.yaml): the training
+    images, and per setting of `models` the run's value against the book's. Each departure:
+    {words, short (a reduction in a few words, else None), models (those it touches; empty:
+    all), key}."""
+    if not run or not book:
+        return []
+    out = []
+    images, book_images = ((c.get("train") or {}).get("subsample") for c in (run, book))
+    if images != book_images:
+        shown = [f"{v:,}" if v else f"all {BOOK_IMAGES:,}" for v in (images, book_images)]
+        short = bool(images) and (not book_images or images < book_images)
+        out.append({"words": f"{shown[0]} training images instead of {shown[1]}",
+                    "short": f"{shown[0]} training images" if short else None,
+                    "models": [], "key": "subsample"})
+    changed: dict[tuple[str, str, str], list[str]] = {}
+    for model in models:
+        if model not in (run.get("models") or {}) or model not in (book.get("models") or {}):
+            continue
+        ours, theirs = model_config(run, model), model_config(book, model)
+        for key in sorted(set(ours) | set(theirs)):
+            if ours.get(key) != theirs.get(key):
+                changed.setdefault((key, str(ours.get(key)), str(theirs.get(key))),
+                                   []).append(model)
+    for (key, ours, theirs), touched in changed.items():
+        everyone = len(touched) == len(models)
+        words = (f"{ours} epochs instead of {theirs}" if key == "epochs"
+                 else f"{key} {ours} instead of {theirs}")
+        short = None
+        if key in SHORTENING and _number(ours) < _number(theirs):
+            short = f"{ours} epochs" if key == "epochs" else f"{key} {ours}"
+        out.append({"words": words if everyone else f"{', '.join(touched)}: {words}",
+                    "short": short, "models": [] if everyone else touched, "key": key})
+    return out
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
+def departure_line(found: Sequence[dict[str, Any]]) -> str | None:
+    """`Shortened run: ...` (any reduction) or `Not the book's settings: ...`, or None."""
+    if not found:
+        return None
+    lead = "Shortened run" if any(d["short"] for d in found) else "Not the book's settings"
+    return (f"{lead}: " + "; ".join(d["words"] for d in found)
+            + ". The book comparisons below are not a test of reproduction.")
+
+
+def not_comparable(found: Sequence[dict[str, Any]], model: str) -> str | None:
+    """Why `model`'s figures cannot be set against the book's, or None (the book's settings)."""
+    words = [d["words"] for d in found if not d["models"] or model in d["models"]]
+    return "; ".join(words) or None
+
+
+def what_ran(run_table: pd.DataFrame, provenance: Mapping[str, Any],
+             found: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Models, seeds, epochs, training images, device, date and commit of this run."""
+    epochs = sorted({int(e) for e in run_table["epochs"].dropna()})
+    images = ((provenance.get("config") or {}).get("train") or {}).get("subsample")
+    return {
+        "models": integer(run_table["model"].nunique()),
+        "seeds": seed_list(sorted({int(s) for s in run_table["seed"]})),
+        "epochs": ", ".join(map(str, epochs)) or "not recorded",
+        "images": f"{images:,}" if images else f"all {BOOK_IMAGES:,}",
+        "device": provenance.get("device") or "not recorded",
+        "date": provenance.get("date") or "not recorded",
+        "commit": str(provenance.get("git_commit") or "unknown")[:12],
+        "departures": departure_line(found),
+    }
+
+
+def claim_rows(claims: Sequence[Any], found: Sequence[dict[str, Any]],
+               value: Any) -> list[dict[str, str]]:
+    """One row per claim: the lesson, the verdict, the numbers of the parts that decided it
+    (`value(part, number)` formats one) with their interval or, without one, why, and for a
+    claim not supported in a shortened run, the shortening it comes from."""
+    rows = []
+    for c in claims:
+        deciding = [p for p in c.parts if p.outcome != "reference"]
+        decisive = [p for p in deciding if p.outcome == c.verdict] or deciding
+        numbers = [f"{p.what}: {value(p, p.value)} ("
+                   + (brief(p.reason) if p.low is None or missing(p.low)
+                      else f"{value(p, p.low)} to {value(p, p.high)}") + ")"
+                   for p in decisive[:2] if p.value is not None and not missing(p.value)]
+        if len(decisive) > 2 and numbers:
+            numbers.append(f"and {len(decisive) - 2} more")
+        why = c.reason or (decisive[0].reason if decisive else "")
+        text = "; ".join(numbers) or "not tested" + (
+            f": {why.removeprefix('not evaluated: ')}" if why else "")
+        named = decisive[0].what.replace(",", " ").split() if decisive else []
+        cause = [d["short"] for d in found
+                 if d["short"] and (not d["models"] or set(d["models"]) & set(named))]
+        because = None
+        if cause and c.verdict == "not supported":
+            because = ", ".join(cause) + ": " + brief(decisive[0].reason)
+        rows.append({"key": c.key, "lesson": c.lesson, "verdict": c.verdict, "numbers": text,
+                     "departure": because})
+    return rows
+
+
+def brief(reason: str) -> str:
+    """A part's reason without its parenthesis (the detail below has it)."""
+    return reason.split(" (")[0]
