@@ -71,7 +71,8 @@ def departure_line(found: Sequence[dict[str, Any]]) -> str | None:
 
 def not_comparable(found: Sequence[dict[str, Any]], model: str) -> str | None:
     """Why `model`'s figures cannot be set against the book's, or None (the book's settings)."""
-    words = [d["words"] for d in found if not d["models"] or model in d["models"]]
+    words = [d["short"] or d["words"] for d in found
+             if not d["models"] or model in d["models"]]
     return "; ".join(words) or None
 
 
