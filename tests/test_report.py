@@ -529,7 +529,8 @@ def test_provenance_section(report):
             "2026-01-01T00:00:00+00:00" in parsed.texts["provenance"])
     assert parsed.rows("packages-table") == [{"package": "python", "version": "3.11.9"},
                                              {"package": "torch", "version": "2.14.1"}]
-    assert "commit 0123456789ab · CPU: test, 2 cores" in parsed.text  # the subtitle
+    assert parsed.texts["what-ran"].endswith(  # the first screen
+        "on CPU: test, 2 cores; 2026-01-01T00:00:00+00:00, commit 0123456789ab.")
     config = parsed.text.split("configuration as run")[1]
     assert "book_accuracy: net: - 0.93 - 0.89" in config
 

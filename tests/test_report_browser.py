@@ -292,3 +292,39 @@ def similarity(shown: Image.Image, expected: Image.Image) -> float:
     a, b = (np.asarray(p.resize(size, Image.Resampling.BOX), dtype=float).ravel()
             for p in (shown, expected))
     return float(np.corrcoef(a, b)[0, 1])
+
+
+def test_the_first_screen_says_what_ran_the_winner_and_each_claims_verdict(opened_report):
+    """At 1400 x 900 with every collapsible block closed: what ran (and how the quick run
+    departs from the book), the winner line and the claims table end within the first 900 px;
+    one row per claim, each linking to its detail; no `nan` or `None` shown."""
+    from dlwpt.report.claims import CLAIMS
+
+    opened_report.set_window_size(1400, 900)
+    try:
+        first = opened_report.execute_script("""
+            document.querySelectorAll("details").forEach(d => d.open = false);
+            window.scrollTo(0, 0);
+            const bottom = id => document.getElementById(id).getBoundingClientRect().bottom
+                + window.scrollY;
+            const rows = [...document.querySelectorAll("#claims-verdicts tbody tr")];
+            return {bottoms: ["what-ran", "departures", "winner", "claims-verdicts"].map(bottom),
+                    links: rows.map(r => r.querySelector("a").getAttribute("href")),
+                    targets: rows.map(r => !!document.querySelector(
+                        r.querySelector("a").getAttribute("href"))),
+                    text: document.querySelector("header").innerText + "\\n"
+                        + document.getElementById("summary").innerText};""")
+        assert all(0 < b <= 900 for b in first["bottoms"]), first
+        assert first["links"] == [f"#claim-{c.key}" for c in CLAIMS] and all(first["targets"])
+        assert not re.search(r"\b(nan|None|NaN)\b", first["text"]), first["text"]
+        assert "Shortened run: " in first["text"] and "2 epochs instead of 100" in first["text"]
+        assert "the time per epoch" not in first["text"]  # no wall-clock ratio in the headline
+        reproduces = opened_report.execute_script("""
+            return [...document.querySelectorAll("#accuracy-table tbody tr")].map(
+                r => r.cells[8].innerText);""")
+        assert len(reproduces) == 10 and all(r.startswith("not comparable: ")
+                                             for r in reproduces), reproduces
+        ARTIFACTS.mkdir(exist_ok=True)
+        opened_report.save_screenshot(str(ARTIFACTS / "first_screen.png"))
+    finally:
+        opened_report.set_window_size(1280, 900)
