@@ -42,12 +42,13 @@ def prepare(config: dict[str, Any], repo: Path) -> Plan:
     from snakemake.utils import validate
 
     schema = repo / "schemas" / "config.schema.yaml"
-    in_listed_order(config, yaml.safe_load((repo / "config.yaml").read_text()))
+    book = yaml.safe_load((repo / "config.yaml").read_text())  # the book's settings
+    in_listed_order(config, book)
     problem = config_problem(config, schema)
     if problem:
         raise Refused(f"config: {problem}")
     validate(config, str(schema))
-    plan = Plan(config)
+    plan = Plan(config, book)
     missing = sources.missing_local_files(config, plan.datasets)
     if missing:
         raise Refused(f"data: local data copy incomplete, missing: {abridged(missing)} "
@@ -57,8 +58,12 @@ def prepare(config: dict[str, Any], repo: Path) -> Plan:
 
 
 class Plan:
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], book: dict[str, Any] | None = None) -> None:
         self.config = config
+        # What the page reads departures against: config.yaml's training images and models.
+        self.book = {"train": {k: (book or {}).get("train", {}).get(k)
+                               for k in ("subsample", "defaults")},
+                     "models": (book or {}).get("models")}
         self.datasets: list[str] = config["datasets"]
         # Training reads cifar2.pt: without cifar2 among the datasets no model is trained (the
         # report names them as not run) rather than planning jobs whose input nothing produces.
@@ -213,6 +218,7 @@ class Plan:
             "book_accuracy": config.get("book_accuracy", {}),
             "ingest_options": {d: config["ingest"].get(d, {}) for d in self.datasets},
             "config_digest": config_digest(config),
+            "book_settings": self.book,
             "history": HISTORY,
             "train_code": train_code,
         }

@@ -10,7 +10,6 @@ printing several KB of config in every plan's `reason:` line.
 from pathlib import Path
 
 import _bootstrap
-import yaml
 
 from dlwpt import history
 from dlwpt.io import DataError, script_errors
@@ -74,5 +73,5 @@ with script_errors(snakemake.log[0]) as log:
         # The command of this run, set by rules/report.smk (not a param: see dlwpt.rerun).
         rerun_command=recorded_command(),
         # The book's settings, which the configuration as run is read against for departures.
-        book_config=yaml.safe_load((_bootstrap.REPO / "config.yaml").read_text()),
+        book_config=p.book_settings,
     )

@@ -131,11 +131,20 @@ def private_checkout(dest: Path) -> Path:
     """A copy of the workflow's code (no venv, git, outputs or caches) for tests that run in
     parallel with the rerun tests, which edit the checkout's modules for a moment (`edited`):
     plans made from the copy never see those edits."""
-    shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(
-        ".git", ".venv", ".snakemake", "results", "resources", "logs", "benchmarks",
-        "__pycache__", ".pytest_cache", ".ruff_cache", "artifacts", "*.egg-info",
-        ".pytest-slurm.log"))
+    anywhere = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info",
+                                      "artifacts")
+
+    def ignored(folder: str, names: list[str]) -> set[str]:
+        # Outputs only at the top: dlwpt/results/ is code.
+        top = Path(folder) == REPO and TOP_LEVEL_SKIPPED.intersection(names)
+        return set(anywhere(folder, names)) | (top or set())
+
+    shutil.copytree(REPO, dest, ignore=ignored)
     return dest
+
+
+TOP_LEVEL_SKIPPED = {".git", ".venv", ".snakemake", ".cache", "results", "resources", "logs",
+                     "benchmarks", ".pytest-slurm.log"}
 
 
 def uninterrupted_metrics(work: Path, model: str, reference: Path, subsample: int
