@@ -31,7 +31,7 @@ from dlwpt.report.formats import (
     seed_list,
     unsigned_points,
 )
-from dlwpt.report.inputs import load_benchmarks, load_thermometer
+from dlwpt.report.inputs import best_line_loss, fit_converged, load_benchmarks, load_thermometer
 from dlwpt.report.page import render_page
 from dlwpt.report.stats import (
     book_delta_points,
@@ -446,6 +446,8 @@ def thermometer_view(fits: list[dict[str, Any]], sink: FigureSink) -> dict[str, 
             "w": number(final.get("w")), "b": number(final.get("b")),
             "loss": number(final_loss(fit)), "diverged": bool(fit["diverged"]),
             "diverged_epoch": fit.get("diverged_epoch"),
+            "converged": fit_converged(fit, final_loss(fit)),
+            "best_loss": number(best_line_loss(fit["t_u"], fit["t_c"])),
         })
     return {
         "fits": rows,
