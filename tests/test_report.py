@@ -1438,3 +1438,26 @@ def test_report_of_the_default_zoo_with_three_seeds_stays_under_5_mb(quick_pipel
                         "seed:2": 45, "claims": 6}
     assert {c.removeprefix("claim-") for c in parsed.ids if c.startswith("claim-")} == {
         "fc", "width", "l2", "dropout", "batch_norm", "res", "res_deep"}
+
+
+def test_a_fit_converges_only_at_the_best_lines_loss():
+    from dlwpt.report.inputs import best_line_loss, fit_converged
+
+    t_u, t_c = [1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0]
+    best = best_line_loss(t_u, t_c)
+    assert best == pytest.approx(0.45)
+    fit = {"t_u": t_u, "t_c": t_c, "diverged": False}
+    assert fit_converged(fit, best * 1.2)
+    assert not fit_converged(fit, best * 10)  # stuck far above, like lr 1e-4's 29.0
+    assert not fit_converged(fit | {"diverged": True}, best)
+
+
+def test_comparison_seeds_are_a_count_and_the_list():
+    from dlwpt.report.build import comparison_row
+
+    row = pd.Series({"family": "all_pairs", "quantity": "val_acc", "model_a": "a",
+                     "model_b": "b", "seeds": "0", "n_seeds": 1, "test": "mcnemar_exact",
+                     "value_a": 0.8, "value_b": 0.7, "diff": 0.1, "diff_ci_low": 0.05,
+                     "diff_ci_high": 0.15, "only_a_correct": 10, "only_b_correct": 2,
+                     "p_value": 0.01, "p_adjusted": 0.02, "verdict": "a_better"})
+    assert comparison_row(row)["seeds"] == "1 (seed 0)"
