@@ -488,12 +488,13 @@ def test_thermometer_section(report):
             in parsed.texts["thermometer"])
     assert parsed.rows("thermometer-table") == [
         {"experiment": "hand_lr1e-4", "description": "hand_gradient; lr 0.01, 3 epochs, "
-         "inputs x1.0", "w": "5", "b": "-17", "final loss": "29.5", "status": "converged"},
+         "inputs x1.0", "w": "5", "b": "-17", "final loss": "29.5",
+         "status": "not converged: loss 29.5, a line's best 1.275"},
         {"experiment": "hand_lr1e-2", "description": "hand_gradient; lr 0.01, 4 epochs, "
          "inputs x1.0", "w": "3e+17", "b": "5e+15", "final loss": "—",
          "status": "diverged at epoch 3"}]
     assert '<tr class="diverged"><td>hand_lr1e-2' in page
-    assert 'class="badge diverged"' in page and 'class="badge ok"' in page
+    assert 'class="badge diverged"' in page and 'class="badge no"' in page
 
 
 def test_data_section_shows_each_datasets_facts(report):
