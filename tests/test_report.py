@@ -1462,3 +1462,20 @@ def test_comparison_seeds_are_a_count_and_the_list():
                      "diff_ci_high": 0.15, "only_a_correct": 10, "only_b_correct": 2,
                      "p_value": 0.01, "p_adjusted": 0.02, "verdict": "a_better"})
     assert comparison_row(row)["seeds"] == "1 (seed 0)"
+
+
+def test_accuracy_chart_marks_the_books_train_and_val_apart_without_value_labels():
+    from dlwpt.report.figures import accuracy_chart
+
+    per_model = pd.DataFrame({"n_seeds": [1, 1], "train_mean": [0.8, 0.7], "val_mean": [0.75, 0.6],
+                              "train_low": [np.nan] * 2, "train_high": [np.nan] * 2,
+                              "val_low": [0.7, 0.55], "val_high": [0.8, 0.65],
+                              "book_train": [0.9, 0.95], "book_val": [0.85, 0.88]},
+                             index=["a", "b"])
+    runs = pd.DataFrame({"model": ["a", "b"], "train_acc": [0.8, 0.7], "val_acc": [0.75, 0.6]})
+    fig = accuracy_chart(per_model, runs, None)
+    legend = {t.get_text(): h for t, h in zip(fig.legends[0].get_texts(),
+                                              fig.legends[0].legend_handles, strict=True)}
+    train, val = legend["book's train figure"], legend["book's val figure"]
+    assert train.get_paths()[0].vertices.shape != val.get_paths()[0].vertices.shape
+    assert not fig.axes[0].texts  # no number printed over a whisker

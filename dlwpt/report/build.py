@@ -332,7 +332,8 @@ def comparison_row(r: pd.Series) -> dict[str, Any]:
     low, high = r["diff_ci_low"], r["diff_ci_high"]
     return {"family": r["family"], "quantity": quantity, "model_a": r["model_a"],
             "model_b": r["model_b"],
-            "seeds": f"{int(r['n_seeds'])} (seed {r['seeds']})", "test": r["test"] or "—",
+            "seeds": f"{int(r['n_seeds'])} (seed{'s' * (r['n_seeds'] > 1)} {r['seeds']})",
+            "test": r["test"] or "—",
             "value_a": value(r["value_a"]), "value_b": value(r["value_b"]),
             "diff": "—" if missing(r["diff"]) else number_in_unit(r["diff"], quantity),
             "interval": "—" if missing(low) else
