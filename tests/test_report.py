@@ -488,12 +488,13 @@ def test_thermometer_section(report):
             in parsed.texts["thermometer"])
     assert parsed.rows("thermometer-table") == [
         {"experiment": "hand_lr1e-4", "description": "hand_gradient; lr 0.01, 3 epochs, "
-         "inputs x1.0", "w": "5", "b": "-17", "final loss": "29.5", "status": "converged"},
+         "inputs x1.0", "w": "5", "b": "-17", "final loss": "29.5",
+         "status": "not converged: loss 29.5, a line's best 1.275"},
         {"experiment": "hand_lr1e-2", "description": "hand_gradient; lr 0.01, 4 epochs, "
          "inputs x1.0", "w": "3e+17", "b": "5e+15", "final loss": "—",
          "status": "diverged at epoch 3"}]
     assert '<tr class="diverged"><td>hand_lr1e-2' in page
-    assert 'class="badge diverged"' in page and 'class="badge ok"' in page
+    assert 'class="badge diverged"' in page and 'class="badge no"' in page
 
 
 def test_data_section_shows_each_datasets_facts(report):
@@ -1484,3 +1485,41 @@ def test_off_the_books_settings_nothing_is_compared_with_the_book(synthetic, tmp
     assert "departures" not in Page(page).ids
     assert [r["reproduces the book?"] for r in Page(page).rows("accuracy-table")] == [
         "no: book above"] * 3
+def test_a_fit_converges_only_at_the_best_lines_loss():
+    from dlwpt.report.inputs import best_line_loss, fit_converged
+
+    t_u, t_c = [1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0]
+    best = best_line_loss(t_u, t_c)
+    assert best == pytest.approx(0.45)
+    fit = {"t_u": t_u, "t_c": t_c, "diverged": False}
+    assert fit_converged(fit, best * 1.2)
+    assert not fit_converged(fit, best * 10)  # stuck far above, like lr 1e-4's 29.0
+    assert not fit_converged(fit | {"diverged": True}, best)
+
+
+def test_comparison_seeds_are_a_count_and_the_list():
+    from dlwpt.report.build import comparison_row
+
+    row = pd.Series({"family": "all_pairs", "quantity": "val_acc", "model_a": "a",
+                     "model_b": "b", "seeds": "0", "n_seeds": 1, "test": "mcnemar_exact",
+                     "value_a": 0.8, "value_b": 0.7, "diff": 0.1, "diff_ci_low": 0.05,
+                     "diff_ci_high": 0.15, "only_a_correct": 10, "only_b_correct": 2,
+                     "p_value": 0.01, "p_adjusted": 0.02, "verdict": "a_better"})
+    assert comparison_row(row)["seeds"] == "1 (seed 0)"
+
+
+def test_accuracy_chart_marks_the_books_train_and_val_apart_without_value_labels():
+    from dlwpt.report.figures import accuracy_chart
+
+    per_model = pd.DataFrame({"n_seeds": [1, 1], "train_mean": [0.8, 0.7], "val_mean": [0.75, 0.6],
+                              "train_low": [np.nan] * 2, "train_high": [np.nan] * 2,
+                              "val_low": [0.7, 0.55], "val_high": [0.8, 0.65],
+                              "book_train": [0.9, 0.95], "book_val": [0.85, 0.88]},
+                             index=["a", "b"])
+    runs = pd.DataFrame({"model": ["a", "b"], "train_acc": [0.8, 0.7], "val_acc": [0.75, 0.6]})
+    fig = accuracy_chart(per_model, runs, None)
+    legend = {t.get_text(): h for t, h in zip(fig.legends[0].get_texts(),
+                                              fig.legends[0].legend_handles, strict=True)}
+    train, val = legend["book's train figure"], legend["book's val figure"]
+    assert train.get_paths()[0].vertices.shape != val.get_paths()[0].vertices.shape
+    assert not fig.axes[0].texts  # no number printed over a whisker

@@ -503,7 +503,7 @@ def test_the_claims_cite_the_sweeps_beside_their_two_model_test(swept):
     lines = {}
     for key in ("width", "l2", "dropout", "res_deep", "fc"):
         start = page.index(f'id="claim-{key}"')
-        end = page.find('<div class="claim"', start)
+        end = page.find('<details class="claim"', start)
         block = page[start:end if end > 0 else page.index("</section>", start)]
         lines[key] = [(sweep, code, html.unescape(Page(words).text)) for code, sweep, words in
                       re.findall(r'<li data-verdict="([a-z_]+)" data-sweep="([a-z0-9_]+)">'

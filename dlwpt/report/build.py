@@ -32,7 +32,7 @@ from dlwpt.report.formats import (
     unsigned_points,
 )
 from dlwpt.report.header import claim_rows, departures, not_comparable, what_ran
-from dlwpt.report.inputs import load_benchmarks, load_thermometer
+from dlwpt.report.inputs import best_line_loss, fit_converged, load_benchmarks, load_thermometer
 from dlwpt.report.page import render_page
 from dlwpt.report.stats import (
     book_delta_points,
@@ -333,7 +333,9 @@ def comparison_row(r: pd.Series) -> dict[str, Any]:
         else (points if quantity == "gap" else acc)
     low, high = r["diff_ci_low"], r["diff_ci_high"]
     return {"family": r["family"], "quantity": quantity, "model_a": r["model_a"],
-            "model_b": r["model_b"], "seeds": r["seeds"], "test": r["test"] or "—",
+            "model_b": r["model_b"],
+            "seeds": f"{int(r['n_seeds'])} (seed{'s' * (r['n_seeds'] > 1)} {r['seeds']})",
+            "test": r["test"] or "—",
             "value_a": value(r["value_a"]), "value_b": value(r["value_b"]),
             "diff": "—" if missing(r["diff"]) else number_in_unit(r["diff"], quantity),
             "interval": "—" if missing(low) else
@@ -438,6 +440,8 @@ def thermometer_view(fits: list[dict[str, Any]], sink: FigureSink) -> dict[str, 
             "w": number(final.get("w")), "b": number(final.get("b")),
             "loss": number(final_loss(fit)), "diverged": bool(fit["diverged"]),
             "diverged_epoch": fit.get("diverged_epoch"),
+            "converged": fit_converged(fit, final_loss(fit)),
+            "best_loss": number(best_line_loss(fit["t_u"], fit["t_c"])),
         })
     return {
         "fits": rows,

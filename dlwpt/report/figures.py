@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator, NullFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 from PIL import Image
 
 from dlwpt.io import atomic_path
@@ -32,8 +32,9 @@ TRAIN_COLOR, VAL_COLOR, LOSS_COLOR = "#4c72b0", "#dd8452", "#55a868"
 DIVERGED_COLOR = "#c0392b"
 LOSS_CEILING = 1e30  # a diverged loss runs off the top of its panel instead of breaking the axis
 STYLE = {
-    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
-    "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
+    # at DPI 110 a point is 1.5 px: 8 pt is 12 px, legible when the page shrinks a wide figure
+    "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
+    "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False,
     "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": DPI,
     "savefig.dpi": DPI, "figure.facecolor": "white", "svg.hashsalt": "dlwpt",
 }
@@ -95,58 +96,50 @@ class FigureSink:
 
 
 def log_scale(axis: Any, limits: tuple[float, float]) -> None:
-    """A log y axis with explicit limits (autoscaling overflows on a diverged loss)
-    and labels on the decades only, which keeps small panels legible."""
+    """A log y axis with explicit limits (autoscaling overflows on a diverged loss), labelled
+    on the decades, and at 1, 2 and 5 of each decade when it spans under two (a short loss
+    range would otherwise have no label at all)."""
     axis.set_yscale("log")
     axis.set_ylim(*limits)
+    if math.log10(limits[1] / limits[0]) < 2:
+        axis.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axis.yaxis.set_minor_formatter(NullFormatter())
 
 
-# Long: one figure, drawn in order (bars, intervals, seeds, the book's marks, labels).
 def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
                    winner: str | None) -> Figure:
-    """The book's grouped bars (train vs val per model), with 95% intervals (per_model's
-    {split}_low/high), the book's values and each seed's point.
-
-    The y axis starts near 0.5, chance level for the two-class task, so the differences between
-    models (a few points) stay visible; it goes lower only to show a model at or below chance.
-    """
+    """Train and validation accuracy per model as dots (the mean) with 95% interval whiskers
+    (per_model's {split}_low/high), each seed's value and the book's train and val figures as
+    two marker shapes. Dots, not bars: the axis is cut near chance (0.5) so the few points
+    between models stay visible, and a bar's length would then mean nothing."""
     models = list(per_model.index)
     fig = Figure(figsize=(max(6.0, 1.0 * len(models) + 2), 4.0), layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(models))
-    width = 0.38
     multi_seed = per_model["n_seeds"].max() > 1
-    for offset, split, color in ((-width / 2, "train", TRAIN_COLOR), (width / 2, "val", VAL_COLOR)):
+    for offset, split, color, book_marker in ((-0.17, "train", TRAIN_COLOR, "D"),
+                                              (0.17, "val", VAL_COLOR, "*")):
         means = per_model[f"{split}_mean"].to_numpy()
-        ax.bar(x + offset, means, width, color=color, label=f"{split} (ours)", zorder=2)
         # 95% intervals: Wilson (validation, one seed) or t over seeds; absent ones are NaN.
         low, high = per_model[f"{split}_low"].to_numpy(), per_model[f"{split}_high"].to_numpy()
         shown = np.isfinite(low) & np.isfinite(high) & np.isfinite(means)
-        if shown.any():
-            ax.errorbar((x + offset)[shown], means[shown],
-                        yerr=[means[shown] - low[shown], high[shown] - means[shown]],
-                        fmt="none", ecolor="#333", capsize=3, lw=1.2, zorder=3)
+        ax.errorbar((x + offset)[shown], means[shown],
+                    yerr=[means[shown] - low[shown], high[shown] - means[shown]],
+                    fmt="none", ecolor=color, capsize=4, lw=1.4, zorder=3)
+        ax.scatter(x + offset, means, s=45, color=color, zorder=4,
+                   label=f"{split} accuracy (ours, mean)")
         for i, model in enumerate(models):
             seeds = runs.loc[runs["model"] == model, f"{split}_acc"].to_numpy()
-            ax.scatter(np.full(len(seeds), x[i] + offset), seeds, s=10, color="#222",
+            ax.scatter(np.full(len(seeds), x[i] + offset + 0.08), seeds, s=10, color="#222",
                        zorder=4, linewidths=0)
-            book = per_model.loc[model, f"book_{split}"]
-            if not pd.isna(book):
-                ax.hlines(book, x[i] + offset - width / 2, x[i] + offset + width / 2,
-                          colors="black", linewidth=2.2, zorder=5)
+        ax.scatter(x + offset, per_model[f"book_{split}"].to_numpy(dtype=float),
+                   marker=book_marker, s=70 if book_marker == "*" else 36, facecolors="none",
+                   edgecolors="black", linewidths=1.3, zorder=5, label=f"book's {split} figure")
     scores = runs[["train_acc", "val_acc"]].to_numpy(dtype=float)
     lowest = float(np.nanmin(scores)) if np.isfinite(scores).any() else 0.5
-    bottom = min(0.5, math.floor((lowest - 0.05) * 20) / 20)
+    bottom = min(0.45, math.floor((lowest - 0.05) * 20) / 20)
     ax.axhline(0.5, color="#888", ls=":", lw=1, zorder=1)
-    for i, model in enumerate(models):  # inside a tall bar, above a short one
-        value = per_model.loc[model, "val_mean"]
-        if pd.isna(value):  # diverged in its first epoch: no bar to label
-            continue
-        inside = value - bottom > 0.1
-        ax.annotate(f"{value:.3f}", (x[i] + width / 2, bottom if inside else value),
-                    xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
-                    fontsize=7, rotation=90, color="white" if inside else "#333", zorder=6)
     rotate = len(models) > 6
     ax.set_xticks(x, [f"★ {m}" if m == winner else m for m in models],
                   rotation=30 if rotate else 0, ha="right" if rotate else "center")
@@ -154,17 +147,15 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
         winner_label = ax.get_xticklabels()[models.index(winner)]
         winner_label.set_fontweight("bold")
         winner_label.set_color(VAL_COLOR)
-    ax.set_ylim(bottom, 1.06)
-    ax.set_ylabel("accuracy (dotted: chance)")
+    ax.set_ylim(bottom, 1.02)
+    ax.set_ylabel(f"accuracy (axis from {bottom:.2f}; dotted: chance)")
     ax.grid(axis="x", visible=False)
     handles, _ = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color="black", lw=2.2, label="book"),
-                Line2D([], [], marker="o", ls="", color="#222", ms=3, label="each seed")]
-    handles.append(Line2D([], [], color="#333", lw=1.2, label=(
-        "95% interval of the mean (t over seeds)" if multi_seed
-        else "95% interval (Wilson, validation images only)")))
-    ax.legend(handles=handles, loc="upper center", ncols=min(len(handles), 3), frameon=False,
-              bbox_to_anchor=(0.5, 1.16))
+    handles += [Line2D([], [], marker="o", ls="", color="#222", ms=3, label="each seed"),
+                Line2D([], [], color="#333", lw=1.4, label=(
+                    "95% interval of the mean (t over seeds)" if multi_seed
+                    else "95% interval (Wilson, validation images only)"))]
+    fig.legend(handles=handles, loc="outside upper center", ncols=3, frameon=False)
     return fig
 
 
@@ -258,7 +249,7 @@ def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
     ax.set_xlabel("t_u (unknown units)")
     ax.set_ylabel("t_c (°C)")
     ax.set_title("measurements and fitted models")
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(frameon=False)
     ncols = min(3, len(experiments))
     grid = np.atleast_1d(right.subplots(math.ceil(len(experiments) / ncols), ncols)).ravel()
     for axis, exp in zip(grid, experiments, strict=False):
@@ -278,15 +269,15 @@ def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
         plotted = np.concatenate([finite_series(v) for _, v in series])
         if np.isfinite(plotted).any():
             log_scale(axis, (np.nanmin(plotted) / 1.5, min(np.nanmax(plotted) * 1.5, LOSS_CEILING)))
-        axis.set_title(exp["experiment"] + (" — DIVERGED" if diverged else ""), fontsize=8,
+        axis.set_title(exp["experiment"] + (" — DIVERGED" if diverged else ""), fontsize=9,
                        color=DIVERGED_COLOR if diverged else "black",
                        fontweight="bold" if diverged else "normal")
         if len(series) > 1:
-            axis.legend(fontsize=6, frameon=False)
+            axis.legend(frameon=False)
     for axis in grid[len(experiments):]:
         axis.set_visible(False)
-    right.supxlabel("epoch", fontsize=8)
-    right.supylabel("loss (log scale)", fontsize=8)
+    right.supxlabel("epoch")
+    right.supylabel("loss (log scale)")
     return fig
 
 

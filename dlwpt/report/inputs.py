@@ -67,6 +67,23 @@ def load_thermometer(paths: list[Path], experiments: list[str]) -> list[dict[str
                                          e["experiment"]))
 
 
+FIT_TOLERANCE = 1.25  # a fit converged when its final loss is within 25% of the best line's
+
+
+def best_line_loss(t_u: list[float], t_c: list[float]) -> float:
+    """The lowest mean squared error a line w * t_u + b reaches on the measurements (least
+    squares): the loss the book's good fits end at (2.93 on its data)."""
+    x, y = np.asarray(t_u, dtype=float), np.asarray(t_c, dtype=float)
+    w, b = np.polyfit(x, y, 1)
+    return float(np.mean((w * x + b - y) ** 2))
+
+
+def fit_converged(fit: dict[str, Any], loss: float | None) -> bool:
+    """Whether a fit's final loss reached the best line's loss (within FIT_TOLERANCE)."""
+    return (not fit["diverged"] and loss is not None
+            and loss <= FIT_TOLERANCE * best_line_loss(fit["t_u"], fit["t_c"]))
+
+
 def tensor_array(tensors: dict[str, Any], key: str, path: Path) -> np.ndarray:
     """A tensor of an ingest file as a numpy array (float32 unless it is uint8 pixels)."""
     value = tensors.get(key)
