@@ -213,7 +213,8 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
             "train": acc(row.train_mean), "train_spread": spread(row, "train"),
             "book_val": acc(row.book_val), "book_train": acc(row.book_train),
             "delta": "—" if delta is None else f"{delta:+.1f}",
-            "reproduces": ("not comparable: " + not_comparable(found, model)
+            "reproduces": (": ".join(filter(None, ["not comparable",
+                                                   not_comparable(found, model, own=True)]))
                            if not_comparable(found, model) else reproduces_book(row) or "—"),
             "params": integer(row.n_params), "seconds_per_epoch": seconds(row.seconds_per_epoch),
         })

@@ -69,10 +69,11 @@ def departure_line(found: Sequence[dict[str, Any]]) -> str | None:
             + ". The book comparisons below are not a test of reproduction.")
 
 
-def not_comparable(found: Sequence[dict[str, Any]], model: str) -> str | None:
-    """Why `model`'s figures cannot be set against the book's, or None (the book's settings)."""
+def not_comparable(found: Sequence[dict[str, Any]], model: str, own: bool = False) -> str | None:
+    """Why `model`'s figures cannot be set against the book's, or None (the book's settings);
+    `own`: only the departures of this model's entry (the run's are said once, at the top)."""
     words = [d["short"] or d["words"] for d in found
-             if not d["models"] or model in d["models"]]
+             if (not d["models"] and not own) or model in d["models"]]
     return "; ".join(words) or None
 
 
