@@ -129,7 +129,9 @@ def estimate_lines(estimate: Estimate, seeds: Sequence[int]) -> list[str]:
     runs = {job.run for job in training if job.run}
     where = f"--cores {estimate.asked}" + (
         f" laid out on this machine's {estimate.cores} CPUs" if estimate.asked > estimate.cores
-        else "") + (f", {training[0].threads} threads per training job" if training else "")
+        else "")
+    if training:
+        where += f", {plural(training[0].threads, 'thread')} per training job"
     if math.isfinite(estimate.gpus) and any(job.gpu for job in estimate.jobs):
         where += f", --resources gpu={int(estimate.gpus)}"
     what = f"{counted(len(training), runs, seeds)} and " if training else ""
