@@ -13,7 +13,7 @@
 # comparisons.csv, report.html); BENCHMARKS.md's GPU section is where the figures go.
 set -uo pipefail
 [ $# -eq 1 ] || { echo "usage: bash bench/gpu_session.sh OUTDIR" >&2; exit 2; }
-out=$(mkdir -p "$1" && cd "$1" && pwd)
+outdir=$(mkdir -p "$1" && cd "$1" && pwd)
 python=python3
 if [ -x .venv/bin/python ]; then
   python=.venv/bin/python
@@ -27,15 +27,15 @@ if [ -z "${DLWPT_CIFAR10:-}" ] && [ -f .gpu-data/cifar-jpeg.tar ]; then
   export DLWPT_CIFAR10=$PWD/.gpu-data/cifar10
 fi
 export PYTHONPATH=$PWD
-nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
+nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$outdir/gpu.txt"
 $python -m snakemake --cores 16 --resources gpu=1 --configfile bench/gpu.yaml \
-  results/data/cifar2.pt > "$out/ingest.log" 2>&1
-timeout 120 $python -m pytest -q tests/test_engine.py -k cuda 2>&1 | tail -5 | tee "$out/cuda-test.txt"
+  results/data/cifar2.pt > "$outdir/ingest.log" 2>&1
+timeout 120 $python -m pytest -q tests/test_engine.py -k cuda 2>&1 | tail -5 | tee "$outdir/cuda-test.txt"
 timeout 200 $python bench/bench_train.py --device cuda --epochs 3 \
-  --models net width batch_norm res res_deep fc_512 2>&1 | tee "$out/bench.txt"
+  --models net width batch_norm res res_deep fc_512 2>&1 | tee "$outdir/bench.txt"
 timeout 420 $python -m snakemake --cores 16 --resources gpu=2 --configfile bench/gpu.yaml \
-  > "$out/zoo.log" 2>&1
-grep -H "claimed GPU\|waiting for one to free up" logs/train_model/*/*.log > "$out/claims.txt"
-cp -r results/train results/metrics.csv results/comparisons.csv results/report.html "$out/" \
+  > "$outdir/zoo.log" 2>&1
+grep -H "claimed GPU\|waiting for one to free up" logs/train_model/*/*.log > "$outdir/claims.txt"
+cp -r results/train results/metrics.csv results/comparisons.csv results/report.html "$outdir/" \
   2>/dev/null
-tail -3 "$out/zoo.log"
+tail -3 "$outdir/zoo.log"
