@@ -52,13 +52,16 @@ def proc_stat(pid: int, proc: Path) -> tuple[str, int, str] | None:
     return fields[0], int(fields[1]), fields[19]
 
 
+def running(pid: int, start: str, proc: Path = PROC) -> bool:
+    """Whether `pid` is the live process that started at `start` (not a reused pid)."""
+    stat = proc_stat(pid, proc)
+    return stat is not None and stat[0] not in ("Z", "X") and stat[2] == start
+
+
 def alive(watched: Watched, original_ppid: int, proc: Path = PROC) -> bool:
     if os.getppid() != original_ppid and watched.pid == original_ppid:
         return False  # reparented: the direct parent died
-    if watched.start is None:
-        return True
-    stat = proc_stat(watched.pid, proc)
-    return stat is not None and stat[0] not in ("Z", "X") and stat[2] == watched.start
+    return watched.start is None or running(watched.pid, watched.start, proc)
 
 
 def snakemake_command(argv: Sequence[str], executable: str,
@@ -116,10 +119,10 @@ def live_record(record: Path = RECORD) -> dict[str, Any] | None:
     """The run record if the process it names still lives (the same pid and start time)."""
     try:
         found = json.loads(record.read_text())
-        watched = Watched(int(found["pid"]), str(found["start"]), True)
+        pid, start = int(found["pid"]), str(found["start"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return found if alive(watched, os.getppid()) else None
+    return found if running(pid, start) else None
 
 
 def claim(argv: Sequence[str], executable: str, environ: Mapping[str, str],
