@@ -24,11 +24,9 @@ from tests.helpers.cifar10 import make_official_tarball, official_batches
 from tests.helpers.data import REPO
 from tests.helpers.fetch_data import REFERENCE
 from tests.helpers.http_server import DataServer
+from tests.helpers.mirror import UNSET
 
 VENV = Path(sys.executable).parent.parent
-# Left out of the environment: the data variables, and what an enclosing `make test` passes on
-# to a make it starts (its command-line variables, DATA= among them).
-UNSET = ("DLWPT_DATA", "DLWPT_CIFAR10", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
 
 
 def clean_env() -> dict[str, str]:
