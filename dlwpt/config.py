@@ -202,7 +202,8 @@ def load_schema(path: str | Path) -> dict[str, Any]:
 
 def check_names(config: dict[str, Any]) -> None:
     """Names the results layout takes: results/train/sweeps/ holds the sweep points and every
-    run folder holds seed<k>/ folders, so a model or sweep so named would share them."""
+    run folder holds seed<k>/ folders, so a model or sweep so named would share them. A sweep
+    named like a model would read as that model on the page (its section, its comparisons)."""
     seed_like = re.compile(r"seed\d+")
     for where, names in (("models", config["models"]), ("sweeps", given_sweeps(config))):
         for name in names:
@@ -210,6 +211,9 @@ def check_names(config: dict[str, Any]) -> None:
                 raise ValueError(f"{where}.{name}: the name {name!r} is taken by the results "
                                  f"layout (results/train/{SWEEPS_ROOT}/<sweep>/, "
                                  f"<run>/seed<k>/): rename it")
+            if where == "sweeps" and name in config["models"]:
+                raise ValueError(f"sweeps.{name}: the name {name!r} is also a model's "
+                                 f"(models.{name}): a sweep needs a name of its own, rename it")
 
 
 def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:

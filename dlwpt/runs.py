@@ -22,7 +22,7 @@ TRAIN_KEYS = ("device", "gpus", "loop", "cuda_graphs", "subsample", "checkpoint_
 
 
 def run_name(run: str, seed: int) -> str:
-    """`res_deep/seed1`, `sweeps/width/n_chans1~64/seed0`: the run's name everywhere."""
+    """`res_deep/seed1`, `sweeps/channels/n_chans1~64/seed0`: the run's name everywhere."""
     return f"{run}/seed{seed}"
 
 

@@ -56,13 +56,13 @@ def test_the_defaults_and_the_quick_config_pass(config):
     expected["train"].update(device="cpu", seeds=[0], subsample=1000)
     expected["train"]["defaults"]["epochs"] = 2
     expected["models"]["res_deep"]["n_blocks"] = 4
-    expected["sweeps"] = {"width": {"base": "width", "settings": {"n_chans1": [8, 16]}}}
+    expected["sweeps"] = {"channels": {"base": "width", "settings": {"n_chans1": [8, 16]}}}
     for name in ("autograd_sgd", "autograd_adam", "split_sgd", "nn_linear", "nn_seq_tanh13",
                  "nn_named_tanh8"):
         expected["thermometer"]["experiments"][name]["epochs"] = 500
     assert quick == expected and list(quick["models"]) == list(config["models"])
     points = sweep_runs(configured_sweeps(quick))
-    assert points == ["sweeps/width/n_chans1~8", "sweeps/width/n_chans1~16"]
+    assert points == ["sweeps/channels/n_chans1~8", "sweeps/channels/n_chans1~16"]
     assert [run_settings(quick, run)["n_chans1"] for run in points] == [8, 16]
     assert {run_settings(quick, run)["epochs"] for run in [*quick["models"], *points]} == {2}
     assert model_config(quick, "res_deep")["n_blocks"] == 4
@@ -249,6 +249,13 @@ def test_a_configfile_class_set_replaces_the_default_one(quick_pipeline, tmp_pat
     ("models: {seed0: {arch: Net}}", f"config: models.seed0: the name 'seed0' {TAKEN}"),
     ("sweeps: {seed1: {base: width, settings: {n_chans1: [8]}}}",
      f"config: sweeps.seed1: the name 'seed1' {TAKEN}"),
+    # a sweep named like a model would read as that model on the page
+    ("sweeps: {width: {base: width, settings: {n_chans1: [8]}}}",
+     "config: sweeps.width: the name 'width' is also a model's (models.width): a sweep needs a "
+     "name of its own, rename it"),
+    ("sweeps: {l2: {base: net, settings: {l2: [0.0]}}}",
+     "config: sweeps.l2: the name 'l2' is also a model's (models.l2): a sweep needs a name of "
+     "its own, rename it"),
 ])
 def test_a_refused_config_prints_one_line_and_no_traceback(tmp_path, setting, line):
     bad = tmp_path / "bad.yaml"

@@ -220,7 +220,7 @@ def test_the_quick_runs_terminal_names_each_epochs_run_and_estimates_before_the_
             if re.search(r"(\S+)/seed(\d+) epoch \d+/\d+ loss ", line)}
     assert len(epochs) == 12 * 2 and all(
         re.search(r"(^|\s)\S+/seed0 epoch [12]/2 loss ", line) for line in epochs), epochs[:3]
-    assert "sweeps/width/n_chans1~8" in runs and "res_deep" in runs and len(runs) == 12
+    assert "sweeps/channels/n_chans1~8" in runs and "res_deep" in runs and len(runs) == 12
     whole_run = [line for line in terminal
                  if re.search(r"run: \d+% of the expected work, about \S+ left", line)]
     assert len(whole_run) >= 12, whole_run

@@ -179,24 +179,24 @@ def test_headline_interval_chart_verdict_matrix_and_claims_are_shown(opened_repo
 
 def test_the_sweep_section_shows_its_figure_trend_verdicts_and_points(opened_report,
                                                                       quick_pipeline):
-    """The quick config's width sweep as laid out: its figure decoded and visible within the
+    """The quick config's channels sweep as laid out: its figure decoded and visible within the
     window's width, one trend line per curve (training, validation, gap) with its verdict, the
-    best point named as comparisons.csv's sweep:width rows say, and its table of points."""
-    block = opened_report.find_element("id", "sweep-width")
+    best point named as comparisons.csv's sweep:channels rows say, and its table of points."""
+    block = opened_report.find_element("id", "sweep-channels")
     opened_report.execute_script("arguments[0].scrollIntoView()", block)
     assert block.is_displayed()
-    (image,) = [i for i in page_images(opened_report) if i["alt"].startswith("sweep width")]
-    sweep_png = Image.open(quick_pipeline / "results" / "report_figures" / "sweep_width.png")
+    (image,) = [i for i in page_images(opened_report) if i["alt"].startswith("sweep channels")]
+    sweep_png = Image.open(quick_pipeline / "results" / "report_figures" / "sweep_channels.png")
     assert image["natural"] == sweep_png.size, image
     assert image["width"] == pytest.approx(image["column"], abs=1), image
     assert image["x"] + image["width"] <= opened_report.execute_script("return innerWidth")
-    trends = block.find_elements("css selector", "#sweep-width-trends li")
+    trends = block.find_elements("css selector", "#sweep-channels-trends li")
     assert [t.get_attribute("data-curve") for t in trends] == ["train_acc", "val_acc", "gap"]
     assert all(t.is_displayed() and t.get_attribute("data-verdict") for t in trends)
     comparisons = pd.read_csv(quick_pipeline / "results" / "comparisons.csv")
-    (best,) = comparisons.loc[comparisons["family"] == "sweep:width", "model_a"].unique()
-    assert block.find_element("id", "sweep-width-best").get_attribute("data-best") == best
-    rows = block.find_elements("css selector", "#sweep-width-points tbody tr")
+    (best,) = comparisons.loc[comparisons["family"] == "sweep:channels", "model_a"].unique()
+    assert block.find_element("id", "sweep-channels-best").get_attribute("data-best") == best
+    rows = block.find_elements("css selector", "#sweep-channels-points tbody tr")
     assert [r.find_element("tag name", "td").text for r in rows] == ["8", "16"]
 
 

@@ -19,7 +19,7 @@ REPORT = {("make_report", ""), ("publish_report", ""), ("all", "")}
 ZOO = {("train_model", f"model={m}, seed=0") for m in (
     "fc_512", "fc_deep", "net", "width", "l2", "dropout", "batch_norm", "depth", "res", "res_deep",
     # the quick config's two-point sweep: runs of their own, on the same cifar2.pt
-    "sweeps/width/n_chans1~8", "sweeps/width/n_chans1~16")}
+    "sweeps/channels/n_chans1~8", "sweeps/channels/n_chans1~16")}
 
 
 def plan(workdir: Path, *configfiles: str) -> tuple[set[tuple[str, str]], list[dict]]:

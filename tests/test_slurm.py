@@ -135,7 +135,7 @@ def test_the_quick_run_goes_through_slurm(cluster, local_ingest, tmp_path):
     assert (work / "results/report.html").stat().st_size > 0
     with open(work / "results/metrics.csv") as f:
         assert sorted(row["model"] for row in csv.DictReader(f)) == [
-            "net", "res_deep", "sweeps/width/n_chans1~16", "sweeps/width/n_chans1~8"]
+            "net", "res_deep", "sweeps/channels/n_chans1~16", "sweeps/channels/n_chans1~8"]
     for model in ("net", "res_deep"):
         for name in ("summary.json", "metrics.csv", "model.pt"):
             assert (work / f"results/train/{model}/seed0/{name}").is_file()

@@ -665,9 +665,13 @@ def size_check(folder: Path, inputs: dict[str, Any], config: dict[str, Any]) -> 
           f"bytes, of which the sweeps section {len(section.encode()):,}")
     assert size < MAX_PAGE_BYTES, size
     assert len(re.findall(r"<img ", section)) == 4
+    # the claims cite the shipped sweeps by their swept setting, each linked to its block
+    cited = re.findall(r'data-sweep="([a-z0-9_]+)">Sweep <a href="#sweep-\1">', page)
+    assert sorted(set(cited)) == ["blocks", "channels", "dropout_p", "l2_penalty"]
+    assert all(f'id="sweep-{name}"' in section for name in cited)
     families = read_comparisons(folder)["family"].value_counts().to_dict()
     assert {f: n for f, n in families.items() if f.startswith("sweep:")} == {
-        "sweep:width": 4, "sweep:l2": 4, "sweep:dropout": 4, "sweep:depth": 13}
+        "sweep:channels": 4, "sweep:l2_penalty": 4, "sweep:dropout_p": 4, "sweep:blocks": 13}
     assert families["all_pairs"] == 45  # the zoo's matrix is the zoo's alone
     return size
 

@@ -56,7 +56,7 @@ def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
         comparisons = list(csv.DictReader(f))
     families = [row["family"] for row in comparisons]
     assert {f: families.count(f) for f in set(families)} == {
-        "all_pairs": 45, "vs_best": 9, "claims": 6, "sweep:width": 1}
+        "all_pairs": 45, "vs_best": 9, "claims": 6, "sweep:channels": 1}
     assert {row["test"] for row in comparisons if row["family"] == "all_pairs"} == {
         "mcnemar_exact"}
     assert {row["verdict"] for row in comparisons if row["family"] == "claims"} == {
@@ -126,7 +126,7 @@ def test_adding_a_seed_trains_only_its_runs_and_rebuilds_the_report(quick_pipeli
     zoo = sorted(p.parent.parent.name for p in work.glob("results/train/*/seed0/summary.json"))
     assert len(zoo) == 10
     # the quick config's sweep points are runs too: each gets its seed 1
-    points = ["sweeps/width/n_chans1~8", "sweeps/width/n_chans1~16"]
+    points = ["sweeps/channels/n_chans1~8", "sweeps/channels/n_chans1~16"]
     assert plan({"seeds": [0, 1]}) == trainings(zoo + points, 1) | report
 
     models = ["net", "res_deep"]
