@@ -132,7 +132,8 @@ def test_the_quick_run_goes_through_slurm(cluster, local_ingest, tmp_path):
                        env=cluster, checkout=CHECKOUT)
     output = result.stdout + result.stderr
 
-    assert (work / "results/report.html").stat().st_size > 0
+    page = (work / "results/report.html").read_text()
+    assert 'id="claims-verdicts"' in page and ">net<" in page and ">res_deep<" in page
     with open(work / "results/metrics.csv") as f:
         assert sorted(row["model"] for row in csv.DictReader(f)) == [
             "net", "res_deep", "sweeps/channels/n_chans1~16", "sweeps/channels/n_chans1~8"]
