@@ -72,11 +72,11 @@ SWEEPS: dict[str, dict[str, Any]] = {
         "book": {"n_blocks": 100, "shared_blocks": True},
         "runs": [[(0.900, 0.860), (0.904, 0.862), (0.897, 0.857)],   # 1, shared
                  [(0.902, 0.861), (0.898, 0.858), (0.905, 0.863)],   # 1, independent
-                 [(0.880, 0.850), (0.885, 0.853), (0.877, 0.846)],   # 5, shared
+                 [(0.855, 0.825), (0.860, 0.829), (0.852, 0.821)],   # 5, shared
                  [(0.930, 0.865), (0.926, 0.862), (0.934, 0.867)],   # 5, independent
-                 [(0.840, 0.820), (0.846, 0.826), (0.836, 0.815)],   # 20, shared
+                 [(0.815, 0.795), (0.821, 0.801), (0.811, 0.790)],   # 20, shared
                  [(0.950, 0.868), (0.955, 0.870), (0.947, 0.866)],   # 20, independent
-                 [(0.710, 0.700), (0.722, 0.706), (0.550, 0.520)],   # 100, shared (seed 2 diverges)
+                 [(0.770, 0.760), (0.782, 0.766), (0.550, 0.520)],   # 100, shared (seed 2 diverges)
                  [(0.970, 0.870), (0.966, 0.869), (0.974, 0.872)]]},  # 100, independent
 }
 DIVERGED = {("depth", 6, 2): 2}  # (sweep, point index, seed): the epoch it diverged at
@@ -592,8 +592,8 @@ def test_one_seed_fits_a_plain_line_and_compares_points_by_mcnemar(tmp_path):
 
 # lr x momentum, 6 points x 3 seeds: rising lines, broken by a few tenths of a point so no
 # series lies exactly on a line; validation accuracies stay on multiples of 1/2,000
-GRID = {"grid": {"runs": [[(0.80 + 0.01 * i + 0.003 * s + 0.002 * ((i + s) % 3),
-                            round(0.75 + 0.005 * i + 0.0015 * s + 0.0005 * ((i + 2 * s) % 3), 4))
+GRID = {"grid": {"runs": [[(0.80 + 0.01 * i + 0.003 * s + 0.002 * ((i * i + s) % 5),
+                            round(0.75 + 0.005 * i + 0.0015 * s + 0.0005 * ((i * i + 2 * s) % 5), 4))
                            for s in SEEDS] for i in range(6)]}}
 
 
