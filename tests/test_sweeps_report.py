@@ -591,9 +591,10 @@ def test_one_seed_fits_a_plain_line_and_compares_points_by_mcnemar(tmp_path):
 
 
 # lr x momentum, 6 points x 3 seeds: rising lines, broken by a few tenths of a point so no
-# series lies exactly on a line; validation accuracies stay on multiples of 1/2,000
+# series' point means lie exactly on a line; validation accuracies stay on multiples of 1/2,000
 GRID = {"grid": {"runs": [[(0.80 + 0.01 * i + 0.003 * s + 0.002 * ((i * i + s) % 5),
-                            round(0.75 + 0.005 * i + 0.0015 * s + 0.0005 * ((i * i + 2 * s) % 5), 4))
+                            round(0.75 + 0.005 * i + 0.0015 * s
+                                  + 0.0005 * ((i * i + 2 * s) % 5), 4))
                            for s in SEEDS] for i in range(6)]}}
 
 
