@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from dlwpt.report.build import stated_by_headline, verdict_matrix
+from dlwpt.report.build import verdict_matrix
 from dlwpt.results.comparisons import compare_runs, family_rows, pair_row, top_models
 from tests.helpers.data import REPO
 from tests.test_comparisons import run_table
@@ -52,7 +52,7 @@ def test_the_matrix_shows_what_the_headline_says(zoos):
     for table in zoos:
         top = top_models(table, MODELS)
         pairs = family_rows(table, "all_pairs")
-        matrix = verdict_matrix(MODELS, pairs, stated_by_headline(top))
+        matrix = verdict_matrix(MODELS, pairs, top["stated"])
         best, rows = top["best"], top["rows"]
         for other in rows["model_b"]:
             verdict = rows.loc[rows["model_b"] == other, "verdict"].iloc[0]
@@ -92,7 +92,7 @@ def test_a_pair_significant_for_the_headline_only_is_marked(zoos):
     assert (vs_best["p_adjusted"], all_pairs["p_adjusted"]) == pytest.approx((0.0389, 0.1687),
                                                                              abs=5e-5)
     assert (vs_best["verdict"], all_pairs["verdict"]) == ("a_better", "not_distinguishable")
-    matrix = verdict_matrix(MODELS, family_rows(table, "all_pairs"), stated_by_headline(top))
+    matrix = verdict_matrix(MODELS, family_rows(table, "all_pairs"), top["stated"])
     shown = cell(matrix, "m0", "m4")
     assert (shown["mark"], shown["headline"]) == ("▲", True) and matrix["headline"]
     assert shown["title"].endswith("the headline's test, m0 against each other model (Holm "

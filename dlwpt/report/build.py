@@ -238,7 +238,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
                               "each seed and the book's values"),
         "models": models,
         "runs": runs,
-        "matrix": verdict_matrix(list(per_model.index), pairs, stated_by_headline(top)),
+        "matrix": verdict_matrix(list(per_model.index), pairs, top["stated"]),
         "one_seed_pairs": int((pairs["test"] == MCNEMAR).sum()),
         "n_pairs": int(pairs["family_size"].max()) if pairs["family_size"].notna().any() else 0,
         "comparisons": [comparison_row(r) for _, r in comparisons.iterrows()],
@@ -301,15 +301,6 @@ MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"),
          NOT_DISTINGUISHABLE: ("○", "nd"), DIVERGED: ("×", "diverged")}
 
 
-def stated_by_headline(top: dict[str, Any]) -> pd.DataFrame:
-    """The vs_best rows the headline states, which the matrix shows in their place: with a
-    winner, every one (its "better than every model" is one test of k - 1 parts); without,
-    those it names not distinguishable from the best (its better-than rows it does not state:
-    the best was picked on the data)."""
-    rows = top["rows"]
-    return rows[rows["verdict"] == (A_BETTER if top["winner"] else NOT_DISTINGUISHABLE)]
-
-
 def verdict_matrix(models: list[str], pairs: pd.DataFrame,
                    headline: pd.DataFrame) -> dict[str, Any]:
     """Row model against column model (the all_pairs rows, except a pair the headline states
@@ -325,8 +316,7 @@ def verdict_matrix(models: list[str], pairs: pd.DataFrame,
             found = outcome(pairs, row_model, col_model)
             stated = outcome(headline, row_model, col_model) not in (None, found)
             source = headline if stated else pairs
-            found = outcome(source, row_model, col_model)
-            mark, cls = MARKS.get(found, ("", "none"))
+            mark, cls = MARKS.get(outcome(source, row_model, col_model), ("", "none"))
             row, flip = pair_row(source, row_model, col_model)
             tested = row is not None and not missing(row["p_value"])
             title = f"{row_model} vs {col_model}: " + (

@@ -307,12 +307,14 @@ def outcome(rows: pd.DataFrame, first: str, second: str) -> str | None:
 def top_models(table: pd.DataFrame, scored: list[str], family: str = VS_BEST) -> dict[str, Any]:
     """The headline (or a sweep's best point) from the vs_best rows: the best model, the seeds,
     the winner (the best, when better than every model that did not diverge), the runner-up
-    (the highest tested against the best: an identical twin has no test) and the rows.
-    `scored`: the models with a validation accuracy (a lone one is the best)."""
+    (the highest tested against the best: an identical twin has no test), the rows, and those
+    it states (`stated`: with a winner, every `a_better`; without, the models it names not
+    distinguishable; its other better-than rows it does not state, since the best was picked
+    on the data). `scored`: the models with a validation accuracy (a lone one is the best)."""
     rows = family_rows(table, family)
     if rows.empty:
         return {"best": scored[0] if len(scored) == 1 else None, "winner": None,
-                "runner_up": None, "seeds": [], "rows": rows}
+                "runner_up": None, "seeds": [], "rows": rows, "stated": rows}
     best = rows["model_a"].iloc[0]
     ranked = rows[rows["verdict"].isin(TESTED)].sort_values("value_b", ascending=False,
                                                             kind="stable")
@@ -320,4 +322,5 @@ def top_models(table: pd.DataFrame, scored: list[str], family: str = VS_BEST) ->
     winner = best if len(others) and (others["verdict"] == A_BETTER).all() else None
     return {"best": best, "winner": winner,
             "runner_up": ranked["model_b"].iloc[0] if len(ranked) else None,
-            "seeds": seeds_of(rows["seeds"].iloc[0]), "rows": rows}
+            "seeds": seeds_of(rows["seeds"].iloc[0]), "rows": rows,
+            "stated": rows[rows["verdict"] == (A_BETTER if winner else NOT_DISTINGUISHABLE)]}
