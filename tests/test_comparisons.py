@@ -253,11 +253,12 @@ def test_the_audit_headline_case_names_b_or_no_winner_never_a_tie():
         ab = rows[(rows["model_a"] == "a") & (rows["model_b"] == "b")]
         assert ab["verdict"].tolist() == ["b_better"], name
     top = top_models(table, ["a", "b", "c"])
-    assert set(top) == {"best", "winner", "runner_up", "seeds", "rows"}
+    assert set(top) == {"best", "winner", "runner_up", "seeds", "rows", "stated"}
     assert top["best"] == "b" and top["winner"] in ("b", None)
     assert top["winner"] == "b"
     assert top["runner_up"] == "a" and top["seeds"] == [0, 1, 2]
     assert top["rows"]["family"].eq("vs_best").all() and len(top["rows"]) == 2
+    assert top["stated"].equals(top["rows"])  # a winner: the headline states every row
 
 
 def test_an_extra_seed_shared_by_two_models_makes_a_one_pair_seed_family():
