@@ -21,10 +21,17 @@ the measured spread of a run's accuracy is larger (printed). Each pair of models
     (4) the unbiased crossed random-effects ANOVA variance (the rejected alternative),
     (5) exact McNemar on the counts pooled over seeds (all n x 2,000 predictions independent).
 
+`--part null` (in the default `all`) adds the tests that are not pairwise comparisons of
+validation accuracy, with no real effect: the sweep trend (dlwpt.statistics.trend_slope, the
+point-means fit, against the former fit over every run with seed intercepts) and the gap claim
+(dlwpt.results.comparisons.gap_difference against the seed-only paired t), under per-point (or
+per-model) image effects and an unstable point (or model).
+
 A simulation, not a test: docs/statistics.md quotes its output. It prints markdown tables and
-exits 1 when (1) exceeds 6% false positives under a-c. About a minute on 2 cores:
+exits 1 when (1) exceeds 6% false positives under a-c. About 6 minutes on 2 loaded cores:
 
     .venv/bin/python bench/calibrate_comparisons.py [--families 2000] [--seed 0] [--out FILE]
+    .venv/bin/python bench/calibrate_comparisons.py --part null  # the trend and gap tests only
     .venv/bin/python bench/calibrate_comparisons.py --difficulty 3.5 2  # easier images
     .venv/bin/python bench/calibrate_comparisons.py --unstable 3  # b: one model at 3 points
     .venv/bin/python bench/calibrate_comparisons.py --models 10 --families 500  # ten models
