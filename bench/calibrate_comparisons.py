@@ -21,10 +21,17 @@ the measured spread of a run's accuracy is larger (printed). Each pair of models
     (4) the unbiased crossed random-effects ANOVA variance (the rejected alternative),
     (5) exact McNemar on the counts pooled over seeds (all n x 2,000 predictions independent).
 
+`--part null` (in the default `all`) adds the tests that are not pairwise comparisons of
+validation accuracy, with no real effect: the sweep trend (dlwpt.statistics.trend_slope, the
+point-means fit, against the former fit over every run with seed intercepts) and the gap claim
+(dlwpt.results.comparisons.gap_difference against the seed-only paired t), under per-point (or
+per-model) image effects and an unstable point (or model).
+
 A simulation, not a test: docs/statistics.md quotes its output. It prints markdown tables and
-exits 1 when (1) exceeds 6% false positives under a-c. About a minute on 2 cores:
+exits 1 when (1) exceeds 6% false positives under a-c. About 6 minutes on 2 loaded cores:
 
     .venv/bin/python bench/calibrate_comparisons.py [--families 2000] [--seed 0] [--out FILE]
+    .venv/bin/python bench/calibrate_comparisons.py --part null  # the trend and gap tests only
     .venv/bin/python bench/calibrate_comparisons.py --difficulty 3.5 2  # easier images
     .venv/bin/python bench/calibrate_comparisons.py --unstable 3  # b: one model at 3 points
     .venv/bin/python bench/calibrate_comparisons.py --models 10 --families 500  # ten models
@@ -50,7 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dlwpt.provenance import cpu_model  # noqa: E402
-from dlwpt.statistics import holm, mcnemar_exact, two_source_difference  # noqa: E402
+from dlwpt.results.comparisons import Runs, gap_difference  # noqa: E402
+from dlwpt.statistics import holm, mcnemar_exact, trend_slope, two_source_difference  # noqa: E402
 
 N_IMAGES = 2000
 DIFFICULTY = (2.0, 2.0)  # mean and sd of alpha_i, logits
@@ -321,6 +329,77 @@ def tables(results: dict[tuple[str, int], Tally], families: int,
     return "\n".join(lines), failures
 
 
+# --- the sweep trend and the gap claims, under no real effect -----------------------------
+# A sweep: POINTS settings x n seeds, each run scored on the same images, with no trend;
+# logit p[q, s, i] = alpha_i + u[q, s] + v[q, i] (v: a point-by-image effect that persists
+# over seeds). A gap claim: two models with the same expected train - val gap, the train
+# accuracy a figure with seed noise of TRAIN_SD points. Each model or point's seed effect and
+# per-image sd as in a-c; "unstable": the last point, or model a, at the `unstable` points.
+POINTS = 5
+TRAIN_SD = 0.5  # sd of a run's training accuracy over seeds, points
+NULL_CASES = (("no per-image effect", 0.0, False), ("one unstable", 0.0, True),
+              ("persistent per-image effects", 1.0, False),
+              ("both", 1.0, True))
+
+
+def accuracies(rng, difficulty, seed_sd, image_sd, families, n):
+    """families x units x seeds accuracies, and the per-image correctness."""
+    beta = np.zeros(len(seed_sd))
+    correct = draw(rng, difficulty, beta, seed_sd, image_sd, families, n)
+    return correct.sum(axis=3, dtype=np.int32) / N_IMAGES, correct
+
+
+def run_level_slope_p(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The former trend test: OLS over every run with one intercept per seed (families x
+    points x seeds), closed form; df = runs - 1 - seeds."""
+    _, points, n = y.shape
+    xc = (x - x.mean())[None, :, None]
+    yc = y - y.mean(axis=1, keepdims=True)
+    sxx = n * float((xc ** 2).sum())
+    slope = (xc * yc).sum(axis=(1, 2)) / sxx
+    df = points * n - 1 - n
+    rss = ((yc - slope[:, None, None] * xc) ** 2).sum(axis=(1, 2))
+    return t_p(slope, np.sqrt(rss / df / sxx), np.full(len(slope), df))
+
+
+def null_rates(unstable: float, families: int, seed: int, difficulty) -> list[str]:
+    """Markdown rows: false positives of the trend tests (sweeps) and the gap tests (claims)."""
+    x = np.arange(POINTS, dtype=float)
+    rows = []
+    for stream, (text, image_sd, shaky) in enumerate(NULL_CASES):
+        for n in SEED_COUNTS:
+            rng = np.random.default_rng([seed, 100 + stream, n])
+            spread = math.hypot(difficulty[1], image_sd)
+            slope = expected(difficulty[0], spread)[1]
+            sd = np.full(POINTS, 0.3 / 100 / slope)
+            if shaky:
+                sd[-1] = unstable / 100 / slope
+            counts = np.zeros(6)
+            for start in range(0, families, CHUNK):
+                size = min(CHUNK, families - start)
+                val, _ = accuracies(rng, difficulty, sd, image_sd, size, n)
+                train = 0.95 + rng.normal(0, TRAIN_SD / 100, val.shape)
+                seeds = np.tile(np.arange(n), POINTS)
+                for k, y in enumerate((val, train - val)):
+                    counts[k] += (run_level_slope_p(y, x) < LEVEL).sum()
+                    counts[2 + k] += sum(trend_slope(np.repeat(x, n), f.ravel(), seeds).p < LEVEL
+                                         for f in y)
+                val, correct = accuracies(rng, difficulty, sd[[-1, 0]], image_sd, size, n)
+                gaps = 0.95 + rng.normal(0, TRAIN_SD / 100, val.shape) - val
+                for f in range(size):
+                    runs = Runs(["a", "b"], {}, {}, set(), {(m, s): correct[f, j, s]
+                                                           for j, m in enumerate("ab")
+                                                           for s in range(n)})
+                    diff = gap_difference(runs, "a", "b", range(n), gaps[f, 0] - gaps[f, 1])
+                    counts[4] += diff.p < LEVEL
+                    counts[5] += stats.ttest_rel(gaps[f, 0], gaps[f, 1]).pvalue < LEVEL
+            rows.append(f"| {text} | {n} | {families} | "
+                        + " | ".join(percent(c, families) for c in counts[[2, 0, 3, 1, 4, 5]])
+                        + " |")
+            print(f"null {text}, {n} seeds", file=sys.stderr)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", type=int, default=2000,
@@ -334,21 +413,37 @@ def main(argv: list[str] | None = None) -> int:
                         help="seed effect of scenario b's unstable model (default 1.5)")
     parser.add_argument("--models", type=int, default=3, metavar="K",
                         help="models per family in scenarios a-c (default 3)")
+    parser.add_argument("--part", choices=("all", "pairs", "null"), default="all",
+                        help="the pairwise tests (pairs), the trend and gap tests (null), or both")
     parser.add_argument("--out", type=Path, help="also write the markdown report here")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    results = {}
-    cases = scenarios(args.unstable, args.models)
-    for stream, sc in enumerate(cases):
-        for n in SEED_COUNTS:
-            results[(sc.key, n)] = simulate(sc, stream, n, args.families, args.seed,
-                                            tuple(args.difficulty))
-            print(f"{sc.key} {n} seeds: {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    report, failures = tables(results, args.families, cases)
-    difficulty = " ".join(f"{x:g}" for x in args.difficulty)
+    difficulty = tuple(args.difficulty)
+    report, failures = "", []
+    if args.part != "null":
+        results = {}
+        cases = scenarios(args.unstable, args.models)
+        for stream, sc in enumerate(cases):
+            for n in SEED_COUNTS:
+                results[(sc.key, n)] = simulate(sc, stream, n, args.families, args.seed,
+                                                difficulty)
+                print(f"{sc.key} {n} seeds: {time.perf_counter() - start:.0f} s",
+                      file=sys.stderr)
+        report, failures = tables(results, args.families, cases)
+    if args.part != "pairs":
+        rows = null_rates(args.unstable, args.families, args.seed, difficulty)
+        report += (
+            f"\n\nNo real effect: false positives at {LEVEL} of the sweep trend ({POINTS} points, "
+            f"the last one the unstable one) and of a gap claim (model a the unstable one); the "
+            "tests: the point-means fit and the two-source gap test; the former ones: the fit over "
+            "every run with seed intercepts and the seed-only paired t:\n\n"
+            "| case | seeds | simulations | trend val | former | trend gap | former "
+            "| gap claim | former |\n"
+            "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows))
+    words = " ".join(f"{x:g}" for x in args.difficulty)
     report += (f"\n\n`.venv/bin/python bench/calibrate_comparisons.py --families "
-               f"{args.families} --seed {args.seed} --difficulty {difficulty} --unstable "
-               f"{args.unstable:g} --models {args.models}`:\n"
+               f"{args.families} --seed {args.seed} --difficulty {words} --unstable "
+               f"{args.unstable:g} --models {args.models} --part {args.part}`:\n"
                f"{date.today()}, {cpu_model()} ({os.cpu_count()} cores), "
                f"{time.perf_counter() - start:.0f} s.\n")
     print(report)

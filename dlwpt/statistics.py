@@ -280,38 +280,37 @@ class Slope:
 
 
 def trend_slope(x, y, seeds, confidence: float = 0.95) -> Slope:
-    """OLS of `y` on `x` (on the trend scale) where both are finite: with several seeds, one
-    intercept per seed (the slope is estimated within seeds, so a seed that is better at every
-    point moves no slope); with one, plain OLS with an intercept."""
+    """OLS of the points' values on x (on the trend scale), where both are finite: one value
+    per point, the mean of its runs with an additive seed effect fitted beside it (so a seed
+    missing at one point moves no slope; with the same seeds everywhere, the point means).
+    Runs of a point share the validation images, so they are not independent of each other:
+    the points are the observations (docs/statistics.md)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     seeds = np.asarray(seeds)
     kept = np.isfinite(x) & np.isfinite(y)
     x, y, seeds = x[kept], y[kept], seeds[kept]
-    n, n_x = len(x), len(np.unique(x))
+    points, point = np.unique(x, return_inverse=True)
+    n, n_x = len(x), len(points)
     nan = math.nan
 
     def untested(reason: str, df: float = nan) -> Slope:
         return Slope(nan, nan, df, nan, nan, nan, n, n_x, reason)
 
-    levels = sorted(set(seeds.tolist()))
     if n_x < 2:
         return untested("fewer than two settings to fit")
-    if len(levels) == 1:
-        if n_x < 3:
-            return untested("fewer than 3 points with one seed")
-        design = np.column_stack([x, np.ones(n)])
-    else:
-        design = np.column_stack([x, *((seeds == s).astype(float) for s in levels)])
+    if n_x < 3:
+        return untested("fewer than 3 points", 0)
+    levels = np.unique(seeds)
+    design = np.column_stack([point[:, None] == np.arange(n_x),
+                              seeds[:, None] == levels[None, 1:]]).astype(float)
     if np.linalg.matrix_rank(design) < design.shape[1]:
         return untested("the setting does not vary within any seed")
-    df = n - design.shape[1]
-    if df < 1:
-        return untested("no residual degrees of freedom", df)
+    means = np.linalg.lstsq(design, y, rcond=None)[0][:n_x]
     from statsmodels.regression.linear_model import OLS  # here: statsmodels.api costs ~1 s
 
-    fit = OLS(y, design).fit()
-    if not float(fit.ssr) > 1e-24 * max(1.0, float((y ** 2).sum())):
-        return untested("no spread: every point lies on the fitted line", df)
+    fit = OLS(means, np.column_stack([points, np.ones(n_x)])).fit()
+    if not float(fit.ssr) > 1e-24 * max(1.0, float((means ** 2).sum())):
+        return untested("no spread: every point lies on the fitted line", fit.df_resid)
     low, high = fit.conf_int(alpha=1 - confidence)[0]
     return Slope(float(fit.params[0]), float(fit.bse[0]), float(fit.df_resid), float(low),
                  float(high), float(fit.pvalues[0]), n, n_x)

@@ -117,7 +117,7 @@ def check_table(table: pd.DataFrame, correct, training=()) -> None:
             assert (r["p_value"] < 0.05) == (r["diff_ci_low"] > 0 or r["diff_ci_high"] < 0)
         alpha = 0.05 / max(len(tested), 1) if name != "claims" else 0.05
         for _, r in rows.iterrows():
-            if r["test"] in ("two_source_t", "mcnemar_exact"):
+            if r["test"] in ("two_source_t", "mcnemar_exact") and r["quantity"] == "val_acc":
                 check_validation_row(r, correct, alpha, name)
             if name != "vs_best" or r["verdict"] not in ("a_better", "b_better",
                                                          "not_distinguishable"):
@@ -253,11 +253,12 @@ def test_the_audit_headline_case_names_b_or_no_winner_never_a_tie():
         ab = rows[(rows["model_a"] == "a") & (rows["model_b"] == "b")]
         assert ab["verdict"].tolist() == ["b_better"], name
     top = top_models(table, ["a", "b", "c"])
-    assert set(top) == {"best", "winner", "runner_up", "seeds", "rows"}
+    assert set(top) == {"best", "winner", "runner_up", "seeds", "rows", "stated"}
     assert top["best"] == "b" and top["winner"] in ("b", None)
     assert top["winner"] == "b"
     assert top["runner_up"] == "a" and top["seeds"] == [0, 1, 2]
     assert top["rows"]["family"].eq("vs_best").all() and len(top["rows"]) == 2
+    assert top["stated"].equals(top["rows"])  # a winner: the headline states every row
 
 
 def test_an_extra_seed_shared_by_two_models_makes_a_one_pair_seed_family():
@@ -473,6 +474,26 @@ def test_claims_are_paired_t_over_seeds_unadjusted():
     one = claims.iloc[1]
     assert (one["value_a"], one["value_b"], one["diff"]) == pytest.approx((0.1, 0.05, 0.05))
     assert pd.isna(one["p_value"]) and pd.isna(one["se"])
+
+
+def test_a_gap_claim_counts_the_seeds_and_the_sampling_of_the_images():
+    """gap_a - gap_b per seed and image is the training accuracies' difference less the
+    image's a_correct - b_correct: its seed part is the gaps' variance over seeds, its image
+    part the variance over images of the seed-averaged validation differences (by hand)."""
+    correct = three_seeds({"a": [1700, 1710, 1690], "b": [1600, 1590, 1610]})
+    gap_a, gap_b = {0: 0.10, 1: 0.13, 2: 0.11}, {0: 0.05, 1: 0.04, 2: 0.07}
+    table = compare(correct, ["a", "b"], training=[SeedFigures("gap", "a", "b", gap_a, gap_b)])
+    r = row(table, "claims", "a", "b")
+    gaps = np.array([gap_a[s] - gap_b[s] for s in range(3)])
+    images = differences(correct, "a", "b", [0, 1, 2]).mean(axis=0)
+    seed_part, image_part = gaps.var(ddof=1) / 3, images.var(ddof=1) / N
+    df = (seed_part + image_part) ** 2 / (seed_part ** 2 / 2 + image_part ** 2 / (N - 1))
+    se = math.sqrt(seed_part + image_part)
+    assert (r["test"], r["n_images"], r["n_seeds"]) == ("two_source_t", N, 3)
+    assert (r["diff"], r["se"], r["df"]) == pytest.approx((gaps.mean(), se, df), rel=1e-9)
+    assert r["p_value"] == pytest.approx(2 * stats.t.sf(gaps.mean() / se, df), rel=1e-9)
+    # a larger error than the seed-only paired t's, which leaves the images out
+    assert r["se"] > gaps.std(ddof=1) / math.sqrt(3) and r["verdict"] == "a_better"
 
 
 def test_a_claim_with_the_same_gap_on_every_seed_is_not_tested():

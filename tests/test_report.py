@@ -705,7 +705,7 @@ def test_three_seeds_give_t_intervals_seed_level_tests_and_claims(tmp_path):
             "sampling of the 2,000 validation images" in parsed.texts["interval-note"])
     assert parsed.ids["claim-width"]["data-verdict"] == "supported"
     assert parsed.texts["claims-summary"] == (
-        "1 supported, 0 not supported, 0 inconclusive, 6 not evaluated. The 2 paired t-tests of "
+        "1 supported, 0 not supported, 0 inconclusive, 6 not evaluated. The 2 tests of "
         "training-set figures are not adjusted across the claims: where there is no real "
         "difference, each has a one-in-twenty chance of coming out significant.")
     # width − net in training accuracy over seeds: 0.05, 0.05, 0.035 (paired t, 2 df)

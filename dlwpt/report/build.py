@@ -238,7 +238,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
                               "each seed and the book's values"),
         "models": models,
         "runs": runs,
-        "matrix": verdict_matrix(list(per_model.index), pairs),
+        "matrix": verdict_matrix(list(per_model.index), pairs, top["stated"]),
         "one_seed_pairs": int((pairs["test"] == MCNEMAR).sum()),
         "n_pairs": int(pairs["family_size"].max()) if pairs["family_size"].notna().any() else 0,
         "comparisons": [comparison_row(r) for _, r in comparisons.iterrows()],
@@ -301,8 +301,10 @@ MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"),
          NOT_DISTINGUISHABLE: ("○", "nd"), DIVERGED: ("×", "diverged")}
 
 
-def verdict_matrix(models: list[str], pairs: pd.DataFrame) -> dict[str, Any]:
-    """Row model against column model (the all_pairs rows): mark, class, the difference in
+def verdict_matrix(models: list[str], pairs: pd.DataFrame,
+                   headline: pd.DataFrame) -> dict[str, Any]:
+    """Row model against column model (the all_pairs rows, except a pair the headline states
+    with another verdict: its vs_best row, marked `headline`): mark, class, the difference in
     points (row − col) and, on hover, the verdict in words."""
     rows = []
     for row_model in models:
@@ -312,17 +314,23 @@ def verdict_matrix(models: list[str], pairs: pd.DataFrame) -> dict[str, Any]:
                 cells.append({"mark": "", "cls": "self", "text": "", "title": row_model})
                 continue
             found = outcome(pairs, row_model, col_model)
-            mark, cls = MARKS.get(found, ("", "none"))
-            row, flip = pair_row(pairs, row_model, col_model)
+            stated = outcome(headline, row_model, col_model) not in (None, found)
+            source = headline if stated else pairs
+            mark, cls = MARKS.get(outcome(source, row_model, col_model), ("", "none"))
+            row, flip = pair_row(source, row_model, col_model)
             tested = row is not None and not missing(row["p_value"])
             title = f"{row_model} vs {col_model}: " + (
                 "not compared" if row is None else
                 verdict_label(row["verdict"], row["model_a"], row["model_b"])
                 + (f" ({difference_words(row, flip)})" if tested else ""))
-            cells.append({"mark": mark, "cls": cls, "title": title,
+            if stated:
+                title += (f"; the headline's test, {row['model_a']} against each other model "
+                          f"(Holm over {int(row['family_size'])})")
+            cells.append({"mark": mark, "cls": cls, "title": title, "headline": stated,
                           "text": points((-1 if flip else 1) * row["diff"]) if tested else ""})
         rows.append({"model": row_model, "cells": cells})
-    return {"models": models, "rows": rows}
+    return {"models": models, "rows": rows,
+            "headline": any(c.get("headline") for r in rows for c in r["cells"])}
 
 
 def comparison_row(r: pd.Series) -> dict[str, Any]:

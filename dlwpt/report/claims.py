@@ -3,11 +3,12 @@ evaluated by one function (`evaluate_claims`) over the comparisons table (compar
 
 A part sets side a against side b (a model, or an architecture group: "fully connected" is
 arch FullyConnected, "conv" any other) on one quantity, in a direction, by `compare` (the
-all_pairs row for validation accuracy, the unadjusted `claims` row, a paired t over seeds, for
-a training-set figure) or `threshold` (every seed's value at least a number; not a test). A
-reference part is shown beside its claim and does not decide it; a sweep over the claim's
-setting is cited beside it, never deciding it either. The outcomes and the verdict's
-precedence ("not evaluated" > "not supported" > "inconclusive" > "supported"): `claim_verdict`
+all_pairs row for validation accuracy, the unadjusted `claims` row for a training-set figure:
+a paired t over seeds, the gap's over seeds and validation images) or `threshold` (every
+seed's value at least a number; not a test). A reference part is shown beside its claim and
+does not decide it; a sweep over the claim's setting is cited beside it, never deciding it
+either. The outcomes and the verdict's precedence ("not evaluated" > "not supported" >
+"inconclusive" > "supported"): `claim_verdict`
 and docs/statistics.md, "The book's claims".
 """
 
@@ -157,22 +158,23 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         "width", "More capacity overfits more",
         "More capacity overfits more: NetWidth (width) reaches a higher training "
         "accuracy and a larger train−validation gap than Net (net).",
-        "Paired t-tests over seeds of width − net in training accuracy and in the gap "
-        f"(train − validation accuracy), each {PAIRED_T}.",
+        "Paired t-test over seeds of width − net in training accuracy, and in the gap "
+        "(train − validation accuracy) a t-test over seeds and validation images, each "
+        f"{PAIRED_T}.",
         ("net", "width"),
         (PartSpec("width", "net", TRAIN_ACC, +1), PartSpec("width", "net", GAP, +1)),
         sweep=("n_chans1", (TRAIN_ACC, GAP))),
     ClaimSpec(
         "l2", "L2 regularization narrows the gap",
         "L2 regularization curbs overfitting: it narrows Net's train−validation gap.",
-        "Paired t-test over seeds of the gap of l2 − net (same architecture, l2 adds the L2 "
-        f"term), {PAIRED_T}.",
+        "t-test over seeds and validation images of the gap of l2 − net (same architecture, "
+        f"l2 adds the L2 term), {PAIRED_T}.",
         ("net", "l2"), (PartSpec("l2", "net", GAP, -1),), sweep=("l2", (GAP,))),
     ClaimSpec(
         "dropout", "Dropout narrows the gap",
         "Dropout curbs overfitting: it narrows NetWidth's train−validation gap.",
-        "Paired t-test over seeds of the gap of dropout − width (NetDropout is NetWidth with "
-        f"dropout), {PAIRED_T}.",
+        "t-test over seeds and validation images of the gap of dropout − width (NetDropout "
+        f"is NetWidth with dropout), {PAIRED_T}.",
         ("width", "dropout"), (PartSpec("dropout", "width", GAP, -1),), sweep=("p", (GAP,))),
     ClaimSpec(
         "batch_norm", "Batch normalization trains faster",

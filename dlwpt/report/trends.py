@@ -4,8 +4,9 @@ A sweep (config `sweeps:`, handed over by the workflow; dlwpt.runs.Sweep) trains
 entry at every point of a grid of one or two of its settings, each point its own run per seed.
 Its figures are training accuracy, validation accuracy and the gap between them (train − val);
 each is tested for a trend against the first setting, one series per value of the second: the
-slope of an OLS fit over seeds and points with one intercept per seed
-(dlwpt.statistics.trend_slope), on a log scale where the values span decades (trend_scale).
+slope of an OLS fit of the point means (dlwpt.statistics.trend_slope: a point's runs share the
+validation images, so the points are the observations), on a log scale where the values span
+decades (trend_scale).
 Diverged runs are left out of the fit and named. The method: docs/statistics.md, "Sweeps:
 trends over a setting".
 """

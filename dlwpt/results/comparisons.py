@@ -105,7 +105,7 @@ def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndar
     if len(seeds) > 1:
         families += [validation_family(runs, f"seed:{s}", combinations(runs.models, 2), s)
                      for s in seeds]
-    families.append(claims_family(training, runs.diverged))
+    families.append(claims_family(training, runs))
     families += [best_family(Runs.of(run_table, correct, list(points)), sweep_family(name))
                  for name, points in (sweeps or {}).items()]
     rows = [row for family in families for row in family]
@@ -209,15 +209,16 @@ def best_family(runs: Runs, family: str = VS_BEST) -> list[dict[str, Any]]:
     return adjust(rows, seeds_needed=True)
 
 
-def claims_family(training: Sequence[SeedFigures], diverged: set[str]) -> list[dict[str, Any]]:
-    """Paired t over seeds of training-set figures; unadjusted (each claim needs all its
-    parts: an intersection-union test)."""
+def claims_family(training: Sequence[SeedFigures], runs: Runs) -> list[dict[str, Any]]:
+    """Training-set figures: paired t over seeds; the gap (train - val) with the two-source
+    test on the per-image validation outcomes, since its val part is a sample of images.
+    Unadjusted (each claim needs all its parts: an intersection-union test)."""
     rows = []
     for figures in training:
         a, b = figures.model_a, figures.model_b
         seeds = sorted(s for s in set(figures.a) & set(figures.b)
                        if np.isfinite(figures.a[s]) and np.isfinite(figures.b[s]))
-        if a in diverged or b in diverged:
+        if a in runs.diverged or b in runs.diverged:
             rows.append(untested(CLAIMS, figures.quantity, a, b, DIVERGED, seeds))
         elif not seeds:
             rows.append(untested(CLAIMS, figures.quantity, a, b, NO_SHARED_SEEDS))
@@ -229,15 +230,29 @@ def claims_family(training: Sequence[SeedFigures], diverged: set[str]) -> list[d
         else:
             values_a = [figures.a[s] for s in seeds]
             values_b = [figures.b[s] for s in seeds]
-            rows.append(difference_row(CLAIMS, figures.quantity, a, b, seeds, PAIRED_SEEDS,
+            test, diff = PAIRED_SEEDS, None
+            if figures.quantity == GAP:
+                test, diff = TWO_SOURCE, gap_difference(runs, a, b, seeds,
+                                                        np.subtract(values_a, values_b))
+            rows.append(difference_row(CLAIMS, figures.quantity, a, b, seeds, test,
                                        float(np.mean(values_a)), float(np.mean(values_b)),
-                                       paired_seed_difference(values_a, values_b)))
+                                       diff or paired_seed_difference(values_a, values_b)))
     for row in rows:
         if row.get("verdict") is None:
             row.update(p_adjusted=row["p_value"], family_size=1,
                        verdict=verdict(row["diff"], row["p_value"]))
         finish(row, ALPHA)
     return rows
+
+
+def gap_difference(runs: Runs, a: str, b: str, seeds: Sequence[int],
+                   gap_diffs: np.ndarray) -> Difference:
+    """The two-source test of gap_a - gap_b: per seed and image, the training accuracies'
+    difference less the image's a_correct - b_correct (its mean over the images is the seed's
+    gap difference), so that the error counts the seeds and the sampling of the images."""
+    val = runs.differences(a, b, seeds)
+    train = gap_diffs + val.mean(axis=1)
+    return two_source_difference(train[:, None] - val)
 
 
 def verdict(diff: float, p_adjusted: float) -> str:
@@ -292,12 +307,14 @@ def outcome(rows: pd.DataFrame, first: str, second: str) -> str | None:
 def top_models(table: pd.DataFrame, scored: list[str], family: str = VS_BEST) -> dict[str, Any]:
     """The headline (or a sweep's best point) from the vs_best rows: the best model, the seeds,
     the winner (the best, when better than every model that did not diverge), the runner-up
-    (the highest tested against the best: an identical twin has no test) and the rows.
-    `scored`: the models with a validation accuracy (a lone one is the best)."""
+    (the highest tested against the best: an identical twin has no test), the rows, and those
+    it states (`stated`: with a winner, every `a_better`; without, the models it names not
+    distinguishable; its other better-than rows it does not state, since the best was picked
+    on the data). `scored`: the models with a validation accuracy (a lone one is the best)."""
     rows = family_rows(table, family)
     if rows.empty:
         return {"best": scored[0] if len(scored) == 1 else None, "winner": None,
-                "runner_up": None, "seeds": [], "rows": rows}
+                "runner_up": None, "seeds": [], "rows": rows, "stated": rows}
     best = rows["model_a"].iloc[0]
     ranked = rows[rows["verdict"].isin(TESTED)].sort_values("value_b", ascending=False,
                                                             kind="stable")
@@ -305,4 +322,5 @@ def top_models(table: pd.DataFrame, scored: list[str], family: str = VS_BEST) ->
     winner = best if len(others) and (others["verdict"] == A_BETTER).all() else None
     return {"best": best, "winner": winner,
             "runner_up": ranked["model_b"].iloc[0] if len(ranked) else None,
-            "seeds": seeds_of(rows["seeds"].iloc[0]), "rows": rows}
+            "seeds": seeds_of(rows["seeds"].iloc[0]), "rows": rows,
+            "stated": rows[rows["verdict"] == (A_BETTER if winner else NOT_DISTINGUISHABLE)]}
