@@ -137,7 +137,7 @@ def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
 def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str | None,
               labels: dict[str, str]) -> dict[str, Any]:
     """A point's table row: its values, seeds, mean figures and its verdict against the best."""
-    seeds = str(len(r.seeds)) if r.seeds else "not run"
+    seeds = f"{len(r.seeds)} ({seed_list(list(r.seeds))})" if r.seeds else "not run"
     if r.diverged_seeds:
         seeds += f" ({seed_list(r.diverged_seeds)} diverged)"
     verdict, code = "—", ""
