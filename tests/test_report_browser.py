@@ -1,8 +1,10 @@
 """A real headless Chromium opens the pipeline's report from disk, as a reader would.
 
 Checks what only a browser can: every figure decodes at its file's size and is laid out whole,
-the page logs no errors, it requests nothing but file: and data: URLs, and a full-page screenshot
-(kept at tests/artifacts/report.png for people to look at) shows the verdict and the figures.
+the page logs no errors, it requests nothing but file: and data: URLs, a full-page screenshot
+(kept at tests/artifacts/report.png for people to look at) shows the verdict and the figures, and
+with its blocks closed the page is short and its first screen whole (a default-size run's page:
+tests/test_report_layout.py).
 """
 
 from __future__ import annotations
@@ -282,11 +284,12 @@ def test_the_first_screen_says_what_ran_the_winner_and_each_claims_verdict(opene
     from dlwpt.report.claims import CLAIMS
 
     try:
-        shown = layout(opened_report)
+        opened, shown = layout(opened_report, opened=True), layout(opened_report)
         print(f"\nquick run's page: {shown['height']:,} px with every block closed")
         assert shown["height"] <= MAX_HEIGHT, shown["height"]
-        assert shown["overflow"] == [] and shown["pageWidth"] <= shown["window"], shown
-        assert not re.search(r"\b(nan|NaN|None)\b", shown["text"])
+        for seen in (opened, shown):
+            assert seen["overflow"] == [] and seen["pageWidth"] <= seen["window"], seen
+            assert not re.search(r"\b(nan|NaN|None)\b", seen["text"])
         assert shown["claims"] == len(CLAIMS)
         first = opened_report.execute_script("""
             const bottom = id => document.getElementById(id).getBoundingClientRect().bottom

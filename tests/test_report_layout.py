@@ -29,6 +29,7 @@ def shown(tmp_path_factory) -> dict:
     with chromium(tmp_path_factory.mktemp("profile")) as driver:
         driver.get((folder / "report.html").resolve().as_uri())
         found = layout(driver)
+        found["opened"] = layout(driver, opened=True)
         found["sections"] = driver.execute_script(
             "return [...document.querySelectorAll('main > section')].map(s => s.id)")
         found["closed_bodies"] = driver.execute_script("""
@@ -53,6 +54,8 @@ def test_its_first_screen_holds_what_ran_the_winner_and_one_row_per_claim(shown)
 
 
 def test_nothing_is_wider_than_its_column_and_no_nan_is_shown(shown):
-    assert shown["overflow"] == [] and shown["pageWidth"] <= shown["window"], shown["overflow"]
-    assert not re.search(r"\b(nan|NaN|None)\b", shown["text"])
+    """Closed, and with every block open."""
+    for seen in (shown, shown["opened"]):
+        assert seen["overflow"] == [] and seen["pageWidth"] <= seen["window"], seen["overflow"]
+        assert not re.search(r"\b(nan|NaN|None)\b", seen["text"])
     assert "3 (seeds 0–2)" in shown["text"]  # the accuracy table's seeds: a count and the list

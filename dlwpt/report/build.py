@@ -337,7 +337,7 @@ def comparison_row(r: pd.Series) -> dict[str, Any]:
     return {"family": r["family"], "quantity": quantity, "model_a": r["model_a"],
             "model_b": r["model_b"],
             "seeds": f"{int(r['n_seeds'])} (seed{'s' * (r['n_seeds'] > 1)} {r['seeds']})",
-            "test": r["test"] or "—",
+            "test": "—" if missing(r["test"]) or not r["test"] else r["test"],
             "value_a": value(r["value_a"]), "value_b": value(r["value_b"]),
             "diff": "—" if missing(r["diff"]) else number_in_unit(r["diff"], quantity),
             "interval": "—" if missing(low) else

@@ -38,13 +38,14 @@ def chromium(profile: Path) -> Iterator[object]:
         driver.quit()
 
 
-def layout(driver) -> dict:
-    """At 1400 x 900 with every <details> closed: the page's height, where the first screen's
-    parts end, the claims table's rows, what overflows its container (a table, figure or block
-    of code wider than its column, a table that scrolls sideways) and the visible text."""
+def layout(driver, opened: bool = False) -> dict:
+    """At 1400 x 900 with every <details> closed (or `opened`): the page's height, where the
+    first screen's parts end, the claims table's rows, what overflows its container (a table,
+    figure or block of code wider than its column, a table that scrolls sideways) and the
+    visible text."""
     driver.set_window_size(1400, 900)
     return driver.execute_script("""
-        document.querySelectorAll("details").forEach(d => d.open = false);
+        document.querySelectorAll("details").forEach(d => d.open = arguments[0]);
         window.scrollTo(0, 0);
         const bottom = id => { const e = document.getElementById(id);
             return e && e.getBoundingClientRect().bottom + window.scrollY; };
@@ -60,4 +61,4 @@ def layout(driver) -> dict:
                     || e.classList.contains("table-wrap") && e.scrollWidth > e.clientWidth + 1)
                 .map(e => e.tagName + "#" + (e.id || e.firstElementChild?.id || "")),
             pageWidth: document.documentElement.scrollWidth, window: window.innerWidth,
-            text: document.body.innerText};""")
+            text: document.body.innerText};""", opened)
