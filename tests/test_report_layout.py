@@ -28,8 +28,8 @@ def shown(tmp_path_factory) -> dict:
     build(folder, default_size(folder, report_inputs(folder / "inputs", seeds=SEEDS), config))
     with chromium(tmp_path_factory.mktemp("profile")) as driver:
         driver.get((folder / "report.html").resolve().as_uri())
-        found = layout(driver)
-        found["opened"] = layout(driver, opened=True)
+        opened = layout(driver, opened=True)
+        found = layout(driver) | {"opened": opened}  # closed from here on
         found["sections"] = driver.execute_script(
             "return [...document.querySelectorAll('main > section')].map(s => s.id)")
         found["closed_bodies"] = driver.execute_script("""
