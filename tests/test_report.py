@@ -387,7 +387,7 @@ def test_accuracy_table_cells(report):
     parsed, _, _, _ = report
     rows = parsed.rows("accuracy-table")
     assert [r["model"] for r in rows] == list(RUNS)
-    assert rows[1] == {"model": "width", "seeds": "1", "val acc": "0.875",
+    assert rows[1] == {"model": "width", "seeds": "1 (seed 0)", "val acc": "0.875",
                        "val 95% interval": "0.860–0.889", "train acc": "0.950",
                        "book val": "0.900", "book train": "0.960", "val − book (points)": "-2.5",
                        "reproduces the book?": "no: book above",
@@ -545,7 +545,7 @@ def test_page_is_self_contained_with_every_figure(report):
     assert names == FIGURES | {f"data_{name}" for name in DATASETS}
     assert page.count("<img ") == len(names)
     assert re.findall(r'<a href="#(\w+)">', page) == ["results", "claims", "curves", "cost",
-                                                      "thermometer", "data", "provenance"]
+                                                      "data", "thermometer", "provenance"]
 
 
 def test_markup_in_names_and_values_is_escaped(synthetic, tmp_path):
@@ -601,7 +601,7 @@ def test_several_seeds_show_mean_and_spread(tmp_path):
     parsed = Page(page)
     net = parsed.rows("accuracy-table")[0]
     assert (net["seeds"], net["val acc"], net["train acc"]) == (
-        "2", "0.855 0.850–0.860, σ 0.007", "0.905 0.900–0.910, σ 0.007")
+        "2 (seeds 0, 1)", "0.855 0.850–0.860, σ 0.007", "0.905 0.900–0.910, σ 0.007")
     # width − net is 2.5 points on both seeds (no spread over seeds), but on other images
     # (1700–1749, then 1720–1769): the images' part of the error alone, 1,999 df
     correct = {(m, s): synthetic_correct(m, s) for m in RUNS for s in (0, 1)}
@@ -1008,7 +1008,7 @@ def test_a_model_with_an_extra_seed_is_compared_on_the_seeds_every_model_has(tmp
     parsed = Page(page)
     assert len(metrics) == 10
     net = parsed.rows("accuracy-table")[0]
-    assert (net["seeds"], net["val acc"].split()[0]) == ("4", "0.891")
+    assert (net["seeds"], net["val acc"].split()[0]) == ("4 (seeds 0–3)", "0.891")
     comparisons = read_comparisons(tmp_path)
     assert comparisons["family"].unique().tolist() == [
         "all_pairs", "vs_best", "seed:0", "seed:1", "seed:2", "claims"]  # seed 3: no pair
@@ -1262,7 +1262,7 @@ def test_a_seed_without_figures_does_not_count_in_the_spread(synthetic, tmp_path
                       n_params=18090, seconds_per_epoch=0.5, diverged_epoch=1)]
     page, _ = build(tmp_path, synthetic, runs=runs, data={}, thermometer=[], benchmarks=[])
     (row,) = Page(page).rows("accuracy-table")
-    assert row["seeds"] == "2" and row["val acc"] == "0.875"  # no "0.875–0.875, σ nan"
+    assert row["seeds"] == "2 (seeds 0, 1)" and row["val acc"] == "0.875"  # no "σ nan"
     assert row["model"] == "net diverged at epoch 1"
 
 

@@ -476,7 +476,7 @@ def test_the_points_table_marks_the_book_s_point_and_the_verdict_against_the_bes
     for row, runs in zip(rows, width, strict=True):
         train, val = np.mean([r[0] for r in runs]), np.mean([r[1] for r in runs])
         assert (row["seeds"], row["train acc"], row["val acc"]) == (
-            "3", f"{train:.3f}", f"{val:.3f}")
+            "3 (seeds 0–2)", f"{train:.3f}", f"{val:.3f}")
         assert row["train − val (points)"] == signed_points(
             np.mean([r[0] - r[1] for r in runs]))
     family = comparisons[comparisons["family"] == "sweep:width"]
@@ -494,7 +494,7 @@ def test_the_points_table_marks_the_book_s_point_and_the_verdict_against_the_bes
         swept["page"], "width")
     depth = parsed.rows("sweep-depth-points")
     assert [(r["n_blocks"], r["shared_blocks"], r["seeds"]) for r in depth][6] == (
-        "100", "True book's point", "3 (seed 2 diverged)")
+        "100", "True book's point", "3 (seeds 0–2; seed 2 diverged)")
     assert depth[6]["against the best point"] == "not tested: a diverged run"
     l2 = parsed.rows("sweep-l2-points")
     assert [r["l2"] for r in l2] == ["0", "0.0001", "0.001 book's point", "0.01", "0.1"]
@@ -586,7 +586,7 @@ def test_one_seed_fits_a_plain_line_and_compares_points_by_mcnemar(tmp_path):
     rows = comparisons[comparisons["family"] == "sweep:width"]
     assert set(rows["test"]) == {"mcnemar_exact"} and set(rows["seeds"]) == {"0"}
     assert rows["model_a"].iloc[0] == "sweeps/width/n_chans1~128"
-    assert [r["seeds"] for r in Page(page).rows("sweep-width-points")] == ["1"] * 5
+    assert [r["seeds"] for r in Page(page).rows("sweep-width-points")] == ["1 (seed 0)"] * 5
     assert "mean over" not in Page(page).texts["sweep-width-best"]
 
 
@@ -654,13 +654,18 @@ def shipped_sweep_runs(folder: Path, specs: dict[str, dict[str, Any]],
     return runs
 
 
-def size_check(folder: Path, inputs: dict[str, Any], config: dict[str, Any]) -> int:
+def default_size(folder: Path, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """`inputs` with a default-size run: config's 10 models x 3 seeds x 100 epochs and the four
+    shipped sweeps, 3 seeds a point."""
     specs = shipped_sweeps(config)
     assert [len(s["points"]) for s in specs.values()] == [5, 5, 5, 14]
-    inputs |= {"runs": zoo_runs(folder / "zoo", config), "configured_models":
-               list(config["models"]), "book_accuracy": config["book_accuracy"],
-               "sweeps": specs, "sweep_runs": shipped_sweep_runs(folder / "sweeps", specs)}
-    page, metrics = build(folder, inputs)
+    return inputs | {"runs": zoo_runs(folder / "zoo", config), "configured_models":
+                     list(config["models"]), "book_accuracy": config["book_accuracy"],
+                     "sweeps": specs, "sweep_runs": shipped_sweep_runs(folder / "sweeps", specs)}
+
+
+def size_check(folder: Path, inputs: dict[str, Any], config: dict[str, Any]) -> int:
+    page, metrics = build(folder, default_size(folder, inputs, config))
     size = (folder / "report.html").stat().st_size
     assert len(metrics) == 30 + 87
     section = page[page.index('<section id="sweeps">'):]

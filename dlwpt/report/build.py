@@ -79,8 +79,8 @@ SECTION_TITLES = {
     "sweeps": "Sweeps: chapter 8's lessons as curves",
     "curves": "Training curves",
     "cost": "Cost",
-    "thermometer": "Learning mechanics: the thermometer (chapter 5)",
     "data": "Data",
+    "thermometer": "Learning mechanics: the thermometer (chapter 5)",
     "provenance": "Provenance",
 }
 
@@ -157,10 +157,10 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                 "training curves per model")}
         if not run_table.empty or not rule_runs.empty:
             sections["cost"] = cost_view(per_model, rule_runs, sink)
-        if fits:
-            sections["thermometer"] = thermometer_view(fits, sink)
         if data:
             sections["data"] = {"datasets": dataset_views(data, ingest_options, sink)}
+        if fits:
+            sections["thermometer"] = thermometer_view(fits, sink)
     sections["provenance"] = provenance_view(provenance, raw_differences(data))
     page = render_page(
         sections=sections, titles=SECTION_TITLES, top=top,
@@ -202,11 +202,12 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
     models = []
     for model, row in per_model.iterrows():
         delta = book_delta_points(row)
+        seeds = sorted(int(s) for s in run_table.loc[run_table["model"] == model, "seed"].unique())
         models.append({
             "model": model, "winner": model == top["winner"],
             "best": model == top["best"] and top["winner"] is None and len(scored) > 1,
             "not_distinguishable": model in scored and model not in not_close,
-            "seeds": integer(row.n_seeds),
+            "seeds": f"{integer(row.n_seeds)} ({seed_list(seeds)})",  # "3 (seeds 0–2)"
             "diverged": ", ".join(map(str, row.diverged_epochs)) or None,
             "val": acc(row.val_mean), "val_spread": spread(row, "val"),
             "val_interval": interval(row.val_low, row.val_high) or "—",
@@ -344,7 +345,7 @@ def comparison_row(r: pd.Series) -> dict[str, Any]:
     return {"family": r["family"], "quantity": quantity, "model_a": r["model_a"],
             "model_b": r["model_b"],
             "seeds": f"{int(r['n_seeds'])} (seed{'s' * (r['n_seeds'] > 1)} {r['seeds']})",
-            "test": r["test"] or "—",
+            "test": "—" if missing(r["test"]) or not r["test"] else r["test"],
             "value_a": value(r["value_a"]), "value_b": value(r["value_b"]),
             "diff": "—" if missing(r["diff"]) else number_in_unit(r["diff"], quantity),
             "interval": "—" if missing(low) else

@@ -137,9 +137,9 @@ def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
 def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str | None,
               labels: dict[str, str]) -> dict[str, Any]:
     """A point's table row: its values, seeds, mean figures and its verdict against the best."""
-    seeds = str(len(r.seeds)) if r.seeds else "not run"
-    if r.diverged_seeds:
-        seeds += f" ({seed_list(r.diverged_seeds)} diverged)"
+    seeds = (f"{len(r.seeds)} ({seed_list(list(r.seeds))}"
+             + (f"; {seed_list(r.diverged_seeds)} diverged)" if r.diverged_seeds else ")")
+             if r.seeds else "not run")
     verdict, code = "—", ""
     if r.run == best:
         verdict, code = "the best point (highest validation accuracy)", "best"
