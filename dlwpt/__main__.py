@@ -19,8 +19,7 @@ from dlwpt.io import json_digest, one_line
 from dlwpt.report import verdicts
 from dlwpt.report.formats import acc, config_text, missing
 from dlwpt.results.changes import NEW, OLD, UNSET, Changes, flatten
-
-DEFAULT_HISTORY = "results/history"
+from dlwpt.runs import HISTORY_ROOT
 
 
 class Parser(argparse.ArgumentParser):
@@ -50,8 +49,8 @@ def parser() -> argparse.ArgumentParser:
         form = command.add_mutually_exclusive_group()
         form.add_argument("--md", action="store_true", help="a Markdown table")
         form.add_argument("--json", action="store_true", help="JSON, for scripts")
-        command.add_argument("--history", default=DEFAULT_HISTORY, metavar="DIR",
-                             help=f"the history folder (default: {DEFAULT_HISTORY})")
+        command.add_argument("--history", default=HISTORY_ROOT, metavar="DIR",
+                             help=f"the history folder (default: {HISTORY_ROOT})")
     return top
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from dlwpt.io import read_json, write_json
 from dlwpt.progress import TRAIN_RULE
-from dlwpt.runs import TRAIN_ROOT
+from dlwpt.runs import HISTORY_ROOT, TRAIN_ROOT, blob_path
 
 REFERENCE_STARTUP_S = 2.5  # the probe's start-up on the development machine
 # Inside a training job, besides its epochs: loading cifar2.pt, building the model and the
@@ -264,13 +264,13 @@ def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
                   history_entries: int = 20) -> dict[str, MeasuredRun]:
     """An earlier run per cost key: results/train, else the run history's last entries."""
     root, found = Path(root), {}
-    history = root / "results/history"
+    history = root / HISTORY_ROOT
     for entry_path in sorted(history.glob("runs/*.json"))[-history_entries:]:
         try:
             for model in read_json(entry_path, or_none=True)["models"].values():
                 for blobs in model["seeds"].values():
                     digest = str(blobs["summary"]).split(":", 1)[-1]
-                    blob = read_json(history / "objects" / digest[:2] / digest, or_none=True)
+                    blob = read_json(blob_path(history, digest), or_none=True)
                     found.update([measured_run(blob, n_val) or ("", None)])
         except (LookupError, TypeError, AttributeError):
             continue

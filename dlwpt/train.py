@@ -43,7 +43,6 @@ from dlwpt.models import build_model, count_parameters, resdeep_variant
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
 PREDICTION_COLUMNS = ["index", "label", "predicted", "prob"]
-PREDICTIONS_NAME = "val_predictions.csv"
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -107,29 +106,6 @@ def predictions_csv(labels: torch.Tensor, predicted: torch.Tensor, prob: torch.T
 
 
 @dataclass(frozen=True)
-class RunFiles:
-    """Where one run reads and writes.
-
-    predictions: the per-image validation predictions (default: val_predictions.csv beside the
-    summary); for a run that did not diverge their accuracy is the summary's val_acc exactly.
-    resume: the folder of the run's checkpoint; without it the run neither resumes nor writes
-    checkpoints.
-    """
-
-    data: str | os.PathLike  # cifar2.pt
-    model: str | os.PathLike
-    metrics: str | os.PathLike
-    summary: str | os.PathLike
-    predictions: str | os.PathLike | None = None
-    resume: str | os.PathLike | None = None
-
-    def __post_init__(self) -> None:
-        if self.predictions is None:
-            object.__setattr__(self, "predictions",
-                               Path(self.summary).with_name(PREDICTIONS_NAME))
-
-
-@dataclass(frozen=True)
 class RunSettings:
     """What one (model, seed) run trains, and how.
 
@@ -189,11 +165,11 @@ class Checkpoint:
     once they are all written. Without a resume folder nothing is read or written.
     """
 
-    def __init__(self, files: RunFiles, run: RunSettings, device: torch.device,
-                 watch: Any) -> None:
-        self.path = Path(files.resume) / CHECKPOINT_NAME if files.resume else None
+    def __init__(self, resume: str | os.PathLike | None, data: str | os.PathLike,
+                 run: RunSettings, device: torch.device, watch: Any) -> None:
+        self.path = Path(resume) / CHECKPOINT_NAME if resume else None
         self.run, self.watch = run, watch
-        self.run_hash = config_hash(run, device, files.data) if self.path else None
+        self.run_hash = config_hash(run, device, data) if self.path else None
         self.writing = watch.writing if watch else contextlib.nullcontext
 
     def load(self, log: logging.Logger) -> dict[str, Any] | None:
@@ -337,7 +313,7 @@ def summarize(run: RunSettings, trainer: Trainer, history: EpochHistory, device:
     }
 
 
-def write_outputs(files: RunFiles, summary: dict[str, Any], trainer: Trainer,
+def write_outputs(files: Any, summary: dict[str, Any], trainer: Trainer,
                   history: EpochHistory, checkpoint: Checkpoint) -> dict[str, Any]:
     """model.pt, metrics.csv and val_predictions.csv (from the final weights in eval mode), then
     summary.json, each by rename, all under `checkpoint.completing()`; return the summary."""
@@ -356,25 +332,27 @@ def write_outputs(files: RunFiles, summary: dict[str, Any], trainer: Trainer,
     return summary
 
 
-def train_model(files: RunFiles, run: RunSettings, *, device: torch.device | None = None,
+def train_model(files: Any, run: RunSettings, *, data: str | os.PathLike,
+                resume: str | os.PathLike | None = None, device: torch.device | None = None,
                 gpu: str | None = None, log: logging.Logger | None = None,
                 plumbing: Plumbing = Plumbing()) -> dict[str, Any]:
-    """Train `run` on `files.data`, write its outputs to `files`; return the summary.
+    """Train `run` on `data` (cifar2.pt), write its outputs to `files`; return the summary.
 
-    device: where to train (default `run.device`, which must then name a torch device; a job
-    resolves `auto` and claims a GPU with dlwpt.devices.claimed_device), gpu: the machine's
-    name for a claimed GPU, for the summary.
+    files: the paths named model, metrics, predictions and summary (dlwpt.runs.RunFiles, or the
+    job's outputs). resume: the run's checkpoint folder (None: no resume, no checkpoints).
+    device: default `run.device` (a job resolves `auto` and claims a GPU with
+    dlwpt.devices.claimed_device); gpu: the machine's name for a claimed GPU, for the summary.
     """
     log = log or logging.getLogger("dlwpt")
     device = device or torch.device(run.device)
     history = EpochHistory()
     torch.set_num_threads(run.threads)
     settings = TrainSettings.from_config(run.model_cfg)
-    data = load_training_data(files.data, run.subsample)
+    tensors = load_training_data(data, run.subsample)
     torch.manual_seed(run.seed)
-    trainer = make_trainer(run.loop, build_model(run.model_cfg), data, settings, device,
+    trainer = make_trainer(run.loop, build_model(run.model_cfg), tensors, settings, device,
                            run.seed, cuda_graphs=run.cuda_graphs)
-    checkpoint = Checkpoint(files, run, device, plumbing.watch)
+    checkpoint = Checkpoint(resume, data, run, device, plumbing.watch)
     checkpoint.resume(trainer, history, log)
     epoch_log = (plumbing.epoch_log(history.rows, history.walltimes) if plumbing.epoch_log
                  else contextlib.nullcontext())
