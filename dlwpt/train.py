@@ -1,13 +1,8 @@
 """Train one chapter 7-8 model on cifar2.pt and write its model, metrics and summary files.
 
-Runs resume: a checkpoint (model, optimizer, every RNG, metrics so far) is written atomically
-every `checkpoint_every` epochs, so a killed job continues where it stopped and, on the CPU,
-ends bit-identical to an uninterrupted run.
-
-`train_model` (at the end) is the outline: build the trainer, resume from the checkpoint, `fit`,
-`summarize`, `write_outputs`. This module and what it imports decide a run's results; the job's
-plumbing (claiming a GPU, noticing a dead Snakemake, progress lines, TensorBoard files) is passed
-in by scripts/train_model.py, so an edit to it reruns no training job.
+A checkpoint every `checkpoint_every` epochs lets a killed job resume, on the CPU bit-identical
+to an uninterrupted run. `train_model` (at the end) is the outline. The job's plumbing is passed
+in (`Plumbing`), so an edit to it reruns no training job.
 """
 
 from __future__ import annotations
@@ -107,14 +102,8 @@ def predictions_csv(labels: torch.Tensor, predicted: torch.Tensor, prob: torch.T
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What one (model, seed) run trains, and how.
-
-    model_cfg: a models entry merged over train.defaults. device, gpus: config `train.device`
-    and `train.gpus`, which the job resolves and claims (dlwpt.devices.claimed_device). loop,
-    cuda_graphs: config `train.loop` ("resident" | "book") and `train.cuda_graphs` ("auto" |
-    "off"; YAML reads a bare off as False, kept here as "off"), see dlwpt.engine. subsample:
-    N training images (config `train.subsample`). checkpoint_every: epochs between checkpoints.
-    """
+    """What one (model, seed) run trains, and how: model_cfg is the run's settings
+    (dlwpt.runs.run_settings), the rest config `train.*` (a bare YAML off reads as False)."""
 
     model_name: str
     model_cfg: dict[str, Any]
@@ -134,12 +123,11 @@ class RunSettings:
 
 def config_hash(run: RunSettings, device: torch.device, data_pt: str | os.PathLike) -> str:
     """Identity of a run: a checkpoint with another hash belongs to another run."""
-    identity = {
+    return json_digest({
         "model_cfg": run.model_cfg, "seed": run.seed, "loop": run.loop,
         "cuda_graphs": run.cuda_graphs, "subsample": run.subsample, "device": device.type,
         "data_sha256": file_digest(data_pt),
-    }
-    return json_digest(identity)
+    })
 
 
 @dataclass
@@ -230,17 +218,14 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class Plumbing:
-    """What a job does around training that decides none of its outputs, passed in by
-    scripts/train_model.py; the defaults do nothing.
+    """What a job does around training that decides none of its outputs (defaults: nothing).
 
-    epoch_log(rows, walltimes): a context manager open while training, yielding an object
-    whose add(row) takes each epoch's metrics.csv row and whose `walltimes` (one per add) go
-    into checkpoints; it is given a resumed run's epochs and their walltimes first
-    (dlwpt.live.EpochLog). on_epoch(rows, epochs, elapsed, done): after each epoch that did not
-    diverge, and with done=True once the outputs are written (dlwpt.progress.JobProgress).
-    watch: holds `writing()` around each checkpoint and the final outputs so that they are
-    never cut halfway, stops at `done()` (inside the last write), and ends its line with
-    `progress`, where the next run resumes (dlwpt.orphan.ParentWatch).
+    epoch_log(rows, walltimes): open while training, given a resumed run's epochs first; its
+    add(row) takes each epoch's row, its `walltimes` go into checkpoints (dlwpt.live.EpochLog).
+    on_epoch(rows, epochs, elapsed, done): after each finite epoch, and done=True once the
+    outputs are written (dlwpt.progress.JobProgress). watch: `writing()` around each checkpoint
+    and the final outputs, `done()` inside the last write, `progress` ends its line where the
+    next run resumes (dlwpt.orphan.ParentWatch).
     """
 
     epoch_log: Callable[[list[dict[str, float]], list[float]],
