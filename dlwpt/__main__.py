@@ -198,10 +198,8 @@ def markdown(text: object) -> str:
 def table(headers: list[str], rows: list[list[str]], style: str) -> str:
     """Plain aligned columns (two spaces apart, each cell one line), or a Markdown table."""
     if style == "md":
-        lines = ["| " + " | ".join(map(markdown, headers)) + " |",
-                 "| " + " | ".join("---" for _ in headers) + " |"]
-        lines += ["| " + " | ".join(map(markdown, row)) + " |" for row in rows]
-        return "\n".join(lines)
+        return "\n".join("| " + " | ".join(map(markdown, row)) + " |"
+                         for row in [headers, ["---"] * len(headers), *rows])
     cells = [[one_line(c) for c in r] for r in [headers, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()

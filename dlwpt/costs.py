@@ -129,8 +129,8 @@ def probe_device(device: str, threads: int, configs: Sequence[Mapping[str, Any]]
     started = time.perf_counter()
     import torch
 
-    import dlwpt.train  # noqa: F401  (what a training job imports)
     from dlwpt.models import build_model
+    from dlwpt.train import device_name  # and all a training job imports
 
     tiny = torch.nn.Linear(4, 2)
     optimizer = torch.optim.SGD(tiny.parameters(), lr=0.01)
@@ -182,12 +182,10 @@ def probe_device(device: str, threads: int, configs: Sequence[Mapping[str, Any]]
 
     conv_s, pointwise_s = timed(conv_step), timed(pointwise_step)
     pool_s, step_s = timed(pool_step), timed(optimizer_step)
-    name = (torch.cuda.get_device_name(dev) if dev.type == "cuda"
-            else f"cpu ({torch.get_num_threads()} threads)")
     return {"mac_rate": 3 * 64 * 32 * 16 * 16 * 32 * 9 / conv_s,
             "element_rate": 3 * 3 * y.numel() / pointwise_s, "pool_rate": 3 * z.numel() / pool_s,
             "step_s": step_s, "imported_s": imported, "imported_at": imported_at,
-            "device_name": name,
+            "device_name": device_name(dev),
             "costs": [asdict(forward_cost(build_model(dict(cfg)))) for cfg in configs]}
 
 
