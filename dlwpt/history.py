@@ -1,8 +1,5 @@
-"""Experiments over time: every published run kept, and what each change did, measured.
-
-The store, `results/history/`, is laid out in docs/ARCHITECTURE.md ("Report outputs"): no rule
-declares it, so Snakemake never deletes it. A damaged or edited entry is moved to `damaged/`
-(one warning), so the history goes on recording.
+"""Experiments over time: every published run kept (results/history/, docs/ARCHITECTURE.md),
+and what each change did, measured. A damaged entry is moved aside, so recording goes on.
 """
 
 from __future__ import annotations
