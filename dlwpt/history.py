@@ -125,8 +125,8 @@ class Snapshot:
                 "code": self.code,
                 "models": {model: {"settings": runs.settings,
                                    "settings_digest": runs.settings_digest,
-                                   "seeds": {str(seed): dict(files.digests)
-                                             for seed, files in sorted(runs.seeds.items())}}
+                                   "seeds": {str(seed): dict(run.digests)
+                                             for seed, run in sorted(runs.seeds.items())}}
                            for model, runs in self.models.items()},
                 "published": dict(self.published)}
 
@@ -192,16 +192,13 @@ def check_blob(path: Path, digest: str, entry: Path | None = None) -> None:
                                  "the blob was changed")
 
 
-def store_blob(history_dir: str | os.PathLike, source: str | os.PathLike,
-               digest: str | None = None) -> str:
-    """Keep one file in the store (again only if the kept copy is damaged); its sha256."""
-    digest = digest or file_digest(source)
+def store_blob(history_dir: str | os.PathLike, source: str | os.PathLike, digest: str) -> None:
+    """Keep one file, of sha256 `digest`, in the store (again only if the kept copy is damaged)."""
     path = blob_path(history_dir, digest)
     if not (path.is_file() and file_digest(path) == digest):
         copy_atomic(source, path)
         if file_digest(path) != digest:  # the source changed while it was copied
             raise HistoryError(source, "changed while it was recorded")
-    return digest
 
 
 def entry_files(history_dir: str | os.PathLike) -> list[Path]:
