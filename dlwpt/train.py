@@ -103,7 +103,7 @@ def predictions_csv(labels: torch.Tensor, predicted: torch.Tensor, prob: torch.T
 @dataclass(frozen=True)
 class RunSettings:
     """What one (model, seed) run trains, and how: model_cfg is the run's settings
-    (dlwpt.runs.run_settings), the rest config `train.*` (a bare YAML off reads as False)."""
+    (dlwpt.runs.run_settings), the rest config `train.*` (a bare YAML off, False, kept as "off")."""
 
     model_name: str
     model_cfg: dict[str, Any]
