@@ -19,8 +19,7 @@ from dlwpt.io import json_digest, one_line
 from dlwpt.report import verdicts
 from dlwpt.report.formats import acc, config_text, missing
 from dlwpt.results.changes import NEW, OLD, UNSET, Changes, flatten
-
-DEFAULT_HISTORY = "results/history"
+from dlwpt.runs import HISTORY_ROOT
 
 
 class Parser(argparse.ArgumentParser):
@@ -50,8 +49,8 @@ def parser() -> argparse.ArgumentParser:
         form = command.add_mutually_exclusive_group()
         form.add_argument("--md", action="store_true", help="a Markdown table")
         form.add_argument("--json", action="store_true", help="JSON, for scripts")
-        command.add_argument("--history", default=DEFAULT_HISTORY, metavar="DIR",
-                             help=f"the history folder (default: {DEFAULT_HISTORY})")
+        command.add_argument("--history", default=HISTORY_ROOT, metavar="DIR",
+                             help=f"the history folder (default: {HISTORY_ROOT})")
     return top
 
 
@@ -199,10 +198,8 @@ def markdown(text: object) -> str:
 def table(headers: list[str], rows: list[list[str]], style: str) -> str:
     """Plain aligned columns (two spaces apart, each cell one line), or a Markdown table."""
     if style == "md":
-        lines = ["| " + " | ".join(map(markdown, headers)) + " |",
-                 "| " + " | ".join("---" for _ in headers) + " |"]
-        lines += ["| " + " | ".join(map(markdown, row)) + " |" for row in rows]
-        return "\n".join(lines)
+        return "\n".join("| " + " | ".join(map(markdown, row)) + " |"
+                         for row in [headers, ["---"] * len(headers), *rows])
     cells = [[one_line(c) for c in r] for r in [headers, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()

@@ -1,8 +1,5 @@
 """Which package files a job runs, read from its script's `import` statements (nothing is
-imported), and what of each counts as a change: a rule's `code` param maps each file to its
-`source_digest`, so a code change reruns exactly the jobs that import it and a comment change
-none. Every import counts, also inside functions; imports by computed name cannot be read, so
-callers name those modules (`dlwpt.ingest.ingest_module`).
+imported), and their digests: a rule's `code` param (docs/ARCHITECTURE.md, "Code params").
 """
 
 from __future__ import annotations

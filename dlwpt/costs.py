@@ -20,7 +20,7 @@ from typing import Any
 
 from dlwpt.io import read_json, write_json
 from dlwpt.progress import TRAIN_RULE
-from dlwpt.runs import TRAIN_ROOT
+from dlwpt.runs import HISTORY_ROOT, TRAIN_ROOT, blob_path
 
 REFERENCE_STARTUP_S = 2.5  # the probe's start-up on the development machine
 # Inside a training job, besides its epochs: loading cifar2.pt, building the model and the
@@ -129,8 +129,8 @@ def probe_device(device: str, threads: int, configs: Sequence[Mapping[str, Any]]
     started = time.perf_counter()
     import torch
 
-    import dlwpt.train  # noqa: F401  (what a training job imports)
     from dlwpt.models import build_model
+    from dlwpt.train import device_name  # and all a training job imports
 
     tiny = torch.nn.Linear(4, 2)
     optimizer = torch.optim.SGD(tiny.parameters(), lr=0.01)
@@ -182,12 +182,10 @@ def probe_device(device: str, threads: int, configs: Sequence[Mapping[str, Any]]
 
     conv_s, pointwise_s = timed(conv_step), timed(pointwise_step)
     pool_s, step_s = timed(pool_step), timed(optimizer_step)
-    name = (torch.cuda.get_device_name(dev) if dev.type == "cuda"
-            else f"cpu ({torch.get_num_threads()} threads)")
     return {"mac_rate": 3 * 64 * 32 * 16 * 16 * 32 * 9 / conv_s,
             "element_rate": 3 * 3 * y.numel() / pointwise_s, "pool_rate": 3 * z.numel() / pool_s,
             "step_s": step_s, "imported_s": imported, "imported_at": imported_at,
-            "device_name": name,
+            "device_name": device_name(dev),
             "costs": [asdict(forward_cost(build_model(dict(cfg)))) for cfg in configs]}
 
 
@@ -264,13 +262,13 @@ def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
                   history_entries: int = 20) -> dict[str, MeasuredRun]:
     """An earlier run per cost key: results/train, else the run history's last entries."""
     root, found = Path(root), {}
-    history = root / "results/history"
+    history = root / HISTORY_ROOT
     for entry_path in sorted(history.glob("runs/*.json"))[-history_entries:]:
         try:
             for model in read_json(entry_path, or_none=True)["models"].values():
                 for blobs in model["seeds"].values():
                     digest = str(blobs["summary"]).split(":", 1)[-1]
-                    blob = read_json(history / "objects" / digest[:2] / digest, or_none=True)
+                    blob = read_json(blob_path(history, digest), or_none=True)
                     found.update([measured_run(blob, n_val) or ("", None)])
         except (LookupError, TypeError, AttributeError):
             continue

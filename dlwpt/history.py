@@ -1,8 +1,5 @@
-"""Experiments over time: every published run kept, and what each change did, measured.
-
-The store, `results/history/`, is laid out in docs/ARCHITECTURE.md ("Report outputs"): no rule
-declares it, so Snakemake never deletes it. A damaged or edited entry is moved to `damaged/`
-(one warning), so the history goes on recording.
+"""Experiments over time: every published run kept (results/history/, docs/ARCHITECTURE.md),
+and what each change did, measured. A damaged entry is moved aside, so recording goes on.
 """
 
 from __future__ import annotations
@@ -33,7 +30,7 @@ from dlwpt.provenance import git_commit
 from dlwpt.results import changes as c
 from dlwpt.results import comparisons as cmp
 from dlwpt.results.reading import read_checked_json, read_predictions
-from dlwpt.runs import job_settings, model_config
+from dlwpt.runs import RunFiles, blob_path, job_settings, model_config
 
 LAYOUT = 1
 RUN_FILES = ("summary", "metrics", "predictions")
@@ -58,18 +55,21 @@ def model_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
 # --- the content of a run -------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class RunFiles:
-    """One (model, seed): its three files (paths to read) and their sha256."""
+class StoredRun:
+    """One (model, seed) as an entry records it: its files (its own, or blobs) and their sha256."""
 
-    paths: dict[str, Path]  # RUN_FILES -> path (the run's own files, or blobs)
+    files: RunFiles
     digests: dict[str, str]  # RUN_FILES -> sha256 hex
+
+    def path(self, name: str) -> Path:
+        return getattr(self.files, name)
 
 
 @dataclass(frozen=True)
 class ModelRuns:
     settings: dict[str, Any]
     settings_digest: str
-    seeds: dict[int, RunFiles]
+    seeds: dict[int, StoredRun]
 
 
 @dataclass
@@ -106,8 +106,8 @@ class Snapshot:
                 settings = model_settings(config, model)
                 models[model] = ModelRuns(settings, json_digest(settings), {})
             paths = {name: Path(run[name]) for name in RUN_FILES}
-            models[model].seeds[seed] = RunFiles(
-                paths, {name: file_digest(path) for name, path in paths.items()})
+            models[model].seeds[seed] = StoredRun(
+                RunFiles(**paths), {name: file_digest(path) for name, path in paths.items()})
         repo = Path(repo).resolve()
         code = {}
         for path in code_files:
@@ -125,8 +125,8 @@ class Snapshot:
                 "code": self.code,
                 "models": {model: {"settings": runs.settings,
                                    "settings_digest": runs.settings_digest,
-                                   "seeds": {str(seed): dict(files.digests)
-                                             for seed, files in sorted(runs.seeds.items())}}
+                                   "seeds": {str(seed): dict(run.digests)
+                                             for seed, run in sorted(runs.seeds.items())}}
                            for model, runs in self.models.items()},
                 "published": dict(self.published)}
 
@@ -165,10 +165,10 @@ class Snapshot:
 
     def _read(self, model: str, seed: int, name: str) -> Path:
         """The path of one run file; a blob is checked against its digest first."""
-        files = self.models[model].seeds[seed]
+        run = self.models[model].seeds[seed]
         if self.source is not None:
-            check_blob(files.paths[name], files.digests[name], self.source)
-        return files.paths[name]
+            check_blob(run.path(name), run.digests[name], self.source)
+        return run.path(name)
 
     def _checked(self, read: Any, path: Path, *args: Any) -> Any:
         """read(path, *args); a problem of an entry's blob is a HistoryError naming the entry."""
@@ -182,10 +182,6 @@ class Snapshot:
 
 # --- the store ------------------------------------------------------------------------------
 
-def blob_path(history_dir: str | os.PathLike, digest: str) -> Path:
-    return Path(history_dir) / "objects" / digest[:2] / digest
-
-
 def check_blob(path: Path, digest: str, entry: Path | None = None) -> None:
     where = f" (referenced by {entry})" if entry else ""
     if not path.is_file():
@@ -196,16 +192,13 @@ def check_blob(path: Path, digest: str, entry: Path | None = None) -> None:
                                  "the blob was changed")
 
 
-def store_blob(history_dir: str | os.PathLike, source: str | os.PathLike,
-               digest: str | None = None) -> str:
-    """Keep one file in the store (again only if the kept copy is damaged); its sha256."""
-    digest = digest or file_digest(source)
+def store_blob(history_dir: str | os.PathLike, source: str | os.PathLike, digest: str) -> None:
+    """Keep one file, of sha256 `digest`, in the store (again only if the kept copy is damaged)."""
     path = blob_path(history_dir, digest)
     if not (path.is_file() and file_digest(path) == digest):
         copy_atomic(source, path)
         if file_digest(path) != digest:  # the source changed while it was copied
             raise HistoryError(source, "changed while it was recorded")
-    return digest
 
 
 def entry_files(history_dir: str | os.PathLike) -> list[Path]:
@@ -268,9 +261,9 @@ def snapshot_of(history_dir: str | os.PathLike, path: str | os.PathLike) -> Snap
     try:
         models = {
             model: ModelRuns(dict(runs["settings"]), runs["settings_digest"], {
-                int(seed): RunFiles({name: blob_path(history_dir, files[name])
-                                     for name in RUN_FILES},
-                                    {name: files[name] for name in RUN_FILES})
+                int(seed): StoredRun(RunFiles(**{name: blob_path(history_dir, files[name])
+                                                 for name in RUN_FILES}),
+                                     {name: files[name] for name in RUN_FILES})
                 for seed, files in runs["seeds"].items()})
             for model, runs in entry["models"].items()}
     except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -334,9 +327,9 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     if latest is not None and json_digest(latest.content()) == json_digest(content):
         return None
     for runs in snapshot.models.values():
-        for files_ in runs.seeds.values():
+        for run in runs.seeds.values():
             for name in RUN_FILES:
-                store_blob(history_dir, files_.paths[name], files_.digests[name])
+                store_blob(history_dir, run.path(name), run.digests[name])
     for name in PUBLISHED:
         store_blob(history_dir, published[name], content["published"][name])
     now = now or datetime.datetime.now(datetime.UTC)

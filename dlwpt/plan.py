@@ -9,7 +9,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from dlwpt import cifar10, sources
+from dlwpt import cifar10, runs, sources
 from dlwpt.config import (
     class_labels,
     config_digest,
@@ -21,9 +21,6 @@ from dlwpt.runs import TRAINED_FILES, Sweep, configured_sweeps, report_spec, run
 
 DATA_SETTINGS = ("data.local_dir / DLWPT_DATA: the folder holding p1ch4/, "
                  "data.cifar10 / DLWPT_CIFAR10: the CIFAR-10 copy")
-# The run history (dlwpt.history), appended to by publish_report: no rule declares it, so
-# Snakemake never deletes it (`snakemake --delete-all-output` included).
-HISTORY = "results/history"
 
 
 class Refused(Exception):
@@ -219,6 +216,6 @@ class Plan:
             "ingest_options": {d: config["ingest"].get(d, {}) for d in self.datasets},
             "config_digest": config_digest(config),
             "book_settings": self.book,
-            "history": HISTORY,
+            "history": runs.HISTORY_ROOT,
             "train_code": train_code,
         }

@@ -14,8 +14,13 @@ from typing import Any
 # A sweep point's run id, and so its paths under results/train/, start with it.
 SWEEPS_ROOT = "sweeps"
 TRAIN_ROOT = "results/train"
-# What one training job writes into its run folder, and the report reads.
-TRAINED_FILES = ("summary.json", "metrics.csv", "model.pt", "val_predictions.csv")
+# The run history (dlwpt.history), appended to by publish_report: no rule declares it, so
+# Snakemake never deletes it (`snakemake --delete-all-output` included).
+HISTORY_ROOT = "results/history"
+# What one training job writes into its run folder, and the report reads: RunFiles' fields.
+TRAINED = {"summary": "summary.json", "metrics": "metrics.csv", "model": "model.pt",
+           "predictions": "val_predictions.csv"}
+TRAINED_FILES = tuple(TRAINED.values())
 # train_model's settings besides the run's own entry (rules/train.smk's params): changing one
 # retrains every run, so the history counts them among each model's settings.
 TRAIN_KEYS = ("device", "gpus", "loop", "cuda_graphs", "subsample", "checkpoint_every")
@@ -29,6 +34,26 @@ def run_name(run: str, seed: int) -> str:
 def run_dir(run: str, seed: int, root: str | Path = TRAIN_ROOT) -> Path:
     """The run's folder under `root` (results/train; or .resume, .progress, tensorboard)."""
     return Path(root) / run_name(run, seed)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Where one run's files are: its folder's TRAINED files (`in_folder`), a training job's
+    outputs, or the history's stored copies (no model.pt)."""
+
+    summary: Path
+    metrics: Path
+    predictions: Path
+    model: Path | None = None
+
+    @classmethod
+    def in_folder(cls, folder: str | Path) -> RunFiles:
+        return cls(**{field: Path(folder) / name for field, name in TRAINED.items()})
+
+
+def blob_path(history_dir: str | Path, digest: str) -> Path:
+    """Where the run history keeps a file: under its sha256, stored once."""
+    return Path(history_dir) / "objects" / digest[:2] / digest
 
 
 def model_config(config: Mapping[str, Any], model: str) -> dict[str, Any]:

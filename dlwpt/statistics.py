@@ -1,8 +1,5 @@
-"""Uncertainty and comparisons for the zoo's accuracies (scipy and statsmodels).
-
-The method, its assumptions, references and calibration are written once, in
-docs/statistics.md; this module holds the formulas.
-"""
+"""The formulas of docs/statistics.md (method, assumptions, calibration), on scipy and
+statsmodels."""
 
 from __future__ import annotations
 
@@ -131,13 +128,9 @@ def spread(values: np.ndarray) -> float:
 
 def two_source_difference(differences, confidence: float = 0.95) -> Difference:
     """Mean difference of two models' per-image correctness (`differences`: seeds x images of
-    a_correct - b_correct), its error counting both the seeds and the sampling of the images.
-
-    docs/statistics.md says why this conservative sum, not the unbiased crossed-ANOVA
-    estimate (7% false positives at 3 seeds). Written out: the closed form is three variances,
-    where statsmodels' MixedLM would fit the crossed random effects iteratively, 45 times per
-    report.
-    """
+    a_correct - b_correct), its error counting both the seeds and the sampling of the images:
+    the conservative sum of docs/statistics.md, in closed form (statsmodels' MixedLM would fit
+    the crossed random effects iteratively, 45 times per report)."""
     d = np.asarray(differences, dtype=float)
     if d.ndim != 2 or d.shape[1] < 2 or d.shape[0] < 1:
         raise ValueError(f"need seeds x images (two images or more), got shape {d.shape}")

@@ -1,13 +1,8 @@
 """Train one chapter 7-8 model on cifar2.pt and write its model, metrics and summary files.
 
-Runs resume: a checkpoint (model, optimizer, every RNG, metrics so far) is written atomically
-every `checkpoint_every` epochs, so a killed job continues where it stopped and, on the CPU,
-ends bit-identical to an uninterrupted run.
-
-`train_model` (at the end) is the outline: build the trainer, resume from the checkpoint, `fit`,
-`summarize`, `write_outputs`. This module and what it imports decide a run's results; the job's
-plumbing (claiming a GPU, noticing a dead Snakemake, progress lines, TensorBoard files) is passed
-in by scripts/train_model.py, so an edit to it reruns no training job.
+A checkpoint every `checkpoint_every` epochs lets a killed job resume, on the CPU bit-identical
+to an uninterrupted run. `train_model` (at the end) is the outline. The job's plumbing is passed
+in (`Plumbing`), so an edit to it reruns no training job.
 """
 
 from __future__ import annotations
@@ -43,7 +38,6 @@ from dlwpt.models import build_model, count_parameters, resdeep_variant
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
 PREDICTION_COLUMNS = ["index", "label", "predicted", "prob"]
-PREDICTIONS_NAME = "val_predictions.csv"
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -107,38 +101,9 @@ def predictions_csv(labels: torch.Tensor, predicted: torch.Tensor, prob: torch.T
 
 
 @dataclass(frozen=True)
-class RunFiles:
-    """Where one run reads and writes.
-
-    predictions: the per-image validation predictions (default: val_predictions.csv beside the
-    summary); for a run that did not diverge their accuracy is the summary's val_acc exactly.
-    resume: the folder of the run's checkpoint; without it the run neither resumes nor writes
-    checkpoints.
-    """
-
-    data: str | os.PathLike  # cifar2.pt
-    model: str | os.PathLike
-    metrics: str | os.PathLike
-    summary: str | os.PathLike
-    predictions: str | os.PathLike | None = None
-    resume: str | os.PathLike | None = None
-
-    def __post_init__(self) -> None:
-        if self.predictions is None:
-            object.__setattr__(self, "predictions",
-                               Path(self.summary).with_name(PREDICTIONS_NAME))
-
-
-@dataclass(frozen=True)
 class RunSettings:
-    """What one (model, seed) run trains, and how.
-
-    model_cfg: a models entry merged over train.defaults. device, gpus: config `train.device`
-    and `train.gpus`, which the job resolves and claims (dlwpt.devices.claimed_device). loop,
-    cuda_graphs: config `train.loop` ("resident" | "book") and `train.cuda_graphs` ("auto" |
-    "off"; YAML reads a bare off as False, kept here as "off"), see dlwpt.engine. subsample:
-    N training images (config `train.subsample`). checkpoint_every: epochs between checkpoints.
-    """
+    """What one (model, seed) run trains, and how: model_cfg is the run's settings
+    (dlwpt.runs.run_settings), the rest config `train.*` (a bare YAML off, False, kept as "off")."""
 
     model_name: str
     model_cfg: dict[str, Any]
@@ -158,12 +123,11 @@ class RunSettings:
 
 def config_hash(run: RunSettings, device: torch.device, data_pt: str | os.PathLike) -> str:
     """Identity of a run: a checkpoint with another hash belongs to another run."""
-    identity = {
+    return json_digest({
         "model_cfg": run.model_cfg, "seed": run.seed, "loop": run.loop,
         "cuda_graphs": run.cuda_graphs, "subsample": run.subsample, "device": device.type,
         "data_sha256": file_digest(data_pt),
-    }
-    return json_digest(identity)
+    })
 
 
 @dataclass
@@ -189,11 +153,11 @@ class Checkpoint:
     once they are all written. Without a resume folder nothing is read or written.
     """
 
-    def __init__(self, files: RunFiles, run: RunSettings, device: torch.device,
-                 watch: Any) -> None:
-        self.path = Path(files.resume) / CHECKPOINT_NAME if files.resume else None
+    def __init__(self, resume: str | os.PathLike | None, data: str | os.PathLike,
+                 run: RunSettings, device: torch.device, watch: Any) -> None:
+        self.path = Path(resume) / CHECKPOINT_NAME if resume else None
         self.run, self.watch = run, watch
-        self.run_hash = config_hash(run, device, files.data) if self.path else None
+        self.run_hash = config_hash(run, device, data) if self.path else None
         self.writing = watch.writing if watch else contextlib.nullcontext
 
     def load(self, log: logging.Logger) -> dict[str, Any] | None:
@@ -254,17 +218,14 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class Plumbing:
-    """What a job does around training that decides none of its outputs, passed in by
-    scripts/train_model.py; the defaults do nothing.
+    """What a job does around training that decides none of its outputs (defaults: nothing).
 
-    epoch_log(rows, walltimes): a context manager open while training, yielding an object
-    whose add(row) takes each epoch's metrics.csv row and whose `walltimes` (one per add) go
-    into checkpoints; it is given a resumed run's epochs and their walltimes first
-    (dlwpt.live.EpochLog). on_epoch(rows, epochs, elapsed, done): after each epoch that did not
-    diverge, and with done=True once the outputs are written (dlwpt.progress.JobProgress).
-    watch: holds `writing()` around each checkpoint and the final outputs so that they are
-    never cut halfway, stops at `done()` (inside the last write), and ends its line with
-    `progress`, where the next run resumes (dlwpt.orphan.ParentWatch).
+    epoch_log(rows, walltimes): open while training, given a resumed run's epochs first; its
+    add(row) takes each epoch's row, its `walltimes` go into checkpoints (dlwpt.live.EpochLog).
+    on_epoch(rows, epochs, elapsed, done): after each finite epoch, and done=True once the
+    outputs are written (dlwpt.progress.JobProgress). watch: `writing()` around each checkpoint
+    and the final outputs, `done()` inside the last write, `progress` ends its line where the
+    next run resumes (dlwpt.orphan.ParentWatch).
     """
 
     epoch_log: Callable[[list[dict[str, float]], list[float]],
@@ -337,7 +298,7 @@ def summarize(run: RunSettings, trainer: Trainer, history: EpochHistory, device:
     }
 
 
-def write_outputs(files: RunFiles, summary: dict[str, Any], trainer: Trainer,
+def write_outputs(files: Any, summary: dict[str, Any], trainer: Trainer,
                   history: EpochHistory, checkpoint: Checkpoint) -> dict[str, Any]:
     """model.pt, metrics.csv and val_predictions.csv (from the final weights in eval mode), then
     summary.json, each by rename, all under `checkpoint.completing()`; return the summary."""
@@ -356,25 +317,27 @@ def write_outputs(files: RunFiles, summary: dict[str, Any], trainer: Trainer,
     return summary
 
 
-def train_model(files: RunFiles, run: RunSettings, *, device: torch.device | None = None,
+def train_model(files: Any, run: RunSettings, *, data: str | os.PathLike,
+                resume: str | os.PathLike | None = None, device: torch.device | None = None,
                 gpu: str | None = None, log: logging.Logger | None = None,
                 plumbing: Plumbing = Plumbing()) -> dict[str, Any]:
-    """Train `run` on `files.data`, write its outputs to `files`; return the summary.
+    """Train `run` on `data` (cifar2.pt), write its outputs to `files`; return the summary.
 
-    device: where to train (default `run.device`, which must then name a torch device; a job
-    resolves `auto` and claims a GPU with dlwpt.devices.claimed_device), gpu: the machine's
-    name for a claimed GPU, for the summary.
+    files: the paths named model, metrics, predictions and summary (dlwpt.runs.RunFiles, or the
+    job's outputs). resume: the run's checkpoint folder (None: no resume, no checkpoints).
+    device: default `run.device` (a job resolves `auto` and claims a GPU with
+    dlwpt.devices.claimed_device); gpu: the machine's name for a claimed GPU, for the summary.
     """
     log = log or logging.getLogger("dlwpt")
     device = device or torch.device(run.device)
     history = EpochHistory()
     torch.set_num_threads(run.threads)
     settings = TrainSettings.from_config(run.model_cfg)
-    data = load_training_data(files.data, run.subsample)
+    tensors = load_training_data(data, run.subsample)
     torch.manual_seed(run.seed)
-    trainer = make_trainer(run.loop, build_model(run.model_cfg), data, settings, device,
+    trainer = make_trainer(run.loop, build_model(run.model_cfg), tensors, settings, device,
                            run.seed, cuda_graphs=run.cuda_graphs)
-    checkpoint = Checkpoint(files, run, device, plumbing.watch)
+    checkpoint = Checkpoint(resume, data, run, device, plumbing.watch)
     checkpoint.resume(trainer, history, log)
     epoch_log = (plumbing.epoch_log(history.rows, history.walltimes) if plumbing.epoch_log
                  else contextlib.nullcontext())

@@ -12,19 +12,12 @@ from dlwpt.io import script_errors
 from dlwpt.live import EpochLog
 from dlwpt.orphan import ParentWatch
 from dlwpt.progress import JobProgress
-from dlwpt.train import Plumbing, RunFiles, RunSettings, train_model
+from dlwpt.train import Plumbing, RunSettings, train_model
 
 # ParentWatch: Snakemake killed (SIGKILL), this job stops within seconds (dlwpt/orphan.py).
 with script_errors(snakemake.log[0]) as log, ParentWatch(log) as watch:
     p = snakemake.params
-    files = RunFiles(
-        data=snakemake.input.data,
-        model=snakemake.output.model,
-        metrics=snakemake.output.metrics,
-        summary=snakemake.output.summary,
-        predictions=snakemake.output.predictions,
-        resume=p.resume_dir,
-    )
+    files = snakemake.output  # model, metrics, predictions, summary: as dlwpt.runs.RunFiles
     run = RunSettings(
         model_name=snakemake.wildcards.model,
         model_cfg=p.hyperparameters,
@@ -43,4 +36,5 @@ with script_errors(snakemake.log[0]) as log, ParentWatch(log) as watch:
         watch=watch,
     )
     with claimed_device(run.device, run.gpus, log) as (device, gpu):
-        train_model(files, run, device=device, gpu=gpu, log=log, plumbing=plumbing)
+        train_model(files, run, data=snakemake.input.data, resume=p.resume_dir, device=device,
+                    gpu=gpu, log=log, plumbing=plumbing)

@@ -22,7 +22,8 @@ from dlwpt.engine import (
 from dlwpt.engine.cuda_graphs import preserved_training_state
 from dlwpt.io import DataError, file_digest, summary_seal
 from dlwpt.models import build_model
-from dlwpt.train import RunFiles, RunSettings, load_training_data, train_model
+from dlwpt.runs import RunFiles
+from dlwpt.train import RunSettings, load_training_data, train_model
 from tests.helpers.data import load_cifar2, subset_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,10 +47,9 @@ def subset(n_train: int, n_val: int) -> dict[str, torch.Tensor]:
 def train(data_pt: Path, out: Path, model_cfg: dict, resume_dir: Path | None = None,
           **settings) -> tuple[list[dict], dict]:
     """Run train_model into `out`; return (metrics rows without timings, state_dict)."""
-    files = RunFiles(data_pt, out / "model.pt", out / "metrics.csv", out / "summary.json",
-                     resume=resume_dir)
-    train_model(files, RunSettings(model_name="test", model_cfg=model_cfg, seed=0, device="cpu",
-                                   **settings))
+    train_model(RunFiles.in_folder(out),
+                RunSettings(model_name="test", model_cfg=model_cfg, seed=0, device="cpu",
+                            **settings), data=data_pt, resume=resume_dir)
     return read_metrics(out / "metrics.csv"), torch.load(out / "model.pt", weights_only=True)
 
 
@@ -247,16 +247,16 @@ def test_a_later_divergence_keeps_the_last_finite_epochs_figures(small_data, tmp
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_a_gpu_is_one_line_at_the_start_of_the_job(small_data, tmp_path):
-    outputs = [str(tmp_path / n) for n in ("model.pt", "metrics.csv", "summary.json")]
     script = (
         "from dlwpt.devices import claimed_device\n"
         "from dlwpt.io import script_errors\n"
-        "from dlwpt.train import RunFiles, RunSettings, train_model\n"
+        "from dlwpt.runs import RunFiles\n"
+        "from dlwpt.train import RunSettings, train_model\n"
         f"with script_errors({str(tmp_path / 'job.log')!r}) as log, "
         "claimed_device('cuda', None, log) as (device, gpu):\n"
-        f"    train_model(RunFiles({str(small_data)!r}, *{outputs!r}),\n"
+        f"    train_model(RunFiles.in_folder({str(tmp_path)!r}),\n"
         f"                RunSettings(model_name='net', model_cfg={NET!r}, seed=0),\n"
-        "                device=device)\n")
+        f"                data={str(small_data)!r}, device=device)\n")
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 1
@@ -303,7 +303,8 @@ def test_bad_input_is_a_one_line_data_error(tmp_path):
 CHILD = """
 import logging, sys, time
 from dlwpt.progress import JobProgress
-from dlwpt.train import Plumbing, RunFiles, RunSettings, train_model
+from dlwpt.runs import RunFiles
+from dlwpt.train import Plumbing, RunSettings, train_model
 
 class SlowEpochs(logging.Handler):
     def emit(self, record):
@@ -316,10 +317,10 @@ log.addHandler(SlowEpochs())
 out = sys.argv[2]
 cfg = dict(arch="NetDropout", n_chans1=16, epochs=4, batch_size=64, lr=1e-2, optimizer="sgd",
            momentum=0.9, l2=0.0, loss="cross_entropy")
-train_model(RunFiles(sys.argv[1], out + "/model.pt", out + "/metrics.csv", out + "/summary.json",
-                     resume=out + "/resume"),
+train_model(RunFiles.in_folder(out),
             RunSettings(model_name="resume", model_cfg=cfg, seed=3, device="cpu", threads=2),
-            log=log, plumbing=Plumbing(on_epoch=JobProgress("resume", 3, log, None)))
+            data=sys.argv[1], resume=out + "/resume", log=log,
+            plumbing=Plumbing(on_epoch=JobProgress("resume", 3, log, None)))
 """
 
 

@@ -28,7 +28,7 @@ from dlwpt.results import changes as ch
 from dlwpt.results.changes import CodeChange, SettingChange
 from dlwpt.results.comparisons import DATA_CHANGED, compare_runs
 from dlwpt.results.reading import load_runs, run_files
-from dlwpt.runs import TRAIN_KEYS, TRAINED_FILES
+from dlwpt.runs import TRAIN_KEYS, TRAINED_FILES, blob_path
 from tests.helpers.report_inputs import N_VAL, write_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -170,7 +170,7 @@ def test_an_entry_that_retrains_one_model_adds_its_files_the_tables_and_the_entr
 def test_blobs_are_checked_when_read(ws):
     ws.record(ws.run("a", make_config()))
     snapshot = h.load(ws.history)
-    blob = snapshot.models["width"].seeds[2].paths["summary"]
+    blob = snapshot.models["width"].seeds[2].files.summary
     blob.write_text(blob.read_text().replace('"seed": 2', '"seed": 3'))
     with pytest.raises(h.HistoryError, match=r"does not match its name .*referenced by"):
         snapshot.summary("width", 2)
@@ -182,7 +182,7 @@ def test_blobs_are_checked_when_read(ws):
 def test_a_damaged_blob_is_replaced_when_the_same_file_is_recorded_again(ws):
     run = ws.run("a", make_config())
     ws.record(run)
-    blob = h.blob_path(ws.history, file_digest(run["published"]["metrics"]))
+    blob = blob_path(ws.history, file_digest(run["published"]["metrics"]))
     blob.write_text("damaged")
     again = ws.run("b", make_config())
     again["published"]["comparisons"].write_text("comparisons\nv2\n")  # so it is a new entry
@@ -420,10 +420,10 @@ BAD_HISTORIES = {
         ws.entries()[0], lambda e: e.update(layout=2))), ["runs"],
                      r"written by a newer layout \(2\).*update the checkout"),
     "changed blob": (lambda ws: (two_entries(ws), h.load(ws.history).models["net"].seeds[0]
-                                 .paths["summary"].write_text("{}")), ["runs"],
+                                 .files.summary.write_text("{}")), ["runs"],
                      r"does not match its name \(referenced by .*\.json\)"),
     "missing blob": (lambda ws: (two_entries(ws), h.load(ws.history).models["net"].seeds[0]
-                                 .paths["summary"].unlink()), ["runs"],
+                                 .files.summary.unlink()), ["runs"],
                      r"objects/[0-9a-f]{2}/[0-9a-f]{64}: missing \(referenced by"),
 }
 
@@ -491,7 +491,7 @@ def test_a_missing_blob_drops_its_model_named_and_the_rest_compares(ws, capsys, 
                  variants={"net": 1, "width": 1}, accuracy={"width": 0.95})
     ws.record(new, minutes=1)
     old_entry = ws.entries()[0]
-    blob = h.load(ws.history, old_entry.stem).models["net"].seeds[1].paths["predictions"]
+    blob = h.load(ws.history, old_entry.stem).models["net"].seeds[1].files.predictions
     blob.unlink()
     changes = h.compare(h.load(ws.history, old_entry.stem), h.load(ws.history))
     net, width, depth = changes.models

@@ -9,7 +9,8 @@ import pytest
 
 from dlwpt.live import EVENT_FILES, TAGS, EpochLog
 from dlwpt.progress import JobProgress
-from dlwpt.train import Plumbing, RunFiles, RunSettings, train_model
+from dlwpt.runs import RunFiles
+from dlwpt.train import Plumbing, RunSettings, train_model
 from tests.helpers.data import subset_file
 from tests.helpers.tensorboard import expected_scalars, scalar_events, scalars
 
@@ -25,14 +26,13 @@ def small_data(tmp_path_factory) -> Path:
 def train(data: Path, out: Path, resume_dir: Path | None = None, checkpoint_every: int = 1,
           log: logging.Logger | None = None) -> dict:
     """As a job does: the event files in out/tb, the epoch lines to `log`."""
-    files = RunFiles(data, out / "model.pt", out / "metrics.csv", out / "summary.json",
-                     resume=resume_dir)
     run = RunSettings(model_name="live", model_cfg=CFG, seed=1, device="cpu",
                       checkpoint_every=checkpoint_every)
     log = log or logging.getLogger("live-test")
     plumbing = Plumbing(epoch_log=lambda rows, walltimes: EpochLog(out / "tb", rows, walltimes),
                         on_epoch=JobProgress("live", 1, log, None))
-    return train_model(files, run, log=log, plumbing=plumbing)
+    return train_model(RunFiles.in_folder(out), run, data=data, resume=resume_dir, log=log,
+                       plumbing=plumbing)
 
 
 class KillAt(logging.Handler):

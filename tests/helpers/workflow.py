@@ -151,15 +151,16 @@ def uninterrupted_metrics(work: Path, model: str, reference: Path, subsample: in
                           ) -> tuple[list[dict], list[dict]]:
     """metrics.csv rows (without the seconds) of `work`'s seed-0 run of `model`, and of the same
     run trained again in this process without interruption: a resumed run must equal it."""
-    from dlwpt.train import RunFiles, RunSettings, train_model
+    from dlwpt.runs import RunFiles
+    from dlwpt.train import RunSettings, train_model
 
     summary = json.loads((work / f"results/train/{model}/seed0/summary.json").read_text())
-    train_model(RunFiles(work / "results/data/cifar2.pt", reference / "model.pt",
-                         reference / "metrics.csv", reference / "summary.json"),
+    train_model(RunFiles.in_folder(reference),
                 RunSettings(model_name=model,
                             model_cfg={k: v for k, v in summary["hyperparameters"].items()
                                        if k not in ("subsample", "n_train")},
-                            seed=0, device="cpu", subsample=subsample))
+                            seed=0, device="cpu", subsample=subsample),
+                data=work / "results/data/cifar2.pt")
 
     def rows(path: Path) -> list[dict]:
         with open(path) as f:
