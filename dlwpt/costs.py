@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dlwpt.io import read_json, write_json
-from dlwpt.progress import TRAIN_RULE
-from dlwpt.runs import TRAIN_ROOT
+from dlwpt.runs import TRAIN_ROOT, TRAIN_RULE
 
 REFERENCE_STARTUP_S = 2.5  # the probe's start-up on the development machine
 # Inside a training job, besides its epochs: loading cifar2.pt, building the model and the

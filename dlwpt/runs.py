@@ -14,6 +14,7 @@ from typing import Any
 # A sweep point's run id, and so its paths under results/train/, start with it.
 SWEEPS_ROOT = "sweeps"
 TRAIN_ROOT = "results/train"
+TRAIN_RULE = "train_model"  # the training jobs' rule: benchmarks/<rule>/, progress lines
 # What one training job writes into its run folder, and the report reads.
 TRAINED_FILES = ("summary.json", "metrics.csv", "model.pt", "val_predictions.csv")
 # train_model's settings besides the run's own entry (rules/train.smk's params): changing one

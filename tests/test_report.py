@@ -470,8 +470,21 @@ def test_cost_section(report):
     assert ("res_deep ran with shared blocks (one ResBlock object applied 4 times, as the book's "
             "n_blocks * [ResBlock(...)] does): 75,810 parameters.") in parsed.texts["cost"]
     cost = parsed.rows("cost-table")
-    assert [(r["model"], r["total s"], r["ResDeep blocks"]) for r in cost] == [
-        ("net", "2.00", "—"), ("width", "4.00", "—"), ("res_deep", "9.00", "shared")]
+    # one 32x32 image's multiply-accumulates, layer by layer: Net (3->16->8 channels, fc 512->32
+    # ->2), NetWidth (3->32->16, fc 1024->32->2), NetResDeep (3->32, four 32->32 blocks at
+    # 16x16, fc 2048->32->2)
+    net = 16 * 32 * 32 * 27 + 8 * 16 * 16 * 16 * 9 + 32 * 512 + 2 * 32
+    width = 32 * 32 * 32 * 27 + 16 * 16 * 16 * 32 * 9 + 32 * 1024 + 2 * 32
+    res_deep = 32 * 32 * 32 * 27 + 4 * 32 * 16 * 16 * 32 * 9 + 32 * 2048 + 2 * 32
+    assert (net, width, res_deep) == (753_728, 2_097_216, 10_387_520)
+    assert [(r["model"], r["parameters"], r["MACs / image"], r["total s"], r["ResDeep blocks"],
+             r["load average"]) for r in cost] == [
+        ("net", "18,090", "0.75 M", "2.00", "—", "not recorded"),
+        ("width", "38,386", "2.10 M", "4.00", "—", "not recorded"),
+        ("res_deep", "75,810", "10.4 M", "9.00", "shared", "not recorded")]
+    assert ("The seconds were measured on cpu (2 threads), load not recorded: on a shared "
+            "machine they depend on what else ran, and are not a comparison between models."
+            in parsed.texts["cost-note"])
     assert parsed.rows("rules-table") == [
         {"rule": "fit_thermometer", "jobs": "1", "total s": "0.50", "longest job s": "0.50",
          "peak RSS MB": "100"},
@@ -791,6 +804,20 @@ def test_cost_table_says_when_cuda_graphs_were_dropped(synthetic, tmp_path):
                           benchmarks=[])
     (row,) = Page(page).rows("cost-table")
     assert row["engine"] == metrics.engine.item() == f"resident loop, CUDA graphs {status}"
+
+
+def test_the_cost_section_gives_the_load_the_seconds_were_measured_under(synthetic,
+                                                                         tmp_path):
+    runs = [write_run(tmp_path, "net", seed, arch="Net", train_acc=0.9, val_acc=0.8,
+                      n_params=18090, seconds_per_epoch=1.0, load_average=load)
+            for seed, load in ((0, {"start": 1.94, "end": 2.4, "cpus": 2}),
+                               (1, {"start": 0.5, "end": 0.96, "cpus": 2}), (2, None))]
+    page, _ = build(tmp_path, synthetic, runs=runs, data={}, thermometer=[], benchmarks=[],
+                    configured_models=["net"])
+    parsed = Page(page)
+    assert [r["load average"] for r in parsed.rows("cost-table")] == ["0.5–2.4"]
+    assert ("The seconds were measured on cpu (2 threads), load average 0.5–2.4 on 2 CPUs (1 of "
+            "the runs did not record it): on a shared machine" in parsed.texts["cost-note"])
 
 
 def test_fits_follow_the_configured_order_and_keep_their_description(synthetic, tmp_path):
