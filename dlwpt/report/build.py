@@ -219,7 +219,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
             "reproduces": (": ".join(filter(None, ["not comparable",
                                                    not_comparable(found, model, own=True)]))
                            if not_comparable(found, model) else reproduces_book(row) or "—"),
-            "params": integer(row.n_params), "seconds_per_epoch": seconds(row.seconds_per_epoch),
+            "params": integer(row.n_params),
         })
     runs = [{"model": r.model, "seed": r.seed, "val": acc(r.val_acc),
              "val_interval": interval(r.val_acc_ci_low, r.val_acc_ci_high) or "—",
