@@ -85,6 +85,7 @@ SECTION_TITLES = {
     "thermometer": "Learning mechanics: the thermometer (chapter 5)",
     "data": "Data",
     "provenance": "Provenance",
+    "glossary": "Glossary",
 }
 
 
@@ -165,6 +166,7 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
         if data:
             sections["data"] = {"datasets": dataset_views(data, ingest_options, sink)}
     sections["provenance"] = provenance_view(provenance, raw_differences(data))
+    sections["glossary"] = {}  # the method's names, defined (the template's own words)
     page = render_page(
         sections=sections, titles=SECTION_TITLES, top=top,
         subtitle={"date": provenance.get("date", ""),

@@ -153,8 +153,8 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
     handles, _ = ax.get_legend_handles_labels()
     handles += [Line2D([], [], marker="o", ls="", color="#222", ms=3, label="each seed"),
                 Line2D([], [], color="#333", lw=1.4, label=(
-                    "95% interval of the mean (t over seeds)" if multi_seed
-                    else "95% interval (Wilson, validation images only)"))]
+                    "95% interval of the mean over seeds" if multi_seed
+                    else "95% interval (validation images only)"))]
     fig.legend(handles=handles, loc="outside upper center", ncols=3, frameon=False)
     return fig
 
@@ -352,7 +352,7 @@ def sweep_chart(result: SweepResult, stats: pd.DataFrame) -> Figure:
     handles.append(Line2D([], [], marker="o", ls="", color="#666", ms=3, alpha=0.6,
                           label="each seed"))
     if several:
-        handles.append(Line2D([], [], color="#666", lw=1, label="95% interval (t over seeds)"))
+        handles.append(Line2D([], [], color="#666", lw=1, label="95% interval over seeds"))
     if book_x is not None:
         handles.append(Line2D([], [], color="#555", ls="--", lw=1, marker="o", ms=9,
                               markerfacecolor="none", markeredgecolor="black",
