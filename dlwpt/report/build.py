@@ -427,7 +427,6 @@ def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.Da
                               "rule"),
         "device": "; ".join(sorted(set(run_table["device"].astype(str)))),
         "load": load_average(run_table["load_average"]),
-        "unrecorded": sum(not isinstance(r, dict) for r in run_table["load_average"]),
         "models": [{"model": m, "arch": r.arch, "engine": r.engine,
                     "params": integer(r.n_params), "macs": millions(r.macs),
                     "load": load_average(loads[m], cpus=False) or "not recorded",

@@ -46,9 +46,7 @@ def load_average(records: Any, cpus: bool = True) -> str | None:
     low, high = f"{min(values):.1f}", f"{max(values):.1f}"
     text = low if low == high else f"{low}–{high}"
     counts = sorted({r["cpus"] for r in found if r.get("cpus")})
-    if cpus and counts:
-        text += f" on {counts[0]}{'' if len(counts) == 1 else f'–{counts[-1]}'} CPUs"
-    return text
+    return text + (f" on {', '.join(map(str, counts))} CPUs" if cpus and counts else "")
 
 
 def number(value: float | None) -> str:
