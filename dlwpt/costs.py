@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dlwpt.io import read_json, write_json
-from dlwpt.progress import TRAIN_RULE
-from dlwpt.runs import HISTORY_ROOT, TRAIN_ROOT, blob_path
+from dlwpt.runs import HISTORY_ROOT, TRAIN_ROOT, TRAIN_RULE, blob_path
 
 REFERENCE_STARTUP_S = 2.5  # the probe's start-up on the development machine
 # Inside a training job, besides its epochs: loading cifar2.pt, building the model and the

@@ -17,9 +17,10 @@ from typing import Any
 from dlwpt import costs
 from dlwpt.costs import MEASURED, MODELED, MeasuredRun, ProbeFn, Throughput
 from dlwpt.io import read_json, write_json
-from dlwpt.progress import PLAN_NAME, PROGRESS_DIR, TRAIN_RULE, duration
+from dlwpt.progress import PLAN_NAME, PROGRESS_DIR, duration
 from dlwpt.runs import (
     SWEEPS_ROOT,
+    TRAIN_RULE,
     Sweep,
     configured_sweeps,
     job_settings,

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from dlwpt import io
-from dlwpt.runs import run_dir, run_name
+from dlwpt.runs import TRAIN_RULE, run_dir, run_name
 
 PROGRESS_DIR = Path("results/.progress")  # relative to the workflow's working directory
 PLAN_NAME = "plan.json"
-TRAIN_RULE = "train_model"
 
 
 # --- lines ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ TRAIN_ROOT = "results/train"
 # The run history (dlwpt.history), appended to by publish_report: no rule declares it, so
 # Snakemake never deletes it (`snakemake --delete-all-output` included).
 HISTORY_ROOT = "results/history"
+TRAIN_RULE = "train_model"  # the training jobs' rule: benchmarks/<rule>/, progress lines
 # What one training job writes into its run folder, and the report reads: RunFiles' fields.
 TRAINED = {"summary": "summary.json", "metrics": "metrics.csv", "model": "model.pt",
            "predictions": "val_predictions.csv"}

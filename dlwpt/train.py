@@ -225,13 +225,16 @@ class Plumbing:
     on_epoch(rows, epochs, elapsed, done): after each finite epoch, and done=True once the
     outputs are written (dlwpt.progress.JobProgress). watch: `writing()` around each checkpoint
     and the final outputs, `done()` inside the last write, `progress` ends its line where the
-    next run resumes (dlwpt.orphan.ParentWatch).
+    next run resumes (dlwpt.orphan.ParentWatch). load: the machine's load average, read as
+    training starts and ends into the summary's `load_average`: a shared machine's seconds are
+    not the model's cost.
     """
 
     epoch_log: Callable[[list[dict[str, float]], list[float]],
                         contextlib.AbstractContextManager[Any]] | None = None
     on_epoch: Callable[[list[dict[str, float]], int, float, bool], None] | None = None
     watch: Any = None
+    load: Callable[[], float] | None = None
 
 
 def fit(trainer: Trainer, history: EpochHistory, checkpoint: Checkpoint, epoch_log: Any,
@@ -341,12 +344,15 @@ def train_model(files: Any, run: RunSettings, *, data: str | os.PathLike,
     checkpoint.resume(trainer, history, log)
     epoch_log = (plumbing.epoch_log(history.rows, history.walltimes) if plumbing.epoch_log
                  else contextlib.nullcontext())
+    load_at_start = plumbing.load() if plumbing.load else None
     with epoch_log as sink:
         log.info("training %s (%s, %d parameters) on %s, %d images, %s loop, CUDA graphs %s",
                  run.model_name, run.model_cfg["arch"], count_parameters(trainer.model),
                  device_name(device), trainer.n_train, run.loop, run.cuda_graphs)
         fit(trainer, history, checkpoint, sink, log, run, plumbing)
     summary = summarize(run, trainer, history, device, gpu)
+    summary["load_average"] = plumbing.load and {
+        "start": load_at_start, "end": plumbing.load(), "cpus": os.cpu_count()}
     summary = write_outputs(files, summary, trainer, history, checkpoint)
     if plumbing.on_epoch:
         plumbing.on_epoch(history.rows, settings.epochs, history.elapsed(), True)

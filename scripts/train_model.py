@@ -2,8 +2,10 @@
 
 dlwpt.train computes the run; what this job adds around it decides none of its outputs, and so
 is passed in (dlwpt.code_inputs.PLUMBING): the GPU it claims, the watch that ends it when
-Snakemake dies, its progress lines and its TensorBoard event files.
+Snakemake dies, its progress lines, its TensorBoard event files and the machine's load.
 """
+
+import os
 
 import _bootstrap  # noqa: F401  (puts the repository on sys.path)
 
@@ -34,6 +36,7 @@ with script_errors(snakemake.log[0]) as log, ParentWatch(log) as watch:
         epoch_log=lambda rows, walltimes: EpochLog(snakemake.output.tensorboard, rows, walltimes),
         on_epoch=JobProgress(run.model_name, run.seed, log),
         watch=watch,
+        load=lambda: os.getloadavg()[0],  # the last minute's
     )
     with claimed_device(run.device, run.gpus, log) as (device, gpu):
         train_model(files, run, data=snakemake.input.data, resume=p.resume_dir, device=device,

@@ -1,6 +1,7 @@
 """Training loops and train_model on real CIFAR-2 subsets: learning, determinism, resume."""
 
 import csv
+import json
 import logging
 import os
 import signal
@@ -23,7 +24,7 @@ from dlwpt.engine.cuda_graphs import preserved_training_state
 from dlwpt.io import DataError, file_digest, summary_seal
 from dlwpt.models import build_model
 from dlwpt.runs import RunFiles
-from dlwpt.train import RunSettings, load_training_data, train_model
+from dlwpt.train import Plumbing, RunSettings, load_training_data, train_model
 from tests.helpers.data import load_cifar2, subset_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,8 +132,6 @@ def test_same_seed_gives_identical_runs(small_data, tmp_path):
 
 
 def test_outputs_follow_the_contract(small_data, tmp_path):
-    import json
-
     cfg = {**NET, "epochs": 2}
     # cuda_graphs=False: a bare `off` in YAML; on the CPU graphs are not tried either way.
     rows, state = train(small_data, tmp_path, cfg, subsample=320, cuda_graphs=False)
@@ -143,9 +142,10 @@ def test_outputs_follow_the_contract(small_data, tmp_path):
     assert list(summary) == [
         "model", "arch", "seed", "epochs", "train_acc", "val_acc", "diverged_epoch", "n_params",
         "device", "gpu", "seconds_per_epoch", "total_seconds", "resdeep_blocks", "engine", "loop",
-        "cuda_graphs", "hyperparameters", "files", "summary_sha256"]
+        "cuda_graphs", "hyperparameters", "load_average", "files", "summary_sha256"]
     assert summary["summary_sha256"] == summary_seal(summary)  # sealed as written
     assert summary["diverged_epoch"] is None
+    assert summary["load_average"] is None  # no plumbing reads it
     assert summary["files"] == {name: "sha256:" + file_digest(tmp_path / name)
                                 for name in ("model.pt", "metrics.csv", "val_predictions.csv")}
     assert summary["engine"] == "resident loop" and summary["loop"] == "resident"
@@ -298,6 +298,23 @@ def test_bad_input_is_a_one_line_data_error(tmp_path):
     bad.write_text("not a tensor file")
     with pytest.raises(DataError, match="cannot load"):
         train(bad, tmp_path, NET)
+
+
+def test_the_machine_load_is_recorded_beside_the_seconds_and_changes_nothing(small_data,
+                                                                             tmp_path):
+    cfg = {**NET, "epochs": 1}
+    (tmp_path / "plain").mkdir()
+    _, plain = train(small_data, tmp_path / "plain", cfg, subsample=320)
+    out = tmp_path / "loaded"
+    train_model(RunFiles.in_folder(out),
+                RunSettings(model_name="test", model_cfg=cfg, seed=0, device="cpu",
+                            subsample=320), data=small_data,
+                plumbing=Plumbing(load=iter([1.5, 2.25]).__next__))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["load_average"] == {"start": 1.5, "end": 2.25, "cpus": os.cpu_count()}
+    assert_identical(torch.load(out / "model.pt", weights_only=True), plain)
+    assert ((out / "val_predictions.csv").read_bytes()
+            == (tmp_path / "plain/val_predictions.csv").read_bytes())
 
 
 CHILD = """

@@ -42,6 +42,7 @@ from tests.helpers.report_inputs import (
     write_run,
     zoo_runs,
 )
+from tests.test_docs import anchors
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_PAGE_BYTES = 5_000_000
@@ -118,10 +119,36 @@ class Page(HTMLParser):
 
 
 def assert_self_contained(page: str) -> None:
+    """Every resource embedded; links within the page, or (the glossary) to the method's
+    sections in the repository's docs/statistics.md, as seen from results/report.html."""
     references = re.findall(r'\b(?:src|href)="([^"]*)"', page)
-    assert references and all(r.startswith(("data:", "#")) for r in references), references
+    assert references and all(r.startswith(("data:", "#", f"../{GLOSSARY_DOC}#"))
+                              for r in references), references
     assert not re.search(r"https?://", page.split("configuration as run")[0])
     assert "<script" not in page and 'rel="stylesheet"' not in page
+
+
+GLOSSARY_DOC = "docs/statistics.md"
+
+
+def test_the_glossary_defines_the_methods_names_and_links_each_to_its_section(report):
+    """The method's names sit in the notes' method sentences and the glossary, the last section;
+    each term links to a heading that docs/statistics.md has."""
+    parsed, page, _, _ = report
+    assert list(re.findall(r'<section id="([^"]+)"', page))[-2:] == ["provenance", "glossary"]
+    terms = re.findall(r'<dt id="term-[^"]+"><a href="\.\./docs/statistics\.md#([^"]+)">'
+                       r'([^<]+)</a>', page)
+    assert [term for _, term in terms] == [
+        "95% interval", "Wilson interval", "prediction interval", "exact McNemar test",
+        "paired t-test", "Holm adjustment", "not distinguishable"]
+    headings = anchors((REPO / GLOSSARY_DOC).read_text())
+    linked = re.findall(r'href="\.\./docs/statistics\.md#([^"]+)"', page)
+    assert len(linked) == 8 and set(linked) <= headings, set(linked) - headings
+    # outside the glossary and the method sentences, the page names what a test covers
+    running = re.sub(r'<span class="method">.*?</span>', "",
+                     page.split('<section id="glossary">')[0], flags=re.S)
+    text = " ".join(re.sub(r"<[^>]+>", " ", running.split("<main>")[1]).split())
+    assert not re.findall(r"Holm|Wilson|McNemar|Student|t-test", text)
 
 
 # --- expected statistics, by hand from the per-image correctness --------------------------------
@@ -241,11 +268,13 @@ def comparisons_word(k: int) -> str:
 
 def row_words(row: pd.Series) -> str:
     """How the page must word a vs_best row: its difference, interval and (significant only)
-    its Holm-adjusted p, all read from comparisons.csv."""
+    its p adjusted for the family's comparisons (Holm), all read from comparisons.csv."""
     text = (f"difference {signed_points(row['diff'])} points, 95% interval "
             f"{signed_points(row['diff_ci_low'])} to {signed_points(row['diff_ci_high'])}")
     if row["verdict"] == "a_better":
-        text += f", Holm-adjusted p {p_words(row['p_adjusted'])}"
+        k = int(row["family_size"])
+        text += f", p {p_words(row['p_adjusted'])}" + (
+            f", adjusted for {k} comparisons" if k > 1 else "")
     return text
 
 
@@ -270,7 +299,7 @@ def assert_headline_agrees(parsed: Page, comparisons: pd.DataFrame) -> None:
                     "than every other model compared with it on "
                     f"{'those seeds' if several else 'that seed'}. Closest, "
                     f"the runner-up {runner['model_b']} ({runner['value_b']:.3f}): "
-                    f"{row_words(runner)} over {k} {comparisons_word(k)} with the best.")
+                    f"{row_words(runner)}.")
     else:
         assert parsed.ids["winner"]["data-model"] == ""
         untested = rows[~rows["verdict"].isin(["a_better", "not_distinguishable",
@@ -278,8 +307,9 @@ def assert_headline_agrees(parsed: Page, comparisons: pd.DataFrame) -> None:
         on_seeds = " on the seeds it was compared on" if len(untested) else ""
         expected = (f"No model is shown to be better than all the others. {best} has the "
                     f"highest validation accuracy{on_seeds}, {value} ({seeds}); differences below "
-                    f"are {best} minus the other model, Holm-adjusted over {k} "
-                    f"{comparisons_word(k)} with {best}.")
+                    f"are {best} minus the other model"
+                    + (f", each verdict adjusted for the {k} comparisons with {best}." if k > 1
+                       else "."))
         close = rows[rows["verdict"] == "not_distinguishable"]
         if len(close):
             expected += f" Not distinguishable from {best}: " + "; ".join(
@@ -302,9 +332,8 @@ def assert_headline_agrees(parsed: Page, comparisons: pd.DataFrame) -> None:
     resolution = (f"What these seeds can resolve: a true difference to {best} of "
                   f"{100 * tested['detectable_80'].median():.1f} points would be found 80% of the "
                   f"time ({'the one comparison' if k == 1 else f'median over the {k} comparisons'}"
-                  " with the best, at Holm's "
-                  "strictest "
-                  f"level), and one of {100 * pairs['detectable_80'].median():.1f} points between "
+                  " with the best, at the strictest threshold of the adjustment for them), "
+                  f"and one of {100 * pairs['detectable_80'].median():.1f} points between "
                   "any two models of the matrix.")
     needed, gap = runner["seeds_needed"], f"{100 * abs(runner['diff']):.1f}"
     between = f"{best} and {runner['model_b']}"
@@ -391,7 +420,7 @@ def test_accuracy_table_cells(report):
                        "val 95% interval": "0.860–0.889", "train acc": "0.950",
                        "book val": "0.900", "book train": "0.960", "val − book (points)": "-2.5",
                        "reproduces the book?": "no: book above",
-                       "parameters": "38,386", "s / epoch": "1.50"}
+                       "parameters": "38,386"}  # its seconds: the cost section's
     assert [r["val − book (points)"] for r in rows] == ["-4.0", "-2.5", "-16.0"]
     # book 0.89 vs net's 0.834–0.865; book 0.86 vs res_deep's 0.680–0.720
     assert [r["reproduces the book?"] for r in rows] == ["no: book above"] * 3
@@ -412,8 +441,8 @@ def test_winner_sentence_names_the_best_model_and_its_test(report):
     assert parsed.texts["winner"] == (
         "width is the best model: validation accuracy 0.875 (seed 0), better than every "
         "other model compared with it on that seed. Closest, the runner-up net (0.850): "
-        "difference +2.5 points, 95% interval +1.8 to +3.2, Holm-adjusted p < 0.0001 over 2 "
-        "comparisons with the best.")
+        "difference +2.5 points, 95% interval +1.8 to +3.2, p < 0.0001, adjusted for 2 "
+        "comparisons.")
     # the smallest difference found with 80% power at Holm's strictest level: median of the two
     # comparisons with width (0.05 / 2), and of the matrix's three pairs (0.05 / 3)
     correct = {(m, 0): synthetic_correct(m, 0) for m in RUNS}
@@ -425,15 +454,15 @@ def test_winner_sentence_names_the_best_model_and_its_test(report):
     assert (f"{100 * best:.1f}", f"{100 * pairs:.1f}") == ("1.8", "2.6")
     assert parsed.texts["resolution"] == (
         "What these seeds can resolve: a true difference to width of 1.8 points would be found "
-        "80% of the time (median over the 2 comparisons with the best, at Holm's strictest "
-        "level), and one of 2.6 points between any two models of the matrix. With one seed, "
-        "training randomness is not covered: run more seeds (train.seeds) to learn how many "
-        "would resolve the gap between width and net.")
+        "80% of the time (median over the 2 comparisons with the best, at the strictest "
+        "threshold of the adjustment for them), and one of 2.6 points between any two models "
+        "of the matrix. With one seed, training randomness is not covered: run more seeds "
+        "(train.seeds) to learn how many would resolve the gap between width and net.")
     assert_headline_agrees(parsed, read_comparisons(out))
     assert '<tr class="winner"><td><strong>width</strong>' in page
     assert parsed.texts["interval-note"].startswith(
-        "One seed per model: the 95% intervals (Wilson) and the tests between models (exact "
-        "McNemar on the same 2,000 images) cover the validation sample only")
+        "One seed per model: the 95% intervals and the tests between models cover the 2,000 "
+        "validation images only")
 
 
 def test_one_seed_headline_reads_the_mcnemar_rows_and_says_training_randomness_is_not_covered(
@@ -470,8 +499,21 @@ def test_cost_section(report):
     assert ("res_deep ran with shared blocks (one ResBlock object applied 4 times, as the book's "
             "n_blocks * [ResBlock(...)] does): 75,810 parameters.") in parsed.texts["cost"]
     cost = parsed.rows("cost-table")
-    assert [(r["model"], r["total s"], r["ResDeep blocks"]) for r in cost] == [
-        ("net", "2.00", "—"), ("width", "4.00", "—"), ("res_deep", "9.00", "shared")]
+    # one 32x32 image's multiply-accumulates, layer by layer: Net (3->16->8 channels, fc 512->32
+    # ->2), NetWidth (3->32->16, fc 1024->32->2), NetResDeep (3->32, four 32->32 blocks at
+    # 16x16, fc 2048->32->2)
+    net = 16 * 32 * 32 * 27 + 8 * 16 * 16 * 16 * 9 + 32 * 512 + 2 * 32
+    width = 32 * 32 * 32 * 27 + 16 * 16 * 16 * 32 * 9 + 32 * 1024 + 2 * 32
+    res_deep = 32 * 32 * 32 * 27 + 4 * 32 * 16 * 16 * 32 * 9 + 32 * 2048 + 2 * 32
+    assert (net, width, res_deep) == (753_728, 2_097_216, 10_387_520)
+    assert [(r["model"], r["parameters"], r["MACs / image"], r["total s"], r["ResDeep blocks"])
+            for r in cost] == [("net", "18,090", "0.75 M", "2.00", "—"),
+                               ("width", "38,386", "2.10 M", "4.00", "—"),
+                               ("res_deep", "75,810", "10.4 M", "9.00", "shared")]
+    assert "load average" not in cost[0]  # no run recorded one: the note says so
+    assert ("The seconds were measured on cpu (2 threads), load not recorded: on a shared "
+            "machine they depend on what else ran, and are not a comparison between models."
+            in parsed.texts["cost-note"])
     assert parsed.rows("rules-table") == [
         {"rule": "fit_thermometer", "jobs": "1", "total s": "0.50", "longest job s": "0.50",
          "peak RSS MB": "100"},
@@ -544,8 +586,10 @@ def test_page_is_self_contained_with_every_figure(report):
     names = {p.stem for p in (out / "figures").glob("*.png")}
     assert names == FIGURES | {f"data_{name}" for name in DATASETS}
     assert page.count("<img ") == len(names)
-    assert re.findall(r'<a href="#(\w+)">', page) == ["results", "claims", "curves", "cost",
-                                                      "data", "thermometer", "provenance"]
+    nav = page.split("<nav>")[1].split("</nav>")[0]
+    assert re.findall(r'<a href="#(\w+)">', nav) == ["results", "claims", "curves", "cost",
+                                                     "data", "thermometer", "provenance",
+                                                     "glossary"]
 
 
 def test_markup_in_names_and_values_is_escaped(synthetic, tmp_path):
@@ -616,15 +660,15 @@ def test_several_seeds_show_mean_and_spread(tmp_path):
     assert parsed.texts["winner"].startswith(
         "width is the best model: validation accuracy 0.880 (mean over seeds 0, 1), better than "
         "every other model compared with it on those seeds. Closest, the runner-up net (0.855): "
-        "difference +2.5 points, 95% interval +1.9 to +3.1, Holm-adjusted p < 0.0001 over 2 "
-        "comparisons with the best.")
+        "difference +2.5 points, 95% interval +1.9 to +3.1, p < 0.0001, adjusted for 2 "
+        "comparisons.")
     assert_headline_agrees(parsed, comparisons)
     assert parsed.tables["verdict-matrix"][1] == ["net", "", "▼-2.5", "▲+15.0"]
     assert comparisons.loc[comparisons["family"] == "all_pairs", "verdict"].tolist() == [
         "b_better", "a_better", "a_better"]
     assert comparisons["family"].unique().tolist() == [
         "all_pairs", "vs_best", "seed:0", "seed:1", "claims"]
-    assert "whiskers the 95% interval of the mean (Student t over seeds" in page
+    assert "Bars are means over seeds, whiskers their 95% interval" in page
 
 
 def test_three_seeds_give_t_intervals_seed_level_tests_and_claims(tmp_path):
@@ -644,7 +688,7 @@ def test_three_seeds_give_t_intervals_seed_level_tests_and_claims(tmp_path):
     assert (low, high) == pytest.approx((0.820388, 0.896279), abs=1e-6)
     assert row["reproduces the book?"] == "yes"
     assert parsed.rows("accuracy-table")[2]["reproduces the book?"] == "no: book above"
-    assert "inside the 95% prediction interval for one new run of ours" in page
+    assert "where one new run of ours would fall 95% of the time" in page
     comparisons = read_comparisons(tmp_path)
     assert comparisons["family"].unique().tolist() == [
         "all_pairs", "vs_best", "seed:0", "seed:1", "seed:2", "claims"]
@@ -679,14 +723,14 @@ def test_three_seeds_give_t_intervals_seed_level_tests_and_claims(tmp_path):
     assert parsed.texts["winner"].startswith(
         "width is the best model: validation accuracy 0.880 (mean over seeds 0–2), better than "
         "every other model compared with it on those seeds. Closest, the runner-up net (0.858): "
-        "difference +2.2 points, 95% interval +1.1 to +3.2, Holm-adjusted p = 0.0028 over 2 "
-        "comparisons with the best.")
+        "difference +2.2 points, 95% interval +1.1 to +3.2, p = 0.0028, adjusted for 2 "
+        "comparisons.")
     assert parsed.texts["resolution"] == (
         "What these seeds can resolve: a true difference to width of 2.4 points would be found "
-        "80% of the time (median over the 2 comparisons with the best, at Holm's strictest "
-        "level), and one of 3.3 points between any two models of the matrix. The observed "
-        "2.2-point gap between width and net is resolved with these seeds; about 3 seeds would "
-        "find a gap of this size 80% of the time.")
+        "80% of the time (median over the 2 comparisons with the best, at the strictest "
+        "threshold of the adjustment for them), and one of 3.3 points between any two models "
+        "of the matrix. The observed 2.2-point gap between width and net is resolved with "
+        "these seeds; about 3 seeds would find a gap of this size 80% of the time.")
     assert_headline_agrees(parsed, comparisons)
     # one family per seed: exact McNemar on that seed's discordant images, Holm within the seed
     seed_2 = comparisons[comparisons["family"] == "seed:2"]
@@ -700,13 +744,12 @@ def test_three_seeds_give_t_intervals_seed_level_tests_and_claims(tmp_path):
     assert parsed.tables["verdict-matrix"] == [
         ["", "net", "width", "res_deep"], ["net", "", "▼-2.2", "▲+15.8"],
         ["width", "▲+2.2", "", "▲+18.0"], ["res_deep", "▼-15.8", "▼-18.0", ""]]
-    assert "interval of the mean (Student t over seeds" in parsed.texts["interval-note"]
-    assert ("counts both sources of noise: the seed-to-seed variation of training and the "
-            "sampling of the 2,000 validation images" in parsed.texts["interval-note"])
+    assert ("Every difference between two models comes with a 95% interval that covers the "
+            "seeds and the 2,000 validation images" in parsed.texts["interval-note"])
     assert parsed.ids["claim-width"]["data-verdict"] == "supported"
     assert parsed.texts["claims-summary"] == (
         "1 supported, 0 not supported, 0 inconclusive, 6 not evaluated. The 2 tests of "
-        "training-set figures are not adjusted across the claims: where there is no real "
+        "training-set figures are not adjusted for their number: where there is no real "
         "difference, each has a one-in-twenty chance of coming out significant.")
     # width − net in training accuracy over seeds: 0.05, 0.05, 0.035 (paired t, 2 df)
     paired = stats.ttest_rel([0.950, 0.960, 0.955], net["train"])
@@ -778,8 +821,7 @@ def test_winner_sentence_for_one_model_and_for_two(synthetic, tmp_path):
     assert parsed.texts["winner"].startswith(
         "net is the best model: validation accuracy 0.850 (seed 0), better than every other "
         "model compared with it on that seed. Closest, the runner-up res_deep (0.700): "
-        "difference +15.0 points, 95% interval +13.4 to +16.6, Holm-adjusted p < 0.0001 over 1 ")
-    assert parsed.texts["winner"].endswith(" comparison with the best.")
+        "difference +15.0 points, 95% interval +13.4 to +16.6, p < 0.0001.")  # one comparison
     assert_headline_agrees(parsed, read_comparisons(tmp_path))
 
 
@@ -791,6 +833,20 @@ def test_cost_table_says_when_cuda_graphs_were_dropped(synthetic, tmp_path):
                           benchmarks=[])
     (row,) = Page(page).rows("cost-table")
     assert row["engine"] == metrics.engine.item() == f"resident loop, CUDA graphs {status}"
+
+
+def test_the_cost_section_gives_the_load_the_seconds_were_measured_under(synthetic,
+                                                                         tmp_path):
+    runs = [write_run(tmp_path, "net", seed, arch="Net", train_acc=0.9, val_acc=0.8,
+                      n_params=18090, seconds_per_epoch=1.0, load_average=load)
+            for seed, load in ((0, {"start": 1.94, "end": 2.4, "cpus": 2}),
+                               (1, {"start": 0.5, "end": 0.96, "cpus": 2}), (2, None))]
+    page, _ = build(tmp_path, synthetic, runs=runs, data={}, thermometer=[], benchmarks=[],
+                    configured_models=["net"])
+    parsed = Page(page)
+    assert [r["load average"] for r in parsed.rows("cost-table")] == ["0.5–2.4"]
+    assert ("The seconds were measured on cpu (2 threads), load average 0.5–2.4 on 2 CPUs: on a "
+            "shared machine" in parsed.texts["cost-note"])
 
 
 def test_fits_follow_the_configured_order_and_keep_their_description(synthetic, tmp_path):
@@ -955,7 +1011,7 @@ def test_a_diverged_model_is_marked_and_never_the_winner(synthetic, tmp_path):
     assert parsed.texts["winner"].startswith(
         "net is the best model: validation accuracy 0.850 (seed 0), better than every other "
         "model compared with it on that seed. Closest, the runner-up res_deep (0.700): "
-        "difference +15.0 points, 95% interval +13.4 to +16.6, Holm-adjusted p < 0.0001 over 1 ")
+        "difference +15.0 points, 95% interval +13.4 to +16.6, p < 0.0001.")
     assert "width" not in parsed.texts["winner"]  # the diverged note names it, not the headline
     assert parsed.ids["claim-width"]["data-verdict"] == "inconclusive"
 
@@ -989,8 +1045,8 @@ def test_a_diverged_seed_among_three_keeps_its_model_out_of_every_test(tmp_path)
         "net is the best model: validation accuracy 0.858 (mean over seeds 0–2), better than "
         "every other model compared with it on those seeds. Closest, the runner-up res_deep "
         f"(0.700): difference {signed_points(expected['diff'])} points, 95% interval "
-        f"{signed_points(expected['low'])} to {signed_points(expected['high'])}, Holm-adjusted "
-        "p < 0.0001 over 1 ")
+        f"{signed_points(expected['low'])} to {signed_points(expected['high'])}, p < "
+        "0.0001.")
     assert parsed.tables["verdict-matrix"][2] == ["width", "×", "", "×"]
     width = next(r for r in parsed.rows("accuracy-table") if r["model"].startswith("width"))
     assert width["model"] == "width diverged at epoch 2"
@@ -1027,8 +1083,8 @@ def test_a_model_with_an_extra_seed_is_compared_on_the_seeds_every_model_has(tmp
     assert parsed.texts["winner"].startswith(
         "width is the best model: validation accuracy 0.880 (mean over seeds 0–2), better than "
         "every other model compared with it on those seeds. Closest, the runner-up net (0.858): "
-        "difference +2.2 points, 95% interval +1.1 to +3.2, Holm-adjusted p = 0.0028 over 2 "
-        "comparisons with the best.")
+        "difference +2.2 points, 95% interval +1.1 to +3.2, p = 0.0028, adjusted for 2 "
+        "comparisons.")
     assert_headline_agrees(parsed, comparisons)
     assert parsed.tables["verdict-matrix"][1] == ["net", "", "▼-2.2", "▲+15.8"]
 
@@ -1070,15 +1126,14 @@ def test_the_audits_headline_case_names_b_better_than_a_or_no_winner(synthetic, 
     assert parsed.ids["winner"]["data-best"] == "b"
     assert parsed.ids["winner"]["data-model"] in ("b", "")
     assert not TIE_WORDS.search(text) and "a and b" not in text
-    # by hand: +1.0 points, +0.6 to +1.4, Holm-adjusted p < 0.0001, so b is named the best
+    # by hand: +1.0 points, +0.6 to +1.4, p < 0.0001 adjusted for 2 comparisons: b is the best
     assert (signed_points(expected["a"]["diff"]), signed_points(expected["a"]["low"]),
             signed_points(expected["a"]["high"]), p_words(adjusted["a"])) == (
         "+1.0", "+0.6", "+1.4", "< 0.0001")
     assert text.startswith("b is the best model: validation accuracy 0.860 (mean over seeds "
                            "0–2), better than every other model compared with it on those seeds. "
                            "Closest, the runner-up a (0.850): difference +1.0 points, 95% "
-                           "interval +0.6 to +1.4, Holm-adjusted p < 0.0001 over 2 comparisons "
-                           "with the best.")
+                           "interval +0.6 to +1.4, p < 0.0001, adjusted for 2 comparisons.")
     assert_headline_agrees(parsed, comparisons)
     assert parsed.tables["verdict-matrix"][1] == ["a", "", "▼-1.0", "▲+5.0"]
     visible_words_of_no_difference(parsed, page)

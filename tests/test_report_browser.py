@@ -155,7 +155,7 @@ def test_headline_interval_chart_verdict_matrix_and_claims_are_shown(opened_repo
     assert all(v[1] in ("supported", "not supported", "inconclusive") and v[2] > 0
                and v[3] == v[1] for v in verdicts), verdicts
     # one seed (the quick run): the page says what its intervals cover
-    assert "cover the validation sample only" in opened_report.find_element(
+    assert "cover the 2,000 validation images only" in opened_report.find_element(
         "id", "interval-note").text
 
 

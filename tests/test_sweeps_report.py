@@ -176,7 +176,7 @@ def expected_trends(name: str, s: dict[str, Any], seeds: tuple[int, ...] = SEEDS
             words = (f"{CURVE_WORDS[curve]} shows no trend with {x_name}{series} "
                      f"distinguishable from flat: {numbers}" if code == "no_trend" else
                      f"{CURVE_WORDS[curve]} {code} with {x_name}{series}: {numbers}")
-            test = (f"slope's t-test p {p_words(fit['p'])}, {fit['df']} residual df; "
+            test = (f"slope's p {p_words(fit['p'])}, {fit['df']} degrees of freedom; "
                     f"{fit['n']} runs at {fit['n_x']} values of {x_name}")
             out.append((code, words, test))
     return out
@@ -443,16 +443,17 @@ def test_the_best_point_and_those_not_distinguishable_from_it(swept):
             runner = tested.sort_values("value_b", ascending=False).iloc[0]
             assert text == (
                 f"{label(s, best)} is the best point: validation accuracy {value} (mean over "
-                f"{seed_words('0 1 2')}), better than every other point compared with it (Holm "
-                f"over {len(tested)} comparisons). Closest, {label(s, runner.model_b)} "
+                f"{seed_words('0 1 2')}), better than every other point compared with it. "
+                f"Closest, {label(s, runner.model_b)} "
                 f"({runner.value_b:.3f}): {row_words(runner)}.")
         else:
             assert info["data-winner"] == ""
             close = rows[rows["verdict"] == "not_distinguishable"]
             expected = (f"No point is shown to be better than all the others. {label(s, best)} "
                         f"has the highest validation accuracy, {value} (mean over seeds 0–2); "
-                        f"differences are the best point minus the other, Holm-adjusted over "
-                        f"{len(tested)} comparisons. Not distinguishable from it: " + "; ".join(
+                        "differences are the best point minus the other, each verdict adjusted "
+                        f"for the {len(tested)} comparisons. Not distinguishable from it: "
+                        + "; ".join(
                             f"{label(s, r.model_b)} ({row_words(r)})"
                             for _, r in close.iterrows()) + ".")
             diverged = rows[rows["verdict"] == "not_tested_diverged"]
@@ -536,7 +537,7 @@ def test_sweep_points_stay_out_of_the_zoo_s_tables_and_figures(swept):
             swept["plain_folder"] / "figures" / f"{figure}.png").read_bytes(), figure
     nav = re.search(r"<nav>(.*?)</nav>", page, re.S).group(1)
     assert re.findall(r'href="#([a-z]+)"', nav) == [
-        "results", "claims", "sweeps", "curves", "cost", "thermometer", "provenance"]
+        "results", "claims", "sweeps", "curves", "cost", "thermometer", "provenance", "glossary"]
     assert "sweep point" not in page
     text = parsed.texts["sweeps"]
     assert ("A point with a zoo model's settings (width's own 32 channels, say) is its own run, "
@@ -576,7 +577,7 @@ def test_one_seed_fits_a_plain_line_and_compares_points_by_mcnemar(tmp_path):
     page, _ = build(tmp_path, zoo, sweeps=specs, sweep_runs=runs)
     lines = trend_lines(page, "width")
     assert lines == expected_trends("width", specs["width"], (0,), ONE_SEED)
-    assert [test for _, _, test in lines][0].endswith("3 residual df; 5 runs at 5 values of "
+    assert [test for _, _, test in lines][0].endswith("3 degrees of freedom; 5 runs at 5 values of "
                                                       "n_chans1")
     assert trend_lines(page, "two") == [
         ("not_tested", f"{CURVE_WORDS[c]} against n_chans1: not tested (fewer than 3 points)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shlex
 import shutil
 
@@ -34,6 +35,9 @@ def test_quick_run_builds_every_tensor_file_and_artifact(quick_pipeline):
         summary = json.loads(path.read_text())
         assert summary["epochs"] == 2
         assert summary["device"].lower().startswith("cpu")
+        # the job's plumbing read the machine's load as training started and ended
+        load = summary["load_average"]
+        assert load["cpus"] == os.cpu_count() and min(load["start"], load["end"]) >= 0, load
         metrics = (path.parent / "metrics.csv").read_text().splitlines()
         assert metrics[0] == "epoch,train_loss,train_acc,val_acc,seconds" and len(metrics) == 3
         # the summary's accuracy is the last epoch's, and the predictions' share of correct ones

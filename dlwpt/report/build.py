@@ -23,6 +23,8 @@ from dlwpt.report.formats import (
     acc,
     integer,
     interval,
+    load_average,
+    millions,
     missing,
     number,
     p_value,
@@ -37,6 +39,7 @@ from dlwpt.report.page import render_page
 from dlwpt.report.stats import (
     book_delta_points,
     final_loss,
+    macs_per_image,
     per_model_stats,
     reproduces_book,
     rule_stats,
@@ -82,6 +85,7 @@ SECTION_TITLES = {
     "data": "Data",
     "thermometer": "Learning mechanics: the thermometer (chapter 5)",
     "provenance": "Provenance",
+    "glossary": "Glossary",
 }
 
 
@@ -156,12 +160,13 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                 figures.training_curves(curves, list(per_model.index)), "curves",
                 "training curves per model")}
         if not run_table.empty or not rule_runs.empty:
-            sections["cost"] = cost_view(per_model, rule_runs, sink)
+            sections["cost"] = cost_view(per_model, run_table, rule_runs, sink)
         if data:
             sections["data"] = {"datasets": dataset_views(data, ingest_options, sink)}
         if fits:
             sections["thermometer"] = thermometer_view(fits, sink)
     sections["provenance"] = provenance_view(provenance, raw_differences(data))
+    sections["glossary"] = {}  # the method's names, defined (the template's own words)
     page = render_page(
         sections=sections, titles=SECTION_TITLES, top=top,
         subtitle={"date": provenance.get("date", ""),
@@ -217,7 +222,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
             "reproduces": (": ".join(filter(None, ["not comparable",
                                                    not_comparable(found, model, own=True)]))
                            if not_comparable(found, model) else reproduces_book(row) or "—"),
-            "params": integer(row.n_params), "seconds_per_epoch": seconds(row.seconds_per_epoch),
+            "params": integer(row.n_params),
         })
     runs = [{"model": r.model, "seed": r.seed, "val": acc(r.val_acc),
              "val_interval": interval(r.val_acc_ci_low, r.val_acc_ci_high) or "—",
@@ -412,9 +417,13 @@ def changes_view(changes: Any, problem: str | None) -> dict[str, Any]:
     return view
 
 
-def cost_view(per_model: pd.DataFrame, rule_runs: pd.DataFrame,
+def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.DataFrame,
               sink: FigureSink) -> dict[str, Any]:
+    """Parameters and multiply-accumulates per image compare the models; the seconds, with
+    the machine's load while they were measured, only describe this run."""
     rules = rule_stats(rule_runs)
+    per_model = per_model.assign(macs=per_model.index.map(macs_per_image(run_table)))
+    loads = run_table.groupby("model", sort=False)["load_average"].agg(list)
     resdeep = [{"model": model, "blocks": row.resdeep_blocks,
                 # the summary records the depth it trained with; "?" for an older summary
                 "n_blocks": int(row.n_blocks) if not missing(row.n_blocks) else "?",
@@ -423,9 +432,14 @@ def cost_view(per_model: pd.DataFrame, rule_runs: pd.DataFrame,
     return {
         "resdeep": resdeep,
         "figure": sink.figure(figures.cost_chart(per_model, rules), "cost",
-                              "seconds per epoch, parameters and runtime per rule"),
-        "models": [{"model": m, "arch": r.arch, "device": r.device, "engine": r.engine,
-                    "params": integer(r.n_params), "epochs": integer(r.epochs),
+                              "multiply-accumulates per image, parameters and runtime per "
+                              "rule"),
+        "device": "; ".join(sorted(set(run_table["device"].astype(str)))),
+        "load": load_average(run_table["load_average"]),
+        "models": [{"model": m, "arch": r.arch, "engine": r.engine,
+                    "params": integer(r.n_params), "macs": millions(r.macs),
+                    "load": load_average(loads[m], cpus=False) or "not recorded",
+                    "epochs": integer(r.epochs),
                     "seconds_per_epoch": seconds(r.seconds_per_epoch),
                     "total_seconds": seconds(r.total_seconds),
                     "blocks": r.resdeep_blocks if isinstance(r.resdeep_blocks, str) else "—"}

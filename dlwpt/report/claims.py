@@ -140,7 +140,7 @@ def res_deep_statement(per_model: pd.DataFrame) -> str:
 
 PAIRED_T = (f"two-sided at p < {ALPHA}, not adjusted across the claims; one seed: "
             "inconclusive (only the spread over seeds can test a training-set figure)")
-MATRIX = f"the matrix's comparison (Holm-adjusted over all pairs, p < {ALPHA})"
+MATRIX = f"the matrix's verdict, p < {ALPHA} adjusted for all pairs"
 
 CLAIMS: tuple[ClaimSpec, ...] = (
     ClaimSpec(
@@ -158,8 +158,8 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         "width", "More capacity overfits more",
         "More capacity overfits more: NetWidth (width) reaches a higher training "
         "accuracy and a larger train−validation gap than Net (net).",
-        "Paired t-test over seeds of width − net in training accuracy, and in the gap "
-        "(train − validation accuracy) a t-test over seeds and validation images, each "
+        "width − net on the same seeds, in training accuracy, and in the gap (train − "
+        "validation accuracy) over the seeds and the validation images, each "
         f"{PAIRED_T}.",
         ("net", "width"),
         (PartSpec("width", "net", TRAIN_ACC, +1), PartSpec("width", "net", GAP, +1)),
@@ -167,14 +167,14 @@ CLAIMS: tuple[ClaimSpec, ...] = (
     ClaimSpec(
         "l2", "L2 regularization narrows the gap",
         "L2 regularization curbs overfitting: it narrows Net's train−validation gap.",
-        "t-test over seeds and validation images of the gap of l2 − net (same architecture, "
-        f"l2 adds the L2 term), {PAIRED_T}.",
+        "The gap of l2 − net over the same seeds and the validation images (same "
+        f"architecture, l2 adds the L2 term), {PAIRED_T}.",
         ("net", "l2"), (PartSpec("l2", "net", GAP, -1),), sweep=("l2", (GAP,))),
     ClaimSpec(
         "dropout", "Dropout narrows the gap",
         "Dropout curbs overfitting: it narrows NetWidth's train−validation gap.",
-        "t-test over seeds and validation images of the gap of dropout − width (NetDropout "
-        f"is NetWidth with dropout), {PAIRED_T}.",
+        "The gap of dropout − width over the same seeds and the validation images "
+        f"(NetDropout is NetWidth with dropout), {PAIRED_T}.",
         ("width", "dropout"), (PartSpec("dropout", "width", GAP, -1),), sweep=("p", (GAP,))),
     ClaimSpec(
         "batch_norm", "Batch normalization trains faster",
@@ -182,14 +182,14 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         "reaches NetWidth's final training accuracy in fewer epochs.",
         "Per seed, the target is width's training accuracy in its last epoch (metrics.csv, "
         "running accuracy); each model's count is the first epoch at which it reaches the "
-        "target (never: one past its last epoch). Paired t-test over seeds of batch_norm − "
-        f"width in epochs, {PAIRED_T}.",
+        "target (never: one past its last epoch); batch_norm − width in epochs on the same "
+        f"seeds, {PAIRED_T}.",
         ("width", "batch_norm"), (PartSpec("batch_norm", "width", EPOCHS_TO_TARGET, -1),)),
     ClaimSpec(
         "res", "A skip connection eases training",
         "A skip connection makes the deeper net easier to train: NetRes (res) reaches "
         "a higher training accuracy than NetDepth (depth), the same net without it.",
-        f"Paired t-test over seeds of res − depth in training accuracy, {PAIRED_T}. The "
+        f"res − depth in training accuracy on the same seeds, {PAIRED_T}. The "
         f"validation comparison ({MATRIX}) is shown for reference and does not enter the "
         "verdict.",
         ("depth", "res"),

@@ -153,8 +153,8 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
     handles, _ = ax.get_legend_handles_labels()
     handles += [Line2D([], [], marker="o", ls="", color="#222", ms=3, label="each seed"),
                 Line2D([], [], color="#333", lw=1.4, label=(
-                    "95% interval of the mean (t over seeds)" if multi_seed
-                    else "95% interval (Wilson, validation images only)"))]
+                    "95% interval of the mean over seeds" if multi_seed
+                    else "95% interval (validation images only)"))]
     fig.legend(handles=handles, loc="outside upper center", ncols=3, frameon=False)
     return fig
 
@@ -207,16 +207,18 @@ def training_curves(curves: pd.DataFrame, models: list[str]) -> Figure:
 
 
 def cost_chart(per_model: pd.DataFrame, rules: pd.DataFrame) -> Figure:
-    """Horizontal bars: seconds per epoch and parameters per model, total runtime per rule."""
+    """Horizontal bars: multiply-accumulates per image (`macs`) and parameters per model, what
+    compares them; total runtime per rule."""
     panels = (2 if not per_model.empty else 0) + (1 if not rules.empty else 0)
     height = max(2.5, 0.3 * max(len(per_model), len(rules)) + 1.2)
     fig = Figure(figsize=(3.9 * panels + 0.4, height), layout="constrained")
     axes = list(np.atleast_1d(fig.subplots(1, panels)))
     if not per_model.empty:
         names = list(per_model.index)[::-1]
-        ax_time, ax_params = axes.pop(0), axes.pop(0)
-        ax_time.barh(names, per_model.loc[names, "seconds_per_epoch"], color=TRAIN_COLOR)
-        ax_time.set_title("seconds per epoch")
+        ax_macs, ax_params = axes.pop(0), axes.pop(0)
+        ax_macs.barh(names, per_model.loc[names, "macs"].astype(float), color=TRAIN_COLOR)
+        ax_macs.set_xscale("log")
+        ax_macs.set_title("multiply-accumulates per image (log scale)")
         ax_params.barh(names, per_model.loc[names, "n_params"], color=VAL_COLOR)
         ax_params.set_xscale("log")
         ax_params.set_title("parameters (log scale)")
@@ -350,7 +352,7 @@ def sweep_chart(result: SweepResult, stats: pd.DataFrame) -> Figure:
     handles.append(Line2D([], [], marker="o", ls="", color="#666", ms=3, alpha=0.6,
                           label="each seed"))
     if several:
-        handles.append(Line2D([], [], color="#666", lw=1, label="95% interval (t over seeds)"))
+        handles.append(Line2D([], [], color="#666", lw=1, label="95% interval over seeds"))
     if book_x is not None:
         handles.append(Line2D([], [], color="#555", ls="--", lw=1, marker="o", ms=9,
                               markerfacecolor="none", markeredgecolor="black",

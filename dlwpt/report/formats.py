@@ -28,6 +28,27 @@ def seconds(value: float | None) -> str:
     return f"{value:.2f}" if value < 100 else f"{value:,.0f}"
 
 
+def millions(value: float | None) -> str:
+    """A count in millions: `0.65 M`, `10.4 M`, `236 M` (multiply-accumulates per image)."""
+    if missing(value):
+        return "—"
+    m = value / 1e6
+    return f"{m:.2f} M" if m < 10 else f"{m:.1f} M" if m < 100 else f"{m:,.0f} M"
+
+
+def load_average(records: Any, cpus: bool = True) -> str | None:
+    """The machine's load average around the training runs that recorded one (a summary's
+    `load_average`): `1.9–2.4 on 2 CPUs`; None where none did."""
+    found = [r for r in records if isinstance(r, dict)]
+    if not found:
+        return None
+    values = [v for r in found for v in (r["start"], r["end"])]
+    low, high = f"{min(values):.1f}", f"{max(values):.1f}"
+    text = low if low == high else f"{low}–{high}"
+    counts = sorted({r["cpus"] for r in found if r.get("cpus")})
+    return text + (f" on {', '.join(map(str, counts))} CPUs" if cpus and counts else "")
+
+
 def number(value: float | None) -> str:
     """Statistics of arbitrary magnitude (HU, counts, normalized values) in 4 significant digits."""
     return "—" if missing(value) else f"{value:.4g}"

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dlwpt.costs import forward_cost
+from dlwpt.models import build_model
 from dlwpt.report.formats import missing
 from dlwpt.report.inputs import finite_series
 from dlwpt.statistics import mean_interval, prediction_interval
@@ -80,6 +82,21 @@ def reproduces_book(row: pd.Series) -> str | None:
     if row.book_low <= row.book_val <= row.book_high:
         return "yes"
     return "no: book above" if row.book_val > row.book_high else "no: book below"
+
+
+def macs_per_image(run_table: pd.DataFrame) -> dict[str, int | None]:
+    """Per model, the multiply-accumulates of one image's forward pass (as the estimate counts
+    them), from the settings its first run's summary records; None where they build no model."""
+    found: dict[str, int | None] = {}
+    for run in run_table.drop_duplicates("model").itertuples():
+        settings = run.hyperparameters if isinstance(run.hyperparameters, dict) else {}
+        try:
+            found[run.model] = forward_cost(build_model({
+                **{k: v for k, v in settings.items() if k not in ("subsample", "n_train")},
+                "arch": run.arch})).macs
+        except (ValueError, TypeError):  # a summary without the model's settings
+            found[run.model] = None
+    return found
 
 
 def rule_stats(rule_runs: pd.DataFrame) -> pd.DataFrame:

@@ -59,8 +59,8 @@ def unit(quantity: str) -> str:
 
 def difference_words(row: Any, flip: bool = False, adjusted: bool = True) -> str:
     """`difference +0.4 points, 95% interval -0.6 to +1.4` (with `adjusted`, a significant
-    row's Holm-adjusted p follows; a row that is not shows no p, so its words cannot be read
-    as "equal"); `flip` reads the row as b − a."""
+    row's p follows, adjusted for its family's comparisons (Holm); a row that is not shows no
+    p, so its words cannot be read as "equal"); `flip` reads the row as b − a."""
     sign = -1 if flip else 1
     quantity = row["quantity"]
     text = f"difference {number_in_unit(sign * row['diff'], quantity)} {unit(quantity)}"
@@ -69,7 +69,9 @@ def difference_words(row: Any, flip: bool = False, adjusted: bool = True) -> str
         text += (f", 95% interval {number_in_unit(low, quantity)} to "
                  f"{number_in_unit(high, quantity)}")
     if adjusted and row["verdict"] in (c.A_BETTER, c.B_BETTER) and row["family"] != c.CLAIMS:
-        text += f", Holm-adjusted p {p_text(row['p_adjusted'])}"
+        k = row["family_size"]
+        text += f", p {p_text(row['p_adjusted'])}" + (
+            f", adjusted for {k} comparisons" if pd.notna(k) and k > 1 else "")
     return text
 
 
@@ -134,7 +136,7 @@ def trend_test_words(trend: t.Trend) -> str:
     fitted = f"{slope.n} runs at {slope.n_x} values of {trend.setting}"
     if not slope.tested:
         return fitted
-    return f"slope's t-test p {p_text(slope.p)}, {slope.df:.0f} residual df; {fitted}"
+    return f"slope's p {p_text(slope.p)}, {slope.df:.0f} degrees of freedom; {fitted}"
 
 
 # --- the history's changes: the page's "What changed" and `python -m dlwpt diff` -------------

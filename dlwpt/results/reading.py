@@ -25,6 +25,9 @@ CSV_COLUMNS = ("model", "arch", "seed", "train_acc", "val_acc", "diverged_epoch"
                "seconds_per_epoch", "total_seconds", "device", "gpu", "engine", "epochs",
                "resdeep_blocks", "book_train_acc", "book_val_acc", "val_acc_ci_low",
                "val_acc_ci_high")
+# The run table's columns besides CSV_COLUMNS: the summary's settings and the machine's load
+# around training (None in a summary written before it was recorded).
+RUN_EXTRAS = ("n_blocks", "n_val", "hyperparameters", "load_average")
 # val_predictions.csv, as dlwpt.train writes it (not imported: the report would then depend on
 # the training code, and editing it would rerun the report).
 PREDICTION_COLUMNS = ("index", "label", "predicted", "prob")
@@ -66,7 +69,7 @@ def read_checked_csv(path: Path, columns: tuple[str, ...], **kwargs: Any) -> pd.
 def load_runs(runs: list[dict[str, Any]], models: list[str],
               book_accuracy: dict[str, list[float]], rerun_command: str | None = None
               ) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, int], np.ndarray]]:
-    """One row per (model, seed) in `models`' order (CSV_COLUMNS, n_blocks, n_val), the
+    """One row per (model, seed) in `models`' order (CSV_COLUMNS, RUN_EXTRAS), the
     per-epoch curves, and per (model, seed) the per-image correctness for paired tests. A
     damaged run's error names the command that rebuilds it (`rerun_command` with --forcerun)."""
     rows, curves, correct = [], [], {}
@@ -104,13 +107,14 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
                      "book_val_acc": float(book[1]) if book else None,
                      "val_acc_ci_low": low, "val_acc_ci_high": high,
                      "n_blocks": (summary.get("hyperparameters") or {}).get("n_blocks"),
-                     "n_val": len(hits)})
+                     "n_val": len(hits), "hyperparameters": summary.get("hyperparameters"),
+                     "load_average": summary.get("load_average")})
         curve = read_checked_csv(metrics_path, METRICS_COLUMNS)
         if curve.empty:
             raise DataError(metrics_path, "no epochs recorded")
         curves.append(curve.assign(model=run["model"], seed=int(run["seed"])))
     order = {name: i for i, name in enumerate(models)}
-    table = pd.DataFrame(rows, columns=[*CSV_COLUMNS, "n_blocks", "n_val"])
+    table = pd.DataFrame(rows, columns=[*CSV_COLUMNS, *RUN_EXTRAS])
     # A run that diverged in its first epoch has no accuracies (null): NaN, not None.
     for column in ("train_acc", "val_acc", "val_acc_ci_low", "val_acc_ci_high"):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)

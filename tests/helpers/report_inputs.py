@@ -46,7 +46,8 @@ def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: floa
               cuda_graphs: str = "not used",
               resdeep_blocks: str | None = None, n_blocks: int | None = None,
               diverged_epoch: int | None = None, correct: Any = None,
-              curve: list[float] | None = None) -> dict[str, Any]:
+              curve: list[float] | None = None,
+              load_average: dict[str, float] | None = None) -> dict[str, Any]:
     """A training run's summary.json, metrics.csv, val_predictions.csv and model.pt (a stand-in
     state_dict, with the digests and the seal the summary records as training does); returns
     build_report's run entry. A run that diverged at epoch k has k rows, the last with an
@@ -55,7 +56,8 @@ def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: floa
     Predictions: N_VAL images, labels alternating 0, 1; `correct` (booleans) says which are
     right, by default the first round(val_acc * N_VAL); the summary's val_acc is their accuracy
     (a diverged run predicts class 0 with prob nan everywhere). `curve`: the per-epoch running
-    train accuracies (default: rising by 0.05 an epoch to train_acc)."""
+    train accuracies (default: rising by 0.05 an epoch to train_acc). `load_average`: the
+    machine's load the summary records (none: a summary written before it was recorded)."""
     out = folder / "train" / model / f"seed{seed}"
     labels = np.arange(N_VAL) % 2
     if correct is None:
@@ -88,6 +90,7 @@ def write_run(folder: Path, model: str, seed: int, *, arch: str, train_acc: floa
         "total_seconds": seconds_per_epoch * epochs + 1, "resdeep_blocks": resdeep_blocks,
         "engine": "resident loop", "cuda_graphs": cuda_graphs,
         "hyperparameters": hyperparameters,
+        **({"load_average": load_average} if load_average else {}),
         "files": {name: "sha256:" + file_digest(out / name)
                   for name in ("model.pt", "metrics.csv", "val_predictions.csv")}}))
     return {"model": model, "seed": seed, "summary": out / "summary.json",
