@@ -42,7 +42,7 @@ def test_the_default_size_page_is_short_with_its_blocks_closed(shown):
     print(f"\ndefault-size page: {shown['height']:,} px with every block closed")
     assert shown["height"] <= MAX_HEIGHT, shown["height"]
     assert shown["sections"] == ["results", "claims", "sweeps", "curves", "cost", "data",
-                                 "thermometer", "provenance"]
+                                 "thermometer", "provenance", "glossary"]
     assert all(0 < h < 60 for h in shown["closed_bodies"]), shown["closed_bodies"]  # one line
 
 
