@@ -16,7 +16,7 @@ import yaml
 
 from dlwpt.io import atomic_path, write_text
 from dlwpt.report import figures
-from dlwpt.report.claims import evaluate_claims, training_figures
+from dlwpt.report.claims import claim_value, claims_view, evaluate_claims, training_figures
 from dlwpt.report.datasets import dataset_views
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import (
@@ -358,38 +358,6 @@ def comparison_row(r: pd.Series) -> dict[str, Any]:
             "only_a": count(r["only_a_correct"]), "only_b": count(r["only_b_correct"]),
             "p_value": p_value(r["p_value"]), "p_adjusted": p_value(r["p_adjusted"]),
             "verdict": verdict_label(r["verdict"], r["model_a"], r["model_b"])}
-
-
-def claim_value(part: Any, number_: float | None) -> str:
-    """A claim part's number in its unit."""
-    if number_ is None or missing(number_):
-        return "—"
-    if part.unit == "points":
-        return points(number_)
-    if part.unit == "epochs":
-        return f"{number_:+.1f}"
-    return acc(number_)
-
-
-def claims_view(claims: list[Any], several: bool) -> dict[str, Any]:
-    return {
-        "several_seeds": several,
-        "claims": [{
-            "key": c.key, "statement": c.statement, "test": c.test, "verdict": c.verdict,
-            "reason": c.reason,
-            "parts": [{"what": p.what, "value": claim_value(p, p.value),
-                       "interval": "—" if p.low is None or missing(p.low)
-                       else f"{claim_value(p, p.low)} to {claim_value(p, p.high)}",
-                       "p": p_value(p.p), "outcome": p.outcome, "reason": p.reason}
-                      for p in c.parts],
-            "sweeps": [{"sweep": s.sweep, "words": s.words, "code": s.code} for s in c.sweeps],
-        } for c in claims],
-        "counts": {v: sum(c.verdict == v for c in claims)
-                   for v in ("supported", "not supported", "inconclusive", "not evaluated")},
-        # the claims' own t-tests (training-set figures), not adjusted across claims
-        "unadjusted": sum(p.p is not None and not missing(p.p) and not p.adjusted
-                          for c in claims for p in c.parts),
-    }
 
 
 def changes_view(changes: Any, problem: str | None) -> dict[str, Any]:

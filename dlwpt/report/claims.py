@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dlwpt.report.formats import acc, missing
+from dlwpt.report.formats import acc, missing, p_value, points
 from dlwpt.report.trends import SweepResult
 from dlwpt.report.verdicts import LABELS, difference_words, trend_words
 from dlwpt.results.comparisons import (
@@ -420,3 +420,36 @@ def threshold_part(spec: PartSpec, model: str, run_table: pd.DataFrame) -> Part:
 def joined_with_and(items: list[str]) -> str:
     """`a`, `a and b`, `a, b and c`: the seeds a threshold part names, in words."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def claim_value(part: Part, number_: float | None) -> str:
+    """A claim part's number in its unit."""
+    if number_ is None or missing(number_):
+        return "—"
+    if part.unit == "points":
+        return points(number_)
+    if part.unit == "epochs":
+        return f"{number_:+.1f}"
+    return acc(number_)
+
+
+def claims_view(claims: list[Claim], several: bool) -> dict[str, object]:
+    """The claims section: each claim with its parts formatted, the verdict counts."""
+    return {
+        "several_seeds": several,
+        "claims": [{
+            "key": c.key, "statement": c.statement, "test": c.test, "verdict": c.verdict,
+            "reason": c.reason,
+            "parts": [{"what": p.what, "value": claim_value(p, p.value),
+                       "interval": "—" if p.low is None or missing(p.low)
+                       else f"{claim_value(p, p.low)} to {claim_value(p, p.high)}",
+                       "p": p_value(p.p), "outcome": p.outcome, "reason": p.reason}
+                      for p in c.parts],
+            "sweeps": [{"sweep": s.sweep, "words": s.words, "code": s.code} for s in c.sweeps],
+        } for c in claims],
+        "counts": {v: sum(c.verdict == v for c in claims)
+                   for v in ("supported", "not supported", "inconclusive", "not evaluated")},
+        # the claims' own t-tests (training-set figures), not adjusted across claims
+        "unadjusted": sum(p.p is not None and not missing(p.p) and not p.adjusted
+                          for c in claims for p in c.parts),
+    }
