@@ -149,9 +149,8 @@ def two_source_difference(differences, confidence: float = 0.95,
     # image_part estimates image_var + flip_var / n (expected mean squares of the layout)
     image_var = max(image_part * big_n - flip_var / n, 0.0)
     seed_part = seed_var / n
-    if flips_once:
-        image_part = image_var / big_n
-    df = satterthwaite([(seed_part, n - 1), (image_part, n - 1 if flips_once else big_n - 1)])
+    image_part, image_df = (image_var / big_n, n - 1) if flips_once else (image_part, big_n - 1)
+    df = satterthwaite([(seed_part, n - 1), (image_part, image_df)])
     return t_difference(mean, math.sqrt(seed_part + image_part), df, confidence, n_seeds=n,
                         n_images=big_n, seed_var=seed_var, image_var=image_var,
                         flip_var=flip_var)
@@ -281,8 +280,7 @@ def trend_slope(x, y, seeds, confidence: float = 0.95) -> Slope:
     per point, the mean of its runs with an additive seed effect fitted beside it (so a seed
     missing at one point moves no slope; with the same seeds everywhere, the point means).
     Runs of a point share the validation images, so they are not independent of each other:
-    the points are the observations, the slope's error HC3 (heteroscedasticity-robust: an
-    unstable point scatters more than the others) with a t(points - 2) (docs/statistics.md)."""
+    the points are the observations, an HC3 error for unstable points (docs/statistics.md)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     seeds = np.asarray(seeds)
     kept = np.isfinite(x) & np.isfinite(y)
