@@ -126,11 +126,13 @@ def spread(values: np.ndarray) -> float:
     return float(np.var(values, ddof=1))
 
 
-def two_source_difference(differences, confidence: float = 0.95) -> Difference:
+def two_source_difference(differences, confidence: float = 0.95,
+                          flips_once: bool = False) -> Difference:
     """Mean difference of two models' per-image correctness (`differences`: seeds x images of
     a_correct - b_correct), its error counting both the seeds and the sampling of the images:
     the conservative sum of docs/statistics.md, in closed form (statsmodels' MixedLM would fit
-    the crossed random effects iteratively, 45 times per report)."""
+    the crossed random effects iteratively, 45 times per report). `flips_once` (the gap test):
+    the single-image flips only in the seed part, the image part's df the seeds' n - 1."""
     d = np.asarray(differences, dtype=float)
     if d.ndim != 2 or d.shape[1] < 2 or d.shape[0] < 1:
         raise ValueError(f"need seeds x images (two images or more), got shape {d.shape}")
@@ -147,7 +149,8 @@ def two_source_difference(differences, confidence: float = 0.95) -> Difference:
     # image_part estimates image_var + flip_var / n (expected mean squares of the layout)
     image_var = max(image_part * big_n - flip_var / n, 0.0)
     seed_part = seed_var / n
-    df = satterthwaite([(seed_part, n - 1), (image_part, big_n - 1)])
+    image_part, image_df = (image_var / big_n, n - 1) if flips_once else (image_part, big_n - 1)
+    df = satterthwaite([(seed_part, n - 1), (image_part, image_df)])
     return t_difference(mean, math.sqrt(seed_part + image_part), df, confidence, n_seeds=n,
                         n_images=big_n, seed_var=seed_var, image_var=image_var,
                         flip_var=flip_var)
@@ -277,7 +280,7 @@ def trend_slope(x, y, seeds, confidence: float = 0.95) -> Slope:
     per point, the mean of its runs with an additive seed effect fitted beside it (so a seed
     missing at one point moves no slope; with the same seeds everywhere, the point means).
     Runs of a point share the validation images, so they are not independent of each other:
-    the points are the observations (docs/statistics.md)."""
+    the points are the observations, an HC3 error for unstable points (docs/statistics.md)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     seeds = np.asarray(seeds)
     kept = np.isfinite(x) & np.isfinite(y)
@@ -301,7 +304,7 @@ def trend_slope(x, y, seeds, confidence: float = 0.95) -> Slope:
     means = np.linalg.lstsq(design, y, rcond=None)[0][:n_x]
     from statsmodels.regression.linear_model import OLS  # here: statsmodels.api costs ~1 s
 
-    fit = OLS(means, np.column_stack([points, np.ones(n_x)])).fit()
+    fit = OLS(means, np.column_stack([points, np.ones(n_x)])).fit(cov_type="HC3", use_t=True)
     if not float(fit.ssr) > 1e-24 * max(1.0, float((means ** 2).sum())):
         return untested("no spread: every point lies on the fitted line", fit.df_resid)
     low, high = fit.conf_int(alpha=1 - confidence)[0]

@@ -479,15 +479,19 @@ def test_claims_are_paired_t_over_seeds_unadjusted():
 def test_a_gap_claim_counts_the_seeds_and_the_sampling_of_the_images():
     """gap_a - gap_b per seed and image is the training accuracies' difference less the
     image's a_correct - b_correct: its seed part is the gaps' variance over seeds, its image
-    part the variance over images of the seed-averaged validation differences (by hand)."""
+    part the variance over images of the seed-averaged validation differences less the flips
+    the seed part holds (the two-way residual mean square / seeds), both with seeds - 1 df."""
     correct = three_seeds({"a": [1700, 1710, 1690], "b": [1600, 1590, 1610]})
     gap_a, gap_b = {0: 0.10, 1: 0.13, 2: 0.11}, {0: 0.05, 1: 0.04, 2: 0.07}
     table = compare(correct, ["a", "b"], training=[SeedFigures("gap", "a", "b", gap_a, gap_b)])
     r = row(table, "claims", "a", "b")
     gaps = np.array([gap_a[s] - gap_b[s] for s in range(3)])
-    images = differences(correct, "a", "b", [0, 1, 2]).mean(axis=0)
-    seed_part, image_part = gaps.var(ddof=1) / 3, images.var(ddof=1) / N
-    df = (seed_part + image_part) ** 2 / (seed_part ** 2 / 2 + image_part ** 2 / (N - 1))
+    d = differences(correct, "a", "b", [0, 1, 2])
+    flips = ((d - d.mean(axis=1, keepdims=True) - d.mean(axis=0) + d.mean()) ** 2).sum() / (
+        2 * (N - 1))
+    seed_part, image_part = gaps.var(ddof=1) / 3, (d.mean(axis=0).var(ddof=1) - flips / 3) / N
+    assert image_part > 0
+    df = (seed_part + image_part) ** 2 / ((seed_part ** 2 + image_part ** 2) / 2)
     se = math.sqrt(seed_part + image_part)
     assert (r["test"], r["n_images"], r["n_seeds"]) == ("two_source_t", N, 3)
     assert (r["diff"], r["se"], r["df"]) == pytest.approx((gaps.mean(), se, df), rel=1e-9)

@@ -305,6 +305,11 @@ def test_two_source_difference_on_a_hand_worked_table():
         (1 / 9, 1 / 6, 1 / 9 - 1 / 18), rel=1e-9)
     half = stats.t.ppf(0.975, 4) * math.sqrt(2 / 27)
     assert (result.low, result.high) == pytest.approx((2 / 3 - half, 2 / 3 + half), rel=1e-9)
+    # the flips once: image part (1/9 - 1/18) / 3 = 1/54, se^2 = 1/27 + 1/54 = 1/18, t = 2 sqrt 2,
+    # df = (1/18)^2 / ((1/27)^2 / 2 + (1/54)^2 / 2) = 18/5
+    once = two_source_difference([[1, 0, 0], [1, 1, 0], [1, 1, 1]], flips_once=True)
+    assert (once.se, once.df) == pytest.approx((math.sqrt(1 / 18), 3.6), rel=1e-10)
+    assert once.p == pytest.approx(2 * stats.t.sf(2 * math.sqrt(2), 3.6), rel=1e-9)
 
 
 def test_two_source_difference_with_one_part_zero():

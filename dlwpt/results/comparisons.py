@@ -249,10 +249,10 @@ def gap_difference(runs: Runs, a: str, b: str, seeds: Sequence[int],
                    gap_diffs: np.ndarray) -> Difference:
     """The two-source test of gap_a - gap_b: per seed and image, the training accuracies'
     difference less the image's a_correct - b_correct (its mean over the images is the seed's
-    gap difference), so that the error counts the seeds and the sampling of the images."""
+    gap difference), so that the error counts the seeds, the images and their flips once."""
     val = runs.differences(a, b, seeds)
     train = gap_diffs + val.mean(axis=1)
-    return two_source_difference(train[:, None] - val)
+    return two_source_difference(train[:, None] - val, flips_once=True)
 
 
 def verdict(diff: float, p_adjusted: float) -> str:
