@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,13 +23,9 @@ from tests.helpers.cifar10 import make_official_tarball, official_batches
 from tests.helpers.data import REPO
 from tests.helpers.fetch_data import REFERENCE
 from tests.helpers.http_server import DataServer
-from tests.helpers.mirror import UNSET
+from tests.helpers.mirror import clean_env
 
 VENV = Path(sys.executable).parent.parent
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in UNSET}
 PER_CLASS = {"train": 2, "test": 1}
 CACHE = ".cache/test-data"
 

@@ -30,6 +30,7 @@ from dlwpt.report.formats import (
     p_value,
     points,
     seconds,
+    seed_count,
     seed_list,
     unsigned_points,
 )
@@ -207,12 +208,12 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
     models = []
     for model, row in per_model.iterrows():
         delta = book_delta_points(row)
-        seeds = sorted(int(s) for s in run_table.loc[run_table["model"] == model, "seed"].unique())
         models.append({
             "model": model, "winner": model == top["winner"],
             "best": model == top["best"] and top["winner"] is None and len(scored) > 1,
             "not_distinguishable": model in scored and model not in not_close,
-            "seeds": f"{integer(row.n_seeds)} ({seed_list(seeds)})",  # "3 (seeds 0–2)"
+            "seeds": seed_count(sorted({int(s) for s in
+                                        run_table.loc[run_table["model"] == model, "seed"]})),
             "diverged": ", ".join(map(str, row.diverged_epochs)) or None,
             "val": acc(row.val_mean), "val_spread": spread(row, "val"),
             "val_interval": interval(row.val_low, row.val_high) or "—",
@@ -320,10 +321,10 @@ def verdict_matrix(models: list[str], pairs: pd.DataFrame,
                 cells.append({"mark": "", "cls": "self", "text": "", "title": row_model})
                 continue
             found = outcome(pairs, row_model, col_model)
-            stated = outcome(headline, row_model, col_model) not in (None, found)
-            source = headline if stated else pairs
-            mark, cls = MARKS.get(outcome(source, row_model, col_model), ("", "none"))
-            row, flip = pair_row(source, row_model, col_model)
+            said = outcome(headline, row_model, col_model)
+            stated = said not in (None, found)
+            mark, cls = MARKS.get(said if stated else found, ("", "none"))
+            row, flip = pair_row(headline if stated else pairs, row_model, col_model)
             tested = row is not None and not missing(row["p_value"])
             title = f"{row_model} vs {col_model}: " + (
                 "not compared" if row is None else

@@ -87,6 +87,12 @@ def seed_list(seeds: list[int]) -> str:
     return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
 
 
+def seed_count(seeds: list[int], diverged: list[int] | None = None) -> str:
+    """`3 (seeds 0–2)`, `3 (seeds 0–2; seed 2 diverged)`: how many seeds, and which."""
+    tail = f"; {seed_list(diverged)} diverged" if diverged else ""
+    return f"{len(seeds)} ({seed_list(seeds)}{tail})"
+
+
 def config_text(value: Any) -> str:
     """A setting's value as the config would write it: 0.005, [512, 128], true, null."""
     return value if isinstance(value, str) else json.dumps(value)

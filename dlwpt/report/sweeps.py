@@ -13,7 +13,7 @@ import pandas as pd
 
 from dlwpt.report import figures
 from dlwpt.report.figures import FigureSink
-from dlwpt.report.formats import acc, points, seed_list
+from dlwpt.report.formats import acc, points, seed_count, seed_list
 from dlwpt.report.trends import SweepResult, point_stats
 from dlwpt.report.verdicts import (
     difference_words,
@@ -137,9 +137,7 @@ def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
 def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str | None,
               labels: dict[str, str]) -> dict[str, Any]:
     """A point's table row: its values, seeds, mean figures and its verdict against the best."""
-    seeds = (f"{len(r.seeds)} ({seed_list(list(r.seeds))}"
-             + (f"; {seed_list(r.diverged_seeds)} diverged)" if r.diverged_seeds else ")")
-             if r.seeds else "not run")
+    seeds = seed_count(list(r.seeds), r.diverged_seeds) if r.seeds else "not run"
     verdict, code = "—", ""
     if r.run == best:
         verdict, code = "the best point (highest validation accuracy)", "best"

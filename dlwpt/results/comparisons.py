@@ -230,13 +230,13 @@ def claims_family(training: Sequence[SeedFigures], runs: Runs) -> list[dict[str,
         else:
             values_a = [figures.a[s] for s in seeds]
             values_b = [figures.b[s] for s in seeds]
-            test, diff = PAIRED_SEEDS, None
             if figures.quantity == GAP:
                 test, diff = TWO_SOURCE, gap_difference(runs, a, b, seeds,
                                                         np.subtract(values_a, values_b))
+            else:
+                test, diff = PAIRED_SEEDS, paired_seed_difference(values_a, values_b)
             rows.append(difference_row(CLAIMS, figures.quantity, a, b, seeds, test,
-                                       float(np.mean(values_a)), float(np.mean(values_b)),
-                                       diff or paired_seed_difference(values_a, values_b)))
+                                       float(np.mean(values_a)), float(np.mean(values_b)), diff))
     for row in rows:
         if row.get("verdict") is None:
             row.update(p_adjusted=row["p_value"], family_size=1,

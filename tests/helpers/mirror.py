@@ -35,6 +35,10 @@ ARCHIVE = "cifar-10-python.tar.gz"
 UNSET = ("DLWPT_DATA", "DLWPT_CIFAR10", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
 
 
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in UNSET}
+
+
 def rebuilt_archive(tree: Path, archive: Path) -> str:
     """`tree/{train,test}/<class>/NNNN.jpg` as an official-format archive, class after class in
     file order (the order the conversion numbers them back in); its md5 checksum."""
@@ -64,8 +68,8 @@ def main(argv: list[str]) -> int:
             config.write_text(yaml.safe_dump({"data": {"download": {
                 "base_url": f"{server.url}/ok", "cifar10_url": f"{server.url}/ok/{ARCHIVE}",
                 "cifar10_checksum": checksum}}}))
-            env = {k: v for k, v in os.environ.items() if k not in UNSET}
-            return subprocess.run(argv[2:], env={**env, "DLWPT_TEST_DATA_CONFIG": str(config)}
+            return subprocess.run(argv[2:], env={**clean_env(),
+                                                 "DLWPT_TEST_DATA_CONFIG": str(config)}
                                   ).returncode
 
 
