@@ -1,6 +1,7 @@
-"""CIFAR-10's layout, and the check of a copy made when the workflow is parsed (torch-free: the
-Snakefile imports it). `check_source` refuses, before any job runs, a copy the cifar2 ingest
-would refuse, so Snakemake never deletes a good `results/data/cifar2.pt` for a doomed job.
+"""CIFAR-10's layout and the reading of a copy's files, shared by the check made when the
+workflow is parsed and the cifar2 ingest (torch-free: the Snakefile imports it). Both refuse a
+copy with the same DataError, so Snakemake never deletes a good `results/data/cifar2.pt` for a
+doomed job.
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ import contextlib
 import os
 import tarfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from dlwpt.io import DiskFullError, read_json, write_json
+from dlwpt.io import DataError, DiskFullError, error_text, read_json, write_json
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck")
@@ -29,106 +29,129 @@ TREE_SPLITS = ("train", "test")
 PICKLE_END = b"u."
 
 
+def source_format(source: Path) -> tuple[str, Path]:
+    """How a copy is stored (python_tarball, python_folder or image_tree), and the archive or
+    folder to read: a folder holding PYTHON_DIR/ means the batches in it."""
+    if source.is_file():
+        return "python_tarball", source
+    if not source.is_dir():
+        raise DataError(source, "no such file or folder")
+    batches = source / PYTHON_DIR if (source / PYTHON_DIR).is_dir() else source
+    if any((batches / name).exists() for name in PYTHON_MEMBERS):  # then it must hold them all
+        return "python_folder", batches
+    return "image_tree", source
+
+
 def check_source(source: Path, names: list[str] | None = None, samples_per_class: int = 0,
                  checked: Path | None = None) -> str | None:
     """What is wrong with the CIFAR-10 copy at `source` (one phrase), or None.
 
-    `names`: the files below a folder source, relative (the fingerprint's walk: the image
-    tree is counted from it, not walked again). `samples_per_class`: the training images the
-    ingest keeps per class for the report, so a class folder needs at least that many.
-    `checked`: a small JSON file remembering the archives found complete (by path, size, mtime
-    and inode), so an archive is decompressed once, not at every plan; None: always check.
+    `names`, `samples_per_class`: as `tree_images`. `checked`: a small JSON file remembering the
+    archives found complete (by path, size, mtime and inode), so an archive is decompressed once,
+    not at every plan; None: always check.
     """
-    if source.is_file():
-        return _archive_problem(source, checked)
-    batches = source / PYTHON_DIR if (source / PYTHON_DIR).is_dir() else source
-    if any((batches / name).exists() for name in PYTHON_MEMBERS):
-        return _batches_problem(batches)
-    return _tree_problem(source, names, samples_per_class)
-
-
-def _tree_problem(root: Path, names: list[str] | None, samples_per_class: int) -> str | None:
-    present = [s for s in TREE_SPLITS if (root / s).is_dir()]
-    if not present:
-        return (f"not a CIFAR-10 copy: no {' and '.join(s + '/' for s in TREE_SPLITS)} image "
-                f"folders, no {PYTHON_DIR}/ batches, no .tar.gz archive")
-    if len(present) < len(TREE_SPLITS):
-        missing = next(s for s in TREE_SPLITS if s not in present)
-        return f"incomplete CIFAR-10 image tree: {missing}/ missing (only {present[0]}/)"
-    for split in TREE_SPLITS:
-        unknown = sorted(e.name for e in os.scandir(root / split) if e.is_dir()
-                         and not e.name.startswith(".") and e.name not in CIFAR10_CLASSES)
-        if unknown:
-            return f"not CIFAR-10: {split}/{unknown[0]} is not a CIFAR-10 class folder"
-    if names is None:
-        from dlwpt.verify import tree_survey
-
-        names = tree_survey(root)[1]
-    counts = dict.fromkeys(((s, c) for s in TREE_SPLITS for c in CIFAR10_CLASSES), 0)
-    for name in names:
-        parts = name.split("/")
-        if len(parts) == 3 and (parts[0], parts[1]) in counts and \
-                PurePosixPath(parts[2]).suffix.lower() in IMAGE_SUFFIXES:
-            counts[parts[0], parts[1]] += 1
-    empty = [f"{s}/{c}" for (s, c), n in counts.items() if n == 0]
-    if empty:
-        more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
-        return f"incomplete CIFAR-10 image tree: {empty[0]}/ has no .png/.jpg images{more}"
-    few = [(c, n) for (s, c), n in counts.items() if s == "train" and n < samples_per_class]
-    if few:
-        return (f"train/{few[0][0]}/ holds {few[0][1]} images, fewer than "
-                f"ingest.cifar2.samples_per_class ({samples_per_class})")
-    return None
-
-
-def _batches_problem(folder: Path) -> str | None:
-    for name in PYTHON_MEMBERS:
-        path = folder / name
-        if not path.is_file():
-            return f"incomplete CIFAR-10 python batches: {path.name} missing in {folder}"
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            f.seek(max(size - len(PICKLE_END), 0))
-            if f.read() != PICKLE_END:
-                return f"{path.name} in {folder} is truncated or not a CIFAR-10 python batch"
-    return None
-
-
-def _archive_problem(archive: Path, checked: Path | None) -> str | None:
-    stat = archive.stat()
-    key = f"{archive.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}"
-    known = read_json(checked, or_none=True) if checked else None
-    known = [k for k in known if isinstance(k, str)] if isinstance(known, list) else []
-    if key in known:
-        return None
-    # Every member is read to its end (a .tar.gz has no index): cut short, the stream ends early.
-    found = set()
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            for name, member in python_members(tar):
-                data = tar.extractfile(member)
-                data.seek(max(member.size - len(PICKLE_END), 0))
-                if data.read() != PICKLE_END:
-                    return f"{member.name} in the archive is not a CIFAR-10 python batch"
-                found.add(name)
-            while tar.fileobj.read(1 << 20):  # a cut after the last member: the rest is short
-                pass
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-        problem = " ".join(str(e).split()) or type(e).__name__
-        return f"unreadable or truncated archive ({problem})"
-    missing = [name for name in PYTHON_MEMBERS if name not in found]
-    if missing:
-        return f"not a CIFAR-10 python archive: no {PYTHON_DIR}/{missing[0]}"
-    if checked is not None:
+        kind, path = source_format(source)
+        if kind == "image_tree":
+            tree_images(path, names, samples_per_class)
+            return None
+        stat = path.stat()
+        key = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}"
+        known = read_json(checked, or_none=True) if checked and kind == "python_tarball" else None
+        known = [k for k in known if isinstance(k, str)] if isinstance(known, list) else []
+        if key in known:
+            return None
+        blobs, where = python_batches(kind, path, tail=len(PICKLE_END))
+    except DataError as e:
+        return e.problem
+    cut = [name for name, blob in blobs.items() if blob != PICKLE_END]
+    if cut:
+        return f"{where[cut[0]]} is truncated or not a CIFAR-10 python batch"
+    if checked is not None and kind == "python_tarball":
         with contextlib.suppress(OSError, DiskFullError):  # unwritable: the next plan checks again
             write_json(checked, [*known, key][-16:])
     return None
 
 
-def python_members(tar: tarfile.TarFile) -> Iterator[tuple[str, tarfile.TarInfo]]:
-    """The python batches of an archive, as (file name, member), in archive order: the files
-    named PYTHON_MEMBERS in a PYTHON_DIR folder, wherever that folder sits."""
-    for member in tar:
-        path = PurePosixPath(member.name)
-        if member.isfile() and path.parent.name == PYTHON_DIR and path.name in PYTHON_MEMBERS:
-            yield path.name, member
+def tree_images(root: Path, names: list[str] | None = None,
+                samples_per_class: int = 0) -> dict[tuple[str, str], list[str]]:
+    """The images of each (split, class) folder of an image tree, in official class order, as
+    names relative to `root` sorted by name.
+
+    `names`: the files below `root` (the fingerprint's walk: not walked again). A class needs
+    `samples_per_class` training images, the ones the ingest keeps for the report.
+    """
+    present = [s for s in TREE_SPLITS if (root / s).is_dir()]
+    if not present:
+        raise DataError(root, "not a CIFAR-10 copy: no train/ and test/ image folders, no "
+                              f"{PYTHON_DIR}/ batches, no .tar.gz archive")
+    if len(present) < len(TREE_SPLITS):
+        missing = next(s for s in TREE_SPLITS if s not in present)
+        raise DataError(root / missing, f"incomplete CIFAR-10 image tree: {missing}/ missing "
+                                        f"(only {present[0]}/)")
+    for split in TREE_SPLITS:
+        unknown = sorted(e.name for e in os.scandir(root / split) if e.is_dir()
+                         and not e.name.startswith(".") and e.name not in CIFAR10_CLASSES)
+        if unknown:
+            raise DataError(root / split / unknown[0], f"not CIFAR-10: {split}/{unknown[0]} is "
+                                                       "not a CIFAR-10 class folder")
+    if names is None:
+        from dlwpt.verify import tree_survey
+
+        names = tree_survey(root)[1]
+    images: dict[tuple[str, str], list[str]] = {(s, c): [] for s in TREE_SPLITS
+                                                for c in CIFAR10_CLASSES}
+    for name in names:
+        parts = name.split("/")
+        if len(parts) == 3 and (parts[0], parts[1]) in images and \
+                PurePosixPath(parts[2]).suffix.lower() in IMAGE_SUFFIXES:
+            images[parts[0], parts[1]].append(name)
+    empty = [f"{s}/{c}" for (s, c), found in images.items() if not found]
+    if empty:
+        more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
+        raise DataError(root / empty[0], f"incomplete CIFAR-10 image tree: {empty[0]}/ has no "
+                                         f".png/.jpg images{more}")
+    few = [c for (s, c), found in images.items() if s == "train" and len(found) < samples_per_class]
+    if few:
+        raise DataError(root / "train" / few[0], f"train/{few[0]}/ holds "
+                        f"{len(images['train', few[0]])} images, fewer than "
+                        f"ingest.cifar2.samples_per_class ({samples_per_class})")
+    return images
+
+
+def python_batches(kind: str, path: Path, tail: int = 0) -> tuple[dict[str, bytes],
+                                                                dict[str, str]]:
+    """The bytes of each PYTHON_MEMBERS file of a python_folder or python_tarball (with `tail`,
+    only its last `tail` bytes), and what names each in messages (a path, or archive:member)."""
+
+    def read(f, size: int) -> bytes:
+        f.seek(max(size - tail, 0) if tail else 0)
+        return f.read()
+
+    blobs = {}
+    if kind == "python_folder":
+        where = {name: str(path / name) for name in PYTHON_MEMBERS}
+        for name in PYTHON_MEMBERS:
+            if not (path / name).is_file():
+                raise DataError(where[name], f"incomplete CIFAR-10 python batches: {name} "
+                                             f"missing in {path}")
+            with open(path / name, "rb") as f:
+                blobs[name] = read(f, (path / name).stat().st_size)
+        return blobs, where
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                file = PurePosixPath(member.name)
+                if member.isfile() and file.parent.name == PYTHON_DIR and \
+                        file.name in PYTHON_MEMBERS:
+                    blobs[file.name] = read(tar.extractfile(member), member.size)
+            # Every member is read to its end, and then the rest (a .tar.gz has no index): a
+            # stream cut short, even after the last member, ends early.
+            while tar.fileobj.read(1 << 20):
+                pass
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        raise DataError(path, f"unreadable or truncated archive ({error_text(e)})") from e
+    missing = [name for name in PYTHON_MEMBERS if name not in blobs]
+    if missing:
+        raise DataError(path, f"not a CIFAR-10 python archive: no {PYTHON_DIR}/{missing[0]}")
+    return blobs, {name: f"{path}:{PYTHON_DIR}/{name}" for name in PYTHON_MEMBERS}

@@ -30,6 +30,12 @@ def one_line(text: object) -> str:
     return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
 
 
+def error_text(error: BaseException) -> str:
+    """A library exception as a short single line, named by its type."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}"[:200] if text else type(error).__name__
+
+
 class DataError(Exception):
     """Bad input: the message names the file and the problem, on one line."""
 

@@ -13,8 +13,6 @@ import io
 import multiprocessing
 import os
 import pickle
-import tarfile
-import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -25,18 +23,16 @@ from PIL import Image
 
 from dlwpt.cifar10 import (
     CIFAR10_CLASSES,
-    IMAGE_SUFFIXES,
     META,
-    PYTHON_DIR,
-    PYTHON_MEMBERS,
     SIDE,
     TEST_BATCH,
     TRAIN_BATCHES,
-    TREE_SPLITS,
-    python_members,
+    python_batches,
+    source_format,
+    tree_images,
 )
-from dlwpt.ingest.common import PathLike, one_line, write_outputs
-from dlwpt.io import DataError, file_digest
+from dlwpt.ingest.common import PathLike, write_outputs
+from dlwpt.io import DataError, error_text, file_digest
 from dlwpt.verify import tree_survey
 
 DEFAULT_CLASSES = {"airplane": 0, "bird": 1}
@@ -68,15 +64,14 @@ def _unpickle(blob: bytes, where: str) -> dict:
     try:
         obj = _BatchUnpickler(io.BytesIO(blob), encoding="bytes").load()
     except Exception as e:  # a corrupt pickle raises nearly any exception type
-        raise DataError(where, f"not a CIFAR-10 python batch ({one_line(e)})") from e
+        raise DataError(where, f"not a CIFAR-10 python batch ({error_text(e)})") from e
     if not isinstance(obj, dict):
         raise DataError(where, "not a CIFAR-10 python batch (not a dict)")
     return obj
 
 
 def parse_python_batches(blobs: Mapping[str, bytes], where: Mapping[str, str]) -> Splits:
-    """The splits from the bytes of every PYTHON_MEMBERS file; `where` names each file in
-    error messages (a path, or archive:member)."""
+    """The splits from the bytes of every PYTHON_MEMBERS file, named in messages by `where`."""
     meta = _unpickle(blobs[META], where[META])
     try:
         names = [n.decode() for n in meta[b"label_names"]]
@@ -109,34 +104,6 @@ def parse_python_batches(blobs: Mapping[str, bytes], where: Mapping[str, str]) -
     return splits
 
 
-def read_python_folder(folder: Path) -> tuple[Splits, list[dict]]:
-    """The splits, and one summary source entry per batch file."""
-    paths = {name: folder / name for name in PYTHON_MEMBERS}
-    for path in paths.values():
-        if not path.is_file():
-            raise DataError(path, "CIFAR-10 batch file missing")
-    blobs = {name: path.read_bytes() for name, path in paths.items()}
-    splits = parse_python_batches(blobs, {name: str(p) for name, p in paths.items()})
-    return splits, [{"path": str(p), "sha256": file_digest(p)} for p in paths.values()]
-
-
-def read_python_tarball(tar_path: Path) -> tuple[Splits, list[dict]]:
-    """The splits, and one summary source entry for the archive."""
-    blobs = {}
-    try:
-        with tarfile.open(tar_path, "r:*") as tar:
-            for name, member in python_members(tar):
-                blobs[name] = tar.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-        raise DataError(tar_path, f"unreadable archive ({one_line(e)})") from e
-    missing = [name for name in PYTHON_MEMBERS if name not in blobs]
-    if missing:
-        raise DataError(tar_path, f"archive lacks {PYTHON_DIR}/{missing[0]}")
-    where = {name: f"{tar_path}:{PYTHON_DIR}/{name}" for name in PYTHON_MEMBERS}
-    splits = parse_python_batches(blobs, where)
-    return splits, [{"path": str(tar_path), "sha256": file_digest(tar_path)}]
-
-
 def _decode_files(paths: list[str]) -> tuple[np.ndarray | None, tuple[str, str] | None]:
     """Decode images into Nx32x32x3 uint8, or return (bad path, problem) for the first bad one
     (DataError cannot be pickled back from a worker process, a tuple can)."""
@@ -149,7 +116,7 @@ def _decode_files(paths: list[str]) -> tuple[np.ndarray | None, tuple[str, str] 
                                         f"expected {SIDE}x{SIDE}")
                 out[i] = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-            return None, (path, f"unreadable image ({one_line(e)})")
+            return None, (path, f"unreadable image ({error_text(e)})")
     return out, None
 
 
@@ -182,61 +149,32 @@ def decode_images(paths: Sequence[Path]) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.empty((0, SIDE, SIDE, 3), np.uint8)
 
 
-def _tree_files(root: Path) -> dict[str, tuple[list[Path], list[int]]]:
-    """Per split: image files (official class order, sorted names) and their labels."""
-    found = {}
-    for split in TREE_SPLITS:
-        split_dir = root / split
-        if not split_dir.is_dir():
-            raise DataError(split_dir, "split folder missing")
-        unknown = sorted(p.name for p in split_dir.iterdir()
-                         if p.is_dir() and not p.name.startswith(".")
-                         and p.name not in CIFAR10_CLASSES)
-        if unknown:
-            raise DataError(split_dir / unknown[0], "not a CIFAR-10 class folder")
-        files, labels = [], []
-        for label, name in enumerate(CIFAR10_CLASSES):
-            folder = split_dir / name
-            if not folder.is_dir():
-                raise DataError(folder, "class folder missing")
-            images = sorted(p for p in folder.iterdir()
-                            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
-            if not images:
-                raise DataError(folder, "class folder has no .png/.jpg images")
-            files += images
-            labels += [label] * len(images)
-        found[split] = (files, labels)
-    return found
-
-
 def read_tree(root: Path) -> tuple[Splits, list[dict]]:
     """The train and test splits, and one summary source entry for the whole tree."""
-    found = _tree_files(root)
-    all_files = [p for files, _ in found.values() for p in files]
-    pixels = torch.from_numpy(decode_images(all_files)).permute(0, 3, 1, 2).contiguous()
-    splits, start = {}, 0
-    for split, (files, labels) in found.items():
-        splits[split] = (pixels[start:start + len(files)],
-                         torch.tensor(labels, dtype=torch.int64))
-        start += len(files)
+    fingerprint, names = tree_survey(root)
+    images = tree_images(root, names)
+    files = [root / name for found in images.values() for name in found]
+    pixels = torch.from_numpy(decode_images(files)).permute(0, 3, 1, 2).contiguous()
+    labels = torch.tensor([CIFAR10_CLASSES.index(c) for (_, c), found in images.items()
+                           for _ in found])
+    n_train = sum(len(found) for (split, _), found in images.items() if split == "train")
+    splits = {"train": (pixels[:n_train], labels[:n_train]),
+              "test": (pixels[n_train:], labels[n_train:])}
     # The tree's fingerprint (names, sizes, modification times: dlwpt.verify), the one the
     # workflow plans with; not a checksum of the images' content.
-    return splits, [{"path": str(root), "fingerprint": tree_survey(root)[0]}]
+    return splits, [{"path": str(root), "fingerprint": fingerprint}]
 
 
 def read_cifar10(src: PathLike) -> tuple[Splits, list[dict], str]:
     """The train and test splits (uint8 images, labels in official class order), the summary's
     source entries, and the source format."""
-    src = Path(src)
-    if src.is_file():
-        return *read_python_tarball(src), "python_tarball"
-    if not src.is_dir():
-        raise DataError(src, "no such file or folder")
-    if (src / PYTHON_DIR).is_dir():
-        src = src / PYTHON_DIR
-    if any((src / name).exists() for name in PYTHON_MEMBERS):  # then it must hold them all
-        return *read_python_folder(src), "python_folder"
-    return *read_tree(src), "image_tree"
+    kind, path = source_format(Path(src))
+    if kind == "image_tree":
+        return *read_tree(path), kind
+    blobs, where = python_batches(kind, path)
+    files = where.values() if kind == "python_folder" else [path]
+    return (parse_python_batches(blobs, where),
+            [{"path": str(p), "sha256": file_digest(p)} for p in files], kind)
 
 
 def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

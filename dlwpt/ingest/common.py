@@ -12,16 +12,10 @@ from typing import Any
 import imageio.v2 as imageio
 import numpy as np
 
-from dlwpt.io import DataError, dataset_summary, save_tensors, write_json
+from dlwpt.io import DataError, dataset_summary, error_text, save_tensors, write_json
 
 PathLike = str | os.PathLike
 Sources = PathLike | Iterable[PathLike]
-
-
-def one_line(error: BaseException) -> str:
-    """A library exception as a short single line (DataError messages must stay on one line)."""
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}"[:200] if text else type(error).__name__
 
 
 def list_sources(sources: Sources, pattern: str = "*") -> list[Path]:
@@ -52,7 +46,7 @@ def read_image(path: PathLike) -> np.ndarray:
     try:
         image = np.asarray(imageio.imread(path))
     except Exception as e:  # imageio/PIL raise many types for truncated or corrupt files
-        raise DataError(path, f"unreadable image ({one_line(e)})") from e
+        raise DataError(path, f"unreadable image ({error_text(e)})") from e
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] < 3:
         raise DataError(path, f"expected an 8-bit RGB image, got {image.dtype} "
                               f"{'x'.join(map(str, image.shape))}")

@@ -12,8 +12,8 @@ import pydicom
 import torch
 from pydicom.errors import InvalidDicomError
 
-from dlwpt.ingest.common import PathLike, Sources, list_sources, one_line, write_outputs
-from dlwpt.io import DataError
+from dlwpt.ingest.common import PathLike, Sources, list_sources, write_outputs
+from dlwpt.io import DataError, error_text
 
 # Direction cosines within this are "the same orientation"; positions within it (mm) coincide.
 TOLERANCE = 1e-3
@@ -25,7 +25,7 @@ def _read_slice(path):
     try:
         ds = pydicom.dcmread(path)
     except (InvalidDicomError, OSError, ValueError, EOFError) as e:
-        raise DataError(path, f"not a DICOM file ({one_line(e)})") from e
+        raise DataError(path, f"not a DICOM file ({error_text(e)})") from e
     for keyword in ("PixelData", "ImagePositionPatient", "ImageOrientationPatient",
                     "PixelSpacing"):
         if keyword not in ds:
@@ -37,7 +37,7 @@ def _hounsfield(path, ds) -> np.ndarray:
     try:
         pixels = ds.pixel_array
     except Exception as e:  # pydicom raises several types for undecodable pixel data
-        raise DataError(path, f"cannot decode pixel data ({one_line(e)})") from e
+        raise DataError(path, f"cannot decode pixel data ({error_text(e)})") from e
     slope = float(ds.get("RescaleSlope", 1.0))
     intercept = float(ds.get("RescaleIntercept", 0.0))
     return (pixels.astype(np.float64) * slope + intercept).astype(np.float32)
