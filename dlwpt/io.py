@@ -16,10 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import torch
+from typing import Any
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -178,30 +175,6 @@ def sealed(summary: dict[str, Any]) -> dict[str, Any]:
     """`summary` with its seal, the last key."""
     body = {k: v for k, v in summary.items() if k != SEAL_KEY}
     return {**body, SEAL_KEY: summary_seal(body)}
-
-
-def tensor_stats(t: torch.Tensor) -> dict[str, Any]:
-    """Shape, dtype and (for numeric tensors) min/max/mean/std, for the JSON summaries."""
-    import torch
-
-    stats: dict[str, Any] = {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
-    if t.numel() and t.dtype != torch.bool:
-        f = t.detach().to(torch.float64)
-        stats.update(min=f.min().item(), max=f.max().item(), mean=f.mean().item(),
-                     std=f.std().item() if t.numel() > 1 else 0.0)
-    return stats
-
-
-def dataset_summary(name: str, sources: list[str | os.PathLike], tensors: dict[str, Any],
-                    **extra: Any) -> dict[str, Any]:
-    """The JSON summary every ingest step writes beside its tensor file."""
-    import torch
-
-    return {"dataset": name,
-            "sources": [{"path": str(p), "sha256": file_digest(p)} for p in sources],
-            "tensors": {k: tensor_stats(v) for k, v in tensors.items()
-                        if isinstance(v, torch.Tensor)},
-            **extra}
 
 
 @contextlib.contextmanager

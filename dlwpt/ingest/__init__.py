@@ -14,13 +14,13 @@ from importlib import import_module
 from typing import Any
 
 INGESTERS = {
-    "image_dog": ("images", "ingest_image", False),
-    "image_cats": ("images", "ingest_image_batch", True),
-    "ct": ("ct", "ingest_ct", True),
-    "wine": ("wine", "ingest_wine", False),
-    "bikes": ("bikes", "ingest_bikes", False),
-    "text": ("text", "ingest_text", False),
-    "cifar2": ("cifar", "ingest_cifar", False),
+    "image_dog": ("images", "ingest_image"),
+    "image_cats": ("images", "ingest_image_batch"),
+    "ct": ("ct", "ingest_ct"),
+    "wine": ("wine", "ingest_wine"),
+    "bikes": ("bikes", "ingest_bikes"),
+    "text": ("text", "ingest_text"),
+    "cifar2": ("cifar", "ingest_cifar"),
 }
 
 
@@ -29,11 +29,8 @@ def ingest_module(name: str) -> str:
     return f"{__name__}.{INGESTERS[name][0]}"
 
 
-def ingester(name: str) -> tuple[Callable[..., None], bool]:
-    """A dataset's function, and whether it takes the whole list of raw files (an image batch, a
-    DICOM series) rather than one path."""
-    _, function, takes_many = INGESTERS[name]
-    return getattr(import_module(ingest_module(name)), function), takes_many
+def ingester(name: str) -> Callable[..., None]:
+    return getattr(import_module(ingest_module(name)), INGESTERS[name][1])
 
 
 # Many parameters: the job's inputs, outputs and params as rules/ingest.smk names them.
@@ -52,8 +49,9 @@ def run_ingest(dataset: str, raw_files: list[str], out_pt: str | os.PathLike,
     for difference in differences:
         log.warning("accepted (data.verify: false): %s is %s, pinned %s", difference["path"],
                     difference["actual"], difference["expected"])
-    ingest, takes_many = ingester(dataset)
-    ingest(raw_files if takes_many else raw_files[0], out_pt, out_json, **options)
+    # A function that reads several files (an image batch, a DICOM series) also takes one.
+    raw = raw_files[0] if len(raw_files) == 1 else raw_files
+    ingester(dataset)(raw, out_pt, out_json, **options)
     extra = {**(record or {}), **({"raw_differences": differences} if pinned else {})}
     if extra:
         write_json(out_json, {**read_json(out_json), **extra})

@@ -247,7 +247,7 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
     tensors.update(mean=mean_t, std=std_t, samples=torch.stack(samples))
 
     write_outputs(
-        "cifar2", out_pt, out_json, tensors, [], source_entries=source_entries,
+        "cifar2", out_pt, out_json, tensors, source_entries,
         classes=classes, source_classes=list(CIFAR10_CLASSES), normalization=normalization,
         mean=mean_t.tolist(), std=std_t.tolist(), counts=counts, source_counts=source_counts,
         source_format=source_format, samples_per_class=samples_per_class,

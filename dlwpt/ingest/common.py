@@ -11,8 +11,9 @@ from typing import Any
 
 import imageio.v2 as imageio
 import numpy as np
+import torch
 
-from dlwpt.io import DataError, dataset_summary, error_text, save_tensors, write_json
+from dlwpt.io import DataError, error_text, file_digest, save_tensors, write_json
 
 PathLike = str | os.PathLike
 Sources = PathLike | Iterable[PathLike]
@@ -103,13 +104,22 @@ def read_table(path: PathLike, delimiter: str, expected: list[str],
 
 
 def write_outputs(name: str, out_pt: PathLike, out_json: PathLike, tensors: dict[str, Any],
-                  sources: list[PathLike], *, source_entries: list[dict] | None = None,
-                  **extra: Any) -> None:
-    """Write the tensor file and its summary (built, files hashed, before either), or neither.
-    `source_entries` replaces the per-file hashes (a 60,000-file image tree gets one entry)."""
-    summary = dataset_summary(name, sources, tensors, **extra)
-    if source_entries is not None:
-        summary["sources"] = source_entries
+                  sources: list[PathLike | dict], **extra: Any) -> None:
+    """Write the tensor file and its JSON summary (built, files hashed, before either), or
+    neither. A source is a file read, hashed here, or its summary entry as it is (a 60,000-file
+    image tree gets one)."""
+    stats = {}
+    for key, t in tensors.items():
+        if isinstance(t, torch.Tensor):
+            stats[key] = {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
+            if t.numel() and t.dtype != torch.bool:
+                f = t.detach().to(torch.float64)
+                stats[key].update(min=f.min().item(), max=f.max().item(), mean=f.mean().item(),
+                                  std=f.std().item() if t.numel() > 1 else 0.0)
+    summary = {"dataset": name,
+               "sources": [s if isinstance(s, dict) else {"path": str(s), "sha256": file_digest(s)}
+                           for s in sources],
+               "tensors": stats, **extra}
     save_tensors(out_pt, tensors)
     try:
         write_json(out_json, summary)

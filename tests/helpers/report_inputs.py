@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from dlwpt.io import dataset_summary, file_digest, save_tensors, sealed, write_json
+from dlwpt.ingest.common import write_outputs
+from dlwpt.io import file_digest, save_tensors, sealed, write_json
 
 # model: (arch, train_acc, val_acc, n_params, seconds_per_epoch), in config order; seed 0's
 RUNS = {
@@ -194,8 +195,7 @@ def write_dataset(folder: Path, name: str) -> dict[str, Path]:
     source.parent.mkdir(parents=True, exist_ok=True)
     source.write_bytes(name.encode())
     pt, js = folder / "data" / f"{name}.pt", folder / "data" / f"{name}.json"
-    save_tensors(pt, tensors)
-    write_json(js, dataset_summary(name, [source], tensors, **extra))
+    write_outputs(name, pt, js, tensors, [source], **extra)
     return {"pt": pt, "json": js}
 
 
