@@ -77,11 +77,9 @@ class Plan:
     def check_cifar(self) -> None:
         """The CIFAR-10 copy, checked before any job (a copy the ingest would refuse must not
         let Snakemake delete a good cifar2.pt first) from the walk that fingerprints it."""
-        from dlwpt.verify import tree_survey
-
         if "cifar2" not in self.datasets or not self.cifar_source.exists():
             return
-        self.cifar_fingerprint, names = tree_survey(self.cifar_source)
+        self.cifar_fingerprint, names = cifar10.tree_survey(self.cifar_source)
         problem = cifar10.check_source(
             self.cifar_source, names,
             (self.config["ingest"].get("cifar2") or {}).get("samples_per_class", 8),
@@ -122,14 +120,12 @@ class Plan:
     @functools.cache  # noqa: B019 (one plan per parse)
     def raw_content(self, dataset: str) -> Any:
         """A local copy's SHA-256 digests or CIFAR-10's fingerprint; None for downloads."""
-        from dlwpt.verify import content_digest
-
         if dataset == "cifar2":
             return (self.cifar_fingerprint if self.cifar_source != sources.CIFAR_ARCHIVE
                     else None)
         if not self.local_data:
             return None
-        return content_digest(sources.raw_files(dataset, self.config), self.local_data)
+        return sources.content_digest(sources.raw_files(dataset, self.config), self.local_data)
 
     def ingest_pins(self, dataset: str) -> dict[str, str]:
         """SHA-256 pins of the dataset's raw files (CIFAR-10's are checked otherwise)."""

@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 import dlwpt.ingest.cifar as cifar_ingest
+from dlwpt.cifar10 import tree_survey
 from dlwpt.ingest.cifar import CIFAR10_CLASSES, ingest_cifar, read_cifar10
 from dlwpt.io import load_tensors, read_json
-from dlwpt.verify import tree_survey
 from tests.helpers.cifar10 import make_python_tarball, write_python_batches
 from tests.helpers.data import CIFAR10
 from tests.helpers.ingest import assert_rejects, outputs, pil_pixels, truncated_copy

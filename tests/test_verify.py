@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dlwpt import sources
+from dlwpt.ingest import verify_raw_files
 from dlwpt.io import DataError, file_digest
-from dlwpt.verify import verify_raw_files
 
 WINE = "p1ch4/tabular-wine/winequality-white.csv"
 
@@ -86,7 +86,7 @@ def test_verify_false_returns_every_difference_instead(data_dir, tmp_path):
 def test_tree_fingerprint_sees_replaced_truncated_added_and_removed_images(tmp_path):
     import os
 
-    from dlwpt.verify import tree_survey
+    from dlwpt.cifar10 import tree_survey
 
     tree = tmp_path / "cifar" / "train" / "bird"
     tree.mkdir(parents=True)
@@ -126,8 +126,7 @@ def test_tree_fingerprint_sees_replaced_truncated_added_and_removed_images(tmp_p
 def test_tree_fingerprint_of_the_real_cifar_tree_covers_every_image(data_dir):
     """All 60,000 images (train: 5,000 per class, test: 1,000), each by its relative name, and
     the same value through another path to the same tree."""
-    from dlwpt.cifar10 import CIFAR10_CLASSES
-    from dlwpt.verify import tree_survey
+    from dlwpt.cifar10 import CIFAR10_CLASSES, tree_survey
 
     root = data_dir / "cifar10-jpeg"
     value, names = tree_survey(root)

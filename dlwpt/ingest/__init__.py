@@ -3,6 +3,11 @@
 Modules are imported on demand, so an ingest job imports only its dataset's module; the rule
 declares that module as code by name (`ingest_module`), so editing one dataset's module reruns
 that dataset only.
+
+Raw files are checked against the SHA-256 pinned in manifest.json first: a wine CSV cut at a
+line boundary or a CT series without its last slice still parses; only the digest tells that it
+is not the book's data. With `data.verify: false` the differences are recorded (and shown in the
+report's provenance) instead of stopping the run.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ import logging
 import os
 from collections.abc import Callable
 from importlib import import_module
+from pathlib import Path
 from typing import Any
+
+from dlwpt.io import DataError, file_digest, read_json, write_json
 
 INGESTERS = {
     "image_dog": ("images", "ingest_image"),
@@ -33,6 +41,34 @@ def ingester(name: str) -> Callable[..., None]:
     return getattr(import_module(ingest_module(name)), INGESTERS[name][1])
 
 
+def verify_raw_files(files: list[str | os.PathLike], root: str | os.PathLike,
+                     pinned: dict[str, str], enforce: bool = True) -> list[dict[str, str | None]]:
+    """`files` (below `root`) against `pinned` (path relative to root -> "sha256:<hex>"): every
+    file changed, missing or not pinned at all (the summary records them, the report lists
+    them); with `enforce`, a DataError naming the first."""
+    root = Path(root)
+    present = {Path(f).relative_to(root).as_posix() for f in files}
+    differences = []
+    for rel in [*sorted(pinned), *sorted(present - pinned.keys())]:
+        path, expected = root / rel, pinned.get(rel)
+        actual = "sha256:" + file_digest(path) if rel in present and path.exists() else "missing"
+        if actual != expected:
+            differences.append({"path": str(path), "expected": expected, "actual": actual})
+    if enforce and differences:
+        first = differences[0]
+        if first["actual"] == "missing":
+            problem = f"missing (pinned {first['expected']})"
+        elif first["expected"] is None:
+            problem = (f"not one of the book's files ({first['actual']}); remove it or set "
+                       "data.verify: false")
+        else:
+            problem = (f"{first['actual']} does not match the pinned {first['expected']}; set "
+                       "data.verify: false to accept a different file")
+        more = f" ({len(differences) - 1} more files differ)" if len(differences) > 1 else ""
+        raise DataError(first["path"], problem + more)
+    return differences
+
+
 # Many parameters: the job's inputs, outputs and params as rules/ingest.smk names them.
 def run_ingest(dataset: str, raw_files: list[str], out_pt: str | os.PathLike,
                out_json: str | os.PathLike, options: dict[str, Any], *, pinned: dict[str, str],
@@ -41,9 +77,6 @@ def run_ingest(dataset: str, raw_files: list[str], out_pt: str | os.PathLike,
     """One ingest job: the raw files against their pins (a difference stops the job unless
     `verify` is off, when it is recorded), then the dataset's function; `record` adds keys to the
     JSON summary."""
-    from dlwpt.io import read_json, write_json
-    from dlwpt.verify import verify_raw_files
-
     log = log or logging.getLogger("dlwpt")
     differences = verify_raw_files(raw_files, raw_root, pinned, enforce=verify) if pinned else []
     for difference in differences:

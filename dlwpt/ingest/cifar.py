@@ -30,10 +30,10 @@ from dlwpt.cifar10 import (
     python_batches,
     source_format,
     tree_images,
+    tree_survey,
 )
 from dlwpt.ingest.common import PathLike, write_outputs
 from dlwpt.io import DataError, error_text, file_digest
-from dlwpt.verify import tree_survey
 
 DEFAULT_CLASSES = {"airplane": 0, "bird": 1}
 # Below this many files a process pool costs more than it saves (tests build tiny trees).
@@ -160,7 +160,7 @@ def read_tree(root: Path) -> tuple[Splits, list[dict]]:
     n_train = sum(len(found) for (split, _), found in images.items() if split == "train")
     splits = {"train": (pixels[:n_train], labels[:n_train]),
               "test": (pixels[n_train:], labels[n_train:])}
-    # The tree's fingerprint (names, sizes, modification times: dlwpt.verify), the one the
+    # The tree's fingerprint (names, sizes, modification times), the one the
     # workflow plans with; not a checksum of the images' content.
     return splits, [{"path": str(root), "fingerprint": fingerprint}]
 
