@@ -49,20 +49,19 @@ def fetch(url: str, dest: str | Path, checksum: str, *, retries: int = 4, timeou
                                           f"expected {expected}, got {digest}")
             log.info("fetched %s -> %s", url, dest)
             return dest
-        except urllib.error.HTTPError as e:
-            # 5xx and 429 (rate limited) pass; any other status will not change on a retry.
-            if e.code < 500 and e.code != 429:
-                raise DataError(dest, f"download of {url} failed: HTTP {e.code} {e.reason}") from e
-            error, problem, reason = e, f"HTTP {e.code} {e.reason}", f"HTTP {e.code}"
         except (TransferError, *RETRYABLE) as e:
-            error, problem, reason = e, str(e), str(e) or type(e).__name__
-        if attempt == retries:
-            raise DataError(dest, f"download of {url} failed after {retries + 1} attempts: "
-                                  f"{problem}") from error
-        wait = backoff_s * 2**attempt
-        log.warning("attempt %d for %s failed (%s); retrying in %.1f s",
-                    attempt + 1, url, reason, wait)
-        time.sleep(wait)
+            http = isinstance(e, urllib.error.HTTPError)
+            # 5xx and 429 (rate limited) pass; any other status will not change on a retry.
+            if http and e.code < 500 and e.code != 429:
+                raise DataError(dest, f"download of {url} failed: HTTP {e.code} {e.reason}") from e
+            if attempt == retries:
+                problem = f"HTTP {e.code} {e.reason}" if http else str(e)
+                raise DataError(dest, f"download of {url} failed after {retries + 1} attempts: "
+                                      f"{problem}") from e
+            wait = backoff_s * 2**attempt
+            log.warning("attempt %d for %s failed (%s); retrying in %.1f s", attempt + 1, url,
+                        f"HTTP {e.code}" if http else str(e) or type(e).__name__, wait)
+            time.sleep(wait)
     raise AssertionError("unreachable")
 
 

@@ -58,18 +58,6 @@ class DiskFullError(DataError):
 NEARLY_FULL_BYTES = 1 << 20
 
 
-def out_of_space(error: BaseException, folder: Path) -> bool:
-    if isinstance(error, OSError):  # Python's writers say what happened
-        return error.errno == errno.ENOSPC
-    if not isinstance(error, RuntimeError):  # torch's stream errors are RuntimeErrors
-        return False
-    try:
-        stats = os.statvfs(folder)
-    except OSError:
-        return False
-    return stats.f_bavail * stats.f_frsize < NEARLY_FULL_BYTES
-
-
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`, renamed to `path` only if the block succeeds; a
@@ -86,7 +74,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     except Exception as e:
         # Checked while the temp file still holds its space.
-        if out_of_space(e, path.parent):
+        full = isinstance(e, OSError) and e.errno == errno.ENOSPC
+        if isinstance(e, RuntimeError):  # torch's stream errors
+            with contextlib.suppress(OSError):
+                stats = os.statvfs(path.parent)
+                full = stats.f_bavail * stats.f_frsize < NEARLY_FULL_BYTES
+        if full:
             raise DiskFullError(path) from e
         raise
     finally:

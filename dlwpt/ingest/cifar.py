@@ -149,32 +149,26 @@ def decode_images(paths: Sequence[Path]) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.empty((0, SIDE, SIDE, 3), np.uint8)
 
 
-def read_tree(root: Path) -> tuple[Splits, list[dict]]:
-    """The train and test splits, and one summary source entry for the whole tree."""
-    fingerprint, names = tree_survey(root)
-    images = tree_images(root, names)
-    files = [root / name for found in images.values() for name in found]
-    pixels = torch.from_numpy(decode_images(files)).permute(0, 3, 1, 2).contiguous()
-    labels = torch.tensor([CIFAR10_CLASSES.index(c) for (_, c), found in images.items()
-                           for _ in found])
-    n_train = sum(len(found) for (split, _), found in images.items() if split == "train")
-    splits = {"train": (pixels[:n_train], labels[:n_train]),
-              "test": (pixels[n_train:], labels[n_train:])}
-    # The tree's fingerprint (names, sizes, modification times), the one the
-    # workflow plans with; not a checksum of the images' content.
-    return splits, [{"path": str(root), "fingerprint": fingerprint}]
-
-
 def read_cifar10(src: PathLike) -> tuple[Splits, list[dict], str]:
     """The train and test splits (uint8 images, labels in official class order), the summary's
     source entries, and the source format."""
     kind, path = source_format(Path(src))
-    if kind == "image_tree":
-        return *read_tree(path), kind
-    blobs, where = python_batches(kind, path)
-    files = where.values() if kind == "python_folder" else [path]
-    return (parse_python_batches(blobs, where),
-            [{"path": str(p), "sha256": file_digest(p)} for p in files], kind)
+    if kind != "image_tree":
+        blobs, where = python_batches(kind, path)
+        files = where.values() if kind == "python_folder" else [path]
+        return (parse_python_batches(blobs, where),
+                [{"path": str(p), "sha256": file_digest(p)} for p in files], kind)
+    fingerprint, names = tree_survey(path)
+    images = tree_images(path, names)
+    files = [path / name for found in images.values() for name in found]
+    pixels = torch.from_numpy(decode_images(files)).permute(0, 3, 1, 2).contiguous()
+    labels = torch.tensor([CIFAR10_CLASSES.index(c) for (_, c), found in images.items()
+                           for _ in found])
+    n = sum(len(found) for (split, _), found in images.items() if split == "train")
+    # One source entry for the whole tree: its fingerprint (names, sizes, modification times),
+    # the one the workflow plans with, not a checksum of the images' content.
+    return ({"train": (pixels[:n], labels[:n]), "test": (pixels[n:], labels[n:])},
+            [{"path": str(path), "fingerprint": fingerprint}], kind)
 
 
 def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -217,11 +211,8 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
     train_images, train_labels = splits["train"]
     if mean is None:
         mean_t, std_t = channel_stats(train_images)
-        normalization = "computed"
     else:
-        mean_t = torch.tensor(mean, dtype=torch.float32)
-        std_t = torch.tensor(std, dtype=torch.float32)
-        normalization = "config"
+        mean_t, std_t = (torch.tensor(v, dtype=torch.float32) for v in (mean, std))
 
     samples = []
     for label, name in enumerate(CIFAR10_CLASSES):
@@ -248,7 +239,8 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
 
     write_outputs(
         "cifar2", out_pt, out_json, tensors, source_entries,
-        classes=classes, source_classes=list(CIFAR10_CLASSES), normalization=normalization,
+        classes=classes, source_classes=list(CIFAR10_CLASSES),
+        normalization="computed" if mean is None else "config",
         mean=mean_t.tolist(), std=std_t.tolist(), counts=counts, source_counts=source_counts,
         source_format=source_format, samples_per_class=samples_per_class,
     )
