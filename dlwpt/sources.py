@@ -20,12 +20,14 @@ RESOURCES = Path("resources")
 CIFAR_ARCHIVE = RESOURCES / "cifar-10-python.tar.gz"
 CT_SERIES = "p1ch4/volumetric-dicom/2-LUNG 3.0  B70f-04083"
 
+# A dataset's manifest paths start with its prefix; in a local copy, the files of a prefix folder
+# that match its pattern are taken as they are (raw_files).
 DATASET_PREFIXES = {
-    "image_dog": ["p1ch4/image-dog/"],
-    "image_cats": ["p1ch4/image-cats/"],
-    "ct": [CT_SERIES + "/"],
-    "wine": ["p1ch4/tabular-wine/winequality-white.csv"],
-    "text": ["p1ch4/jane-austen/1342-0.txt"],
+    "image_dog": ("p1ch4/image-dog/", None),
+    "image_cats": ("p1ch4/image-cats/", "*.png"),
+    "ct": (CT_SERIES + "/", "*"),
+    "wine": ("p1ch4/tabular-wine/winequality-white.csv", None),
+    "text": ("p1ch4/jane-austen/1342-0.txt", None),
 }
 
 
@@ -70,8 +72,7 @@ def relative_files(dataset: str, config: dict[str, Any]) -> list[str]:
     """The manifest paths one ingest step reads (bikes: the configured CSV)."""
     if dataset == "bikes":
         return [f"p1ch4/bike-sharing-dataset/{config['ingest']['bikes']['file']}"]
-    prefixes = DATASET_PREFIXES[dataset]
-    return sorted(p for p in manifest() if any(p.startswith(x) for x in prefixes))
+    return sorted(p for p in manifest() if p.startswith(DATASET_PREFIXES[dataset][0]))
 
 
 def raw_files(dataset: str, config: dict[str, Any]) -> list[Path]:
@@ -85,13 +86,10 @@ def raw_files(dataset: str, config: dict[str, Any]) -> list[Path]:
     rels = relative_files(dataset, config)
     if root is None:
         return [RESOURCES / r for r in rels]
-    if dataset == "image_cats":
-        return sorted((root / "p1ch4/image-cats").glob("*.png")) or [root / r for r in rels]
-    if dataset == "ct":
-        folder = root / CT_SERIES
-        found = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith("."))
-        return found or [root / r for r in rels]
-    return [root / r for r in rels]
+    prefix, pattern = DATASET_PREFIXES.get(dataset, (None, None))
+    found = sorted(p for p in (root / prefix).glob(pattern)
+                   if p.is_file() and not p.name.startswith(".")) if pattern else []
+    return found or [root / r for r in rels]
 
 
 def missing_local_files(config: dict[str, Any], datasets: list[str]) -> list[Path]:

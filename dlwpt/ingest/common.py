@@ -1,4 +1,4 @@
-"""Pieces every ingest module needs: listing inputs, validated parsing, all-or-nothing output.
+"""Pieces the ingest modules share: listing inputs, validated parsing, all-or-nothing output.
 Every reader validates the whole input before anything is written."""
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import imageio.v2 as imageio
 import numpy as np
 import torch
 
-from dlwpt.io import DataError, error_text, file_digest, save_tensors, write_json
+from dlwpt.io import DataError, file_digest, save_tensors, write_json
 
 PathLike = str | os.PathLike
 Sources = PathLike | Iterable[PathLike]
@@ -40,18 +39,6 @@ def list_sources(sources: Sources, pattern: str = "*") -> list[Path]:
         if not path.is_file():
             raise DataError(path, "no such file")
     return files
-
-
-def read_image(path: PathLike) -> np.ndarray:
-    """An image as the book reads it (`imageio.imread`): HxWxC uint8, or DataError if damaged."""
-    try:
-        image = np.asarray(imageio.imread(path))
-    except Exception as e:  # imageio/PIL raise many types for truncated or corrupt files
-        raise DataError(path, f"unreadable image ({error_text(e)})") from e
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] < 3:
-        raise DataError(path, f"expected an 8-bit RGB image, got {image.dtype} "
-                              f"{'x'.join(map(str, image.shape))}")
-    return image
 
 
 def read_text_utf8(path: PathLike) -> str:

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import imageio.v2 as imageio
+import numpy as np
 import torch
 
-from dlwpt.ingest.common import PathLike, Sources, list_sources, read_image, write_outputs
-from dlwpt.io import DataError
+from dlwpt.ingest.common import PathLike, Sources, list_sources, write_outputs
+from dlwpt.io import DataError, error_text
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """An image as the book reads it (`imageio.imread`): HxWxC uint8, or DataError if damaged."""
+    try:
+        image = np.asarray(imageio.imread(path))
+    except Exception as e:  # imageio/PIL raise many types for truncated or corrupt files
+        raise DataError(path, f"unreadable image ({error_text(e)})") from e
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] < 3:
+        raise DataError(path, f"expected an 8-bit RGB image, got {image.dtype} "
+                              f"{'x'.join(map(str, image.shape))}")
+    return image
 
 
 def ingest_image(src: PathLike, out_pt: PathLike, out_json: PathLike) -> None:
