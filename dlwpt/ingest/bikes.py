@@ -60,11 +60,8 @@ def fill_missing_hours(hourly: np.ndarray) -> tuple[np.ndarray, int]:
 
 def ingest_bikes(src: PathLike, out_pt: PathLike, out_json: PathLike,
                  missing_hours: str = "fill") -> None:
-    """`hourly` Nx17, `daily` Dx17x24, `daily_weather` Dx21x24, `weather_alt`, `temp_scaled`.
-
-    As in the book, the date column becomes the day of the month. `missing_hours` is "fill"
-    (hour.csv -> exactly hour-fixed.csv) or "error" (the config schema allows no other).
-    """
+    """As in the book, the date column becomes the day of the month. `missing_hours`: "fill"
+    (hour.csv -> exactly hour-fixed.csv) or "error" (the config schema allows no other)."""
     columns, array = read_table(src, ",", COLUMNS, converters={DATE: day_of_month})
     filled, n_filled = fill_missing_hours(array)
     if n_filled and missing_hours == "error":

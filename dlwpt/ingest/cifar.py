@@ -202,9 +202,8 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
                  classes: Mapping[str, int] | None = None,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                  samples_per_class: int = 8) -> None:
-    """`train_images`/`val_images` (normalized float32) and `train_labels`/`val_labels` (int64,
-    relabelled by `classes`, default {"airplane": 0, "bird": 1}) in source order; `mean`/`std`;
-    `samples` 10xKx3x32x32 uint8 raw training images of every class (K = samples_per_class)."""
+    """The two `classes` (airplanes and birds by default) relabelled and normalized, in source
+    order, and `samples_per_class` raw training images of every class for the report."""
     # classes, mean and std are validated with the config (schemas/, dlwpt.config).
     classes = dict(DEFAULT_CLASSES if classes is None else classes)
     splits, source_entries, source_format = read_cifar10(src)
@@ -222,9 +221,7 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
                                  f"samples_per_class is {samples_per_class}")
         samples.append(train_images[picked])
 
-    label_map = torch.full((len(CIFAR10_CLASSES),), -1, dtype=torch.int64)
-    for name, new_label in classes.items():
-        label_map[CIFAR10_CLASSES.index(name)] = new_label
+    label_map = torch.tensor([classes.get(name, -1) for name in CIFAR10_CLASSES])
     tensors: dict = {}
     counts, source_counts = {}, {}
     for out_split, split in (("train", "train"), ("val", "test")):

@@ -21,8 +21,7 @@ N_QUALITY = 10  # quality scores 0..9: the width of the one-hot target
 def ingest_wine(src: PathLike, out_pt: PathLike, out_json: PathLike, bad_max: int = 3,
                 good_min: int = 7, threshold_column: str = "total sulfur dioxide",
                 actual_good_above: int = 5) -> None:
-    """`table`, `data`, `target` (+ one-hot), `data_normalized` with its `mean`/`var`, and
-    `group_means` (bad, mid, good) as in the book; the analysis also goes to the JSON."""
+    """The book's tensors and analysis; the analysis also goes to the JSON."""
     columns, array = read_table(src, ";", COLUMNS)  # so threshold_column (schema enum) is one
     table = torch.from_numpy(array)
     quality = table[:, -1]
