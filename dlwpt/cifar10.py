@@ -165,21 +165,15 @@ def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
     step, while the same tree reached by another path (relative, absolute, symlink) does not.
     """
     root = Path(root).resolve()
-    digest = hashlib.sha256()
-    names: list[str] = []
-
-    def add(rel: str, stat: os.stat_result) -> None:
-        names.append(rel)
-        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-
-    if root.is_file():
-        add(".", root.stat())
-        return "sha256:" + digest.hexdigest(), names
+    files = {".": root} if root.is_file() else {}
     # Symlinked class folders are followed (the readers follow them too); hidden files
     # (.DS_Store, editor droppings), which no reader takes, are not part of the data.
-    for folder, dirs, files in os.walk(root, followlinks=True):
+    for folder, dirs, names in os.walk(root, followlinks=True):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(n for n in files if not n.startswith(".")):
-            path = Path(folder, name)
-            add(path.relative_to(root).as_posix(), path.stat())
-    return "sha256:" + digest.hexdigest(), names
+        for name in sorted(n for n in names if not n.startswith(".")):
+            files[Path(folder, name).relative_to(root).as_posix()] = Path(folder, name)
+    digest = hashlib.sha256()
+    for rel, path in files.items():
+        stat = path.stat()
+        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return "sha256:" + digest.hexdigest(), list(files)

@@ -42,11 +42,19 @@ def fetch(url: str, dest: str | Path, checksum: str, *, retries: int = 4, timeou
     dest = Path(dest)
     for attempt in range(retries + 1):
         try:
-            with atomic_path(dest) as tmp:
-                digest = _stream(url, tmp, algorithm, timeout)
-                if digest != expected:
+            with (atomic_path(dest) as tmp, open(tmp, "wb") as out,
+                  urllib.request.urlopen(url, timeout=timeout) as response):
+                h, received = hashlib.new(algorithm), 0
+                while chunk := response.read(1 << 20):
+                    h.update(chunk)
+                    out.write(chunk)
+                    received += len(chunk)
+                length = response.headers.get("Content-Length")
+                if length is not None and received != int(length):
+                    raise TransferError(f"connection dropped after {received} of {length} bytes")
+                if h.hexdigest() != expected:
                     raise DataError(dest, f"{algorithm} checksum mismatch for {url}: "
-                                          f"expected {expected}, got {digest}")
+                                          f"expected {expected}, got {h.hexdigest()}")
             log.info("fetched %s -> %s", url, dest)
             return dest
         except (TransferError, *RETRYABLE) as e:
@@ -63,21 +71,6 @@ def fetch(url: str, dest: str | Path, checksum: str, *, retries: int = 4, timeou
                         f"HTTP {e.code}" if http else str(e) or type(e).__name__, wait)
             time.sleep(wait)
     raise AssertionError("unreachable")
-
-
-def _stream(url: str, path: Path, algorithm: str, timeout: float) -> str:
-    """Copy the response body to `path`, returning its digest; a short body is a TransferError."""
-    h = hashlib.new(algorithm)
-    with urllib.request.urlopen(url, timeout=timeout) as response, open(path, "wb") as out:
-        expected_length = response.headers.get("Content-Length")
-        received = 0
-        while chunk := response.read(1 << 20):
-            h.update(chunk)
-            out.write(chunk)
-            received += len(chunk)
-    if expected_length is not None and received != int(expected_length):
-        raise TransferError(f"connection dropped after {received} of {expected_length} bytes")
-    return h.hexdigest()
 
 
 def reachable(url: str, timeout: float = 5.0) -> bool:
