@@ -206,7 +206,7 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
     order, and `samples_per_class` raw training images of every class for the report."""
     # classes, mean and std are validated with the config (schemas/, dlwpt.config).
     classes = dict(DEFAULT_CLASSES if classes is None else classes)
-    splits, source_entries, source_format = read_cifar10(src)
+    splits, source_entries, kind = read_cifar10(src)
     train_images, train_labels = splits["train"]
     if mean is None:
         mean_t, std_t = channel_stats(train_images)
@@ -239,5 +239,5 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
         classes=classes, source_classes=list(CIFAR10_CLASSES),
         normalization="computed" if mean is None else "config",
         mean=mean_t.tolist(), std=std_t.tolist(), counts=counts, source_counts=source_counts,
-        source_format=source_format, samples_per_class=samples_per_class,
+        source_format=kind, samples_per_class=samples_per_class,
     )
