@@ -125,22 +125,19 @@ class Snapshot:
     def summary(self, model: str, seed: int) -> dict[str, Any]:
         return self._read(model, seed, "summary", read_checked_json)
 
-    def val_acc(self, model: str, seed: int) -> float | None:
-        """The run's validation accuracy (None: it diverged in its first epoch)."""
-        value = self.summary(model, seed).get("val_acc")
-        return None if value is None or not math.isfinite(value) else float(value)
+    def val_accs(self, model: str) -> dict[int, float]:
+        """Per seed, its validation accuracy; none for a run that diverged in its first epoch."""
+        seeds = sorted(self.models[model].seeds)
+        values = {s: self.summary(model, s).get("val_acc") for s in seeds}
+        return {s: float(v) for s, v in values.items() if v is not None and math.isfinite(v)}
+
+    def mean_val_acc(self, model: str) -> float | None:
+        values = list(self.val_accs(model).values())
+        return sum(values) / len(values) if values else None
 
     def diverged(self, model: str) -> bool:
         return any(self.summary(model, s).get("diverged_epoch") is not None
                    for s in self.models[model].seeds)
-
-    def scored_seeds(self, model: str) -> list[int]:
-        return sorted(s for s in self.models[model].seeds if self.val_acc(model, s) is not None)
-
-    def mean_val_acc(self, model: str) -> float | None:
-        """Mean validation accuracy over the model's seeds that have one."""
-        values = [self.val_acc(model, s) for s in self.scored_seeds(model)]
-        return sum(values) / len(values) if values else None
 
     def predictions(self, model: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """(labels, correct per image) of the run's val_predictions.csv, checked."""
@@ -382,7 +379,7 @@ def model_change(old: Snapshot, new: Snapshot, model: str, code: bool,
 def paired_row(old: Snapshot, new: Snapshot, model: str, data_changed: bool) -> dict[str, Any]:
     """new against old for one model, every column present (not adjusted yet): its old and
     new runs are the two "models" of a `Runs`, paired only on the same images."""
-    scored = {c.NEW: new.scored_seeds(model), c.OLD: old.scored_seeds(model)}
+    scored = {c.NEW: list(new.val_accs(model)), c.OLD: list(old.val_accs(model))}
     diverged = {side for side, snap in ((c.NEW, new), (c.OLD, old)) if snap.diverged(model)}
     seeds = sorted(set(scored[c.NEW]) & set(scored[c.OLD]))
     correct = {}

@@ -120,16 +120,12 @@ def untested(family: str, quantity: str, a: str, b: str, verdict: str,
 
 # Many parameters: one per column of comparisons.csv that a test fills in.
 def difference_row(family: str, quantity: str, a: str, b: str, seeds: Sequence[int],
-                   test: str, value_a: float, value_b: float, diff: Difference,
-                   p_value: float | None = None) -> dict[str, Any]:
-    """A row with its test; `p_value` overrides the difference's own (McNemar's exact p)."""
+                   test: str, value_a: float, value_b: float, diff: Difference) -> dict[str, Any]:
     row = untested(family, quantity, a, b, NO_SPREAD, seeds)
     row.update(n_images=diff.n_images, test=test, value_a=value_a, value_b=value_b,
-               diff=diff.mean, se=diff.se, df=diff.df)
-    p = diff.p if p_value is None else p_value
+               diff=diff.mean, se=diff.se, df=diff.df, _difference=diff)
     if not math.isnan(diff.p):
-        row.update(diff_ci_low=diff.low, diff_ci_high=diff.high, p_value=p, verdict=None)
-    row["_difference"] = diff
+        row.update(diff_ci_low=diff.low, diff_ci_high=diff.high, p_value=diff.p, verdict=None)
     return row
 
 
@@ -140,14 +136,15 @@ def validation_row(runs: Runs, family: str, a: str, b: str,
         return untested(family, VAL_ACC, a, b, DIVERGED, seeds)
     if not seeds:
         return untested(family, VAL_ACC, a, b, NO_SHARED_SEEDS)
-    diff = two_source_difference(runs.differences(a, b, seeds))
-    if len(seeds) > 1:
-        return difference_row(family, VAL_ACC, a, b, seeds, TWO_SOURCE, runs.accuracy(a, seeds),
-                              runs.accuracy(b, seeds), diff)
-    exact = mcnemar_exact(runs.correct[(a, seeds[0])], runs.correct[(b, seeds[0])])
-    row = difference_row(family, VAL_ACC, a, b, seeds, MCNEMAR, runs.accuracy(a, seeds),
-                         runs.accuracy(b, seeds), diff, exact["p_value"])
-    return row | {"only_a_correct": exact["only_a"], "only_b_correct": exact["only_b"]}
+    row = difference_row(family, VAL_ACC, a, b, seeds, MCNEMAR if len(seeds) == 1 else
+                         TWO_SOURCE, runs.accuracy(a, seeds), runs.accuracy(b, seeds),
+                         two_source_difference(runs.differences(a, b, seeds)))
+    if len(seeds) == 1:
+        exact = mcnemar_exact(runs.correct[(a, seeds[0])], runs.correct[(b, seeds[0])])
+        row.update(only_a_correct=exact["only_a"], only_b_correct=exact["only_b"])
+        if "p_value" in row:  # tested: McNemar's exact p, not the t's
+            row["p_value"] = exact["p_value"]
+    return row
 
 
 def validation_family(runs: Runs, family: str, seed: int | None = None) -> list[dict[str, Any]]:
@@ -257,12 +254,10 @@ def outcome(rows: pd.DataFrame, first: str, second: str) -> str | None:
 
 
 def top_models(table: pd.DataFrame, scored: list[str], family: str = VS_BEST) -> dict[str, Any]:
-    """The headline (or a sweep's best point) from the vs_best rows: the best model, the seeds,
-    the winner (the best, when better than every model that did not diverge), the runner-up
-    (the highest tested against the best: an identical twin has no test), the rows, and those
-    it states (`stated`: with a winner, every `a_better`; without, the models it names not
-    distinguishable; its other better-than rows it does not state, since the best was picked
-    on the data). `scored`: the models with a validation accuracy (a lone one is the best)."""
+    """The headline (or a sweep's best point): the best, the winner (better than every model
+    that did not diverge), the runner-up (the highest tested: an identical twin has no test),
+    the rows, and those it states (with a winner every `a_better`, else the not distinguishable
+    ones: the best was picked on the data). `scored`: a lone one is the best."""
     rows = family_rows(table, family)
     if rows.empty:
         return {"best": scored[0] if len(scored) == 1 else None, "winner": None,
