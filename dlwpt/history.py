@@ -151,13 +151,17 @@ class Snapshot:
             self.source.parent.parent, digest)
 
     def _read(self, model: str, seed: int, name: str, read: Any, *args: Any) -> Any:
-        """read(path of one run file, *args); an entry's blob is checked first, and its
-        problem is a HistoryError naming the entry."""
+        """read(path of one run file, *args); an entry's blob is checked against its name
+        first, and its problem is a HistoryError naming the entry."""
         digest = self.models[model].seeds[seed][name]
+        path = self.path(digest)
         try:
-            if self.source is not None:
-                check_blob(self.path(digest), digest, self.source)
-            return read(self.path(digest), *args)
+            if self.source is not None and not path.is_file():
+                raise HistoryError(path, f"missing (referenced by {self.source})")
+            if self.source is not None and (actual := file_digest(path)) != digest:
+                raise HistoryError(path, f"sha256 {actual} does not match its name (referenced "
+                                         f"by {self.source}): the blob was changed")
+            return read(path, *args)
         except DataError as e:
             if self.source is None or isinstance(e, HistoryError):
                 raise
@@ -165,25 +169,6 @@ class Snapshot:
 
 
 # --- the store ------------------------------------------------------------------------------
-
-def check_blob(path: Path, digest: str, entry: Path | None = None) -> None:
-    where = f" (referenced by {entry})" if entry else ""
-    if not path.is_file():
-        raise HistoryError(path, f"missing{where}")
-    actual = file_digest(path)
-    if actual != digest:
-        raise HistoryError(path, f"sha256 {actual} does not match its name{where}: "
-                                 "the blob was changed")
-
-
-def store_blob(history_dir: str | os.PathLike, source: str | os.PathLike, digest: str) -> None:
-    """Keep one file, of sha256 `digest`, in the store (again only if the kept copy is damaged)."""
-    path = blob_path(history_dir, digest)
-    if not (path.is_file() and file_digest(path) == digest):
-        copy_atomic(source, path)
-        if file_digest(path) != digest:  # the source changed while it was copied
-            raise HistoryError(source, "changed while it was recorded")
-
 
 def entry_files(history_dir: str | os.PathLike) -> list[Path]:
     """The entries' files, oldest first (ids sort by time)."""
@@ -290,10 +275,13 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     latest = next(newest_first(history_dir), None)
     if latest is not None and json_digest(latest.content()) == json_digest(content):
         return None
-    for digest, path in snapshot.files.items():
-        store_blob(history_dir, path, digest)
-    for name in PUBLISHED:
-        store_blob(history_dir, published[name], content["published"][name])
+    tables = {content["published"][name]: published[name] for name in PUBLISHED}
+    for digest, source in (snapshot.files | tables).items():
+        path = blob_path(history_dir, digest)
+        if not (path.is_file() and file_digest(path) == digest):  # kept once, again if damaged
+            copy_atomic(source, path)
+            if file_digest(path) != digest:  # the source changed while it was copied
+                raise HistoryError(source, "changed while it was recorded")
     now = now or datetime.datetime.now(datetime.UTC)
     commit, dirty = None, None  # outside git: provenance's "unknown"
     if git_commit and not git_commit.startswith("unknown"):  # "<sha>[-dirty]"
@@ -310,17 +298,14 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     return run_id
 
 
-def record_published(history_dir: str | os.PathLike, *, config: Mapping[str, Any],
-                     runs: Iterable[Mapping[str, Any]], data_pt: str | os.PathLike | None,
-                     code_files: Iterable[str | os.PathLike], repo: str | os.PathLike,
-                     published: Mapping[str, str | os.PathLike],
-                     log: logging.Logger) -> str | None:
-    """Record the run just published; a history that cannot be read or written is a warning,
-    never a failed job."""
+def record_published(history_dir: str | os.PathLike, *,
+                     published: Mapping[str, str | os.PathLike], log: logging.Logger,
+                     **run: Any) -> str | None:
+    """Record the run just published (`run`: Snapshot.from_files'); a history that cannot be
+    read or written is a warning, never a failed job."""
     try:
-        snapshot = Snapshot.from_files(config=config, runs=runs, data_pt=data_pt,
-                                       code_files=code_files, repo=repo)
-        run_id = record(history_dir, snapshot, published, git_commit=git_commit(str(repo)))
+        run_id = record(history_dir, Snapshot.from_files(**run), published,
+                        git_commit=git_commit(str(run["repo"])))
     except Exception as e:  # the history must never fail the pipeline
         kind = "" if isinstance(e, DataError | OSError) else f"{type(e).__name__}: "
         log.warning("run not recorded in %s: %s%s", history_dir, kind, one_line(e))

@@ -220,9 +220,8 @@ class TrendScale:
         x = np.asarray(values, dtype=float)
         if self.kind == "linear":
             return x / self.step
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.log2(x) if self.kind == "log2" else np.log10(x)
-        return np.where(x > 0, out, np.nan)
+        log = np.log2 if self.kind == "log2" else np.log10
+        return log(x, out=np.full_like(x, np.nan), where=x > 0)
 
 
 def trend_scale(values: Sequence[float]) -> TrendScale:

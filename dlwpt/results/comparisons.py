@@ -13,15 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlwpt.statistics import (
-    Difference,
-    detectable_difference,
-    holm,
-    mcnemar_exact,
-    paired_seed_difference,
-    seeds_to_resolve,
-    two_source_difference,
-)
+from dlwpt import statistics as st
 
 ALPHA = 0.05
 ALL_PAIRS, VS_BEST, CLAIMS = "all_pairs", "vs_best", "claims"
@@ -120,7 +112,7 @@ def untested(family: str, quantity: str, a: str, b: str, verdict: str,
 
 # Many parameters: one per column of comparisons.csv that a test fills in.
 def difference_row(family: str, quantity: str, a: str, b: str, seeds: Sequence[int],
-                   test: str, value_a: float, value_b: float, diff: Difference) -> dict[str, Any]:
+                   test: str, value_a: float, value_b: float, diff: st.Difference) -> dict[str, Any]:
     row = untested(family, quantity, a, b, NO_SPREAD, seeds)
     row.update(n_images=diff.n_images, test=test, value_a=value_a, value_b=value_b,
                diff=diff.mean, se=diff.se, df=diff.df, _difference=diff)
@@ -138,9 +130,9 @@ def validation_row(runs: Runs, family: str, a: str, b: str,
         return untested(family, VAL_ACC, a, b, NO_SHARED_SEEDS)
     row = difference_row(family, VAL_ACC, a, b, seeds, MCNEMAR if len(seeds) == 1 else
                          TWO_SOURCE, runs.accuracy(a, seeds), runs.accuracy(b, seeds),
-                         two_source_difference(runs.differences(a, b, seeds)))
+                         st.two_source_difference(runs.differences(a, b, seeds)))
     if len(seeds) == 1:
-        exact = mcnemar_exact(runs.correct[(a, seeds[0])], runs.correct[(b, seeds[0])])
+        exact = st.mcnemar_exact(runs.correct[(a, seeds[0])], runs.correct[(b, seeds[0])])
         row.update(only_a_correct=exact["only_a"], only_b_correct=exact["only_b"])
         if "p_value" in row:  # tested: McNemar's exact p, not the t's
             row["p_value"] = exact["p_value"]
@@ -197,35 +189,35 @@ def claim_row(figures: SeedFigures, runs: Runs) -> dict[str, Any]:
         test, diff = TWO_SOURCE, gap_difference(runs, a, b, seeds,
                                                 np.subtract(values_a, values_b))
     else:
-        test, diff = PAIRED_SEEDS, paired_seed_difference(values_a, values_b)
+        test, diff = PAIRED_SEEDS, st.paired_seed_difference(values_a, values_b)
     return difference_row(CLAIMS, quantity, a, b, seeds, test, float(np.mean(values_a)),
                           float(np.mean(values_b)), diff)
 
 
 def gap_difference(runs: Runs, a: str, b: str, seeds: Sequence[int],
-                   gap_diffs: np.ndarray) -> Difference:
+                   gap_diffs: np.ndarray) -> st.Difference:
     """The two-source test of gap_a - gap_b: per seed and image, the training accuracies'
     difference less the image's a_correct - b_correct (its mean over the images is the seed's
     gap difference), so that the error counts the seeds, the images and their flips once."""
     val = runs.differences(a, b, seeds)
     train = gap_diffs + val.mean(axis=1)
-    return two_source_difference(train[:, None] - val, flips_once=True)
+    return st.two_source_difference(train[:, None] - val, flips_once=True)
 
 
 def adjust(rows: list[dict[str, Any]], seeds_needed: bool = False) -> list[dict[str, Any]]:
     """Holm over the family's tested rows, each given its verdict and the difference it could
     detect with 80% power at the family's strictest level (and its seeds needed)."""
     tested = [row for row in rows if row["verdict"] is None]
-    for row, p in zip(tested, holm([row["p_value"] for row in tested]), strict=True):
+    for row, p in zip(tested, st.holm([row["p_value"] for row in tested]), strict=True):
         code = (A_BETTER if row["diff"] > 0 else B_BETTER) if p < ALPHA else NOT_DISTINGUISHABLE
         row.update(p_adjusted=p, family_size=len(tested), verdict=code)
     alpha = ALPHA / max(len(tested), 1)
     for row in rows:
         diff = row.pop("_difference", None)
         if diff is not None:
-            row["detectable_80"] = detectable_difference(diff.se, diff.df, alpha)
+            row["detectable_80"] = st.detectable_difference(diff.se, diff.df, alpha)
             if seeds_needed and row["verdict"] in TESTED:
-                row["seeds_needed"] = seeds_to_resolve(diff, diff.mean, alpha)
+                row["seeds_needed"] = st.seeds_to_resolve(diff, diff.mean, alpha)
     return rows
 
 
