@@ -128,10 +128,11 @@ def validation_row(runs: Runs, family: str, a: str, b: str,
         return untested(family, VAL_ACC, a, b, DIVERGED, seeds)
     if not seeds:
         return untested(family, VAL_ACC, a, b, NO_SHARED_SEEDS)
-    row = difference_row(family, VAL_ACC, a, b, seeds, MCNEMAR if len(seeds) == 1 else
-                         TWO_SOURCE, runs.accuracy(a, seeds), runs.accuracy(b, seeds),
-                         st.two_source_difference(runs.differences(a, b, seeds)))
-    if len(seeds) == 1:
+    diff = st.two_source_difference(runs.differences(a, b, seeds))
+    one = len(seeds) == 1
+    row = difference_row(family, VAL_ACC, a, b, seeds, MCNEMAR if one else TWO_SOURCE,
+                         runs.accuracy(a, seeds), runs.accuracy(b, seeds), diff)
+    if one:
         exact = st.mcnemar_exact(runs.correct[(a, seeds[0])], runs.correct[(b, seeds[0])])
         row.update(only_a_correct=exact["only_a"], only_b_correct=exact["only_b"])
         if "p_value" in row:  # tested: McNemar's exact p, not the t's
