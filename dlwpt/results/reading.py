@@ -15,7 +15,7 @@ import pandas as pd
 
 from dlwpt.io import SEAL_KEY, DataError, file_digest, read_json, summary_seal
 from dlwpt.rerun import rebuild_hint
-from dlwpt.runs import run_name
+from dlwpt.runs import TRAINED, run_name
 from dlwpt.statistics import wilson_interval
 
 SUMMARY_KEYS = ("model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
@@ -31,9 +31,9 @@ RUN_EXTRAS = ("n_blocks", "n_val", "hyperparameters", "load_average")
 # val_predictions.csv, as dlwpt.train writes it (not imported: the report would then depend on
 # the training code, and editing it would rerun the report).
 PREDICTION_COLUMNS = ("index", "label", "predicted", "prob")
-# A run entry's keys and the files they name (dlwpt.runs.TRAINED_FILES).
-RUN_ENTRY = {"summary": "summary.json", "metrics": "metrics.csv", "model_pt": "model.pt",
-             "predictions": "val_predictions.csv"}
+# A run entry's keys and the files they name: a run's TRAINED files, model.pt as "model_pt"
+# (an entry's "model" is the model's name).
+RUN_ENTRY = {"model_pt" if key == "model" else key: name for key, name in TRAINED.items()}
 
 
 def read_checked_json(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
