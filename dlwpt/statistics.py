@@ -127,8 +127,9 @@ def spread(values: np.ndarray) -> float:
 def two_source_difference(differences, confidence: float = 0.95,
                           flips_once: bool = False) -> Difference:
     """Mean of seeds x images of a_correct - b_correct, its error counting the seeds and the
-    images: docs/statistics.md's conservative sum in closed form (statsmodels' MixedLM would
-    fit it iteratively, 45 times per report). `flips_once`: the gap test's variant."""
+    images: docs/statistics.md's conservative sum in closed form (MixedLM would iterate, 45
+    times per report). `flips_once` (the gap test): flips in the seed part only, the image
+    part's df n - 1."""
     d = np.asarray(differences, dtype=float)
     if d.ndim != 2 or d.shape[1] < 2 or d.shape[0] < 1:
         raise ValueError(f"need seeds x images (two images or more), got shape {d.shape}")
