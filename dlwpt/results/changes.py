@@ -28,12 +28,7 @@ def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()  # a setting one side does not have
+UNSET: Any = object()  # a setting one side does not have
 
 
 @dataclass(frozen=True)
