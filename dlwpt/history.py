@@ -172,8 +172,7 @@ class Snapshot:
 
 def entry_files(history_dir: str | os.PathLike) -> list[Path]:
     """The entries' files, oldest first (ids sort by time)."""
-    folder = Path(history_dir) / "runs"
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return sorted(Path(history_dir).glob("runs/*.json"))
 
 
 def snapshot_of(path: Path) -> Snapshot:
