@@ -10,7 +10,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,13 @@ from dlwpt.provenance import git_commit
 from dlwpt.results import changes as c
 from dlwpt.results import comparisons as cmp
 from dlwpt.results.reading import read_checked_json, read_predictions
-from dlwpt.runs import RunFiles, blob_path, job_settings, model_config
+from dlwpt.runs import blob_path, job_settings, model_config
 
 LAYOUT = 1
 RUN_FILES = ("summary", "metrics", "predictions")
 PUBLISHED = ("metrics", "comparisons")
-DAMAGED = "damaged"  # the folder beside runs/ that damaged entries are moved to
+ENTRY_KEYS = ("layout", "id", "time", "git_commit", "dirty", "experiment", "config", "data",
+              "code", "models", "published", "entry_digest")
 log = logging.getLogger(__name__)
 
 
@@ -47,47 +48,35 @@ class DamagedEntry(HistoryError):
     """An entry that is no entry any more (unreadable, edited, misnamed): moved aside."""
 
 
-def model_settings(config: Mapping[str, Any], model: str) -> dict[str, Any]:
-    """What trains one model: its hyperparameters, and under "train" the job's settings."""
-    return {**model_config(config, model), "train": job_settings(config)}
-
-
 # --- the content of a run -------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class StoredRun:
-    """One (model, seed) as an entry records it: its files (its own, or blobs) and their sha256."""
-
-    files: RunFiles
-    digests: dict[str, str]  # RUN_FILES -> sha256 hex
-
-    def path(self, name: str) -> Path:
-        return getattr(self.files, name)
-
-
-@dataclass(frozen=True)
 class ModelRuns:
+    """What trains one model (its hyperparameters, under "train" the job's settings) and per
+    seed the sha256 of each of its RUN_FILES: as an entry records them."""
+
     settings: dict[str, Any]
     settings_digest: str
-    seeds: dict[int, StoredRun]
+    seeds: dict[int, dict[str, str]]
 
 
 @dataclass
 class Snapshot:
     """One run's content: config, settings, code, data, and per (model, seed) its files; from
-    an entry (the files are blobs, checked when read) or from the current files."""
+    an entry (the files are blobs, checked when read) or from the current files (`files`:
+    sha256 -> the file holding it)."""
 
     config: dict[str, Any]
     data: str | None
     code: dict[str, str]
     models: dict[str, ModelRuns]
+    files: dict[str, Path] = field(default_factory=dict)
     id: str | None = None
     time: str | None = None
     git_commit: str | None = None
     dirty: bool | None = None
     published: dict[str, str] = field(default_factory=dict)
     source: Path | None = None  # the entry's file; None for current files
-    _summaries: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def experiment(self) -> str | None:
@@ -100,14 +89,16 @@ class Snapshot:
         """The current run; `code_files` are recorded relative to `repo`, the checkout, so the
         keys are the same from any working directory."""
         models: dict[str, ModelRuns] = {}
+        files: dict[str, Path] = {}
         for run in runs:
-            model, seed = run["model"], int(run["seed"])
+            model = run["model"]
             if model not in models:
-                settings = model_settings(config, model)
+                settings = {**model_config(config, model), "train": job_settings(config)}
                 models[model] = ModelRuns(settings, json_digest(settings), {})
-            paths = {name: Path(run[name]) for name in RUN_FILES}
-            models[model].seeds[seed] = StoredRun(
-                RunFiles(**paths), {name: file_digest(path) for name, path in paths.items()})
+            digests = models[model].seeds[int(run["seed"])] = {}
+            for name in RUN_FILES:
+                digests[name] = file_digest(run[name])
+                files[digests[name]] = Path(run[name])
         repo = Path(repo).resolve()
         code = {}
         for path in code_files:
@@ -117,62 +108,59 @@ class Snapshot:
             # as the workflow compares code (its params): a docstring-only edit is no change
             code[key] = source_digest(resolved)
         return cls(config=dict(config), data=file_digest(data_pt) if data_pt else None,
-                   code=dict(sorted(code.items())), models=models)
+                   code=dict(sorted(code.items())), models=models, files=files)
 
     def content(self) -> dict[str, Any]:
-        """The entry's content (what makes two runs the same), blobs by digest."""
+        """The entry's content (what makes two runs the same), files by digest."""
+        models = {model: {**asdict(runs), "seeds": {str(seed): digests for seed, digests
+                                                    in sorted(runs.seeds.items())}}
+                  for model, runs in self.models.items()}
         return {"experiment": self.experiment, "config": self.config, "data": self.data,
-                "code": self.code,
-                "models": {model: {"settings": runs.settings,
-                                   "settings_digest": runs.settings_digest,
-                                   "seeds": {str(seed): dict(run.digests)
-                                             for seed, run in sorted(runs.seeds.items())}}
-                           for model, runs in self.models.items()},
-                "published": dict(self.published)}
+                "code": self.code, "models": models, "published": dict(self.published)}
 
     def same_training(self, other: Snapshot) -> bool:
         """Same data, training code, and per model the same settings and run files."""
-        return (self.data == other.data and self.code == other.code
-                and self.content()["models"] == other.content()["models"])
+        return (self.data, self.code, self.models) == (other.data, other.code, other.models)
 
     def summary(self, model: str, seed: int) -> dict[str, Any]:
-        if (model, seed) not in self._summaries:
-            self._summaries[(model, seed)] = self._checked(
-                read_checked_json, self._read(model, seed, "summary"))
-        return self._summaries[(model, seed)]
+        return self._read(model, seed, "summary", read_checked_json)
 
-    def val_acc(self, model: str, seed: int) -> float | None:
-        """The run's validation accuracy (None: it diverged in its first epoch)."""
-        value = self.summary(model, seed).get("val_acc")
-        return None if value is None or not math.isfinite(value) else float(value)
+    def val_accs(self, model: str) -> dict[int, float]:
+        """Per seed, its validation accuracy; none for a run that diverged in its first epoch."""
+        seeds = sorted(self.models[model].seeds)
+        values = {s: self.summary(model, s).get("val_acc") for s in seeds}
+        return {s: float(v) for s, v in values.items() if v is not None and math.isfinite(v)}
+
+    def mean_val_acc(self, model: str) -> float | None:
+        values = list(self.val_accs(model).values())
+        return sum(values) / len(values) if values else None
 
     def diverged(self, model: str) -> bool:
         return any(self.summary(model, s).get("diverged_epoch") is not None
                    for s in self.models[model].seeds)
 
-    def scored_seeds(self, model: str) -> list[int]:
-        return sorted(s for s in self.models[model].seeds if self.val_acc(model, s) is not None)
-
-    def mean_val_acc(self, model: str) -> float | None:
-        """Mean validation accuracy over the model's seeds that have one."""
-        values = [self.val_acc(model, s) for s in self.scored_seeds(model)]
-        return sum(values) / len(values) if values else None
-
     def predictions(self, model: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """(labels, correct per image) of the run's val_predictions.csv, checked."""
-        return self._checked(read_predictions, self._read(model, seed, "predictions"),
-                             self.summary(model, seed), self._read(model, seed, "summary"))
+        summary = self.summary(model, seed)
+        return self._read(model, seed, "predictions", read_predictions, summary,
+                          self.path(self.models[model].seeds[seed]["summary"]))
 
-    def _read(self, model: str, seed: int, name: str) -> Path:
-        """The path of one run file; a blob is checked against its digest first."""
-        run = self.models[model].seeds[seed]
-        if self.source is not None:
-            check_blob(run.path(name), run.digests[name], self.source)
-        return run.path(name)
+    def path(self, digest: str) -> Path:
+        """Where the file of sha256 `digest` is: the current file, or the entry's blob."""
+        return self.files[digest] if self.source is None else blob_path(
+            self.source.parent.parent, digest)
 
-    def _checked(self, read: Any, path: Path, *args: Any) -> Any:
-        """read(path, *args); a problem of an entry's blob is a HistoryError naming the entry."""
+    def _read(self, model: str, seed: int, name: str, read: Any, *args: Any) -> Any:
+        """read(path of one run file, *args); an entry's blob is checked against its name
+        first, and its problem is a HistoryError naming the entry."""
+        digest = self.models[model].seeds[seed][name]
+        path = self.path(digest)
         try:
+            if self.source is not None and not path.is_file():
+                raise HistoryError(path, f"missing (referenced by {self.source})")
+            if self.source is not None and (actual := file_digest(path)) != digest:
+                raise HistoryError(path, f"sha256 {actual} does not match its name (referenced "
+                                         f"by {self.source}): the blob was changed")
             return read(path, *args)
         except DataError as e:
             if self.source is None or isinstance(e, HistoryError):
@@ -182,90 +170,44 @@ class Snapshot:
 
 # --- the store ------------------------------------------------------------------------------
 
-def check_blob(path: Path, digest: str, entry: Path | None = None) -> None:
-    where = f" (referenced by {entry})" if entry else ""
-    if not path.is_file():
-        raise HistoryError(path, f"missing{where}")
-    actual = file_digest(path)
-    if actual != digest:
-        raise HistoryError(path, f"sha256 {actual} does not match its name{where}: "
-                                 "the blob was changed")
-
-
-def store_blob(history_dir: str | os.PathLike, source: str | os.PathLike, digest: str) -> None:
-    """Keep one file, of sha256 `digest`, in the store (again only if the kept copy is damaged)."""
-    path = blob_path(history_dir, digest)
-    if not (path.is_file() and file_digest(path) == digest):
-        copy_atomic(source, path)
-        if file_digest(path) != digest:  # the source changed while it was copied
-            raise HistoryError(source, "changed while it was recorded")
-
-
 def entry_files(history_dir: str | os.PathLike) -> list[Path]:
     """The entries' files, oldest first (ids sort by time)."""
-    folder = Path(history_dir) / "runs"
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return sorted(Path(history_dir).glob("runs/*.json"))
 
 
-def load_entry(path: str | os.PathLike) -> dict[str, Any]:
-    """An entry, checked: readable, of this layout, unedited, named by its id."""
-    path = Path(path)
+def snapshot_of(path: Path) -> Snapshot:
+    """The entry at `path`, checked (readable, of this layout, unedited, named by its id), as a
+    Snapshot whose files are its blobs."""
     try:
         entry = read_json(path)
     except OSError as e:
         raise HistoryError(path, f"cannot read ({e.strerror or e})") from e
     except ValueError as e:
         raise DamagedEntry(path, f"corrupt JSON ({e})") from e
-    if not isinstance(entry, dict) or not isinstance(entry.get("layout"), int) \
-            or isinstance(entry["layout"], bool):
+    layout = entry.get("layout") if isinstance(entry, dict) else None
+    if type(layout) is not int:
         raise DamagedEntry(path, "corrupt: not a history entry (a JSON object with a layout)")
-    layout = entry["layout"]
     if layout != LAYOUT:
         raise HistoryError(path, f"written by {'an older' if layout < LAYOUT else 'a newer'} "
                                  f"layout ({layout}); this checkout reads layout {LAYOUT}: "
                                  + (f"move {path.parent.parent} aside to start a new history"
                                     if layout < LAYOUT else "update the checkout"))
     missing = [k for k in ENTRY_KEYS if k not in entry]
-    if missing:
-        raise DamagedEntry(path, f"corrupt: missing key(s) {', '.join(missing)}")
-    recorded = entry["entry_digest"]
     actual = json_digest({k: v for k, v in entry.items() if k != "entry_digest"})
-    if recorded != actual:
-        raise DamagedEntry(path, f"entry_digest does not match its content (recorded "
-                                 f"{str(recorded)[:12]}..., computed {actual[:12]}...): the "
-                                 "entry was edited or damaged")
-    if entry["id"] != path.stem:
-        raise DamagedEntry(path, f"holds entry {entry['id']!r}, not the one its name says")
-    return entry
-
-
-ENTRY_KEYS = ("layout", "id", "time", "git_commit", "dirty", "experiment", "config", "data",
-              "code", "models", "published", "entry_digest")
-
-
-def move_aside(path: Path, error: DamagedEntry) -> Path:
-    """Move a damaged entry to damaged/ beside runs/ (kept for a look), saying so in one line."""
-    target = path.parent.parent / DAMAGED / path.name
-    if target.exists():  # an entry of that name moved before
-        target = target.with_name(f"{path.stem}.{time.time_ns()}{path.suffix}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(path, target)
-    log.warning("history: %s moved to %s: %s", path, target.parent, error.problem)
-    return target
-
-
-def snapshot_of(history_dir: str | os.PathLike, path: str | os.PathLike) -> Snapshot:
-    """The checked entry at `path` as a Snapshot whose files are its blobs."""
-    path = Path(path)
-    entry = load_entry(path)
+    problem = (
+        f"corrupt: missing key(s) {', '.join(missing)}" if missing else
+        f"entry_digest does not match its content (recorded {str(entry['entry_digest'])[:12]}"
+        f"..., computed {actual[:12]}...): the entry was edited or damaged"
+        if entry["entry_digest"] != actual else
+        f"holds entry {entry['id']!r}, not the one its name says" if entry["id"] != path.stem
+        else None)
+    if problem:
+        raise DamagedEntry(path, problem)
     try:
-        models = {
-            model: ModelRuns(dict(runs["settings"]), runs["settings_digest"], {
-                int(seed): StoredRun(RunFiles(**{name: blob_path(history_dir, files[name])
-                                                 for name in RUN_FILES}),
-                                     {name: files[name] for name in RUN_FILES})
-                for seed, files in runs["seeds"].items()})
-            for model, runs in entry["models"].items()}
+        models = {model: ModelRuns(dict(runs["settings"]), runs["settings_digest"],
+                                   {int(seed): {name: files[name] for name in RUN_FILES}
+                                    for seed, files in runs["seeds"].items()})
+                  for model, runs in entry["models"].items()}
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise DamagedEntry(path, f"corrupt: models ({type(e).__name__}: {e})") from e
     kept = ("config", "data", "code", "id", "time", "git_commit", "dirty", "published")
@@ -273,12 +215,18 @@ def snapshot_of(history_dir: str | os.PathLike, path: str | os.PathLike) -> Snap
 
 
 def newest_first(history_dir: str | os.PathLike) -> Iterable[Snapshot]:
-    """The entries, newest first, each checked; a damaged one is moved aside and skipped."""
+    """The entries, newest first, each checked; a damaged one is moved to damaged/ beside
+    runs/ (kept for a look), saying so in one line, and skipped."""
     for path in reversed(entry_files(history_dir)):
         try:
-            yield snapshot_of(history_dir, path)
+            yield snapshot_of(path)
         except DamagedEntry as e:
-            move_aside(path, e)
+            target = path.parent.parent / "damaged" / path.name
+            if target.exists():  # an entry of that name moved before
+                target = target.with_name(f"{path.stem}.{time.time_ns()}{path.suffix}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+            log.warning("history: %s moved to %s: %s", path, target.parent, e.problem)
 
 
 def snapshots(history_dir: str | os.PathLike) -> list[Snapshot]:
@@ -303,7 +251,7 @@ def load(history_dir: str | os.PathLike, ref: str | None = None) -> Snapshot:
         shown = ", ".join(p.stem for p in matches[:3]) + (", ..." if len(matches) > 3 else "")
         raise HistoryError(Path(history_dir) / "runs", f"{ref!r} begins {len(matches)} entries "
                                                        f"({shown}): give more of the id")
-    return snapshot_of(history_dir, matches[0])
+    return snapshot_of(matches[0])
 
 
 def previous(history_dir: str | os.PathLike, current: Snapshot) -> Snapshot | None:
@@ -315,9 +263,9 @@ def previous(history_dir: str | os.PathLike, current: Snapshot) -> Snapshot | No
 def record(history_dir: str | os.PathLike, snapshot: Snapshot,
            published: Mapping[str, str | os.PathLike], *, git_commit: str | None = None,
            now: datetime.datetime | None = None) -> str | None:
-    """Add `snapshot` and the `published` tables as a new entry; None, adding nothing, when its
-    content equals the latest entry's. Blobs first, the entry last: an entry never names a
-    blob that is not there."""
+    """Add `snapshot` (of the current files) and the `published` tables as a new entry; None,
+    adding nothing, when its content equals the latest entry's. Blobs first, the entry last:
+    an entry never names a blob that is not there."""
     history_dir = Path(history_dir)
     content = snapshot.content()
     content["published"] = {name: file_digest(published[name]) for name in PUBLISHED}
@@ -326,12 +274,13 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     latest = next(newest_first(history_dir), None)
     if latest is not None and json_digest(latest.content()) == json_digest(content):
         return None
-    for runs in snapshot.models.values():
-        for run in runs.seeds.values():
-            for name in RUN_FILES:
-                store_blob(history_dir, run.path(name), run.digests[name])
-    for name in PUBLISHED:
-        store_blob(history_dir, published[name], content["published"][name])
+    tables = {content["published"][name]: published[name] for name in PUBLISHED}
+    for digest, source in (snapshot.files | tables).items():
+        path = blob_path(history_dir, digest)
+        if not (path.is_file() and file_digest(path) == digest):  # kept once, again if damaged
+            copy_atomic(source, path)
+            if file_digest(path) != digest:  # the source changed while it was copied
+                raise HistoryError(source, "changed while it was recorded")
     now = now or datetime.datetime.now(datetime.UTC)
     commit, dirty = None, None  # outside git: provenance's "unknown"
     if git_commit and not git_commit.startswith("unknown"):  # "<sha>[-dirty]"
@@ -348,17 +297,14 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     return run_id
 
 
-def record_published(history_dir: str | os.PathLike, *, config: Mapping[str, Any],
-                     runs: Iterable[Mapping[str, Any]], data_pt: str | os.PathLike | None,
-                     code_files: Iterable[str | os.PathLike], repo: str | os.PathLike,
-                     published: Mapping[str, str | os.PathLike],
-                     log: logging.Logger) -> str | None:
-    """Record the run just published; a history that cannot be read or written is a warning,
-    never a failed job."""
+def record_published(history_dir: str | os.PathLike, *,
+                     published: Mapping[str, str | os.PathLike], log: logging.Logger,
+                     **run: Any) -> str | None:
+    """Record the run just published (`run`: Snapshot.from_files'); a history that cannot be
+    read or written is a warning, never a failed job."""
     try:
-        snapshot = Snapshot.from_files(config=config, runs=runs, data_pt=data_pt,
-                                       code_files=code_files, repo=repo)
-        run_id = record(history_dir, snapshot, published, git_commit=git_commit(str(repo)))
+        run_id = record(history_dir, Snapshot.from_files(**run), published,
+                        git_commit=git_commit(str(run["repo"])))
     except Exception as e:  # the history must never fail the pipeline
         kind = "" if isinstance(e, DataError | OSError) else f"{type(e).__name__}: "
         log.warning("run not recorded in %s: %s%s", history_dir, kind, one_line(e))
@@ -381,24 +327,13 @@ def compare(old: Snapshot | None, new: Snapshot) -> c.Changes:
     data_changed = old.data != new.data
     code = c.code_changes(old.code, new.code)
     changes: list[c.ModelChange] = []
-    rows: list[dict[str, Any]] = []
-    tested: list[int] = []
     for model in [*new.models, *(m for m in old.models if m not in new.models)]:
         try:
-            change = model_change(old, new, model, bool(code), data_changed)
+            changes.append(model_change(old, new, model, bool(code), data_changed))
         except HistoryError as e:
             changes.append(c.ModelChange(model, c.NOT_COMPARED, problem=str(e)))
-            continue
-        if change.comparison is not None:
-            rows.append(change.comparison)
-            tested.append(len(changes))
-        changes.append(change)
-    cmp.adjust(rows)  # Holm over the tested rows; every row finished (detectable_80)
-    for i, row in zip(tested, rows, strict=True):
-        tested_on = ({"new_acc": row["value_a"], "old_acc": row["value_b"]}  # the seeds compared
-                     if row.get("value_a") is not None else {})
-        changes[i] = replace(changes[i], **tested_on,
-                             comparison={k: row.get(k) for k in cmp.COMPARISON_COLUMNS})
+    # Holm over the tested rows; every row finished (detectable_80), in place
+    cmp.adjust([m.comparison for m in changes if m.comparison is not None])
     return c.Changes(c.RunInfo.of(old), c.RunInfo.of(new), False, data_changed, code,
                      tuple(changes))
 
@@ -414,34 +349,33 @@ def model_change(old: Snapshot, new: Snapshot, model: str, code: bool,
                              old_acc=old.mean_val_acc(model))
     before, after = old.models[model], new.models[model]
     settings = c.setting_changes(before.settings, after.settings)
-    shared = sorted(set(before.seeds) & set(after.seeds))
-    retrained = any(before.seeds[s].digests != after.seeds[s].digests for s in shared)
+    retrained = any(before.seeds[s] != after.seeds[s] for s in set(before.seeds) & set(after.seeds))
     status = (c.CHANGED if settings or code or data_changed
               else c.RETRAINED if retrained else c.UNCHANGED)
-    row = None
-    if status != c.UNCHANGED:
-        seeds = sorted(set(old.scored_seeds(model)) & set(new.scored_seeds(model)))
-        row = (paired_row(old, new, model) if not data_changed else
-               cmp.untested(c.FAMILY, cmp.VAL_ACC, c.NEW, c.OLD, cmp.DATA_CHANGED, seeds))
+    row = None if status == c.UNCHANGED else paired_row(old, new, model, data_changed)
+    # tested: the accuracies over the seeds compared, so that new - old is the row's diff
+    accs = ((row["value_b"], row["value_a"]) if row and row["value_a"] is not None
+            else (old.mean_val_acc(model), new.mean_val_acc(model)))
     return c.ModelChange(model, status, settings, code, data_changed,
-                         tuple(sorted(before.seeds)), tuple(sorted(after.seeds)),
-                         old.mean_val_acc(model), new.mean_val_acc(model), row)
+                         tuple(sorted(before.seeds)), tuple(sorted(after.seeds)), *accs, row)
 
 
-def paired_row(old: Snapshot, new: Snapshot, model: str) -> dict[str, Any]:
-    """new against old for one model: its old and new runs are the two "models" of a `Runs`
-    (not adjusted yet)."""
-    scored = {c.NEW: new.scored_seeds(model), c.OLD: old.scored_seeds(model)}
+def paired_row(old: Snapshot, new: Snapshot, model: str, data_changed: bool) -> dict[str, Any]:
+    """new against old for one model, every column present (not adjusted yet): its old and
+    new runs are the two "models" of a `Runs`, paired only on the same images."""
+    scored = {c.NEW: list(new.val_accs(model)), c.OLD: list(old.val_accs(model))}
     diverged = {side for side, snap in ((c.NEW, new), (c.OLD, old)) if snap.diverged(model)}
     seeds = sorted(set(scored[c.NEW]) & set(scored[c.OLD]))
     correct = {}
-    if not diverged:
-        for seed in seeds:
-            new_labels, correct[(c.NEW, seed)] = new.predictions(model, seed)
-            old_labels, correct[(c.OLD, seed)] = old.predictions(model, seed)
-            if len(new_labels) != len(old_labels) or (new_labels != old_labels).any():
-                return cmp.untested(c.FAMILY, cmp.VAL_ACC, c.NEW, c.OLD, cmp.DATA_CHANGED, seeds)
-    runs = cmp.Runs(models=[c.NEW, c.OLD],
-                ran={c.NEW: set(new.models[model].seeds), c.OLD: set(old.models[model].seeds)},
-                scored=scored, diverged=diverged, correct=correct)
-    return cmp.validation_row(runs, c.FAMILY, c.NEW, c.OLD, runs.shared(c.NEW, c.OLD))
+    for seed in () if diverged or data_changed else seeds:
+        new_labels, correct[(c.NEW, seed)] = new.predictions(model, seed)
+        old_labels, correct[(c.OLD, seed)] = old.predictions(model, seed)
+        data_changed = len(new_labels) != len(old_labels) or (new_labels != old_labels).any()
+        if data_changed:
+            break
+    if data_changed:
+        row = cmp.untested(c.FAMILY, cmp.VAL_ACC, c.NEW, c.OLD, cmp.DATA_CHANGED, seeds)
+    else:
+        runs = cmp.Runs([c.NEW, c.OLD], {}, scored, diverged, correct)
+        row = cmp.validation_row(runs, c.FAMILY, c.NEW, c.OLD, seeds)
+    return dict.fromkeys(cmp.COMPARISON_COLUMNS) | row

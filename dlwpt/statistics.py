@@ -4,6 +4,7 @@ statsmodels."""
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,8 +26,8 @@ def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[flo
 
 def mean_interval(values: Sequence[float],
                   confidence: float = 0.95) -> tuple[float, float, float, float]:
-    """(mean, sample sd, low, high): the Student-t interval of the mean over seeds (NaN sd and
-    interval for one value); non-finite values are refused rather than silently dropped."""
+    """(mean, sd, low, high): the t interval of the mean over seeds (NaN sd and interval for
+    one value); non-finite values are refused, not silently dropped."""
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(x) == 0:
         raise ValueError("need a non-empty list of numbers")
@@ -43,12 +44,11 @@ def mean_interval(values: Sequence[float],
 def prediction_interval(values: Sequence[float],
                         confidence: float = 0.95) -> tuple[float, float]:
     """Student-t prediction interval for one new value: mean +- t(n-1) sd sqrt(1 + 1/n)."""
-    x = np.asarray(values, dtype=float)
-    if x.ndim != 1 or len(x) < 2 or not np.isfinite(x).all():
-        raise ValueError(f"need two or more finite numbers, got {x.tolist()}")
+    if len(values) < 2:
+        raise ValueError(f"need two or more finite numbers, got {list(values)}")
     # The mean's half-width is t sd / sqrt(n); one new value's is that times sqrt(n + 1).
-    mean, _, _, high = mean_interval(x, confidence)
-    half = (high - mean) * math.sqrt(len(x) + 1)
+    mean, _, _, high = mean_interval(values, confidence)
+    half = (high - mean) * math.sqrt(len(values) + 1)
     return mean - half, mean + half
 
 
@@ -60,8 +60,8 @@ def _correctness(values, name: str) -> np.ndarray:
 
 
 def mcnemar_exact(a_correct, b_correct) -> dict[str, float | int]:
-    """Exact McNemar test of two models' per-image correctness on the same images: only_a ~
-    Binomial(only_a + only_b, 1/2), two-sided; no discordant image, no evidence: p = 1."""
+    """Exact McNemar test on the same images: only_a ~ Binomial(only_a + only_b, 1/2);
+    no discordant image, no evidence: p = 1."""
     a, b = _correctness(a_correct, "a_correct"), _correctness(b_correct, "b_correct")
     if a.shape != b.shape:
         raise ValueError(f"paired predictions differ in length: {len(a)} vs {len(b)}")
@@ -83,9 +83,8 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 @dataclass(frozen=True)
 class Difference:
-    """A difference of means with its standard error, df and 95% interval (`p` NaN: no spread,
-    no test). The variance parts (docs/statistics.md) let `seeds_to_resolve` project the error
-    to other seed counts."""
+    """A difference of means with its error and interval (`p` NaN: no spread, no test); the
+    variance parts let `seeds_to_resolve` project the error to other seed counts."""
 
     mean: float
     se: float
@@ -102,8 +101,7 @@ class Difference:
 
 def t_difference(mean: float, se: float, df: float, confidence: float = 0.95,
                  **sizes_and_parts) -> Difference:
-    """The t interval and two-sided p of `mean` given its standard error and df; no spread
-    (se 0) gives no interval and no test."""
+    """The t interval and two-sided p of `mean`; no spread (se 0): no interval, no test."""
     if not se > 0 or not math.isfinite(df):
         return Difference(mean, se, df, math.nan, math.nan, math.nan, **sizes_and_parts)
     half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
@@ -128,11 +126,10 @@ def spread(values: np.ndarray) -> float:
 
 def two_source_difference(differences, confidence: float = 0.95,
                           flips_once: bool = False) -> Difference:
-    """Mean difference of two models' per-image correctness (`differences`: seeds x images of
-    a_correct - b_correct), its error counting both the seeds and the sampling of the images:
-    the conservative sum of docs/statistics.md, in closed form (statsmodels' MixedLM would fit
-    the crossed random effects iteratively, 45 times per report). `flips_once` (the gap test):
-    the single-image flips only in the seed part, the image part's df the seeds' n - 1."""
+    """Mean of seeds x images of a_correct - b_correct, its error counting the seeds and the
+    images: docs/statistics.md's conservative sum in closed form (MixedLM would iterate, 45
+    times per report). `flips_once` (the gap test): flips in the seed part only, the image
+    part's df n - 1."""
     d = np.asarray(differences, dtype=float)
     if d.ndim != 2 or d.shape[1] < 2 or d.shape[0] < 1:
         raise ValueError(f"need seeds x images (two images or more), got shape {d.shape}")
@@ -158,8 +155,7 @@ def two_source_difference(differences, confidence: float = 0.95,
 
 def paired_seed_difference(a: Sequence[float], b: Sequence[float],
                            confidence: float = 0.95) -> Difference:
-    """Paired t over seeds of a - b, for figures measured on the training set (no sample of
-    images to account for). Needs two seeds or more; no spread: no test (p NaN)."""
+    """Paired t over seeds of a - b, for training-set figures (no sample of images)."""
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if d.ndim != 1 or len(d) < 2 or not np.isfinite(d).all():
         raise ValueError(f"need two or more finite paired differences, got {d.tolist()}")
@@ -169,18 +165,15 @@ def paired_seed_difference(a: Sequence[float], b: Sequence[float],
 
 
 def t_power(effect: float, df: float, alpha: float) -> float:
-    """Power of a two-sided t-test at `alpha` when the true difference is `effect` standard
-    errors: the noncentral t's mass beyond the critical values. statsmodels' ttest_power
-    computes the same but returns NaN for large effects (scipy's noncentral t cdf underflows to
-    NaN in the far tail), where the far tail's mass is 0: hence this line."""
+    """Power of a two-sided t-test at `alpha` for a true difference of `effect` standard errors.
+    Not statsmodels' ttest_power: its noncentral t cdf is NaN in the far tail (mass 0)."""
     critical = float(stats.t.isf(alpha / 2, df))
     far = float(np.nan_to_num(stats.nct.cdf(-critical, df, effect)))
     return float(stats.nct.sf(critical, df, effect)) + far
 
 
 def detectable_difference(se: float, df: float, alpha: float, power: float = POWER) -> float:
-    """The smallest true difference a two-sided t-test at `alpha` with this standard error and
-    df finds with probability `power`."""
+    """The smallest true difference a two-sided t-test at `alpha` finds with `power`."""
     if not (se > 0 and df > 0 and math.isfinite(se)):
         return math.nan
     upper = 1.0
@@ -192,9 +185,8 @@ def detectable_difference(se: float, df: float, alpha: float, power: float = POW
 
 def seeds_to_resolve(diff: Difference, gap: float, alpha: float, power: float = POWER,
                      most: int = 1000) -> float:
-    """How many seeds (on the same images) would find `gap` with probability `power` at
-    `alpha`; inf when no number up to `most` would (the images' part alone is too large), NaN
-    when the seed part is unknown (one seed) or there is no gap."""
+    """How many seeds (on the same images) would find `gap` with `power`; inf when no number up
+    to `most` would (the images limit it), NaN with one seed or no gap."""
     if math.isnan(diff.seed_var) or not gap or math.isnan(gap):
         return math.nan
 
@@ -207,12 +199,8 @@ def seeds_to_resolve(diff: Difference, gap: float, alpha: float, power: float = 
 
     if not enough(most):
         return math.inf
-    # power grows with the seeds: bisect for the first count that is enough
-    low, high = 1, most
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (low, middle) if enough(middle) else (middle, high)
-    return float(high)
+    # power grows with the seeds: bisect for the first count (of two or more) that is enough
+    return float(2 + bisect_left(range(2, most + 1), True, key=enough))
 
 
 @dataclass(frozen=True)
@@ -233,15 +221,13 @@ class TrendScale:
         x = np.asarray(values, dtype=float)
         if self.kind == "linear":
             return x / self.step
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.log2(x) if self.kind == "log2" else np.log10(x)
-        return np.where(x > 0, out, np.nan)
+        log = np.log2 if self.kind == "log2" else np.log10
+        return log(x, out=np.full_like(x, np.nan), where=x > 0)
 
 
 def trend_scale(values: Sequence[float]) -> TrendScale:
-    """A log scale when every value is > 0 (one 0 allowed, left out of the slope) and the
-    positive values span at least 10x: per doubling when they span under 1000x, per tenfold
-    otherwise. Else linear, per 10**floor(log10(max - min)) (0 to 0.6: per 0.1)."""
+    """Log when the values are > 0 (one 0 left out) and span 10x or more: per doubling under
+    1000x, else per tenfold. Else linear, per 10**floor(log10(max - min))."""
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(x) == 0 or not np.isfinite(x).all():
         raise ValueError(f"need finite values, got {x.tolist()}")
@@ -257,8 +243,8 @@ def trend_scale(values: Sequence[float]) -> TrendScale:
 
 @dataclass(frozen=True)
 class Slope:
-    """A fitted slope per unit of the transformed setting; `reason` says why there is no test
-    (then the numbers are NaN). `n`: observations fitted, `n_x`: distinct settings."""
+    """A slope per unit of the transformed setting; `reason`: why there is no test (numbers
+    NaN). `n`: observations fitted, `n_x`: distinct settings."""
 
     slope: float
     se: float
@@ -276,11 +262,9 @@ class Slope:
 
 
 def trend_slope(x, y, seeds, confidence: float = 0.95) -> Slope:
-    """OLS of the points' values on x (on the trend scale), where both are finite: one value
-    per point, the mean of its runs with an additive seed effect fitted beside it (so a seed
-    missing at one point moves no slope; with the same seeds everywhere, the point means).
-    Runs of a point share the validation images, so they are not independent of each other:
-    the points are the observations, an HC3 error for unstable points (docs/statistics.md)."""
+    """OLS on x of one value per point: its runs' mean, with an additive seed effect fitted
+    beside it (a seed missing at one point moves no slope). A point's runs share the images:
+    the points are the observations, with an HC3 error (docs/statistics.md)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     seeds = np.asarray(seeds)
     kept = np.isfinite(x) & np.isfinite(y)

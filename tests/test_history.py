@@ -170,7 +170,7 @@ def test_an_entry_that_retrains_one_model_adds_its_files_the_tables_and_the_entr
 def test_blobs_are_checked_when_read(ws):
     ws.record(ws.run("a", make_config()))
     snapshot = h.load(ws.history)
-    blob = snapshot.models["width"].seeds[2].files.summary
+    blob = blob_path(ws.history, snapshot.models["width"].seeds[2]["summary"])
     blob.write_text(blob.read_text().replace('"seed": 2', '"seed": 3'))
     with pytest.raises(h.HistoryError, match=r"does not match its name .*referenced by"):
         snapshot.summary("width", 2)
@@ -403,6 +403,11 @@ def test_the_module_runs_as_a_command(ws):
     assert result.returncode == 0 and "net.lr" in result.stdout
 
 
+def net_blob(ws, seed: int, name: str, ref: str | None = None) -> Path:
+    """The blob of net's run file `name` of `seed` in entry `ref` (None: the latest)."""
+    return blob_path(ws.history, h.load(ws.history, ref).models["net"].seeds[seed][name])
+
+
 def edit_entry(path: Path, change) -> None:
     entry = read_json(path)
     change(entry)
@@ -419,11 +424,10 @@ BAD_HISTORIES = {
     "newer layout": (lambda ws: (two_entries(ws), edit_entry(
         ws.entries()[0], lambda e: e.update(layout=2))), ["runs"],
                      r"written by a newer layout \(2\).*update the checkout"),
-    "changed blob": (lambda ws: (two_entries(ws), h.load(ws.history).models["net"].seeds[0]
-                                 .files.summary.write_text("{}")), ["runs"],
+    "changed blob": (lambda ws: (two_entries(ws), net_blob(ws, 0, "summary").write_text("{}")),
+                     ["runs"],
                      r"does not match its name \(referenced by .*\.json\)"),
-    "missing blob": (lambda ws: (two_entries(ws), h.load(ws.history).models["net"].seeds[0]
-                                 .files.summary.unlink()), ["runs"],
+    "missing blob": (lambda ws: (two_entries(ws), net_blob(ws, 0, "summary").unlink()), ["runs"],
                      r"objects/[0-9a-f]{2}/[0-9a-f]{64}: missing \(referenced by"),
 }
 
@@ -491,7 +495,7 @@ def test_a_missing_blob_drops_its_model_named_and_the_rest_compares(ws, capsys, 
                  variants={"net": 1, "width": 1}, accuracy={"width": 0.95})
     ws.record(new, minutes=1)
     old_entry = ws.entries()[0]
-    blob = h.load(ws.history, old_entry.stem).models["net"].seeds[1].files.predictions
+    blob = net_blob(ws, 1, "predictions", old_entry.stem)
     blob.unlink()
     changes = h.compare(h.load(ws.history, old_entry.stem), h.load(ws.history))
     net, width, depth = changes.models

@@ -28,12 +28,7 @@ def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()  # a setting one side does not have
+UNSET: Any = object()  # a setting one side does not have
 
 
 @dataclass(frozen=True)
@@ -56,10 +51,9 @@ class CodeChange:
 
 @dataclass(frozen=True)
 class ModelChange:
-    """One model, old against new (`status`: the constants above). old_acc / new_acc: mean
-    validation accuracy over the seeds compared when there is a paired difference (so new_acc
-    - old_acc is its `diff`), else over each run's own seeds. comparison: for CHANGED and
-    RETRAINED, a comparisons row (family FAMILY, model_a NEW, model_b OLD)."""
+    """One model, old against new. old_acc / new_acc: mean validation accuracy over the seeds
+    compared when tested (new_acc - old_acc is its `diff`), else over each run's own seeds.
+    comparison: for CHANGED and RETRAINED, a comparisons row (model_a NEW, model_b OLD)."""
 
     model: str
     status: str
@@ -89,16 +83,13 @@ class RunInfo:
     experiment: str | None
 
     @classmethod
-    def of(cls, snapshot: Any) -> RunInfo:
-        """Of a dlwpt.history.Snapshot."""
-        return cls(snapshot.id, snapshot.time, snapshot.git_commit, snapshot.dirty,
-                   snapshot.experiment)
+    def of(cls, snapshot: Any) -> RunInfo:  # a dlwpt.history.Snapshot
+        return cls(*(getattr(snapshot, name) for name in cls.__dataclass_fields__))
 
 
 @dataclass(frozen=True)
 class Changes:
-    """compare()'s answer (`first`: no old run, no models): the new run's models in its
-    order, then those only the old run had."""
+    """compare()'s answer (`first`: no old run): the new run's models, then the old's only."""
 
     old: RunInfo | None
     new: RunInfo

@@ -13,15 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlwpt.statistics import (
-    Difference,
-    detectable_difference,
-    holm,
-    mcnemar_exact,
-    paired_seed_difference,
-    seeds_to_resolve,
-    two_source_difference,
-)
+from dlwpt import statistics as st
 
 ALPHA = 0.05
 ALL_PAIRS, VS_BEST, CLAIMS = "all_pairs", "vs_best", "claims"
@@ -97,15 +89,14 @@ def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndar
                  models: list[str], training: Sequence[SeedFigures] = (),
                  sweeps: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """The all_pairs, vs_best, per-seed (several seeds only) and claims families, then one
-    `sweep:<name>` family per sweep, whose points' runs enter only their sweep's family."""
+    `sweep:<name>` family per sweep, whose points' runs enter only their sweep's family. A
+    claim is its own family (each claim needs all its parts: an intersection-union test)."""
     runs = Runs.of(run_table, correct, models)
-    families = [validation_family(runs, ALL_PAIRS, combinations(runs.models, 2), None),
-                best_family(runs)]
+    families = [validation_family(runs, ALL_PAIRS), best_family(runs)]
     seeds = sorted({s for seeds_ in runs.scored.values() for s in seeds_})
     if len(seeds) > 1:
-        families += [validation_family(runs, f"seed:{s}", combinations(runs.models, 2), s)
-                     for s in seeds]
-    families.append(claims_family(training, runs))
+        families += [validation_family(runs, f"seed:{s}", s) for s in seeds]
+    families += [adjust([claim_row(figures, runs)]) for figures in training]
     families += [best_family(Runs.of(run_table, correct, list(points)), sweep_family(name))
                  for name, points in (sweeps or {}).items()]
     rows = [row for family in families for row in family]
@@ -113,34 +104,20 @@ def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndar
     return table.astype(dict.fromkeys(INTEGER_COLUMNS, "Int64"))
 
 
-def seed_text(seeds: Sequence[int]) -> str:
-    """The `seeds` column: `0 1 2`."""
-    return " ".join(map(str, seeds))
-
-
-def seeds_of(text: Any) -> list[int]:
-    """The seeds of a `seeds` cell (seed_text's inverse; an empty cell reads NaN)."""
-    return [] if not isinstance(text, str) else [int(s) for s in text.split()]
-
-
 def untested(family: str, quantity: str, a: str, b: str, verdict: str,
              seeds: Sequence[int] = ()) -> dict[str, Any]:
     return {"family": family, "quantity": quantity, "model_a": a, "model_b": b,
-            "seeds": seed_text(seeds), "n_seeds": len(seeds), "verdict": verdict}
+            "seeds": " ".join(map(str, seeds)), "n_seeds": len(seeds), "verdict": verdict}
 
 
 # Many parameters: one per column of comparisons.csv that a test fills in.
 def difference_row(family: str, quantity: str, a: str, b: str, seeds: Sequence[int],
-                   test: str, value_a: float, value_b: float, diff: Difference,
-                   p_value: float | None = None) -> dict[str, Any]:
-    """A row with its test; `p_value` overrides the difference's own (McNemar's exact p)."""
+                   test: str, value_a: float, value_b: float, diff: st.Difference) -> dict[str, Any]:
     row = untested(family, quantity, a, b, NO_SPREAD, seeds)
     row.update(n_images=diff.n_images, test=test, value_a=value_a, value_b=value_b,
-               diff=diff.mean, se=diff.se, df=diff.df)
-    p = diff.p if p_value is None else p_value
+               diff=diff.mean, se=diff.se, df=diff.df, _difference=diff)
     if not math.isnan(diff.p):
-        row.update(diff_ci_low=diff.low, diff_ci_high=diff.high, p_value=p, verdict=None)
-    row["_difference"] = diff
+        row.update(diff_ci_low=diff.low, diff_ci_high=diff.high, p_value=diff.p, verdict=None)
     return row
 
 
@@ -151,133 +128,98 @@ def validation_row(runs: Runs, family: str, a: str, b: str,
         return untested(family, VAL_ACC, a, b, DIVERGED, seeds)
     if not seeds:
         return untested(family, VAL_ACC, a, b, NO_SHARED_SEEDS)
-    diff = two_source_difference(runs.differences(a, b, seeds))
-    exact = None
-    if len(seeds) == 1:
-        exact = mcnemar_exact(runs.correct[(a, seeds[0])], runs.correct[(b, seeds[0])])
-    row = difference_row(family, VAL_ACC, a, b, seeds, TWO_SOURCE if exact is None else MCNEMAR,
-                         runs.accuracy(a, seeds), runs.accuracy(b, seeds), diff,
-                         None if exact is None else exact["p_value"])
-    if exact is not None:
+    diff = st.two_source_difference(runs.differences(a, b, seeds))
+    one = len(seeds) == 1
+    row = difference_row(family, VAL_ACC, a, b, seeds, MCNEMAR if one else TWO_SOURCE,
+                         runs.accuracy(a, seeds), runs.accuracy(b, seeds), diff)
+    if one:
+        exact = st.mcnemar_exact(runs.correct[(a, seeds[0])], runs.correct[(b, seeds[0])])
         row.update(only_a_correct=exact["only_a"], only_b_correct=exact["only_b"])
+        if "p_value" in row:  # tested: McNemar's exact p, not the t's
+            row["p_value"] = exact["p_value"]
     return row
 
 
-def validation_family(runs: Runs, family: str, pairs, seed: int | None) -> list[dict[str, Any]]:
-    """Each pair over the seeds both have (or the one `seed`), Holm over the tested ones."""
-    rows = []
-    for a, b in pairs:
-        if seed is None:
-            rows.append(validation_row(runs, family, a, b, runs.shared(a, b)))
-        elif seed in runs.ran[a] and seed in runs.ran[b]:
-            rows.append(validation_row(runs, family, a, b, [seed]))
-    return adjust(rows)
-
-
-def comparison_seeds(runs: Runs) -> tuple[list[int], list[str]]:
-    """The seeds the best model is picked and compared on (the models' own seed set covering
-    the most model x seed results; ties: more seeds, then the first sorted), and the models
-    having all of them."""
-    eligible = {m: set(s) for m, s in runs.scored.items() if m not in runs.diverged and s}
-    best: tuple[int, int] = (0, 0)
-    chosen: tuple[list[int], list[str]] = ([], [])
-    for candidate in sorted({frozenset(s) for s in eligible.values()}, key=sorted):
-        members = [m for m in runs.models if m in eligible and eligible[m] >= candidate]
-        rank = (len(members) * len(candidate), len(candidate))
-        if rank > best:
-            best, chosen = rank, (sorted(candidate), members)
-    return chosen
+def validation_family(runs: Runs, family: str, seed: int | None = None) -> list[dict[str, Any]]:
+    """Each pair over the seeds both have (or the one `seed`, where both ran it), Holm over
+    the tested ones."""
+    return adjust([validation_row(runs, family, a, b, runs.shared(a, b) if seed is None
+                                  else [seed])
+                   for a, b in combinations(runs.models, 2)
+                   if seed is None or seed in runs.ran[a] and seed in runs.ran[b]])
 
 
 def best_family(runs: Runs, family: str = VS_BEST) -> list[dict[str, Any]]:
-    """The best model on the comparison seeds against every other, Holm over these k - 1, with
-    the seeds each comparison would need; `family` sweep:<name> for a sweep's points."""
-    seeds, members = comparison_seeds(runs)
-    if not members:
+    """The best model against every other, Holm over these k - 1, with the seeds each
+    comparison would need; `family` sweep:<name> for a sweep's points. The best is picked and
+    compared on the models' own seed set covering the most model x seed results (ties: more
+    seeds, then the first sorted), among the models having all of them."""
+    eligible = {m: set(s) for m, s in runs.scored.items() if m not in runs.diverged and s}
+    candidates = sorted({frozenset(s) for s in eligible.values()}, key=sorted)
+    having = {c: [m for m in runs.models if m in eligible and eligible[m] >= c]
+              for c in candidates}
+    chosen = max(candidates, key=lambda c: (len(having[c]) * len(c), len(c)), default=None)
+    if chosen is None:
         return []
+    seeds, members = sorted(chosen), having[chosen]
     best = max(members, key=lambda m: (runs.accuracy(m, seeds), -members.index(m)))
-    rows = []
-    for other in runs.models:
-        if other == best:
-            continue
-        if other in runs.diverged:
-            rows.append(untested(family, VAL_ACC, best, other, DIVERGED, seeds))
-        elif other not in members:
-            rows.append(untested(family, VAL_ACC, best, other, MISSING_SEEDS, seeds))
-        else:
-            rows.append(validation_row(runs, family, best, other, seeds))
+    # a diverged model: validation_row's untested row
+    rows = [validation_row(runs, family, best, other, seeds)
+            if other in members or other in runs.diverged
+            else untested(family, VAL_ACC, best, other, MISSING_SEEDS, seeds)
+            for other in runs.models if other != best]
     return adjust(rows, seeds_needed=True)
 
 
-def claims_family(training: Sequence[SeedFigures], runs: Runs) -> list[dict[str, Any]]:
-    """Training-set figures: paired t over seeds; the gap (train - val) with the two-source
-    test on the per-image validation outcomes, since its val part is a sample of images.
-    Unadjusted (each claim needs all its parts: an intersection-union test)."""
-    rows = []
-    for figures in training:
-        a, b = figures.model_a, figures.model_b
-        seeds = sorted(s for s in set(figures.a) & set(figures.b)
-                       if np.isfinite(figures.a[s]) and np.isfinite(figures.b[s]))
-        if a in runs.diverged or b in runs.diverged:
-            rows.append(untested(CLAIMS, figures.quantity, a, b, DIVERGED, seeds))
-        elif not seeds:
-            rows.append(untested(CLAIMS, figures.quantity, a, b, NO_SHARED_SEEDS))
-        elif len(seeds) == 1:
-            row = untested(CLAIMS, figures.quantity, a, b, ONE_SEED, seeds)
-            row.update(value_a=figures.a[seeds[0]], value_b=figures.b[seeds[0]],
-                       diff=figures.a[seeds[0]] - figures.b[seeds[0]], n_images=0)
-            rows.append(row)
-        else:
-            values_a = [figures.a[s] for s in seeds]
-            values_b = [figures.b[s] for s in seeds]
-            if figures.quantity == GAP:
-                test, diff = TWO_SOURCE, gap_difference(runs, a, b, seeds,
-                                                        np.subtract(values_a, values_b))
-            else:
-                test, diff = PAIRED_SEEDS, paired_seed_difference(values_a, values_b)
-            rows.append(difference_row(CLAIMS, figures.quantity, a, b, seeds, test,
-                                       float(np.mean(values_a)), float(np.mean(values_b)), diff))
-    for row in rows:
-        if row.get("verdict") is None:
-            row.update(p_adjusted=row["p_value"], family_size=1,
-                       verdict=verdict(row["diff"], row["p_value"]))
-        finish(row, ALPHA)
-    return rows
+def claim_row(figures: SeedFigures, runs: Runs) -> dict[str, Any]:
+    """A training-set figure: paired t over seeds; the gap (train - val) with the two-source
+    test on the per-image validation outcomes, since its val part is a sample of images."""
+    a, b, quantity = figures.model_a, figures.model_b, figures.quantity
+    seeds = sorted(s for s in set(figures.a) & set(figures.b)
+                   if np.isfinite(figures.a[s]) and np.isfinite(figures.b[s]))
+    values_a, values_b = [figures.a[s] for s in seeds], [figures.b[s] for s in seeds]
+    if a in runs.diverged or b in runs.diverged:
+        return untested(CLAIMS, quantity, a, b, DIVERGED, seeds)
+    if not seeds:
+        return untested(CLAIMS, quantity, a, b, NO_SHARED_SEEDS)
+    if len(seeds) == 1:
+        return untested(CLAIMS, quantity, a, b, ONE_SEED, seeds) | {
+            "value_a": values_a[0], "value_b": values_b[0], "diff": values_a[0] - values_b[0],
+            "n_images": 0}
+    if quantity == GAP:
+        test, diff = TWO_SOURCE, gap_difference(runs, a, b, seeds,
+                                                np.subtract(values_a, values_b))
+    else:
+        test, diff = PAIRED_SEEDS, st.paired_seed_difference(values_a, values_b)
+    return difference_row(CLAIMS, quantity, a, b, seeds, test, float(np.mean(values_a)),
+                          float(np.mean(values_b)), diff)
 
 
 def gap_difference(runs: Runs, a: str, b: str, seeds: Sequence[int],
-                   gap_diffs: np.ndarray) -> Difference:
+                   gap_diffs: np.ndarray) -> st.Difference:
     """The two-source test of gap_a - gap_b: per seed and image, the training accuracies'
     difference less the image's a_correct - b_correct (its mean over the images is the seed's
     gap difference), so that the error counts the seeds, the images and their flips once."""
     val = runs.differences(a, b, seeds)
     train = gap_diffs + val.mean(axis=1)
-    return two_source_difference(train[:, None] - val, flips_once=True)
-
-
-def verdict(diff: float, p_adjusted: float) -> str:
-    if p_adjusted < ALPHA:
-        return A_BETTER if diff > 0 else B_BETTER
-    return NOT_DISTINGUISHABLE
+    return st.two_source_difference(train[:, None] - val, flips_once=True)
 
 
 def adjust(rows: list[dict[str, Any]], seeds_needed: bool = False) -> list[dict[str, Any]]:
     """Holm over the family's tested rows, each given its verdict and the difference it could
     detect with 80% power at the family's strictest level (and its seeds needed)."""
     tested = [row for row in rows if row["verdict"] is None]
-    for row, p in zip(tested, holm([row["p_value"] for row in tested]), strict=True):
-        row.update(p_adjusted=p, family_size=len(tested), verdict=verdict(row["diff"], p))
+    for row, p in zip(tested, st.holm([row["p_value"] for row in tested]), strict=True):
+        code = (A_BETTER if row["diff"] > 0 else B_BETTER) if p < ALPHA else NOT_DISTINGUISHABLE
+        row.update(p_adjusted=p, family_size=len(tested), verdict=code)
+    alpha = ALPHA / max(len(tested), 1)
     for row in rows:
-        finish(row, ALPHA / max(len(tested), 1), seeds_needed)
+        diff = row.pop("_difference", None)
+        if diff is not None:
+            row["detectable_80"] = st.detectable_difference(diff.se, diff.df, alpha)
+            if seeds_needed and row["verdict"] in TESTED:
+                row["seeds_needed"] = st.seeds_to_resolve(diff, diff.mean, alpha)
     return rows
-
-
-def finish(row: dict[str, Any], alpha: float, seeds_needed: bool = False) -> None:
-    diff = row.pop("_difference", None)
-    if diff is not None:
-        row["detectable_80"] = detectable_difference(diff.se, diff.df, alpha)
-        if seeds_needed and row["verdict"] in TESTED:
-            row["seeds_needed"] = seeds_to_resolve(diff, diff.mean, alpha)
 
 
 def family_rows(table: pd.DataFrame, family: str) -> pd.DataFrame:
@@ -305,12 +247,10 @@ def outcome(rows: pd.DataFrame, first: str, second: str) -> str | None:
 
 
 def top_models(table: pd.DataFrame, scored: list[str], family: str = VS_BEST) -> dict[str, Any]:
-    """The headline (or a sweep's best point) from the vs_best rows: the best model, the seeds,
-    the winner (the best, when better than every model that did not diverge), the runner-up
-    (the highest tested against the best: an identical twin has no test), the rows, and those
-    it states (`stated`: with a winner, every `a_better`; without, the models it names not
-    distinguishable; its other better-than rows it does not state, since the best was picked
-    on the data). `scored`: the models with a validation accuracy (a lone one is the best)."""
+    """The headline (or a sweep's best point): the best, the winner (better than every model
+    that did not diverge), the runner-up (the highest tested: an identical twin has no test),
+    the rows, and those it states (with a winner every `a_better`, else the not distinguishable
+    ones: the best was picked on the data). `scored`: a lone one is the best."""
     rows = family_rows(table, family)
     if rows.empty:
         return {"best": scored[0] if len(scored) == 1 else None, "winner": None,
@@ -322,5 +262,5 @@ def top_models(table: pd.DataFrame, scored: list[str], family: str = VS_BEST) ->
     winner = best if len(others) and (others["verdict"] == A_BETTER).all() else None
     return {"best": best, "winner": winner,
             "runner_up": ranked["model_b"].iloc[0] if len(ranked) else None,
-            "seeds": seeds_of(rows["seeds"].iloc[0]), "rows": rows,
+            "seeds": [int(s) for s in rows["seeds"].iloc[0].split()], "rows": rows,
             "stated": rows[rows["verdict"] == (A_BETTER if winner else NOT_DISTINGUISHABLE)]}

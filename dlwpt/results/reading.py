@@ -15,7 +15,7 @@ import pandas as pd
 
 from dlwpt.io import SEAL_KEY, DataError, file_digest, read_json, summary_seal
 from dlwpt.rerun import rebuild_hint
-from dlwpt.runs import run_name
+from dlwpt.runs import TRAINED, run_name
 from dlwpt.statistics import wilson_interval
 
 SUMMARY_KEYS = ("model", "arch", "seed", "epochs", "train_acc", "val_acc", "n_params", "device",
@@ -31,9 +31,9 @@ RUN_EXTRAS = ("n_blocks", "n_val", "hyperparameters", "load_average")
 # val_predictions.csv, as dlwpt.train writes it (not imported: the report would then depend on
 # the training code, and editing it would rerun the report).
 PREDICTION_COLUMNS = ("index", "label", "predicted", "prob")
-# A run entry's keys and the files they name (dlwpt.runs.TRAINED_FILES).
-RUN_ENTRY = {"summary": "summary.json", "metrics": "metrics.csv", "model_pt": "model.pt",
-             "predictions": "val_predictions.csv"}
+# A run entry's keys and the files they name: a run's TRAINED files, model.pt as "model_pt"
+# (an entry's "model" is the model's name).
+RUN_ENTRY = {"model_pt" if key == "model" else key: name for key, name in TRAINED.items()}
 
 
 def read_checked_json(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -99,10 +99,14 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
                                               "the same validation images in the same order")
         correct[(run["model"], int(run["seed"]))] = hits
         book = book_accuracy.get(run["model"])  # none for a custom model
-        low, high = run_interval(summary.get("val_acc"), len(hits))
-        rows.append({**{k: summary[k] for k in CSV_COLUMNS if k in summary},
-                     "diverged_epoch": summary.get("diverged_epoch"),
-                     "engine": engine_label(summary),
+        # from val_acc, not the predictions: a diverged run's come from non-finite weights
+        val_acc = summary.get("val_acc")
+        low, high = (wilson_interval(round(val_acc * len(hits)), len(hits))
+                     if val_acc is not None and math.isfinite(val_acc) else (math.nan, math.nan))
+        engine, graphs = summary.get("engine", "unknown"), summary.get("cuda_graphs", "not used")
+        if graphs != "not used":  # the CUDA-graph outcome where graphs were tried
+            engine += f", CUDA graphs {graphs}"
+        rows.append({**summary, "engine": engine,  # the table keeps only its columns
                      "book_train_acc": float(book[0]) if book else None,
                      "book_val_acc": float(book[1]) if book else None,
                      "val_acc_ci_low": low, "val_acc_ci_high": high,
@@ -114,15 +118,12 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
             raise DataError(metrics_path, "no epochs recorded")
         curves.append(curve.assign(model=run["model"], seed=int(run["seed"])))
     order = {name: i for i, name in enumerate(models)}
+    rows.sort(key=lambda row: (order.get(row["model"], len(order)), row["model"], row["seed"]))
     table = pd.DataFrame(rows, columns=[*CSV_COLUMNS, *RUN_EXTRAS])
     # A run that diverged in its first epoch has no accuracies (null): NaN, not None.
     for column in ("train_acc", "val_acc", "val_acc_ci_low", "val_acc_ci_high"):
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
     table["diverged_epoch"] = table["diverged_epoch"].astype("Int64")
-    if not table.empty:
-        table = (table.assign(_order=table["model"].map(lambda m: order.get(m, len(order))))
-                 .sort_values(["_order", "model", "seed"]).drop(columns="_order")
-                 .reset_index(drop=True))
     curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
     return table, curve_frame, correct
 
@@ -150,14 +151,6 @@ def read_predictions(path: Path, summary: dict[str, Any], summary_path: Path,
     return labels, hits
 
 
-def run_interval(val_acc: float | None, n: int) -> tuple[float, float]:
-    """95% Wilson interval of val_acc on n images (NaN without one); from val_acc, not the
-    predictions: a diverged run's predictions come from its final, non-finite weights."""
-    if val_acc is None or not math.isfinite(val_acc):
-        return math.nan, math.nan
-    return wilson_interval(round(val_acc * n), n)
-
-
 def check_seal(summary: dict[str, Any], summary_path: Path,
                rerun_command: str | None = None) -> None:
     """The summary as training wrote it (its seal): an edited or unsealed one is refused."""
@@ -183,12 +176,6 @@ def check_trained_files(summary: dict[str, Any], summary_path: Path, files: list
             raise DataError(path, f"changed since it was trained ({actual}, recorded "
                                   f"{expected} in {summary_path.name}); "
                                   f"{rebuild_hint(summary_path, rerun_command)}")
-
-
-def engine_label(summary: dict[str, Any]) -> str:
-    """The training loop a run used, with the CUDA-graph outcome where graphs were tried."""
-    engine, graphs = summary.get("engine", "unknown"), summary.get("cuda_graphs", "not used")
-    return engine if graphs == "not used" else f"{engine}, CUDA graphs {graphs}"
 
 
 def run_files(inputs: Mapping[str, str | os.PathLike], models: Sequence[str],
