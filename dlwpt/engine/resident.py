@@ -16,7 +16,6 @@ from torch import nn
 from dlwpt.engine.cuda_graphs import Recorder, Step, checked_steps, record_steps
 from dlwpt.engine.settings import TrainSettings
 from dlwpt.engine.trainer import Trainer, epoch_permutation
-from dlwpt.models import is_convolutional
 
 CUDA_GRAPH_SETTINGS = ("auto", "off")
 
@@ -41,7 +40,8 @@ class ResidentTrainer(Trainer):
         super().__init__(
             model, data, settings, device, seed, permutation_device=device,
             # 1.6x on the CPU for these convs, slower on the GPU (the shared performance notes).
-            channels_last=device.type == "cpu" and is_convolutional(model),
+            channels_last=device.type == "cpu" and any(
+                isinstance(m, nn.Conv2d) for m in model.modules()),
             capturable=self.use_graphs,
         )
         if cuda_graphs == "off" and on_cuda:
