@@ -21,12 +21,8 @@ CUDA_GRAPH_SETTINGS = ("auto", "off")
 
 
 class ResidentTrainer(Trainer):
-    """Resident data, on-device sample order and loss sums; CUDA graphs where enabled.
-
-    cuda_graphs: "auto" replays each step as a CUDA graph when the device is CUDA (after checking
-    it against eager steps), "off" never. record_steps: how steps are recorded; tests pass a
-    stand-in and set `use_graphs` to run the check on the CPU.
-    """
+    """cuda_graphs: "auto" replays each step as a checked CUDA graph on a CUDA device, "off"
+    never; tests pass a stand-in `record_steps` and set `use_graphs` to run the check on the CPU."""
 
     def __init__(self, model: nn.Module, data: dict[str, torch.Tensor], settings: TrainSettings,
                  device: str | torch.device, seed: int, *, cuda_graphs: str = "auto",
