@@ -20,18 +20,8 @@ from typing import Any
 
 import torch
 
+from dlwpt import io
 from dlwpt.engine import Trainer, TrainSettings, make_trainer
-from dlwpt.io import (
-    DataError,
-    atomic_path,
-    file_digest,
-    json_digest,
-    load_tensors,
-    save_tensors,
-    sealed,
-    write_json,
-    write_text,
-)
 from dlwpt.models import build_model, count_parameters, resdeep_variant
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
@@ -41,19 +31,20 @@ CHECKPOINT_NAME = "checkpoint.pt"
 def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[str, torch.Tensor]:
     """cifar2.pt's image/label tensors, checked; `subsample` keeps N training images."""
     try:
-        data = load_tensors(path)
+        data = io.load_tensors(path)
     except Exception as e:  # a truncated or foreign file: one line naming it
-        raise DataError(path, f"cannot load as a tensor file ({type(e).__name__}: {e})") from None
+        problem = f"cannot load as a tensor file ({type(e).__name__}: {e})"
+        raise io.DataError(path, problem) from None
     for split in ("train", "val"):
         images, labels = data.get(f"{split}_images"), data.get(f"{split}_labels")
         if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
-            raise DataError(path, f"missing {split}_images or {split}_labels tensor")
+            raise io.DataError(path, f"missing {split}_images or {split}_labels tensor")
         if images.dim() != 4 or images.shape[1:] != (3, 32, 32) or not images.is_floating_point():
-            raise DataError(path, f"{split}_images must be float Nx3x32x32, got "
-                                  f"{images.dtype} {tuple(images.shape)}")
+            raise io.DataError(path, f"{split}_images must be float Nx3x32x32, got "
+                                     f"{images.dtype} {tuple(images.shape)}")
         if labels.dtype != torch.int64 or labels.shape != (len(images),):
-            raise DataError(path, f"{split}_labels must be int64 of length {len(images)}, got "
-                                  f"{labels.dtype} {tuple(labels.shape)}")
+            raise io.DataError(path, f"{split}_labels must be int64 of length {len(images)}, "
+                                     f"got {labels.dtype} {tuple(labels.shape)}")
     if subsample is not None:
         # cifar2 keeps the source's order (from an image tree: all airplanes, then all birds),
         # so a head slice could hold one class only. A fixed random subset, independent of the
@@ -139,10 +130,10 @@ class Training:
         self.diverged_epoch: int | None = None
         self.checkpoint = Path(resume) / CHECKPOINT_NAME if resume else None
         # The run's identity: a checkpoint with another hash belongs to another run.
-        self.run_hash = self.checkpoint and json_digest({
+        self.run_hash = self.checkpoint and io.json_digest({
             "model_cfg": run.model_cfg, "seed": run.seed, "loop": run.loop,
             "cuda_graphs": run.cuda_graphs, "subsample": run.subsample,
-            "device": trainer.device.type, "data_sha256": file_digest(data),
+            "device": trainer.device.type, "data_sha256": io.file_digest(data),
         })
         watch = plumbing.watch
         self.writing = watch.writing if watch else contextlib.nullcontext
@@ -192,7 +183,7 @@ class Training:
                                  epochs, train_loss)
                 return
             if self.checkpoint and epoch % run.checkpoint_every == 0 and epoch < epochs:
-                with self.writing(), atomic_path(self.checkpoint) as tmp:
+                with self.writing(), io.atomic_path(self.checkpoint) as tmp:
                     torch.save({
                         "config_hash": self.run_hash, "epoch": epoch, "metrics": self.rows,
                         "elapsed_seconds": self.elapsed(), "trainer": trainer.state_dict(),
@@ -243,23 +234,23 @@ class Training:
         metrics.csv and val_predictions.csv (from the final weights in eval mode), then
         summary.json, each by rename; then the checkpoint goes and the watch stops. Returns
         the summary."""
-        model = self.trainer.model
-        weights = copy.deepcopy(model).to("cpu", memory_format=torch.contiguous_format).state_dict()
+        model = copy.deepcopy(self.trainer.model)
+        weights = model.to("cpu", memory_format=torch.contiguous_format).state_dict()
         labels, predicted, prob = self.trainer.predictions("val")
         with self.writing():
-            save_tensors(files.model, weights)
-            write_text(files.metrics, csv_text(METRIC_COLUMNS, (
+            io.save_tensors(files.model, weights)
+            io.write_text(files.metrics, csv_text(METRIC_COLUMNS, (
                 [row[c] for c in METRIC_COLUMNS] for row in self.rows)))
-            write_text(files.predictions, csv_text(["index", "label", "predicted", "prob"], (
+            io.write_text(files.predictions, csv_text(["index", "label", "predicted", "prob"], (
                 (i, *row) for i, row in enumerate(zip(
                     labels.tolist(), predicted.tolist(), prob.tolist(), strict=True)))))
             # Written last, with the digests of its siblings, and sealed with that of its own
             # content: the report refuses a run whose files changed after training (a
             # truncated model.pt, an edited metrics.csv or summary.json).
-            summary["files"] = {Path(out).name: "sha256:" + file_digest(out)
+            summary["files"] = {Path(out).name: "sha256:" + io.file_digest(out)
                                 for out in (files.model, files.metrics, files.predictions)}
-            summary = sealed(summary)
-            write_json(files.summary, summary)
+            summary = io.sealed(summary)
+            io.write_json(files.summary, summary)
             if self.checkpoint:
                 self.checkpoint.unlink(missing_ok=True)
             if self.plumbing.watch:
@@ -271,13 +262,10 @@ def train_model(files: Any, run: RunSettings, *, data: str | os.PathLike,
                 resume: str | os.PathLike | None = None, device: torch.device | None = None,
                 gpu: str | None = None, log: logging.Logger | None = None,
                 plumbing: Plumbing = Plumbing()) -> dict[str, Any]:
-    """Train `run` on `data` (cifar2.pt), write its outputs to `files`; return the summary.
-
-    files: the paths named model, metrics, predictions and summary (dlwpt.runs.RunFiles, or the
-    job's outputs). resume: the run's checkpoint folder (None: no resume, no checkpoints).
-    device: default `run.device` (a job resolves `auto` and claims a GPU with
-    dlwpt.devices.claimed_device); gpu: the machine's name for a claimed GPU, for the summary.
-    """
+    """Train `run` on `data` (cifar2.pt), write its outputs to `files` (dlwpt.runs.RunFiles, or
+    the job's outputs); return the summary. Checkpoints go to `resume` (None: none). A job
+    resolves `auto` and claims its GPU (`gpu`: the machine's name for it) with
+    dlwpt.devices.claimed_device."""
     log = log or logging.getLogger("dlwpt")
     device = device or torch.device(run.device)
     torch.set_num_threads(run.threads)
