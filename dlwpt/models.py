@@ -6,6 +6,7 @@ so the book's state_dicts load with strict=True and ours load into the book's cl
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -19,20 +20,16 @@ TRAINING_KEYS = {"lr", "epochs", "loss", "l2", "l1", "optimizer", "batch_size", 
 
 
 class FullyConnected(nn.Sequential):
-    """Chapter 7's nn.Sequential of Linear/activation pairs over flattened 3x32x32 images.
-
-    Flattening happens here (the book does img.view(-1) outside), so every model takes the same
-    Nx3x32x32 batches; the Sequential indices (0, 2, ...) stay the book's state_dict keys.
-    """
+    """Chapter 7's nn.Sequential of Linear/activation pairs; it flattens the images itself (the
+    book does img.view(-1) outside), so every model takes Nx3x32x32 batches. The Sequential
+    indices (0, 2, ...) stay the book's state_dict keys."""
 
     def __init__(self, hidden: list[int] = (512,), activation: str = "tanh",
                  log_softmax: bool = True, n_inputs: int = 3 * 32 * 32, n_classes: int = 2):
-        layers: list[nn.Module] = []
-        width = n_inputs
-        for h in hidden:
-            layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
-            width = h
-        layers.append(nn.Linear(width, n_classes))
+        widths = [n_inputs, *hidden]
+        layers = [layer for a, b in pairwise(widths)
+                  for layer in (nn.Linear(a, b), ACTIVATIONS[activation]())]
+        layers.append(nn.Linear(widths[-1], n_classes))
         if log_softmax:
             layers.append(nn.LogSoftmax(dim=1))
         super().__init__(*layers)
@@ -144,12 +141,9 @@ class ResBlock(nn.Module):
 
 
 class NetResDeep(nn.Module):
-    """A stack of n_blocks ResBlocks.
-
-    shared_blocks=True reproduces the book's `n_blocks * [ResBlock(...)]`: the list repeats ONE
-    block, so all n_blocks positions share weights (75,810 parameters at 100 blocks).
-    shared_blocks=False builds independent blocks (994,530 parameters); same state_dict keys.
-    """
+    """A stack of n_blocks ResBlocks. shared_blocks=True is the book's `n_blocks * [ResBlock(...)]`:
+    the list repeats ONE block, so all positions share weights (75,810 parameters at 100 blocks);
+    False builds independent blocks (994,530), with the same state_dict keys."""
 
     def __init__(self, n_chans1: int = 32, n_blocks: int = 10, shared_blocks: bool = True):
         super().__init__()

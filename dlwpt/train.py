@@ -111,14 +111,9 @@ class Plumbing:
 
 
 class Training:
-    """One run being trained: its trainer, the epochs done (metrics.csv rows) and its time,
-    counting the processes before a resume, and its resume point.
-
-    The checkpoint (model, optimizer, every RNG, the epochs so far) is written by rename under
-    the watch's `writing()`, so a killed job never leaves half of one; the final outputs are
-    written under it too, and the checkpoint removed only once they all are. Without a resume
-    folder nothing is read or written.
-    """
+    """One run being trained: its trainer, the epochs done (metrics.csv rows), its time counting
+    the processes before a resume, and its checkpoint (None without a resume folder), written
+    under the watch's `writing()`, as the final outputs are: a killed job leaves no half file."""
 
     def __init__(self, run: RunSettings, trainer: Trainer, data: str | os.PathLike,
                  resume: str | os.PathLike | None, plumbing: Plumbing,
@@ -146,7 +141,7 @@ class Training:
         if self.checkpoint is None or not self.checkpoint.exists():
             return
         try:
-            state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+            state = io.load_tensors(self.checkpoint)
         except Exception as e:  # e.g. written by another torch version: start over, don't fail
             self.log.warning("ignoring unreadable checkpoint %s (%s)", self.checkpoint, e)
             return
@@ -183,12 +178,12 @@ class Training:
                                  epochs, train_loss)
                 return
             if self.checkpoint and epoch % run.checkpoint_every == 0 and epoch < epochs:
-                with self.writing(), io.atomic_path(self.checkpoint) as tmp:
-                    torch.save({
+                with self.writing():
+                    io.save_tensors(self.checkpoint, {
                         "config_hash": self.run_hash, "epoch": epoch, "metrics": self.rows,
                         "elapsed_seconds": self.elapsed(), "trainer": trainer.state_dict(),
                         "walltimes": epoch_log.walltimes if epoch_log else [],
-                    }, tmp)
+                    })
                     self.resumes_after(epoch)
             if self.plumbing.on_epoch:
                 self.plumbing.on_epoch(self.rows, epochs, self.elapsed(), False)

@@ -1,9 +1,6 @@
-"""The book's loop (chapter 8's `training_loop`), kept literal as the reference and baseline.
-
-A DataLoader over a Python list of (image, label) pairs, a blocking `.to(device)` and
-`loss.item()` per step; its sample order comes from the same `epoch_permutation` draws as the
-resident loop's, so the two loops agree up to floating-point noise.
-"""
+"""The book's loop (chapter 8's `training_loop`), kept literal as the reference and baseline: a
+DataLoader over a Python list of (image, label) pairs, a blocking `.to(device)` and `loss.item()`
+per step, over the same `epoch_permutation` draws as the resident loop."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""The resident loop: the book's training step without its per-step host round trips.
-
-The dataset stays on the device, each batch is gathered with index_select from an on-device
-permutation, and loss and accuracy are summed on the device (one host sync per epoch). On the
-CPU convolutions run channels_last; on CUDA (`cuda_graphs="auto"`) each step is replayed as a
-checked CUDA graph (dlwpt.engine.cuda_graphs).
-"""
+"""The resident loop: the book's training step without its per-step host round trips. The data
+stays on the device, batches are gathered with index_select from an on-device permutation, and
+loss and accuracy are summed on the device (one host sync per epoch)."""
 
 from __future__ import annotations
 
@@ -70,8 +66,7 @@ class ResidentTrainer(Trainer):
             self._enable_graphs()
         order = epoch_permutation(self.permutation_generator, self.n_train)
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)
-        for start in range(0, self.n_train, self.settings.batch_size):
-            index = order[start:start + self.settings.batch_size]
+        for index in order.split(self.settings.batch_size):
             step = self.captured_steps.get(len(index), self.train_step)
             totals += step(index)
         loss_sum, correct = totals.tolist()
