@@ -192,7 +192,7 @@ class Training:
         if self.plumbing.watch:  # the end of its line if Snakemake dies now
             self.plumbing.watch.progress = f"the next run resumes after epoch {epoch}"
 
-    def summary(self, device: torch.device, gpu: str | None) -> dict[str, Any]:
+    def summarize(self, device: torch.device, gpu: str | None) -> dict[str, Any]:
         """summary.json's fields, before `write` adds the file digests and the seal. A diverged
         run's accuracies are its last finite epoch's (its running train accuracy), or None when
         not even the first epoch was finite; else in eval mode, as the book's validate."""
@@ -279,7 +279,7 @@ def train_model(files: Any, run: RunSettings, *, data: str | os.PathLike,
                  run.model_name, run.model_cfg["arch"], count_parameters(trainer.model),
                  device_name(device), trainer.n_train, run.loop, run.cuda_graphs)
         training.fit(sink)
-    summary = training.summary(device, gpu)
+    summary = training.summarize(device, gpu)
     summary["load_average"] = plumbing.load and {
         "start": load_at_start, "end": plumbing.load(), "cpus": os.cpu_count()}
     summary = training.write(files, summary)
