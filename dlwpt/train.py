@@ -225,10 +225,8 @@ class Training:
         }
 
     def write(self, files: Any, summary: dict[str, Any]) -> dict[str, Any]:
-        """model.pt (on the CPU in the default memory format; shared blocks stay shared),
-        metrics.csv and val_predictions.csv (from the final weights in eval mode), then
-        summary.json, each by rename; then the checkpoint goes and the watch stops. Returns
-        the summary."""
+        """model.pt (on the CPU in the default memory format; shared blocks stay shared), the
+        metrics, the final weights' eval-mode predictions, then the summary, returned."""
         model = copy.deepcopy(self.trainer.model)
         weights = model.to("cpu", memory_format=torch.contiguous_format).state_dict()
         labels, predicted, prob = self.trainer.predictions("val")

@@ -59,13 +59,9 @@ class Trainer:
         self.permutation_generator.manual_seed(seed)
         self.n_train = len(data["train_labels"])
         self.n_batches = -(-self.n_train // settings.batch_size)
-        self.eval_sets = {split: self._resident(data[f"{split}_images"], data[f"{split}_labels"])
-                          for split in ("train", "val")}
-
-    def _resident(self, images: torch.Tensor,
-                  labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        images = images.to(self.device).contiguous(memory_format=self.memory_format)
-        return images, labels.to(self.device)
+        self.eval_sets = {split: (
+            data[f"{split}_images"].to(self.device).contiguous(memory_format=self.memory_format),
+            data[f"{split}_labels"].to(self.device)) for split in ("train", "val")}
 
     def train_epoch(self) -> tuple[float, float]:
         """Train one epoch; return (mean batch loss as the book prints it, running accuracy)."""
