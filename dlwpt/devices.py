@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import count, takewhile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from dlwpt.io import SettingError
 
@@ -40,40 +40,30 @@ def candidates(device_count: int, allowed: list[int] | None = None,
     """The devices this job may claim, `allowed` (train.gpus) machine indices only. Locks are
     taken on CUDA_VISIBLE_DEVICES' names (torch numbers them 0..n-1), so jobs with different
     visibility still exclude each other."""
-    visible = env.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
+    names = [str(i) for i in range(device_count)]
+    if "CUDA_VISIBLE_DEVICES" in env:
         # CUDA stops at the first invalid entry (e.g. "-1" hides every device).
-        valid = list(takewhile(lambda name: not name.startswith("-"), _listed(visible)))
-        valid = valid[:device_count]
+        names = list(takewhile(lambda name: not name.startswith("-"),
+                               _listed(env["CUDA_VISIBLE_DEVICES"])))[:device_count]
         slurm = _listed(env.get("SLURM_STEP_GPUS") or env.get("SLURM_JOB_GPUS") or "")
-        if len(slurm) == len(valid) > 0:  # both in ascending index order
-            valid = slurm
-        found = [Candidate(name, i) for i, name in enumerate(valid)]
-    else:
-        found = [Candidate(str(i), i) for i in range(device_count)]
-    if allowed is not None:
-        keep = {str(i) for i in allowed}
-        found = [c for c in found if c.device_id in keep]
-    return found
+        if len(slurm) == len(names) > 0:  # both in ascending index order
+            names = slurm
+    keep = None if allowed is None else {str(i) for i in allowed}
+    return [Candidate(name, i) for i, name in enumerate(names) if keep is None or name in keep]
 
 
 def _listed(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-class GpuClaim:
+@dataclass(frozen=True)
+class GpuClaim(Candidate, contextlib.AbstractContextManager):
     """A held device: `index` for torch, `device_id` for the record; release() or exit frees it."""
 
-    def __init__(self, candidate: Candidate, handle: int):
-        self.device_id, self.index, self._handle = candidate.device_id, candidate.index, handle
+    lock: BinaryIO  # closing it drops its flock, as the kernel does when the job dies
 
     def release(self) -> None:
-        if self._handle >= 0:
-            os.close(self._handle)  # closing the descriptor drops the flock
-            self._handle = -1
-
-    def __enter__(self) -> GpuClaim:
-        return self
+        self.lock.close()
 
     def __exit__(self, *exc: object) -> None:
         self.release()
@@ -82,13 +72,13 @@ class GpuClaim:
 def try_claim(candidate: Candidate, lock_dir: Path) -> GpuClaim | None:
     lock_dir.mkdir(parents=True, exist_ok=True)
     name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in candidate.device_id)
-    handle = os.open(lock_dir / f"gpu-{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    lock = open(lock_dir / f"gpu-{name}.lock", "ab")  # held until released
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        os.close(handle)
+        lock.close()
         return None
-    return GpuClaim(candidate, handle)
+    return GpuClaim(candidate.device_id, candidate.index, lock)
 
 
 def claim_gpu(device_count: int, allowed: list[int] | None = None, *,

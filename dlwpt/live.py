@@ -4,6 +4,7 @@ flushed every epoch so `tensorboard --logdir results/tensorboard` follows runnin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ TAGS = {
 EVENT_FILES = "events.out.tfevents.*"
 
 
-class EpochLog:
+class EpochLog(contextlib.AbstractContextManager):
     """Writes each epoch's scalars to `folder` and flushes them at once. A resumed run
     rewrites the checkpointed epochs (`history`, at their first wall times) into a new event
     file and removes the earlier ones, which may hold later epochs: each epoch is there once."""
@@ -55,12 +56,6 @@ class EpochLog:
         self.writer.flush()
         self.walltimes.append(walltime)
 
-    def close(self) -> None:
-        self.writer.close()
-
-    def __enter__(self) -> EpochLog:
-        return self
-
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        self.writer.close()
 

@@ -6,6 +6,7 @@ so the book's state_dicts load with strict=True and ours load into the book's cl
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -19,20 +20,16 @@ TRAINING_KEYS = {"lr", "epochs", "loss", "l2", "l1", "optimizer", "batch_size", 
 
 
 class FullyConnected(nn.Sequential):
-    """Chapter 7's nn.Sequential of Linear/activation pairs over flattened 3x32x32 images.
-
-    Flattening happens here (the book does img.view(-1) outside), so every model takes the same
-    Nx3x32x32 batches; the Sequential indices (0, 2, ...) stay the book's state_dict keys.
-    """
+    """Chapter 7's nn.Sequential of Linear/activation pairs; it flattens the images itself (the
+    book does img.view(-1) outside), so every model takes Nx3x32x32 batches. The Sequential
+    indices (0, 2, ...) stay the book's state_dict keys."""
 
     def __init__(self, hidden: list[int] = (512,), activation: str = "tanh",
                  log_softmax: bool = True, n_inputs: int = 3 * 32 * 32, n_classes: int = 2):
-        layers: list[nn.Module] = []
-        width = n_inputs
-        for h in hidden:
-            layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
-            width = h
-        layers.append(nn.Linear(width, n_classes))
+        widths = [n_inputs, *hidden]
+        layers = [layer for a, b in pairwise(widths)
+                  for layer in (nn.Linear(a, b), ACTIVATIONS[activation]())]
+        layers.append(nn.Linear(widths[-1], n_classes))
         if log_softmax:
             layers.append(nn.LogSoftmax(dim=1))
         super().__init__(*layers)
@@ -41,26 +38,8 @@ class FullyConnected(nn.Sequential):
         return super().forward(x.flatten(1))
 
 
-class Net(nn.Module):
-    """Chapter 8's first convnet (18,090 parameters); loads the book's birds_vs_airplanes.pt."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(16, 8, kernel_size=3, padding=1)
-        self.fc1 = nn.Linear(8 * 8 * 8, 32)
-        self.fc2 = nn.Linear(32, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.max_pool2d(torch.tanh(self.conv1(x)), 2)
-        out = F.max_pool2d(torch.tanh(self.conv2(out)), 2)
-        out = out.reshape(-1, 8 * 8 * 8)  # reshape: a channels_last batch is not viewable
-        out = torch.tanh(self.fc1(out))
-        return self.fc2(out)
-
-
 class NetWidth(nn.Module):
-    """Net with n_chans1 first-layer channels (the book's width experiment)."""
+    """Chapter 8's convnet with n_chans1 first-layer channels (the book's width experiment)."""
 
     def __init__(self, n_chans1: int = 32):
         super().__init__()
@@ -71,11 +50,23 @@ class NetWidth(nn.Module):
         self.fc2 = nn.Linear(32, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.max_pool2d(torch.tanh(self.conv1(x)), 2)
-        out = F.max_pool2d(torch.tanh(self.conv2(out)), 2)
-        out = out.reshape(-1, 8 * 8 * self.n_chans1 // 2)
+        out = self.convolve(x, 1)
+        out = self.convolve(out, 2)
+        out = out.reshape(-1, 8 * 8 * self.n_chans1 // 2)  # reshape: channels_last is not viewable
         out = torch.tanh(self.fc1(out))
         return self.fc2(out)
+
+    def convolve(self, out: torch.Tensor, layer: int) -> torch.Tensor:
+        """conv<layer> -> tanh -> 2x2 max pool: what the book's variants extend."""
+        return F.max_pool2d(torch.tanh(getattr(self, f"conv{layer}")(out)), 2)
+
+
+class Net(NetWidth):
+    """Chapter 8's first convnet (18,090 parameters), the same layers as NetWidth at 16 channels,
+    built in the same order; loads the book's birds_vs_airplanes.pt."""
+
+    def __init__(self):
+        super().__init__(16)
 
 
 class NetDropout(NetWidth):
@@ -86,14 +77,8 @@ class NetDropout(NetWidth):
         self.conv1_dropout = nn.Dropout2d(p=p)
         self.conv2_dropout = nn.Dropout2d(p=p)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.max_pool2d(torch.tanh(self.conv1(x)), 2)
-        out = self.conv1_dropout(out)
-        out = F.max_pool2d(torch.tanh(self.conv2(out)), 2)
-        out = self.conv2_dropout(out)
-        out = out.reshape(-1, 8 * 8 * self.n_chans1 // 2)
-        out = torch.tanh(self.fc1(out))
-        return self.fc2(out)
+    def convolve(self, out: torch.Tensor, layer: int) -> torch.Tensor:
+        return getattr(self, f"conv{layer}_dropout")(super().convolve(out, layer))
 
 
 class NetBatchNorm(NetWidth):
@@ -104,12 +89,9 @@ class NetBatchNorm(NetWidth):
         self.conv1_batchnorm = nn.BatchNorm2d(num_features=n_chans1)
         self.conv2_batchnorm = nn.BatchNorm2d(num_features=n_chans1 // 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.max_pool2d(torch.tanh(self.conv1_batchnorm(self.conv1(x))), 2)
-        out = F.max_pool2d(torch.tanh(self.conv2_batchnorm(self.conv2(out))), 2)
-        out = out.reshape(-1, 8 * 8 * self.n_chans1 // 2)
-        out = torch.tanh(self.fc1(out))
-        return self.fc2(out)
+    def convolve(self, out: torch.Tensor, layer: int) -> torch.Tensor:
+        conv, norm = getattr(self, f"conv{layer}"), getattr(self, f"conv{layer}_batchnorm")
+        return F.max_pool2d(torch.tanh(norm(conv(out))), 2)
 
 
 class NetDepth(nn.Module):
@@ -159,21 +141,16 @@ class ResBlock(nn.Module):
 
 
 class NetResDeep(nn.Module):
-    """A stack of n_blocks ResBlocks.
-
-    shared_blocks=True reproduces the book's `n_blocks * [ResBlock(...)]`: the list repeats ONE
-    block, so all n_blocks positions share weights (75,810 parameters at 100 blocks).
-    shared_blocks=False builds independent blocks (994,530 parameters); same state_dict keys.
-    """
+    """A stack of n_blocks ResBlocks. shared_blocks=True is the book's `n_blocks * [ResBlock(...)]`:
+    the list repeats ONE block, so all positions share weights (75,810 parameters at 100 blocks);
+    False builds independent blocks (994,530), with the same state_dict keys."""
 
     def __init__(self, n_chans1: int = 32, n_blocks: int = 10, shared_blocks: bool = True):
         super().__init__()
         self.n_chans1 = n_chans1
         self.conv1 = nn.Conv2d(3, n_chans1, kernel_size=3, padding=1)
-        if shared_blocks:
-            blocks = n_blocks * [ResBlock(n_chans=n_chans1)]
-        else:
-            blocks = [ResBlock(n_chans=n_chans1) for _ in range(n_blocks)]
+        blocks = (n_blocks * [ResBlock(n_chans=n_chans1)] if shared_blocks
+                  else [ResBlock(n_chans=n_chans1) for _ in range(n_blocks)])
         self.resblocks = nn.Sequential(*blocks)
         self.fc1 = nn.Linear(8 * 8 * n_chans1, 32)
         self.fc2 = nn.Linear(32, 2)
@@ -213,7 +190,3 @@ def resdeep_variant(cfg: dict[str, Any]) -> str | None:
     if cfg.get("arch") != "NetResDeep":
         return None
     return "shared" if cfg.get("shared_blocks", True) else "independent"
-
-
-def is_convolutional(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.Conv2d) for m in model.modules())

@@ -10,11 +10,10 @@ another start time (reuse) counts as gone. Not `prctl(PR_SET_PDEATHSIG)`: it fir
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from dlwpt.rerun import PROC, Watched, alive, proc_stat
@@ -32,8 +31,7 @@ def _is_snakemake(pid: int, proc: Path) -> bool:
 
 def snakemake_ancestor(proc: Path = PROC, pid: int | None = None) -> Watched:
     """The nearest ancestor of `pid` (this process) that is Snakemake, else the direct parent."""
-    me = os.getpid() if pid is None else pid
-    mine = proc_stat(me, proc)
+    mine = proc_stat(os.getpid() if pid is None else pid, proc)
     if mine is None:  # no /proc: only reparenting can tell
         return Watched(os.getppid(), None, False)
     parent = current = mine[1]
@@ -72,10 +70,9 @@ class ParentWatch:
     def done(self) -> None:
         self._stopped.set()
 
-    @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        with self._lock:
-            yield
+    def writing(self) -> threading.Lock:
+        """Held by each write the job must finish: the watch ends the process only between."""
+        return self._lock
 
     def _run(self) -> None:
         while not self._stopped.wait(self.poll_s):

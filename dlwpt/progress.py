@@ -21,8 +21,6 @@ PROGRESS_DIR = Path("results/.progress")  # relative to the workflow's working d
 PLAN_NAME = "plan.json"
 
 
-# --- lines ---------------------------------------------------------------------------------------
-
 def duration(seconds: float) -> str:
     """`4h51m`, `12m05s`, `45s`: hours and minutes once over an hour."""
     seconds = max(0, int(round(seconds)))
@@ -42,8 +40,6 @@ def format_epoch_line(run: str, seed: int, epochs: int, row: Mapping[str, float]
             f"train_acc {row['train_acc']:.4f} val_acc {row['val_acc']:.4f} "
             f"{row['seconds']:.2f} s ETA {duration(eta_seconds)}")
 
-
-# --- progress files and the whole-run line ------------------------------------------------------
 
 def progress_path(progress_dir: str | os.PathLike, run: str, seed: int) -> Path:
     return run_dir(run, seed, progress_dir).with_suffix(".json")
@@ -126,11 +122,11 @@ def whole_run_line(progress_dir: str | os.PathLike = PROGRESS_DIR,
     benchmark paths are relative to the working directory, two levels above `progress_dir`."""
     progress_dir = Path(progress_dir)
     plan = io.read_json(progress_dir / PLAN_NAME, or_none=True)
-    if not isinstance(plan, dict) or not plan.get("jobs"):
-        return None
     now = time.time() if now is None else now
     try:
         jobs, started = plan["jobs"], float(plan["started"])
+        if not jobs:
+            return None
         fractions = [job_fraction(job, started, progress_dir, progress_dir.parent.parent)
                      for job in jobs]
         share = work_share([job["seconds"] for job in jobs], fractions)

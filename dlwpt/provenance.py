@@ -46,21 +46,13 @@ def device_description() -> str:
     return f"CPU: {cpu_model()}, {os.cpu_count()} cores"
 
 
-def pinned_packages(requirements: str | os.PathLike = REQUIREMENTS) -> list[str]:
-    """The package names requirements.txt pins, in its order."""
-    names = []
-    for line in Path(requirements).read_text().splitlines():
-        pin = line.split("#", 1)[0].strip()
-        if "==" in pin:
-            names.append(pin.split("==", 1)[0].strip())
-    return names
-
-
 def package_versions(requirements: str | os.PathLike = REQUIREMENTS) -> dict[str, str]:
-    """Python's version and the installed version of every pinned package; torch's with its
-    build (`2.14.1+cu130`), which its package metadata leaves out."""
+    """Python's version and the installed version of every package requirements.txt pins, in its
+    order; torch's with its build (`2.14.1+cu130`), which its package metadata leaves out."""
     versions = {"python": platform.python_version()}
-    for name in pinned_packages(requirements):
+    pins = [line.split("#", 1)[0].partition("==") for line in
+            Path(requirements).read_text().splitlines()]
+    for name in (name.strip() for name, pinned, _ in pins if pinned):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

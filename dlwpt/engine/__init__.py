@@ -1,19 +1,14 @@
-"""Two training loops with the same semantics, chosen by config `train.loop`:
-
-- `book` (`BookTrainer`, book.py): chapter 8's `training_loop`, kept literal as the reference.
-- `resident` (`ResidentTrainer`, resident.py): data resident on the device, on-device sample
-  order and loss sums; on CUDA, with `train.cuda_graphs: auto`, each step replayed as a CUDA
-  graph that was checked against eager steps first (cuda_graphs.py).
-
+"""Two training loops with the same semantics, chosen by config `train.loop`: `book` (book.py,
+chapter 8's `training_loop`, the reference) and `resident` (resident.py: data, sample order and
+loss sums on the device; on CUDA each step replayed as a checked CUDA graph, cuda_graphs.py).
 Both draw each epoch's sample order from `epoch_permutation` (trainer.py), so with generators
 seeded alike (on the CPU) they visit the same batches and agree up to floating-point noise.
-settings.py turns a model's config into its loss and optimizer.
 
-Accuracy: `train_epoch` also returns the running accuracy of the epoch's training batches (free:
-the outputs exist already). `accuracy(split)` is the book's `validate` figure (no_grad, here in
-eval mode, batched on the device); train_model calls it for the validation set every epoch and for
-the training set once at the end, because a full eval-mode pass over the 10,000 training images
-costs about 80% of a training epoch on the CPU (tanh dominates forward and backward alike).
+`train_epoch` also returns the running accuracy of the epoch's training batches (free: the
+outputs exist already); `accuracy(split)` is the book's `validate` figure, in eval mode.
+train_model calls it for the validation set every epoch and for the training set once at the
+end: a full eval-mode pass over the 10,000 training images costs about 80% of a training epoch
+on the CPU (tanh dominates forward and backward alike).
 """
 
 from __future__ import annotations
@@ -21,16 +16,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dlwpt.engine.book import BookTrainer, book_loop
-from dlwpt.engine.resident import CUDA_GRAPH_SETTINGS, ResidentTrainer
+from dlwpt.engine.book import BookTrainer
+from dlwpt.engine.resident import ResidentTrainer
 from dlwpt.engine.settings import TrainSettings, make_loss_fn, make_optimizer
-from dlwpt.engine.trainer import Trainer, accuracy_counts, epoch_permutation, predictions
+from dlwpt.engine.trainer import Trainer, accuracy_counts
 
 LOOPS = ("book", "resident")
 
-__all__ = ["CUDA_GRAPH_SETTINGS", "LOOPS", "BookTrainer", "ResidentTrainer", "Trainer",
-           "TrainSettings", "accuracy_counts", "book_loop", "epoch_permutation", "make_loss_fn",
-           "make_optimizer", "make_trainer", "predictions"]
+__all__ = ["BookTrainer", "ResidentTrainer", "Trainer", "TrainSettings", "accuracy_counts",
+           "make_loss_fn", "make_optimizer", "make_trainer"]
 
 
 def make_trainer(loop: str, model: nn.Module, data: dict[str, torch.Tensor],

@@ -1,9 +1,6 @@
-"""The book's loop (chapter 8's `training_loop`), kept literal as the reference and baseline.
-
-A DataLoader over a Python list of (image, label) pairs, a blocking `.to(device)` and
-`loss.item()` per step; its sample order comes from the same `epoch_permutation` draws as the
-resident loop's, so the two loops agree up to floating-point noise.
-"""
+"""The book's loop (chapter 8's `training_loop`), kept literal as the reference and baseline: a
+DataLoader over a Python list of (image, label) pairs, a blocking `.to(device)` and `loss.item()`
+per step, over the same `epoch_permutation` draws as the resident loop."""
 
 from __future__ import annotations
 
@@ -13,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
-from dlwpt.engine.settings import LossFn, TrainSettings
+from dlwpt.engine.settings import TrainSettings
 from dlwpt.engine.trainer import Trainer, epoch_permutation
 
 
@@ -28,29 +25,6 @@ class PermutationSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.n
-
-
-def book_loop(n_epochs: int, optimizer: torch.optim.Optimizer, model: nn.Module,
-              loss_fn: LossFn, train_loader: DataLoader,
-              device: torch.device) -> list[tuple[float, float]]:
-    """Chapter 8's training_loop, kept literal as the reference, plus a running correct count
-    (the book's validate idiom): (mean batch loss, running accuracy) per epoch."""
-    results = []
-    for _ in range(n_epochs):
-        loss_train = 0.0
-        correct = 0
-        for imgs, labels in train_loader:
-            imgs = imgs.to(device=device)
-            labels = labels.to(device=device)
-            outputs = model(imgs)
-            loss = loss_fn(outputs, labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            loss_train += loss.item()
-            correct += int((outputs.argmax(dim=1) == labels).sum())
-        results.append((loss_train / len(train_loader), correct / len(train_loader.sampler)))
-    return results
 
 
 class BookTrainer(Trainer):
@@ -69,7 +43,20 @@ class BookTrainer(Trainer):
         )
 
     def train_epoch(self) -> tuple[float, float]:
-        self.model.train()
-        (result,) = book_loop(1, self.optimizer, self.model, self.loss_fn, self.train_loader,
-                              self.device)
-        return result
+        """One epoch of chapter 8's training_loop, kept literal, plus a running correct count
+        (the book's validate idiom)."""
+        model, optimizer, loss_fn, device = self.model, self.optimizer, self.loss_fn, self.device
+        model.train()
+        loss_train = 0.0
+        correct = 0
+        for imgs, labels in self.train_loader:
+            imgs = imgs.to(device=device)
+            labels = labels.to(device=device)
+            outputs = model(imgs)
+            loss = loss_fn(outputs, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_train += loss.item()
+            correct += int((outputs.argmax(dim=1) == labels).sum())
+        return loss_train / len(self.train_loader), correct / len(self.train_loader.sampler)

@@ -49,16 +49,13 @@ class GraphCheckError(RuntimeError):
 
 def checked_steps(trainer: SteppedTraining, sizes: list[int],
                   record: Recorder) -> tuple[dict[int, Step], str]:
-    """Record one step per batch size and check each against eager steps.
-
-    Returns (steps, "on"), or ({}, "off (why)") with a warning: on any failure to capture or to
-    agree, train eagerly rather than stop or train wrongly.
-    """
+    """(steps, "on"): one step per batch size, recorded and checked against eager steps; or
+    ({}, "off (why)") with a warning: train eagerly rather than stop or train wrongly."""
     try:
         steps = record(trainer, sizes)
         for size, step in steps.items():
             check_step(trainer, step, size)
-    except Exception as e:  # any failure to capture or to agree means: train eagerly
+    except Exception as e:
         status = f"off ({type(e).__name__}: {e})"
         log.warning("CUDA graphs %s; training eagerly instead", status)
         return {}, status

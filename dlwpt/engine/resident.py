@@ -1,10 +1,6 @@
-"""The resident loop: the book's training step without its per-step host round trips.
-
-The dataset stays on the device, each batch is gathered with index_select from an on-device
-permutation, and loss and accuracy are summed on the device (one host sync per epoch). On the
-CPU convolutions run channels_last; on CUDA (`cuda_graphs="auto"`) each step is replayed as a
-checked CUDA graph (dlwpt.engine.cuda_graphs).
-"""
+"""The resident loop: the book's training step without its per-step host round trips. The data
+stays on the device, batches are gathered with index_select from an on-device permutation, and
+loss and accuracy are summed on the device (one host sync per epoch)."""
 
 from __future__ import annotations
 
@@ -16,18 +12,13 @@ from torch import nn
 from dlwpt.engine.cuda_graphs import Recorder, Step, checked_steps, record_steps
 from dlwpt.engine.settings import TrainSettings
 from dlwpt.engine.trainer import Trainer, epoch_permutation
-from dlwpt.models import is_convolutional
 
 CUDA_GRAPH_SETTINGS = ("auto", "off")
 
 
 class ResidentTrainer(Trainer):
-    """Resident data, on-device sample order and loss sums; CUDA graphs where enabled.
-
-    cuda_graphs: "auto" replays each step as a CUDA graph when the device is CUDA (after checking
-    it against eager steps), "off" never. record_steps: how steps are recorded; tests pass a
-    stand-in and set `use_graphs` to run the check on the CPU.
-    """
+    """cuda_graphs: "auto" replays each step as a checked CUDA graph on a CUDA device, "off"
+    never; tests pass a stand-in `record_steps` and set `use_graphs` to run the check on the CPU."""
 
     def __init__(self, model: nn.Module, data: dict[str, torch.Tensor], settings: TrainSettings,
                  device: str | torch.device, seed: int, *, cuda_graphs: str = "auto",
@@ -41,7 +32,8 @@ class ResidentTrainer(Trainer):
         super().__init__(
             model, data, settings, device, seed, permutation_device=device,
             # 1.6x on the CPU for these convs, slower on the GPU (the shared performance notes).
-            channels_last=device.type == "cpu" and is_convolutional(model),
+            channels_last=device.type == "cpu" and any(
+                isinstance(m, nn.Conv2d) for m in model.modules()),
             capturable=self.use_graphs,
         )
         if cuda_graphs == "off" and on_cuda:
@@ -74,8 +66,7 @@ class ResidentTrainer(Trainer):
             self._enable_graphs()
         order = epoch_permutation(self.permutation_generator, self.n_train)
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)
-        for start in range(0, self.n_train, self.settings.batch_size):
-            index = order[start:start + self.settings.batch_size]
+        for index in order.split(self.settings.batch_size):
             step = self.captured_steps.get(len(index), self.train_step)
             totals += step(index)
         loss_sum, correct = totals.tolist()

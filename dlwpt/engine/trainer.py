@@ -20,37 +20,20 @@ def epoch_permutation(generator: torch.Generator, n: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def accuracy_counts(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Correct predictions in eval mode, as a device tensor (no host sync)."""
-    batch_size = EVAL_BATCH_SIZE.get(labels.device.type, 1000)
-    was_training = model.training
-    model.eval()
-    correct = torch.zeros((), dtype=torch.int64, device=labels.device)
-    for start in range(0, len(labels), batch_size):
-        outputs = model(images[start:start + batch_size])
-        correct += (outputs.argmax(dim=1) == labels[start:start + batch_size]).sum()
-    model.train(was_training)
-    return correct
-
-
-@torch.no_grad()
-def predictions(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eval-mode (predicted class, probability of class 1) per image, on the CPU.
-
-    Same batches as accuracy_counts, so the predictions' accuracy is that figure exactly.
-    softmax is shift-invariant, so it turns logits and LogSoftmax outputs (log-probabilities)
-    alike into probabilities; a diverged model's NaN outputs give NaN probabilities.
-    """
+def eval_outputs(model: nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
+    """The model's outputs in eval mode, batch by batch: accuracy and predictions from the same
+    batches, so the predictions' accuracy is that figure exactly."""
     batch_size = EVAL_BATCH_SIZE.get(images.device.type, 1000)
     was_training = model.training
     model.eval()
-    predicted, prob = [], []
-    for start in range(0, len(images), batch_size):
-        outputs = model(images[start:start + batch_size])
-        predicted.append(outputs.argmax(dim=1).cpu())
-        prob.append(torch.softmax(outputs.float(), dim=1)[:, 1].cpu())
+    outputs = [model(batch) for batch in images.split(batch_size)]
     model.train(was_training)
-    return torch.cat(predicted), torch.cat(prob)
+    return outputs
+
+
+def accuracy_counts(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Correct predictions in eval mode, as a device tensor (no host sync)."""
+    return (torch.cat(eval_outputs(model, images)).argmax(dim=1) == labels).sum()
 
 
 class Trainer:
@@ -76,13 +59,9 @@ class Trainer:
         self.permutation_generator.manual_seed(seed)
         self.n_train = len(data["train_labels"])
         self.n_batches = -(-self.n_train // settings.batch_size)
-        self.eval_sets = {split: self._resident(data[f"{split}_images"], data[f"{split}_labels"])
-                          for split in ("train", "val")}
-
-    def _resident(self, images: torch.Tensor,
-                  labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        images = images.to(self.device).contiguous(memory_format=self.memory_format)
-        return images, labels.to(self.device)
+        self.eval_sets = {split: (
+            data[f"{split}_images"].to(self.device).contiguous(memory_format=self.memory_format),
+            data[f"{split}_labels"].to(self.device)) for split in ("train", "val")}
 
     def train_epoch(self) -> tuple[float, float]:
         """Train one epoch; return (mean batch loss as the book prints it, running accuracy)."""
@@ -94,9 +73,13 @@ class Trainer:
         return accuracy_counts(self.model, images, labels).item() / len(labels)
 
     def predictions(self, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(labels, predicted, probability of class 1) over the "train" or "val" set, in order."""
+        """(labels, predicted class, probability of class 1) over the "train" or "val" set, in
+        order, on the CPU. softmax is shift-invariant, so it turns logits and LogSoftmax outputs
+        alike into probabilities; a diverged model's NaN outputs give NaN probabilities."""
         images, labels = self.eval_sets[split]
-        return (labels.cpu(), *predictions(self.model, images))
+        outputs = eval_outputs(self.model, images)
+        return (labels.cpu(), torch.cat([o.argmax(dim=1) for o in outputs]).cpu(),
+                torch.cat([torch.softmax(o.float(), dim=1)[:, 1] for o in outputs]).cpu())
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a bit-identical continuation needs (model, optimizer, every RNG in use)."""
