@@ -16,7 +16,7 @@ import yaml
 
 from dlwpt.io import atomic_path, write_text
 from dlwpt.report import figures
-from dlwpt.report.claims import claim_value, claims_view, evaluate_claims, training_figures
+from dlwpt.report.claims import evaluate_claims, training_figures
 from dlwpt.report.datasets import dataset_views
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import (
@@ -24,12 +24,10 @@ from dlwpt.report.formats import (
     integer,
     interval,
     load_average,
-    millions,
     missing,
     number,
     p_value,
     points,
-    seconds,
     seed_count,
     seed_list,
     unsigned_points,
@@ -101,25 +99,14 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                  history_problem: str | None = None, rerun_command: str | None = None,
                  sweeps: dict[str, dict[str, Any]] | None = None,
                  sweep_runs: Sequence[dict] = (), book_config: dict | None = None) -> None:
-    """Write the report page (one self-contained HTML file), the per-run metrics table and
-    the pairwise comparisons (comparisons.csv, see dlwpt.results.comparisons).
+    """Write the page, metrics.csv and comparisons.csv (dlwpt.results.comparisons).
 
-    Each run is {model, seed, summary, metrics, predictions (val_predictions.csv), model_pt
-    (optional)}. `configured_models`, `datasets` and `experiments` are the configured names in
-    config order (they set the tables' order and what the page names as not run);
-    `book_accuracy` maps a model to the book's [train, val]; `ingest_options` a dataset to its
-    `ingest` settings. Every input is optional in the sense that an empty list or dict drops
-    its section, so the same function serves the full zoo and any subset a configuration
-    selects. `changes` is dlwpt.history's comparison of this run with the previous one in the
-    run history (None: no history was read; `history_problem` says why, when it could not be).
-    `rerun_command` is the command of this run (dlwpt.rerun), which a damaged run's error names.
-    `sweeps` (config order): per sweep its base entry, arch, settings, values, the base's own
-    values (`book`) and its points ({run, values}); `sweep_runs`: the points' runs, entries
-    like `runs` whose model is the point's run id. They are loaded and checked with the zoo's
-    runs (same images), written to metrics.csv after them, compared within their sweep only
-    (comparisons.csv family sweep:<name>) and shown in the sweeps section; they enter no
-    other table, figure or family. `book_config`: the book's settings (config.yaml), against
-    which the configuration as run (`provenance["config"]`) is read for departures.
+    An empty input drops its section, so one function serves the zoo and any subset. Sweep
+    points' runs are checked with the zoo's (same images) and written to metrics.csv after
+    them, but compared within their sweep only and shown in the sweeps section alone.
+    `changes`: dlwpt.history's comparison with the previous run (None: no history read;
+    `history_problem` says why); `rerun_command` (dlwpt.rerun) is named by a damaged run's
+    error; `book_config` is config.yaml, the book's settings the run departs from.
     """
     points = [p["run"] for spec in (sweeps or {}).values() for p in spec["points"]]
     point_ids = set(points) | {r["model"] for r in sweep_runs}
@@ -150,10 +137,10 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
             sections["results"] = results_view(per_model, run_table, comparisons, sink, found)
             claims = evaluate_claims(comparisons, per_model, run_table, configured_models,
                                      swept)
-            sections["claims"] = claims_view(claims, several_seeds(per_model))
+            sections["claims"] = {"claims": claims, "several_seeds": several_seeds(per_model)}
             top = {"ran": what_ran(run_table, provenance, found),
                    "headline": sections["results"]["headline"],
-                   "claims": claim_rows(claims, found, claim_value)}
+                   "claims": claim_rows(claims, found)}
         if swept:
             sections["sweeps"] = sweeps_view(swept, comparisons, sink)
         if not run_table.empty:
@@ -225,14 +212,6 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
                            if not_comparable(found, model) else reproduces_book(row) or "—"),
             "params": integer(row.n_params),
         })
-    runs = [{"model": r.model, "seed": r.seed, "val": acc(r.val_acc),
-             "val_interval": interval(r.val_acc_ci_low, r.val_acc_ci_high) or "—",
-             "train": acc(r.train_acc),
-             "epochs": integer(r.epochs), "seconds_per_epoch": seconds(r.seconds_per_epoch),
-             # the GPU a run claimed (several jobs share a machine's GPUs): its machine name
-             "device": r.device if missing(r.gpu) else f"{r.device} · GPU {r.gpu}",
-             "diverged": None if pd.isna(r.diverged_epoch) else int(r.diverged_epoch)}
-            for r in run_table.itertuples()]
     pairs = family_rows(comparisons, ALL_PAIRS)
     return {
         "headline": headline_view(top, per_model, pairs, run_table),
@@ -244,7 +223,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
                               "train and validation accuracy per model with 95% intervals, "
                               "each seed and the book's values"),
         "models": models,
-        "runs": runs,
+        "runs": list(run_table.assign(diverged=run_table["diverged_epoch"].notna()).itertuples()),
         "matrix": verdict_matrix(list(per_model.index), pairs, top["stated"]),
         "one_seed_pairs": int((pairs["test"] == MCNEMAR).sum()),
         "n_pairs": int(pairs["family_size"].max()) if pairs["family_size"].notna().any() else 0,
@@ -390,35 +369,21 @@ def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.Da
               sink: FigureSink) -> dict[str, Any]:
     """Parameters and multiply-accumulates per image compare the models; the seconds, with
     the machine's load while they were measured, only describe this run."""
+    per_model = per_model.assign(
+        macs=per_model.index.map(macs_per_image(run_table)),
+        load=run_table.groupby("model", sort=False)["load_average"].agg(list))
     rules = rule_stats(rule_runs)
-    per_model = per_model.assign(macs=per_model.index.map(macs_per_image(run_table)))
-    loads = run_table.groupby("model", sort=False)["load_average"].agg(list)
-    resdeep = [{"model": model, "blocks": row.resdeep_blocks,
-                # the summary records the depth it trained with; "?" for an older summary
-                "n_blocks": int(row.n_blocks) if not missing(row.n_blocks) else "?",
-                "params": integer(row.n_params)}
-               for model, row in per_model[per_model["resdeep_blocks"].notna()].iterrows()]
+    models = per_model.reset_index()
     return {
-        "resdeep": resdeep,
+        "resdeep": list(models[models["resdeep_blocks"].notna()].itertuples()),
         "figure": sink.figure(figures.cost_chart(per_model, rules), "cost",
                               "multiply-accumulates per image, parameters and runtime per "
                               "rule"),
         "device": "; ".join(sorted(set(run_table["device"].astype(str)))),
         "load": load_average(run_table["load_average"]),
-        "models": [{"model": m, "arch": r.arch, "engine": r.engine,
-                    "params": integer(r.n_params), "macs": millions(r.macs),
-                    "load": load_average(loads[m], cpus=False) or "not recorded",
-                    "epochs": integer(r.epochs),
-                    "seconds_per_epoch": seconds(r.seconds_per_epoch),
-                    "total_seconds": seconds(r.total_seconds),
-                    "blocks": r.resdeep_blocks if isinstance(r.resdeep_blocks, str) else "—"}
-                   for m, r in per_model.iterrows()],
-        "rules": [{"rule": r.Index, "jobs": r.jobs, "total_seconds": seconds(r.total_seconds),
-                   "longest": seconds(r.longest), "max_rss_mb": number(r.max_rss_mb)}
-                  for r in rules.itertuples()],
-        "jobs": [{"rule": r.rule, "job": r.job, "seconds": seconds(r.seconds),
-                  "max_rss_mb": number(r.max_rss_mb), "repeats": r.repeats}
-                 for r in rule_runs.itertuples()],
+        "models": list(models.itertuples()),
+        "rules": list(rules.reset_index().itertuples()),
+        "jobs": list(rule_runs.itertuples()),
     }
 
 

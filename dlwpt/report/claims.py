@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dlwpt.report.formats import acc, missing, p_value, points
+from dlwpt.report.formats import acc, missing
 from dlwpt.report.trends import SweepResult
 from dlwpt.report.verdicts import LABELS, difference_words, trend_words
 from dlwpt.results.comparisons import (
@@ -100,15 +100,6 @@ class Part:
     verdict_code: str | None = None
 
 
-@dataclass(frozen=True)
-class SweepCitation:
-    """A sweep's trend cited beside a claim: the sweep, the trend in words, its code."""
-
-    sweep: str
-    words: str
-    code: str
-
-
 @dataclass
 class Claim:
     """An evaluated claim; `reason` says why it was not evaluated (empty otherwise);
@@ -122,7 +113,7 @@ class Claim:
     parts: list[Part] = field(default_factory=list)
     verdict: str = NOT_EVALUATED
     reason: str = ""
-    sweeps: list[SweepCitation] = field(default_factory=list)
+    sweeps: list[dict[str, str]] = field(default_factory=list)  # {sweep, words, code}
 
 
 def res_deep_statement(per_model: pd.DataFrame) -> str:
@@ -320,13 +311,13 @@ def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.
     return claims
 
 
-def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[SweepCitation]:
+def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[dict[str, str]]:
     """The trends of every sweep whose x axis is the claim's setting, on the claim's figures
     (figure by figure, each series), in config order."""
     if spec.sweep is None:
         return []
     setting, quantities = spec.sweep
-    return [SweepCitation(result.sweep.name, trend_words(trend), trend.code)
+    return [{"sweep": result.sweep.name, "words": trend_words(trend), "code": trend.code}
             for result in sweeps if result.sweep.x == setting
             for quantity in quantities
             for trend in result.trends if trend.curve == quantity]
@@ -420,36 +411,3 @@ def threshold_part(spec: PartSpec, model: str, run_table: pd.DataFrame) -> Part:
 def joined_with_and(items: list[str]) -> str:
     """`a`, `a and b`, `a, b and c`: the seeds a threshold part names, in words."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def claim_value(part: Part, number_: float | None) -> str:
-    """A claim part's number in its unit."""
-    if number_ is None or missing(number_):
-        return "—"
-    if part.unit == "points":
-        return points(number_)
-    if part.unit == "epochs":
-        return f"{number_:+.1f}"
-    return acc(number_)
-
-
-def claims_view(claims: list[Claim], several: bool) -> dict[str, object]:
-    """The claims section: each claim with its parts formatted, the verdict counts."""
-    return {
-        "several_seeds": several,
-        "claims": [{
-            "key": c.key, "statement": c.statement, "test": c.test, "verdict": c.verdict,
-            "reason": c.reason,
-            "parts": [{"what": p.what, "value": claim_value(p, p.value),
-                       "interval": "—" if p.low is None or missing(p.low)
-                       else f"{claim_value(p, p.low)} to {claim_value(p, p.high)}",
-                       "p": p_value(p.p), "outcome": p.outcome, "reason": p.reason}
-                      for p in c.parts],
-            "sweeps": [{"sweep": s.sweep, "words": s.words, "code": s.code} for s in c.sweeps],
-        } for c in claims],
-        "counts": {v: sum(c.verdict == v for c in claims)
-                   for v in ("supported", "not supported", "inconclusive", "not evaluated")},
-        # the claims' own t-tests (training-set figures), not adjusted across claims
-        "unadjusted": sum(p.p is not None and not missing(p.p) and not p.adjusted
-                          for c in claims for p in c.parts),
-    }

@@ -80,6 +80,14 @@ def points(value: float | None) -> str:
     return "—" if missing(value) else f"{100 * value:+.1f}" if round(100 * value, 1) else "0.0"
 
 
+def in_unit(value: float | None, unit: str = "points") -> str:
+    """A number in its unit: accuracy differences in signed points, epochs signed, else an
+    accuracy (a threshold's lowest seed)."""
+    if unit == "points" or missing(value):
+        return points(value)
+    return f"{value:+.1f}" if unit == "epochs" else acc(value)
+
+
 def seed_list(seeds: list[int]) -> str:
     """`seed 0`, `seeds 0, 2`, `seeds 0–2` (a run of three or more)."""
     if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
