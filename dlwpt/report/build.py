@@ -25,7 +25,6 @@ from dlwpt.report.formats import (
     interval,
     load_average,
     missing,
-    number,
     p_value,
     points,
     seed_count,
@@ -46,18 +45,12 @@ from dlwpt.report.stats import (
 from dlwpt.report.sweeps import sweeps_view
 from dlwpt.report.trends import analyse
 from dlwpt.report.verdicts import (
-    change_verdict_words,
-    change_words,
-    code_summary,
-    commit_text,
-    date_text,
     difference_words,
     median_of,
     number_in_unit,
     seeds_needed,
     verdict_label,
 )
-from dlwpt.results.changes import NOT_COMPARED, UNCHANGED
 from dlwpt.results.comparisons import (
     A_BETTER,
     ALL_PAIRS,
@@ -131,7 +124,7 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     top: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {}
     if changes is not None or history_problem:
-        sections["changes"] = changes_view(changes, history_problem)
+        sections["changes"] = {"changes": changes, "problem": history_problem}
     with figures.style():
         if not run_table.empty:
             sections["results"] = results_view(per_model, run_table, comparisons, sink, found)
@@ -153,13 +146,13 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
             sections["data"] = {"datasets": dataset_views(data, ingest_options, sink)}
         if fits:
             sections["thermometer"] = thermometer_view(fits, sink)
-    sections["provenance"] = provenance_view(provenance, raw_differences(data))
+    config = json.loads(json.dumps(provenance.get("config") or {}, default=str))
+    sections["provenance"] = {"raw_differences": raw_differences(data),
+                              "config_yaml": yaml.safe_dump(config, sort_keys=False)}
     sections["glossary"] = {}  # the method's names, defined (the template's own words)
     page = render_page(
         sections=sections, titles=SECTION_TITLES, top=top,
-        subtitle={"date": provenance.get("date", ""),
-                  "commit": str(provenance.get("git_commit", "unknown"))[:12],
-                  "device": provenance.get("device", "")},
+        provenance=provenance,
         not_run=not_run(configured_models, datasets, data, run_table, fits,
                         [p for p in points if p not in set(point_table["model"])]),
     )
@@ -340,31 +333,6 @@ def comparison_row(r: pd.Series) -> dict[str, Any]:
             "verdict": verdict_label(r["verdict"], r["model_a"], r["model_b"])}
 
 
-def changes_view(changes: Any, problem: str | None) -> dict[str, Any]:
-    """The previous run in the history (`changes`: dlwpt.history.compare's), and per model
-    what changed and what it did: the setting, old and new validation accuracy, the paired
-    difference (new − old) in words; the models that could not be compared, named."""
-    if changes is None:
-        return {"problem": problem}
-    old = changes.old
-    view: dict[str, Any] = {"problem": None, "first": changes.first,
-                            "data_changed": changes.data_changed,
-                            "code": code_summary(changes.code)}
-    if old is not None:
-        view["old"] = {"id": old.id, "time": date_text(old.time),
-                       "commit": commit_text(old.git_commit, old.dirty),
-                       "experiment": old.experiment}
-    shown = [m for m in changes.models if m.status not in (UNCHANGED, NOT_COMPARED)]
-    view.update(models=[{"model": m.model, "status": m.status, "what": change_words(m),
-                         "old": acc(m.old_acc), "new": acc(m.new_acc),
-                         "verdict": change_verdict_words(m), "code": m.verdict or ""}
-                        for m in shown],
-                unchanged=[m.model for m in changes.models if m.status == UNCHANGED],
-                not_compared=[{"model": m.model, "problem": m.problem}
-                              for m in changes.models if m.status == NOT_COMPARED])
-    return view
-
-
 def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.DataFrame,
               sink: FigureSink) -> dict[str, Any]:
     """Parameters and multiply-accumulates per image compare the models; the seconds, with
@@ -388,22 +356,11 @@ def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.Da
 
 
 def thermometer_view(fits: list[dict[str, Any]], sink: FigureSink) -> dict[str, Any]:
-    rows = []
-    for fit in fits:
-        params, final = fit.get("params") or {}, fit.get("final") or {}
-        rows.append({
-            "experiment": fit["experiment"], "description": fit.get("description"),
-            "kind": fit["kind"], "lr": params.get("lr", "?"),
-            "epochs": params.get("epochs", "?"), "input_scale": params.get("input_scale", "?"),
-            "w": number(final.get("w")), "b": number(final.get("b")),
-            "loss": number(final_loss(fit)), "diverged": bool(fit["diverged"]),
-            "diverged_epoch": fit.get("diverged_epoch"),
-            "converged": fit_converged(fit, final_loss(fit)),
-            "best_loss": number(best_line_loss(fit["t_u"], fit["t_c"])),
-        })
     return {
-        "fits": rows,
-        "diverged": [row["experiment"] for row in rows if row["diverged"]],
+        "fits": [fit | {"final_loss": final_loss(fit),
+                        "converged": fit_converged(fit, final_loss(fit)),
+                        "best_loss": best_line_loss(fit["t_u"], fit["t_c"])} for fit in fits],
+        "diverged": [fit["experiment"] for fit in fits if fit["diverged"]],
         "figure": sink.figure(figures.thermometer_chart(fits), "thermometer",
                               "thermometer data, fits and loss curves"),
     }
@@ -414,21 +371,6 @@ def raw_differences(data: dict[str, dict[str, Path]]) -> list[dict[str, Any]]:
     return [{**difference, "dataset": name, "expected": difference["expected"] or "not pinned"}
             for name, files in data.items()
             for difference in read_checked_json(files["json"]).get("raw_differences") or []]
-
-
-def provenance_view(provenance: dict[str, Any],
-                    differences: list[dict[str, Any]]) -> dict[str, Any]:
-    """What produced this page: config as run, commit, package versions, device, date, and
-    which raw files were not the book's."""
-    config = json.loads(json.dumps(provenance.get("config") or {}, default=str))
-    return {
-        "raw_differences": differences,
-        "git_commit": provenance.get("git_commit", "unknown"),
-        "device": provenance.get("device", "unknown"),
-        "date": provenance.get("date", "unknown"),
-        "packages": sorted((provenance.get("packages") or {}).items()),
-        "config_yaml": yaml.safe_dump(config, sort_keys=False),
-    }
 
 
 def not_run(models: list[str], datasets: list[str], data: dict[str, Any],

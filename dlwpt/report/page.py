@@ -12,11 +12,13 @@ from typing import Any
 
 import jinja2
 
-from dlwpt.report import formats
+from dlwpt.report import formats, verdicts
 
 TEMPLATES = Path(__file__).with_name("templates")
 FILTERS = ("acc", "integer", "seconds", "millions", "number", "p_value", "points", "interval",
            "load_average", "seed_list", "in_unit")
+VERDICT_FILTERS = ("change_words", "change_verdict_words", "code_summary", "date_text",
+                   "commit_text")
 
 
 def environment() -> jinja2.Environment:
@@ -29,6 +31,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update({name: getattr(formats, name) for name in FILTERS})
+    env.filters.update({name: getattr(verdicts, name) for name in VERDICT_FILTERS})
     # a table's cell in the format its column names (macros.html: table's `formats`)
     env.filters["formatted"] = lambda value, name: getattr(formats, name)(value)
     env.tests["missing"] = formats.missing
