@@ -25,7 +25,6 @@ from dlwpt.report.formats import (
     interval,
     load_average,
     missing,
-    p_value,
     points,
     seed_count,
     seed_list,
@@ -47,7 +46,6 @@ from dlwpt.report.trends import analyse
 from dlwpt.report.verdicts import (
     difference_words,
     median_of,
-    number_in_unit,
     seeds_needed,
     verdict_label,
 )
@@ -66,19 +64,6 @@ from dlwpt.results.comparisons import (
     top_models,
 )
 from dlwpt.results.reading import CSV_COLUMNS, load_runs, read_checked_json
-
-SECTION_TITLES = {
-    "changes": "What changed since the previous run",
-    "results": "Results: accuracy per model",
-    "claims": "The book's claims: chapter 8's lessons, tested",
-    "sweeps": "Sweeps: chapter 8's lessons as curves",
-    "curves": "Training curves",
-    "cost": "Cost",
-    "data": "Data",
-    "thermometer": "Learning mechanics: the thermometer (chapter 5)",
-    "provenance": "Provenance",
-    "glossary": "Glossary",
-}
 
 
 # Many parameters: one keyword per kind of input the page summarizes, as make_report.py
@@ -151,7 +136,7 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                               "config_yaml": yaml.safe_dump(config, sort_keys=False)}
     sections["glossary"] = {}  # the method's names, defined (the template's own words)
     page = render_page(
-        sections=sections, titles=SECTION_TITLES, top=top,
+        sections=sections, top=top,
         provenance=provenance,
         not_run=not_run(configured_models, datasets, data, run_table, fits,
                         [p for p in points if p not in set(point_table["model"])]),
@@ -169,13 +154,6 @@ def several_seeds(per_model: pd.DataFrame) -> bool:
     return bool(per_model["n_seeds"].max() > 1)
 
 
-def spread(row: pd.Series, split: str) -> str | None:
-    """`min–max, σ std` over the seeds that have figures, or None for fewer than two."""
-    if row.n_scored < 2:
-        return None
-    return f"{acc(row[f'{split}_min'])}–{acc(row[f'{split}_max'])}, σ {row[f'{split}_std']:.3f}"
-
-
 def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: pd.DataFrame,
                  sink: FigureSink, found: list[dict[str, Any]]) -> dict[str, Any]:
     """`found`: the departures from the book's settings; with any, no model's figures are
@@ -185,26 +163,18 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
     top = top_models(comparisons, scored)
     not_close = {m for m in scored
                  if outcome(top["rows"], top["best"], m) != NOT_DISTINGUISHABLE}
-    models = []
-    for model, row in per_model.iterrows():
-        delta = book_delta_points(row)
-        models.append({
-            "model": model, "winner": model == top["winner"],
-            "best": model == top["best"] and top["winner"] is None and len(scored) > 1,
-            "not_distinguishable": model in scored and model not in not_close,
-            "seeds": seed_count(sorted({int(s) for s in
-                                        run_table.loc[run_table["model"] == model, "seed"]})),
-            "diverged": ", ".join(map(str, row.diverged_epochs)) or None,
-            "val": acc(row.val_mean), "val_spread": spread(row, "val"),
-            "val_interval": interval(row.val_low, row.val_high) or "—",
-            "train": acc(row.train_mean), "train_spread": spread(row, "train"),
-            "book_val": acc(row.book_val), "book_train": acc(row.book_train),
-            "delta": "—" if delta is None else f"{delta:+.1f}",
-            "reproduces": (": ".join(filter(None, ["not comparable",
-                                                   not_comparable(found, model, own=True)]))
-                           if not_comparable(found, model) else reproduces_book(row) or "—"),
-            "params": integer(row.n_params),
-        })
+    models = [{
+        "model": model, "stats": row, "winner": model == top["winner"],
+        "best": model == top["best"] and top["winner"] is None and len(scored) > 1,
+        "not_distinguishable": model in scored and model not in not_close,
+        "seeds": seed_count(sorted({int(s) for s in
+                                    run_table.loc[run_table["model"] == model, "seed"]})),
+        "diverged": ", ".join(map(str, row.diverged_epochs)) or None,
+        "delta": book_delta_points(row),
+        "reproduces": (": ".join(filter(None, ["not comparable",
+                                               not_comparable(found, model, own=True)]))
+                       if not_comparable(found, model) else reproduces_book(row) or "—"),
+    } for model, row in per_model.iterrows()]
     pairs = family_rows(comparisons, ALL_PAIRS)
     return {
         "headline": headline_view(top, per_model, pairs, run_table),
@@ -220,7 +190,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
         "matrix": verdict_matrix(list(per_model.index), pairs, top["stated"]),
         "one_seed_pairs": int((pairs["test"] == MCNEMAR).sum()),
         "n_pairs": int(pairs["family_size"].max()) if pairs["family_size"].notna().any() else 0,
-        "comparisons": [comparison_row(r) for _, r in comparisons.iterrows()],
+        "comparisons": list(comparisons.itertuples()),
     }
 
 
@@ -310,27 +280,6 @@ def verdict_matrix(models: list[str], pairs: pd.DataFrame,
         rows.append({"model": row_model, "cells": cells})
     return {"models": models, "rows": rows,
             "headline": any(c.get("headline") for r in rows for c in r["cells"])}
-
-
-def comparison_row(r: pd.Series) -> dict[str, Any]:
-    def count(value: Any) -> str:
-        return "—" if pd.isna(value) else f"{int(value):,}"
-
-    quantity = r["quantity"]
-    value = (lambda v: "—" if missing(v) else f"{v:.1f}") if quantity == "epochs_to_target" \
-        else (points if quantity == "gap" else acc)
-    low, high = r["diff_ci_low"], r["diff_ci_high"]
-    return {"family": r["family"], "quantity": quantity, "model_a": r["model_a"],
-            "model_b": r["model_b"],
-            "seeds": f"{int(r['n_seeds'])} (seed{'s' * (r['n_seeds'] > 1)} {r['seeds']})",
-            "test": "—" if missing(r["test"]) or not r["test"] else r["test"],
-            "value_a": value(r["value_a"]), "value_b": value(r["value_b"]),
-            "diff": "—" if missing(r["diff"]) else number_in_unit(r["diff"], quantity),
-            "interval": "—" if missing(low) else
-            f"{number_in_unit(low, quantity)} to {number_in_unit(high, quantity)}",
-            "only_a": count(r["only_a_correct"]), "only_b": count(r["only_b_correct"]),
-            "p_value": p_value(r["p_value"]), "p_adjusted": p_value(r["p_adjusted"]),
-            "verdict": verdict_label(r["verdict"], r["model_a"], r["model_b"])}
 
 
 def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.DataFrame,

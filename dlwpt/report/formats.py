@@ -9,9 +9,11 @@ import json
 import math
 from typing import Any
 
+import pandas as pd
+
 
 def missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def acc(value: float | None) -> str:
