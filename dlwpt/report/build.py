@@ -46,7 +46,6 @@ from dlwpt.report.trends import analyse
 from dlwpt.report.verdicts import (
     difference_words,
     median_of,
-    seeds_needed,
     verdict_label,
 )
 from dlwpt.results.comparisons import (
@@ -210,20 +209,13 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
     tested = rows[rows["verdict"].isin([A_BETTER, NOT_DISTINGUISHABLE])]
     seeds = top["seeds"] if len(tested) else run_seeds(runs, best)
 
-    def others(codes: tuple[str, ...]) -> list[dict[str, str]]:
-        return [{"model": r.model_b, "words": difference_words(r)}
-                for _, r in rows[rows["verdict"].isin(codes)].iterrows()]
+    def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
+        return [r for _, r in rows[rows["verdict"].isin(codes) == keep].iterrows()]
 
-    runner_up = None
-    if top["runner_up"] is not None:
-        r = rows[rows["model_b"] == top["runner_up"]].iloc[0]
-        runner_up = {"model": r.model_b, "val": acc(r.value_b), "words": difference_words(r),
-                     "seeds_needed": seeds_needed(r.seeds_needed),
-                     "gap": f"{100 * abs(r['diff']):.1f}" if abs(r["diff"]) >= 0.0005
-                     else "less than 0.1", "one_seed": r.n_seeds == 1,
-                     "no_gap": r["diff"] == 0, "resolved": r.verdict == A_BETTER}
     return {
-        "best": best, "winner": top["winner"], "runner_up": runner_up,
+        "best": best, "winner": top["winner"],
+        "runner_up": None if top["runner_up"] is None
+        else rows[rows["model_b"] == top["runner_up"]].iloc[0],
         # the best's mean over the seeds it was compared on; its own interval when alone
         "val": acc(tested["value_a"].iloc[0]) if len(tested) else acc(row.val_mean),
         "interval": None if len(tested) else interval(row.val_low, row.val_high),
@@ -233,11 +225,9 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         "k": int(tested["family_size"].max()) if len(tested) else 0,
         # other models that did not diverge, tested against the best or not
         "rivals": int((rows["verdict"] != DIVERGED).sum()),
-        "better_than": [r["model"] for r in others((A_BETTER,))],
-        "not_distinguishable": others((NOT_DISTINGUISHABLE,)),
-        "untested": [{"model": r.model_b, "why": verdict_label(r.verdict, r.model_a, r.model_b)}
-                     for _, r in rows[~rows["verdict"].isin(
-                         [*TESTED, DIVERGED])].iterrows()],
+        "better_than": having([A_BETTER]),
+        "not_distinguishable": having([NOT_DISTINGUISHABLE]),
+        "untested": having([*TESTED, DIVERGED], keep=False),
         "n_models": len(per_model),
         "detectable_best": unsigned_points(median_of(tested, "detectable_80")),
         "detectable_pairs": unsigned_points(median_of(

@@ -1,15 +1,12 @@
-"""The book's chapter-8 lessons as data: a table of claim specifications (CLAIMS), all
-evaluated by one function (`evaluate_claims`) over the comparisons table (comparisons.csv).
+"""The book's chapter-8 lessons as a table of claim specifications (CLAIMS), all evaluated by
+`evaluate_claims` over the comparisons table (comparisons.csv).
 
-A part sets side a against side b (a model, or an architecture group: "fully connected" is
-arch FullyConnected, "conv" any other) on one quantity, in a direction, by `compare` (the
-all_pairs row for validation accuracy, the unadjusted `claims` row for a training-set figure:
-a paired t over seeds, the gap's over seeds and validation images) or `threshold` (every
-seed's value at least a number; not a test). A reference part is shown beside its claim and
-does not decide it; a sweep over the claim's setting is cited beside it, never deciding it
-either. The outcomes and the verdict's precedence ("not evaluated" > "not supported" >
-"inconclusive" > "supported"): `claim_verdict`
-and docs/statistics.md, "The book's claims".
+A part sets side a (a model, or an architecture group: "fully connected" is arch
+FullyConnected, "conv" any other) against side b on one quantity: `compare` reads the all_pairs
+row for validation accuracy, the unadjusted `claims` row for a training-set figure; `threshold`
+is every seed's value at least a number, not a test. Reference parts and sweeps over the
+claim's setting are shown beside it, never deciding it. The verdict: `claim_verdict` and
+docs/statistics.md, "The book's claims".
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ import pandas as pd
 
 from dlwpt.report.formats import acc, missing
 from dlwpt.report.trends import SweepResult
-from dlwpt.report.verdicts import LABELS, difference_words, trend_words
+from dlwpt.report.verdicts import LABELS, difference_words, trend_words, unit
 from dlwpt.results.comparisons import (
     A_BETTER,
     ALL_PAIRS,
@@ -66,10 +63,9 @@ class PartSpec:
 
 @dataclass(frozen=True)
 class ClaimSpec:
-    """A claim: its statement (text, or a function of per_model), the rule in words, the
-    models (names or groups) it needs, in the order the page lists them, and its parts;
-    `sweep`: (setting, figures) a sweep over that setting cites beside it (None: none);
-    `lesson`: the claim in a few words, for the first screen."""
+    """A claim: `lesson` (a few words, for the first screen), its statement (or a function of
+    per_model), the test in words, the models or groups it needs (in page order), its parts,
+    and the (setting, figures) of the sweeps it cites."""
 
     key: str
     lesson: str
@@ -82,11 +78,9 @@ class ClaimSpec:
 
 @dataclass
 class Part:
-    """One evaluated part: what is compared, the outcome and why; a - b with its 95% interval
-    (None where there is none) in `unit` ("points": accuracy differences as fractions;
-    "epochs"; "accuracy": a threshold part's lowest seed), the p-value (Holm-adjusted over the
-    matrix when `adjusted`: validation parts), and the comparisons row's verdict code oriented
-    to this part (a_better: this part's a is above; None for a threshold)."""
+    """One evaluated part: a − b and its 95% interval in `unit` (formats.in_unit; a threshold's
+    lowest seed), p Holm-adjusted over the matrix when `adjusted` (validation parts), the
+    verdict code oriented to this part (a_better: its a is above; None for a threshold)."""
 
     what: str
     outcome: str
@@ -102,8 +96,7 @@ class Part:
 
 @dataclass
 class Claim:
-    """An evaluated claim; `reason` says why it was not evaluated (empty otherwise);
-    `sweeps`: the trends of the sweeps over its setting (they do not enter the verdict)."""
+    """An evaluated claim; `reason`: why it was not evaluated (empty otherwise)."""
 
     key: str
     lesson: str
@@ -201,10 +194,8 @@ QUANTITY_LABELS = {VAL_ACC: "validation accuracy", TRAIN_ACC: "training accuracy
 
 def members(side: str, per_model: pd.DataFrame) -> list[str]:
     """The models that ran on this side: a group's members (config order), or the model."""
-    if side == FULLY_CONNECTED:
-        return [m for m in per_model.index if per_model.loc[m, "arch"] == FC_ARCH]
-    if side == CONV:
-        return [m for m in per_model.index if per_model.loc[m, "arch"] != FC_ARCH]
+    if side in GROUPS:
+        return list(per_model.index[(per_model["arch"] == FC_ARCH) == (side == FULLY_CONNECTED)])
     return [side] if side in per_model.index else []
 
 
@@ -247,9 +238,8 @@ def seed_values(run_table: pd.DataFrame, model: str, quantity: str) -> dict[int,
 
 def training_figures(per_model: pd.DataFrame, run_table: pd.DataFrame,
                      curves: pd.DataFrame) -> list[SeedFigures]:
-    """The per-seed training-set figures of every `compare` part on a training-set quantity
-    whose models ran, for compare_runs(..., training=...): its `claims` rows (each (quantity,
-    a, b) once, in CLAIMS order)."""
+    """The per-seed figures of every `compare` part on a training-set quantity whose models
+    ran: compare_runs' `claims` rows (each (quantity, a, b) once, in CLAIMS order)."""
     out: dict[tuple[str, str, str], SeedFigures] = {}
     for spec in CLAIMS:
         for part in spec.parts:
@@ -281,11 +271,9 @@ def claim_verdict(outcomes: Sequence[str]) -> str:
 def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.DataFrame,
                     configured: Sequence[str] | None = None,
                     sweeps: Sequence[SweepResult] = ()) -> list[Claim]:
-    """Every claim of CLAIMS, in order, evaluated or not. `table`: compare_runs' comparisons
-    (with the `claims` rows of `training_figures`); `per_model`: per_model_stats(run_table).
-    `configured`: the configured models, to tell a model that is not configured from one that
-    has not run (None: every model that is configured ran). `sweeps`: the configured sweeps'
-    trends (dlwpt.report.trends.analyse), cited beside the claims over their settings."""
+    """Every claim of CLAIMS, in order, evaluated or not, over compare_runs' comparisons (with
+    the `claims` rows of `training_figures`). `configured` tells a model that is not
+    configured from one that has not run (None: every configured model ran)."""
     claims = []
     for spec in CLAIMS:
         statement = spec.statement(per_model) if callable(spec.statement) else spec.statement
@@ -334,7 +322,7 @@ def absence(side: str, per_model: pd.DataFrame, configured: Sequence[str] | None
 
 
 def number_or_none(value: object) -> float | None:
-    return None if missing(value) or value is pd.NA else float(value)
+    return None if missing(value) else float(value)
 
 
 def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
@@ -342,8 +330,8 @@ def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
     family for a training-set figure (either order: a flipped row's difference is negated)."""
     validation = spec.quantity == VAL_ACC
     label = QUANTITY_LABELS.get(spec.quantity, f"epochs to {b}'s final training accuracy")
-    unit = "epochs" if spec.quantity == EPOCHS_TO_TARGET else "points"
-    part = Part(f"{a} − {b}, {label}", INCONCLUSIVE, "", unit=unit, adjusted=validation)
+    part = Part(f"{a} − {b}, {label}", INCONCLUSIVE, "", unit=unit(spec.quantity),
+                adjusted=validation)
     rows = family_rows(table, ALL_PAIRS if validation else CLAIMS_FAMILY)
     row, flip = pair_row(rows[rows["quantity"] == spec.quantity], a, b)
     if row is None:

@@ -1,7 +1,6 @@
-"""How the report writes values: one function per kind of number (build.py formats with them).
-
-A missing value (None or NaN: a custom model has no book accuracy, a job no RSS) shows as "—".
-"""
+"""How the report writes values: one function per kind of number, also the templates' filters
+(page.FILTERS). A missing value (None, NaN or NA: a custom model has no book accuracy, a job no
+RSS) shows as "—"."""
 
 from __future__ import annotations
 
@@ -108,11 +107,9 @@ def config_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def interval(low: float, high: float, fmt=acc) -> str | None:
-    """`low–high`; signed differences (points) as `low to high`, which reads better."""
-    if missing(low) or missing(high):
-        return None
-    return f"{fmt(low)} to {fmt(high)}" if fmt is points else f"{fmt(low)}–{fmt(high)}"
+def interval(low: float, high: float) -> str | None:
+    """An accuracy's interval, `low–high` (a difference's reads `low to high`: see in_unit)."""
+    return None if missing(low) or missing(high) else f"{acc(low)}–{acc(high)}"
 
 
 def unsigned_points(value: float | None) -> str | None:

@@ -4,6 +4,7 @@ row per claim; the winner line is the results section's headline."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 
 import pandas as pd
@@ -46,18 +47,12 @@ def departures(run: Mapping[str, Any] | None, book: Mapping[str, Any] | None,
         words = (f"{ours} epochs instead of {theirs}" if key == "epochs"
                  else f"{key} {ours} instead of {theirs}")
         short = None
-        if key in SHORTENING and _number(ours) < _number(theirs):
-            short = f"{ours} epochs" if key == "epochs" else f"{key} {ours}"
+        with suppress(ValueError):  # a setting that is not a number shortens nothing
+            if key in SHORTENING and float(ours) < float(theirs):
+                short = f"{ours} epochs" if key == "epochs" else f"{key} {ours}"
         out.append({"words": words if everyone else f"{', '.join(touched)}: {words}",
                     "short": short, "models": [] if everyone else touched, "key": key})
     return out
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return float("nan")
 
 
 def departure_line(found: Sequence[dict[str, Any]]) -> str | None:

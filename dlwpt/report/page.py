@@ -18,7 +18,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 FILTERS = ("acc", "integer", "seconds", "millions", "number", "p_value", "points", "interval",
            "load_average", "seed_list", "in_unit")
 VERDICT_FILTERS = ("change_words", "change_verdict_words", "code_summary", "date_text",
-                   "commit_text", "verdict_label")
+                   "commit_text", "verdict_label", "difference_words", "seeds_needed")
 
 
 def environment() -> jinja2.Environment:
