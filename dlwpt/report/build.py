@@ -1,7 +1,8 @@
 """Assemble the self-contained report page and results/metrics.csv from the pipeline's outputs.
 
-Python reads and checks the inputs, computes the statistics (stats.py), draws the figures and
-formats every number; the templates under templates/ hold all markup and prose.
+Python reads and checks the inputs, computes the statistics (stats.py) and draws the figures;
+the templates under templates/ hold all markup and prose, and read the result objects (claims,
+DataFrame records, history changes) with the formats as filters (page.py).
 """
 
 from __future__ import annotations
@@ -43,25 +44,9 @@ from dlwpt.report.stats import (
 )
 from dlwpt.report.sweeps import sweeps_view
 from dlwpt.report.trends import analyse
-from dlwpt.report.verdicts import (
-    difference_words,
-    median_of,
-    verdict_label,
-)
-from dlwpt.results.comparisons import (
-    A_BETTER,
-    ALL_PAIRS,
-    COMPARISON_COLUMNS,
-    DIVERGED,
-    MCNEMAR,
-    NOT_DISTINGUISHABLE,
-    TESTED,
-    compare_runs,
-    family_rows,
-    outcome,
-    pair_row,
-    top_models,
-)
+from dlwpt.report.verdicts import difference_words, median_of, verdict_label
+from dlwpt.results import comparisons as c
+from dlwpt.results.comparisons import compare_runs, family_rows, outcome, pair_row, top_models
 from dlwpt.results.reading import CSV_COLUMNS, load_runs, read_checked_json
 
 
@@ -146,7 +131,7 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                                                                 ignore_index=True)
         metrics[list(CSV_COLUMNS)].to_csv(tmp, index=False)
     with atomic_path(out_comparisons) as tmp:
-        comparisons[list(COMPARISON_COLUMNS)].to_csv(tmp, index=False)
+        comparisons[list(c.COMPARISON_COLUMNS)].to_csv(tmp, index=False)
 
 
 def several_seeds(per_model: pd.DataFrame) -> bool:
@@ -161,7 +146,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
               if not row.diverged_epochs and not missing(row.val_mean)]
     top = top_models(comparisons, scored)
     not_close = {m for m in scored
-                 if outcome(top["rows"], top["best"], m) != NOT_DISTINGUISHABLE}
+                 if outcome(top["rows"], top["best"], m) != c.NOT_DISTINGUISHABLE}
     models = [{
         "model": model, "stats": row, "winner": model == top["winner"],
         "best": model == top["best"] and top["winner"] is None and len(scored) > 1,
@@ -174,7 +159,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
                                                not_comparable(found, model, own=True)]))
                        if not_comparable(found, model) else reproduces_book(row) or "—"),
     } for model, row in per_model.iterrows()]
-    pairs = family_rows(comparisons, ALL_PAIRS)
+    pairs = family_rows(comparisons, c.ALL_PAIRS)
     return {
         "headline": headline_view(top, per_model, pairs, run_table),
         "diverged": [m["model"] for m in models if m["diverged"]],
@@ -187,7 +172,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
         "models": models,
         "runs": list(run_table.assign(diverged=run_table["diverged_epoch"].notna()).itertuples()),
         "matrix": verdict_matrix(list(per_model.index), pairs, top["stated"]),
-        "one_seed_pairs": int((pairs["test"] == MCNEMAR).sum()),
+        "one_seed_pairs": int((pairs["test"] == c.MCNEMAR).sum()),
         "n_pairs": int(pairs["family_size"].max()) if pairs["family_size"].notna().any() else 0,
         "comparisons": list(comparisons.itertuples()),
     }
@@ -206,7 +191,7 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         return None
     best, rows = top["best"], top["rows"]
     row = per_model.loc[best]
-    tested = rows[rows["verdict"].isin([A_BETTER, NOT_DISTINGUISHABLE])]
+    tested = rows[rows["verdict"].isin([c.A_BETTER, c.NOT_DISTINGUISHABLE])]
     seeds = top["seeds"] if len(tested) else run_seeds(runs, best)
 
     def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
@@ -224,20 +209,20 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
         "k": int(tested["family_size"].max()) if len(tested) else 0,
         # other models that did not diverge, tested against the best or not
-        "rivals": int((rows["verdict"] != DIVERGED).sum()),
-        "better_than": having([A_BETTER]),
-        "not_distinguishable": having([NOT_DISTINGUISHABLE]),
-        "untested": having([*TESTED, DIVERGED], keep=False),
+        "rivals": int((rows["verdict"] != c.DIVERGED).sum()),
+        "better_than": having([c.A_BETTER]),
+        "not_distinguishable": having([c.NOT_DISTINGUISHABLE]),
+        "untested": having([*c.TESTED, c.DIVERGED], keep=False),
         "n_models": len(per_model),
         "detectable_best": unsigned_points(median_of(tested, "detectable_80")),
         "detectable_pairs": unsigned_points(median_of(
-            pairs[pairs["verdict"].isin(TESTED)],
+            pairs[pairs["verdict"].isin(c.TESTED)],
             "detectable_80")),
     }
 
 
 MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"),
-         NOT_DISTINGUISHABLE: ("○", "nd"), DIVERGED: ("×", "diverged")}
+         c.NOT_DISTINGUISHABLE: ("○", "nd"), c.DIVERGED: ("×", "diverged")}
 
 
 def verdict_matrix(models: list[str], pairs: pd.DataFrame,
@@ -269,7 +254,7 @@ def verdict_matrix(models: list[str], pairs: pd.DataFrame,
                           "text": points((-1 if flip else 1) * row["diff"]) if tested else ""})
         rows.append({"model": row_model, "cells": cells})
     return {"models": models, "rows": rows,
-            "headline": any(c.get("headline") for r in rows for c in r["cells"])}
+            "headline": any(cell.get("headline") for r in rows for cell in r["cells"])}
 
 
 def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.DataFrame,

@@ -7,6 +7,7 @@ none (docs/statistics.md).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -160,10 +161,7 @@ def code_summary(changes: Sequence[CodeChange], shown: int = CODE_FILES_SHOWN) -
     paths = [c.path for c in changes]
     if len(paths) <= shown:
         return paths
-    folders: dict[str, int] = {}
-    for path in paths:
-        folder = path.rpartition("/")[0]
-        folders[folder] = folders.get(folder, 0) + 1
+    folders = Counter(path.rpartition("/")[0] for path in paths)
     return [f"{folder or '.'}/ ({n} file{'s' if n > 1 else ''})" if n > 1
             else next(p for p in paths if p.rpartition("/")[0] == folder)
             for folder, n in folders.items()]
