@@ -1554,15 +1554,10 @@ def test_a_fit_converges_only_at_the_best_lines_loss():
     assert not fit_converged(fit | {"diverged": True}, best)
 
 
-def test_comparison_seeds_are_a_count_and_the_list():
-    from dlwpt.report.build import comparison_row
-
-    row = pd.Series({"family": "all_pairs", "quantity": "val_acc", "model_a": "a",
-                     "model_b": "b", "seeds": "0", "n_seeds": 1, "test": "mcnemar_exact",
-                     "value_a": 0.8, "value_b": 0.7, "diff": 0.1, "diff_ci_low": 0.05,
-                     "diff_ci_high": 0.15, "only_a_correct": 10, "only_b_correct": 2,
-                     "p_value": 0.01, "p_adjusted": 0.02, "verdict": "a_better"})
-    assert comparison_row(row)["seeds"] == "1 (seed 0)"
+def test_comparison_seeds_are_a_count_and_the_list(report):
+    parsed, _, _, _ = report
+    rows = parsed.rows("comparisons-table")
+    assert rows and {r["seeds"] for r in rows} == {"1 (seed 0)"}
 
 
 def test_accuracy_chart_marks_the_books_train_and_val_apart_without_value_labels():

@@ -1,7 +1,8 @@
 """Assemble the self-contained report page and results/metrics.csv from the pipeline's outputs.
 
-Python reads and checks the inputs, computes the statistics (stats.py), draws the figures and
-formats every number; the templates under templates/ hold all markup and prose.
+Python reads and checks the inputs, computes the statistics (stats.py) and draws the figures;
+the templates under templates/ hold all markup and prose, and read the result objects (claims,
+DataFrame records, history changes) with the formats as filters (page.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import yaml
 
 from dlwpt.io import atomic_path, write_text
 from dlwpt.report import figures
-from dlwpt.report.claims import claim_value, claims_view, evaluate_claims, training_figures
+from dlwpt.report.claims import evaluate_claims, training_figures
 from dlwpt.report.datasets import dataset_views
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import (
@@ -24,12 +25,8 @@ from dlwpt.report.formats import (
     integer,
     interval,
     load_average,
-    millions,
     missing,
-    number,
-    p_value,
     points,
-    seconds,
     seed_count,
     seed_list,
     unsigned_points,
@@ -47,47 +44,10 @@ from dlwpt.report.stats import (
 )
 from dlwpt.report.sweeps import sweeps_view
 from dlwpt.report.trends import analyse
-from dlwpt.report.verdicts import (
-    change_verdict_words,
-    change_words,
-    code_summary,
-    commit_text,
-    date_text,
-    difference_words,
-    median_of,
-    number_in_unit,
-    seeds_needed,
-    verdict_label,
-)
-from dlwpt.results.changes import NOT_COMPARED, UNCHANGED
-from dlwpt.results.comparisons import (
-    A_BETTER,
-    ALL_PAIRS,
-    COMPARISON_COLUMNS,
-    DIVERGED,
-    MCNEMAR,
-    NOT_DISTINGUISHABLE,
-    TESTED,
-    compare_runs,
-    family_rows,
-    outcome,
-    pair_row,
-    top_models,
-)
+from dlwpt.report.verdicts import difference_words, median_of, verdict_label
+from dlwpt.results import comparisons as c
+from dlwpt.results.comparisons import compare_runs, family_rows, outcome, pair_row, top_models
 from dlwpt.results.reading import CSV_COLUMNS, load_runs, read_checked_json
-
-SECTION_TITLES = {
-    "changes": "What changed since the previous run",
-    "results": "Results: accuracy per model",
-    "claims": "The book's claims: chapter 8's lessons, tested",
-    "sweeps": "Sweeps: chapter 8's lessons as curves",
-    "curves": "Training curves",
-    "cost": "Cost",
-    "data": "Data",
-    "thermometer": "Learning mechanics: the thermometer (chapter 5)",
-    "provenance": "Provenance",
-    "glossary": "Glossary",
-}
 
 
 # Many parameters: one keyword per kind of input the page summarizes, as make_report.py
@@ -101,25 +61,14 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                  history_problem: str | None = None, rerun_command: str | None = None,
                  sweeps: dict[str, dict[str, Any]] | None = None,
                  sweep_runs: Sequence[dict] = (), book_config: dict | None = None) -> None:
-    """Write the report page (one self-contained HTML file), the per-run metrics table and
-    the pairwise comparisons (comparisons.csv, see dlwpt.results.comparisons).
+    """Write the page, metrics.csv and comparisons.csv (dlwpt.results.comparisons).
 
-    Each run is {model, seed, summary, metrics, predictions (val_predictions.csv), model_pt
-    (optional)}. `configured_models`, `datasets` and `experiments` are the configured names in
-    config order (they set the tables' order and what the page names as not run);
-    `book_accuracy` maps a model to the book's [train, val]; `ingest_options` a dataset to its
-    `ingest` settings. Every input is optional in the sense that an empty list or dict drops
-    its section, so the same function serves the full zoo and any subset a configuration
-    selects. `changes` is dlwpt.history's comparison of this run with the previous one in the
-    run history (None: no history was read; `history_problem` says why, when it could not be).
-    `rerun_command` is the command of this run (dlwpt.rerun), which a damaged run's error names.
-    `sweeps` (config order): per sweep its base entry, arch, settings, values, the base's own
-    values (`book`) and its points ({run, values}); `sweep_runs`: the points' runs, entries
-    like `runs` whose model is the point's run id. They are loaded and checked with the zoo's
-    runs (same images), written to metrics.csv after them, compared within their sweep only
-    (comparisons.csv family sweep:<name>) and shown in the sweeps section; they enter no
-    other table, figure or family. `book_config`: the book's settings (config.yaml), against
-    which the configuration as run (`provenance["config"]`) is read for departures.
+    An empty input drops its section, so one function serves the zoo and any subset. Sweep
+    points' runs are checked with the zoo's (same images) and written to metrics.csv after
+    them, but compared within their sweep only and shown in the sweeps section alone.
+    `changes`: dlwpt.history's comparison with the previous run (None: no history read;
+    `history_problem` says why); `rerun_command` (dlwpt.rerun) is named by a damaged run's
+    error; `book_config` is config.yaml, the book's settings the run departs from.
     """
     points = [p["run"] for spec in (sweeps or {}).values() for p in spec["points"]]
     point_ids = set(points) | {r["model"] for r in sweep_runs}
@@ -144,16 +93,16 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     top: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {}
     if changes is not None or history_problem:
-        sections["changes"] = changes_view(changes, history_problem)
+        sections["changes"] = {"changes": changes, "problem": history_problem}
     with figures.style():
         if not run_table.empty:
             sections["results"] = results_view(per_model, run_table, comparisons, sink, found)
             claims = evaluate_claims(comparisons, per_model, run_table, configured_models,
                                      swept)
-            sections["claims"] = claims_view(claims, several_seeds(per_model))
+            sections["claims"] = {"claims": claims, "several_seeds": several_seeds(per_model)}
             top = {"ran": what_ran(run_table, provenance, found),
                    "headline": sections["results"]["headline"],
-                   "claims": claim_rows(claims, found, claim_value)}
+                   "claims": claim_rows(claims, found)}
         if swept:
             sections["sweeps"] = sweeps_view(swept, comparisons, sink)
         if not run_table.empty:
@@ -166,13 +115,13 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
             sections["data"] = {"datasets": dataset_views(data, ingest_options, sink)}
         if fits:
             sections["thermometer"] = thermometer_view(fits, sink)
-    sections["provenance"] = provenance_view(provenance, raw_differences(data))
+    config = json.loads(json.dumps(provenance.get("config") or {}, default=str))
+    sections["provenance"] = {"raw_differences": raw_differences(data),
+                              "config_yaml": yaml.safe_dump(config, sort_keys=False)}
     sections["glossary"] = {}  # the method's names, defined (the template's own words)
     page = render_page(
-        sections=sections, titles=SECTION_TITLES, top=top,
-        subtitle={"date": provenance.get("date", ""),
-                  "commit": str(provenance.get("git_commit", "unknown"))[:12],
-                  "device": provenance.get("device", "")},
+        sections=sections, top=top,
+        provenance=provenance,
         not_run=not_run(configured_models, datasets, data, run_table, fits,
                         [p for p in points if p not in set(point_table["model"])]),
     )
@@ -182,18 +131,11 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                                                                 ignore_index=True)
         metrics[list(CSV_COLUMNS)].to_csv(tmp, index=False)
     with atomic_path(out_comparisons) as tmp:
-        comparisons[list(COMPARISON_COLUMNS)].to_csv(tmp, index=False)
+        comparisons[list(c.COMPARISON_COLUMNS)].to_csv(tmp, index=False)
 
 
 def several_seeds(per_model: pd.DataFrame) -> bool:
     return bool(per_model["n_seeds"].max() > 1)
-
-
-def spread(row: pd.Series, split: str) -> str | None:
-    """`min–max, σ std` over the seeds that have figures, or None for fewer than two."""
-    if row.n_scored < 2:
-        return None
-    return f"{acc(row[f'{split}_min'])}–{acc(row[f'{split}_max'])}, σ {row[f'{split}_std']:.3f}"
 
 
 def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: pd.DataFrame,
@@ -204,36 +146,20 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
               if not row.diverged_epochs and not missing(row.val_mean)]
     top = top_models(comparisons, scored)
     not_close = {m for m in scored
-                 if outcome(top["rows"], top["best"], m) != NOT_DISTINGUISHABLE}
-    models = []
-    for model, row in per_model.iterrows():
-        delta = book_delta_points(row)
-        models.append({
-            "model": model, "winner": model == top["winner"],
-            "best": model == top["best"] and top["winner"] is None and len(scored) > 1,
-            "not_distinguishable": model in scored and model not in not_close,
-            "seeds": seed_count(sorted({int(s) for s in
-                                        run_table.loc[run_table["model"] == model, "seed"]})),
-            "diverged": ", ".join(map(str, row.diverged_epochs)) or None,
-            "val": acc(row.val_mean), "val_spread": spread(row, "val"),
-            "val_interval": interval(row.val_low, row.val_high) or "—",
-            "train": acc(row.train_mean), "train_spread": spread(row, "train"),
-            "book_val": acc(row.book_val), "book_train": acc(row.book_train),
-            "delta": "—" if delta is None else f"{delta:+.1f}",
-            "reproduces": (": ".join(filter(None, ["not comparable",
-                                                   not_comparable(found, model, own=True)]))
-                           if not_comparable(found, model) else reproduces_book(row) or "—"),
-            "params": integer(row.n_params),
-        })
-    runs = [{"model": r.model, "seed": r.seed, "val": acc(r.val_acc),
-             "val_interval": interval(r.val_acc_ci_low, r.val_acc_ci_high) or "—",
-             "train": acc(r.train_acc),
-             "epochs": integer(r.epochs), "seconds_per_epoch": seconds(r.seconds_per_epoch),
-             # the GPU a run claimed (several jobs share a machine's GPUs): its machine name
-             "device": r.device if missing(r.gpu) else f"{r.device} · GPU {r.gpu}",
-             "diverged": None if pd.isna(r.diverged_epoch) else int(r.diverged_epoch)}
-            for r in run_table.itertuples()]
-    pairs = family_rows(comparisons, ALL_PAIRS)
+                 if outcome(top["rows"], top["best"], m) != c.NOT_DISTINGUISHABLE}
+    models = [{
+        "model": model, "stats": row, "winner": model == top["winner"],
+        "best": model == top["best"] and top["winner"] is None and len(scored) > 1,
+        "not_distinguishable": model in scored and model not in not_close,
+        "seeds": seed_count(sorted({int(s) for s in
+                                    run_table.loc[run_table["model"] == model, "seed"]})),
+        "diverged": ", ".join(map(str, row.diverged_epochs)) or None,
+        "delta": book_delta_points(row),
+        "reproduces": (": ".join(filter(None, ["not comparable",
+                                               not_comparable(found, model, own=True)]))
+                       if not_comparable(found, model) else reproduces_book(row) or "—"),
+    } for model, row in per_model.iterrows()]
+    pairs = family_rows(comparisons, c.ALL_PAIRS)
     return {
         "headline": headline_view(top, per_model, pairs, run_table),
         "diverged": [m["model"] for m in models if m["diverged"]],
@@ -244,11 +170,11 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
                               "train and validation accuracy per model with 95% intervals, "
                               "each seed and the book's values"),
         "models": models,
-        "runs": runs,
+        "runs": list(run_table.assign(diverged=run_table["diverged_epoch"].notna()).itertuples()),
         "matrix": verdict_matrix(list(per_model.index), pairs, top["stated"]),
-        "one_seed_pairs": int((pairs["test"] == MCNEMAR).sum()),
+        "one_seed_pairs": int((pairs["test"] == c.MCNEMAR).sum()),
         "n_pairs": int(pairs["family_size"].max()) if pairs["family_size"].notna().any() else 0,
-        "comparisons": [comparison_row(r) for _, r in comparisons.iterrows()],
+        "comparisons": list(comparisons.itertuples()),
     }
 
 
@@ -265,23 +191,16 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         return None
     best, rows = top["best"], top["rows"]
     row = per_model.loc[best]
-    tested = rows[rows["verdict"].isin([A_BETTER, NOT_DISTINGUISHABLE])]
+    tested = rows[rows["verdict"].isin([c.A_BETTER, c.NOT_DISTINGUISHABLE])]
     seeds = top["seeds"] if len(tested) else run_seeds(runs, best)
 
-    def others(codes: tuple[str, ...]) -> list[dict[str, str]]:
-        return [{"model": r.model_b, "words": difference_words(r)}
-                for _, r in rows[rows["verdict"].isin(codes)].iterrows()]
+    def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
+        return [r for _, r in rows[rows["verdict"].isin(codes) == keep].iterrows()]
 
-    runner_up = None
-    if top["runner_up"] is not None:
-        r = rows[rows["model_b"] == top["runner_up"]].iloc[0]
-        runner_up = {"model": r.model_b, "val": acc(r.value_b), "words": difference_words(r),
-                     "seeds_needed": seeds_needed(r.seeds_needed),
-                     "gap": f"{100 * abs(r['diff']):.1f}" if abs(r["diff"]) >= 0.0005
-                     else "less than 0.1", "one_seed": r.n_seeds == 1,
-                     "no_gap": r["diff"] == 0, "resolved": r.verdict == A_BETTER}
     return {
-        "best": best, "winner": top["winner"], "runner_up": runner_up,
+        "best": best, "winner": top["winner"],
+        "runner_up": None if top["runner_up"] is None
+        else rows[rows["model_b"] == top["runner_up"]].iloc[0],
         # the best's mean over the seeds it was compared on; its own interval when alone
         "val": acc(tested["value_a"].iloc[0]) if len(tested) else acc(row.val_mean),
         "interval": None if len(tested) else interval(row.val_low, row.val_high),
@@ -290,22 +209,20 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
         "k": int(tested["family_size"].max()) if len(tested) else 0,
         # other models that did not diverge, tested against the best or not
-        "rivals": int((rows["verdict"] != DIVERGED).sum()),
-        "better_than": [r["model"] for r in others((A_BETTER,))],
-        "not_distinguishable": others((NOT_DISTINGUISHABLE,)),
-        "untested": [{"model": r.model_b, "why": verdict_label(r.verdict, r.model_a, r.model_b)}
-                     for _, r in rows[~rows["verdict"].isin(
-                         [*TESTED, DIVERGED])].iterrows()],
+        "rivals": int((rows["verdict"] != c.DIVERGED).sum()),
+        "better_than": having([c.A_BETTER]),
+        "not_distinguishable": having([c.NOT_DISTINGUISHABLE]),
+        "untested": having([*c.TESTED, c.DIVERGED], keep=False),
         "n_models": len(per_model),
         "detectable_best": unsigned_points(median_of(tested, "detectable_80")),
         "detectable_pairs": unsigned_points(median_of(
-            pairs[pairs["verdict"].isin(TESTED)],
+            pairs[pairs["verdict"].isin(c.TESTED)],
             "detectable_80")),
     }
 
 
 MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"),
-         NOT_DISTINGUISHABLE: ("○", "nd"), DIVERGED: ("×", "diverged")}
+         c.NOT_DISTINGUISHABLE: ("○", "nd"), c.DIVERGED: ("×", "diverged")}
 
 
 def verdict_matrix(models: list[str], pairs: pd.DataFrame,
@@ -337,108 +254,37 @@ def verdict_matrix(models: list[str], pairs: pd.DataFrame,
                           "text": points((-1 if flip else 1) * row["diff"]) if tested else ""})
         rows.append({"model": row_model, "cells": cells})
     return {"models": models, "rows": rows,
-            "headline": any(c.get("headline") for r in rows for c in r["cells"])}
-
-
-def comparison_row(r: pd.Series) -> dict[str, Any]:
-    def count(value: Any) -> str:
-        return "—" if pd.isna(value) else f"{int(value):,}"
-
-    quantity = r["quantity"]
-    value = (lambda v: "—" if missing(v) else f"{v:.1f}") if quantity == "epochs_to_target" \
-        else (points if quantity == "gap" else acc)
-    low, high = r["diff_ci_low"], r["diff_ci_high"]
-    return {"family": r["family"], "quantity": quantity, "model_a": r["model_a"],
-            "model_b": r["model_b"],
-            "seeds": f"{int(r['n_seeds'])} (seed{'s' * (r['n_seeds'] > 1)} {r['seeds']})",
-            "test": "—" if missing(r["test"]) or not r["test"] else r["test"],
-            "value_a": value(r["value_a"]), "value_b": value(r["value_b"]),
-            "diff": "—" if missing(r["diff"]) else number_in_unit(r["diff"], quantity),
-            "interval": "—" if missing(low) else
-            f"{number_in_unit(low, quantity)} to {number_in_unit(high, quantity)}",
-            "only_a": count(r["only_a_correct"]), "only_b": count(r["only_b_correct"]),
-            "p_value": p_value(r["p_value"]), "p_adjusted": p_value(r["p_adjusted"]),
-            "verdict": verdict_label(r["verdict"], r["model_a"], r["model_b"])}
-
-
-def changes_view(changes: Any, problem: str | None) -> dict[str, Any]:
-    """The previous run in the history (`changes`: dlwpt.history.compare's), and per model
-    what changed and what it did: the setting, old and new validation accuracy, the paired
-    difference (new − old) in words; the models that could not be compared, named."""
-    if changes is None:
-        return {"problem": problem}
-    old = changes.old
-    view: dict[str, Any] = {"problem": None, "first": changes.first,
-                            "data_changed": changes.data_changed,
-                            "code": code_summary(changes.code)}
-    if old is not None:
-        view["old"] = {"id": old.id, "time": date_text(old.time),
-                       "commit": commit_text(old.git_commit, old.dirty),
-                       "experiment": old.experiment}
-    shown = [m for m in changes.models if m.status not in (UNCHANGED, NOT_COMPARED)]
-    view.update(models=[{"model": m.model, "status": m.status, "what": change_words(m),
-                         "old": acc(m.old_acc), "new": acc(m.new_acc),
-                         "verdict": change_verdict_words(m), "code": m.verdict or ""}
-                        for m in shown],
-                unchanged=[m.model for m in changes.models if m.status == UNCHANGED],
-                not_compared=[{"model": m.model, "problem": m.problem}
-                              for m in changes.models if m.status == NOT_COMPARED])
-    return view
+            "headline": any(cell.get("headline") for r in rows for cell in r["cells"])}
 
 
 def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.DataFrame,
               sink: FigureSink) -> dict[str, Any]:
     """Parameters and multiply-accumulates per image compare the models; the seconds, with
     the machine's load while they were measured, only describe this run."""
+    per_model = per_model.assign(
+        macs=per_model.index.map(macs_per_image(run_table)),
+        load=run_table.groupby("model", sort=False)["load_average"].agg(list))
     rules = rule_stats(rule_runs)
-    per_model = per_model.assign(macs=per_model.index.map(macs_per_image(run_table)))
-    loads = run_table.groupby("model", sort=False)["load_average"].agg(list)
-    resdeep = [{"model": model, "blocks": row.resdeep_blocks,
-                # the summary records the depth it trained with; "?" for an older summary
-                "n_blocks": int(row.n_blocks) if not missing(row.n_blocks) else "?",
-                "params": integer(row.n_params)}
-               for model, row in per_model[per_model["resdeep_blocks"].notna()].iterrows()]
+    models = per_model.reset_index()
     return {
-        "resdeep": resdeep,
+        "resdeep": list(models[models["resdeep_blocks"].notna()].itertuples()),
         "figure": sink.figure(figures.cost_chart(per_model, rules), "cost",
                               "multiply-accumulates per image, parameters and runtime per "
                               "rule"),
         "device": "; ".join(sorted(set(run_table["device"].astype(str)))),
         "load": load_average(run_table["load_average"]),
-        "models": [{"model": m, "arch": r.arch, "engine": r.engine,
-                    "params": integer(r.n_params), "macs": millions(r.macs),
-                    "load": load_average(loads[m], cpus=False) or "not recorded",
-                    "epochs": integer(r.epochs),
-                    "seconds_per_epoch": seconds(r.seconds_per_epoch),
-                    "total_seconds": seconds(r.total_seconds),
-                    "blocks": r.resdeep_blocks if isinstance(r.resdeep_blocks, str) else "—"}
-                   for m, r in per_model.iterrows()],
-        "rules": [{"rule": r.Index, "jobs": r.jobs, "total_seconds": seconds(r.total_seconds),
-                   "longest": seconds(r.longest), "max_rss_mb": number(r.max_rss_mb)}
-                  for r in rules.itertuples()],
-        "jobs": [{"rule": r.rule, "job": r.job, "seconds": seconds(r.seconds),
-                  "max_rss_mb": number(r.max_rss_mb), "repeats": r.repeats}
-                 for r in rule_runs.itertuples()],
+        "models": list(models.itertuples()),
+        "rules": list(rules.reset_index().itertuples()),
+        "jobs": list(rule_runs.itertuples()),
     }
 
 
 def thermometer_view(fits: list[dict[str, Any]], sink: FigureSink) -> dict[str, Any]:
-    rows = []
-    for fit in fits:
-        params, final = fit.get("params") or {}, fit.get("final") or {}
-        rows.append({
-            "experiment": fit["experiment"], "description": fit.get("description"),
-            "kind": fit["kind"], "lr": params.get("lr", "?"),
-            "epochs": params.get("epochs", "?"), "input_scale": params.get("input_scale", "?"),
-            "w": number(final.get("w")), "b": number(final.get("b")),
-            "loss": number(final_loss(fit)), "diverged": bool(fit["diverged"]),
-            "diverged_epoch": fit.get("diverged_epoch"),
-            "converged": fit_converged(fit, final_loss(fit)),
-            "best_loss": number(best_line_loss(fit["t_u"], fit["t_c"])),
-        })
     return {
-        "fits": rows,
-        "diverged": [row["experiment"] for row in rows if row["diverged"]],
+        "fits": [fit | {"final_loss": final_loss(fit),
+                        "converged": fit_converged(fit, final_loss(fit)),
+                        "best_loss": best_line_loss(fit["t_u"], fit["t_c"])} for fit in fits],
+        "diverged": [fit["experiment"] for fit in fits if fit["diverged"]],
         "figure": sink.figure(figures.thermometer_chart(fits), "thermometer",
                               "thermometer data, fits and loss curves"),
     }
@@ -449,21 +295,6 @@ def raw_differences(data: dict[str, dict[str, Path]]) -> list[dict[str, Any]]:
     return [{**difference, "dataset": name, "expected": difference["expected"] or "not pinned"}
             for name, files in data.items()
             for difference in read_checked_json(files["json"]).get("raw_differences") or []]
-
-
-def provenance_view(provenance: dict[str, Any],
-                    differences: list[dict[str, Any]]) -> dict[str, Any]:
-    """What produced this page: config as run, commit, package versions, device, date, and
-    which raw files were not the book's."""
-    config = json.loads(json.dumps(provenance.get("config") or {}, default=str))
-    return {
-        "raw_differences": differences,
-        "git_commit": provenance.get("git_commit", "unknown"),
-        "device": provenance.get("device", "unknown"),
-        "date": provenance.get("date", "unknown"),
-        "packages": sorted((provenance.get("packages") or {}).items()),
-        "config_yaml": yaml.safe_dump(config, sort_keys=False),
-    }
 
 
 def not_run(models: list[str], datasets: list[str], data: dict[str, Any],

@@ -1,15 +1,12 @@
-"""The book's chapter-8 lessons as data: a table of claim specifications (CLAIMS), all
-evaluated by one function (`evaluate_claims`) over the comparisons table (comparisons.csv).
+"""The book's chapter-8 lessons as a table of claim specifications (CLAIMS), all evaluated by
+`evaluate_claims` over the comparisons table (comparisons.csv).
 
-A part sets side a against side b (a model, or an architecture group: "fully connected" is
-arch FullyConnected, "conv" any other) on one quantity, in a direction, by `compare` (the
-all_pairs row for validation accuracy, the unadjusted `claims` row for a training-set figure:
-a paired t over seeds, the gap's over seeds and validation images) or `threshold` (every
-seed's value at least a number; not a test). A reference part is shown beside its claim and
-does not decide it; a sweep over the claim's setting is cited beside it, never deciding it
-either. The outcomes and the verdict's precedence ("not evaluated" > "not supported" >
-"inconclusive" > "supported"): `claim_verdict`
-and docs/statistics.md, "The book's claims".
+A part sets side a (a model, or an architecture group: "fully connected" is arch
+FullyConnected, "conv" any other) against side b on one quantity: `compare` reads the all_pairs
+row for validation accuracy, the unadjusted `claims` row for a training-set figure; `threshold`
+is every seed's value at least a number, not a test. Reference parts and sweeps over the
+claim's setting are shown beside it, never deciding it. The verdict: `claim_verdict` and
+docs/statistics.md, "The book's claims".
 """
 
 from __future__ import annotations
@@ -20,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dlwpt.report.formats import acc, missing, p_value, points
+from dlwpt.report.formats import acc, missing
 from dlwpt.report.trends import SweepResult
-from dlwpt.report.verdicts import LABELS, difference_words, trend_words
+from dlwpt.report.verdicts import LABELS, difference_words, trend_words, unit
 from dlwpt.results.comparisons import (
     A_BETTER,
     ALL_PAIRS,
@@ -66,10 +63,9 @@ class PartSpec:
 
 @dataclass(frozen=True)
 class ClaimSpec:
-    """A claim: its statement (text, or a function of per_model), the rule in words, the
-    models (names or groups) it needs, in the order the page lists them, and its parts;
-    `sweep`: (setting, figures) a sweep over that setting cites beside it (None: none);
-    `lesson`: the claim in a few words, for the first screen."""
+    """A claim: `lesson` (a few words, for the first screen), its statement (or a function of
+    per_model), the test in words, the models or groups it needs (in page order), its parts,
+    and the (setting, figures) of the sweeps it cites."""
 
     key: str
     lesson: str
@@ -82,11 +78,9 @@ class ClaimSpec:
 
 @dataclass
 class Part:
-    """One evaluated part: what is compared, the outcome and why; a - b with its 95% interval
-    (None where there is none) in `unit` ("points": accuracy differences as fractions;
-    "epochs"; "accuracy": a threshold part's lowest seed), the p-value (Holm-adjusted over the
-    matrix when `adjusted`: validation parts), and the comparisons row's verdict code oriented
-    to this part (a_better: this part's a is above; None for a threshold)."""
+    """One evaluated part: a − b and its 95% interval in `unit` (formats.in_unit; a threshold's
+    lowest seed), p Holm-adjusted over the matrix when `adjusted` (validation parts), the
+    verdict code oriented to this part (a_better: its a is above; None for a threshold)."""
 
     what: str
     outcome: str
@@ -100,19 +94,9 @@ class Part:
     verdict_code: str | None = None
 
 
-@dataclass(frozen=True)
-class SweepCitation:
-    """A sweep's trend cited beside a claim: the sweep, the trend in words, its code."""
-
-    sweep: str
-    words: str
-    code: str
-
-
 @dataclass
 class Claim:
-    """An evaluated claim; `reason` says why it was not evaluated (empty otherwise);
-    `sweeps`: the trends of the sweeps over its setting (they do not enter the verdict)."""
+    """An evaluated claim; `reason`: why it was not evaluated (empty otherwise)."""
 
     key: str
     lesson: str
@@ -122,7 +106,7 @@ class Claim:
     parts: list[Part] = field(default_factory=list)
     verdict: str = NOT_EVALUATED
     reason: str = ""
-    sweeps: list[SweepCitation] = field(default_factory=list)
+    sweeps: list[dict[str, str]] = field(default_factory=list)  # {sweep, words, code}
 
 
 def res_deep_statement(per_model: pd.DataFrame) -> str:
@@ -210,10 +194,8 @@ QUANTITY_LABELS = {VAL_ACC: "validation accuracy", TRAIN_ACC: "training accuracy
 
 def members(side: str, per_model: pd.DataFrame) -> list[str]:
     """The models that ran on this side: a group's members (config order), or the model."""
-    if side == FULLY_CONNECTED:
-        return [m for m in per_model.index if per_model.loc[m, "arch"] == FC_ARCH]
-    if side == CONV:
-        return [m for m in per_model.index if per_model.loc[m, "arch"] != FC_ARCH]
+    if side in GROUPS:
+        return list(per_model.index[(per_model["arch"] == FC_ARCH) == (side == FULLY_CONNECTED)])
     return [side] if side in per_model.index else []
 
 
@@ -256,9 +238,8 @@ def seed_values(run_table: pd.DataFrame, model: str, quantity: str) -> dict[int,
 
 def training_figures(per_model: pd.DataFrame, run_table: pd.DataFrame,
                      curves: pd.DataFrame) -> list[SeedFigures]:
-    """The per-seed training-set figures of every `compare` part on a training-set quantity
-    whose models ran, for compare_runs(..., training=...): its `claims` rows (each (quantity,
-    a, b) once, in CLAIMS order)."""
+    """The per-seed figures of every `compare` part on a training-set quantity whose models
+    ran: compare_runs' `claims` rows (each (quantity, a, b) once, in CLAIMS order)."""
     out: dict[tuple[str, str, str], SeedFigures] = {}
     for spec in CLAIMS:
         for part in spec.parts:
@@ -290,11 +271,9 @@ def claim_verdict(outcomes: Sequence[str]) -> str:
 def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.DataFrame,
                     configured: Sequence[str] | None = None,
                     sweeps: Sequence[SweepResult] = ()) -> list[Claim]:
-    """Every claim of CLAIMS, in order, evaluated or not. `table`: compare_runs' comparisons
-    (with the `claims` rows of `training_figures`); `per_model`: per_model_stats(run_table).
-    `configured`: the configured models, to tell a model that is not configured from one that
-    has not run (None: every model that is configured ran). `sweeps`: the configured sweeps'
-    trends (dlwpt.report.trends.analyse), cited beside the claims over their settings."""
+    """Every claim of CLAIMS, in order, evaluated or not, over compare_runs' comparisons (with
+    the `claims` rows of `training_figures`). `configured` tells a model that is not
+    configured from one that has not run (None: every configured model ran)."""
     claims = []
     for spec in CLAIMS:
         statement = spec.statement(per_model) if callable(spec.statement) else spec.statement
@@ -320,13 +299,13 @@ def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.
     return claims
 
 
-def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[SweepCitation]:
+def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[dict[str, str]]:
     """The trends of every sweep whose x axis is the claim's setting, on the claim's figures
     (figure by figure, each series), in config order."""
     if spec.sweep is None:
         return []
     setting, quantities = spec.sweep
-    return [SweepCitation(result.sweep.name, trend_words(trend), trend.code)
+    return [{"sweep": result.sweep.name, "words": trend_words(trend), "code": trend.code}
             for result in sweeps if result.sweep.x == setting
             for quantity in quantities
             for trend in result.trends if trend.curve == quantity]
@@ -343,7 +322,7 @@ def absence(side: str, per_model: pd.DataFrame, configured: Sequence[str] | None
 
 
 def number_or_none(value: object) -> float | None:
-    return None if missing(value) or value is pd.NA else float(value)
+    return None if missing(value) else float(value)
 
 
 def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
@@ -351,8 +330,8 @@ def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
     family for a training-set figure (either order: a flipped row's difference is negated)."""
     validation = spec.quantity == VAL_ACC
     label = QUANTITY_LABELS.get(spec.quantity, f"epochs to {b}'s final training accuracy")
-    unit = "epochs" if spec.quantity == EPOCHS_TO_TARGET else "points"
-    part = Part(f"{a} − {b}, {label}", INCONCLUSIVE, "", unit=unit, adjusted=validation)
+    part = Part(f"{a} − {b}, {label}", INCONCLUSIVE, "", unit=unit(spec.quantity),
+                adjusted=validation)
     rows = family_rows(table, ALL_PAIRS if validation else CLAIMS_FAMILY)
     row, flip = pair_row(rows[rows["quantity"] == spec.quantity], a, b)
     if row is None:
@@ -420,36 +399,3 @@ def threshold_part(spec: PartSpec, model: str, run_table: pd.DataFrame) -> Part:
 def joined_with_and(items: list[str]) -> str:
     """`a`, `a and b`, `a, b and c`: the seeds a threshold part names, in words."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def claim_value(part: Part, number_: float | None) -> str:
-    """A claim part's number in its unit."""
-    if number_ is None or missing(number_):
-        return "—"
-    if part.unit == "points":
-        return points(number_)
-    if part.unit == "epochs":
-        return f"{number_:+.1f}"
-    return acc(number_)
-
-
-def claims_view(claims: list[Claim], several: bool) -> dict[str, object]:
-    """The claims section: each claim with its parts formatted, the verdict counts."""
-    return {
-        "several_seeds": several,
-        "claims": [{
-            "key": c.key, "statement": c.statement, "test": c.test, "verdict": c.verdict,
-            "reason": c.reason,
-            "parts": [{"what": p.what, "value": claim_value(p, p.value),
-                       "interval": "—" if p.low is None or missing(p.low)
-                       else f"{claim_value(p, p.low)} to {claim_value(p, p.high)}",
-                       "p": p_value(p.p), "outcome": p.outcome, "reason": p.reason}
-                      for p in c.parts],
-            "sweeps": [{"sweep": s.sweep, "words": s.words, "code": s.code} for s in c.sweeps],
-        } for c in claims],
-        "counts": {v: sum(c.verdict == v for c in claims)
-                   for v in ("supported", "not supported", "inconclusive", "not evaluated")},
-        # the claims' own t-tests (training-set figures), not adjusted across claims
-        "unadjusted": sum(p.p is not None and not missing(p.p) and not p.adjusted
-                          for c in claims for p in c.parts),
-    }

@@ -1,7 +1,6 @@
-"""How the report writes values: one function per kind of number (build.py formats with them).
-
-A missing value (None or NaN: a custom model has no book accuracy, a job no RSS) shows as "—".
-"""
+"""How the report writes values: one function per kind of number, also the templates' filters
+(page.FILTERS). A missing value (None, NaN or NA: a custom model has no book accuracy, a job no
+RSS) shows as "—"."""
 
 from __future__ import annotations
 
@@ -9,9 +8,11 @@ import json
 import math
 from typing import Any
 
+import pandas as pd
+
 
 def missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def acc(value: float | None) -> str:
@@ -80,6 +81,14 @@ def points(value: float | None) -> str:
     return "—" if missing(value) else f"{100 * value:+.1f}" if round(100 * value, 1) else "0.0"
 
 
+def in_unit(value: float | None, unit: str = "points") -> str:
+    """A number in its unit: accuracy differences in signed points, epochs signed, else an
+    accuracy (a threshold's lowest seed)."""
+    if unit == "points" or missing(value):
+        return points(value)
+    return f"{value:+.1f}" if unit == "epochs" else acc(value)
+
+
 def seed_list(seeds: list[int]) -> str:
     """`seed 0`, `seeds 0, 2`, `seeds 0–2` (a run of three or more)."""
     if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
@@ -98,11 +107,9 @@ def config_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def interval(low: float, high: float, fmt=acc) -> str | None:
-    """`low–high`; signed differences (points) as `low to high`, which reads better."""
-    if missing(low) or missing(high):
-        return None
-    return f"{fmt(low)} to {fmt(high)}" if fmt is points else f"{fmt(low)}–{fmt(high)}"
+def interval(low: float, high: float) -> str | None:
+    """An accuracy's interval, `low–high` (a difference's reads `low to high`: see in_unit)."""
+    return None if missing(low) or missing(high) else f"{acc(low)}–{acc(high)}"
 
 
 def unsigned_points(value: float | None) -> str | None:

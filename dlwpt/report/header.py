@@ -4,11 +4,12 @@ row per claim; the winner line is the results section's headline."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 
 import pandas as pd
 
-from dlwpt.report.formats import integer, missing, seed_list
+from dlwpt.report.formats import in_unit, integer, missing, seed_list
 from dlwpt.runs import model_config
 
 # Settings whose smaller value shortens a run (the book's run is longer, deeper or on more images)
@@ -46,18 +47,12 @@ def departures(run: Mapping[str, Any] | None, book: Mapping[str, Any] | None,
         words = (f"{ours} epochs instead of {theirs}" if key == "epochs"
                  else f"{key} {ours} instead of {theirs}")
         short = None
-        if key in SHORTENING and _number(ours) < _number(theirs):
-            short = f"{ours} epochs" if key == "epochs" else f"{key} {ours}"
+        with suppress(ValueError):  # a setting that is not a number shortens nothing
+            if key in SHORTENING and float(ours) < float(theirs):
+                short = f"{ours} epochs" if key == "epochs" else f"{key} {ours}"
         out.append({"words": words if everyone else f"{', '.join(touched)}: {words}",
                     "short": short, "models": [] if everyone else touched, "key": key})
     return out
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return float("nan")
 
 
 def departure_line(found: Sequence[dict[str, Any]]) -> str | None:
@@ -94,18 +89,17 @@ def what_ran(run_table: pd.DataFrame, provenance: Mapping[str, Any],
     }
 
 
-def claim_rows(claims: Sequence[Any], found: Sequence[dict[str, Any]],
-               value: Any) -> list[dict[str, str]]:
+def claim_rows(claims: Sequence[Any], found: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     """One row per claim: the lesson, the verdict, the numbers of the parts that decided it
-    (`value(part, number)` formats one) with their interval or, without one, why, and for a
-    claim not supported in a shortened run, the shortening it comes from."""
+    with their interval or, without one, why, and for a claim not supported in a shortened
+    run, the shortening it comes from."""
     rows = []
     for c in claims:
         deciding = [p for p in c.parts if p.outcome != "reference"]
         decisive = [p for p in deciding if p.outcome == c.verdict] or deciding
-        numbers = [f"{p.what}: {value(p, p.value)} ("
-                   + (brief(p.reason) if p.low is None or missing(p.low)
-                      else f"{value(p, p.low)} to {value(p, p.high)}") + ")"
+        numbers = [f"{p.what}: {in_unit(p.value, p.unit)} ("
+                   + (brief(p.reason) if missing(p.low)
+                      else f"{in_unit(p.low, p.unit)} to {in_unit(p.high, p.unit)}") + ")"
                    for p in decisive[:2] if p.value is not None and not missing(p.value)]
         if len(decisive) > 2 and numbers:
             numbers.append(f"and {len(decisive) - 2} more")

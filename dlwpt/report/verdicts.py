@@ -7,6 +7,7 @@ none (docs/statistics.md).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dlwpt.report import trends as t
-from dlwpt.report.formats import config_text, missing, p_value, points
+from dlwpt.report.formats import config_text, in_unit, missing, p_value, points
 from dlwpt.results import comparisons as c
 from dlwpt.results.changes import (
     ADDED,
@@ -48,12 +49,8 @@ def verdict_label(code: str, model_a: str, model_b: str) -> str:
     return LABELS[code]
 
 
-def number_in_unit(value: float, quantity: str) -> str:
-    """A signed difference in its unit's number: accuracy figures in points, epochs as such."""
-    return f"{value:+.1f}" if quantity == "epochs_to_target" else points(value)
-
-
 def unit(quantity: str) -> str:
+    """The unit of a difference in `quantity` (formats.in_unit)."""
     return "epochs" if quantity == "epochs_to_target" else "points"
 
 
@@ -61,13 +58,11 @@ def difference_words(row: Any, flip: bool = False, adjusted: bool = True) -> str
     """`difference +0.4 points, 95% interval -0.6 to +1.4` (with `adjusted`, a significant
     row's p follows, adjusted for its family's comparisons (Holm); a row that is not shows no
     p, so its words cannot be read as "equal"); `flip` reads the row as b − a."""
-    sign = -1 if flip else 1
-    quantity = row["quantity"]
-    text = f"difference {number_in_unit(sign * row['diff'], quantity)} {unit(quantity)}"
+    sign, u = -1 if flip else 1, unit(row["quantity"])
+    text = f"difference {in_unit(sign * row['diff'], u)} {u}"
     if not missing(row["diff_ci_low"]):
         low, high = sorted((sign * row["diff_ci_low"], sign * row["diff_ci_high"]))
-        text += (f", 95% interval {number_in_unit(low, quantity)} to "
-                 f"{number_in_unit(high, quantity)}")
+        text += f", 95% interval {in_unit(low, u)} to {in_unit(high, u)}"
     if adjusted and row["verdict"] in (c.A_BETTER, c.B_BETTER) and row["family"] != c.CLAIMS:
         k = row["family_size"]
         text += f", p {p_text(row['p_adjusted'])}" + (
@@ -166,10 +161,7 @@ def code_summary(changes: Sequence[CodeChange], shown: int = CODE_FILES_SHOWN) -
     paths = [c.path for c in changes]
     if len(paths) <= shown:
         return paths
-    folders: dict[str, int] = {}
-    for path in paths:
-        folder = path.rpartition("/")[0]
-        folders[folder] = folders.get(folder, 0) + 1
+    folders = Counter(path.rpartition("/")[0] for path in paths)
     return [f"{folder or '.'}/ ({n} file{'s' if n > 1 else ''})" if n > 1
             else next(p for p in paths if p.rpartition("/")[0] == folder)
             for folder, n in folders.items()]
