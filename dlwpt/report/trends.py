@@ -38,26 +38,42 @@ def position(sweep: Sweep, value: Any) -> float:
     return float(value)
 
 
+def mean_and_interval(values: Any, accuracy: bool) -> tuple[float, float, float]:
+    """Mean over seeds and its 95% t interval (NaN without values; no interval with one), an
+    accuracy's clipped to [0, 1], which the t interval of a mean near 1 would leave."""
+    if not len(values):
+        return math.nan, math.nan, math.nan
+    mean, _, low, high = mean_interval(np.asarray(values, dtype=float))
+    if accuracy:
+        low, high = float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
+    return mean, low, high
+
+
+def point_table(sweep: Sweep) -> pd.DataFrame:
+    """One row per configured point (sweep order): run, label, values, x, series, book."""
+    return pd.DataFrame(
+        [{"run": p.run, "label": sweep.label(p.values), "values": p.values,
+          "x": p.values[sweep.x],
+          "series": p.values.get(sweep.series_setting) if sweep.series_setting else None,
+          "book": sweep.is_book(p)} for p in sweep.points],
+        columns=["run", "label", "values", "x", "series", "book"])
+
+
 def sweep_frame(sweep: Sweep, table: pd.DataFrame) -> pd.DataFrame:
-    """One row per run of the sweep's points (point order, then seed): run, label, x, series,
-    book, seed, train_acc, val_acc, gap and `kept` (False: diverged, or no accuracy)."""
-    rows = []
-    for point in sweep.points:
-        runs = table[table["model"] == point.run].sort_values("seed")
-        for r in runs.itertuples():
-            train, val = float(r.train_acc), float(r.val_acc)
-            diverged = not pd.isna(r.diverged_epoch)
-            rows.append({"run": point.run, "label": sweep.label(point.values),
-                         "x": point.values[sweep.x],
-                         "series": point.values.get(sweep.series_setting)
-                         if sweep.series_setting else None,
-                         "book": sweep.is_book(point), "seed": int(r.seed),
-                         "train_acc": train, "val_acc": val, "gap": train - val,
-                         "diverged": diverged,
-                         "kept": not diverged and math.isfinite(train) and math.isfinite(val)})
-    columns = ["run", "label", "x", "series", "book", "seed", "train_acc", "val_acc", "gap",
-               "diverged", "kept"]
-    return pd.DataFrame(rows, columns=columns)
+    """One row per run of the sweep's points (point order, then seed): point_table's columns
+    but values, seed, train_acc, val_acc, gap, diverged and `kept` (False: diverged, or no
+    accuracy)."""
+    points = point_table(sweep).drop(columns="values")
+    runs = table.rename(columns={"model": "run"})[["run", "seed", "train_acc", "val_acc",
+                                                   "diverged_epoch"]]
+    frame = (points.reset_index(names="order").merge(runs, on="run")
+             .sort_values(["order", "seed"], ignore_index=True).drop(columns="order"))
+    frame = frame.astype({"seed": int, "train_acc": float, "val_acc": float})
+    frame["gap"] = frame["train_acc"] - frame["val_acc"]
+    frame["diverged"] = frame.pop("diverged_epoch").notna()
+    frame["kept"] = (~frame["diverged"] & np.isfinite(frame["train_acc"])
+                     & np.isfinite(frame["val_acc"]))
+    return frame
 
 
 @dataclass(frozen=True)
@@ -136,28 +152,17 @@ def x_values(sweep: Sweep) -> np.ndarray:
 
 
 def point_stats(result: SweepResult) -> pd.DataFrame:
-    """One row per configured point (sweep order): run, label, x, series, book, the seeds that
-    ran, the seeds kept and those that diverged, and per curve the mean over the kept seeds
-    with its 95% t interval (`<curve>_mean`, `_low`, `_high`; no interval with one seed)."""
-    sweep, frame = result.sweep, result.frame
-    rows = []
-    for point in sweep.points:
-        runs = frame[frame["run"] == point.run]
+    """point_table's rows with the seeds that ran, the seeds kept and those that diverged, and
+    per curve the mean over the kept seeds with its 95% t interval (`<curve>_mean`, `_low`,
+    `_high`; no interval with one seed)."""
+    frame, points, rows = result.frame, point_table(result.sweep), []
+    for run in points["run"]:
+        runs = frame[frame["run"] == run]
         kept = runs[runs["kept"]]
-        row: dict[str, Any] = {
-            "run": point.run, "label": sweep.label(point.values),
-            "values": point.values, "x": point.values[sweep.x],
-            "series": point.values.get(sweep.series_setting) if sweep.series_setting else None,
-            "book": sweep.is_book(point), "seeds": [int(s) for s in runs["seed"]],
-            "kept_seeds": [int(s) for s in kept["seed"]],
-            "diverged_seeds": [int(s) for s in runs.loc[runs["diverged"], "seed"]]}
+        row = {"seeds": runs["seed"].tolist(), "kept_seeds": kept["seed"].tolist(),
+               "diverged_seeds": runs.loc[runs["diverged"], "seed"].tolist()}
         for curve in CURVES:
-            values = kept[curve].to_numpy(dtype=float)
-            mean = low = high = math.nan
-            if len(values):
-                mean, _, low, high = mean_interval(values)
-                if curve != GAP:  # an accuracy cannot leave [0, 1]; a t interval near 1 would
-                    low, high = float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
-            row.update({f"{curve}_mean": mean, f"{curve}_low": low, f"{curve}_high": high})
+            row[f"{curve}_mean"], row[f"{curve}_low"], row[f"{curve}_high"] = mean_and_interval(
+                kept[curve], accuracy=curve != GAP)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return points.join(pd.DataFrame(rows, index=points.index))
