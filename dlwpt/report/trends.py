@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from dlwpt.results.comparisons import GAP, TRAIN_ACC, VAL_ACC
-from dlwpt.runs import Sweep, same, value_text  # noqa: F401 (value_text: the figures')
+from dlwpt.runs import Sweep, same, value_text  # noqa: F401 (value_text: the verdicts')
 from dlwpt.statistics import Slope, TrendScale, mean_interval, trend_slope
 
 ALPHA = 0.05
@@ -144,11 +144,6 @@ def analyse(sweeps: dict[str, dict[str, Any]] | None, table: pd.DataFrame) -> li
         frame = sweep_frame(sweep, table)
         results.append(SweepResult(sweep, frame, sweep_trends(sweep, frame)))
     return results
-
-
-def x_values(sweep: Sweep) -> np.ndarray:
-    """The configured x values' axis positions, in config order."""
-    return np.array([position(sweep, v) for v in sweep.values[sweep.x]], dtype=float)
 
 
 def point_stats(result: SweepResult) -> pd.DataFrame:
