@@ -146,8 +146,7 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
                   rotation=30 if rotate else 0, ha="right" if rotate else "center")
     if winner is not None:
         ax.get_xticklabels()[models.index(winner)].set(fontweight="bold", color=VAL_COLOR)
-    ax.set_ylim(bottom, 1.02)
-    ax.set_ylabel(f"accuracy (axis from {bottom:.2f}; dotted: chance)")
+    ax.set(ylim=(bottom, 1.02), ylabel=f"accuracy (axis from {bottom:.2f}; dotted: chance)")
     ax.grid(axis="x", visible=False)
     handles, _ = ax.get_legend_handles_labels()
     handles += [Line2D([], [], marker="o", ls="", color="#222", ms=3, label="each seed"),
@@ -254,9 +253,7 @@ def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
             ax.plot([], [], color=DIVERGED_COLOR, ls=":", label=f"{exp['experiment']} (diverged)")
             continue
         ax.plot(curve["x"], curve["y"], color=colors(i % 10), lw=1.3, label=exp["experiment"])
-    ax.set_xlabel("t_u (unknown units)")
-    ax.set_ylabel("t_c (°C)")
-    ax.set_title("measurements and fitted models")
+    ax.set(xlabel="t_u (unknown units)", ylabel="t_c (°C)", title="measurements and fitted models")
     ax.legend(frameon=False)
     grid = panel_grid(right, len(experiments), min(3, len(experiments)))
     for axis, exp in zip(grid, experiments, strict=True):
