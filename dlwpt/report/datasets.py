@@ -29,7 +29,7 @@ BIKES_WEATHER_COLUMN, BIKES_COUNT_COLUMN = 9, 16
 
 @dataclass
 class DatasetInput:
-    """What a dataset view may use; `tensors` and `extra` check presence and name the file."""
+    """What a dataset view may use; `arrays` and `extra` check presence and name the file."""
 
     name: str
     pt: Path
@@ -205,21 +205,19 @@ def cifar2(data: DatasetInput) -> dict[str, Any]:
                                                         "normalization")
     samples, mean, std = data.arrays("samples", "mean", "std")
     n_classes, per_class = samples.shape[:2]
-    rows = [np.concatenate(list(samples[c].transpose(0, 2, 3, 1)), axis=1)
-            for c in range(n_classes)]
+    grid = samples.transpose(0, 3, 1, 4, 2).reshape(n_classes * 32, per_class * 32, 3)
     names = (dict(enumerate(source_classes)) if isinstance(source_classes, list)  # label order
              else {int(label): name for name, label in source_classes.items()})
     fig = Figure(figsize=(0.62 * per_class + 1.4, 0.62 * n_classes + 0.3), layout="constrained")
     ax = fig.subplots()
-    ax.imshow(np.concatenate(rows, axis=0), interpolation="nearest")
+    ax.imshow(grid, interpolation="nearest")
     used = set(classes)
     ax.set_yticks(np.arange(n_classes) * 32 + 16,
                   [names.get(c, str(c)) + (" ★" if names.get(c) in used else "")
                    for c in range(n_classes)])
     ax.set_xticks([])
     ax.grid(False)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
+    ax.spines[:].set_visible(False)
     return {"task": [{"name": n, "label": label} for n, label in classes.items()],
             "counts": plain(data.summary.get("counts", "—")), "normalization": normalization,
             "per_class": per_class, "n_classes": n_classes,
