@@ -24,7 +24,7 @@ from PIL import Image
 
 from dlwpt.io import atomic_path
 from dlwpt.report.inputs import finite_series
-from dlwpt.report.trends import CURVES, SweepResult, position
+from dlwpt.report.trends import CURVES, SweepResult, in_series, position
 from dlwpt.runs import Sweep, same, value_text
 
 DPI = 110
@@ -288,23 +288,22 @@ SWEEP_PANELS = {"train_acc": "training accuracy", "val_acc": "validation accurac
                 "gap": "train − validation gap (points)"}
 
 
-def sweep_chart(result: SweepResult, stats: pd.DataFrame) -> Figure:
+def sweep_chart(result: SweepResult) -> Figure:
     """A sweep's training accuracy, validation accuracy and gap (points) against its first
     setting, one line per series (the second setting's values) through the means over seeds
-    (`stats`: trends.point_stats), with 95% t intervals, each seed a dot, the book's point
+    (point_stats), with 95% t intervals, each seed a dot, the book's point
     ringed and its x dashed, diverged runs as red crosses along the bottom. The x axis as the
     trend is fitted (sweep_axis)."""
-    sweep, frame = result.sweep, result.frame
+    sweep, stats = result.sweep, result.points
     configured = sweep.values[sweep.x]
     fig = Figure(figsize=(11.0, 3.5), layout="constrained")
     several = len(stats) and bool((stats["kept_seeds"].map(len) > 1).any())
     book_x = (position(sweep, sweep.book[sweep.x])
               if sweep.x in sweep.book and any(same(v, sweep.book[sweep.x])
                                                for v in configured) else None)
-    kept, crossed = frame[frame["kept"]], result.left_out
+    kept, crossed = result.frame[result.frame["kept"]], result.left_out
     series = [(SERIES_COLORS[i % len(SERIES_COLORS)] if sweep.series_setting else "#333",
-               stats if value is None else stats[[same(v, value) for v in stats["series"]]],
-               kept if value is None else kept[[same(v, value) for v in kept["series"]]])
+               in_series(stats, value), in_series(kept, value))
               for i, value in enumerate(sweep.series())]
     for axis, curve in zip(fig.subplots(1, 3), CURVES, strict=True):
         factor = 100.0 if curve == "gap" else 1.0

@@ -14,7 +14,7 @@ import pandas as pd
 from dlwpt.report import figures
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import acc, points, seed_count, seed_list
-from dlwpt.report.trends import SweepResult, point_stats
+from dlwpt.report.trends import SweepResult
 from dlwpt.report.verdicts import (
     difference_words,
     trend_test_words,
@@ -40,8 +40,7 @@ def sweeps_view(results: list[SweepResult], comparisons: pd.DataFrame,
 
 def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
                sink: FigureSink) -> dict[str, Any]:
-    sweep = result.sweep
-    stats = point_stats(result)
+    sweep, stats = result.sweep, result.points
     labels = dict(zip(stats["run"], stats["label"], strict=True))
     # each row names the point compared with the best by its label
     rows = family_rows(comparisons, sweep_family(sweep.name))
@@ -50,7 +49,7 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
     top = top_models(comparisons, scored, sweep_family(sweep.name))
     figure = None
     if (stats["seeds"].map(len) > 0).any():
-        figure = sink.figure(figures.sweep_chart(result, stats), f"sweep_{sweep.name}",
+        figure = sink.figure(figures.sweep_chart(result), f"sweep_{sweep.name}",
                              f"sweep {sweep.name}: training accuracy, validation accuracy and "
                              f"the gap against {sweep.x}, each seed and 95% intervals")
     return {

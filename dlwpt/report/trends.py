@@ -1,20 +1,17 @@
 """A sweep's points as data, and the trend of each figure against the swept setting.
 
-A sweep (config `sweeps:`, handed over by the workflow; dlwpt.runs.Sweep) trains a base model
-entry at every point of a grid of one or two of its settings, each point its own run per seed.
-Its figures are training accuracy, validation accuracy and the gap between them (train − val);
-each is tested for a trend against the first setting, one series per value of the second: the
-slope of an OLS fit of the point means (dlwpt.statistics.trend_slope: a point's runs share the
-validation images, so the points are the observations), on a log scale where the values span
-decades (trend_scale).
-Diverged runs are left out of the fit and named. The method: docs/statistics.md, "Sweeps:
-trends over a setting".
+A sweep (dlwpt.runs.Sweep) trains a base model entry at every point of a grid of one or two
+settings, one run per seed. Each figure (training and validation accuracy, their gap) is tested
+for a trend against the first setting, one series per value of the second: the OLS slope of
+the point means (a point's runs share the validation images, so the points are the
+observations), diverged runs left out and named. Method: docs/statistics.md, "Sweeps: trends
+over a setting".
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,11 +56,15 @@ def point_table(sweep: Sweep) -> pd.DataFrame:
         columns=["run", "label", "values", "x", "series", "book"])
 
 
-def sweep_frame(sweep: Sweep, table: pd.DataFrame) -> pd.DataFrame:
-    """One row per run of the sweep's points (point order, then seed): point_table's columns
-    but values, seed, train_acc, val_acc, gap, diverged and `kept` (False: diverged, or no
-    accuracy)."""
-    points = point_table(sweep).drop(columns="values")
+def in_series(frame: pd.DataFrame, value: Any) -> pd.DataFrame:
+    """The rows of one series (all of them with one setting: value None)."""
+    return frame if value is None else frame[[same(v, value) for v in frame["series"]]]
+
+
+def sweep_frame(points: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """One row per run of the points (point order, then seed): their columns but values, seed,
+    train_acc, val_acc, gap, diverged and `kept` (False: diverged, or no accuracy)."""
+    points = points.drop(columns="values")
     runs = table.rename(columns={"model": "run"})[["run", "seed", "train_acc", "val_acc",
                                                    "diverged_epoch"]]
     frame = (points.reset_index(names="order").merge(runs, on="run")
@@ -102,11 +103,13 @@ def trend_code(slope: Slope) -> str:
 
 @dataclass
 class SweepResult:
-    """A sweep, its runs (sweep_frame) and its trends, curve by curve, series by series."""
+    """A sweep, its runs (sweep_frame), its points (point_stats) and its trends, curve by
+    curve, series by series."""
 
     sweep: Sweep
     frame: pd.DataFrame
-    trends: list[Trend] = field(default_factory=list)
+    points: pd.DataFrame
+    trends: list[Trend]
 
     @property
     def left_out(self) -> pd.DataFrame:
@@ -119,9 +122,7 @@ def sweep_trends(sweep: Sweep, frame: pd.DataFrame) -> list[Trend]:
     trends = []
     for curve in CURVES:
         for value in sweep.series():
-            rows = frame[frame["kept"]]
-            if sweep.series_setting:
-                rows = rows[[same(v, value) for v in rows["series"]]]
+            rows = in_series(frame[frame["kept"]], value)
             series = (sweep.series_setting, value) if sweep.series_setting else None
             if scale is None:
                 nan = math.nan
@@ -137,20 +138,22 @@ def sweep_trends(sweep: Sweep, frame: pd.DataFrame) -> list[Trend]:
 
 def analyse(sweeps: dict[str, dict[str, Any]] | None, table: pd.DataFrame) -> list[SweepResult]:
     """Every configured sweep, in config order, with its runs from `table` (load_runs' rows of
-    the sweep points) and its trends."""
+    the sweep points), its points and its trends."""
     results = []
     for name, spec in (sweeps or {}).items():
         sweep = Sweep.of(name, spec)
-        frame = sweep_frame(sweep, table)
-        results.append(SweepResult(sweep, frame, sweep_trends(sweep, frame)))
+        points = point_table(sweep)
+        frame = sweep_frame(points, table)
+        results.append(SweepResult(sweep, frame, point_stats(points, frame),
+                                   sweep_trends(sweep, frame)))
     return results
 
 
-def point_stats(result: SweepResult) -> pd.DataFrame:
-    """point_table's rows with the seeds that ran, the seeds kept and those that diverged, and
-    per curve the mean over the kept seeds with its 95% t interval (`<curve>_mean`, `_low`,
+def point_stats(points: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """The points with the seeds that ran, the seeds kept and those that diverged, and per
+    curve the mean over the kept seeds with its 95% t interval (`<curve>_mean`, `_low`,
     `_high`; no interval with one seed)."""
-    frame, points, rows = result.frame, point_table(result.sweep), []
+    rows = []
     for run in points["run"]:
         runs = frame[frame["run"] == run]
         kept = runs[runs["kept"]]
