@@ -146,19 +146,13 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
     elif isinstance(model, nn.Linear):
         w, b = model.weight.item(), model.bias.item()
     result = {
-        "experiment": name,
-        "kind": kind,
-        "description": describe(kind, exp_cfg),
-        "params": exp_cfg,
-        "t_u": list(t_u),
-        "t_c": list(t_c),
+        "experiment": name, "kind": kind, "description": describe(kind, exp_cfg),
+        "params": exp_cfg, "t_u": list(t_u), "t_c": list(t_c),
         "loss": [finite_or_none(v) for v in train_loss],
-        "diverged": diverged_epoch is not None,
-        "diverged_epoch": diverged_epoch,
+        "diverged": diverged_epoch is not None, "diverged_epoch": diverged_epoch,
         "final": None if w is None else {
             "w": finite_or_none(w), "b": finite_or_none(b),
-            "loss": finite_or_none(train_loss[-1] if train_loss else None),
-            "input_scale": scale,
+            "loss": finite_or_none(train_loss[-1] if train_loss else None), "input_scale": scale,
         },
         "curve": {"x": CURVE_T_U.tolist(), "y": [finite_or_none(v) for v in curve_y.tolist()]},
     }

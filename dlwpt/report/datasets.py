@@ -247,13 +247,10 @@ def tensor_stats(summary: dict[str, Any]) -> list[dict[str, str]]:
 def sources(summary: dict[str, Any]) -> list[dict[str, str]]:
     """The raw files a dataset came from: file name and the start of its checksum (sha256), or,
     for an image folder, of its fingerprint (names, sizes, modification times)."""
-    views = []
-    for source in summary.get("sources") or []:
-        kind = "fingerprint" if "fingerprint" in source else "sha256"
-        value = str(source.get(kind, "?")).removeprefix("sha256:")
-        views.append({"name": Path(str(source.get("path", "?"))).name, "kind": kind,
-                      "value": value[:12]})
-    return views
+    return [{"name": Path(str(source.get("path", "?"))).name, "kind": kind,
+             "value": str(source.get(kind, "?")).removeprefix("sha256:")[:12]}
+            for source in summary.get("sources") or []
+            for kind in ["fingerprint" if "fingerprint" in source else "sha256"]]
 
 
 def dataset_views(data: dict[str, dict[str, Path]], ingest_options: dict[str, dict[str, Any]],

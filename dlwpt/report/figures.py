@@ -291,9 +291,8 @@ SWEEP_PANELS = {"train_acc": "training accuracy", "val_acc": "validation accurac
 def sweep_chart(result: SweepResult) -> Figure:
     """A sweep's training accuracy, validation accuracy and gap (points) against its first
     setting, one line per series (the second setting's values) through the means over seeds
-    (point_stats), with 95% t intervals, each seed a dot, the book's point
-    ringed and its x dashed, diverged runs as red crosses along the bottom. The x axis as the
-    trend is fitted (sweep_axis)."""
+    with 95% t intervals, each seed a dot, the book's point ringed and its x dashed, diverged
+    runs as red crosses along the bottom; the x axis as the trend is fitted (sweep_axis)."""
     sweep, stats = result.sweep, result.points
     configured = sweep.values[sweep.x]
     fig = Figure(figsize=(11.0, 3.5), layout="constrained")

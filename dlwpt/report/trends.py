@@ -46,7 +46,7 @@ def mean_and_interval(values: Any, accuracy: bool) -> tuple[float, float, float]
     return mean, low, high
 
 
-def point_table(sweep: Sweep) -> pd.DataFrame:
+def sweep_points(sweep: Sweep) -> pd.DataFrame:
     """One row per configured point (sweep order): run, label, values, x, series, book."""
     return pd.DataFrame(
         [{"run": p.run, "label": sweep.label(p.values), "values": p.values,
@@ -142,7 +142,7 @@ def analyse(sweeps: dict[str, dict[str, Any]] | None, table: pd.DataFrame) -> li
     results = []
     for name, spec in (sweeps or {}).items():
         sweep = Sweep.of(name, spec)
-        points = point_table(sweep)
+        points = sweep_points(sweep)
         frame = sweep_frame(points, table)
         results.append(SweepResult(sweep, frame, point_stats(points, frame),
                                    sweep_trends(sweep, frame)))
