@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -48,63 +47,25 @@ def split_indices(n_samples: int, val_fraction: float,
     return shuffled[:-n_val], shuffled[-n_val:]
 
 
-def finite_or_none(x: float) -> float | None:
-    return x if math.isfinite(x) else None
+def finite_or_none(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
 
 
-@dataclass
-class Fit:
-    """Per-epoch losses of one run; stops the run at the first non-finite training loss."""
-
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    diverged_epoch: int | None = None
-
-    def record(self, epoch: int, train_loss: torch.Tensor,
-               val_loss: torch.Tensor | None = None) -> bool:
-        """Store the epoch's losses; False once training has diverged."""
-        self.train_loss.append(float(train_loss.detach()))
+def fit_loop(epochs: int, losses: Callable[[], tuple[torch.Tensor, torch.Tensor | None]],
+             update: Callable[[torch.Tensor], None]) -> tuple[list[float], list[float], int | None]:
+    """The book's training loop: per epoch the losses, then the update; stops at the first
+    non-finite training loss. Returns the training and validation losses and that epoch."""
+    train_losses: list[float] = []
+    val_losses: list[float] = []
+    for epoch in range(1, epochs + 1):
+        train_loss, val_loss = losses()
+        train_losses.append(float(train_loss.detach()))
         if val_loss is not None:
-            self.val_loss.append(float(val_loss.detach()))
-        if not math.isfinite(self.train_loss[-1]):
-            self.diverged_epoch = epoch
-            return False
-        return True
-
-
-def fit_hand_gradient(cfg: dict[str, Any], t_u: torch.Tensor, t_c: torch.Tensor,
-                      fit: Fit) -> torch.Tensor:
-    params = torch.tensor([1.0, 0.0])
-    for epoch in range(1, cfg["epochs"] + 1):
-        t_p = linear_model(t_u, *params)
-        if not fit.record(epoch, mse(t_p, t_c)):
-            break
-        params = params - cfg["lr"] * hand_gradient(t_u, t_c, t_p)
-    return params
-
-
-def experiment_optimizer(cfg: dict[str, Any], params: Any) -> torch.optim.Optimizer:
-    """The optimizer an experiment names (SGD by default) at its lr, as the book builds it."""
-    optimizers = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
-    return optimizers[cfg.get("optimizer", "sgd")](params, lr=cfg["lr"])
-
-
-def fit_autograd(cfg: dict[str, Any], predict: Callable[[torch.Tensor], torch.Tensor],
-                 optimizer: torch.optim.Optimizer, loss_fn: Callable[..., torch.Tensor],
-                 train: tuple[torch.Tensor, torch.Tensor],
-                 val: tuple[torch.Tensor, torch.Tensor] | None, fit: Fit) -> None:
-    """The book's autograd training loop (ch.5 and ch.6), with optional validation loss."""
-    for epoch in range(1, cfg["epochs"] + 1):
-        train_loss = loss_fn(predict(train[0]), train[1])
-        val_loss = None
-        if val is not None:
-            with torch.no_grad():
-                val_loss = loss_fn(predict(val[0]), val[1])
-        if not fit.record(epoch, train_loss, val_loss):
-            break
-        optimizer.zero_grad()
-        train_loss.backward()
-        optimizer.step()
+            val_losses.append(float(val_loss.detach()))
+        if not math.isfinite(train_losses[-1]):
+            return train_losses, val_losses, epoch
+        update(train_loss)
+    return train_losses, val_losses, None
 
 
 def build_nn(cfg: dict[str, Any]) -> nn.Module:
@@ -134,66 +95,70 @@ def describe(kind: str, cfg: dict[str, Any]) -> str:
             f"inputs x{cfg.get('input_scale', 1.0):g}")
 
 
-# Long: the four kinds of chapter 5-6 fit share their data preparation and their record.
 def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: list[float],
                    out_json: str | None) -> dict[str, Any]:
-    """Run one thermometer experiment; write and return its result (docs/ARCHITECTURE.md)."""
+    """Run one thermometer experiment; write and return its result (docs/ARCHITECTURE.md).
+
+    The kinds share one loop: a line w * t_u + b (the parameters stepped by hand or by an
+    optimizer) or an nn module on column inputs, on all points or on the seeded split."""
     kind = exp_cfg["kind"]
     scale = exp_cfg.get("input_scale", 1.0)
     seed = exp_cfg.get("seed", 0)
-    t_c_t, t_u_t = torch.tensor(t_c), torch.tensor(t_u)
-    fit = Fit()
+    x, y, curve_x = scale * torch.tensor(t_u), torch.tensor(t_c), scale * CURVE_T_U
     torch.manual_seed(seed)
+    if kind == "nn":
+        model = build_nn(exp_cfg)
+        predict, loss_fn, params = model, nn.MSELoss(), list(model.parameters())
+        x, y, curve_x = x.unsqueeze(1), y.unsqueeze(1), curve_x.unsqueeze(1)
+    else:
+        line = torch.tensor([1.0, 0.0], requires_grad=kind != "hand_gradient")
+        predict, loss_fn, params = (lambda inputs: linear_model(inputs, *line)), mse, [line]
+    train, val = (x, y), None
+    if kind in ("split", "nn"):
+        train_idx, val_idx = split_indices(len(t_u), exp_cfg.get("val_fraction", 0.2), seed)
+        train, val = (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])
+
+    def losses() -> tuple[torch.Tensor, torch.Tensor | None]:
+        train_loss = loss_fn(predict(train[0]), train[1])
+        if val is None:
+            return train_loss, None
+        with torch.no_grad():
+            return train_loss, loss_fn(predict(val[0]), val[1])
 
     if kind == "hand_gradient":
-        params = fit_hand_gradient(exp_cfg, scale * t_u_t, t_c_t, fit)
-        curve_y = linear_model(scale * CURVE_T_U, *params)
-        w, b = params.tolist()
-    elif kind in ("autograd", "split"):
-        params = torch.tensor([1.0, 0.0], requires_grad=True)
-        x = scale * t_u_t
-        train, val = (x, t_c_t), None
-        if kind == "split":
-            train_idx, val_idx = split_indices(len(t_u), exp_cfg.get("val_fraction", 0.2), seed)
-            train, val = (x[train_idx], t_c_t[train_idx]), (x[val_idx], t_c_t[val_idx])
-        fit_autograd(exp_cfg, lambda inputs: linear_model(inputs, *params),
-                     experiment_optimizer(exp_cfg, [params]), mse, train, val, fit)
-        with torch.no_grad():
-            curve_y = linear_model(scale * CURVE_T_U, *params)
-        w, b = params.tolist()
-    else:  # "nn" (the config schema allows no other kind)
-        model = build_nn(exp_cfg)
-        x, y = scale * t_u_t.unsqueeze(1), t_c_t.unsqueeze(1)
-        train_idx, val_idx = split_indices(len(t_u), exp_cfg.get("val_fraction", 0.2), seed)
-        fit_autograd(exp_cfg, model, experiment_optimizer(exp_cfg, model.parameters()),
-                     nn.MSELoss(), (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx]), fit)
-        with torch.no_grad():
-            curve_y = model(scale * CURVE_T_U.unsqueeze(1)).squeeze(1)
-        w = b = None
-        if isinstance(model, nn.Linear):
-            w, b = model.weight.item(), model.bias.item()
+        def update(_: torch.Tensor) -> None:
+            line.sub_(exp_cfg["lr"] * hand_gradient(x, y, predict(x)))
+    else:
+        optimizer = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[
+            exp_cfg.get("optimizer", "sgd")](params, lr=exp_cfg["lr"])
 
-    final_loss = fit.train_loss[-1] if fit.train_loss else None
+        def update(loss: torch.Tensor) -> None:
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    train_loss, val_loss, diverged_epoch = fit_loop(exp_cfg["epochs"], losses, update)
+    with torch.no_grad():
+        curve_y = predict(curve_x).reshape(-1)
+    w = b = None
+    if kind != "nn":
+        w, b = line.tolist()
+    elif isinstance(model, nn.Linear):
+        w, b = model.weight.item(), model.bias.item()
     result = {
-        "experiment": name,
-        "kind": kind,
-        "description": describe(kind, exp_cfg),
-        "params": exp_cfg,
-        "t_u": list(t_u),
-        "t_c": list(t_c),
-        "loss": [finite_or_none(v) for v in fit.train_loss],
-        "diverged": fit.diverged_epoch is not None,
-        "diverged_epoch": fit.diverged_epoch,
+        "experiment": name, "kind": kind, "description": describe(kind, exp_cfg),
+        "params": exp_cfg, "t_u": list(t_u), "t_c": list(t_c),
+        "loss": [finite_or_none(v) for v in train_loss],
+        "diverged": diverged_epoch is not None, "diverged_epoch": diverged_epoch,
         "final": None if w is None else {
             "w": finite_or_none(w), "b": finite_or_none(b),
-            "loss": finite_or_none(final_loss) if final_loss is not None else None,
-            "input_scale": scale,
+            "loss": finite_or_none(train_loss[-1] if train_loss else None), "input_scale": scale,
         },
         "curve": {"x": CURVE_T_U.tolist(), "y": [finite_or_none(v) for v in curve_y.tolist()]},
     }
-    if fit.val_loss:
+    if val_loss:
         result["train_loss"] = result["loss"]
-        result["val_loss"] = [finite_or_none(v) for v in fit.val_loss]
+        result["val_loss"] = [finite_or_none(v) for v in val_loss]
     if out_json is not None:
         write_json(out_json, result)
     return result

@@ -29,7 +29,7 @@ BIKES_WEATHER_COLUMN, BIKES_COUNT_COLUMN = 9, 16
 
 @dataclass
 class DatasetInput:
-    """What a dataset view may use; `tensors` and `extra` check presence and name the file."""
+    """What a dataset view may use; `arrays` and `extra` check presence and name the file."""
 
     name: str
     pt: Path
@@ -38,11 +38,8 @@ class DatasetInput:
     options: dict[str, Any]  # the dataset's `ingest` settings
     sink: FigureSink
 
-    def tensors(self, *keys: str) -> dict[str, Any]:
-        return read_tensor_file(self.pt, keys)
-
     def arrays(self, *keys: str) -> list[np.ndarray]:
-        tensors = self.tensors(*keys)
+        tensors = read_tensor_file(self.pt, keys)
         return [tensor_array(tensors, key, self.pt) for key in keys]
 
     def extra(self, *keys: str) -> list[Any]:
@@ -50,9 +47,6 @@ class DatasetInput:
         if absent:
             raise DataError(self.json, f"missing key(s): {', '.join(absent)}")
         return [self.summary[k] for k in keys]
-
-    def ingest_option(self, key: str, default: Any) -> Any:
-        return self.options.get(key, default)
 
     def figure(self, fig: Figure, alt: str, *, photo: bool = False) -> Picture:
         return self.sink.figure(fig, f"data_{self.name}", alt, photo=photo)
@@ -80,14 +74,9 @@ def image_dog(data: DatasetInput) -> dict[str, Any]:
 
 def image_cats(data: DatasetInput) -> dict[str, Any]:
     raw, mean, std = data.arrays("raw", "mean", "std")
-    thumbs = [thumbnail(img, 192) for img in raw]
-    gap = 8
-    strip = Image.new("RGB", (sum(t.width for t in thumbs) + gap * (len(thumbs) - 1),
-                              max(t.height for t in thumbs)), "white")
-    left = 0
-    for thumb in thumbs:
-        strip.paste(thumb, (left, 0))
-        left += thumb.width + gap
+    thumbs = [np.asarray(thumbnail(img, 192)) for img in raw]  # one size: the batch's
+    gap = np.full((thumbs[0].shape[0], 8, 3), 255, dtype=np.uint8)
+    strip = Image.fromarray(np.hstack([part for t in thumbs for part in (gap, t)][1:]))
     files = data.summary.get("files") or []
     return {"shape": shape(raw.shape), "files": ", ".join(map(str, files)) or "—",
             "picture": data.sink.image(strip, "data_image_cats", "the batch of cat images, raw"),
@@ -129,13 +118,13 @@ def wine(data: DatasetInput) -> dict[str, Any]:
     means, counts, rule = analysis["group_means"], analysis["counts"], analysis["threshold"]
     groups = [g for g in ("bad", "mid", "good") if g in means]
     columns = list(means[groups[0]]) if groups else []
-    tensors = data.tensors("table", "columns")
+    tensors = read_tensor_file(data.pt, ("table", "columns"))
     table_array = tensor_array(tensors, "table", data.pt)
     names = list(tensors["columns"])
     if rule["column"] not in names:
         raise DataError(data.pt, f"no column {rule['column']!r} for the threshold predictor")
     values = table_array[:, names.index(rule["column"])]
-    good = table_array[:, -1] > data.ingest_option("actual_good_above", 5)
+    good = table_array[:, -1] > data.options.get("actual_good_above", 5)
     fig = Figure(figsize=(11, 3.6), layout="constrained")
     ax_hist, ax_counts = fig.subplots(1, 2, width_ratios=[2, 1])
     bins = np.linspace(values.min(), values.max(), 50)
@@ -143,8 +132,7 @@ def wine(data: DatasetInput) -> dict[str, Any]:
     ax_hist.hist(values[good], bins=bins, alpha=0.6, color=VAL_COLOR, label="actually good")
     ax_hist.axvline(rule["threshold"], color="black", lw=1.5,
                     label=f"threshold {rule['threshold']:.1f}: predicted good below")
-    ax_hist.set_xlabel(rule["column"])
-    ax_hist.set_ylabel("wines")
+    ax_hist.set(xlabel=rule["column"], ylabel="wines")
     ax_hist.legend(frameon=False)
     bars = {"predicted good": rule["n_predicted"], "actually good": rule["n_actual"],
             "both": rule["n_matches"]}
@@ -174,15 +162,11 @@ def bikes(data: DatasetInput) -> dict[str, Any]:
             mean = np.where(mask, counts, 0).sum(0) / mask.sum(0)
         ax_hour.plot(hours, mean, marker="o", ms=3,
                      label=f"{situation}: {label} ({int(mask.sum())} h)")
-    ax_hour.set_xticks(range(0, 24, 3))
-    ax_hour.set_xlabel("hour of day")
-    ax_hour.set_ylabel("mean rentals per hour")
-    ax_hour.set_title("rentals by weather situation")
+    ax_hour.set(xticks=range(0, 24, 3), xlabel="hour of day", ylabel="mean rentals per hour",
+                title="rentals by weather situation")
     ax_hour.legend(frameon=False, fontsize=7)
     ax_days.plot(counts.sum(1), color=TRAIN_COLOR, lw=0.8)
-    ax_days.set_xlabel("day")
-    ax_days.set_ylabel("rentals per day")
-    ax_days.set_title(f"{daily.shape[0]} days")
+    ax_days.set(xlabel="day", ylabel="rentals per day", title=f"{daily.shape[0]} days")
     return {"shape": shape(daily.shape), "filled_hours": data.summary.get("filled_hours", "—"),
             "picture": data.figure(fig, "bike rentals per hour of day by weather")}
 
@@ -204,9 +188,8 @@ def text(data: DatasetInput) -> dict[str, Any]:
                   family="monospace")
     ax.set_xticks(range(len(codes)), [char_label(c) for c in codes], fontsize=7,
                   family="monospace")
-    ax.set_xlabel("the line, one character per column")
-    ax.set_ylabel("character (row of the one-hot)")
-    ax.set_title(f"one-hot encoding of the line: {onehot.shape[0]} × {onehot.shape[1]} "
+    ax.set(xlabel="the line, one character per column", ylabel="character (row of the one-hot)",
+           title=f"one-hot encoding of the line: {onehot.shape[0]} × {onehot.shape[1]} "
                  f"(only the {len(used)} characters used are shown; ¤ = non-ASCII, code 0)")
     ax.grid(False)
     words_shape = data.summary["tensors"].get("line_words_onehot", {}).get("shape") or []
@@ -222,21 +205,19 @@ def cifar2(data: DatasetInput) -> dict[str, Any]:
                                                         "normalization")
     samples, mean, std = data.arrays("samples", "mean", "std")
     n_classes, per_class = samples.shape[:2]
-    rows = [np.concatenate(list(samples[c].transpose(0, 2, 3, 1)), axis=1)
-            for c in range(n_classes)]
+    grid = samples.transpose(0, 3, 1, 4, 2).reshape(n_classes * 32, per_class * 32, 3)
     names = (dict(enumerate(source_classes)) if isinstance(source_classes, list)  # label order
              else {int(label): name for name, label in source_classes.items()})
     fig = Figure(figsize=(0.62 * per_class + 1.4, 0.62 * n_classes + 0.3), layout="constrained")
     ax = fig.subplots()
-    ax.imshow(np.concatenate(rows, axis=0), interpolation="nearest")
+    ax.imshow(grid, interpolation="nearest")
     used = set(classes)
     ax.set_yticks(np.arange(n_classes) * 32 + 16,
                   [names.get(c, str(c)) + (" ★" if names.get(c) in used else "")
                    for c in range(n_classes)])
     ax.set_xticks([])
     ax.grid(False)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
+    ax.spines[:].set_visible(False)
     return {"task": [{"name": n, "label": label} for n, label in classes.items()],
             "counts": plain(data.summary.get("counts", "—")), "normalization": normalization,
             "per_class": per_class, "n_classes": n_classes,
@@ -266,13 +247,10 @@ def tensor_stats(summary: dict[str, Any]) -> list[dict[str, str]]:
 def sources(summary: dict[str, Any]) -> list[dict[str, str]]:
     """The raw files a dataset came from: file name and the start of its checksum (sha256), or,
     for an image folder, of its fingerprint (names, sizes, modification times)."""
-    views = []
-    for source in summary.get("sources") or []:
-        kind = "fingerprint" if "fingerprint" in source else "sha256"
-        value = str(source.get(kind, "?")).removeprefix("sha256:")
-        views.append({"name": Path(str(source.get("path", "?"))).name, "kind": kind,
-                      "value": value[:12]})
-    return views
+    return [{"name": Path(str(source.get("path", "?"))).name, "kind": kind,
+             "value": str(source.get(kind, "?")).removeprefix("sha256:")[:12]}
+            for source in summary.get("sources") or []
+            for kind in ["fingerprint" if "fingerprint" in source else "sha256"]]
 
 
 def dataset_views(data: dict[str, dict[str, Path]], ingest_options: dict[str, dict[str, Any]],

@@ -24,7 +24,8 @@ from PIL import Image
 
 from dlwpt.io import atomic_path
 from dlwpt.report.inputs import finite_series
-from dlwpt.report.trends import CURVES, SweepResult, position, same, value_text, x_values
+from dlwpt.report.trends import CURVES, SweepResult, in_series, position
+from dlwpt.runs import Sweep, same, value_text
 
 DPI = 110
 JPEG_QUALITY = 85
@@ -66,30 +67,25 @@ class FigureSink:
         self.figures_dir = Path(figures_dir) if figures_dir is not None else None
 
     def figure(self, fig: Figure, name: str, alt: str, *, photo: bool = False) -> Picture:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", metadata={"Software": None})
-        if photo:
-            return self.image(Image.open(buffer), name, alt)
-        self._save(name, buffer.getvalue())
-        return self._picture(buffer.getvalue(), "image/png", alt)
+        png = io.BytesIO()
+        fig.savefig(png, format="png", metadata={"Software": None})
+        return self.picture(png.getvalue(), name, alt, photo)
 
     def image(self, image: Image.Image, name: str, alt: str) -> Picture:
-        """A picture: PNG on disk, JPEG in the page."""
-        if self.figures_dir is not None:
-            png = io.BytesIO()
-            image.save(png, format="PNG")
-            self._save(name, png.getvalue())
-        jpeg = io.BytesIO()
-        image.convert("RGB").save(jpeg, format="JPEG", quality=JPEG_QUALITY)
-        return self._picture(jpeg.getvalue(), "image/jpeg", alt)
+        png = io.BytesIO()
+        image.save(png, format="PNG")
+        return self.picture(png.getvalue(), name, alt, photo=True)
 
-    def _save(self, name: str, png: bytes) -> None:
+    def picture(self, png: bytes, name: str, alt: str, photo: bool) -> Picture:
         if self.figures_dir is not None:
             with atomic_path(self.figures_dir / f"{name}.png") as tmp:
                 tmp.write_bytes(png)
-
-    @staticmethod
-    def _picture(data: bytes, mime: str, alt: str) -> Picture:
+        data, mime = png, "image/png"
+        if photo:
+            jpeg = io.BytesIO()
+            Image.open(io.BytesIO(png)).convert("RGB").save(jpeg, format="JPEG",
+                                                             quality=JPEG_QUALITY)
+            data, mime = jpeg.getvalue(), "image/jpeg"
         width, height = Image.open(io.BytesIO(data)).size
         source = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
         return Picture(source, alt, width, height)
@@ -107,32 +103,37 @@ def log_scale(axis: Any, limits: tuple[float, float]) -> None:
     axis.yaxis.set_minor_formatter(NullFormatter())
 
 
+def whiskers(axis: Any, x: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
+             color: str, **style: Any) -> None:
+    """95% interval whiskers around the means, where an interval is known (absent: NaN)."""
+    shown = np.isfinite(low) & np.isfinite(high) & np.isfinite(mean)
+    if shown.any():
+        axis.errorbar(x[shown], mean[shown], yerr=[mean[shown] - low[shown],
+                                                   high[shown] - mean[shown]],
+                      fmt="none", ecolor=color, zorder=3, **style)
+
+
 def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
                    winner: str | None) -> Figure:
     """Train and validation accuracy per model as dots (the mean) with 95% interval whiskers
-    (per_model's {split}_low/high), each seed's value and the book's train and val figures as
-    two marker shapes. Dots, not bars: the axis is cut near chance (0.5) so the few points
-    between models stay visible, and a bar's length would then mean nothing."""
+    (Wilson on the validation images with one seed, else t over seeds), each seed's value and
+    the book's train and val figures as two marker shapes. Dots, not bars: the axis is cut
+    near chance (0.5) so the few points between models stay visible, and a bar's length would
+    then mean nothing."""
     models = list(per_model.index)
     fig = Figure(figsize=(max(6.0, 1.0 * len(models) + 2), 4.0), layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(models))
-    multi_seed = per_model["n_seeds"].max() > 1
+    seed_x = runs["model"].map({m: i for i, m in enumerate(models)}).to_numpy(dtype=float)
     for offset, split, color, book_marker in ((-0.17, "train", TRAIN_COLOR, "D"),
                                               (0.17, "val", VAL_COLOR, "*")):
-        means = per_model[f"{split}_mean"].to_numpy()
-        # 95% intervals: Wilson (validation, one seed) or t over seeds; absent ones are NaN.
-        low, high = per_model[f"{split}_low"].to_numpy(), per_model[f"{split}_high"].to_numpy()
-        shown = np.isfinite(low) & np.isfinite(high) & np.isfinite(means)
-        ax.errorbar((x + offset)[shown], means[shown],
-                    yerr=[means[shown] - low[shown], high[shown] - means[shown]],
-                    fmt="none", ecolor=color, capsize=4, lw=1.4, zorder=3)
+        means, low, high = per_model[[f"{split}_{k}" for k in ("mean", "low", "high")]].to_numpy(
+            dtype=float).T
+        whiskers(ax, x + offset, means, low, high, color, capsize=4, lw=1.4)
         ax.scatter(x + offset, means, s=45, color=color, zorder=4,
                    label=f"{split} accuracy (ours, mean)")
-        for i, model in enumerate(models):
-            seeds = runs.loc[runs["model"] == model, f"{split}_acc"].to_numpy()
-            ax.scatter(np.full(len(seeds), x[i] + offset + 0.08), seeds, s=10, color="#222",
-                       zorder=4, linewidths=0)
+        ax.scatter(seed_x + offset + 0.08, runs[f"{split}_acc"].to_numpy(dtype=float), s=10,
+                   color="#222", zorder=4, linewidths=0)
         ax.scatter(x + offset, per_model[f"book_{split}"].to_numpy(dtype=float),
                    marker=book_marker, s=70 if book_marker == "*" else 36, facecolors="none",
                    edgecolors="black", linewidths=1.3, zorder=5, label=f"book's {split} figure")
@@ -144,19 +145,27 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
     ax.set_xticks(x, [f"★ {m}" if m == winner else m for m in models],
                   rotation=30 if rotate else 0, ha="right" if rotate else "center")
     if winner is not None:
-        winner_label = ax.get_xticklabels()[models.index(winner)]
-        winner_label.set_fontweight("bold")
-        winner_label.set_color(VAL_COLOR)
-    ax.set_ylim(bottom, 1.02)
-    ax.set_ylabel(f"accuracy (axis from {bottom:.2f}; dotted: chance)")
+        ax.get_xticklabels()[models.index(winner)].set(fontweight="bold", color=VAL_COLOR)
+    ax.set(ylim=(bottom, 1.02), ylabel=f"accuracy (axis from {bottom:.2f}; dotted: chance)")
     ax.grid(axis="x", visible=False)
     handles, _ = ax.get_legend_handles_labels()
     handles += [Line2D([], [], marker="o", ls="", color="#222", ms=3, label="each seed"),
                 Line2D([], [], color="#333", lw=1.4, label=(
-                    "95% interval of the mean over seeds" if multi_seed
+                    "95% interval of the mean over seeds" if per_model["n_seeds"].max() > 1
                     else "95% interval (validation images only)"))]
     fig.legend(handles=handles, loc="outside upper center", ncols=3, frameon=False)
     return fig
+
+
+def panel_grid(parent: Any, n: int, ncols: int, subfigures: bool = False,
+               **kw: Any) -> np.ndarray:
+    """The axes (or subfigures) of a grid for `n` panels, the grid's spare cells hidden."""
+    shape = (math.ceil(n / ncols), ncols)
+    cells = np.atleast_1d(parent.subfigures(*shape, **kw) if subfigures
+                          else parent.subplots(*shape, **kw)).ravel()
+    for cell in cells[n:]:
+        cell.set_visible(False)
+    return cells[:n]
 
 
 def training_curves(curves: pd.DataFrame, models: list[str]) -> Figure:
@@ -174,13 +183,12 @@ def training_curves(curves: pd.DataFrame, models: list[str]) -> Figure:
     loss = curves["train_loss"].to_numpy(dtype=float)
     loss = loss[np.isfinite(loss) & (loss > 0)]
     loss_range = (loss.min() * 0.8, loss.max() * 1.25) if loss.size else (1e-3, 1.0)
-    subfigs = np.atleast_1d(fig.subfigures(nrows, ncols, wspace=0.02, hspace=0.02)).ravel()
-    for subfig, model in zip(subfigs, models, strict=False):
+    subfigs = panel_grid(fig, len(models), ncols, subfigures=True, wspace=0.02, hspace=0.02)
+    for subfig, model in zip(subfigs, models, strict=True):
         ax_acc, ax_loss = subfig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
-        for other in models:
-            if other != model:
-                ax_acc.plot(stats.loc[other].index, stats.loc[other][("val_acc", "mean")],
-                            color="#c8c8c8", lw=0.8, zorder=1)
+        for other in (m for m in models if m != model):
+            ax_acc.plot(stats.loc[other].index, stats.loc[other][("val_acc", "mean")],
+                        color="#c8c8c8", lw=0.8, zorder=1)
         mine = stats.loc[model]
         for axis, column, color, style_ in ((ax_acc, "train_acc", TRAIN_COLOR, "--"),
                                             (ax_acc, "val_acc", VAL_COLOR, "-"),
@@ -194,8 +202,6 @@ def training_curves(curves: pd.DataFrame, models: list[str]) -> Figure:
         log_scale(ax_loss, loss_range)
         ax_loss.set_xlabel("epoch")
         ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for subfig in subfigs[len(models):]:
-        subfig.set_visible(False)
     handles = [Line2D([], [], color=TRAIN_COLOR, ls="--", label="train accuracy"),
                Line2D([], [], color=VAL_COLOR, label="validation accuracy"),
                Line2D([], [], color=LOSS_COLOR, label="training loss (log scale, lower panel)"),
@@ -209,27 +215,26 @@ def training_curves(curves: pd.DataFrame, models: list[str]) -> Figure:
 def cost_chart(per_model: pd.DataFrame, rules: pd.DataFrame) -> Figure:
     """Horizontal bars: multiply-accumulates per image (`macs`) and parameters per model, what
     compares them; total runtime per rule."""
-    panels = (2 if not per_model.empty else 0) + (1 if not rules.empty else 0)
-    height = max(2.5, 0.3 * max(len(per_model), len(rules)) + 1.2)
-    fig = Figure(figsize=(3.9 * panels + 0.4, height), layout="constrained")
-    axes = list(np.atleast_1d(fig.subplots(1, panels)))
-    if not per_model.empty:
-        names = list(per_model.index)[::-1]
-        ax_macs, ax_params = axes.pop(0), axes.pop(0)
-        ax_macs.barh(names, per_model.loc[names, "macs"].astype(float), color=TRAIN_COLOR)
-        ax_macs.set_xscale("log")
-        ax_macs.set_title("multiply-accumulates per image (log scale)")
-        ax_params.barh(names, per_model.loc[names, "n_params"], color=VAL_COLOR)
-        ax_params.set_xscale("log")
-        ax_params.set_title("parameters (log scale)")
-        ax_params.tick_params(labelleft=False)
+    names = list(per_model.index)[::-1]
+    rules = rules.sort_values("total_seconds")
+    bars = ([(names, per_model.loc[names, "macs"].astype(float), TRAIN_COLOR,
+              "multiply-accumulates per image (log scale)", True),
+             (names, per_model.loc[names, "n_params"], VAL_COLOR, "parameters (log scale)", True)]
+            if not per_model.empty else [])
     if not rules.empty:
-        ax_rules = axes.pop(0)
-        ordered = rules.sort_values("total_seconds")
-        ax_rules.barh(ordered.index, ordered["total_seconds"], color=LOSS_COLOR)
-        ax_rules.set_title("runtime per rule, all jobs (s)")
-    for axis in fig.axes:
+        bars.append((rules.index, rules["total_seconds"], LOSS_COLOR,
+                     "runtime per rule, all jobs (s)", False))
+    height = max(2.5, 0.3 * max(len(per_model), len(rules)) + 1.2)
+    fig = Figure(figsize=(3.9 * len(bars) + 0.4, height), layout="constrained")
+    for axis, (labels, values, color, title, log) in zip(
+            np.atleast_1d(fig.subplots(1, len(bars))), bars, strict=True):
+        axis.barh(labels, values, color=color)
+        axis.set_title(title)
         axis.grid(axis="y", visible=False)
+        if log:
+            axis.set_xscale("log")
+    if not per_model.empty:
+        fig.axes[1].tick_params(labelleft=False)
     return fig
 
 
@@ -248,13 +253,10 @@ def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
             ax.plot([], [], color=DIVERGED_COLOR, ls=":", label=f"{exp['experiment']} (diverged)")
             continue
         ax.plot(curve["x"], curve["y"], color=colors(i % 10), lw=1.3, label=exp["experiment"])
-    ax.set_xlabel("t_u (unknown units)")
-    ax.set_ylabel("t_c (°C)")
-    ax.set_title("measurements and fitted models")
+    ax.set(xlabel="t_u (unknown units)", ylabel="t_c (°C)", title="measurements and fitted models")
     ax.legend(frameon=False)
-    ncols = min(3, len(experiments))
-    grid = np.atleast_1d(right.subplots(math.ceil(len(experiments) / ncols), ncols)).ravel()
-    for axis, exp in zip(grid, experiments, strict=False):
+    grid = panel_grid(right, len(experiments), min(3, len(experiments)))
+    for axis, exp in zip(grid, experiments, strict=True):
         diverged = bool(exp["diverged"])
         series = [("train", exp.get("train_loss")), ("val", exp.get("val_loss"))]
         if not any(values for _, values in series):
@@ -276,8 +278,6 @@ def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
                        fontweight="bold" if diverged else "normal")
         if len(series) > 1:
             axis.legend(frameon=False)
-    for axis in grid[len(experiments):]:
-        axis.set_visible(False)
     right.supxlabel("epoch")
     right.supylabel("loss (log scale)")
     return fig
@@ -288,44 +288,31 @@ SWEEP_PANELS = {"train_acc": "training accuracy", "val_acc": "validation accurac
                 "gap": "train − validation gap (points)"}
 
 
-# Long: one figure, drawn in order (per panel: series, intervals, seeds, the book's point, axis).
-def sweep_chart(result: SweepResult, stats: pd.DataFrame) -> Figure:
-    """A sweep's three figures side by side (training accuracy, validation accuracy, the gap
-    in points) against its first setting: one line per series (the second setting's values)
-    through the means over seeds, each point's 95% t interval over seeds (none with one seed),
-    each seed's value as a dot, the base model's own setting (the book's point) ringed and
-    its x dashed, diverged runs as red crosses along the bottom. A log x axis where the trend
-    is fitted on one ("symlog" when 0 is a value, linear up to the smallest positive value),
-    ticks at the configured values. `stats`: trends.point_stats(result)."""
-    sweep, frame = result.sweep, result.frame
-    scale = sweep.scale()
+def sweep_chart(result: SweepResult) -> Figure:
+    """A sweep's training accuracy, validation accuracy and gap (points) against its first
+    setting, one line per series (the second setting's values) through the means over seeds
+    with 95% t intervals, each seed a dot, the book's point ringed and its x dashed, diverged
+    runs as red crosses along the bottom; the x axis as the trend is fitted (sweep_axis)."""
+    sweep, stats = result.sweep, result.points
+    configured = sweep.values[sweep.x]
     fig = Figure(figsize=(11.0, 3.5), layout="constrained")
-    axes = fig.subplots(1, 3)
-    ticks = x_values(sweep)
-    series = sweep.series()
     several = len(stats) and bool((stats["kept_seeds"].map(len) > 1).any())
     book_x = (position(sweep, sweep.book[sweep.x])
               if sweep.x in sweep.book and any(same(v, sweep.book[sweep.x])
-                                               for v in sweep.values[sweep.x]) else None)
-    for axis, curve in zip(axes, CURVES, strict=True):
+                                               for v in configured) else None)
+    kept, crossed = result.frame[result.frame["kept"]], result.left_out
+    series = [(SERIES_COLORS[i % len(SERIES_COLORS)] if sweep.series_setting else "#333",
+               in_series(stats, value), in_series(kept, value))
+              for i, value in enumerate(sweep.series())]
+    for axis, curve in zip(fig.subplots(1, 3), CURVES, strict=True):
         factor = 100.0 if curve == "gap" else 1.0
-        for i, value in enumerate(series):
-            color = SERIES_COLORS[i % len(SERIES_COLORS)] if sweep.series_setting else "#333"
-            rows = stats if value is None else stats[[same(v, value) for v in stats["series"]]]
+        for color, rows, runs in series:
             x = np.array([position(sweep, v) for v in rows["x"]], dtype=float)
-            mean = rows[f"{curve}_mean"].to_numpy(dtype=float) * factor
-            low = rows[f"{curve}_low"].to_numpy(dtype=float) * factor
-            high = rows[f"{curve}_high"].to_numpy(dtype=float) * factor
+            mean, low, high = factor * rows[[f"{curve}_{k}" for k in ("mean", "low", "high")]
+                                             ].to_numpy(dtype=float).T
             shown = np.isfinite(mean)
             axis.plot(x[shown], mean[shown], color=color, marker="o", ms=3.5, lw=1.4, zorder=3)
-            bars = shown & np.isfinite(low) & np.isfinite(high)
-            if bars.any():
-                axis.errorbar(x[bars], mean[bars],
-                              yerr=[mean[bars] - low[bars], high[bars] - mean[bars]],
-                              fmt="none", ecolor=color, capsize=2.5, lw=1, zorder=3)
-            runs = frame[frame["kept"]]
-            if value is not None:
-                runs = runs[[same(v, value) for v in runs["series"]]]
+            whiskers(axis, x, mean, low, high, color, capsize=2.5, lw=1)
             axis.scatter([position(sweep, v) for v in runs["x"]],
                          runs[curve].to_numpy(dtype=float) * factor, s=7, color=color,
                          alpha=0.6, linewidths=0, zorder=2)
@@ -334,7 +321,6 @@ def sweep_chart(result: SweepResult, stats: pd.DataFrame) -> Figure:
                          linewidths=1.4, zorder=4)
         if book_x is not None:
             axis.axvline(book_x, color="#555", ls="--", lw=1, zorder=1)
-        crossed = frame[frame["diverged"] | ~frame["kept"]]
         if len(crossed):
             axis.scatter([position(sweep, v) for v in crossed["x"]], np.full(len(crossed), 0.03),
                          marker="x", s=30, color=DIVERGED_COLOR, linewidths=1.5, zorder=5,
@@ -342,12 +328,12 @@ def sweep_chart(result: SweepResult, stats: pd.DataFrame) -> Figure:
         bottom, top = axis.get_ylim()
         if curve == "gap" and bottom <= 0 <= top:  # no gap: drawn where it is in view
             axis.axhline(0, color="#888", ls=":", lw=1, zorder=1)
-        sweep_axis(axis, scale, ticks, sweep.values[sweep.x])
+        sweep_axis(axis, sweep)
         axis.set_title(SWEEP_PANELS[curve])
-        axis.set_xlabel(sweep.x + axis_words(scale, sweep.values[sweep.x]))
-    handles = ([Line2D([], [], color=SERIES_COLORS[i % len(SERIES_COLORS)], marker="o", ms=3.5,
+    handles = ([Line2D([], [], color=color, marker="o", ms=3.5,
                        label=f"{sweep.series_setting} = {value_text(v)}")
-                for i, v in enumerate(series)] if sweep.series_setting
+                for (color, _, _), v in zip(series, sweep.series(), strict=True)]
+               if sweep.series_setting
                else [Line2D([], [], color="#333", marker="o", ms=3.5, label="mean over seeds")])
     handles.append(Line2D([], [], marker="o", ls="", color="#666", ms=3, alpha=0.6,
                           label="each seed"))
@@ -357,33 +343,31 @@ def sweep_chart(result: SweepResult, stats: pd.DataFrame) -> Figure:
         handles.append(Line2D([], [], color="#555", ls="--", lw=1, marker="o", ms=9,
                               markerfacecolor="none", markeredgecolor="black",
                               label=f"{sweep.base}'s own setting (the book's point)"))
-    if len(frame) and (~frame["kept"]).any():
+    if len(crossed):
         handles.append(Line2D([], [], marker="x", ls="", color=DIVERGED_COLOR, ms=5,
                               label="diverged run (left out)"))
     fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), frameon=False)
     return fig
 
 
-def axis_words(scale: Any, values: list[Any]) -> str:
-    if scale is None or not scale.log:
-        return ""
-    if scale.zero_left_out:
-        return f" (log scale; linear up to {value_text(min(v for v in values if v > 0))})"
-    return " (log scale)"
-
-
-def sweep_axis(axis: Any, scale: Any, ticks: np.ndarray, values: list[Any]) -> None:
-    """The x axis of a sweep panel: log (symlog when 0 is a value), linear, or the values'
-    positions when they are not numbers; ticks labelled with the configured values."""
+def sweep_axis(axis: Any, sweep: Sweep) -> None:
+    """A sweep panel's x axis: log (symlog, linear up to the smallest positive value, when 0 is
+    a value), linear, or the values' positions when they are not numbers; ticks labelled with
+    the configured values."""
+    scale, values = sweep.scale(), sweep.values[sweep.x]
+    ticks = np.array([position(sweep, v) for v in values], dtype=float)
+    words = ""
     if scale is not None and scale.log:
-        base = 2 if scale.kind == "log2" else 10
+        base, words = 2 if scale.kind == "log2" else 10, " (log scale)"
         if scale.zero_left_out:
             threshold = float(ticks[ticks > 0].min())
             axis.set_xscale("symlog", base=base, linthresh=threshold)
             # symlog is symmetric: no room for negative values nobody swept
             axis.set_xlim(-0.25 * threshold, float(ticks.max()) * 1.4)
+            words = f" (log scale; linear up to {value_text(min(v for v in values if v > 0))})"
         else:
             axis.set_xscale("log", base=base)
     axis.set_xticks(ticks, [value_text(v) for v in values])
     axis.xaxis.set_minor_locator(NullLocator())
     axis.grid(axis="x", visible=False)
+    axis.set_xlabel(sweep.x + words)

@@ -40,13 +40,10 @@ def load_benchmarks(paths: list[Path]) -> pd.DataFrame:
         if frame.empty:
             raise DataError(path, "no benchmark record")
         parts = path.with_suffix("").parts
-        if "benchmarks" in parts[:-1]:
-            under = parts[len(parts) - parts[::-1].index("benchmarks"):]
-        else:
-            under = parts[-2:]
-        rule, job = (under[0], "/".join(under[1:])) if len(under) > 1 else (under[0], "")
+        rule, *job = (parts[len(parts) - parts[::-1].index("benchmarks"):]
+                      if "benchmarks" in parts[:-1] else parts[-2:])
         rss = frame["max_rss"].max() if "max_rss" in frame else math.nan
-        rows.append({"rule": rule, "job": job, "seconds": float(frame["s"].mean()),
+        rows.append({"rule": rule, "job": "/".join(job), "seconds": float(frame["s"].mean()),
                      "max_rss_mb": float(rss), "repeats": len(frame)})
     columns = ["rule", "job", "seconds", "max_rss_mb", "repeats"]
     return pd.DataFrame(rows, columns=columns).sort_values(["rule", "job"], ignore_index=True)

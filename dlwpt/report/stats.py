@@ -12,7 +12,8 @@ from dlwpt.costs import forward_cost
 from dlwpt.models import build_model
 from dlwpt.report.formats import missing
 from dlwpt.report.inputs import finite_series
-from dlwpt.statistics import mean_interval, prediction_interval
+from dlwpt.report.trends import mean_and_interval
+from dlwpt.statistics import prediction_interval
 
 
 def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
@@ -22,10 +23,8 @@ def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
         arch=("arch", "first"), n_seeds=("seed", "nunique"),
         # seeds behind the accuracy figures (a run diverged in epoch 1 has none)
         n_scored=("val_acc", "count"),
-        train_mean=("train_acc", "mean"), train_min=("train_acc", "min"),
-        train_max=("train_acc", "max"), train_std=("train_acc", "std"),
-        val_mean=("val_acc", "mean"), val_min=("val_acc", "min"),
-        val_max=("val_acc", "max"), val_std=("val_acc", "std"),
+        **{f"{split}_{f}": (f"{split}_acc", f) for split in ("train", "val")
+           for f in ("mean", "min", "max", "std")},
         n_params=("n_params", "first"), epochs=("epochs", "max"),
         seconds_per_epoch=("seconds_per_epoch", "mean"),
         total_seconds=("total_seconds", "mean"),
@@ -52,20 +51,16 @@ def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
     interval over seeds; the Wilson interval with one seed), to judge the book's single run.
     """
     scored = runs.dropna(subset=["val_acc", "train_acc"])
+    gaps = scored["train_acc"] - scored["val_acc"]
     out = {f"{k}_{end}": math.nan for k in ("val", "train", "gap") for end in ("low", "high")}
-    out["gap_mean"] = float((scored["train_acc"] - scored["val_acc"]).mean()) if len(
-        scored) else math.nan
-    out["book_low"] = out["book_high"] = math.nan
+    out |= {"gap_mean": float(gaps.mean()), "book_low": math.nan, "book_high": math.nan}
     if len(scored) == 1:
         out["val_low"], out["val_high"] = scored[["val_acc_ci_low", "val_acc_ci_high"]].iloc[0]
         out["book_low"], out["book_high"] = out["val_low"], out["val_high"]
     elif len(scored) > 1:
         for key, values in (("val", scored["val_acc"]), ("train", scored["train_acc"]),
-                            ("gap", scored["train_acc"] - scored["val_acc"])):
-            _, _, low, high = mean_interval(values.to_numpy())
-            # an accuracy cannot leave [0, 1]; the t interval of a mean near 1 would
-            out[f"{key}_low"], out[f"{key}_high"] = (low, high) if key == "gap" else (
-                max(0.0, low), min(1.0, high))
+                            ("gap", gaps)):
+            _, out[f"{key}_low"], out[f"{key}_high"] = mean_and_interval(values, key != "gap")
         low, high = prediction_interval(scored["val_acc"].to_numpy())
         out["book_low"], out["book_high"] = max(0.0, low), min(1.0, high)
     return out

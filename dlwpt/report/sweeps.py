@@ -14,7 +14,7 @@ import pandas as pd
 from dlwpt.report import figures
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import acc, points, seed_count, seed_list
-from dlwpt.report.trends import SweepResult, point_stats
+from dlwpt.report.trends import SweepResult
 from dlwpt.report.verdicts import (
     difference_words,
     trend_test_words,
@@ -40,16 +40,16 @@ def sweeps_view(results: list[SweepResult], comparisons: pd.DataFrame,
 
 def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
                sink: FigureSink) -> dict[str, Any]:
-    sweep = result.sweep
-    stats = point_stats(result)
-    labels = {p.run: sweep.label(p.values) for p in sweep.points}
+    sweep, stats = result.sweep, result.points
+    labels = dict(zip(stats["run"], stats["label"], strict=True))
+    # each row names the point compared with the best by its label
     rows = family_rows(comparisons, sweep_family(sweep.name))
+    rows = rows.assign(point=[labels.get(run, run) for run in rows["model_b"]])
     scored = [r.run for r in stats.itertuples() if r.kept_seeds and not r.diverged_seeds]
     top = top_models(comparisons, scored, sweep_family(sweep.name))
-    ran = stats[stats["seeds"].map(len) > 0]
     figure = None
-    if len(ran):
-        figure = sink.figure(figures.sweep_chart(result, stats), f"sweep_{sweep.name}",
+    if (stats["seeds"].map(len) > 0).any():
+        figure = sink.figure(figures.sweep_chart(result), f"sweep_{sweep.name}",
                              f"sweep {sweep.name}: training accuracy, validation accuracy and "
                              f"the gap against {sweep.x}, each seed and 95% intervals")
     return {
@@ -64,7 +64,7 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
         "left_out": [f"{r.label}, seed {r.seed}" + (" (diverged)" if r.diverged else
                                                    " (no accuracy)")
                      for r in result.left_out.itertuples()],
-        "not_run": [labels[r.run] for r in stats.itertuples() if not r.seeds],
+        "not_run": [r.label for r in stats.itertuples() if not r.seeds],
         "best": best_view(top, rows, labels, stats),
         "points": [point_row(r, sweep.settings, rows, top["best"], labels)
                    for r in stats.itertuples()],
@@ -106,16 +106,10 @@ def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
     tested = rows[rows["verdict"].isin(TESTED)]
     point = stats.set_index("run").loc[best]
     seeds = top["seeds"] if len(tested) else point["kept_seeds"]
-
-    def words(codes: tuple[str, ...]) -> list[dict[str, str]]:
-        return [{"point": labels.get(r.model_b, r.model_b), "words": difference_words(r)}
-                for _, r in rows[rows["verdict"].isin(codes)].iterrows()]
-
     runner_up = None
     if top["runner_up"] is not None:
         r = rows[rows["model_b"] == top["runner_up"]].iloc[0]
-        runner_up = {"point": labels.get(r.model_b, r.model_b), "val": acc(r.value_b),
-                     "words": difference_words(r)}
+        runner_up = {"point": r.point, "val": acc(r.value_b), "words": difference_words(r)}
     return {
         "best": labels.get(best, best), "run": best,
         "winner": top["winner"] is not None,
@@ -125,33 +119,30 @@ def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
         "k": int(tested["family_size"].max()) if len(tested) else 0,
         "rivals": int((rows["verdict"] != DIVERGED).sum()),
         "runner_up": runner_up,
-        "not_distinguishable": words((NOT_DISTINGUISHABLE,)),
-        "untested": [{"point": labels.get(r.model_b, r.model_b),
-                      "why": verdict_label(r.verdict, r.model_a, r.model_b)}
+        "not_distinguishable": [{"point": r.point, "words": difference_words(r)} for _, r in
+                                rows[rows["verdict"] == NOT_DISTINGUISHABLE].iterrows()],
+        "untested": [{"point": r.point, "why": verdict_label(r.verdict, r.model_a, r.model_b)}
                      for _, r in rows[~rows["verdict"].isin([*TESTED, DIVERGED])].iterrows()],
-        "diverged": [labels.get(r.model_b, r.model_b)
-                     for _, r in rows[rows["verdict"] == DIVERGED].iterrows()],
+        "diverged": rows.loc[rows["verdict"] == DIVERGED, "point"].tolist(),
     }
 
 
 def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str | None,
               labels: dict[str, str]) -> dict[str, Any]:
     """A point's table row: its values, seeds, mean figures and its verdict against the best."""
-    seeds = seed_count(list(r.seeds), r.diverged_seeds) if r.seeds else "not run"
     verdict, code = "—", ""
+    match = rows[rows["model_b"] == r.run]
     if r.run == best:
         verdict, code = "the best point (highest validation accuracy)", "best"
-    else:
-        match = rows[rows["model_b"] == r.run]
-        if len(match):
-            row = match.iloc[0]
-            code = row["verdict"]
-            a, b = labels.get(row["model_a"], row["model_a"]), labels[r.run]
-            verdict = ("the best point better" if code == A_BETTER
-                       else verdict_label(code, a, b))
-            if code in TESTED:
-                verdict += f" ({difference_words(row)})"
+    elif len(match):
+        row = match.iloc[0]
+        code = row["verdict"]
+        verdict = ("the best point better" if code == A_BETTER
+                   else verdict_label(code, labels.get(row["model_a"], row["model_a"]), r.label))
+        if code in TESTED:
+            verdict += f" ({difference_words(row)})"
     return {"values": [value_text(r.values[s]) for s in settings], "label": r.label,
-            "book": bool(r.book), "seeds": seeds,
+            "book": bool(r.book),
+            "seeds": seed_count(list(r.seeds), r.diverged_seeds) if r.seeds else "not run",
             "train": acc(r.train_acc_mean), "val": acc(r.val_acc_mean),
             "gap": points(r.gap_mean), "verdict": verdict, "code": code}

@@ -1,27 +1,24 @@
 """A sweep's points as data, and the trend of each figure against the swept setting.
 
-A sweep (config `sweeps:`, handed over by the workflow; dlwpt.runs.Sweep) trains a base model
-entry at every point of a grid of one or two of its settings, each point its own run per seed.
-Its figures are training accuracy, validation accuracy and the gap between them (train − val);
-each is tested for a trend against the first setting, one series per value of the second: the
-slope of an OLS fit of the point means (dlwpt.statistics.trend_slope: a point's runs share the
-validation images, so the points are the observations), on a log scale where the values span
-decades (trend_scale).
-Diverged runs are left out of the fit and named. The method: docs/statistics.md, "Sweeps:
-trends over a setting".
+A sweep (dlwpt.runs.Sweep) trains a base model entry at every point of a grid of one or two
+settings, one run per seed. Each figure (training and validation accuracy, their gap) is tested
+for a trend against the first setting, one series per value of the second: the OLS slope of
+the point means (a point's runs share the validation images, so the points are the
+observations), diverged runs left out and named. Method: docs/statistics.md, "Sweeps: trends
+over a setting".
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dlwpt.results.comparisons import GAP, TRAIN_ACC, VAL_ACC
-from dlwpt.runs import Sweep, same, value_text  # noqa: F401 (value_text: the figures')
+from dlwpt.runs import Sweep, same, value_text  # noqa: F401 (value_text: the verdicts')
 from dlwpt.statistics import Slope, TrendScale, mean_interval, trend_slope
 
 ALPHA = 0.05
@@ -38,26 +35,46 @@ def position(sweep: Sweep, value: Any) -> float:
     return float(value)
 
 
-def sweep_frame(sweep: Sweep, table: pd.DataFrame) -> pd.DataFrame:
-    """One row per run of the sweep's points (point order, then seed): run, label, x, series,
-    book, seed, train_acc, val_acc, gap and `kept` (False: diverged, or no accuracy)."""
-    rows = []
-    for point in sweep.points:
-        runs = table[table["model"] == point.run].sort_values("seed")
-        for r in runs.itertuples():
-            train, val = float(r.train_acc), float(r.val_acc)
-            diverged = not pd.isna(r.diverged_epoch)
-            rows.append({"run": point.run, "label": sweep.label(point.values),
-                         "x": point.values[sweep.x],
-                         "series": point.values.get(sweep.series_setting)
-                         if sweep.series_setting else None,
-                         "book": sweep.is_book(point), "seed": int(r.seed),
-                         "train_acc": train, "val_acc": val, "gap": train - val,
-                         "diverged": diverged,
-                         "kept": not diverged and math.isfinite(train) and math.isfinite(val)})
-    columns = ["run", "label", "x", "series", "book", "seed", "train_acc", "val_acc", "gap",
-               "diverged", "kept"]
-    return pd.DataFrame(rows, columns=columns)
+def mean_and_interval(values: Any, accuracy: bool) -> tuple[float, float, float]:
+    """Mean over seeds and its 95% t interval (NaN without values; no interval with one), an
+    accuracy's clipped to [0, 1], which the t interval of a mean near 1 would leave."""
+    if not len(values):
+        return math.nan, math.nan, math.nan
+    mean, _, low, high = mean_interval(np.asarray(values, dtype=float))
+    if accuracy:
+        low, high = float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
+    return mean, low, high
+
+
+def sweep_points(sweep: Sweep) -> pd.DataFrame:
+    """One row per configured point (sweep order): run, label, values, x, series, book."""
+    return pd.DataFrame(
+        [{"run": p.run, "label": sweep.label(p.values), "values": p.values,
+          "x": p.values[sweep.x],
+          "series": p.values.get(sweep.series_setting) if sweep.series_setting else None,
+          "book": sweep.is_book(p)} for p in sweep.points],
+        columns=["run", "label", "values", "x", "series", "book"])
+
+
+def in_series(frame: pd.DataFrame, value: Any) -> pd.DataFrame:
+    """The rows of one series (all of them with one setting: value None)."""
+    return frame if value is None else frame[[same(v, value) for v in frame["series"]]]
+
+
+def sweep_frame(points: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """One row per run of the points (point order, then seed): their columns but values, seed,
+    train_acc, val_acc, gap, diverged and `kept` (False: diverged, or no accuracy)."""
+    points = points.drop(columns="values")
+    runs = table.rename(columns={"model": "run"})[["run", "seed", "train_acc", "val_acc",
+                                                   "diverged_epoch"]]
+    frame = (points.reset_index(names="order").merge(runs, on="run")
+             .sort_values(["order", "seed"], ignore_index=True).drop(columns="order"))
+    frame = frame.astype({"seed": int, "train_acc": float, "val_acc": float})
+    frame["gap"] = frame["train_acc"] - frame["val_acc"]
+    frame["diverged"] = frame.pop("diverged_epoch").notna()
+    frame["kept"] = (~frame["diverged"] & np.isfinite(frame["train_acc"])
+                     & np.isfinite(frame["val_acc"]))
+    return frame
 
 
 @dataclass(frozen=True)
@@ -86,11 +103,13 @@ def trend_code(slope: Slope) -> str:
 
 @dataclass
 class SweepResult:
-    """A sweep, its runs (sweep_frame) and its trends, curve by curve, series by series."""
+    """A sweep, its runs (sweep_frame), its points (point_stats) and its trends, curve by
+    curve, series by series."""
 
     sweep: Sweep
     frame: pd.DataFrame
-    trends: list[Trend] = field(default_factory=list)
+    points: pd.DataFrame
+    trends: list[Trend]
 
     @property
     def left_out(self) -> pd.DataFrame:
@@ -103,9 +122,7 @@ def sweep_trends(sweep: Sweep, frame: pd.DataFrame) -> list[Trend]:
     trends = []
     for curve in CURVES:
         for value in sweep.series():
-            rows = frame[frame["kept"]]
-            if sweep.series_setting:
-                rows = rows[[same(v, value) for v in rows["series"]]]
+            rows = in_series(frame[frame["kept"]], value)
             series = (sweep.series_setting, value) if sweep.series_setting else None
             if scale is None:
                 nan = math.nan
@@ -121,43 +138,29 @@ def sweep_trends(sweep: Sweep, frame: pd.DataFrame) -> list[Trend]:
 
 def analyse(sweeps: dict[str, dict[str, Any]] | None, table: pd.DataFrame) -> list[SweepResult]:
     """Every configured sweep, in config order, with its runs from `table` (load_runs' rows of
-    the sweep points) and its trends."""
+    the sweep points), its points and its trends."""
     results = []
     for name, spec in (sweeps or {}).items():
         sweep = Sweep.of(name, spec)
-        frame = sweep_frame(sweep, table)
-        results.append(SweepResult(sweep, frame, sweep_trends(sweep, frame)))
+        points = sweep_points(sweep)
+        frame = sweep_frame(points, table)
+        results.append(SweepResult(sweep, frame, point_stats(points, frame),
+                                   sweep_trends(sweep, frame)))
     return results
 
 
-def x_values(sweep: Sweep) -> np.ndarray:
-    """The configured x values' axis positions, in config order."""
-    return np.array([position(sweep, v) for v in sweep.values[sweep.x]], dtype=float)
-
-
-def point_stats(result: SweepResult) -> pd.DataFrame:
-    """One row per configured point (sweep order): run, label, x, series, book, the seeds that
-    ran, the seeds kept and those that diverged, and per curve the mean over the kept seeds
-    with its 95% t interval (`<curve>_mean`, `_low`, `_high`; no interval with one seed)."""
-    sweep, frame = result.sweep, result.frame
+def point_stats(points: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """The points with the seeds that ran, the seeds kept and those that diverged, and per
+    curve the mean over the kept seeds with its 95% t interval (`<curve>_mean`, `_low`,
+    `_high`; no interval with one seed)."""
     rows = []
-    for point in sweep.points:
-        runs = frame[frame["run"] == point.run]
+    for run in points["run"]:
+        runs = frame[frame["run"] == run]
         kept = runs[runs["kept"]]
-        row: dict[str, Any] = {
-            "run": point.run, "label": sweep.label(point.values),
-            "values": point.values, "x": point.values[sweep.x],
-            "series": point.values.get(sweep.series_setting) if sweep.series_setting else None,
-            "book": sweep.is_book(point), "seeds": [int(s) for s in runs["seed"]],
-            "kept_seeds": [int(s) for s in kept["seed"]],
-            "diverged_seeds": [int(s) for s in runs.loc[runs["diverged"], "seed"]]}
+        row = {"seeds": runs["seed"].tolist(), "kept_seeds": kept["seed"].tolist(),
+               "diverged_seeds": runs.loc[runs["diverged"], "seed"].tolist()}
         for curve in CURVES:
-            values = kept[curve].to_numpy(dtype=float)
-            mean = low = high = math.nan
-            if len(values):
-                mean, _, low, high = mean_interval(values)
-                if curve != GAP:  # an accuracy cannot leave [0, 1]; a t interval near 1 would
-                    low, high = float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
-            row.update({f"{curve}_mean": mean, f"{curve}_low": low, f"{curve}_high": high})
+            row[f"{curve}_mean"], row[f"{curve}_low"], row[f"{curve}_high"] = mean_and_interval(
+                kept[curve], accuracy=curve != GAP)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return points.join(pd.DataFrame(rows, index=points.index))
