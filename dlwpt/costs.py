@@ -300,29 +300,25 @@ def training_seconds(jobs: Sequence[tuple[Mapping[str, Any], int]],
     """Each (settings, threads) job's seconds and source: an earlier run's with its cost key,
     else the cost model at what `probe_fn` measures (once; a CUDA job's earlier run is looked
     up once the probe has named the GPU); and the probe's throughput, if it ran."""
-    found: list[tuple[float, str]] = [(0.0, "")] * len(jobs)
 
-    def lookup(i: int, label: str, startup_s: float) -> bool:
-        s = jobs[i][0]
+    def earlier(s: Mapping[str, Any], threads: int, rate: Throughput | None):
+        label = f"cpu ({threads} threads)" if device == "cpu" else rate and rate.device_name
         run = measured.get(cost_key(s, s["n_train"], label, s["loop"]))
-        if run is not None:
-            found[i] = (measured_training_seconds(run, s["epochs"], startup_s), MEASURED)
-        return run is not None
+        startup_s = rate.startup_s if rate else REFERENCE_STARTUP_S
+        return run and (measured_training_seconds(run, s["epochs"], startup_s), MEASURED)
 
-    pending = [i for i, (_, threads) in enumerate(jobs) if device != "cpu" or not lookup(
-        i, f"cpu ({threads} threads)", REFERENCE_STARTUP_S)]
+    found = [device == "cpu" and earlier(s, threads, None) for s, threads in jobs]
+    pending = [i for i, seconds in enumerate(found) if not seconds]
     if not pending or probe_fn is None:
-        return found, None
+        return [seconds or (0.0, "") for seconds in found], None
     names = sorted({model_entry(jobs[i][0]) for i in pending})
     rate, cost_list = probe_fn([json.loads(name) for name in names])
     cost_of = dict(zip(names, cost_list, strict=True))
     for i in pending:
         s, threads = jobs[i]
-        if not lookup(i, f"cpu ({threads} threads)" if device == "cpu" else rate.device_name,
-                      rate.startup_s):
-            found[i] = (modeled_training_seconds(
-                cost_of[model_entry(s)], rate, epochs=s["epochs"], n_train=s["n_train"],
-                n_val=n_val, batch_size=s.get("batch_size", 64), loop=s["loop"]), MODELED)
+        found[i] = earlier(s, threads, rate) or (modeled_training_seconds(
+            cost_of[model_entry(s)], rate, epochs=s["epochs"], n_train=s["n_train"],
+            n_val=n_val, batch_size=s.get("batch_size", 64), loop=s["loop"]), MODELED)
     return found, rate
 
 
