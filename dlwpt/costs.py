@@ -237,8 +237,8 @@ class MeasuredRun:
 def benchmark_seconds(path: str | os.PathLike) -> float | None:
     """The wall seconds (column `s`) of a Snakemake benchmark file, or None."""
     try:
-        lines = Path(path).read_text().splitlines()
-        return finite(lines[1].split("\t")[lines[0].split("\t").index("s")])
+        header, row, *_ = (line.split("\t") for line in Path(path).read_text().splitlines())
+        return finite(row[header.index("s")])
     except (OSError, IndexError, ValueError):
         return None
 
