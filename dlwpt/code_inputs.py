@@ -45,15 +45,10 @@ def _read_python(text: str, filename: str) -> tuple[tuple[_Import, ...], str]:
         if isinstance(node, ast.Import | ast.ImportFrom):
             imports.append((isinstance(node, ast.ImportFrom), getattr(node, "module", None),
                             getattr(node, "level", 0), tuple(a.name for a in node.names)))
-        elif isinstance(node, _WITH_DOCSTRING) and node.body and _is_docstring(node.body[0]):
+        elif isinstance(node, _WITH_DOCSTRING) and ast.get_docstring(node, clean=False) is not None:
             node.body = node.body[1:]
     dump = ast.dump(tree, annotate_fields=True, include_attributes=False)
     return tuple(imports), hashlib.sha256(dump.encode()).hexdigest()
-
-
-def _is_docstring(statement: ast.stmt) -> bool:
-    return (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
-            and isinstance(statement.value.value, str))
 
 
 def module_file(name: str, root: Path) -> Path | None:
@@ -101,10 +96,6 @@ def _with_parents(name: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _in_package(name: str, package: str) -> bool:
-    return name == package or name.startswith(package + ".")
-
-
 def module_dependencies(names: Iterable[str], root: Path, package: str = PACKAGE,
                         leave_out: Iterable[str] = PLUMBING) -> list[Path]:
     """The files of `names` (dotted) and of all they import in `package`, sorted; `leave_out`
@@ -128,7 +119,7 @@ def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str,
     found: dict[str, Path] = {}
     while todo:
         name, maybe_attribute, asker = todo.pop()
-        if not _in_package(name, package) or name in found or name in leave_out:
+        if not f"{name}.".startswith(f"{package}.") or name in found or name in leave_out:
             continue
         path = module_file(name, root)
         if path is None:
