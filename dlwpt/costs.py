@@ -196,9 +196,7 @@ def probe(device: str, threads: int, configs: Sequence[Mapping[str, Any]],
     result = subprocess.run(
         [sys.executable, "-m", "dlwpt.costs", "probe"],
         input=json.dumps({"device": device, "threads": threads, "configs": list(configs)}),
-        capture_output=True, text=True, timeout=timeout_s, cwd=root,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(
-            [root, *filter(None, [os.environ.get("PYTHONPATH")])])})
+        capture_output=True, text=True, timeout=timeout_s, cwd=root)  # -m: imports from cwd
     if result.returncode != 0:  # e.g. train.device cuda where this machine has none
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"the throughput probe on {device} failed: {last}")
