@@ -241,40 +241,35 @@ def benchmark_seconds(path: str | os.PathLike) -> float | None:
         return None
 
 
-def measured_run(summary: Any, n_val: int, job_seconds: float | None = None
-                 ) -> tuple[str, MeasuredRun] | None:
-    """A summary.json's cost key and figures; None for anything else."""
-    try:
-        hyper = summary["hyperparameters"]
-        n_train, epochs = int(hyper["n_train"]), int(summary["epochs"])
-        run = MeasuredRun(epochs, finite(summary["seconds_per_epoch"]),
-                          finite(summary["total_seconds"]), job_seconds, n_train, n_val)
-        key = cost_key(hyper, n_train, str(summary["device"]), summary.get("loop", "resident"))
-    except (LookupError, TypeError, ValueError, AttributeError, OverflowError):
-        return None
-    return (key, run) if n_train > 0 and epochs > 0 and run.seconds_per_epoch > 0 else None
-
-
 def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
                   history_entries: int = 20) -> dict[str, MeasuredRun]:
     """An earlier run per cost key: results/train, else the run history's last entries."""
-    root, found = Path(root), {}
-    history = root / HISTORY_ROOT
+    root, summaries = Path(root), []  # (summary.json, its job's seconds); the last of a key wins
+    history, train = root / HISTORY_ROOT, root / TRAIN_ROOT
     for entry_path in sorted(history.glob("runs/*.json"))[-history_entries:]:
         try:
             for model in read_json(entry_path, or_none=True)["models"].values():
                 for blobs in model["seeds"].values():
                     digest = str(blobs["summary"]).split(":", 1)[-1]
-                    blob = read_json(blob_path(history, digest), or_none=True)
-                    found.update([measured_run(blob, n_val) or ("", None)])
+                    summaries.append((read_json(blob_path(history, digest), or_none=True), None))
         except (LookupError, TypeError, AttributeError):
             continue
-    train = root / TRAIN_ROOT
     for path in sorted(train.glob("**/summary.json")):
         bench = root / "benchmarks" / TRAIN_RULE / path.parent.relative_to(train)
-        found.update([measured_run(read_json(path, or_none=True), n_val,
-                                   benchmark_seconds(bench.with_suffix(".tsv"))) or ("", None)])
-    found.pop("", None)
+        summaries.append((read_json(path, or_none=True),
+                          benchmark_seconds(bench.with_suffix(".tsv"))))
+    found = {}
+    for summary, job_seconds in summaries:
+        try:
+            hyper = summary["hyperparameters"]
+            n_train, epochs = int(hyper["n_train"]), int(summary["epochs"])
+            run = MeasuredRun(epochs, finite(summary["seconds_per_epoch"]),
+                              finite(summary["total_seconds"]), job_seconds, n_train, n_val)
+            if n_train > 0 and epochs > 0 and run.seconds_per_epoch > 0:
+                found[cost_key(hyper, n_train, str(summary["device"]),
+                               summary.get("loop", "resident"))] = run
+        except (LookupError, TypeError, ValueError, AttributeError, OverflowError):
+            continue
     return found
 
 
