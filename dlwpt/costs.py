@@ -101,23 +101,17 @@ class Throughput:
                 + cost.pooled / self.pool_rate)
 
 
-def epoch_seconds(cost: ForwardCost, rate: Throughput, n_train: int, n_val: int,
-                  batch_size: int) -> float:
-    """Training steps (three forward passes, plus a multiply-add per parameter), validation."""
-    per_image = rate.per_image(cost)
-    step = rate.step_s + 2 * cost.params / rate.mac_rate
-    return (3 * n_train * per_image + math.ceil(n_train / batch_size) * step
-            + EVAL_FORWARD * n_val * per_image)
-
-
 def modeled_training_seconds(cost: ForwardCost, rate: Throughput, *, epochs: int, n_train: int,
                              n_val: int, batch_size: int, loop: str = "resident") -> float:
-    """Start-up, the job's fixed work, its epochs and the closing evaluation of both sets."""
-    epochs_s = epochs * epoch_seconds(cost, rate, n_train, n_val, batch_size)
-    if loop == "book":
-        epochs_s *= BOOK_LOOP_FACTOR
-    closing = EVAL_FORWARD * (n_train + n_val) * rate.per_image(cost)
-    return rate.startup_s + IN_JOB_FIXED_S + epochs_s + closing
+    """Start-up, the job's fixed work, its epochs (training steps: three forward passes, plus a
+    multiply-add per parameter; validation) and the closing evaluation of both sets."""
+    per_image = rate.per_image(cost)
+    step = rate.step_s + 2 * cost.params / rate.mac_rate
+    epoch = (3 * n_train * per_image + math.ceil(n_train / batch_size) * step
+             + EVAL_FORWARD * n_val * per_image)
+    loop_factor = BOOK_LOOP_FACTOR if loop == "book" else 1.0
+    closing = EVAL_FORWARD * (n_train + n_val) * per_image
+    return rate.startup_s + IN_JOB_FIXED_S + epochs * epoch * loop_factor + closing
 
 
 # Long: one measurement; its kernels are closures over the same device, tensors and timer.
