@@ -139,13 +139,10 @@ class Plan:
     def downloads(self) -> dict[str, tuple[str, str]]:
         """What this run downloads: {path: (url, its fetch job's benchmark file)}."""
         download = self.config["data"]["download"]
-        planned = {}
-        if not self.local_data:
-            for dataset in self.datasets:
-                if dataset != "cifar2":
-                    for rel in sources.relative_files(dataset, self.config):
-                        planned[str(sources.RESOURCES / rel)] = (
-                            download["base_url"], f"benchmarks/fetch_raw_file/{rel}.tsv")
+        fetched = [] if self.local_data else [d for d in self.datasets if d != "cifar2"]
+        planned = {str(sources.RESOURCES / rel): (download["base_url"],
+                                                  f"benchmarks/fetch_raw_file/{rel}.tsv")
+                   for dataset in fetched for rel in sources.relative_files(dataset, self.config)}
         if "cifar2" in self.datasets and self.cifar_source == sources.CIFAR_ARCHIVE:
             planned[str(self.cifar_source)] = (download["cifar10_url"],
                                                "benchmarks/fetch_cifar10/all.tsv")
