@@ -96,16 +96,13 @@ class Throughput:
     startup_s: float
     device_name: str = ""
 
-    def per_image(self, cost: ForwardCost) -> float:
-        return (cost.macs / self.mac_rate + cost.elements / self.element_rate
-                + cost.pooled / self.pool_rate)
-
 
 def modeled_training_seconds(cost: ForwardCost, rate: Throughput, *, epochs: int, n_train: int,
                              n_val: int, batch_size: int, loop: str = "resident") -> float:
     """Start-up, the job's fixed work, its epochs (training steps: three forward passes, plus a
     multiply-add per parameter; validation) and the closing evaluation of both sets."""
-    per_image = rate.per_image(cost)
+    per_image = (cost.macs / rate.mac_rate + cost.elements / rate.element_rate
+                 + cost.pooled / rate.pool_rate)
     step = rate.step_s + 2 * cost.params / rate.mac_rate
     epoch = (3 * n_train * per_image + math.ceil(n_train / batch_size) * step
              + EVAL_FORWARD * n_val * per_image)
