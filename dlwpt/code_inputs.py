@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -75,13 +76,10 @@ def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:
                 (n for alias in aliases for n in _with_parents(alias)), False))
             continue
         if level:
-            if not package:
-                raise ValueError(f"{source}: relative import outside a package")
-            parts = package.split(".")
-            if level - 1 >= len(parts):
-                raise ValueError(f"{source}: relative import beyond the top package")
-            base = ".".join(parts[: len(parts) - (level - 1)])
-            base = f"{base}.{from_module}" if from_module else base
+            if not package or level > package.count(".") + 1:
+                where = "beyond the top package" if package else "outside a package"
+                raise ValueError(f"{source}: relative import {where}")
+            base = importlib.util.resolve_name("." * level + (from_module or ""), package)
         else:
             base = from_module or ""
         for alias in aliases:
