@@ -125,29 +125,24 @@ def check_hyperparameters(where: str, settings: dict[str, Any]) -> None:
         raise ValueError(f"{where}.epochs must be a whole number >= 1, got {epochs!r}")
 
 
-def check_model_entry(name: str, settings: dict[str, Any]) -> None:
-    """Keys the entry's architecture accepts (its constructor's arguments) or training keys:
-    a typo stops the run before Snakemake deletes outputs for a job that would die on it."""
-    from dlwpt.models import ARCHITECTURES
+def check_model_entry(name: str, settings: dict[str, Any]) -> set[str]:
+    """Keys the entry's architecture accepts (its constructor's arguments) or training keys,
+    returned: a typo stops the run before Snakemake deletes outputs for a job that would die
+    on it."""
+    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
 
     arch = settings.get("arch")
     if arch not in ARCHITECTURES:
         raise ValueError(f"models.{name}.arch: unknown architecture {arch!r}; "
                          f"known: {', '.join(ARCHITECTURES)}")
-    accepted = accepted_keys(arch)
+    parameters = inspect.signature(ARCHITECTURES[arch].__init__).parameters
+    accepted = TRAINING_KEYS | {
+        k for k, p in parameters.items() if k != "self" and p.kind is p.POSITIONAL_OR_KEYWORD}
     if unknown := sorted(set(settings) - accepted - {"arch"}):
         raise ValueError(f"models.{name}: unknown key {unknown[0]!r} for {arch} "
                          f"(accepted: {', '.join(sorted(accepted))})")
     check_hyperparameters(f"models.{name}", settings)
-
-
-def accepted_keys(arch: str) -> set[str]:
-    """An entry's keys for `arch`: its constructor's arguments and the training keys."""
-    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
-
-    parameters = inspect.signature(ARCHITECTURES[arch].__init__).parameters
-    return TRAINING_KEYS | {
-        k for k, p in parameters.items() if k != "self" and p.kind is p.POSITIONAL_OR_KEYWORD}
+    return accepted
 
 
 def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
@@ -229,9 +224,8 @@ def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
             raise ValueError(f"{where}.settings: arch cannot be swept (a sweep varies one "
                              "model's settings; make one sweep per architecture)")
         settings = model_config(config, base)
-        check_model_entry(base, settings)  # a base outside train.models is checked here
+        accepted = check_model_entry(base, settings)  # a base outside train.models, too
         arch = settings["arch"]
-        accepted = accepted_keys(arch)
         for key, values in sweep["settings"].items():
             if key not in accepted:
                 raise ValueError(f"{where}.settings: {arch} (base {base}) takes no setting "
