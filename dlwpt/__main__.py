@@ -181,18 +181,17 @@ def show_diff(changes: Changes, style: str) -> str:
 
 def plain_value(value: Any) -> Any:
     """JSON-ready: NaN as null, numpy scalars as Python ones."""
-    if hasattr(value, "item"):
-        value = value.item()
+    value = value.item() if hasattr(value, "item") else value
     return None if missing(value) else value
 
 
-MARKDOWN_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "|": "\\|",
-                    "[": "\\[", "]": "\\]", "`": "\\`", "*": "\\*", "_": "\\_"}
+# Text as inert Markdown on one line: no markup, link, HTML or table cell boundary.
+MARKDOWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "|": "\\|",
+                                  "[": "\\[", "]": "\\]", "`": "\\`", "*": "\\*", "_": "\\_"})
 
 
 def markdown(text: object) -> str:
-    """Text as inert Markdown on one line: no markup, link, HTML or table cell boundary."""
-    return "".join(MARKDOWN_ESCAPES.get(c, c) for c in one_line(text))
+    return one_line(text).translate(MARKDOWN_ESCAPES)
 
 
 def table(headers: list[str], rows: list[list[str]], style: str) -> str:

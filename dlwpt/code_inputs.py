@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -45,15 +46,10 @@ def _read_python(text: str, filename: str) -> tuple[tuple[_Import, ...], str]:
         if isinstance(node, ast.Import | ast.ImportFrom):
             imports.append((isinstance(node, ast.ImportFrom), getattr(node, "module", None),
                             getattr(node, "level", 0), tuple(a.name for a in node.names)))
-        elif isinstance(node, _WITH_DOCSTRING) and node.body and _is_docstring(node.body[0]):
+        elif isinstance(node, _WITH_DOCSTRING) and ast.get_docstring(node, clean=False) is not None:
             node.body = node.body[1:]
     dump = ast.dump(tree, annotate_fields=True, include_attributes=False)
     return tuple(imports), hashlib.sha256(dump.encode()).hexdigest()
-
-
-def _is_docstring(statement: ast.stmt) -> bool:
-    return (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
-            and isinstance(statement.value.value, str))
 
 
 def module_file(name: str, root: Path) -> Path | None:
@@ -80,13 +76,10 @@ def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:
                 (n for alias in aliases for n in _with_parents(alias)), False))
             continue
         if level:
-            if not package:
-                raise ValueError(f"{source}: relative import outside a package")
-            parts = package.split(".")
-            if level - 1 >= len(parts):
-                raise ValueError(f"{source}: relative import beyond the top package")
-            base = ".".join(parts[: len(parts) - (level - 1)])
-            base = f"{base}.{from_module}" if from_module else base
+            if not package or level > package.count(".") + 1:
+                where = "beyond the top package" if package else "outside a package"
+                raise ValueError(f"{source}: relative import {where}")
+            base = importlib.util.resolve_name("." * level + (from_module or ""), package)
         else:
             base = from_module or ""
         for alias in aliases:
@@ -99,10 +92,6 @@ def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:
 def _with_parents(name: str) -> list[str]:
     parts = name.split(".")
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def _in_package(name: str, package: str) -> bool:
-    return name == package or name.startswith(package + ".")
 
 
 def module_dependencies(names: Iterable[str], root: Path, package: str = PACKAGE,
@@ -128,7 +117,7 @@ def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str,
     found: dict[str, Path] = {}
     while todo:
         name, maybe_attribute, asker = todo.pop()
-        if not _in_package(name, package) or name in found or name in leave_out:
+        if not f"{name}.".startswith(f"{package}.") or name in found or name in leave_out:
             continue
         path = module_file(name, root)
         if path is None:

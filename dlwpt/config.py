@@ -78,13 +78,12 @@ def best_error(errors: Iterable[Any]) -> Any:
 
 def check_config(config: dict[str, Any]) -> None:
     """Refuse, before any job, settings that could only fail (or mislead) inside a job."""
-    train = config["train"]
+    train, models = config["train"], selected_models(config)
     check_names(config)
     if train.get("models") == []:
         raise ValueError("train.models is empty: list the models to train, or leave it out "
                          "(or null) to train every entry of models")
-    unknown = [m for m in selected_models(config) if m not in config["models"]]
-    if unknown:
+    if unknown := [m for m in models if m not in config["models"]]:
         raise ValueError(f"train.models names unknown models: {', '.join(unknown)}")
     for where, values in (("train.models", train.get("models") or []),
                           ("train.seeds", train.get("seeds") or [])):
@@ -93,12 +92,11 @@ def check_config(config: dict[str, Any]) -> None:
             raise ValueError(f"{where} lists {', '.join(twice)} more than once")
     from dlwpt.models import TRAINING_KEYS
 
-    unknown_defaults = sorted(set(train["defaults"]) - TRAINING_KEYS)
-    if unknown_defaults:
-        raise ValueError(f"train.defaults: unknown key {unknown_defaults[0]!r} "
+    if unknown := sorted(set(train["defaults"]) - TRAINING_KEYS):
+        raise ValueError(f"train.defaults: unknown key {unknown[0]!r} "
                          f"(accepted: {', '.join(sorted(TRAINING_KEYS))})")
     check_hyperparameters("train.defaults", train["defaults"])
-    for name in selected_models(config):
+    for name in models:
         check_model_entry(name, model_config(config, name))
     thermo = config["thermometer"]
     if len(thermo["t_c"]) != len(thermo["t_u"]):
@@ -109,11 +107,10 @@ def check_config(config: dict[str, Any]) -> None:
     if (cifar.get("mean") is None) != (cifar.get("std") is None):
         raise ValueError("ingest.cifar2.mean and ingest.cifar2.std must be given together")
     classes = cifar.get("classes") or []
-    unknown_classes = [name for name in classes if name not in CIFAR10_CLASSES]
-    if unknown_classes:
-        raise ValueError(f"ingest.cifar2.classes: {unknown_classes[0]!r} is not a CIFAR-10 class "
+    if unknown := [name for name in classes if name not in CIFAR10_CLASSES]:
+        raise ValueError(f"ingest.cifar2.classes: {unknown[0]!r} is not a CIFAR-10 class "
                          f"(choices: {', '.join(CIFAR10_CLASSES)})")
-    if classes and selected_models(config) and len(classes) != N_OUTPUTS:
+    if classes and models and len(classes) != N_OUTPUTS:
         raise ValueError(f"ingest.cifar2.classes has {len(classes)} classes but the models "
                          f"have {N_OUTPUTS} outputs (the book's classifiers are two-way)")
 
@@ -128,30 +125,24 @@ def check_hyperparameters(where: str, settings: dict[str, Any]) -> None:
         raise ValueError(f"{where}.epochs must be a whole number >= 1, got {epochs!r}")
 
 
-def check_model_entry(name: str, settings: dict[str, Any]) -> None:
-    """Keys the entry's architecture accepts (its constructor's arguments) or training keys:
-    a typo stops the run before Snakemake deletes outputs for a job that would die on it."""
-    from dlwpt.models import ARCHITECTURES
+def check_model_entry(name: str, settings: dict[str, Any]) -> set[str]:
+    """Keys the entry's architecture accepts (its constructor's arguments) or training keys,
+    returned: a typo stops the run before Snakemake deletes outputs for a job that would die
+    on it."""
+    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
 
     arch = settings.get("arch")
     if arch not in ARCHITECTURES:
         raise ValueError(f"models.{name}.arch: unknown architecture {arch!r}; "
                          f"known: {', '.join(ARCHITECTURES)}")
-    accepted = accepted_keys(arch)
-    unknown = sorted(set(settings) - accepted - {"arch"})
-    if unknown:
+    parameters = inspect.signature(ARCHITECTURES[arch].__init__).parameters
+    accepted = TRAINING_KEYS | {
+        k for k, p in parameters.items() if k != "self" and p.kind is p.POSITIONAL_OR_KEYWORD}
+    if unknown := sorted(set(settings) - accepted - {"arch"}):
         raise ValueError(f"models.{name}: unknown key {unknown[0]!r} for {arch} "
                          f"(accepted: {', '.join(sorted(accepted))})")
     check_hyperparameters(f"models.{name}", settings)
-
-
-def accepted_keys(arch: str) -> set[str]:
-    """An entry's keys for `arch`: its constructor's arguments and the training keys."""
-    from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
-
-    parameters = inspect.signature(ARCHITECTURES[arch].__init__).parameters
-    return TRAINING_KEYS | {
-        k for k, p in parameters.items() if k != "self" and p.kind is p.POSITIONAL_OR_KEYWORD}
+    return accepted
 
 
 def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
@@ -183,8 +174,7 @@ def old_form_problem(config: dict[str, Any]) -> str | None:
 def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
     """The config's first problem as one line, or None: old forms, the schema, then the rest."""
     schema = load_schema(schema_path)
-    problem = old_form_problem(config) or schema_problem(config, schema)
-    if problem:
+    if problem := old_form_problem(config) or schema_problem(config, schema):
         return problem
     try:
         check_config(config)
@@ -234,9 +224,8 @@ def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
             raise ValueError(f"{where}.settings: arch cannot be swept (a sweep varies one "
                              "model's settings; make one sweep per architecture)")
         settings = model_config(config, base)
-        check_model_entry(base, settings)  # a base outside train.models is checked here
+        accepted = check_model_entry(base, settings)  # a base outside train.models, too
         arch = settings["arch"]
-        accepted = accepted_keys(arch)
         for key, values in sweep["settings"].items():
             if key not in accepted:
                 raise ValueError(f"{where}.settings: {arch} (base {base}) takes no setting "

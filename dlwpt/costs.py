@@ -96,28 +96,19 @@ class Throughput:
     startup_s: float
     device_name: str = ""
 
-    def per_image(self, cost: ForwardCost) -> float:
-        return (cost.macs / self.mac_rate + cost.elements / self.element_rate
-                + cost.pooled / self.pool_rate)
-
-
-def epoch_seconds(cost: ForwardCost, rate: Throughput, n_train: int, n_val: int,
-                  batch_size: int) -> float:
-    """Training steps (three forward passes, plus a multiply-add per parameter), validation."""
-    per_image = rate.per_image(cost)
-    step = rate.step_s + 2 * cost.params / rate.mac_rate
-    return (3 * n_train * per_image + math.ceil(n_train / batch_size) * step
-            + EVAL_FORWARD * n_val * per_image)
-
 
 def modeled_training_seconds(cost: ForwardCost, rate: Throughput, *, epochs: int, n_train: int,
                              n_val: int, batch_size: int, loop: str = "resident") -> float:
-    """Start-up, the job's fixed work, its epochs and the closing evaluation of both sets."""
-    epochs_s = epochs * epoch_seconds(cost, rate, n_train, n_val, batch_size)
-    if loop == "book":
-        epochs_s *= BOOK_LOOP_FACTOR
-    closing = EVAL_FORWARD * (n_train + n_val) * rate.per_image(cost)
-    return rate.startup_s + IN_JOB_FIXED_S + epochs_s + closing
+    """Start-up, the job's fixed work, its epochs (training steps: three forward passes, plus a
+    multiply-add per parameter; validation) and the closing evaluation of both sets."""
+    per_image = (cost.macs / rate.mac_rate + cost.elements / rate.element_rate
+                 + cost.pooled / rate.pool_rate)
+    step = rate.step_s + 2 * cost.params / rate.mac_rate
+    epoch = (3 * n_train * per_image + math.ceil(n_train / batch_size) * step
+             + EVAL_FORWARD * n_val * per_image)
+    loop_factor = BOOK_LOOP_FACTOR if loop == "book" else 1.0
+    closing = EVAL_FORWARD * (n_train + n_val) * per_image
+    return rate.startup_s + IN_JOB_FIXED_S + epochs * epoch * loop_factor + closing
 
 
 # Long: one measurement; its kernels are closures over the same device, tensors and timer.
@@ -196,9 +187,7 @@ def probe(device: str, threads: int, configs: Sequence[Mapping[str, Any]],
     result = subprocess.run(
         [sys.executable, "-m", "dlwpt.costs", "probe"],
         input=json.dumps({"device": device, "threads": threads, "configs": list(configs)}),
-        capture_output=True, text=True, timeout=timeout_s, cwd=root,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(
-            [root, *filter(None, [os.environ.get("PYTHONPATH")])])})
+        capture_output=True, text=True, timeout=timeout_s, cwd=root)  # -m: imports from cwd
     if result.returncode != 0:  # e.g. train.device cuda where this machine has none
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"the throughput probe on {device} failed: {last}")
@@ -237,46 +226,41 @@ class MeasuredRun:
 def benchmark_seconds(path: str | os.PathLike) -> float | None:
     """The wall seconds (column `s`) of a Snakemake benchmark file, or None."""
     try:
-        lines = Path(path).read_text().splitlines()
-        return finite(lines[1].split("\t")[lines[0].split("\t").index("s")])
+        header, row, *_ = (line.split("\t") for line in Path(path).read_text().splitlines())
+        return finite(row[header.index("s")])
     except (OSError, IndexError, ValueError):
         return None
-
-
-def measured_run(summary: Any, n_val: int, job_seconds: float | None = None
-                 ) -> tuple[str, MeasuredRun] | None:
-    """A summary.json's cost key and figures; None for anything else."""
-    try:
-        hyper = summary["hyperparameters"]
-        n_train, epochs = int(hyper["n_train"]), int(summary["epochs"])
-        run = MeasuredRun(epochs, finite(summary["seconds_per_epoch"]),
-                          finite(summary["total_seconds"]), job_seconds, n_train, n_val)
-        key = cost_key(hyper, n_train, str(summary["device"]), summary.get("loop", "resident"))
-    except (LookupError, TypeError, ValueError, AttributeError, OverflowError):
-        return None
-    return (key, run) if n_train > 0 and epochs > 0 and run.seconds_per_epoch > 0 else None
 
 
 def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
                   history_entries: int = 20) -> dict[str, MeasuredRun]:
     """An earlier run per cost key: results/train, else the run history's last entries."""
-    root, found = Path(root), {}
-    history = root / HISTORY_ROOT
+    root, summaries = Path(root), []  # (summary.json, its job's seconds); the last of a key wins
+    history, train = root / HISTORY_ROOT, root / TRAIN_ROOT
     for entry_path in sorted(history.glob("runs/*.json"))[-history_entries:]:
         try:
             for model in read_json(entry_path, or_none=True)["models"].values():
                 for blobs in model["seeds"].values():
                     digest = str(blobs["summary"]).split(":", 1)[-1]
-                    blob = read_json(blob_path(history, digest), or_none=True)
-                    found.update([measured_run(blob, n_val) or ("", None)])
+                    summaries.append((read_json(blob_path(history, digest), or_none=True), None))
         except (LookupError, TypeError, AttributeError):
             continue
-    train = root / TRAIN_ROOT
     for path in sorted(train.glob("**/summary.json")):
         bench = root / "benchmarks" / TRAIN_RULE / path.parent.relative_to(train)
-        found.update([measured_run(read_json(path, or_none=True), n_val,
-                                   benchmark_seconds(bench.with_suffix(".tsv"))) or ("", None)])
-    found.pop("", None)
+        summaries.append((read_json(path, or_none=True),
+                          benchmark_seconds(bench.with_suffix(".tsv"))))
+    found = {}
+    for summary, job_seconds in summaries:
+        try:
+            hyper = summary["hyperparameters"]
+            n_train, epochs = int(hyper["n_train"]), int(summary["epochs"])
+            run = MeasuredRun(epochs, finite(summary["seconds_per_epoch"]),
+                              finite(summary["total_seconds"]), job_seconds, n_train, n_val)
+            if n_train > 0 and epochs > 0 and run.seconds_per_epoch > 0:
+                found[cost_key(hyper, n_train, str(summary["device"]),
+                               summary.get("loop", "resident"))] = run
+        except (LookupError, TypeError, ValueError, AttributeError, OverflowError):
+            continue
     return found
 
 
@@ -300,29 +284,25 @@ def training_seconds(jobs: Sequence[tuple[Mapping[str, Any], int]],
     """Each (settings, threads) job's seconds and source: an earlier run's with its cost key,
     else the cost model at what `probe_fn` measures (once; a CUDA job's earlier run is looked
     up once the probe has named the GPU); and the probe's throughput, if it ran."""
-    found: list[tuple[float, str]] = [(0.0, "")] * len(jobs)
 
-    def lookup(i: int, label: str, startup_s: float) -> bool:
-        s = jobs[i][0]
+    def earlier(s: Mapping[str, Any], threads: int, rate: Throughput | None):
+        label = f"cpu ({threads} threads)" if device == "cpu" else rate and rate.device_name
         run = measured.get(cost_key(s, s["n_train"], label, s["loop"]))
-        if run is not None:
-            found[i] = (measured_training_seconds(run, s["epochs"], startup_s), MEASURED)
-        return run is not None
+        startup_s = rate.startup_s if rate else REFERENCE_STARTUP_S
+        return run and (measured_training_seconds(run, s["epochs"], startup_s), MEASURED)
 
-    pending = [i for i, (_, threads) in enumerate(jobs) if device != "cpu" or not lookup(
-        i, f"cpu ({threads} threads)", REFERENCE_STARTUP_S)]
+    found = [device == "cpu" and earlier(s, threads, None) for s, threads in jobs]
+    pending = [i for i, seconds in enumerate(found) if not seconds]
     if not pending or probe_fn is None:
-        return found, None
+        return [seconds or (0.0, "") for seconds in found], None
     names = sorted({model_entry(jobs[i][0]) for i in pending})
     rate, cost_list = probe_fn([json.loads(name) for name in names])
     cost_of = dict(zip(names, cost_list, strict=True))
     for i in pending:
         s, threads = jobs[i]
-        if not lookup(i, f"cpu ({threads} threads)" if device == "cpu" else rate.device_name,
-                      rate.startup_s):
-            found[i] = (modeled_training_seconds(
-                cost_of[model_entry(s)], rate, epochs=s["epochs"], n_train=s["n_train"],
-                n_val=n_val, batch_size=s.get("batch_size", 64), loop=s["loop"]), MODELED)
+        found[i] = earlier(s, threads, rate) or (modeled_training_seconds(
+            cost_of[model_entry(s)], rate, epochs=s["epochs"], n_train=s["n_train"],
+            n_val=n_val, batch_size=s.get("batch_size", 64), loop=s["loop"]), MODELED)
     return found, rate
 
 

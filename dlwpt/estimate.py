@@ -168,17 +168,6 @@ def estimate_lines(estimate: Estimate, seeds: Sequence[int]) -> list[str]:
     return lines
 
 
-def write_plan(progress_dir: str | os.PathLike, estimate: Estimate, started: float,
-               took_s: float = 0.0) -> None:
-    """plan.json, which dlwpt.progress reads."""
-    write_json(Path(progress_dir) / PLAN_NAME, {
-        "started": started, "wall_s": estimate.wall_s, "cores": estimate.cores,
-        "estimate_took_s": round(took_s, 2),
-        "throughput": asdict(estimate.rate) if estimate.rate else None,
-        "jobs": [{k: v for k, v in asdict(job).items() if k not in ("deps", "settings", "gpu")}
-                 for job in estimate.jobs]})
-
-
 def training_settings(config: Mapping[str, Any], run: str, points: list[Sweep],
                       n_train: int) -> dict[str, Any]:
     """A training run's settings (dlwpt.runs.run_settings), with its images and loop."""
@@ -264,7 +253,12 @@ def announce(workflow: Any, config: Mapping[str, Any], logger: Any, train_gpus: 
             return None
         estimate = estimate_plan(jobs, config, workflow, train_gpus, progress_dir, probe_fn)
         logger.info("\n".join(estimate_lines(estimate, list(config["train"]["seeds"]))))
-        write_plan(progress_dir, estimate, started, time.time() - started)
+        write_json(Path(progress_dir) / PLAN_NAME, {  # for dlwpt.progress
+            "started": started, "wall_s": estimate.wall_s, "cores": estimate.cores,
+            "estimate_took_s": round(time.time() - started, 2),
+            "throughput": asdict(estimate.rate) if estimate.rate else None,
+            "jobs": [{k: v for k, v in asdict(job).items() if k not in ("deps", "settings", "gpu")}
+                     for job in estimate.jobs]})
         if estimate.rate:
             costs.record_rate(progress_dir, estimate.rate)
         return estimate

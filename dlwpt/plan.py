@@ -102,64 +102,43 @@ class Plan:
         """Every training run's id: the models, then the sweep points."""
         return self.models + self.sweep_runs
 
-    def raw(self, dataset: str) -> list[str]:
-        """The raw files a fetch job downloads; a local copy's are no inputs but a param
-        (raw_content), so a copy elsewhere reruns nothing."""
-        if dataset == "cifar2":
-            return [str(self.cifar_source)] if self.cifar_source == sources.CIFAR_ARCHIVE else []
-        return [] if self.local_data else [str(p) for p in sources.raw_files(dataset, self.config)]
-
-    def raw_root(self, dataset: str) -> Path:
-        """The raw files' folder: a Path, which Snakemake does not compare between runs."""
-        return Path(sources.raw_location(dataset, self.config)[0])
-
-    def raw_names(self, dataset: str) -> list[str]:
-        """The raw files relative to raw_root: the same for any copy of the data."""
-        return sources.raw_location(dataset, self.config)[1]
-
     @functools.cache  # noqa: B019 (one plan per parse)
-    def raw_content(self, dataset: str) -> Any:
-        """A local copy's SHA-256 digests or CIFAR-10's fingerprint; None for downloads."""
-        if dataset == "cifar2":
-            return (self.cifar_fingerprint if self.cifar_source != sources.CIFAR_ARCHIVE
-                    else None)
-        if not self.local_data:
-            return None
-        return sources.content_digest(sources.raw_files(dataset, self.config), self.local_data)
-
-    def ingest_pins(self, dataset: str) -> dict[str, str]:
-        """SHA-256 pins of the dataset's raw files (CIFAR-10's are checked otherwise)."""
-        if dataset == "cifar2":
-            return {}
-        pins = sources.manifest()
-        return {rel: pins[rel] for rel in sources.relative_files(dataset, self.config)}
-
-    def ingest_record(self, dataset: str) -> dict[str, Any]:
-        """Extra summary keys, also params: a changed local CIFAR-10 image reruns the ingest."""
-        if dataset == "cifar2" and self.cifar_source.is_dir():
-            return {"source_fingerprint": self.cifar_fingerprint}
-        return {}
-
-    def ingest_options(self, dataset: str) -> dict[str, Any]:
-        """The ingest function's keyword arguments: the dataset's config section, but bikes'
-        `file` (it picks the raw input) and cifar2's classes as {class: label}."""
+    def ingest(self, dataset: str) -> dict[str, Any]:
+        """An ingest job's input (`input`: a fetch job's download; a local copy's files are no
+        inputs) and params: its options (the dataset's config section, less bikes' `file`, which
+        picks the raw input; cifar2's classes as {class: label}), the raw files' SHA-256 pins
+        (CIFAR-10's are checked otherwise), their folder (a Path, which Snakemake does not
+        compare between runs) and names relative to it, a local copy's `content` (the files'
+        digests or CIFAR-10's fingerprint: a copy elsewhere reruns nothing, a changed file does)
+        and the summary's extra keys (`record`)."""
         options = dict(self.config["ingest"].get(dataset) or {})
         if dataset == "bikes":
             options.pop("file", None)
         if "classes" in options:
             options["classes"] = class_labels(options["classes"])
-        return options
+        root, names = sources.raw_location(dataset, self.config)
+        job = {"options": options, "raw_root": Path(root), "raw": names, "record": {}}
+        if dataset == "cifar2":
+            download = self.cifar_source == sources.CIFAR_ARCHIVE
+            job |= {"input": [str(self.cifar_source)] if download else [], "pinned": {},
+                    "content": None if download else self.cifar_fingerprint}
+            if self.cifar_source.is_dir():
+                job["record"] = {"source_fingerprint": self.cifar_fingerprint}
+            return job
+        pins = sources.manifest()
+        files = sources.raw_files(dataset, self.config)
+        return job | {
+            "input": [] if self.local_data else [str(f) for f in files],
+            "pinned": {rel: pins[rel] for rel in sources.relative_files(dataset, self.config)},
+            "content": sources.content_digest(files, self.local_data) if self.local_data else None}
 
     def downloads(self) -> dict[str, tuple[str, str]]:
         """What this run downloads: {path: (url, its fetch job's benchmark file)}."""
         download = self.config["data"]["download"]
-        planned = {}
-        if not self.local_data:
-            for dataset in self.datasets:
-                if dataset != "cifar2":
-                    for rel in sources.relative_files(dataset, self.config):
-                        planned[str(sources.RESOURCES / rel)] = (
-                            download["base_url"], f"benchmarks/fetch_raw_file/{rel}.tsv")
+        fetched = [] if self.local_data else [d for d in self.datasets if d != "cifar2"]
+        planned = {str(sources.RESOURCES / rel): (download["base_url"],
+                                                  f"benchmarks/fetch_raw_file/{rel}.tsv")
+                   for dataset in fetched for rel in sources.relative_files(dataset, self.config)}
         if "cifar2" in self.datasets and self.cifar_source == sources.CIFAR_ARCHIVE:
             planned[str(self.cifar_source)] = (download["cifar10_url"],
                                                "benchmarks/fetch_cifar10/all.tsv")
@@ -175,25 +154,20 @@ class Plan:
         return (f"no network to download {len(missing)} missing raw files "
                 f"({abridged(list(missing), 3)}); point {DATA_SETTINGS}")
 
-    def run_inputs(self) -> dict[str, str]:
-        """Every run's TRAINED_FILES, named `<run>/seed<k>/<file>` as the report looks them up."""
-        return {f"{run_name(run, seed)}/{name}": f"results/train/{run_name(run, seed)}/{name}"
-                for run in self.runs for seed in self.seeds for name in TRAINED_FILES}
-
     def report_inputs(self) -> dict[str, Any]:
-        """What the report summarizes: datasets, runs, fits and every job's benchmark file."""
-        benchmarks = (
-            [benchmark for _, benchmark in self.downloads().values()]
-            + [f"benchmarks/ingest_dataset/{d}.tsv" for d in self.datasets]
-            + [f"benchmarks/train_model/{run_name(run, seed)}.tsv"
-               for run in self.runs for seed in self.seeds]
-            + [f"benchmarks/fit_thermometer/{e}.tsv" for e in self.experiments])
+        """What the report summarizes: datasets, runs (each TRAINED file named
+        `<run>/seed<k>/<file>`, as the report looks them up), fits and every job's benchmark."""
+        named = [run_name(run, seed) for run in self.runs for seed in self.seeds]
         return {
             **{f"data/{name}.{ext}": f"results/data/{name}.{ext}"
                for name in self.datasets for ext in ("pt", "json")},
-            **self.run_inputs(),
+            **{f"{run}/{name}": f"{runs.TRAIN_ROOT}/{run}/{name}"
+               for run in named for name in TRAINED_FILES},
             "thermometer": [f"results/thermometer/{e}.json" for e in self.experiments],
-            "benchmarks": benchmarks,
+            "benchmarks": [benchmark for _, benchmark in self.downloads().values()]
+            + [f"benchmarks/ingest_dataset/{d}.tsv" for d in self.datasets]
+            + [f"benchmarks/{runs.TRAIN_RULE}/{run}.tsv" for run in named]
+            + [f"benchmarks/fit_thermometer/{e}.tsv" for e in self.experiments],
         }
 
     def report_params(self, train_code: list[str]) -> dict[str, Any]:

@@ -73,22 +73,17 @@ def snakemake_command(argv: Sequence[str], executable: str,
     program = Path(argv[0])
     if program.name == "__main__.py" and program.parent.name == "snakemake":
         head = [executable, "-m", "snakemake"]  # python -m snakemake
-    elif program.name == "snakemake":
+    elif program.name == "snakemake":  # `snakemake` when that is the one on PATH
         found = shutil.which("snakemake")
-        same = found is not None and _same_file(found, argv[0])
-        head = ["snakemake" if same else argv[0]]
+        try:
+            head = ["snakemake" if found and os.path.samefile(found, argv[0]) else argv[0]]
+        except OSError:
+            head = [argv[0]]
     else:
         return None
     settings = [f"{name}={shlex.quote(environ[name])}" for name in SETTINGS if name in environ]
     command = " ".join([*settings, shlex.join([*head, *argv[1:]])])
     return None if "\n" in command else command  # a hint is one line
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def rebuild_hint(target: str | os.PathLike, command: str | None) -> str:
@@ -119,18 +114,16 @@ def live_record(record: Path = RECORD) -> dict[str, Any] | None:
     """The run record if the process it names still lives (the same pid and start time)."""
     try:
         found = json.loads(record.read_text())
-        pid, start = int(found["pid"]), str(found["start"])
+        return found if running(int(found["pid"]), str(found["start"])) else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return found if running(pid, start) else None
 
 
 def claim(argv: Sequence[str], executable: str, environ: Mapping[str, str],
           record: Path = RECORD) -> str | None:
     """For a run or `--unlock`: one line if another live run works in this folder; else, for a
     run, record this one (pid, start time, command line) and None."""
-    wanted = intent(argv)
-    if wanted is None:
+    if (wanted := intent(argv)) is None:
         return None
     other = live_record(record)
     if other is not None and other["pid"] != os.getpid():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -85,21 +85,15 @@ class Sweep:
     name: str
     base: str
     arch: str
+    settings: list[str]
     values: dict[str, list[Any]]
     book: dict[str, Any]
-    points: tuple[Point, ...]
+    points: list[Point]
 
     @classmethod
     def of(cls, name: str, spec: Mapping[str, Any]) -> Sweep:
         """From the report's param (report_spec's entry)."""
-        return cls(name, str(spec.get("base", "")), str(spec.get("arch", "")),
-                   {s: list(spec["values"][s]) for s in spec["settings"]},
-                   dict(spec.get("book") or {}),
-                   tuple(Point(p["run"], dict(p["values"])) for p in spec["points"]))
-
-    @property
-    def settings(self) -> tuple[str, ...]:
-        return tuple(self.values)
+        return cls(name, **{**spec, "points": [Point(**point) for point in spec["points"]]})
 
     @property
     def x(self) -> str:
@@ -172,10 +166,10 @@ def configured_sweeps(config: Mapping[str, Any]) -> list[Sweep]:
         grid = list(product(*values.values()))
         # object columns: each value is written as the config gives it (0 stays "0", not "0.0")
         paths = Paramspace(pd.DataFrame(grid, columns=list(values), dtype=object))
-        points = tuple(Point(f"{SWEEPS_ROOT}/{name}/{path}", dict(zip(values, row, strict=True)))
-                       for path, row in zip(paths.instance_patterns, grid, strict=True))
+        points = [Point(f"{SWEEPS_ROOT}/{name}/{path}", dict(zip(values, row, strict=True)))
+                  for path, row in zip(paths.instance_patterns, grid, strict=True)]
         base = model_config(config, sweep["base"])
-        sweeps.append(Sweep(name, sweep["base"], base["arch"], values,
+        sweeps.append(Sweep(name, sweep["base"], base["arch"], list(values), values,
                             {key: base.get(key) for key in values}, points))
     return sweeps
 
@@ -186,10 +180,7 @@ def sweep_runs(sweeps: list[Sweep]) -> list[str]:
 
 def report_spec(sweeps: list[Sweep]) -> dict[str, Any]:
     """What the report needs of each sweep (its param: plain data; Sweep.of reads it back)."""
-    return {s.name: {"base": s.base, "arch": s.arch, "settings": list(s.settings),
-                     "values": s.values, "book": s.book,
-                     "points": [{"run": p.run, "values": p.values} for p in s.points]}
-            for s in sweeps}
+    return {s.name: {k: v for k, v in asdict(s).items() if k != "name"} for s in sweeps}
 
 
 def run_settings(config: Mapping[str, Any], run: str,

@@ -97,11 +97,12 @@ def ingest_code():
     None for the others."""
     per_dataset = {d: code("ingest.py", modules=[ingest_module(d)]) for d in DATASETS}
     names = sorted({name for params in per_dataset.values() for name in params})
-    return {name: _dataset_entry(per_dataset, name) for name in names}
+    return {name: dataset_param(per_dataset.get, name) for name in names}
 
 
-def _dataset_entry(per_dataset, name):
-    return lambda wildcards: per_dataset[wildcards.dataset].get(name)
+def dataset_param(params, name):
+    """A param function: entry `name` of `params(dataset)` (a dict) for the job's dataset."""
+    return lambda wildcards: params(wildcards.dataset).get(name)
 
 
 def check_downloads_possible():

@@ -8,7 +8,7 @@ INGEST_THREADS = {"cifar2": 2}
 
 rule ingest_dataset:
     input:
-        raw=lambda w: PLAN.raw(w.dataset),
+        raw=dataset_param(PLAN.ingest, "input"),
     output:
         tensors="results/data/{dataset}.pt",
         summary="results/data/{dataset}.json",
@@ -21,12 +21,10 @@ rule ingest_dataset:
     threads: lambda w: INGEST_THREADS.get(w.dataset, 1)
     params:
         **ingest_code(),
-        options=lambda w: PLAN.ingest_options(w.dataset),
-        pinned=lambda w: PLAN.ingest_pins(w.dataset),
-        raw_root=lambda w: PLAN.raw_root(w.dataset),
-        raw=lambda w: PLAN.raw_names(w.dataset),
-        content=lambda w: PLAN.raw_content(w.dataset),
+        **{
+            name: dataset_param(PLAN.ingest, name)
+            for name in ("options", "pinned", "raw_root", "raw", "content", "record")
+        },
         verify=config["data"]["verify"],
-        record=lambda w: PLAN.ingest_record(w.dataset),
     script:
         "../scripts/ingest.py"
