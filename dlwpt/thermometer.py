@@ -95,6 +95,7 @@ def describe(kind: str, cfg: dict[str, Any]) -> str:
             f"inputs x{cfg.get('input_scale', 1.0):g}")
 
 
+# Long: the four kinds share one body; split, its parts would pass the same nine locals.
 def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: list[float],
                    out_json: str | None) -> dict[str, Any]:
     """Run one thermometer experiment; write and return its result (docs/ARCHITECTURE.md).
