@@ -56,10 +56,7 @@ def _read_python(text: str, filename: str) -> tuple[tuple[_Import, ...], str]:
 def module_file(name: str, root: Path) -> Path | None:
     """The source of module `name` (dotted) under `root`, the folder holding the top package."""
     base = root.joinpath(*name.split("."))
-    for candidate in (base / "__init__.py", base.with_suffix(".py")):
-        if candidate.is_file():
-            return candidate
-    return None
+    return next((f for f in (base / "__init__.py", base.with_suffix(".py")) if f.is_file()), None)
 
 
 def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:

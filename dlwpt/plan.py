@@ -40,13 +40,11 @@ def prepare(config: dict[str, Any], repo: Path) -> Plan:
     schema = repo / "schemas" / "config.schema.yaml"
     book = yaml.safe_load((repo / "config.yaml").read_text())  # the book's settings
     in_listed_order(config, book)
-    problem = config_problem(config, schema)
-    if problem:
+    if problem := config_problem(config, schema):
         raise Refused(f"config: {problem}")
     validate(config, str(schema))
     plan = Plan(config, book)
-    missing = sources.missing_local_files(config, plan.datasets)
-    if missing:
+    if missing := sources.missing_local_files(config, plan.datasets):
         raise Refused(f"data: local data copy incomplete, missing: {abridged(missing)} "
                       f"(set {DATA_SETTINGS})")
     plan.check_cifar()
