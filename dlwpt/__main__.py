@@ -73,10 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry_settings(snapshot: h.Snapshot) -> dict[str, Any]:
     """An entry's settings as columns (`train.subsample`, `net.lr`), seeds, data and code."""
-    columns: dict[str, Any] = {}
-    for model, runs in snapshot.models.items():
-        for key, value in flatten(runs.settings).items():
-            columns[key if key.startswith("train.") else f"{model}.{key}"] = value
+    columns: dict[str, Any] = {
+        key if key.startswith("train.") else f"{model}.{key}": value
+        for model, runs in snapshot.models.items() for key, value in flatten(runs.settings).items()}
     columns["seeds"] = " ".join(map(str, sorted({s for runs in snapshot.models.values()
                                                  for s in runs.seeds})))
     columns["data"] = snapshot.data[:8] if snapshot.data else None
