@@ -69,8 +69,7 @@ def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:
     names: dict[str, bool] = {}
     for is_from, from_module, level, aliases in imports:
         if not is_from:
-            names.update(dict.fromkeys(
-                (n for alias in aliases for n in _with_parents(alias)), False))
+            names.update(dict.fromkeys((n for a in aliases for n in _with_parents(a)), False))
             continue
         if level:
             if not package or level > package.count(".") + 1:

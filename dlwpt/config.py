@@ -187,10 +187,9 @@ def check_names(config: dict[str, Any]) -> None:
     """Names the results layout takes: results/train/sweeps/ holds the sweep points and every
     run folder holds seed<k>/ folders, so a model or sweep so named would share them. A sweep
     named like a model would read as that model on the page (its section, its comparisons)."""
-    seed_like = re.compile(r"seed\d+")
     for where, names in (("models", config["models"]), ("sweeps", given_sweeps(config))):
         for name in names:
-            if seed_like.fullmatch(name) or (where == "models" and name == SWEEPS_ROOT):
+            if re.fullmatch(r"seed\d+", name) or (where == "models" and name == SWEEPS_ROOT):
                 raise ValueError(f"{where}.{name}: the name {name!r} is taken by the results "
                                  f"layout (results/train/{SWEEPS_ROOT}/<sweep>/, "
                                  f"<run>/seed<k>/): rename it")
