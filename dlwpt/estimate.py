@@ -119,6 +119,7 @@ def counted(n: int, runs: Sequence[str] | set[str], seeds: Sequence[int]) -> str
             + (f" and {plural(points, 'sweep point')}" if points else "")
             + f" x {plural(len(seeds), 'seed')})")
 
+
 def estimate_lines(estimate: Estimate, seeds: Sequence[int]) -> list[str]:
     """What runs, for how long, on what, from which figures; over an hour, what shortens it."""
     training = [job for job in estimate.jobs if job.rule == TRAIN_RULE]
