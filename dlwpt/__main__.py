@@ -1,8 +1,6 @@
 """`python -m dlwpt runs` / `python -m dlwpt diff`: the run history (dlwpt.history) on the
 command line, in the spirit of `dvc exp show` and `dvc exp diff`, with the paired verdicts and
 the words of the page (dlwpt.report.verdicts).
-
-Bad input is one line on stderr and exit status 2; nothing to compare is one line and exit 0.
 """
 
 from __future__ import annotations
@@ -23,7 +21,8 @@ from dlwpt.runs import HISTORY_ROOT
 
 
 class Parser(argparse.ArgumentParser):
-    """Usage errors in one line, exit 2, like every other bad input here."""
+    """Usage errors in one line, exit 2, like every other bad input here (nothing to compare:
+    one line, exit 0)."""
 
     def error(self, message: str):
         sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
@@ -73,12 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- runs -----------------------------------------------------------------------------------
 
 def entry_settings(snapshot: h.Snapshot) -> dict[str, Any]:
-    """An entry's settings as columns (`train.subsample`, `net.lr`), its seeds, and short
-    digests of the data and the training code."""
-    columns: dict[str, Any] = {}
-    for model, runs in snapshot.models.items():
-        for key, value in flatten(runs.settings).items():
-            columns[key if key.startswith("train.") else f"{model}.{key}"] = value
+    """An entry's settings as columns (`train.subsample`, `net.lr`), seeds, data and code."""
+    columns: dict[str, Any] = {
+        key if key.startswith("train.") else f"{model}.{key}": value
+        for model, runs in snapshot.models.items() for key, value in flatten(runs.settings).items()}
     columns["seeds"] = " ".join(map(str, sorted({s for runs in snapshot.models.values()
                                                  for s in runs.seeds})))
     columns["data"] = snapshot.data[:8] if snapshot.data else None

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import importlib.util
 from collections.abc import Iterable
+from itertools import accumulate
 from pathlib import Path
 
 PACKAGE = "dlwpt"
@@ -55,16 +56,12 @@ def _read_python(text: str, filename: str) -> tuple[tuple[_Import, ...], str]:
 def module_file(name: str, root: Path) -> Path | None:
     """The source of module `name` (dotted) under `root`, the folder holding the top package."""
     base = root.joinpath(*name.split("."))
-    for candidate in (base / "__init__.py", base.with_suffix(".py")):
-        if candidate.is_file():
-            return candidate
-    return None
+    return next((f for f in (base / "__init__.py", base.with_suffix(".py")) if f.is_file()), None)
 
 
 def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:
-    """The modules `source` (dotted name `module`; None for a script) imports, relative imports
-    resolved, each mapped to whether it may instead be a name defined in its parent
-    (`from a import b`)."""
+    """The modules `source` (module `module`; None for a script) imports, each mapped to whether
+    it may instead be a name defined in its parent (`from a import b`)."""
     imports, _ = read_python(source)
     # The package a relative import starts from: a package's own name, else its parent's.
     package = "" if module is None else (
@@ -72,8 +69,7 @@ def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:
     names: dict[str, bool] = {}
     for is_from, from_module, level, aliases in imports:
         if not is_from:
-            names.update(dict.fromkeys(
-                (n for alias in aliases for n in _with_parents(alias)), False))
+            names.update(dict.fromkeys((n for a in aliases for n in _with_parents(a)), False))
             continue
         if level:
             if not package or level > package.count(".") + 1:
@@ -90,8 +86,7 @@ def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:
 
 
 def _with_parents(name: str) -> list[str]:
-    parts = name.split(".")
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+    return list(accumulate(name.split("."), lambda parent, part: f"{parent}.{part}"))
 
 
 def module_dependencies(names: Iterable[str], root: Path, package: str = PACKAGE,
@@ -132,23 +127,19 @@ def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str,
 def package_data(folder: Path) -> list[Path]:
     """Every file under a package-data folder (templates, stylesheets), sorted; none for a
     missing folder (a module reading it fails on its own)."""
-    if not folder.is_dir():
-        return []
     return sorted(p for p in folder.rglob("*")
                   if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith("."))
 
 
 def source_digest(path: Path) -> str:
     """sha256 of what a job runs of `path`: for Python its syntax tree without line numbers or
-    docstrings (comments, docstrings and layout change nothing; a new Python may rerun every
-    job once); for other files their bytes."""
-    if path.suffix != ".py":
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    return read_python(path)[1]
+    docstrings (a new Python may rerun every job once); for other files their bytes."""
+    return read_python(path)[1] if path.suffix == ".py" else hashlib.sha256(
+        path.read_bytes()).hexdigest()
 
 
 def code_params(files: Iterable[Path], root: Path) -> dict[str, dict[str, str]]:
-    """A rule's `code` param: each file's path relative to `root` to its digest's first
-    PARAM_DIGEST_CHARS (`reason:` prints it, so the changed file shows)."""
+    """A rule's `code` param: each file's path relative to `root` to its short digest
+    (`reason:` prints it, so the changed file shows)."""
     return {"code": {path.relative_to(root).as_posix(): source_digest(path)[:PARAM_DIGEST_CHARS]
                      for path in sorted(files)}}

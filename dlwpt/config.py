@@ -28,8 +28,8 @@ def config_digest(config: dict[str, Any]) -> str:
 
 
 def schema_problem(config: dict[str, Any], schema: dict[str, Any] | str | Path) -> str | None:
-    """The config's first violation of the JSON schema (a dict, or its file) as one line
-    (`unknown key 'lrr' in models.width`), or None: Snakemake's `validate` prints it all."""
+    """The first violation of the schema (a dict, or its file) as one line, or None:
+    Snakemake's `validate` prints it all."""
     import jsonschema
 
     if not isinstance(schema, dict):
@@ -85,11 +85,10 @@ def check_config(config: dict[str, Any]) -> None:
                          "(or null) to train every entry of models")
     if unknown := [m for m in models if m not in config["models"]]:
         raise ValueError(f"train.models names unknown models: {', '.join(unknown)}")
-    for where, values in (("train.models", train.get("models") or []),
-                          ("train.seeds", train.get("seeds") or [])):
-        twice = sorted({str(v) for v in values if values.count(v) > 1})
-        if twice:
-            raise ValueError(f"{where} lists {', '.join(twice)} more than once")
+    for where in ("models", "seeds"):
+        values = train.get(where) or []
+        if twice := sorted({str(v) for v in values if values.count(v) > 1}):
+            raise ValueError(f"train.{where} lists {', '.join(twice)} more than once")
     from dlwpt.models import TRAINING_KEYS
 
     if unknown := sorted(set(train["defaults"]) - TRAINING_KEYS):
@@ -126,9 +125,8 @@ def check_hyperparameters(where: str, settings: dict[str, Any]) -> None:
 
 
 def check_model_entry(name: str, settings: dict[str, Any]) -> set[str]:
-    """Keys the entry's architecture accepts (its constructor's arguments) or training keys,
-    returned: a typo stops the run before Snakemake deletes outputs for a job that would die
-    on it."""
+    """The keys the entry's architecture (its constructor) and training accept: a typo stops
+    the run before Snakemake deletes outputs for a job that would die on it."""
     from dlwpt.models import ARCHITECTURES, TRAINING_KEYS
 
     arch = settings.get("arch")
@@ -161,20 +159,15 @@ def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
         merged.update(items)
 
 
-def old_form_problem(config: dict[str, Any]) -> str | None:
-    """A setting in an earlier version's form, with how to write it now (one line)."""
+def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
+    """The config's first problem as one line, or None: old forms, the schema, then the rest."""
     classes = _entry(_entry(_entry(config, "ingest"), "cifar2"), "classes")
-    if isinstance(classes, dict):
+    if isinstance(classes, dict):  # an earlier version's form
         order = sorted(classes, key=lambda name: classes[name])
         return (f"ingest.cifar2.classes: give the classes as a list in label order, "
                 f"[{', '.join(map(str, order))}] (a mapping of class to label is the old form)")
-    return None
-
-
-def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
-    """The config's first problem as one line, or None: old forms, the schema, then the rest."""
     schema = load_schema(schema_path)
-    if problem := old_form_problem(config) or schema_problem(config, schema):
+    if problem := schema_problem(config, schema):
         return problem
     try:
         check_config(config)
@@ -194,10 +187,9 @@ def check_names(config: dict[str, Any]) -> None:
     """Names the results layout takes: results/train/sweeps/ holds the sweep points and every
     run folder holds seed<k>/ folders, so a model or sweep so named would share them. A sweep
     named like a model would read as that model on the page (its section, its comparisons)."""
-    seed_like = re.compile(r"seed\d+")
     for where, names in (("models", config["models"]), ("sweeps", given_sweeps(config))):
         for name in names:
-            if seed_like.fullmatch(name) or (where == "models" and name == SWEEPS_ROOT):
+            if re.fullmatch(r"seed\d+", name) or (where == "models" and name == SWEEPS_ROOT):
                 raise ValueError(f"{where}.{name}: the name {name!r} is taken by the results "
                                  f"layout (results/train/{SWEEPS_ROOT}/<sweep>/, "
                                  f"<run>/seed<k>/): rename it")
@@ -207,8 +199,8 @@ def check_names(config: dict[str, Any]) -> None:
 
 
 def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
-    """Refuse a sweep of an unknown base, of `arch` or a setting the base's architecture does
-    not take, or with a value the base's entry could not hold."""
+    """Refuse a sweep of an unknown base, of `arch` or a setting the base does not take, or with
+    a value the base's entry could not hold."""
     import jsonschema
 
     # the schema of one models entry: a point's settings must be an entry the schema accepts
@@ -243,6 +235,5 @@ def class_labels(classes: list[str]) -> dict[str, int]:
 
 
 def _entry(node: Any, key: str) -> Any:
-    """node[key] where node is a mapping holding it, else None: an unchecked config's wrong
-    shape must reach the schema check, not a traceback."""
+    """node[key], or None: an unchecked config's wrong shape must reach the schema check."""
     return node.get(key) if isinstance(node, dict) else None

@@ -266,8 +266,7 @@ def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
 
 def measured_training_seconds(run: MeasuredRun, epochs: int, startup_s: float) -> float:
     """An earlier run's whole job time, plus or minus the epochs it did not have."""
-    per_epoch = run.seconds_per_epoch * (
-        1 + EVAL_FORWARD * run.n_val / (3 * max(run.n_train, 1)))
+    per_epoch = run.seconds_per_epoch * (1 + EVAL_FORWARD * run.n_val / (3 * max(run.n_train, 1)))
     outside = (run.job_seconds - run.total_seconds
                if run.job_seconds is not None and run.job_seconds >= run.total_seconds
                else startup_s)

@@ -1,7 +1,6 @@
-"""The estimate before a run's first job: how long the plan and its longest job take here.
-`announce` (onstart) logs it and writes plan.json (dlwpt.progress); `many_runs` (at parse time:
-onstart never runs in a dry run) names a plan of over MANY_RUNS training runs. No job imports
-this module: editing it reruns nothing."""
+"""The estimate before a run's first job: `announce` (onstart) logs it and writes plan.json
+(dlwpt.progress); `many_runs` (at parse time: onstart never runs in a dry run) names a plan of
+over MANY_RUNS training runs. No job imports this module: editing it reruns nothing."""
 
 from __future__ import annotations
 
@@ -87,10 +86,6 @@ class Estimate:
     rate: Throughput | None  # what the probe measured, if it ran
     usual_mac_rate: float | None = None  # this machine's usual figure, when now is busier
 
-    @property
-    def training(self) -> list[PlannedJob]:
-        return [job for job in self.jobs if job.rule == TRAIN_RULE]
-
 
 def plan_estimate(jobs: Sequence[PlannedJob], measured: Mapping[str, MeasuredRun], *,
                   device: str, n_val: int, cores: int, asked: int | None = None,
@@ -124,9 +119,10 @@ def counted(n: int, runs: Sequence[str] | set[str], seeds: Sequence[int]) -> str
             + (f" and {plural(points, 'sweep point')}" if points else "")
             + f" x {plural(len(seeds), 'seed')})")
 
+
 def estimate_lines(estimate: Estimate, seeds: Sequence[int]) -> list[str]:
     """What runs, for how long, on what, from which figures; over an hour, what shortens it."""
-    training = estimate.training
+    training = [job for job in estimate.jobs if job.rule == TRAIN_RULE]
     runs = {job.run for job in training if job.run}
     where = f"--cores {estimate.asked}" + (
         f" laid out on this machine's {estimate.cores} CPUs" if estimate.asked > estimate.cores

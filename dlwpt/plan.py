@@ -1,6 +1,5 @@
-"""The workflow's plan, read from the config once while the Snakefile is parsed: `prepare`
-checks all that can be known before any job and refuses with one line (`Refused`), so a refused
-run deletes nothing; its `Plan` gives what each rule's input and param functions need.
+"""The workflow's plan, made once while the Snakefile is parsed: `prepare` checks all that can
+be known before any job and refuses with one line (`Refused`), so a refused run deletes nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ class Refused(Exception):
 
 
 def abridged(paths: list[Any], shown: int = 5) -> str:
-    """The first few paths, and how many more: error messages stay on one readable line."""
+    """The first few paths, and how many more: an error stays on one readable line."""
     more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
     return ", ".join(map(str, paths[:shown])) + more
 
@@ -41,13 +40,11 @@ def prepare(config: dict[str, Any], repo: Path) -> Plan:
     schema = repo / "schemas" / "config.schema.yaml"
     book = yaml.safe_load((repo / "config.yaml").read_text())  # the book's settings
     in_listed_order(config, book)
-    problem = config_problem(config, schema)
-    if problem:
+    if problem := config_problem(config, schema):
         raise Refused(f"config: {problem}")
     validate(config, str(schema))
     plan = Plan(config, book)
-    missing = sources.missing_local_files(config, plan.datasets)
-    if missing:
+    if missing := sources.missing_local_files(config, plan.datasets):
         raise Refused(f"data: local data copy incomplete, missing: {abridged(missing)} "
                       f"(set {DATA_SETTINGS})")
     plan.check_cifar()
@@ -104,13 +101,10 @@ class Plan:
 
     @functools.cache  # noqa: B019 (one plan per parse)
     def ingest(self, dataset: str) -> dict[str, Any]:
-        """An ingest job's input (`input`: a fetch job's download; a local copy's files are no
-        inputs) and params: its options (the dataset's config section, less bikes' `file`, which
-        picks the raw input; cifar2's classes as {class: label}), the raw files' SHA-256 pins
-        (CIFAR-10's are checked otherwise), their folder (a Path, which Snakemake does not
-        compare between runs) and names relative to it, a local copy's `content` (the files'
-        digests or CIFAR-10's fingerprint: a copy elsewhere reruns nothing, a changed file does)
-        and the summary's extra keys (`record`)."""
+        """An ingest job's `input` (a download; a local copy's files are none) and params: its
+        options (less bikes' `file`, which picks the raw input), the raw files' pins, their
+        folder (a Path: Snakemake does not compare it) and names, a local copy's `content` (a
+        copy elsewhere reruns nothing, a changed file does) and the summary's extra keys."""
         options = dict(self.config["ingest"].get(dataset) or {})
         if dataset == "bikes":
             options.pop("file", None)
@@ -155,8 +149,8 @@ class Plan:
                 f"({abridged(list(missing), 3)}); point {DATA_SETTINGS}")
 
     def report_inputs(self) -> dict[str, Any]:
-        """What the report summarizes: datasets, runs (each TRAINED file named
-        `<run>/seed<k>/<file>`, as the report looks them up), fits and every job's benchmark."""
+        """Datasets, runs (`<run>/seed<k>/<file>`, as the report looks them up), fits and every
+        job's benchmark."""
         named = [run_name(run, seed) for run in self.runs for seed in self.seeds]
         return {
             **{f"data/{name}.{ext}": f"results/data/{name}.{ext}"
@@ -171,21 +165,14 @@ class Plan:
         }
 
     def report_params(self, train_code: list[str]) -> dict[str, Any]:
-        """Everything the report reads besides its inputs, so a change reruns it; the whole
-        config by its digest, not printed in every `reason:`."""
+        """All the report reads besides its inputs, so a change reruns it; the config by its
+        digest, not printed in every `reason:`."""
         config = self.config
         return {
-            "datasets": self.datasets,
-            "trained_models": self.models,
-            "sweep_runs": self.sweep_runs,
-            "sweeps": report_spec(self.sweeps),
-            "seeds": self.seeds,
-            "configured_models": list(config["models"]),
-            "experiments": self.experiments,
+            "datasets": self.datasets, "trained_models": self.models,
+            "sweep_runs": self.sweep_runs, "sweeps": report_spec(self.sweeps), "seeds": self.seeds,
+            "configured_models": list(config["models"]), "experiments": self.experiments,
             "book_accuracy": config.get("book_accuracy", {}),
             "ingest_options": {d: config["ingest"].get(d, {}) for d in self.datasets},
-            "config_digest": config_digest(config),
-            "book_settings": self.book,
-            "history": runs.HISTORY_ROOT,
-            "train_code": train_code,
-        }
+            "config_digest": config_digest(config), "book_settings": self.book,
+            "history": runs.HISTORY_ROOT, "train_code": train_code}

@@ -139,5 +139,4 @@ def claim(argv: Sequence[str], executable: str, environ: Mapping[str, str],
 
 def recorded_command(record: Path = RECORD) -> str | None:
     """The command line of the live run that recorded itself here (the one running this job)."""
-    found = live_record(record)
-    return found.get("command") if found else None
+    return (live_record(record) or {}).get("command")

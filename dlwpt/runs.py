@@ -63,7 +63,6 @@ def model_config(config: Mapping[str, Any], model: str) -> dict[str, Any]:
 
 
 def job_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """train_model's settings besides the run's own entry (TRAIN_KEYS)."""
     train = config.get("train") or {}
     return {key: train.get(key) for key in TRAIN_KEYS}
 
