@@ -16,14 +16,10 @@ from typing import Any
 
 from dlwpt.io import DataError, file_digest, read_json, write_json
 
-INGESTERS = {
-    "image_dog": ("images", "ingest_image"),
-    "image_cats": ("images", "ingest_image_batch"),
-    "ct": ("ct", "ingest_ct"),
-    "wine": ("wine", "ingest_wine"),
-    "bikes": ("bikes", "ingest_bikes"),
-    "text": ("text", "ingest_text"),
-    "cifar2": ("cifar", "ingest_cifar"),
+INGESTERS = {  # dataset -> (module, function)
+    "image_dog": ("images", "ingest_image"), "image_cats": ("images", "ingest_image_batch"),
+    "ct": ("ct", "ingest_ct"), "wine": ("wine", "ingest_wine"), "bikes": ("bikes", "ingest_bikes"),
+    "text": ("text", "ingest_text"), "cifar2": ("cifar", "ingest_cifar"),
 }
 
 

@@ -195,10 +195,8 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
     classes = dict(DEFAULT_CLASSES if classes is None else classes)
     splits, source_entries, kind = read_cifar10(src)
     train_images, train_labels = splits["train"]
-    if mean is None:
-        mean_t, std_t = channel_stats(train_images)
-    else:
-        mean_t, std_t = (torch.tensor(v, dtype=torch.float32) for v in (mean, std))
+    mean_t, std_t = (channel_stats(train_images) if mean is None
+                     else (torch.tensor(v, dtype=torch.float32) for v in (mean, std)))
 
     samples = []
     for label, name in enumerate(CIFAR10_CLASSES):

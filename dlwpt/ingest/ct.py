@@ -1,9 +1,5 @@
-"""Chapter 4, volumetric data: a CT series as a 1x1xDxHxW tensor in Hounsfield units.
-
-File names carry no order, so slices are sorted by their position along the scan axis: the
-ImagePositionPatient projected on the slice normal (the cross product of the row and column
-directions of ImageOrientationPatient), which works for any patient orientation.
-"""
+"""Chapter 4, volumetric data: a CT series as a 1x1xDxHxW tensor in Hounsfield units. Slices
+are sorted by ImagePositionPatient projected on the slice normal (file names carry no order)."""
 
 from __future__ import annotations
 

@@ -35,16 +35,15 @@ def ingest_text(src: PathLike, out_pt: PathLike, out_json: PathLike,
 
     letter_indices = torch.tensor([ord(ch) if ord(ch) < N_ASCII else 0 for ch in line],
                                   dtype=torch.int64)
-    line_onehot = torch.zeros(len(line), N_ASCII)
-    line_onehot.scatter_(1, letter_indices.view(-1, 1), 1.0)
+    line_onehot = torch.zeros(len(line), N_ASCII).scatter_(1, letter_indices.view(-1, 1), 1.0)
 
     book_words = clean_words(text)
     vocab = sorted(set(book_words))
     word2index_dict = {word: i for i, word in enumerate(vocab)}
     line_words = clean_words(line)
     line_word_indices = torch.tensor([word2index_dict[w] for w in line_words], dtype=torch.int64)
-    line_words_onehot = torch.zeros(len(line_words), len(vocab))
-    line_words_onehot.scatter_(1, line_word_indices.view(-1, 1), 1.0)
+    line_words_onehot = torch.zeros(len(line_words), len(vocab)).scatter_(
+        1, line_word_indices.view(-1, 1), 1.0)
     book_word_indices = torch.tensor([word2index_dict[w] for w in book_words], dtype=torch.int64)
 
     tensors = {
