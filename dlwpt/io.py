@@ -181,9 +181,7 @@ def script_errors(log_path: str | os.PathLike | None = None) -> Iterator[logging
     try:
         yield logger
     except (DataError, SettingError) as e:
-        logger.error("error: %s", e)
-        for h in handlers:
-            h.flush()
+        logger.error("error: %s", e)  # each handler flushes every record
         sys.exit(1)
     finally:
         for h in handlers:

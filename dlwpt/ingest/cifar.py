@@ -207,8 +207,7 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
         samples.append(train_images[picked])
 
     label_map = torch.tensor([classes.get(name, -1) for name in CIFAR10_CLASSES])
-    tensors: dict = {}
-    counts, source_counts = {}, {}
+    tensors, counts, source_counts = {}, {}, {}
     for out_split, split in (("train", "train"), ("val", "test")):
         images, labels = splits[split]
         keep = label_map[labels] >= 0

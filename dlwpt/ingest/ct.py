@@ -34,8 +34,7 @@ def _hounsfield(path, ds) -> np.ndarray:
         pixels = ds.pixel_array
     except Exception as e:  # pydicom raises several types for undecodable pixel data
         raise DataError(path, f"cannot decode pixel data ({error_text(e)})") from e
-    slope = float(ds.get("RescaleSlope", 1.0))
-    intercept = float(ds.get("RescaleIntercept", 0.0))
+    slope, intercept = float(ds.get("RescaleSlope", 1.0)), float(ds.get("RescaleIntercept", 0.0))
     return (pixels.astype(np.float64) * slope + intercept).astype(np.float32)
 
 
