@@ -46,12 +46,8 @@ def ingest_text(src: PathLike, out_pt: PathLike, out_json: PathLike,
         1, line_word_indices.view(-1, 1), 1.0)
     book_word_indices = torch.tensor([word2index_dict[w] for w in book_words], dtype=torch.int64)
 
-    tensors = {
-        "line_onehot": line_onehot,
-        "line_words_onehot": line_words_onehot,
-        "book_word_indices": book_word_indices,
-        "vocab": vocab,
-    }
+    tensors = {"line_onehot": line_onehot, "line_words_onehot": line_words_onehot,
+               "book_word_indices": book_word_indices, "vocab": vocab}
     sample = dict.fromkeys(WORD_SAMPLE) | dict.fromkeys(line_words)
     write_outputs(
         "text", out_pt, out_json, tensors, [src],
