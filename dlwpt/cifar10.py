@@ -1,8 +1,6 @@
-"""CIFAR-10's layout and the reading of a copy's files, shared by the check made when the
-workflow is parsed and the cifar2 ingest (torch-free: the Snakefile imports it). Both refuse a
-copy with the same DataError, so Snakemake never deletes a good `results/data/cifar2.pt` for a
-doomed job.
-"""
+"""CIFAR-10's layout and a copy's files, read alike (torch-free) by the check made when the
+workflow is parsed and by the cifar2 ingest: a doomed job is refused before Snakemake deletes a
+good `results/data/cifar2.pt`."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Chapter 4, text: one line one-hot encoded by character, and the book's word vocabulary.
-
-The whole book is stored as word indices, never as a dense one-hot (that would be ~125,000 x
-7,261 floats); a one-hot row is `torch.zeros(V).index_fill_(0, idx, 1)` when needed.
-"""
+"""Chapter 4, text: one line one-hot encoded by character, and the book's word vocabulary. The
+book is kept as word indices, not a dense one-hot (~125,000 x 7,261 floats)."""
 
 from __future__ import annotations
 
