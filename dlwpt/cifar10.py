@@ -150,7 +150,7 @@ def python_batches(kind: str, path: Path, tail: int = 0) -> tuple[dict[str, byte
 def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
     """SHA-256 over every visible file's relative name, size and mtime below `root` (a file: its
     own, named "."), and the names covered. Cheap enough for a param computed at every parse
-    (~60,000 stat calls): a changed image reruns the ingest, the same tree by another path not."""
+    (~60,000 stat calls): a changed image reruns the ingest; the tree by another path does not."""
     root = Path(root).resolve()
     files = {".": root} if root.is_file() else {}
     # Symlinked class folders are followed (the readers follow them too); hidden files

@@ -31,8 +31,9 @@ def day_of_month(cell: str) -> float:
 
 
 def fill_missing_hours(hourly: np.ndarray) -> tuple[np.ndarray, int]:
-    """The rows with those the book's `fix_missing_hours.py` inserts, and their count: a copy of
-    the row before the gap (after it, once the gap passes midnight), with the hour and cnt 0."""
+    """`hourly` with the rows the book's `fix_missing_hours.py` inserts, and their count. A filled
+    row copies the row before the gap (after it once the gap passes midnight), every field as the
+    script does but the missing hour and a `cnt` of 0."""
     rows = [hourly[0]]
     for last, this in zip(hourly[:-1], hourly[1:], strict=True):
         last_hour, this_hour = int(last[HOUR]), int(this[HOUR])
@@ -79,8 +80,8 @@ def ingest_bikes(src: PathLike, out_pt: PathLike, out_json: PathLike,
               "days_of_month": sorted({int(d) for d in days[i, :, DATE]})}
              for i in np.flatnonzero((days[:, :, DATE] != days[:, :1, DATE]).any(axis=1))]
     for entry in mixed:
-        logging.getLogger("dlwpt").warning("%s: day %d mixes days of month %s", src, entry["day"],
-                    entry["days_of_month"])
+        logging.getLogger("dlwpt").warning("%s: day %d mixes days of month %s", src,
+                                           entry["day"], entry["days_of_month"])
 
     hourly = torch.from_numpy(filled)
     daily = hourly.view(-1, HOURS, len(COLUMNS)).transpose(1, 2)
