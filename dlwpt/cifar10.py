@@ -1,8 +1,6 @@
-"""CIFAR-10's layout and the reading of a copy's files, shared by the check made when the
-workflow is parsed and the cifar2 ingest (torch-free: the Snakefile imports it). Both refuse a
-copy with the same DataError, so Snakemake never deletes a good `results/data/cifar2.pt` for a
-doomed job.
-"""
+"""CIFAR-10's layout and a copy's files, read alike (torch-free) by the check made when the
+workflow is parsed and by the cifar2 ingest: a doomed job is refused before Snakemake deletes a
+good `results/data/cifar2.pt`."""
 
 from __future__ import annotations
 
@@ -31,8 +29,8 @@ PICKLE_END = b"u."
 
 
 def source_format(source: Path) -> tuple[str, Path]:
-    """How a copy is stored (python_tarball, python_folder or image_tree), and the archive or
-    folder to read: a folder holding PYTHON_DIR/ means the batches in it."""
+    """How a copy is stored (python_tarball, python_folder or image_tree), and what to read: a
+    folder holding PYTHON_DIR/ means the batches in it."""
     if source.is_file():
         return "python_tarball", source
     if not source.is_dir():
@@ -45,12 +43,9 @@ def source_format(source: Path) -> tuple[str, Path]:
 
 def check_source(source: Path, names: list[str] | None = None, samples_per_class: int = 0,
                  checked: Path | None = None) -> str | None:
-    """What is wrong with the CIFAR-10 copy at `source` (one phrase), or None.
-
-    `names`, `samples_per_class`: as `tree_images`. `checked`: a small JSON file remembering the
-    archives found complete (by path, size, mtime and inode), so an archive is decompressed once,
-    not at every plan; None: always check.
-    """
+    """What is wrong with the CIFAR-10 copy at `source` (one phrase), or None. `checked`: a JSON
+    file of the archives found complete (path, size, mtime, inode), decompressed once, not at
+    every plan."""
     try:
         kind, path = source_format(source)
         if kind == "image_tree":
@@ -76,12 +71,8 @@ def check_source(source: Path, names: list[str] | None = None, samples_per_class
 
 def tree_images(root: Path, names: list[str] | None = None,
                 samples_per_class: int = 0) -> dict[tuple[str, str], list[str]]:
-    """The images of each (split, class) folder of an image tree, in official class order, as
-    names relative to `root` sorted by name.
-
-    `names`: the files below `root` (the fingerprint's walk: not walked again). A class needs
-    `samples_per_class` training images, the ones the ingest keeps for the report.
-    """
+    """Each (split, class) folder's images, in official class order, as names relative to `root`
+    sorted by name. `names`: the files below `root` (tree_survey's walk, not walked again)."""
     present = [s for s in TREE_SPLITS if (root / s).is_dir()]
     if not present:
         raise DataError(root, "not a CIFAR-10 copy: no train/ and test/ image folders, no "
@@ -158,12 +149,8 @@ def python_batches(kind: str, path: Path, tail: int = 0) -> tuple[dict[str, byte
 
 def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
     """SHA-256 over every visible file's relative name, size and mtime below `root` (a file: its
-    own, named "."), and the names it covered (the CIFAR-10 start-up check counts the images).
-
-    Cheap enough for a param computed when the workflow is parsed (about 60,000 stat calls for
-    the CIFAR-10 image tree), so a replaced, truncated, added or removed image reruns the ingest
-    step, while the same tree reached by another path (relative, absolute, symlink) does not.
-    """
+    own, named "."), and the names covered. Cheap enough for a param computed at every parse
+    (~60,000 stat calls): a changed image reruns the ingest; the tree by another path does not."""
     root = Path(root).resolve()
     files = {".": root} if root.is_file() else {}
     # Symlinked class folders are followed (the readers follow them too); hidden files

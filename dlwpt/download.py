@@ -1,9 +1,5 @@
-"""Checksummed, retried, atomic downloads.
-
-A file is streamed into a temporary file beside its destination, verified against its pinned
-checksum and only then renamed into place: a dropped connection is retried with backoff, a
-corrupted file fails with a one-line error and leaves nothing behind.
-"""
+"""Checksummed, retried, atomic downloads: a dropped connection is retried with backoff, a
+corrupted file fails with a one-line error and leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -19,12 +15,9 @@ from urllib.parse import urlsplit
 
 from .io import DataError, atomic_path
 
+# A short transfer is raised as ConnectionError.
 RETRYABLE = (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout,
              TimeoutError)
-
-
-class TransferError(Exception):
-    """A short or interrupted transfer: worth retrying."""
 
 
 def parse_checksum(checksum: str) -> tuple[str, str]:
@@ -51,13 +44,13 @@ def fetch(url: str, dest: str | Path, checksum: str, *, retries: int = 4, timeou
                     received += len(chunk)
                 length = response.headers.get("Content-Length")
                 if length is not None and received != int(length):
-                    raise TransferError(f"connection dropped after {received} of {length} bytes")
+                    raise ConnectionError(f"connection dropped after {received} of {length} bytes")
                 if h.hexdigest() != expected:
                     raise DataError(dest, f"{algorithm} checksum mismatch for {url}: "
                                           f"expected {expected}, got {h.hexdigest()}")
             log.info("fetched %s -> %s", url, dest)
             return dest
-        except (TransferError, *RETRYABLE) as e:
+        except RETRYABLE as e:
             http = isinstance(e, urllib.error.HTTPError)
             # 5xx and 429 (rate limited) pass; any other status will not change on a retry.
             if http and e.code < 500 and e.code != 429:

@@ -1,8 +1,5 @@
-"""Atomic file output, JSON, checksums, summaries and the one-line error convention.
-
-Every output of the pipeline is written to a temporary file in the same directory and renamed
-into place, so a crash or a bad input never leaves a half-written file behind.
-"""
+"""Atomic file output (a temporary file beside it, renamed into place: a crash or a bad input
+leaves no half-written file), JSON, checksums, summaries' seals, the one-line error convention."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -60,8 +58,8 @@ NEARLY_FULL_BYTES = 1 << 20
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`, renamed to `path` only if the block succeeds; a
-    full disk raises DiskFullError naming `path`, whatever the writer said about it."""
+    """A temporary path beside `path`, renamed to it if the block succeeds; a full disk raises
+    DiskFullError naming `path`, whatever the writer said."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -113,8 +111,6 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def copy_atomic(source: str | os.PathLike, destination: str | os.PathLike) -> None:
     """Copy `source` over `destination` in one rename: a reader sees the old file or the new."""
-    import shutil
-
     with atomic_path(destination) as tmp:
         shutil.copyfile(source, tmp)
 
@@ -158,16 +154,15 @@ SEAL_KEY = "summary_sha256"
 
 
 def summary_seal(summary: dict[str, Any]) -> str:
-    """json_digest of `summary` without its seal, as it reads back from its file (so the value
-    is the same before writing and after reading)."""
+    """json_digest of `summary` without its seal, as read back from its file (the same value
+    before writing and after reading)."""
     return json_digest(json.loads(json.dumps({k: v for k, v in summary.items() if k != SEAL_KEY},
                                              default=_json_default)))
 
 
 def sealed(summary: dict[str, Any]) -> dict[str, Any]:
     """`summary` with its seal, the last key."""
-    body = {k: v for k, v in summary.items() if k != SEAL_KEY}
-    return {**body, SEAL_KEY: summary_seal(body)}
+    return {**{k: v for k, v in summary.items() if k != SEAL_KEY}, SEAL_KEY: summary_seal(summary)}
 
 
 @contextlib.contextmanager
@@ -176,20 +171,17 @@ def script_errors(log_path: str | os.PathLike | None = None) -> Iterator[logging
     one line + exit 1."""
     logger = logging.getLogger("dlwpt")
     logger.setLevel(logging.INFO)
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w"))
     for h in handlers:
-        h.setFormatter(fmt)
+        h.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         logger.addHandler(h)
     try:
         yield logger
     except (DataError, SettingError) as e:
-        logger.error("error: %s", e)
-        for h in handlers:
-            h.flush()
+        logger.error("error: %s", e)  # each handler flushes every record
         sys.exit(1)
     finally:
         for h in handlers:

@@ -1,8 +1,5 @@
-"""Where raw data comes from: a local copy in the book's layout, or downloads with pinned checksums.
-
-The manifest (`manifest.json`) pins the SHA-256 of every raw file the pipeline reads from the book's
-code repository (`data/p1ch4/...`); CIFAR-10's official archive is pinned in config.
-"""
+"""Where raw data comes from: a local copy in the book's layout, or downloads pinned by
+`manifest.json` (the book's repository's `data/p1ch4/...`; CIFAR-10's archive: in config)."""
 
 from __future__ import annotations
 
@@ -38,10 +35,7 @@ def manifest() -> dict[str, str]:
 
 def data_root(config: dict[str, Any]) -> Path | None:
     """The local folder holding `p1ch4/` (env DLWPT_DATA, then config), or None to download.
-
-    Canonical (absolute, symlinks resolved): the same data given by a relative path, an absolute
-    one or through a symlink yields the same input paths, so Snakemake plans no job for it.
-    """
+    Resolved: the same data by another path (relative, symlink) plans no job."""
     value = os.environ.get("DLWPT_DATA") or config["data"].get("local_dir")
     return Path(value).resolve() if value else None
 
@@ -54,14 +48,13 @@ def cifar_source(config: dict[str, Any]) -> Path:
 
 def cifar_setting(config: dict[str, Any]) -> str | None:
     """The setting that names the local CIFAR-10 copy (None: the downloaded archive)."""
-    if os.environ.get("DLWPT_CIFAR10"):
-        return "DLWPT_CIFAR10"
-    return "data.cifar10" if config["data"].get("cifar10") else None
+    return ("DLWPT_CIFAR10" if os.environ.get("DLWPT_CIFAR10")
+            else "data.cifar10" if config["data"].get("cifar10") else None)
 
 
 def raw_location(dataset: str, config: dict[str, Any]) -> tuple[Path, list[str]]:
     """The folder an ingest step reads from, and its raw files relative to it ("." for CIFAR-10:
-    the copy itself). The names do not depend on where the copy is; the folder does."""
+    the copy itself)."""
     if dataset == "cifar2":
         return cifar_source(config), ["."]
     root = data_root(config) or RESOURCES
@@ -77,11 +70,8 @@ def relative_files(dataset: str, config: dict[str, Any]) -> list[str]:
 
 def raw_files(dataset: str, config: dict[str, Any]) -> list[Path]:
     """Input paths of an ingest step: in the local copy, or under resources/ once downloaded.
-
-    In the local copy an image or DICOM folder is taken as it is (any number of files), not
-    narrowed to the manifest: with data.verify (the default) an extra or missing file is then
-    refused by name, and with data.verify: false a user's own copy is ingested as it is.
-    """
+    A local image or DICOM folder is taken as it is, not narrowed to the manifest (data.verify
+    then refuses an extra or missing file by name; off, a user's own copy is ingested)."""
     root = data_root(config)
     rels = relative_files(dataset, config)
     if root is None:
@@ -110,7 +100,7 @@ def download_url(base_url: str, rel: str) -> str:
 
 def content_digest(files: list[str | os.PathLike], root: str | os.PathLike) -> str:
     """SHA-256 over each file's name relative to `root` and its own SHA-256: what a local copy
-    holds, whatever its path (about 40 ms for the book's 55 MB of raw files)."""
+    holds, whatever its path (~40 ms for the book's 55 MB)."""
     digest = hashlib.sha256()
     for path in sorted(Path(f) for f in files):
         digest.update(f"{path.relative_to(root).as_posix()}\0{file_digest(path)}\n".encode())

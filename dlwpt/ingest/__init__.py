@@ -1,13 +1,8 @@
 """Ingest: raw book data -> tensor files + JSON summaries (docs/ARCHITECTURE.md, "Ingest outputs").
 
-Modules are imported on demand, so an ingest job imports only its dataset's module; the rule
-declares that module as code by name (`ingest_module`), so editing one dataset's module reruns
-that dataset only.
-
-Raw files are checked against the SHA-256 pinned in manifest.json first: a wine CSV cut at a
-line boundary or a CT series without its last slice still parses; only the digest tells that it
-is not the book's data. With `data.verify: false` the differences are recorded (and shown in the
-report's provenance) instead of stopping the run.
+A job imports only its dataset's module, which its rule names as code (`ingest_module`): editing
+one dataset's module reruns that dataset only. Raw files are checked against their pins first: a
+wine CSV cut at a line boundary still parses, only the digest tells it is not the book's data.
 """
 
 from __future__ import annotations
@@ -21,19 +16,14 @@ from typing import Any
 
 from dlwpt.io import DataError, file_digest, read_json, write_json
 
-INGESTERS = {
-    "image_dog": ("images", "ingest_image"),
-    "image_cats": ("images", "ingest_image_batch"),
-    "ct": ("ct", "ingest_ct"),
-    "wine": ("wine", "ingest_wine"),
-    "bikes": ("bikes", "ingest_bikes"),
-    "text": ("text", "ingest_text"),
-    "cifar2": ("cifar", "ingest_cifar"),
+INGESTERS = {  # dataset -> (module, function)
+    "image_dog": ("images", "ingest_image"), "image_cats": ("images", "ingest_image_batch"),
+    "ct": ("ct", "ingest_ct"), "wine": ("wine", "ingest_wine"), "bikes": ("bikes", "ingest_bikes"),
+    "text": ("text", "ingest_text"), "cifar2": ("cifar", "ingest_cifar"),
 }
 
 
 def ingest_module(name: str) -> str:
-    """The dotted name of the module holding a dataset's ingest function."""
     return f"{__name__}.{INGESTERS[name][0]}"
 
 
@@ -43,9 +33,8 @@ def ingester(name: str) -> Callable[..., None]:
 
 def verify_raw_files(files: list[str | os.PathLike], root: str | os.PathLike,
                      pinned: dict[str, str], enforce: bool = True) -> list[dict[str, str | None]]:
-    """`files` (below `root`) against `pinned` (path relative to root -> "sha256:<hex>"): every
-    file changed, missing or not pinned at all (the summary records them, the report lists
-    them); with `enforce`, a DataError naming the first."""
+    """Every file of `files` (below `root`) changed, missing or not in `pinned` (relative path ->
+    "sha256:<hex>"); with `enforce`, a DataError naming the first."""
     root = Path(root)
     present = {Path(f).relative_to(root).as_posix() for f in files}
     differences = []
@@ -74,9 +63,8 @@ def run_ingest(dataset: str, raw_files: list[str], out_pt: str | os.PathLike,
                out_json: str | os.PathLike, options: dict[str, Any], *, pinned: dict[str, str],
                raw_root: str | os.PathLike, verify: bool = True,
                record: dict[str, Any] | None = None, log: logging.Logger | None = None) -> None:
-    """One ingest job: the raw files against their pins (a difference stops the job unless
-    `verify` is off, when it is recorded), then the dataset's function; `record` adds keys to the
-    JSON summary."""
+    """One ingest job: the raw files against their pins (with `verify` off a difference is
+    recorded, not refused), then the dataset's function; `record` adds keys to the summary."""
     log = log or logging.getLogger("dlwpt")
     differences = verify_raw_files(raw_files, raw_root, pinned, enforce=verify) if pinned else []
     for difference in differences:

@@ -1,9 +1,7 @@
 """Chapter 4, time series: hourly bike rentals reshaped into days (730x17x24), with the book's
 one-hot weather and the two alternative encodings (weather rescaled, temperature min-max).
-
-Reshaping into days is only right if every day has all 24 hours. The original `hour.csv` lacks
-some, so it is either filled exactly as the book's `fix_missing_hours.py` made `hour-fixed.csv`,
-or rejected; any file whose rows do not fall into blocks of hours 0..23 is rejected.
+Days need all 24 hours: the hours `hour.csv` lacks are filled as the book's `fix_missing_hours.py`
+made `hour-fixed.csv` (or refused); rows not in blocks of hours 0..23 are refused.
 """
 
 from __future__ import annotations
@@ -26,8 +24,6 @@ WEATHER, TEMP = COLUMNS.index("weathersit"), COLUMNS.index("temp")
 HOURS = 24
 N_WEATHER = 4  # weathersit is 1 (clear) .. 4 (heavy rain/snow)
 
-log = logging.getLogger("dlwpt")
-
 
 def day_of_month(cell: str) -> float:
     """The book's date converter, `float(x[8:10])`, but refusing what is not a date."""
@@ -35,12 +31,9 @@ def day_of_month(cell: str) -> float:
 
 
 def fill_missing_hours(hourly: np.ndarray) -> tuple[np.ndarray, int]:
-    """Insert the rows the book's `fix_missing_hours.py` inserts; return them and their count.
-
-    A gap within a day repeats the row before it; once the gap passes midnight the row after it
-    is repeated instead. Filled rows get the missing hour and a count (`cnt`) of 0; every other
-    field, `instant`, `casual` and `registered` included, is copied as the script copies it.
-    """
+    """`hourly` with the rows the book's `fix_missing_hours.py` inserts, and their count. A filled
+    row copies the row before the gap (after it once the gap passes midnight), every field as the
+    script does but the missing hour and a `cnt` of 0."""
     rows = [hourly[0]]
     for last, this in zip(hourly[:-1], hourly[1:], strict=True):
         last_hour, this_hour = int(last[HOUR]), int(this[HOUR])
@@ -76,19 +69,19 @@ def ingest_bikes(src: PathLike, out_pt: PathLike, out_json: PathLike,
         day = days[out_of_order[0]]
         raise DataError(src, f"day starting at instant {day[0, INSTANT]:.0f} does not hold "
                              "hours 0..23 in order")
-    weather = filled[:, WEATHER]
-    if not np.isin(weather, np.arange(1, N_WEATHER + 1)).all():
-        row = int(np.flatnonzero(~np.isin(weather, np.arange(1, N_WEATHER + 1)))[0])
-        raise DataError(src, f"instant {filled[row, INSTANT]:.0f}: weathersit "
-                             f"{weather[row]:g} is not 1..{N_WEATHER}")
+    bad_weather = np.flatnonzero(~np.isin(filled[:, WEATHER], np.arange(1, N_WEATHER + 1)))
+    if len(bad_weather):
+        row = filled[bad_weather[0]]
+        raise DataError(src, f"instant {row[INSTANT]:.0f}: weathersit {row[WEATHER]:g} is not "
+                             f"1..{N_WEATHER}")
     # hour-fixed.csv itself has such a day: the 2012-10-29/30 outage spans more than 24 hours,
     # which the book's script cannot see, so one "day" is 29th 00-12h + 30th 13-23h.
     mixed = [{"day": int(i), "first_instant": int(days[i, 0, INSTANT]),
               "days_of_month": sorted({int(d) for d in days[i, :, DATE]})}
              for i in np.flatnonzero((days[:, :, DATE] != days[:, :1, DATE]).any(axis=1))]
     for entry in mixed:
-        log.warning("%s: day %d mixes days of month %s", src, entry["day"],
-                    entry["days_of_month"])
+        logging.getLogger("dlwpt").warning("%s: day %d mixes days of month %s", src,
+                                           entry["day"], entry["days_of_month"])
 
     hourly = torch.from_numpy(filled)
     daily = hourly.view(-1, HOURS, len(COLUMNS)).transpose(1, 2)

@@ -1,10 +1,8 @@
 """Chapter 7: CIFAR-10 -> the book's normalized birds-vs-airplanes subset ("cifar2").
 
-Three inputs give identical tensors: an image-folder tree `{train,test}/<class>/*.{png,jpg}`
-(class folders in official order, files sorted by name), the official python batches, a folder
-or one holding `cifar-10-batches-py/`, and the official `cifar-10-python.tar.gz`, read member by
-member without extracting. Normalization statistics come from the whole training split (all ten
-classes), as in the book, unless configured.
+An image tree, the official python batches (or a folder holding `cifar-10-batches-py/`) and the
+official `cifar-10-python.tar.gz` (read without extracting) give identical tensors. Normalization
+statistics come from the whole training split (all ten classes), as in the book, unless set.
 """
 
 from __future__ import annotations
@@ -121,13 +119,9 @@ def _decode_files(paths: list[str]) -> tuple[np.ndarray | None, tuple[str, str] 
 
 
 def decode_images(paths: Sequence[Path]) -> np.ndarray:
-    """All images as Nx32x32x3 uint8, decoded by a process pool on large inputs.
-
-    Threads do not help: PIL holds the GIL for most of a 32x32 decode. Workers are forked
-    (not spawned) so a Snakemake script is not re-imported by each of them. PIL rather than
-    torchvision.io.decode_image: same pixels and ~1.5 s less decoding for the 60,000 files on 2
-    cores, but importing torchvision costs ~2.5 s more (it loads torch._dynamo).
-    """
+    """All images as Nx32x32x3 uint8, by forked worker processes on large inputs (threads do not
+    help: PIL holds the GIL; forked, a Snakemake script is not re-imported by each). PIL, not
+    torchvision.io: same pixels, and importing torchvision costs more than it saves."""
     chunks = [[str(p) for p in paths[i:i + CHUNK_FILES]]
               for i in range(0, len(paths), CHUNK_FILES)]
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -172,11 +166,8 @@ def read_cifar10(src: PathLike) -> tuple[Splits, list[dict], str]:
 
 
 def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and (unbiased) std of uint8 images after ToTensor's /255.
-
-    The book stacks all 50,000 float images (600 MB); a 256-bin histogram per channel gives the
-    same statistics exactly, in float64, without the copy.
-    """
+    """Per-channel mean and (unbiased) std of uint8 images after ToTensor's /255, from a 256-bin
+    histogram: the book's statistics exactly (in float64), without its 600 MB float copy."""
     levels = torch.arange(256, dtype=torch.float64) / 255
     means, stds = [], []
     for c in range(images.shape[1]):
@@ -189,12 +180,8 @@ def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """ToTensor (uint8 -> float / 255) then Normalize, batched.
-
-    Not torchvision's v2 transforms: ToDtype(scale=True) multiplies by 1/255, which differs from
-    ToTensor's / 255 in the last bit for 126 of the 256 levels; v2.Normalize alone is identical
-    to this line but would add torchvision's import for nothing.
-    """
+    """ToTensor (uint8 -> float / 255) then Normalize, batched. Not torchvision's v2 ToDtype:
+    its * (1/255) differs from / 255 in the last bit for 126 of the 256 levels."""
     return (images.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
 
 
@@ -208,10 +195,8 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
     classes = dict(DEFAULT_CLASSES if classes is None else classes)
     splits, source_entries, kind = read_cifar10(src)
     train_images, train_labels = splits["train"]
-    if mean is None:
-        mean_t, std_t = channel_stats(train_images)
-    else:
-        mean_t, std_t = (torch.tensor(v, dtype=torch.float32) for v in (mean, std))
+    mean_t, std_t = (channel_stats(train_images) if mean is None
+                     else (torch.tensor(v, dtype=torch.float32) for v in (mean, std)))
 
     samples = []
     for label, name in enumerate(CIFAR10_CLASSES):
@@ -222,8 +207,7 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
         samples.append(train_images[picked])
 
     label_map = torch.tensor([classes.get(name, -1) for name in CIFAR10_CLASSES])
-    tensors: dict = {}
-    counts, source_counts = {}, {}
+    tensors, counts, source_counts = {}, {}, {}
     for out_split, split in (("train", "train"), ("val", "test")):
         images, labels = splits[split]
         keep = label_map[labels] >= 0

@@ -43,8 +43,7 @@ def list_sources(sources: Sources, pattern: str = "*") -> list[Path]:
 
 def read_text_utf8(path: PathLike) -> str:
     try:
-        with open(path, encoding="utf8") as f:
-            return f.read()
+        return Path(path).read_text(encoding="utf8")
     except UnicodeDecodeError as e:
         raise DataError(path, f"not UTF-8 text (bad byte at offset {e.start})") from e
 
@@ -52,9 +51,8 @@ def read_text_utf8(path: PathLike) -> str:
 def read_table(path: PathLike, delimiter: str, expected: list[str],
                converters: Mapping[int, Callable[[str], float]] | None = None,
                ) -> tuple[list[str], np.ndarray]:
-    """Header (quotes stripped) and float32 rows: the book's `np.loadtxt(..., skiprows=1,
-    converters=...)`, but a bad cell is reported by line and column, not by numpy's error.
-    The header must be `expected`: the parsers index columns by position, as the book does."""
+    """Header (quotes stripped; must be `expected`: columns are indexed by position, as in the
+    book) and float32 rows: the book's `np.loadtxt`, but a bad cell named by line and column."""
     converters = converters or {}
     lines = read_text_utf8(path).splitlines()
     if not lines:
@@ -92,9 +90,8 @@ def read_table(path: PathLike, delimiter: str, expected: list[str],
 
 def write_outputs(name: str, out_pt: PathLike, out_json: PathLike, tensors: dict[str, Any],
                   sources: list[PathLike | dict], **extra: Any) -> None:
-    """Write the tensor file and its JSON summary (built, files hashed, before either), or
-    neither. A source is a file read, hashed here, or its summary entry as it is (a 60,000-file
-    image tree gets one)."""
+    """The tensor file and its JSON summary (built before either is written), or neither. A
+    source is a file read, hashed here, or its summary entry (one for a 60,000-file tree)."""
     stats = {}
     for key, t in tensors.items():
         if isinstance(t, torch.Tensor):

@@ -1,9 +1,5 @@
-"""Chapter 4, volumetric data: a CT series as a 1x1xDxHxW tensor in Hounsfield units.
-
-File names carry no order, so slices are sorted by their position along the scan axis: the
-ImagePositionPatient projected on the slice normal (the cross product of the row and column
-directions of ImageOrientationPatient), which works for any patient orientation.
-"""
+"""Chapter 4, volumetric data: a CT series as a 1x1xDxHxW tensor in Hounsfield units. Slices
+are sorted by ImagePositionPatient projected on the slice normal (file names carry no order)."""
 
 from __future__ import annotations
 
@@ -38,8 +34,7 @@ def _hounsfield(path, ds) -> np.ndarray:
         pixels = ds.pixel_array
     except Exception as e:  # pydicom raises several types for undecodable pixel data
         raise DataError(path, f"cannot decode pixel data ({error_text(e)})") from e
-    slope = float(ds.get("RescaleSlope", 1.0))
-    intercept = float(ds.get("RescaleIntercept", 0.0))
+    slope, intercept = float(ds.get("RescaleSlope", 1.0)), float(ds.get("RescaleIntercept", 0.0))
     return (pixels.astype(np.float64) * slope + intercept).astype(np.float32)
 
 

@@ -45,12 +45,9 @@ def ingest_image_batch(sources: Sources, out_pt: PathLike, out_json: PathLike,
         batch[i] = torch.from_numpy(image).permute(2, 0, 1)[:3]
 
     normalized = batch.float() / 255.0
-    mean = torch.zeros(3)
-    std = torch.zeros(3)
-    for c in range(3):
-        mean[c] = normalized[:, c].mean()
-        std[c] = normalized[:, c].std()
-        normalized[:, c] = (normalized[:, c] - mean[c]) / std[c]
+    mean = torch.stack([normalized[:, c].mean() for c in range(3)])
+    std = torch.stack([normalized[:, c].std() for c in range(3)])
+    normalized = (normalized - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
     tensors = {"raw": batch, "normalized": normalized, "mean": mean, "std": std}
     write_outputs("image_cats", out_pt, out_json, tensors, files,
                   files=[p.name for p in files])

@@ -1,8 +1,5 @@
-"""Chapter 4, text: one line one-hot encoded by character, and the book's word vocabulary.
-
-The whole book is stored as word indices, never as a dense one-hot (that would be ~125,000 x
-7,261 floats); a one-hot row is `torch.zeros(V).index_fill_(0, idx, 1)` when needed.
-"""
+"""Chapter 4, text: one line one-hot encoded by character, and the book's word vocabulary. The
+book is kept as word indices, not a dense one-hot (~125,000 x 7,261 floats)."""
 
 from __future__ import annotations
 
@@ -35,24 +32,19 @@ def ingest_text(src: PathLike, out_pt: PathLike, out_json: PathLike,
 
     letter_indices = torch.tensor([ord(ch) if ord(ch) < N_ASCII else 0 for ch in line],
                                   dtype=torch.int64)
-    line_onehot = torch.zeros(len(line), N_ASCII)
-    line_onehot.scatter_(1, letter_indices.view(-1, 1), 1.0)
+    line_onehot = torch.zeros(len(line), N_ASCII).scatter_(1, letter_indices.view(-1, 1), 1.0)
 
     book_words = clean_words(text)
     vocab = sorted(set(book_words))
     word2index_dict = {word: i for i, word in enumerate(vocab)}
     line_words = clean_words(line)
     line_word_indices = torch.tensor([word2index_dict[w] for w in line_words], dtype=torch.int64)
-    line_words_onehot = torch.zeros(len(line_words), len(vocab))
-    line_words_onehot.scatter_(1, line_word_indices.view(-1, 1), 1.0)
+    line_words_onehot = torch.zeros(len(line_words), len(vocab)).scatter_(
+        1, line_word_indices.view(-1, 1), 1.0)
     book_word_indices = torch.tensor([word2index_dict[w] for w in book_words], dtype=torch.int64)
 
-    tensors = {
-        "line_onehot": line_onehot,
-        "line_words_onehot": line_words_onehot,
-        "book_word_indices": book_word_indices,
-        "vocab": vocab,
-    }
+    tensors = {"line_onehot": line_onehot, "line_words_onehot": line_words_onehot,
+               "book_word_indices": book_word_indices, "vocab": vocab}
     sample = dict.fromkeys(WORD_SAMPLE) | dict.fromkeys(line_words)
     write_outputs(
         "text", out_pt, out_json, tensors, [src],

@@ -58,11 +58,8 @@ def ingest_wine(src: PathLike, out_pt: PathLike, out_json: PathLike, bad_max: in
                         for name, means in zip(groups, group_means, strict=True)},
         "counts": {name: int(rows.sum()) for name, rows in groups.items()},
         "threshold": {
-            "column": threshold_column,
-            "threshold": threshold.item(),
-            "n_predicted": n_predicted,
-            "n_actual": n_actual,
-            "n_matches": n_matches,
+            "column": threshold_column, "threshold": threshold.item(),
+            "n_predicted": n_predicted, "n_actual": n_actual, "n_matches": n_matches,
             "matches_over_predicted": n_matches / n_predicted if n_predicted else None,
             "matches_over_actual": n_matches / n_actual if n_actual else None,
         },
