@@ -1,14 +1,10 @@
-"""Two training loops with the same semantics, chosen by config `train.loop`: `book` (book.py,
-chapter 8's `training_loop`, the reference) and `resident` (resident.py: data, sample order and
-loss sums on the device; on CUDA each step replayed as a checked CUDA graph, cuda_graphs.py).
-Both draw each epoch's sample order from `epoch_permutation` (trainer.py), so with generators
-seeded alike (on the CPU) they visit the same batches and agree up to floating-point noise.
+"""Two training loops with the same semantics (config `train.loop`): `book`, chapter 8's
+`training_loop`, the reference, and `resident` (data, sample order and loss sums on the device;
+on CUDA checked CUDA graphs). Both draw each epoch's order from `epoch_permutation`, so seeded
+alike (on the CPU) they visit the same batches and agree up to floating-point noise.
 
-`train_epoch` also returns the running accuracy of the epoch's training batches (free: the
-outputs exist already); `accuracy(split)` is the book's `validate` figure, in eval mode.
-train_model calls it for the validation set every epoch and for the training set once at the
-end: a full eval-mode pass over the 10,000 training images costs about 80% of a training epoch
-on the CPU (tanh dominates forward and backward alike).
+`train_epoch` also returns the running accuracy of its batches (free); the eval-mode `accuracy`
+of the training set is taken once at the end: it costs about 80% of a CPU training epoch.
 """
 
 from __future__ import annotations
@@ -30,8 +26,7 @@ __all__ = ["BookTrainer", "ResidentTrainer", "Trainer", "TrainSettings", "accura
 def make_trainer(loop: str, model: nn.Module, data: dict[str, torch.Tensor],
                  settings: TrainSettings, device: str | torch.device, seed: int,
                  cuda_graphs: str = "auto") -> Trainer:
-    """The trainer for config `train.loop` ("book" | "resident") and `train.cuda_graphs`
-    ("auto" | "off"; the book loop never uses graphs)."""
+    """The trainer for config `train.loop` and `train.cuda_graphs` (unused by the book loop)."""
     if loop == "book":
         return BookTrainer(model, data, settings, device, seed)
     if loop == "resident":

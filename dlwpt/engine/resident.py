@@ -44,8 +44,7 @@ class ResidentTrainer(Trainer):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        # Loading replaces the optimizer's state tensors, which captured graphs would keep
-        # updating: capture again on the next epoch.
+        # New optimizer state tensors, which captured graphs would not see: capture again.
         self.captured_steps = {}
 
     def train_step(self, index: torch.Tensor) -> torch.Tensor:
@@ -63,7 +62,11 @@ class ResidentTrainer(Trainer):
     def train_epoch(self) -> tuple[float, float]:
         self.model.train()
         if self.use_graphs and not self.captured_steps:
-            self._enable_graphs()
+            # Checked steps for a full batch and the remainder; after a failure, eager ones.
+            size = self.settings.batch_size
+            sizes = sorted({min(size, self.n_train), self.n_train % size} - {0})
+            self.captured_steps, self.graphs_status = checked_steps(self, sizes, self.record_steps)
+            self.use_graphs = bool(self.captured_steps)
         order = epoch_permutation(self.permutation_generator, self.n_train)
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)
         for index in order.split(self.settings.batch_size):
@@ -71,11 +74,3 @@ class ResidentTrainer(Trainer):
             totals += step(index)
         loss_sum, correct = totals.tolist()
         return loss_sum / self.n_batches, correct / self.n_train
-
-    def _enable_graphs(self) -> None:
-        """Checked steps for the epoch's batch sizes (a full batch and the remainder); after a
-        failure, eager steps for the rest of the run."""
-        batch_size = self.settings.batch_size
-        sizes = sorted({min(batch_size, self.n_train), self.n_train % batch_size} - {0})
-        self.captured_steps, self.graphs_status = checked_steps(self, sizes, self.record_steps)
-        self.use_graphs = bool(self.captured_steps)
