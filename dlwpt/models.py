@@ -159,11 +159,8 @@ class NetResDeep(nn.Module):
         return self.fc2(out)
 
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {
-    cls.__name__: cls
-    for cls in (FullyConnected, Net, NetWidth, NetDropout, NetBatchNorm, NetDepth, NetRes,
-                NetResDeep)
-}
+ARCHITECTURES: dict[str, type[nn.Module]] = {cls.__name__: cls for cls in (
+    FullyConnected, Net, NetWidth, NetDropout, NetBatchNorm, NetDepth, NetRes, NetResDeep)}
 
 
 def build_model(cfg: dict[str, Any]) -> nn.Module:
@@ -171,8 +168,8 @@ def build_model(cfg: dict[str, Any]) -> nn.Module:
     arch = cfg["arch"]
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown arch {arch!r}; known: {', '.join(ARCHITECTURES)}")
-    kwargs = {k: v for k, v in cfg.items() if k != "arch" and k not in TRAINING_KEYS}
-    return ARCHITECTURES[arch](**kwargs)
+    return ARCHITECTURES[arch](**{k: v for k, v in cfg.items()
+                                  if k != "arch" and k not in TRAINING_KEYS})
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -24,7 +24,6 @@ from dlwpt.engine import Trainer, TrainSettings, make_trainer
 from dlwpt.models import build_model, count_parameters, resdeep_variant
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[str, torch.Tensor]:
@@ -45,13 +44,11 @@ def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[s
             raise io.DataError(path, f"{split}_labels must be int64 of length {len(images)}, "
                                      f"got {labels.dtype} {tuple(labels.shape)}")
     if subsample is not None:
-        # cifar2 keeps the source's order (from an image tree: all airplanes, then all birds),
-        # so a head slice could hold one class only. A fixed random subset, independent of the
-        # run's seed, holds both classes (in proportion on average) and is the same for every
-        # model.
+        # cifar2 keeps the source's order (all airplanes, then all birds): a head slice could
+        # hold one class. A fixed random subset, independent of the seed, holds both classes
+        # (in proportion on average) and is the same for every model.
         keep = torch.randperm(len(data["train_labels"]),
-                              generator=torch.Generator().manual_seed(0))[:subsample]
-        keep = keep.sort().values
+                              generator=torch.Generator().manual_seed(0))[:subsample].sort().values
         data["train_images"] = data["train_images"][keep]
         data["train_labels"] = data["train_labels"][keep]
     return {k: data[k] for k in ("train_images", "train_labels", "val_images", "val_labels")}
@@ -115,7 +112,7 @@ class Training:
         self.walltimes: list[float] = []  # when each epoch went to TensorBoard
         self.previous_seconds, self.started = 0.0, time.perf_counter()
         self.diverged_epoch: int | None = None
-        self.checkpoint = Path(resume) / CHECKPOINT_NAME if resume else None
+        self.checkpoint = Path(resume) / "checkpoint.pt" if resume else None
         # The run's identity: a checkpoint with another hash belongs to another run.
         self.run_hash = self.checkpoint and io.json_digest({
             "model_cfg": run.model_cfg, "seed": run.seed, "loop": run.loop,

@@ -17,8 +17,6 @@ from dlwpt.engine.resident import ResidentTrainer
 from dlwpt.engine.settings import TrainSettings, make_loss_fn, make_optimizer
 from dlwpt.engine.trainer import Trainer, accuracy_counts
 
-LOOPS = ("book", "resident")
-
 __all__ = ["BookTrainer", "ResidentTrainer", "Trainer", "TrainSettings", "accuracy_counts",
            "make_loss_fn", "make_optimizer", "make_trainer"]
 
@@ -31,4 +29,4 @@ def make_trainer(loop: str, model: nn.Module, data: dict[str, torch.Tensor],
         return BookTrainer(model, data, settings, device, seed)
     if loop == "resident":
         return ResidentTrainer(model, data, settings, device, seed, cuda_graphs=cuda_graphs)
-    raise ValueError(f"unknown loop {loop!r}; known: {', '.join(LOOPS)}")
+    raise ValueError(f"unknown loop {loop!r}; known: book, resident")

@@ -116,12 +116,9 @@ def floating_state(model: nn.Module) -> torch.Tensor:
 
 class CapturedStep:
     """`train_step` recorded once as a CUDA graph over a static index tensor, then replayed.
-
-    Every tensor it touches is static: parameters and optimizer state are updated in place, grads
-    (None after zero_grad in the capture) re-created by backward at the same addresses from the
-    graph's pool, the batch gathered inside the graph through `self.index`; [loss, correct] is
-    the graph's output.
-    """
+    Every tensor it touches is static: parameters and optimizer state updated in place, grads
+    (None after zero_grad) re-created by backward at the same addresses of the graph's pool, the
+    batch gathered inside the graph through `self.index`, [loss, correct] the graph's output."""
 
     def __init__(self, train_step: Step, batch_size: int, device: torch.device):
         self.index = torch.zeros(batch_size, dtype=torch.int64, device=device)
