@@ -93,8 +93,7 @@ def claim_gpu(device_count: int, allowed: list[int] | None = None, *,
     names, deadline = ", ".join(c.device_id for c in options), time.monotonic() + wait_s
     for attempt in count():
         for candidate in options:
-            claim = try_claim(candidate, Path(lock_dir))
-            if claim is not None:
+            if (claim := try_claim(candidate, Path(lock_dir))) is not None:
                 return claim
         if time.monotonic() >= deadline:
             raise RuntimeError(f"every GPU ({names}) stayed claimed by other jobs for "
