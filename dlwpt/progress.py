@@ -73,9 +73,8 @@ def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path,
 def work_share(seconds: Sequence[float], fractions: Sequence[float]) -> float:
     """Share of the expected work done: each job weighs its expected seconds."""
     total = sum(seconds)
-    if total <= 0:
-        return 0.0
-    return sum(s * f for s, f in zip(seconds, fractions, strict=True)) / total
+    return 0.0 if total <= 0 else (
+        sum(s * f for s, f in zip(seconds, fractions, strict=True)) / total)
 
 
 def planned_time(share: float, jobs: Sequence[Mapping[str, float]]) -> float:
@@ -158,8 +157,7 @@ class JobProgress:
                 return
             record_epoch(self.progress_dir, self.run, self.seed, epoch, epochs, elapsed,
                          done=done)
-            line = whole_run_line(self.progress_dir)
-            if line:
+            if line := whole_run_line(self.progress_dir):
                 self.log.info("%s", line)
         except Exception as e:  # progress is never worth a failed job: one warning, once
             if not self.warned:
