@@ -1,9 +1,9 @@
 """Which device a training job uses: `auto` resolved, and one GPU per CUDA job.
 
-`--resources gpu=N` never says which GPU a job takes, so each CUDA job claims one with an
-exclusive `flock` on a per-device lock file: race-free, freed by the kernel when the job dies.
-Under Slurm with `ConstrainDevices=yes` every job sees its GPU as device 0, so the locks are
-named after SLURM_STEP_GPUS / SLURM_JOB_GPUS (the node's indices) when they list as many.
+`--resources gpu=N` never says which GPU, so each CUDA job takes an exclusive `flock` on a
+per-device lock file: race-free, freed by the kernel when the job dies. Under Slurm with
+`ConstrainDevices=yes` every job sees its GPU as device 0: locks are named after
+SLURM_STEP_GPUS / SLURM_JOB_GPUS (the node's indices) when they list as many.
 """
 
 from __future__ import annotations

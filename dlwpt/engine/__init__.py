@@ -1,10 +1,8 @@
 """Two training loops with the same semantics (config `train.loop`): `book`, chapter 8's
 `training_loop`, the reference, and `resident` (data, sample order and loss sums on the device;
 on CUDA checked CUDA graphs). Both draw each epoch's order from `epoch_permutation`, so seeded
-alike (on the CPU) they visit the same batches and agree up to floating-point noise.
-
-`train_epoch` also returns the running accuracy of its batches (free); the eval-mode `accuracy`
-of the training set is taken once at the end: it costs about 80% of a CPU training epoch.
+alike (on the CPU) they visit the same batches and agree up to floating-point noise. The training
+set's eval-mode `accuracy` is taken once at the end: it costs about 80% of a CPU training epoch.
 """
 
 from __future__ import annotations

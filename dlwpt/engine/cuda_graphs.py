@@ -1,9 +1,6 @@
-"""CUDA graphs of the resident loop's training step: capture, check against eager, undo.
-
-The whole step is recorded once per batch size and replayed: no per-kernel launch cost, which
-dominates these small models. A wrong graph would train silently wrong, so each is first compared
-with eager steps from the same state; on failure or disagreement the run trains eagerly, saying
-why. Warm-up and check steps are undone in place: the run goes on as an eager run would.
+"""CUDA graphs of the resident loop's training step (no per-kernel launch cost, which dominates
+these small models): capture, check against eager steps from the same state (a wrong graph would
+train silently wrong; on disagreement the run trains eagerly, saying why), undo in place.
 """
 
 from __future__ import annotations
@@ -60,9 +57,8 @@ def checked_steps(trainer: SteppedTraining, sizes: list[int],
 
 
 def record_steps(trainer: SteppedTraining, sizes: list[int]) -> dict[int, Step]:
-    """One CUDA graph per batch size, after warm-up steps on a side stream (lazy optimizer,
-    cuBLAS and cuDNN state must exist before capture) that are then undone in place, RNG
-    draws (dropout) included, so a graph run draws the masks an eager run draws."""
+    """One CUDA graph per batch size, after warm-up steps on a side stream (lazy optimizer, cuBLAS
+    and cuDNN state must exist before capture), undone with their RNG draws (dropout masks)."""
     device = trainer.device
     with torch.random.fork_rng(devices=[device]), \
             preserved_training_state(trainer.model, trainer.optimizer):
