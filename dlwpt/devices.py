@@ -1,10 +1,9 @@
 """Which device a training job uses: `auto` resolved, and one GPU per CUDA job.
 
-`--resources gpu=N` counts GPUs but never says which one a job takes, so each CUDA job claims a
-device with an exclusive `flock` on a per-device lock file: race-free, and freed by the kernel
-when the job dies, even by SIGKILL. CUDA_VISIBLE_DEVICES and `train.gpus` narrow the devices.
-Under Slurm with `ConstrainDevices=yes` every job sees its GPU as device 0, so the locks are
-named after SLURM_STEP_GPUS / SLURM_JOB_GPUS (the node's indices) when they list as many.
+`--resources gpu=N` never says which GPU, so each CUDA job takes an exclusive `flock` on a
+per-device lock file: race-free, freed by the kernel when the job dies. Under Slurm with
+`ConstrainDevices=yes` every job sees its GPU as device 0: locks are named after
+SLURM_STEP_GPUS / SLURM_JOB_GPUS (the node's indices) when they list as many.
 """
 
 from __future__ import annotations
@@ -37,9 +36,8 @@ class Candidate:
 
 def candidates(device_count: int, allowed: list[int] | None = None,
                env: Mapping[str, str] = os.environ) -> list[Candidate]:
-    """The devices this job may claim, `allowed` (train.gpus) machine indices only. Locks are
-    taken on CUDA_VISIBLE_DEVICES' names (torch numbers them 0..n-1), so jobs with different
-    visibility still exclude each other."""
+    """The devices this job may claim (`allowed`: train.gpus), by CUDA_VISIBLE_DEVICES' names
+    (torch numbers them 0..n-1): jobs with different visibility still exclude each other."""
     names = [str(i) for i in range(device_count)]
     if "CUDA_VISIBLE_DEVICES" in env:
         # CUDA stops at the first invalid entry (e.g. "-1" hides every device).
@@ -95,8 +93,7 @@ def claim_gpu(device_count: int, allowed: list[int] | None = None, *,
     names, deadline = ", ".join(c.device_id for c in options), time.monotonic() + wait_s
     for attempt in count():
         for candidate in options:
-            claim = try_claim(candidate, Path(lock_dir))
-            if claim is not None:
+            if (claim := try_claim(candidate, Path(lock_dir))) is not None:
                 return claim
         if time.monotonic() >= deadline:
             raise RuntimeError(f"every GPU ({names}) stayed claimed by other jobs for "
@@ -116,8 +113,8 @@ def scheduler_gpus(env: Mapping[str, str] = os.environ) -> str | None:
 
 
 def requests_gpu(device: str, request: str | bool, cuda_here: Callable[[], bool]) -> bool:
-    """Whether a training job asks the scheduler for one GPU (config `train.request_gpu`): from
-    settings, except auto/auto (a cluster's login node has none: its profile says true)."""
+    """Whether a training job asks the scheduler for a GPU (`train.request_gpu`); for auto/auto
+    whether this machine has one (a cluster's login node has none: its profile says true)."""
     if device == "cpu" or request is False:
         return False
     if request is True or device == "cuda":
@@ -137,9 +134,8 @@ def resolve_device(device: str) -> str:
 @contextlib.contextmanager
 def claimed_device(device: str, gpus: list[int] | None,
                    log: logging.Logger) -> Iterator[tuple[torch.device, str | None]]:
-    """The device a training job trains on (`auto` resolved) and the machine's name for its GPU
-    (None on the CPU or an explicit cuda:N): a CUDA job claims one free GPU among `gpus`,
-    released when the block ends."""
+    """The job's device (`auto` resolved) and the machine's name for its GPU (None on the CPU or
+    an explicit cuda:N), claimed among `gpus` until the block ends."""
     import torch
 
     resolved = torch.device(resolve_device(device))

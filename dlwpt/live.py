@@ -15,19 +15,14 @@ from dlwpt.io import SettingError
 
 # metrics.csv column -> TensorBoard tag; the prefix groups the charts (train and val accuracy
 # side by side under "accuracy").
-TAGS = {
-    "train_loss": "loss/train",
-    "train_acc": "accuracy/train",
-    "val_acc": "accuracy/val",
-    "seconds": "time/seconds_per_epoch",
-}
+TAGS = {"train_loss": "loss/train", "train_acc": "accuracy/train", "val_acc": "accuracy/val",
+        "seconds": "time/seconds_per_epoch"}
 EVENT_FILES = "events.out.tfevents.*"
 
 
 class EpochLog(contextlib.AbstractContextManager):
-    """Writes each epoch's scalars to `folder` and flushes them at once. A resumed run
-    rewrites the checkpointed epochs (`history`, at their first wall times) into a new event
-    file and removes the earlier ones, which may hold later epochs: each epoch is there once."""
+    """Each epoch's scalars in `folder`. A resumed run rewrites the checkpointed epochs (at their
+    first wall times) into a new event file, removing the old ones (they may hold later epochs)."""
 
     def __init__(self, folder: str | os.PathLike, history: Sequence[dict[str, float]] = (),
                  walltimes: Sequence[float] = ()) -> None:

@@ -1,7 +1,5 @@
-"""The book's chapter 7-8 classifiers for 32x32 airplane/bird images.
-
-Attribute names (conv1, fc1, conv1_batchnorm, resblocks, nn.Sequential indices...) are the book's,
-so the book's state_dicts load with strict=True and ours load into the book's classes.
+"""The book's chapter 7-8 classifiers for 32x32 airplane/bird images, with the book's attribute
+names (and so state_dict keys): the book's checkpoints load with strict=True, ours into its classes.
 """
 
 from __future__ import annotations
@@ -20,9 +18,8 @@ TRAINING_KEYS = {"lr", "epochs", "loss", "l2", "l1", "optimizer", "batch_size", 
 
 
 class FullyConnected(nn.Sequential):
-    """Chapter 7's nn.Sequential of Linear/activation pairs; it flattens the images itself (the
-    book does img.view(-1) outside), so every model takes Nx3x32x32 batches. The Sequential
-    indices (0, 2, ...) stay the book's state_dict keys."""
+    """Chapter 7's nn.Sequential of Linear/activation pairs (the book's keys 0, 2, ...); it
+    flattens the images itself (the book does img.view(-1) outside), as every model takes them."""
 
     def __init__(self, hidden: list[int] = (512,), activation: str = "tanh",
                  log_softmax: bool = True, n_inputs: int = 3 * 32 * 32, n_classes: int = 2):
@@ -50,8 +47,7 @@ class NetWidth(nn.Module):
         self.fc2 = nn.Linear(32, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.convolve(x, 1)
-        out = self.convolve(out, 2)
+        out = self.convolve(self.convolve(x, 1), 2)
         out = out.reshape(-1, 8 * 8 * self.n_chans1 // 2)  # reshape: channels_last is not viewable
         out = torch.tanh(self.fc1(out))
         return self.fc2(out)
@@ -62,8 +58,8 @@ class NetWidth(nn.Module):
 
 
 class Net(NetWidth):
-    """Chapter 8's first convnet (18,090 parameters), the same layers as NetWidth at 16 channels,
-    built in the same order; loads the book's birds_vs_airplanes.pt."""
+    """Chapter 8's first convnet (18,090 parameters): NetWidth's layers at 16 channels, built in
+    the same order; loads the book's birds_vs_airplanes.pt."""
 
     def __init__(self):
         super().__init__(16)
@@ -157,18 +153,14 @@ class NetResDeep(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.max_pool2d(torch.relu(self.conv1(x)), 2)
-        out = self.resblocks(out)
-        out = F.max_pool2d(out, 2)
+        out = F.max_pool2d(self.resblocks(out), 2)
         out = out.reshape(-1, 8 * 8 * self.n_chans1)
         out = torch.relu(self.fc1(out))
         return self.fc2(out)
 
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {
-    cls.__name__: cls
-    for cls in (FullyConnected, Net, NetWidth, NetDropout, NetBatchNorm, NetDepth, NetRes,
-                NetResDeep)
-}
+ARCHITECTURES: dict[str, type[nn.Module]] = {cls.__name__: cls for cls in (
+    FullyConnected, Net, NetWidth, NetDropout, NetBatchNorm, NetDepth, NetRes, NetResDeep)}
 
 
 def build_model(cfg: dict[str, Any]) -> nn.Module:
@@ -176,8 +168,8 @@ def build_model(cfg: dict[str, Any]) -> nn.Module:
     arch = cfg["arch"]
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown arch {arch!r}; known: {', '.join(ARCHITECTURES)}")
-    kwargs = {k: v for k, v in cfg.items() if k != "arch" and k not in TRAINING_KEYS}
-    return ARCHITECTURES[arch](**kwargs)
+    return ARCHITECTURES[arch](**{k: v for k, v in cfg.items()
+                                  if k != "arch" and k not in TRAINING_KEYS})
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -187,6 +179,6 @@ def count_parameters(model: nn.Module) -> int:
 
 def resdeep_variant(cfg: dict[str, Any]) -> str | None:
     """"shared" / "independent" for NetResDeep configs (the book's default is shared), else None."""
-    if cfg.get("arch") != "NetResDeep":
-        return None
-    return "shared" if cfg.get("shared_blocks", True) else "independent"
+    if cfg.get("arch") == "NetResDeep":
+        return "shared" if cfg.get("shared_blocks", True) else "independent"
+    return None

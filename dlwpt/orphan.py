@@ -1,11 +1,10 @@
 """A training job that outlives the Snakemake process that started it stops within seconds.
 
-Killed by SIGKILL, Snakemake cannot stop its jobs: an orphan would train on, holding its GPU
-claim, while the next run writes the same run. `ParentWatch` checks every second that the nearest
-ancestor that is Snakemake still lives (a shell may stay between them, alive after Snakemake's
-death), else the direct parent (reparenting says it died); a pid listed as a zombie or with
-another start time (reuse) counts as gone. Not `prctl(PR_SET_PDEATHSIG)`: it fires when the
-*thread* that forked ends (Snakemake forks from worker threads) and cannot see through a shell.
+Killed by SIGKILL, Snakemake cannot stop its jobs: an orphan would train on, holding its GPU,
+while the next run writes the same run. `ParentWatch` checks every second that the nearest
+Snakemake ancestor (a shell between them outlives it), else the parent, lives; a zombie or a
+reused pid counts as gone. Not `prctl(PR_SET_PDEATHSIG)`: it fires when the forking *thread*
+ends (Snakemake forks from worker threads) and cannot see through a shell.
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ def _is_snakemake(pid: int, proc: Path) -> bool:
         argv = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    # `python -m snakemake`, `python .venv/bin/snakemake`, `snakemake`; not a shell whose
-    # command line names a script under .snakemake/.
+    # `python -m snakemake`, `python .venv/bin/snakemake`, `snakemake`; not a shell running
+    # a script under .snakemake/.
     return any(os.path.basename(arg) == b"snakemake" for arg in argv[:3])
 
 

@@ -1,6 +1,5 @@
-"""Where a long run stands, as its training jobs print it: each job's epoch line and the whole
-run's share done, from the start-up estimate's plan.json and each planned job's progress. In no
-job's code params; recording, reading and printing never raise: progress never fails a job.
+"""Where a long run stands: each training job's epoch line and the whole run's share done (from
+the start-up estimate's plan.json and each job's record). Never raises: it never fails a job.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ def duration(seconds: float) -> str:
 
 def format_epoch_line(run: str, seed: int, epochs: int, row: Mapping[str, float],
                       eta_seconds: float) -> str:
-    """One epoch's progress line from its metrics.csv row."""
     return (f"{run_name(run, seed)} epoch {row['epoch']}/{epochs} loss {row['train_loss']:.4f} "
             f"train_acc {row['train_acc']:.4f} val_acc {row['val_acc']:.4f} "
             f"{row['seconds']:.2f} s ETA {duration(eta_seconds)}")
@@ -56,8 +54,8 @@ def record_epoch(progress_dir: str | os.PathLike, run: str, seed: int, epoch: in
 
 def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path,
                  root: Path = Path(".")) -> float:
-    """How much of a planned job this run has done: 1 when its benchmark file (written when a
-    job ends) or its `done` record is newer than the plan, else a training job's epochs' share."""
+    """How much of a planned job is done: 1 when its benchmark file (written as a job ends) or its
+    `done` record is newer than the plan, else a training job's epochs' share."""
     benchmark = job.get("benchmark")
     with contextlib.suppress(OSError):
         if benchmark and (root / benchmark).stat().st_mtime >= started:
@@ -75,9 +73,8 @@ def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path,
 def work_share(seconds: Sequence[float], fractions: Sequence[float]) -> float:
     """Share of the expected work done: each job weighs its expected seconds."""
     total = sum(seconds)
-    if total <= 0:
-        return 0.0
-    return sum(s * f for s, f in zip(seconds, fractions, strict=True)) / total
+    return 0.0 if total <= 0 else (
+        sum(s * f for s, f in zip(seconds, fractions, strict=True)) / total)
 
 
 def planned_time(share: float, jobs: Sequence[Mapping[str, float]]) -> float:
@@ -106,9 +103,8 @@ def planned_time(share: float, jobs: Sequence[Mapping[str, float]]) -> float:
 
 def remaining_seconds(share: float, elapsed: float, planned_elapsed: float,
                       wall: float) -> float:
-    """The plan's wall time still ahead (`wall - planned_elapsed`, where the plan expected
-    `share` done), scaled by the pace so far: elapsed against planned_elapsed, with a prior of
-    a tenth of the plan at the plan's pace, so the first minutes do not swing it."""
+    """The plan's wall time still ahead, scaled by the pace so far (elapsed / planned_elapsed,
+    with a prior of a tenth of the plan at its pace, so the first minutes do not swing it)."""
     if share >= 1:
         return 0.0
     prior = 0.1 * wall
@@ -118,8 +114,8 @@ def remaining_seconds(share: float, elapsed: float, planned_elapsed: float,
 
 def whole_run_line(progress_dir: str | os.PathLike = PROGRESS_DIR,
                    now: float | None = None) -> str | None:
-    """The whole run's line; None without a plan (--no-hooks, or a job run alone). The plan's
-    benchmark paths are relative to the working directory, two levels above `progress_dir`."""
+    """The whole run's line; None without a plan (--no-hooks, or a job run alone). Benchmark
+    paths are relative to the working directory, two levels above `progress_dir`."""
     progress_dir = Path(progress_dir)
     plan = io.read_json(progress_dir / PLAN_NAME, or_none=True)
     now = time.time() if now is None else now
@@ -142,8 +138,8 @@ def whole_run_text(share: float, left: float) -> str:
 
 
 class JobProgress:
-    """dlwpt.train's `on_epoch`: each epoch's line; then, except after the last epoch (the job's
-    end follows), its record in `progress_dir` and the whole run's line. Never raises."""
+    """dlwpt.train's `on_epoch`: each epoch's line, then (but after the last epoch: the end
+    follows) its record in `progress_dir` and the whole run's line."""
 
     def __init__(self, run: str, seed: int, log: logging.Logger,
                  progress_dir: str | os.PathLike | None = PROGRESS_DIR) -> None:
@@ -161,8 +157,7 @@ class JobProgress:
                 return
             record_epoch(self.progress_dir, self.run, self.seed, epoch, epochs, elapsed,
                          done=done)
-            line = whole_run_line(self.progress_dir)
-            if line:
+            if line := whole_run_line(self.progress_dir):
                 self.log.info("%s", line)
         except Exception as e:  # progress is never worth a failed job: one warning, once
             if not self.warned:

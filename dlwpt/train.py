@@ -1,8 +1,7 @@
 """Train one chapter 7-8 model on cifar2.pt and write its model, metrics and summary files.
 
-A checkpoint every `checkpoint_every` epochs lets a killed job resume, on the CPU bit-identical
-to an uninterrupted run. `train_model` (at the end) is the outline. The job's plumbing is passed
-in (`Plumbing`), so an edit to it reruns no training job.
+Checkpoints let a killed job resume, on the CPU bit-identical to an uninterrupted run; the job's
+plumbing is passed in (`Plumbing`), so an edit to it reruns no training job.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from dlwpt.engine import Trainer, TrainSettings, make_trainer
 from dlwpt.models import build_model, count_parameters, resdeep_variant
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[str, torch.Tensor]:
@@ -46,13 +44,11 @@ def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[s
             raise io.DataError(path, f"{split}_labels must be int64 of length {len(images)}, "
                                      f"got {labels.dtype} {tuple(labels.shape)}")
     if subsample is not None:
-        # cifar2 keeps the source's order (from an image tree: all airplanes, then all birds),
-        # so a head slice could hold one class only. A fixed random subset, independent of the
-        # run's seed, holds both classes (in proportion on average) and is the same for every
-        # model.
+        # cifar2 keeps the source's order (all airplanes, then all birds): a head slice could
+        # hold one class. A fixed random subset, independent of the seed, holds both classes
+        # (in proportion on average) and is the same for every model.
         keep = torch.randperm(len(data["train_labels"]),
-                              generator=torch.Generator().manual_seed(0))[:subsample]
-        keep = keep.sort().values
+                              generator=torch.Generator().manual_seed(0))[:subsample].sort().values
         data["train_images"] = data["train_images"][keep]
         data["train_labels"] = data["train_labels"][keep]
     return {k: data[k] for k in ("train_images", "train_labels", "val_images", "val_labels")}
@@ -65,15 +61,13 @@ def device_name(device: torch.device) -> str:
 
 
 def csv_text(columns: list[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A header and one line per row; floats at full precision ("nan" for a diverged run), for
-    paired tests between models (dlwpt.statistics)."""
+    """Floats at full precision ("nan" for a diverged run), for paired tests (dlwpt.statistics)."""
     return "".join(",".join(map(str, row)) + "\n" for row in [columns, *rows])
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What one (model, seed) run trains, and how: model_cfg is the run's settings
-    (dlwpt.runs.run_settings), the rest config `train.*` (a bare YAML off, False, kept as "off")."""
+    """model_cfg: dlwpt.runs.run_settings; the rest config `train.*` (YAML's bare off: "off")."""
 
     model_name: str
     model_cfg: dict[str, Any]
@@ -95,25 +89,20 @@ class RunSettings:
 class Plumbing:
     """What a job does around training that decides none of its outputs (defaults: nothing)."""
 
-    # (rows, walltimes) -> a context, given a resumed run's epochs first: its add(row) takes each
-    # epoch's row, its `walltimes` go into checkpoints (dlwpt.live.EpochLog).
+    # (resumed rows, walltimes) -> a context whose add(row) takes each epoch (dlwpt.live.EpochLog).
     epoch_log: Callable[[list[dict[str, float]], list[float]],
                         contextlib.AbstractContextManager[Any]] | None = None
-    # (rows, epochs, elapsed, done) after each finite epoch, and with done=True once the outputs
-    # are written (dlwpt.progress.JobProgress).
+    # (rows, epochs, elapsed, done) after each finite epoch and at the end (progress.JobProgress).
     on_epoch: Callable[[list[dict[str, float]], int, float, bool], None] | None = None
-    # `writing()` around each checkpoint and the final outputs, `done()` inside the last write,
-    # `progress` ends its line where the next run resumes (dlwpt.orphan.ParentWatch).
+    # writing(), done() and progress: dlwpt.orphan.ParentWatch.
     watch: Any = None
-    # The machine's load average, read as training starts and ends into the summary's
-    # `load_average`: a shared machine's seconds are not the model's cost.
+    # The load average at start and end: a shared machine's seconds are not the model's cost.
     load: Callable[[], float] | None = None
 
 
 class Training:
-    """One run being trained: its trainer, the epochs done (metrics.csv rows), its time counting
-    the processes before a resume, and its checkpoint (None without a resume folder), written
-    under the watch's `writing()`, as the final outputs are: a killed job leaves no half file."""
+    """One run being trained: epochs done, time (with the processes before a resume), checkpoint.
+    Every write is under the watch's `writing()`: a killed job leaves no half file."""
 
     def __init__(self, run: RunSettings, trainer: Trainer, data: str | os.PathLike,
                  resume: str | os.PathLike | None, plumbing: Plumbing,
@@ -123,21 +112,19 @@ class Training:
         self.walltimes: list[float] = []  # when each epoch went to TensorBoard
         self.previous_seconds, self.started = 0.0, time.perf_counter()
         self.diverged_epoch: int | None = None
-        self.checkpoint = Path(resume) / CHECKPOINT_NAME if resume else None
+        self.checkpoint = Path(resume) / "checkpoint.pt" if resume else None
         # The run's identity: a checkpoint with another hash belongs to another run.
         self.run_hash = self.checkpoint and io.json_digest({
             "model_cfg": run.model_cfg, "seed": run.seed, "loop": run.loop,
             "cuda_graphs": run.cuda_graphs, "subsample": run.subsample,
             "device": trainer.device.type, "data_sha256": io.file_digest(data),
         })
-        watch = plumbing.watch
-        self.writing = watch.writing if watch else contextlib.nullcontext
+        self.writing = plumbing.watch.writing if plumbing.watch else contextlib.nullcontext
 
     def elapsed(self) -> float:
         return self.previous_seconds + time.perf_counter() - self.started
 
     def resume(self) -> None:
-        """Continue from the checkpoint, if there is one of this run."""
         if self.checkpoint is None or not self.checkpoint.exists():
             return
         try:
@@ -157,9 +144,8 @@ class Training:
         self.resumes_after(len(self.rows))
 
     def fit(self, epoch_log: Any) -> None:
-        """Train the epochs left: each one's row (also to the epoch log), a checkpoint when due
-        (not after the last epoch: the outputs follow), then `on_epoch`; stop at the first
-        non-finite loss."""
+        """Train the epochs left, checkpointing when due (not after the last: the outputs follow);
+        stop at the first non-finite loss."""
         run, trainer, epochs = self.run, self.trainer, self.trainer.settings.epochs
         for epoch in range(len(self.rows) + 1, epochs + 1):
             tick = time.perf_counter()
@@ -193,29 +179,21 @@ class Training:
             self.plumbing.watch.progress = f"the next run resumes after epoch {epoch}"
 
     def summarize(self, device: torch.device, gpu: str | None) -> dict[str, Any]:
-        """summary.json's fields, before `write` adds the file digests and the seal. A diverged
-        run's accuracies are its last finite epoch's (its running train accuracy), or None when
-        not even the first epoch was finite; else in eval mode, as the book's validate."""
+        """summary.json's fields but digests and seal. A diverged run's accuracies are its last
+        finite epoch's (running train accuracy) or None; else eval-mode, as the book's validate."""
         run, trainer = self.run, self.trainer
         train_acc, val_acc = None, None
         if self.diverged_epoch is None:
             train_acc, val_acc = trainer.accuracy("train"), self.rows[-1]["val_acc"]
         elif finite := [r for r in self.rows if math.isfinite(r["train_loss"])]:
             train_acc, val_acc = finite[-1]["train_acc"], finite[-1]["val_acc"]
-        timed = [r["seconds"] for r in self.rows[1:]] or [r["seconds"] for r in self.rows]
+        timed = [r["seconds"] for r in self.rows[1:] or self.rows]
         return {
-            "model": run.model_name,
-            "arch": run.model_cfg["arch"],
-            "seed": run.seed,
-            "epochs": trainer.settings.epochs,
-            "train_acc": train_acc,
-            "val_acc": val_acc,
-            "diverged_epoch": self.diverged_epoch,
-            "n_params": count_parameters(trainer.model),
-            "device": device_name(device),
-            "gpu": gpu,  # the machine's name for the GPU used
-            "seconds_per_epoch": sum(timed) / len(timed),
-            "total_seconds": self.elapsed(),
+            "model": run.model_name, "arch": run.model_cfg["arch"], "seed": run.seed,
+            "epochs": trainer.settings.epochs, "train_acc": train_acc, "val_acc": val_acc,
+            "diverged_epoch": self.diverged_epoch, "n_params": count_parameters(trainer.model),
+            "device": device_name(device), "gpu": gpu,  # gpu: the machine's name for it
+            "seconds_per_epoch": sum(timed) / len(timed), "total_seconds": self.elapsed(),
             "resdeep_blocks": resdeep_variant(run.model_cfg),
             "engine": f"{run.loop} loop",  # human-readable; the report appends cuda_graphs if tried
             "loop": run.loop,
@@ -225,8 +203,8 @@ class Training:
         }
 
     def write(self, files: Any, summary: dict[str, Any]) -> dict[str, Any]:
-        """model.pt (on the CPU in the default memory format; shared blocks stay shared), the
-        metrics, the final weights' eval-mode predictions, then the summary, returned."""
+        """model.pt (CPU, default memory format; shared blocks stay shared), metrics, eval-mode
+        predictions, then the summary, returned."""
         model = copy.deepcopy(self.trainer.model)
         weights = model.to("cpu", memory_format=torch.contiguous_format).state_dict()
         labels, predicted, prob = self.trainer.predictions("val")
@@ -234,12 +212,10 @@ class Training:
             io.save_tensors(files.model, weights)
             io.write_text(files.metrics, csv_text(METRIC_COLUMNS, (
                 [row[c] for c in METRIC_COLUMNS] for row in self.rows)))
-            io.write_text(files.predictions, csv_text(["index", "label", "predicted", "prob"], (
-                (i, *row) for i, row in enumerate(zip(
-                    labels.tolist(), predicted.tolist(), prob.tolist(), strict=True)))))
-            # Written last, with the digests of its siblings, and sealed with that of its own
-            # content: the report refuses a run whose files changed after training (a
-            # truncated model.pt, an edited metrics.csv or summary.json).
+            io.write_text(files.predictions, csv_text(["index", "label", "predicted", "prob"], zip(
+                range(len(labels)), *(t.tolist() for t in (labels, predicted, prob)), strict=True)))
+            # Last, with its siblings' digests, sealed: the report refuses a run whose files
+            # changed after training (a truncated model.pt, an edited metrics.csv or summary).
             summary["files"] = {Path(out).name: "sha256:" + io.file_digest(out)
                                 for out in (files.model, files.metrics, files.predictions)}
             summary = io.sealed(summary)
@@ -255,10 +231,8 @@ def train_model(files: Any, run: RunSettings, *, data: str | os.PathLike,
                 resume: str | os.PathLike | None = None, device: torch.device | None = None,
                 gpu: str | None = None, log: logging.Logger | None = None,
                 plumbing: Plumbing = Plumbing()) -> dict[str, Any]:
-    """Train `run` on `data` (cifar2.pt), write its outputs to `files` (dlwpt.runs.RunFiles, or
-    the job's outputs); return the summary. Checkpoints go to `resume` (None: none). A job
-    resolves `auto` and claims its GPU (`gpu`: the machine's name for it) with
-    dlwpt.devices.claimed_device."""
+    """Train `run` on `data` (cifar2.pt), write `files` (dlwpt.runs.RunFiles), return the summary.
+    Checkpoints go to `resume`; `device` and `gpu` come from dlwpt.devices.claimed_device."""
     log = log or logging.getLogger("dlwpt")
     device = device or torch.device(run.device)
     torch.set_num_threads(run.threads)

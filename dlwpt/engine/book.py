@@ -1,6 +1,5 @@
-"""The book's loop (chapter 8's `training_loop`), kept literal as the reference and baseline: a
-DataLoader over a Python list of (image, label) pairs, a blocking `.to(device)` and `loss.item()`
-per step, over the same `epoch_permutation` draws as the resident loop."""
+"""The book's loop (chapter 8's `training_loop`), kept literal as the reference and baseline:
+a DataLoader over (image, label) pairs, a blocking `.to(device)` and `loss.item()` per step."""
 
 from __future__ import annotations
 
@@ -28,8 +27,6 @@ class PermutationSampler(Sampler[int]):
 
 
 class BookTrainer(Trainer):
-    """The book's loop behind the Trainer interface; its DataLoader samples CPU permutations."""
-
     def __init__(self, model: nn.Module, data: dict[str, torch.Tensor], settings: TrainSettings,
                  device: str | torch.device, seed: int):
         super().__init__(model, data, settings, device, seed, permutation_device="cpu")
@@ -43,8 +40,7 @@ class BookTrainer(Trainer):
         )
 
     def train_epoch(self) -> tuple[float, float]:
-        """One epoch of chapter 8's training_loop, kept literal, plus a running correct count
-        (the book's validate idiom)."""
+        """Chapter 8's training_loop, literal, plus a running correct count (validate's idiom)."""
         model, optimizer, loss_fn, device = self.model, self.optimizer, self.loss_fn, self.device
         model.train()
         loss_train = 0.0

@@ -1,12 +1,6 @@
-"""CUDA graphs of the resident loop's training step: capture, check against eager, undo.
-
-On CUDA the whole step (forward, backward, optimizer) is recorded once per batch size and then
-replayed, which removes the per-kernel launch cost that dominates these small models. A wrong
-graph would train silently wrong, so each captured step is first compared with eager steps from
-the same state; a step that fails to capture or disagrees means training eagerly instead (the
-same computation, slower), with the reason in the log and the summary. Warm-up and check steps
-are undone in place (`preserved_training_state`): the run then continues exactly as an eager
-run from the same state would, and the graphs keep pointing at the same tensors.
+"""CUDA graphs of the resident loop's training step (no per-kernel launch cost, which dominates
+these small models): capture, check against eager steps from the same state (a wrong graph would
+train silently wrong; on disagreement the run trains eagerly, saying why), undo in place.
 """
 
 from __future__ import annotations
@@ -38,8 +32,7 @@ class SteppedTraining(Protocol):
     def train_step(self, index: torch.Tensor) -> torch.Tensor: ...
 
 
-# Records one step per batch size: `record_steps`, or a stand-in that lets tests run the check
-# on the CPU.
+# Records one step per batch size: `record_steps`, or a tests' stand-in that runs on the CPU.
 Recorder = Callable[[SteppedTraining, list[int]], dict[int, Step]]
 
 
@@ -64,9 +57,8 @@ def checked_steps(trainer: SteppedTraining, sizes: list[int],
 
 
 def record_steps(trainer: SteppedTraining, sizes: list[int]) -> dict[int, Step]:
-    """One CUDA graph per batch size, after warm-up steps on a side stream (lazy optimizer,
-    cuBLAS and cuDNN state must exist before capture) that are then undone in place, RNG
-    draws (dropout) included, so a graph run draws the masks an eager run draws."""
+    """One CUDA graph per batch size, after warm-up steps on a side stream (lazy optimizer, cuBLAS
+    and cuDNN state must exist before capture), undone with their RNG draws (dropout masks)."""
     device = trainer.device
     with torch.random.fork_rng(devices=[device]), \
             preserved_training_state(trainer.model, trainer.optimizer):
@@ -81,10 +73,8 @@ def record_steps(trainer: SteppedTraining, sizes: list[int]) -> dict[int, Step]:
 
 
 def check_step(trainer: SteppedTraining, step: Step, size: int) -> None:
-    """Two consecutive steps on two different batches, replayed and eager, from the same
-    model, optimizer and RNG state: stale inputs, updates to copies, or state the graph does
-    not see all show up as a different loss or parameter update. Raises on disagreement;
-    leaves model, optimizer and RNGs as they were."""
+    """Two steps on different batches, replayed and eager, from the same state: stale inputs,
+    updates to copies or state the graph misses change a loss or the update. Undone after."""
     picker = torch.Generator(device=trainer.device).manual_seed(size)
     batches = [torch.randperm(trainer.n_train, generator=picker, device=trainer.device)[:size]
                for _ in range(2)]
@@ -122,12 +112,9 @@ def floating_state(model: nn.Module) -> torch.Tensor:
 
 class CapturedStep:
     """`train_step` recorded once as a CUDA graph over a static index tensor, then replayed.
-
-    Every tensor the step touches is static: parameters and optimizer state are updated in place,
-    grads are set to None by zero_grad inside the capture and re-created by backward from the
-    graph's pool at the same addresses on every replay, the batch is gathered inside the graph
-    from the resident dataset through `self.index`, and [loss, correct] is the graph's output.
-    """
+    Every tensor it touches is static: parameters and optimizer state updated in place, grads
+    (None after zero_grad) re-created by backward at the same addresses of the graph's pool, the
+    batch gathered inside the graph through `self.index`, [loss, correct] the graph's output."""
 
     def __init__(self, train_step: Step, batch_size: int, device: torch.device):
         self.index = torch.zeros(batch_size, dtype=torch.int64, device=device)
@@ -147,12 +134,9 @@ class CapturedStep:
 
 @contextlib.contextmanager
 def preserved_training_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> Iterator[None]:
-    """Undo the block's training steps (warm-up, check trials) in place, so captured graphs keep
-    pointing at the same tensors; also when the block raises.
-
-    Optimizer state created during the block is zeroed rather than dropped: a zero momentum
-    buffer (SGD, dampening 0) and zero Adam moments with step 0 behave exactly as fresh state.
-    """
+    """Undo the block's training steps in place (graphs keep their tensors), also if it raises.
+    New optimizer state is zeroed, not dropped: zero SGD momentum (dampening 0) and zero Adam
+    moments at step 0 behave exactly as fresh state."""
     model_state = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer_state = {p: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()}
                        for p, s in optimizer.state.items()}
@@ -164,10 +148,8 @@ def preserved_training_state(model: nn.Module, optimizer: torch.optim.Optimizer)
                 value.copy_(model_state[key])
             for param, state in optimizer.state.items():
                 for key, value in state.items():
-                    if not torch.is_tensor(value):
-                        continue
-                    if param in optimizer_state:
+                    if torch.is_tensor(value) and param in optimizer_state:
                         value.copy_(optimizer_state[param][key])
-                    else:
+                    elif torch.is_tensor(value):
                         value.zero_()
         optimizer.zero_grad()

@@ -13,8 +13,6 @@ from dlwpt.engine.cuda_graphs import Recorder, Step, checked_steps, record_steps
 from dlwpt.engine.settings import TrainSettings
 from dlwpt.engine.trainer import Trainer, epoch_permutation
 
-CUDA_GRAPH_SETTINGS = ("auto", "off")
-
 
 class ResidentTrainer(Trainer):
     """cuda_graphs: "auto" replays each step as a checked CUDA graph on a CUDA device, "off"
@@ -23,9 +21,8 @@ class ResidentTrainer(Trainer):
     def __init__(self, model: nn.Module, data: dict[str, torch.Tensor], settings: TrainSettings,
                  device: str | torch.device, seed: int, *, cuda_graphs: str = "auto",
                  record_steps: Recorder = record_steps):
-        if cuda_graphs not in CUDA_GRAPH_SETTINGS:
-            raise ValueError(f"unknown cuda_graphs setting {cuda_graphs!r}; "
-                             f"known: {', '.join(CUDA_GRAPH_SETTINGS)}")
+        if cuda_graphs not in ("auto", "off"):
+            raise ValueError(f"unknown cuda_graphs setting {cuda_graphs!r}; known: auto, off")
         device = torch.device(device)
         on_cuda = device.type == "cuda"
         self.use_graphs = cuda_graphs == "auto" and on_cuda
@@ -44,8 +41,7 @@ class ResidentTrainer(Trainer):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        # Loading replaces the optimizer's state tensors, which captured graphs would keep
-        # updating: capture again on the next epoch.
+        # New optimizer state tensors, which captured graphs would not see: capture again.
         self.captured_steps = {}
 
     def train_step(self, index: torch.Tensor) -> torch.Tensor:
@@ -63,7 +59,11 @@ class ResidentTrainer(Trainer):
     def train_epoch(self) -> tuple[float, float]:
         self.model.train()
         if self.use_graphs and not self.captured_steps:
-            self._enable_graphs()
+            # Checked steps for a full batch and the remainder; after a failure, eager ones.
+            size = self.settings.batch_size
+            sizes = sorted({min(size, self.n_train), self.n_train % size} - {0})
+            self.captured_steps, self.graphs_status = checked_steps(self, sizes, self.record_steps)
+            self.use_graphs = bool(self.captured_steps)
         order = epoch_permutation(self.permutation_generator, self.n_train)
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)
         for index in order.split(self.settings.batch_size):
@@ -71,11 +71,3 @@ class ResidentTrainer(Trainer):
             totals += step(index)
         loss_sum, correct = totals.tolist()
         return loss_sum / self.n_batches, correct / self.n_train
-
-    def _enable_graphs(self) -> None:
-        """Checked steps for the epoch's batch sizes (a full batch and the remainder); after a
-        failure, eager steps for the rest of the run."""
-        batch_size = self.settings.batch_size
-        sizes = sorted({min(batch_size, self.n_train), self.n_train % batch_size} - {0})
-        self.captured_steps, self.graphs_status = checked_steps(self, sizes, self.record_steps)
-        self.use_graphs = bool(self.captured_steps)

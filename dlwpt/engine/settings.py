@@ -10,17 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {
-    "cross_entropy": F.cross_entropy,
-    "nll": F.nll_loss,
-}
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {"cross_entropy": F.cross_entropy,
+                                                   "nll": F.nll_loss}
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """The training half of a model config (train.defaults merged with the models entry)."""
-
     epochs: int = 100
     batch_size: int = 64
     optimizer: str = "sgd"
@@ -33,14 +29,12 @@ class TrainSettings:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> TrainSettings:
-        """The settings a model config holds (its loss and optimizer names the schema checked)."""
         return cls(**{f.name: cfg[f.name] for f in fields(cls) if f.name in cfg})
 
 
 def make_optimizer(model: nn.Module, settings: TrainSettings,
                    capturable: bool = False) -> torch.optim.Optimizer:
-    """The settings' optimizer over the model's parameters. `capturable` keeps Adam's step
-    count on the device, which a CUDA graph replaying the optimizer step needs."""
+    """`capturable` keeps Adam's step count on the device, as a CUDA graph of the step needs."""
     if settings.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=settings.lr,
                                 weight_decay=settings.weight_decay, capturable=capturable)
@@ -49,8 +43,7 @@ def make_optimizer(model: nn.Module, settings: TrainSettings,
 
 
 def make_loss_fn(model: nn.Module, settings: TrainSettings) -> LossFn:
-    """The loss both loops minimize (and report): the criterion plus the optional L2 and L1
-    terms (with neither, the bare criterion; with L2 only, the same operations as before L1)."""
+    """The criterion plus the optional L2 and L1 terms (with neither, the bare criterion)."""
     criterion = LOSSES[settings.loss]
     if not settings.l2 and not settings.l1:
         return criterion

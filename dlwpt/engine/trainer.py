@@ -14,15 +14,13 @@ EVAL_BATCH_SIZE = {"cpu": 256, "cuda": 2000}
 
 
 def epoch_permutation(generator: torch.Generator, n: int) -> torch.Tensor:
-    """One epoch's sample order: RandomSampler's (shuffle=True) draw, on the generator's device.
-    Both loops draw from it, so with generators seeded alike they visit the same batches."""
+    """One epoch's sample order: RandomSampler's (shuffle=True) draw, on the generator's device."""
     return torch.randperm(n, generator=generator, device=generator.device)
 
 
 @torch.no_grad()
 def eval_outputs(model: nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
-    """The model's outputs in eval mode, batch by batch: accuracy and predictions from the same
-    batches, so the predictions' accuracy is that figure exactly."""
+    """Eval-mode outputs, batch by batch: accuracy and predictions agree exactly."""
     batch_size = EVAL_BATCH_SIZE.get(images.device.type, 1000)
     was_training = model.training
     model.eval()
@@ -37,11 +35,8 @@ def accuracy_counts(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
 
 
 class Trainer:
-    """Model, optimizer, loss, sample-order generator and evaluation data of one run.
-
-    channels_last: model and data in that memory format; capturable: optimizer state a CUDA
-    graph can update (both chosen by the loop, see ResidentTrainer).
-    """
+    """Model, optimizer, loss, sample-order generator and evaluation data of one run;
+    `channels_last` and `capturable` (optimizer state for CUDA graphs) are the loop's choice."""
 
     def __init__(self, model: nn.Module, data: dict[str, torch.Tensor], settings: TrainSettings,
                  device: str | torch.device, seed: int, *,
@@ -68,14 +63,12 @@ class Trainer:
         raise NotImplementedError
 
     def accuracy(self, split: str) -> float:
-        """Eval-mode accuracy over the whole "train" or "val" set."""
         images, labels = self.eval_sets[split]
         return accuracy_counts(self.model, images, labels).item() / len(labels)
 
     def predictions(self, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(labels, predicted class, probability of class 1) over the "train" or "val" set, in
-        order, on the CPU. softmax is shift-invariant, so it turns logits and LogSoftmax outputs
-        alike into probabilities; a diverged model's NaN outputs give NaN probabilities."""
+        """(labels, predicted class, probability of class 1) on the CPU. softmax is shift-invariant:
+        logits and LogSoftmax outputs alike give probabilities (NaN ones from a diverged model)."""
         images, labels = self.eval_sets[split]
         outputs = eval_outputs(self.model, images)
         return (labels.cpu(), torch.cat([o.argmax(dim=1) for o in outputs]).cpu(),
@@ -83,12 +76,9 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a bit-identical continuation needs (model, optimizer, every RNG in use)."""
-        state = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "permutation_rng": self.permutation_generator.get_state(),
-            "cpu_rng": torch.get_rng_state(),
-        }
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "permutation_rng": self.permutation_generator.get_state(),
+                 "cpu_rng": torch.get_rng_state()}
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         return state
