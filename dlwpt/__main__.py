@@ -3,8 +3,6 @@ command line, in the spirit of `dvc exp show` and `dvc exp diff`, with the paire
 the words of the page (dlwpt.report.verdicts).
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import sys

@@ -2,8 +2,6 @@
 workflow is parsed and by the cifar2 ingest: a doomed job is refused before Snakemake deletes a
 good `results/data/cifar2.pt`."""
 
-from __future__ import annotations
-
 import contextlib
 import hashlib
 import os

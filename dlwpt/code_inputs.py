@@ -2,8 +2,6 @@
 imported), and their digests: a rule's `code` param (docs/ARCHITECTURE.md, "Code params").
 """
 
-from __future__ import annotations
-
 import ast
 import functools
 import hashlib

@@ -1,7 +1,5 @@
 """Config checks the JSON schema cannot express, and per-model settings as training sees them."""
 
-from __future__ import annotations
-
 import inspect
 import math
 import re

@@ -4,8 +4,6 @@ fresh process). Each probe's figures are kept, so a later run tells a busier mac
 unreadable, wrong-shaped or not finite is skipped: an estimate never fails a run.
 """
 
-from __future__ import annotations
-
 import json
 import math
 import os

@@ -6,8 +6,6 @@ per-device lock file: race-free, freed by the kernel when the job dies. Under Sl
 SLURM_STEP_GPUS / SLURM_JOB_GPUS (the node's indices) when they list as many.
 """
 
-from __future__ import annotations
-
 import contextlib
 import fcntl
 import logging
@@ -133,7 +131,7 @@ def resolve_device(device: str) -> str:
 
 @contextlib.contextmanager
 def claimed_device(device: str, gpus: list[int] | None,
-                   log: logging.Logger) -> Iterator[tuple[torch.device, str | None]]:
+                   log: logging.Logger) -> Iterator[tuple["torch.device", str | None]]:
     """The job's device (`auto` resolved) and the machine's name for its GPU (None on the CPU or
     an explicit cuda:N), claimed among `gpus` until the block ends."""
     import torch

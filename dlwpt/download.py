@@ -1,8 +1,6 @@
 """Checksummed, retried, atomic downloads: a dropped connection is retried with backoff, a
 corrupted file fails with a one-line error and leaves nothing behind."""
 
-from __future__ import annotations
-
 import hashlib
 import http.client
 import logging

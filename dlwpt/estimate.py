@@ -2,8 +2,6 @@
 (dlwpt.progress); `many_runs` (at parse time: onstart never runs in a dry run) names a plan of
 over MANY_RUNS training runs. No job imports this module: editing it reruns nothing."""
 
-from __future__ import annotations
-
 import heapq
 import math
 import os

@@ -1,8 +1,6 @@
 """Atomic file output (a temporary file beside it, renamed into place: a crash or a bad input
 leaves no half-written file), JSON, checksums, summaries' seals, the one-line error convention."""
 
-from __future__ import annotations
-
 import contextlib
 import errno
 import hashlib

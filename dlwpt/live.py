@@ -2,8 +2,6 @@
 flushed every epoch so `tensorboard --logdir results/tensorboard` follows running jobs.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import time

@@ -2,8 +2,6 @@
 names (and so state_dict keys): the book's checkpoints load with strict=True, ours into its classes.
 """
 
-from __future__ import annotations
-
 from itertools import pairwise
 from typing import Any
 

@@ -7,13 +7,12 @@ reused pid counts as gone. Not `prctl(PR_SET_PDEATHSIG)`: it fires when the fork
 ends (Snakemake forks from worker threads) and cannot see through a shell.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 from dlwpt.rerun import PROC, Watched, alive, proc_stat
 
@@ -59,7 +58,7 @@ class ParentWatch:
         self.watched = snakemake_ancestor(proc)
         self._thread = threading.Thread(target=self._run, name="parent-watch", daemon=True)
 
-    def __enter__(self) -> ParentWatch:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -2,8 +2,6 @@
 be known before any job and refuses with one line (`Refused`), so a refused run deletes nothing.
 """
 
-from __future__ import annotations
-
 import functools
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ def abridged(paths: list[Any], shown: int = 5) -> str:
     return ", ".join(map(str, paths[:shown])) + more
 
 
-def prepare(config: dict[str, Any], repo: Path) -> Plan:
+def prepare(config: dict[str, Any], repo: Path) -> "Plan":
     """Check the config (then Snakemake's validation fills in its defaults) and data, and plan."""
     import yaml
     from snakemake.utils import validate

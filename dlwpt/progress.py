@@ -2,8 +2,6 @@
 the start-up estimate's plan.json and each job's record). Never raises: it never fails a job.
 """
 
-from __future__ import annotations
-
 import contextlib
 import logging
 import math

@@ -1,7 +1,5 @@
 """What the report records about a run: config, code version, packages, device, date."""
 
-from __future__ import annotations
-
 import datetime
 import os
 import platform

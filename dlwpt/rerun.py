@@ -6,8 +6,6 @@ line as typed. Recorded while parsed (the only time it is at hand) in the run re
 (that would rerun the report whenever `--cores` changed); the record also refuses a second run.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import shlex

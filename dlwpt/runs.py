@@ -2,14 +2,12 @@
 `sweeps/<sweep>/<point>`), its name and folders at a seed, its settings, the files it writes.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 # A sweep point's run id, and so its paths under results/train/, start with it.
 SWEEPS_ROOT = "sweeps"
@@ -48,7 +46,7 @@ class RunFiles:
     model: Path | None = None
 
     @classmethod
-    def in_folder(cls, folder: str | Path) -> RunFiles:
+    def in_folder(cls, folder: str | Path) -> Self:
         return cls(**{field: Path(folder) / name for field, name in TRAINED.items()})
 
 
@@ -90,7 +88,7 @@ class Sweep:
     points: list[Point]
 
     @classmethod
-    def of(cls, name: str, spec: Mapping[str, Any]) -> Sweep:
+    def of(cls, name: str, spec: Mapping[str, Any]) -> Self:
         """From the report's param (report_spec's entry)."""
         return cls(name, **{**spec, "points": [Point(**point) for point in spec["points"]]})
 

@@ -1,8 +1,6 @@
 """Where raw data comes from: a local copy in the book's layout, or downloads pinned by
 `manifest.json` (the book's repository's `data/p1ch4/...`; CIFAR-10's archive: in config)."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 import os

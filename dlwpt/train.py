@@ -4,8 +4,6 @@ Checkpoints let a killed job resume, on the CPU bit-identical to an uninterrupte
 plumbing is passed in (`Plumbing`), so an edit to it reruns no training job.
 """
 
-from __future__ import annotations
-
 import contextlib
 import copy
 import logging

@@ -5,8 +5,6 @@ alike (on the CPU) they visit the same batches and agree up to floating-point no
 set's eval-mode `accuracy` is taken once at the end: it costs about 80% of a CPU training epoch.
 """
 
-from __future__ import annotations
-
 import torch
 from torch import nn
 

@@ -1,8 +1,6 @@
 """The book's loop (chapter 8's `training_loop`), kept literal as the reference and baseline:
 a DataLoader over (image, label) pairs, a blocking `.to(device)` and `loss.item()` per step."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 
 import torch

@@ -3,8 +3,6 @@ these small models): capture, check against eager steps from the same state (a w
 train silently wrong; on disagreement the run trains eagerly, saying why), undo in place.
 """
 
-from __future__ import annotations
-
 import contextlib
 import logging
 from collections.abc import Callable, Iterator

@@ -2,8 +2,6 @@
 stays on the device, batches are gathered with index_select from an on-device permutation, and
 loss and accuracy are summed on the device (one host sync per epoch)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import torch

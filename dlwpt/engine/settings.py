@@ -1,10 +1,8 @@
 """A model's training settings and what both loops build from them: the loss and the optimizer."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Self
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +26,7 @@ class TrainSettings:
     loss: str = "cross_entropy"
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> TrainSettings:
+    def from_config(cls, cfg: dict[str, Any]) -> Self:
         return cls(**{f.name: cfg[f.name] for f in fields(cls) if f.name in cfg})
 
 

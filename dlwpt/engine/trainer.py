@@ -1,7 +1,5 @@
 """What both loops share: model, optimizer, loss, sample order, evaluation, state for resume."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import torch

@@ -5,8 +5,6 @@ one dataset's module reruns that dataset only. Raw files are checked against the
 wine CSV cut at a line boundary still parses, only the digest tells it is not the book's data.
 """
 
-from __future__ import annotations
-
 import logging
 import os
 from collections.abc import Callable

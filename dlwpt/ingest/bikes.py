@@ -4,8 +4,6 @@ Days need all 24 hours: the hours `hour.csv` lacks are filled as the book's `fix
 made `hour-fixed.csv` (or refused); rows not in blocks of hours 0..23 are refused.
 """
 
-from __future__ import annotations
-
 import logging
 from datetime import date
 

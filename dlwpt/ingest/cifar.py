@@ -5,8 +5,6 @@ official `cifar-10-python.tar.gz` (read without extracting) give identical tenso
 statistics come from the whole training split (all ten classes), as in the book, unless set.
 """
 
-from __future__ import annotations
-
 import io
 import multiprocessing
 import os

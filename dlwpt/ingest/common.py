@@ -1,8 +1,6 @@
 """Pieces the ingest modules share: listing inputs, validated parsing, all-or-nothing output.
 Every reader validates the whole input before anything is written."""
 
-from __future__ import annotations
-
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping

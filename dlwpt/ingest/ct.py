@@ -1,8 +1,6 @@
 """Chapter 4, volumetric data: a CT series as a 1x1xDxHxW tensor in Hounsfield units. Slices
 are sorted by ImagePositionPatient projected on the slice normal (file names carry no order)."""
 
-from __future__ import annotations
-
 import numpy as np
 import pydicom
 import torch

@@ -1,7 +1,5 @@
 """Chapter 4, images: one photo as a CHW tensor, and a batch of images normalized per channel."""
 
-from __future__ import annotations
-
 import imageio.v2 as imageio
 import numpy as np
 import torch

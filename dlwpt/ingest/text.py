@@ -1,8 +1,6 @@
 """Chapter 4, text: one line one-hot encoded by character, and the book's word vocabulary. The
 book is kept as word indices, not a dense one-hot (~125,000 x 7,261 floats)."""
 
-from __future__ import annotations
-
 import torch
 
 from dlwpt.ingest.common import PathLike, read_text_utf8, write_outputs

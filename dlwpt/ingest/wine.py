@@ -1,8 +1,6 @@
 """Chapter 4, tabular data: the white-wine table, its normalization and the book's analysis
 (per-quality-group means, and a one-column threshold predictor of "good" wine)."""
 
-from __future__ import annotations
-
 import math
 
 import torch
