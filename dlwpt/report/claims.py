@@ -17,21 +17,8 @@ import pandas as pd
 from dlwpt.report.formats import acc, missing
 from dlwpt.report.trends import SweepResult
 from dlwpt.report.verdicts import LABELS, difference_words, trend_words, unit
-from dlwpt.results.comparisons import (
-    A_BETTER,
-    ALL_PAIRS,
-    ALPHA,
-    B_BETTER,
-    EPOCHS_TO_TARGET,
-    GAP,
-    NOT_DISTINGUISHABLE,
-    TRAIN_ACC,
-    VAL_ACC,
-    SeedFigures,
-    family_rows,
-    pair_row,
-)
-from dlwpt.results.comparisons import CLAIMS as CLAIMS_FAMILY
+from dlwpt.results import comparisons as c
+from dlwpt.results.comparisons import ALPHA, EPOCHS_TO_TARGET, GAP, TRAIN_ACC, VAL_ACC
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 NOT_EVALUATED = "not evaluated"
@@ -42,7 +29,7 @@ GROUPS = (FULLY_CONNECTED, CONV)
 FC_ARCH = "FullyConnected"
 TRAINING_QUANTITIES = (TRAIN_ACC, GAP, EPOCHS_TO_TARGET)
 MEMORIZED = 0.99  # "reaches ~1.0": every seed's training accuracy at least this
-FLIPPED = {A_BETTER: B_BETTER, B_BETTER: A_BETTER}  # a verdict code read as b against a
+FLIPPED = {c.A_BETTER: c.B_BETTER, c.B_BETTER: c.A_BETTER}  # a verdict code read as b against a
 
 
 @dataclass(frozen=True)
@@ -209,7 +196,7 @@ def epochs_to_target(curves: pd.DataFrame, a: str,
     """Per seed both ran: the epochs a and b take to reach b's last-epoch training accuracy."""
     if curves.empty:
         return {}, {}
-    runs = {m: {int(s): c.sort_values("epoch") for s, c in
+    runs = {m: {int(s): run.sort_values("epoch") for s, run in
                 curves[curves["model"] == m].groupby("seed")} for m in (a, b)}
     targets = {seed: float(runs[b][seed]["train_acc"].iloc[-1])
                for seed in sorted(set(runs[a]) & set(runs[b]))}
@@ -227,10 +214,10 @@ def seed_values(run_table: pd.DataFrame, model: str, quantity: str) -> dict[int,
 
 
 def training_figures(per_model: pd.DataFrame, run_table: pd.DataFrame,
-                     curves: pd.DataFrame) -> list[SeedFigures]:
+                     curves: pd.DataFrame) -> list[c.SeedFigures]:
     """The per-seed figures behind compare_runs' `claims` rows: every `compare` part on a
     training-set quantity whose models ran, each (quantity, a, b) once."""
-    out: dict[tuple[str, str, str], SeedFigures] = {}
+    out: dict[tuple[str, str, str], c.SeedFigures] = {}
     for spec in CLAIMS:
         for part in spec.parts:
             if part.rule != COMPARE or part.quantity not in TRAINING_QUANTITIES:
@@ -238,7 +225,7 @@ def training_figures(per_model: pd.DataFrame, run_table: pd.DataFrame,
             for a, b in pairs(part, per_model):
                 values = (epochs_to_target(curves, a, b) if part.quantity == EPOCHS_TO_TARGET
                           else [seed_values(run_table, m, part.quantity) for m in (a, b)])
-                out.setdefault((part.quantity, a, b), SeedFigures(part.quantity, a, b, *values))
+                out.setdefault((part.quantity, a, b), c.SeedFigures(part.quantity, a, b, *values))
     return list(out.values())
 
 
@@ -267,7 +254,7 @@ def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.
         if absent:
             claim.models = models if any(s in GROUPS for s in spec.models) else list(spec.models)
             claim.reason = "not evaluated: " + "; ".join(
-                absence(side, per_model, configured) for side in absent)
+                absence(side, configured) for side in absent)
         else:
             for part in spec.parts:
                 claim.parts += ([threshold_part(part, m, run_table)
@@ -290,13 +277,11 @@ def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[dict
             for trend in result.trends if trend.curve == quantity]
 
 
-def absence(side: str, per_model: pd.DataFrame, configured: Sequence[str] | None) -> str:
+def absence(side: str, configured: Sequence[str] | None) -> str:
     """Why a side is missing (a group's models are known by architecture only once they ran)."""
-    if side in GROUPS:
-        return f"no {side} model in this run"
-    if configured is not None and side in configured:
-        return f"model {side} has not run"
-    return f"model {side} is not configured"
+    return (f"no {side} model in this run" if side in GROUPS
+            else f"model {side} has not run" if configured is not None and side in configured
+            else f"model {side} is not configured")
 
 
 def number_or_none(value: object) -> float | None:
@@ -309,25 +294,25 @@ def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
     label = QUANTITY_LABELS.get(spec.quantity, f"epochs to {b}'s final training accuracy")
     part = Part(f"{a} − {b}, {label}", INCONCLUSIVE, "", unit=unit(spec.quantity),
                 adjusted=validation)
-    rows = family_rows(table, ALL_PAIRS if validation else CLAIMS_FAMILY)
-    row, flip = pair_row(rows[rows["quantity"] == spec.quantity], a, b)
+    rows = c.family_rows(table, c.ALL_PAIRS if validation else c.CLAIMS)
+    row, flip = c.pair_row(rows[rows["quantity"] == spec.quantity], a, b)
     if row is None:
         part.reason = "not compared: comparisons.csv has no row for this pair"
         return reference(part) if spec.reference else part
     sign = -1 if flip else 1
     code = row["verdict"]
     code = part.verdict_code = FLIPPED.get(code, code) if flip else code
-    diff, low, high = (number_or_none(row[c]) for c in ("diff", "diff_ci_low", "diff_ci_high"))
+    diff, low, high = (number_or_none(row[k]) for k in ("diff", "diff_ci_low", "diff_ci_high"))
     part.value = None if diff is None else sign * diff
     if low is not None and high is not None:
         part.low, part.high = (-high, -low) if flip else (low, high)
     part.p = number_or_none(row["p_adjusted" if validation else "p_value"])
-    if code in (A_BETTER, B_BETTER):
-        claimed = (code == A_BETTER) == (spec.direction > 0)
+    if code in (c.A_BETTER, c.B_BETTER):
+        claimed = (code == c.A_BETTER) == (spec.direction > 0)
         part.outcome = SUPPORTED if claimed else NOT_SUPPORTED
         part.reason = (f"significant, {'as claimed' if claimed else 'the other way'} "
                        f"({difference_words(row, flip, adjusted=False)})")
-    elif code == NOT_DISTINGUISHABLE:
+    elif code == c.NOT_DISTINGUISHABLE:
         part.reason = f"not distinguishable ({difference_words(row, flip, adjusted=False)})"
     else:
         part.reason = LABELS[code]
