@@ -110,13 +110,19 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
         if fits:
             sections["thermometer"] = thermometer_view(fits, sink)
     config = json.loads(json.dumps(provenance.get("config") or {}, default=str))
-    sections["provenance"] = {"raw_differences": raw_differences(data),
-                              "config_yaml": yaml.safe_dump(config, sort_keys=False)}
+    sections["provenance"] = {  # raw files ingested although not the book's (data.verify off)
+        "raw_differences": [{**d, "dataset": name, "expected": d["expected"] or "not pinned"}
+                            for name, files in data.items()
+                            for d in read_checked_json(files["json"]).get("raw_differences") or []],
+        "config_yaml": yaml.safe_dump(config, sort_keys=False)}
     sections["glossary"] = {}  # the method's names, defined (the template's own words)
-    write_text(out_html, render_page(
-        sections=sections, top=top, provenance=provenance,
-        not_run=not_run(configured_models, datasets, data, run_table, fits,
-                        [p for p in points if p not in set(point_table["model"])])))
+    ran, ran_points = set(run_table["model"]), set(point_table["model"])
+    not_run = [*(("model", m) for m in configured_models if m not in ran),
+               *(("dataset", d) for d in datasets if d not in data),
+               *([("thermometer experiments", None)] if not fits else []),
+               *(("sweep point", p) for p in points if p not in ran_points)]
+    write_text(out_html, render_page(sections=sections, top=top, provenance=provenance,
+                                     not_run=not_run))
     with atomic_path(out_csv) as tmp:
         metrics = run_table if point_table.empty else pd.concat([run_table, point_table],
                                                                 ignore_index=True)
@@ -264,21 +270,3 @@ def thermometer_view(fits: list[dict[str, Any]], sink: FigureSink) -> dict[str, 
         "figure": sink.figure(figures.thermometer_chart(fits), "thermometer",
                               "thermometer data, fits and loss curves"),
     }
-
-
-def raw_differences(data: dict[str, dict[str, Path]]) -> list[dict[str, Any]]:
-    """Raw files ingested although they differ from the book's pinned ones (data.verify off)."""
-    return [{**difference, "dataset": name, "expected": difference["expected"] or "not pinned"}
-            for name, files in data.items()
-            for difference in read_checked_json(files["json"]).get("raw_differences") or []]
-
-
-def not_run(models: list[str], datasets: list[str], data: dict[str, Any],
-            run_table: pd.DataFrame, fits: list[dict[str, Any]],
-            points: Sequence[str] = ()) -> list[tuple[str, str | None]]:
-    """What the configuration lists but this report has no outputs for, as (kind, name)."""
-    ran = set(run_table["model"])
-    return [*(("model", m) for m in models if m not in ran),
-            *(("dataset", d) for d in datasets if d not in data),
-            *([("thermometer experiments", None)] if not fits else []),
-            *(("sweep point", p) for p in points)]
