@@ -153,7 +153,7 @@ def code_summary(changes: Sequence[CodeChange], shown: int = CODE_FILES_SHOWN) -
     if len(paths) <= shown:
         return paths
     folders = Counter(path.rpartition("/")[0] for path in paths)
-    return [f"{folder or '.'}/ ({n} file{'s' if n > 1 else ''})" if n > 1
+    return [f"{folder or '.'}/ ({n} files)" if n > 1
             else next(p for p in paths if p.rpartition("/")[0] == folder)
             for folder, n in folders.items()]
 
