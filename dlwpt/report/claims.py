@@ -234,9 +234,7 @@ def claim_verdict(outcomes: Sequence[str]) -> str:
     deciding = [o for o in outcomes if o != REFERENCE]
     if NOT_SUPPORTED in deciding:
         return NOT_SUPPORTED
-    if INCONCLUSIVE in deciding or not deciding:
-        return INCONCLUSIVE
-    return SUPPORTED
+    return INCONCLUSIVE if INCONCLUSIVE in deciding or not deciding else SUPPORTED
 
 
 def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.DataFrame,
@@ -298,32 +296,29 @@ def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
     row, flip = c.pair_row(rows[rows["quantity"] == spec.quantity], a, b)
     if row is None:
         part.reason = "not compared: comparisons.csv has no row for this pair"
-        return reference(part) if spec.reference else part
-    sign = -1 if flip else 1
-    code = row["verdict"]
-    code = part.verdict_code = FLIPPED.get(code, code) if flip else code
-    diff, low, high = (number_or_none(row[k]) for k in ("diff", "diff_ci_low", "diff_ci_high"))
-    part.value = None if diff is None else sign * diff
-    if low is not None and high is not None:
-        part.low, part.high = (-high, -low) if flip else (low, high)
-    part.p = number_or_none(row["p_adjusted" if validation else "p_value"])
-    if code in (c.A_BETTER, c.B_BETTER):
-        claimed = (code == c.A_BETTER) == (spec.direction > 0)
-        part.outcome = SUPPORTED if claimed else NOT_SUPPORTED
-        part.reason = (f"significant, {'as claimed' if claimed else 'the other way'} "
-                       f"({difference_words(row, flip, adjusted=False)})")
-    elif code == c.NOT_DISTINGUISHABLE:
-        part.reason = f"not distinguishable ({difference_words(row, flip, adjusted=False)})"
     else:
-        part.reason = LABELS[code]
-    return reference(part) if spec.reference else part
-
-
-def reference(part: Part) -> Part:
-    """A part shown beside a claim but not deciding it."""
-    part.what += " (for reference)"
-    part.reason = f"not part of the verdict: {part.reason}"
-    part.outcome = REFERENCE
+        sign = -1 if flip else 1
+        code = row["verdict"]
+        code = part.verdict_code = FLIPPED.get(code, code) if flip else code
+        diff, low, high = (number_or_none(row[k])
+                           for k in ("diff", "diff_ci_low", "diff_ci_high"))
+        part.value = None if diff is None else sign * diff
+        if low is not None and high is not None:
+            part.low, part.high = (-high, -low) if flip else (low, high)
+        part.p = number_or_none(row["p_adjusted" if validation else "p_value"])
+        if code in (c.A_BETTER, c.B_BETTER):
+            claimed = (code == c.A_BETTER) == (spec.direction > 0)
+            part.outcome = SUPPORTED if claimed else NOT_SUPPORTED
+            part.reason = (f"significant, {'as claimed' if claimed else 'the other way'} "
+                           f"({difference_words(row, flip, adjusted=False)})")
+        elif code == c.NOT_DISTINGUISHABLE:
+            part.reason = f"not distinguishable ({difference_words(row, flip, adjusted=False)})"
+        else:
+            part.reason = LABELS[code]
+    if spec.reference:  # shown beside the claim, not deciding it
+        part.what += " (for reference)"
+        part.reason = f"not part of the verdict: {part.reason}"
+        part.outcome = REFERENCE
     return part
 
 
