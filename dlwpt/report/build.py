@@ -1,9 +1,5 @@
-"""Assemble the self-contained report page and results/metrics.csv from the pipeline's outputs.
-
-Python reads and checks the inputs, computes the statistics (stats.py) and draws the figures;
-the templates under templates/ hold all markup and prose, and read the result objects (claims,
-DataFrame records, history changes) with the formats as filters (page.py).
-"""
+"""Assemble the self-contained report page and results/metrics.csv from the pipeline's outputs:
+Python reads, checks and computes; the templates (page.py) hold all markup and prose."""
 
 from __future__ import annotations
 
@@ -61,14 +57,11 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                  history_problem: str | None = None, rerun_command: str | None = None,
                  sweeps: dict[str, dict[str, Any]] | None = None,
                  sweep_runs: Sequence[dict] = (), book_config: dict | None = None) -> None:
-    """Write the page, metrics.csv and comparisons.csv (dlwpt.results.comparisons).
+    """Write the page, metrics.csv and comparisons.csv; an empty input drops its section.
 
-    An empty input drops its section, so one function serves the zoo and any subset. Sweep
-    points' runs are checked with the zoo's (same images) and written to metrics.csv after
-    them, but compared within their sweep only and shown in the sweeps section alone.
-    `changes`: dlwpt.history's comparison with the previous run (None: no history read;
-    `history_problem` says why); `rerun_command` (dlwpt.rerun) is named by a damaged run's
-    error; `book_config` is config.yaml, the book's settings the run departs from.
+    Sweep points' runs are checked with the zoo's and written to metrics.csv after them, but
+    compared within their sweep only. `changes`: dlwpt.history's comparison with the previous
+    run (None: none read, `history_problem` says why); `book_config`: config.yaml.
     """
     points = [p["run"] for spec in (sweeps or {}).values() for p in spec["points"]]
     point_ids = set(points) | {r["model"] for r in sweep_runs}
@@ -99,7 +92,8 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
             sections["results"] = results_view(per_model, run_table, comparisons, sink, found)
             claims = evaluate_claims(comparisons, per_model, run_table, configured_models,
                                      swept)
-            sections["claims"] = {"claims": claims, "several_seeds": several_seeds(per_model)}
+            sections["claims"] = {"claims": claims,
+                                  "several_seeds": sections["results"]["several_seeds"]}
             top = {"ran": what_ran(run_table, provenance, found),
                    "headline": sections["results"]["headline"],
                    "claims": claim_rows(claims, found)}
@@ -116,16 +110,19 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
         if fits:
             sections["thermometer"] = thermometer_view(fits, sink)
     config = json.loads(json.dumps(provenance.get("config") or {}, default=str))
-    sections["provenance"] = {"raw_differences": raw_differences(data),
-                              "config_yaml": yaml.safe_dump(config, sort_keys=False)}
+    sections["provenance"] = {  # raw files ingested although not the book's (data.verify off)
+        "raw_differences": [{**d, "dataset": name, "expected": d["expected"] or "not pinned"}
+                            for name, files in data.items()
+                            for d in read_checked_json(files["json"]).get("raw_differences") or []],
+        "config_yaml": yaml.safe_dump(config, sort_keys=False)}
     sections["glossary"] = {}  # the method's names, defined (the template's own words)
-    page = render_page(
-        sections=sections, top=top,
-        provenance=provenance,
-        not_run=not_run(configured_models, datasets, data, run_table, fits,
-                        [p for p in points if p not in set(point_table["model"])]),
-    )
-    write_text(out_html, page)
+    ran, ran_points = set(run_table["model"]), set(point_table["model"])
+    not_run = [*(("model", m) for m in configured_models if m not in ran),
+               *(("dataset", d) for d in datasets if d not in data),
+               *([("thermometer experiments", None)] if not fits else []),
+               *(("sweep point", p) for p in points if p not in ran_points)]
+    write_text(out_html, render_page(sections=sections, top=top, provenance=provenance,
+                                     not_run=not_run))
     with atomic_path(out_csv) as tmp:
         metrics = run_table if point_table.empty else pd.concat([run_table, point_table],
                                                                 ignore_index=True)
@@ -134,14 +131,9 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
         comparisons[list(c.COMPARISON_COLUMNS)].to_csv(tmp, index=False)
 
 
-def several_seeds(per_model: pd.DataFrame) -> bool:
-    return bool(per_model["n_seeds"].max() > 1)
-
-
 def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: pd.DataFrame,
                  sink: FigureSink, found: list[dict[str, Any]]) -> dict[str, Any]:
-    """`found`: the departures from the book's settings; with any, no model's figures are
-    set against the book's."""
+    """`found`: the departures from the book's settings (header.departures)."""
     scored = [m for m, row in per_model.iterrows()
               if not row.diverged_epochs and not missing(row.val_mean)]
     top = top_models(comparisons, scored)
@@ -163,7 +155,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
     return {
         "headline": headline_view(top, per_model, pairs, run_table),
         "diverged": [m["model"] for m in models if m["diverged"]],
-        "several_seeds": several_seeds(per_model),
+        "several_seeds": bool(per_model["n_seeds"].max() > 1),
         "n_val": integer(run_table["n_val"].max()),
         "figure": sink.figure(figures.accuracy_chart(per_model, run_table, top["winner"]),
                               "accuracy",
@@ -178,12 +170,6 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
     }
 
 
-def run_seeds(run_table: pd.DataFrame, model: str) -> list[int]:
-    """The seeds with a validation accuracy of one model."""
-    scored = run_table[(run_table["model"] == model) & run_table["val_acc"].notna()]
-    return sorted(int(s) for s in scored["seed"])
-
-
 def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFrame,
                   runs: pd.DataFrame) -> dict[str, Any] | None:
     """The headline's facts, every one a lookup in the vs_best rows of comparisons.csv."""
@@ -192,7 +178,8 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
     best, rows = top["best"], top["rows"]
     row = per_model.loc[best]
     tested = rows[rows["verdict"].isin([c.A_BETTER, c.NOT_DISTINGUISHABLE])]
-    seeds = top["seeds"] if len(tested) else run_seeds(runs, best)
+    own = runs[(runs["model"] == best) & runs["val_acc"].notna()]
+    seeds = top["seeds"] if len(tested) else sorted(int(s) for s in own["seed"])
 
     def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
         return [r for _, r in rows[rows["verdict"].isin(codes) == keep].iterrows()]
@@ -215,9 +202,8 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         "untested": having([*c.TESTED, c.DIVERGED], keep=False),
         "n_models": len(per_model),
         "detectable_best": unsigned_points(median_of(tested, "detectable_80")),
-        "detectable_pairs": unsigned_points(median_of(
-            pairs[pairs["verdict"].isin(c.TESTED)],
-            "detectable_80")),
+        "detectable_pairs": unsigned_points(median_of(pairs[pairs["verdict"].isin(c.TESTED)],
+                                                      "detectable_80")),
     }
 
 
@@ -227,9 +213,8 @@ MARKS = {"better": ("▲", "better"), "worse": ("▼", "worse"),
 
 def verdict_matrix(models: list[str], pairs: pd.DataFrame,
                    headline: pd.DataFrame) -> dict[str, Any]:
-    """Row model against column model (the all_pairs rows, except a pair the headline states
-    with another verdict: its vs_best row, marked `headline`): mark, class, the difference in
-    points (row − col) and, on hover, the verdict in words."""
+    """Row model against column model: the all_pairs rows, but the vs_best row (marked
+    `headline`) where the headline states another verdict."""
     rows = []
     for row_model in models:
         cells = []
@@ -259,8 +244,6 @@ def verdict_matrix(models: list[str], pairs: pd.DataFrame,
 
 def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.DataFrame,
               sink: FigureSink) -> dict[str, Any]:
-    """Parameters and multiply-accumulates per image compare the models; the seconds, with
-    the machine's load while they were measured, only describe this run."""
     per_model = per_model.assign(
         macs=per_model.index.map(macs_per_image(run_table)),
         load=run_table.groupby("model", sort=False)["load_average"].agg(list))
@@ -268,9 +251,8 @@ def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.Da
     models = per_model.reset_index()
     return {
         "resdeep": list(models[models["resdeep_blocks"].notna()].itertuples()),
-        "figure": sink.figure(figures.cost_chart(per_model, rules), "cost",
-                              "multiply-accumulates per image, parameters and runtime per "
-                              "rule"),
+        "figure": sink.figure(figures.cost_chart(per_model, rules), "cost", "multiply-"
+                              "accumulates per image, parameters and runtime per rule"),
         "device": "; ".join(sorted(set(run_table["device"].astype(str)))),
         "load": load_average(run_table["load_average"]),
         "models": list(models.itertuples()),
@@ -288,22 +270,3 @@ def thermometer_view(fits: list[dict[str, Any]], sink: FigureSink) -> dict[str, 
         "figure": sink.figure(figures.thermometer_chart(fits), "thermometer",
                               "thermometer data, fits and loss curves"),
     }
-
-
-def raw_differences(data: dict[str, dict[str, Path]]) -> list[dict[str, Any]]:
-    """Raw files ingested although they differ from the book's pinned ones (data.verify off)."""
-    return [{**difference, "dataset": name, "expected": difference["expected"] or "not pinned"}
-            for name, files in data.items()
-            for difference in read_checked_json(files["json"]).get("raw_differences") or []]
-
-
-def not_run(models: list[str], datasets: list[str], data: dict[str, Any],
-            run_table: pd.DataFrame, fits: list[dict[str, Any]],
-            points: Sequence[str] = ()) -> list[tuple[str, str | None]]:
-    """What the configuration lists but this report has no outputs for, as (kind, name);
-    `points`: the sweep points (run ids) without a run."""
-    ran = set(run_table["model"])
-    return [*(("model", m) for m in models if m not in ran),
-            *(("dataset", d) for d in datasets if d not in data),
-            *([("thermometer experiments", None)] if not fits else []),
-            *(("sweep point", p) for p in points)]

@@ -1,12 +1,9 @@
-"""The book's chapter-8 lessons as a table of claim specifications (CLAIMS), all evaluated by
-`evaluate_claims` over the comparisons table (comparisons.csv).
+"""The book's chapter-8 lessons as a table of claim specifications (CLAIMS), evaluated over
+comparisons.csv; the method: docs/statistics.md, "The book's claims".
 
-A part sets side a (a model, or an architecture group: "fully connected" is arch
-FullyConnected, "conv" any other) against side b on one quantity: `compare` reads the all_pairs
-row for validation accuracy, the unadjusted `claims` row for a training-set figure; `threshold`
-is every seed's value at least a number, not a test. Reference parts and sweeps over the
-claim's setting are shown beside it, never deciding it. The verdict: `claim_verdict` and
-docs/statistics.md, "The book's claims".
+A part sets side a (a model, or a group: "fully connected" is arch FullyConnected, "conv" any
+other) against side b: `compare` reads the all_pairs row for validation accuracy, the `claims`
+row for a training-set figure; `threshold` is every seed at least a number, not a test.
 """
 
 from __future__ import annotations
@@ -20,21 +17,8 @@ import pandas as pd
 from dlwpt.report.formats import acc, missing
 from dlwpt.report.trends import SweepResult
 from dlwpt.report.verdicts import LABELS, difference_words, trend_words, unit
-from dlwpt.results.comparisons import (
-    A_BETTER,
-    ALL_PAIRS,
-    ALPHA,
-    B_BETTER,
-    EPOCHS_TO_TARGET,
-    GAP,
-    NOT_DISTINGUISHABLE,
-    TRAIN_ACC,
-    VAL_ACC,
-    SeedFigures,
-    family_rows,
-    pair_row,
-)
-from dlwpt.results.comparisons import CLAIMS as CLAIMS_FAMILY
+from dlwpt.results import comparisons as c
+from dlwpt.results.comparisons import ALPHA, EPOCHS_TO_TARGET, GAP, TRAIN_ACC, VAL_ACC
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
 NOT_EVALUATED = "not evaluated"
@@ -45,6 +29,7 @@ GROUPS = (FULLY_CONNECTED, CONV)
 FC_ARCH = "FullyConnected"
 TRAINING_QUANTITIES = (TRAIN_ACC, GAP, EPOCHS_TO_TARGET)
 MEMORIZED = 0.99  # "reaches ~1.0": every seed's training accuracy at least this
+FLIPPED = {c.A_BETTER: c.B_BETTER, c.B_BETTER: c.A_BETTER}  # a verdict code read as b against a
 
 
 @dataclass(frozen=True)
@@ -63,9 +48,7 @@ class PartSpec:
 
 @dataclass(frozen=True)
 class ClaimSpec:
-    """A claim: `lesson` (a few words, for the first screen), its statement (or a function of
-    per_model), the test in words, the models or groups it needs (in page order), its parts,
-    and the (setting, figures) of the sweeps it cites."""
+    """`lesson`: a few words, for the first screen; `sweep`: (setting, figures) it cites."""
 
     key: str
     lesson: str
@@ -78,9 +61,8 @@ class ClaimSpec:
 
 @dataclass
 class Part:
-    """One evaluated part: a − b and its 95% interval in `unit` (formats.in_unit; a threshold's
-    lowest seed), p Holm-adjusted over the matrix when `adjusted` (validation parts), the
-    verdict code oriented to this part (a_better: its a is above; None for a threshold)."""
+    """One evaluated part: a − b and its 95% interval in `unit` (a threshold: its lowest seed);
+    p Holm-adjusted when `adjusted`; verdict_code oriented to this part (None: a threshold)."""
 
     what: str
     outcome: str
@@ -111,12 +93,10 @@ class Claim:
 
 def res_deep_statement(per_model: pd.DataFrame) -> str:
     """NetResDeep as configured: its depth (ResBlocks) and whether they share weights."""
-    blocks = shared = ""
-    if "res_deep" in per_model.index:
-        row = per_model.loc["res_deep"]
-        blocks = "" if missing(row.get("n_blocks")) else f"{int(row['n_blocks'])} "
-        kind = row.get("resdeep_blocks")
-        shared = f", {kind} blocks" if isinstance(kind, str) else ""
+    row = per_model.loc["res_deep"] if "res_deep" in per_model.index else {}
+    blocks = "" if missing(row.get("n_blocks")) else f"{int(row['n_blocks'])} "
+    kind = row.get("resdeep_blocks")
+    shared = f", {kind} blocks" if isinstance(kind, str) else ""
     return (f"Depth alone does not pay: NetRes (res) beats NetResDeep as configured ({blocks}"
             f"ResBlocks{shared}) on validation; the book's NetResDeep has the lower validation "
             "accuracy.")
@@ -214,18 +194,15 @@ def epochs_to_reach(curve: pd.DataFrame, target: float) -> int:
 def epochs_to_target(curves: pd.DataFrame, a: str,
                      b: str) -> tuple[dict[int, float], dict[int, float]]:
     """Per seed both ran: the epochs a and b take to reach b's last-epoch training accuracy."""
-    out_a: dict[int, float] = {}
-    out_b: dict[int, float] = {}
     if curves.empty:
-        return out_a, out_b
-    runs = {m: {int(s): c.sort_values("epoch") for s, c in
+        return {}, {}
+    runs = {m: {int(s): run.sort_values("epoch") for s, run in
                 curves[curves["model"] == m].groupby("seed")} for m in (a, b)}
-    for seed in sorted(set(runs[a]) & set(runs[b])):
-        target = float(runs[b][seed]["train_acc"].iloc[-1])
-        if np.isfinite(target):
-            out_a[seed] = float(epochs_to_reach(runs[a][seed], target))
-            out_b[seed] = float(epochs_to_reach(runs[b][seed], target))
-    return out_a, out_b
+    targets = {seed: float(runs[b][seed]["train_acc"].iloc[-1])
+               for seed in sorted(set(runs[a]) & set(runs[b]))}
+    reached = [{seed: float(epochs_to_reach(runs[m][seed], target))
+                for seed, target in targets.items() if np.isfinite(target)} for m in (a, b)]
+    return reached[0], reached[1]
 
 
 def seed_values(run_table: pd.DataFrame, model: str, quantity: str) -> dict[int, float]:
@@ -237,43 +214,34 @@ def seed_values(run_table: pd.DataFrame, model: str, quantity: str) -> dict[int,
 
 
 def training_figures(per_model: pd.DataFrame, run_table: pd.DataFrame,
-                     curves: pd.DataFrame) -> list[SeedFigures]:
-    """The per-seed figures of every `compare` part on a training-set quantity whose models
-    ran: compare_runs' `claims` rows (each (quantity, a, b) once, in CLAIMS order)."""
-    out: dict[tuple[str, str, str], SeedFigures] = {}
+                     curves: pd.DataFrame) -> list[c.SeedFigures]:
+    """The per-seed figures behind compare_runs' `claims` rows: every `compare` part on a
+    training-set quantity whose models ran, each (quantity, a, b) once."""
+    out: dict[tuple[str, str, str], c.SeedFigures] = {}
     for spec in CLAIMS:
         for part in spec.parts:
             if part.rule != COMPARE or part.quantity not in TRAINING_QUANTITIES:
                 continue
             for a, b in pairs(part, per_model):
-                if (part.quantity, a, b) in out:
-                    continue
-                if part.quantity == EPOCHS_TO_TARGET:
-                    values_a, values_b = epochs_to_target(curves, a, b)
-                else:
-                    values_a = seed_values(run_table, a, part.quantity)
-                    values_b = seed_values(run_table, b, part.quantity)
-                out[(part.quantity, a, b)] = SeedFigures(part.quantity, a, b, values_a, values_b)
+                values = (epochs_to_target(curves, a, b) if part.quantity == EPOCHS_TO_TARGET
+                          else [seed_values(run_table, m, part.quantity) for m in (a, b)])
+                out.setdefault((part.quantity, a, b), c.SeedFigures(part.quantity, a, b, *values))
     return list(out.values())
 
 
 def claim_verdict(outcomes: Sequence[str]) -> str:
-    """A claim's verdict from its parts' outcomes (reference parts aside): not supported if
-    any is, else inconclusive if any is (or none decides), else supported."""
+    """Not supported if any deciding part is, else inconclusive if any is (or none decides)."""
     deciding = [o for o in outcomes if o != REFERENCE]
     if NOT_SUPPORTED in deciding:
         return NOT_SUPPORTED
-    if INCONCLUSIVE in deciding or not deciding:
-        return INCONCLUSIVE
-    return SUPPORTED
+    return INCONCLUSIVE if INCONCLUSIVE in deciding or not deciding else SUPPORTED
 
 
 def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.DataFrame,
                     configured: Sequence[str] | None = None,
                     sweeps: Sequence[SweepResult] = ()) -> list[Claim]:
-    """Every claim of CLAIMS, in order, evaluated or not, over compare_runs' comparisons (with
-    the `claims` rows of `training_figures`). `configured` tells a model that is not
-    configured from one that has not run (None: every configured model ran)."""
+    """Every claim of CLAIMS, in order, over compare_runs' comparisons. `configured` tells a
+    model that is not configured from one that has not run (None: every configured one ran)."""
     claims = []
     for spec in CLAIMS:
         statement = spec.statement(per_model) if callable(spec.statement) else spec.statement
@@ -284,24 +252,20 @@ def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.
         if absent:
             claim.models = models if any(s in GROUPS for s in spec.models) else list(spec.models)
             claim.reason = "not evaluated: " + "; ".join(
-                absence(side, per_model, configured) for side in absent)
-            claims.append(claim)
-            continue
-        for part in spec.parts:
-            if part.rule == THRESHOLD:
-                claim.parts += [threshold_part(part, m, run_table)
-                                for m in members(part.a, per_model)]
-            else:
-                claim.parts += [compare_part(part, a, b, table)
-                                for a, b in pairs(part, per_model)]
-        claim.verdict = claim_verdict([p.outcome for p in claim.parts])
+                absence(side, configured) for side in absent)
+        else:
+            for part in spec.parts:
+                claim.parts += ([threshold_part(part, m, run_table)
+                                 for m in members(part.a, per_model)] if part.rule == THRESHOLD
+                                else [compare_part(part, a, b, table)
+                                      for a, b in pairs(part, per_model)])
+            claim.verdict = claim_verdict([p.outcome for p in claim.parts])
         claims.append(claim)
     return claims
 
 
 def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[dict[str, str]]:
-    """The trends of every sweep whose x axis is the claim's setting, on the claim's figures
-    (figure by figure, each series), in config order."""
+    """The trends, on the claim's figures, of every sweep whose x axis is the claim's setting."""
     if spec.sweep is None:
         return []
     setting, quantities = spec.sweep
@@ -311,14 +275,11 @@ def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[dict
             for trend in result.trends if trend.curve == quantity]
 
 
-def absence(side: str, per_model: pd.DataFrame, configured: Sequence[str] | None) -> str:
-    """Why a side is missing. A group's models are known by architecture only once they ran,
-    so an absent group is named as not in this run."""
-    if side in GROUPS:
-        return f"no {side} model in this run"
-    if configured is not None and side in configured:
-        return f"model {side} has not run"
-    return f"model {side} is not configured"
+def absence(side: str, configured: Sequence[str] | None) -> str:
+    """Why a side is missing (a group's models are known by architecture only once they ran)."""
+    return (f"no {side} model in this run" if side in GROUPS
+            else f"model {side} has not run" if configured is not None and side in configured
+            else f"model {side} is not configured")
 
 
 def number_or_none(value: object) -> float | None:
@@ -326,51 +287,44 @@ def number_or_none(value: object) -> float | None:
 
 
 def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
-    """a against b as the comparisons row says: all_pairs for validation accuracy, the claims
-    family for a training-set figure (either order: a flipped row's difference is negated)."""
+    """a against b as the all_pairs (validation) or claims row says, whichever way round."""
     validation = spec.quantity == VAL_ACC
     label = QUANTITY_LABELS.get(spec.quantity, f"epochs to {b}'s final training accuracy")
     part = Part(f"{a} − {b}, {label}", INCONCLUSIVE, "", unit=unit(spec.quantity),
                 adjusted=validation)
-    rows = family_rows(table, ALL_PAIRS if validation else CLAIMS_FAMILY)
-    row, flip = pair_row(rows[rows["quantity"] == spec.quantity], a, b)
+    rows = c.family_rows(table, c.ALL_PAIRS if validation else c.CLAIMS)
+    row, flip = c.pair_row(rows[rows["quantity"] == spec.quantity], a, b)
     if row is None:
         part.reason = "not compared: comparisons.csv has no row for this pair"
-        return reference(part) if spec.reference else part
-    sign = -1 if flip else 1
-    code = row["verdict"]
-    if flip and code in (A_BETTER, B_BETTER):
-        code = B_BETTER if code == A_BETTER else A_BETTER
-    part.verdict_code = code
-    diff, low, high = (number_or_none(row[c]) for c in ("diff", "diff_ci_low", "diff_ci_high"))
-    part.value = None if diff is None else sign * diff
-    if low is not None and high is not None:
-        part.low, part.high = (-high, -low) if flip else (low, high)
-    part.p = number_or_none(row["p_adjusted" if validation else "p_value"])
-    if code in (A_BETTER, B_BETTER):
-        claimed = (code == A_BETTER) == (spec.direction > 0)
-        part.outcome = SUPPORTED if claimed else NOT_SUPPORTED
-        part.reason = (f"significant, {'as claimed' if claimed else 'the other way'} "
-                       f"({difference_words(row, flip, adjusted=False)})")
-    elif code == NOT_DISTINGUISHABLE:
-        part.reason = f"not distinguishable ({difference_words(row, flip, adjusted=False)})"
     else:
-        part.reason = LABELS[code]
-    return reference(part) if spec.reference else part
-
-
-def reference(part: Part) -> Part:
-    """A part shown beside a claim but not deciding it."""
-    part.what += " (for reference)"
-    part.reason = f"not part of the verdict: {part.reason}"
-    part.outcome = REFERENCE
+        sign = -1 if flip else 1
+        code = row["verdict"]
+        code = part.verdict_code = FLIPPED.get(code, code) if flip else code
+        diff, low, high = (number_or_none(row[k])
+                           for k in ("diff", "diff_ci_low", "diff_ci_high"))
+        part.value = None if diff is None else sign * diff
+        if low is not None and high is not None:
+            part.low, part.high = (-high, -low) if flip else (low, high)
+        part.p = number_or_none(row["p_adjusted" if validation else "p_value"])
+        if code in (c.A_BETTER, c.B_BETTER):
+            claimed = (code == c.A_BETTER) == (spec.direction > 0)
+            part.outcome = SUPPORTED if claimed else NOT_SUPPORTED
+            part.reason = (f"significant, {'as claimed' if claimed else 'the other way'} "
+                           f"({difference_words(row, flip, adjusted=False)})")
+        elif code == c.NOT_DISTINGUISHABLE:
+            part.reason = f"not distinguishable ({difference_words(row, flip, adjusted=False)})"
+        else:
+            part.reason = LABELS[code]
+    if spec.reference:  # shown beside the claim, not deciding it
+        part.what += " (for reference)"
+        part.reason = f"not part of the verdict: {part.reason}"
+        part.outcome = REFERENCE
     return part
 
 
 def threshold_part(spec: PartSpec, model: str, run_table: pd.DataFrame) -> Part:
-    """Every seed of `model` at least the threshold: not supported when a seed that did not
-    diverge misses it, inconclusive when a seed diverged (and none missed), supported when
-    every seed reaches it. Not a test: decided on however many seeds ran."""
+    """Every seed of `model` at least the threshold: not supported when one that did not
+    diverge misses it, else inconclusive when one diverged. Not a test."""
     threshold = float(spec.threshold if spec.threshold is not None else np.nan)
     runs = run_table[run_table["model"] == model]
     diverged = runs["diverged_epoch"].notna().to_numpy(dtype=bool)
@@ -397,5 +351,4 @@ def threshold_part(spec: PartSpec, model: str, run_table: pd.DataFrame) -> Part:
 
 
 def joined_with_and(items: list[str]) -> str:
-    """`a`, `a and b`, `a, b and c`: the seeds a threshold part names, in words."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -24,9 +24,7 @@ def integer(value: float | None) -> str:
 
 
 def seconds(value: float | None) -> str:
-    if missing(value):
-        return "—"
-    return f"{value:.2f}" if value < 100 else f"{value:,.0f}"
+    return "—" if missing(value) else f"{value:.2f}" if value < 100 else f"{value:,.0f}"
 
 
 def millions(value: float | None) -> str:
@@ -38,8 +36,7 @@ def millions(value: float | None) -> str:
 
 
 def load_average(records: Any, cpus: bool = True) -> str | None:
-    """The machine's load average around the training runs that recorded one (a summary's
-    `load_average`): `1.9–2.4 on 2 CPUs`; None where none did."""
+    """The load average around the runs that recorded one: `1.9–2.4 on 2 CPUs`, else None."""
     found = [r for r in records if isinstance(r, dict)]
     if not found:
         return None
@@ -82,8 +79,7 @@ def points(value: float | None) -> str:
 
 
 def in_unit(value: float | None, unit: str = "points") -> str:
-    """A number in its unit: accuracy differences in signed points, epochs signed, else an
-    accuracy (a threshold's lowest seed)."""
+    """A number in its unit: signed points or epochs, else an accuracy."""
     if unit == "points" or missing(value):
         return points(value)
     return f"{value:+.1f}" if unit == "epochs" else acc(value)
@@ -108,7 +104,7 @@ def config_text(value: Any) -> str:
 
 
 def interval(low: float, high: float) -> str | None:
-    """An accuracy's interval, `low–high` (a difference's reads `low to high`: see in_unit)."""
+    """An accuracy's interval, `low–high` (a difference's reads `low to high`)."""
     return None if missing(low) or missing(high) else f"{acc(low)}–{acc(high)}"
 
 

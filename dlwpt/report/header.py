@@ -19,10 +19,8 @@ BOOK_IMAGES = 10_000  # CIFAR-2's training images: `train.subsample: null` train
 
 def departures(run: Mapping[str, Any] | None, book: Mapping[str, Any] | None,
                models: Sequence[str]) -> list[dict[str, Any]]:
-    """Where the configuration as run departs from the book's (config.yaml): the training
-    images, and per setting of `models` the run's value against the book's. Each departure:
-    {words, short (a reduction in a few words, else None), models (those it touches; empty:
-    all), key}."""
+    """Where the run's configuration departs from the book's (config.yaml), each as {words,
+    short (a reduction in a few words, else None), models (those it touches; empty: all), key}."""
     if not run or not book:
         return []
     out = []
@@ -65,8 +63,8 @@ def departure_line(found: Sequence[dict[str, Any]]) -> str | None:
 
 
 def not_comparable(found: Sequence[dict[str, Any]], model: str, own: bool = False) -> str | None:
-    """Why `model`'s figures cannot be set against the book's, or None (the book's settings);
-    `own`: only the departures of this model's entry (the run's are said once, at the top)."""
+    """Why `model`'s figures cannot be set against the book's, or None; `own`: only its own
+    departures (the run's are said once, at the top)."""
     words = [d["short"] or d["words"] for d in found
              if (not d["models"] and not own) or model in d["models"]]
     return "; ".join(words) or None
@@ -90,9 +88,8 @@ def what_ran(run_table: pd.DataFrame, provenance: Mapping[str, Any],
 
 
 def claim_rows(claims: Sequence[Any], found: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-    """One row per claim: the lesson, the verdict, the numbers of the parts that decided it
-    with their interval or, without one, why, and for a claim not supported in a shortened
-    run, the shortening it comes from."""
+    """One row per claim: lesson, verdict, the deciding parts' numbers and, for a claim not
+    supported in a shortened run, the shortening it comes from."""
     rows = []
     for c in claims:
         deciding = [p for p in c.parts if p.outcome != "reference"]
@@ -109,9 +106,8 @@ def claim_rows(claims: Sequence[Any], found: Sequence[dict[str, Any]]) -> list[d
         named = decisive[0].what.replace(",", " ").split() if decisive else []
         cause = [d["short"] for d in found
                  if d["short"] and (not d["models"] or set(d["models"]) & set(named))]
-        because = None
-        if cause and c.verdict == "not supported":
-            because = ", ".join(cause) + ": " + brief(decisive[0].reason)
+        because = (", ".join(cause) + ": " + brief(decisive[0].reason)
+                   if cause and c.verdict == "not supported" else None)
         rows.append({"key": c.key, "lesson": c.lesson, "verdict": c.verdict, "numbers": text,
                      "departure": because})
     return rows

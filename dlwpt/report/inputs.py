@@ -30,10 +30,8 @@ def read_tensor_file(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def load_benchmarks(paths: list[Path]) -> pd.DataFrame:
-    """One row per benchmark file: rule, job, mean seconds over repeats, peak RSS in MB.
-
-    The rule is the first folder under `benchmarks/`; what follows names the job (wildcards).
-    """
+    """One row per benchmark file: rule (the first folder under `benchmarks/`), job (what
+    follows), mean seconds over repeats, peak RSS in MB."""
     rows = []
     for path in map(Path, paths):
         frame = read_checked_csv(path, ("s",), sep="\t", na_values=["-", "NA"])
@@ -68,15 +66,13 @@ FIT_TOLERANCE = 1.25  # a fit converged when its final loss is within 25% of the
 
 
 def best_line_loss(t_u: list[float], t_c: list[float]) -> float:
-    """The lowest mean squared error a line w * t_u + b reaches on the measurements (least
-    squares): the loss the book's good fits end at (2.93 on its data)."""
+    """The least-squares line's mean squared error: where the book's good fits end (2.93)."""
     x, y = np.asarray(t_u, dtype=float), np.asarray(t_c, dtype=float)
     w, b = np.polyfit(x, y, 1)
     return float(np.mean((w * x + b - y) ** 2))
 
 
 def fit_converged(fit: dict[str, Any], loss: float | None) -> bool:
-    """Whether a fit's final loss reached the best line's loss (within FIT_TOLERANCE)."""
     return (not fit["diverged"] and loss is not None
             and loss <= FIT_TOLERANCE * best_line_loss(fit["t_u"], fit["t_c"]))
 

@@ -1,9 +1,5 @@
-"""Render the page from the Jinja2 templates in templates/ (markup and prose live there).
-
-Autoescaping is on for every template, so no file name, model name or config value can inject
-markup into the report; the stylesheet is included inline to keep the page self-contained.
-The value formats (formats.py) are filters: the templates format what they read.
-"""
+"""Render the page from the Jinja2 templates in templates/, the value formats as filters.
+Autoescaping is on, so no file name, model name or config value can inject markup."""
 
 from __future__ import annotations
 
@@ -30,8 +26,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update({name: getattr(formats, name) for name in FILTERS})
-    env.filters.update({name: getattr(verdicts, name) for name in VERDICT_FILTERS})
+    env.filters.update({name: getattr(module, name) for module, names in
+                        ((formats, FILTERS), (verdicts, VERDICT_FILTERS)) for name in names})
     # a table's cell in the format its column names (macros.html: table's `formats`)
     env.filters["formatted"] = lambda value, name: getattr(formats, name)(value)
     env.tests["missing"] = formats.missing

@@ -1,9 +1,6 @@
-"""Words for comparisons.csv's verdict codes: the one place a code becomes text.
-
-A test that is not significant is "not distinguishable" with its difference and interval,
-never "tie", "tied", "equal" or "=": it did not show a difference, it did not show there is
-none (docs/statistics.md).
-"""
+"""Words for comparisons.csv's verdict codes: the one place a code becomes text. A test that is
+not significant is "not distinguishable", never "tie" or "equal": it did not show a difference,
+it did not show there is none (docs/statistics.md)."""
 
 from __future__ import annotations
 
@@ -42,11 +39,8 @@ LABELS = {
 
 
 def verdict_label(code: str, model_a: str, model_b: str) -> str:
-    if code == c.A_BETTER:
-        return f"{model_a} better"
-    if code == c.B_BETTER:
-        return f"{model_b} better"
-    return LABELS[code]
+    better = {c.A_BETTER: model_a, c.B_BETTER: model_b}
+    return f"{better[code]} better" if code in better else LABELS[code]
 
 
 def unit(quantity: str) -> str:
@@ -55,9 +49,8 @@ def unit(quantity: str) -> str:
 
 
 def difference_words(row: Any, flip: bool = False, adjusted: bool = True) -> str:
-    """`difference +0.4 points, 95% interval -0.6 to +1.4` (with `adjusted`, a significant
-    row's p follows, adjusted for its family's comparisons (Holm); a row that is not shows no
-    p, so its words cannot be read as "equal"); `flip` reads the row as b − a."""
+    """`difference +0.4 points, 95% interval -0.6 to +1.4`, then with `adjusted` a significant
+    row's Holm p (one that is not shows none: it cannot be read as "equal"); `flip`: b − a."""
     sign, u = -1 if flip else 1, unit(row["quantity"])
     text = f"difference {in_unit(sign * row['diff'], u)} {u}"
     if not missing(row["diff_ci_low"]):
@@ -71,8 +64,7 @@ def difference_words(row: Any, flip: bool = False, adjusted: bool = True) -> str
 
 
 def seeds_needed(value: float) -> str | None:
-    """How many seeds would resolve a gap: a count, "no number of seeds" (the images limit
-    it), or None where it is not known (one seed)."""
+    """How many seeds would resolve a gap; "no number of seeds": the images limit it."""
     if missing(value):
         return None
     return "no number of seeds" if value == float("inf") else f"about {int(value)} seeds"
@@ -92,15 +84,16 @@ CURVE_WORDS = {t.TRAIN_ACC: "training accuracy", t.VAL_ACC: "validation accuracy
                t.GAP: "the train−validation gap"}
 
 
+PER_STEP = {"log2": "per doubling of", "log10": "per tenfold of"}  # what a log slope is per
+
+
 def per_words(trend: t.Trend) -> str:
     """What the slope is per: a doubling, a tenfold or a step of the setting."""
     scale, setting = trend.scale, trend.setting
     if scale is None:
         return ""
-    if scale.kind == "log2":
-        return f"per doubling of {setting}"
-    if scale.kind == "log10":
-        return f"per tenfold of {setting}"
+    if scale.kind in PER_STEP:
+        return f"{PER_STEP[scale.kind]} {setting}"
     if trend.boolean:
         return f"from {setting} = False to True"
     return f"per {scale.step:g} of {setting}"
@@ -109,8 +102,7 @@ def per_words(trend: t.Trend) -> str:
 def trend_words(trend: t.Trend) -> str:
     """`training accuracy rises with n_chans1: +4.1 points per doubling of n_chans1 (95%
     interval +3.0 to +5.2)`; a slope that is not significant "shows no trend distinguishable
-    from flat", with its numbers; one not tested says why. Never "tie", "equal" or "=" for a
-    flat slope."""
+    from flat", never "equal"."""
     what = CURVE_WORDS[trend.curve]
     series = ("" if trend.series is None
               else f" ({trend.series[0]} = {t.value_text(trend.series[1])})")
@@ -156,21 +148,19 @@ def run_words(run: RunInfo) -> str:
 
 
 def code_summary(changes: Sequence[CodeChange], shown: int = CODE_FILES_SHOWN) -> list[str]:
-    """The changed files, or with more than `shown` of them their folders ("dlwpt/engine/
-    (3 files)"), for "code of ... changed"."""
+    """The changed files, or with more than `shown` their folders: "dlwpt/engine/ (3 files)"."""
     paths = [c.path for c in changes]
     if len(paths) <= shown:
         return paths
     folders = Counter(path.rpartition("/")[0] for path in paths)
-    return [f"{folder or '.'}/ ({n} file{'s' if n > 1 else ''})" if n > 1
+    return [f"{folder or '.'}/ ({n} files)" if n > 1
             else next(p for p in paths if p.rpartition("/")[0] == folder)
             for folder, n in folders.items()]
 
 
 def change_words(change: ModelChange, seeds: bool = False) -> str:
-    """What changed of a model: `lr 0.01 -> 0.005; training code; data`, or its status
-    (`retrained, same settings`, `added`, `not compared: <why>`); `seeds`: also a change of
-    its seeds (`seeds 0 1 -> 0 1 2`)."""
+    """What changed of a model, `lr 0.01 -> 0.005; training code; data`, or its status;
+    `seeds`: also a change of its seeds (`seeds 0 1 -> 0 1 2`)."""
     what = [f"{s.key} {'unset' if s.old is UNSET else config_text(s.old)} -> "
             f"{'unset' if s.new is UNSET else config_text(s.new)}" for s in change.settings]
     what += ["training code"] * change.code + ["data"] * change.data
@@ -184,8 +174,7 @@ def change_words(change: ModelChange, seeds: bool = False) -> str:
 
 
 def change_verdict_words(change: ModelChange) -> str:
-    """The paired verdict of new against old: `new better (difference +1.2 points, 95%
-    interval ...)`; the label alone when untested; "—" without a comparison."""
+    """New against old: `new better (difference +1.2 points, ...)`; "—" without a comparison."""
     row = change.comparison
     if row is None or not isinstance(row["verdict"], str):
         return "—"
