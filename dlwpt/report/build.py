@@ -1,8 +1,6 @@
 """Assemble the self-contained report page and results/metrics.csv from the pipeline's outputs:
 Python reads, checks and computes; the templates (page.py) hold all markup and prose."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Sequence
 from pathlib import Path

@@ -6,8 +6,6 @@ other) against side b: `compare` reads the all_pairs row for validation accuracy
 row for a training-set figure; `threshold` is every seed at least a number, not a test.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 

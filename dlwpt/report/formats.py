@@ -2,8 +2,6 @@
 (page.FILTERS). A missing value (None, NaN or NA: a custom model has no book accuracy, a job no
 RSS) shows as "—"."""
 
-from __future__ import annotations
-
 import json
 import math
 from typing import Any

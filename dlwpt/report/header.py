@@ -1,8 +1,6 @@
 """The page's first screen: what ran (and where it departs from the book's settings) and one
 row per claim; the winner line is the results section's headline."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any

@@ -1,8 +1,6 @@
 """Read and check the page's other inputs (fits, benchmarks, tensor files; the runs:
 dlwpt.results.reading); anything malformed raises DataError(path, ...)."""
 
-from __future__ import annotations
-
 import math
 from pathlib import Path
 from typing import Any

@@ -1,8 +1,6 @@
 """Render the page from the Jinja2 templates in templates/, the value formats as filters.
 Autoescaping is on, so no file name, model name or config value can inject markup."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

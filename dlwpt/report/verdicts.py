@@ -2,8 +2,6 @@
 not significant is "not distinguishable", never "tie" or "equal": it did not show a difference,
 it did not show there is none (docs/statistics.md)."""
 
-from __future__ import annotations
-
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
