@@ -47,10 +47,10 @@ def read_checked_json(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
     return obj
 
 
-def require_keys(obj: dict[str, Any], keys: tuple[str, ...] | list[str], path: Path) -> None:
+def require_keys(obj: Any, keys: Sequence[str], path: Path, what: str = "key") -> None:
     absent = [k for k in keys if k not in obj]
     if absent:
-        raise DataError(path, f"missing key(s): {', '.join(absent)}")
+        raise DataError(path, f"missing {what}(s): {', '.join(absent)}")
 
 
 def read_checked_csv(path: Path, columns: tuple[str, ...], **kwargs: Any) -> pd.DataFrame:
@@ -58,9 +58,7 @@ def read_checked_csv(path: Path, columns: tuple[str, ...], **kwargs: Any) -> pd.
         frame = pd.read_csv(path, **kwargs)
     except (OSError, ValueError) as e:
         raise DataError(path, f"cannot read table ({e})") from e
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise DataError(path, f"missing column(s): {', '.join(absent)}")
+    require_keys(frame, columns, path, "column")
     return frame
 
 
