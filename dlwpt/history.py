@@ -52,8 +52,8 @@ class DamagedEntry(HistoryError):
 
 @dataclass(frozen=True)
 class ModelRuns:
-    """What trains one model (its hyperparameters, under "train" the job's settings) and per
-    seed the sha256 of each of its RUN_FILES: as an entry records them."""
+    """One model's settings (its hyperparameters, the job's under "train") and per seed the
+    sha256 of each of its RUN_FILES."""
 
     settings: dict[str, Any]
     settings_digest: str
@@ -91,14 +91,12 @@ class Snapshot:
         models: dict[str, ModelRuns] = {}
         files: dict[str, Path] = {}
         for run in runs:
-            model = run["model"]
-            if model not in models:
-                settings = {**model_config(config, model), "train": job_settings(config)}
-                models[model] = ModelRuns(settings, json_digest(settings), {})
-            digests = models[model].seeds[int(run["seed"])] = {}
-            for name in RUN_FILES:
-                digests[name] = file_digest(run[name])
-                files[digests[name]] = Path(run[name])
+            if run["model"] not in models:
+                settings = {**model_config(config, run["model"]), "train": job_settings(config)}
+                models[run["model"]] = ModelRuns(settings, json_digest(settings), {})
+            digests = {name: file_digest(run[name]) for name in RUN_FILES}
+            models[run["model"]].seeds[int(run["seed"])] = digests
+            files |= {digests[name]: Path(run[name]) for name in RUN_FILES}
         repo = Path(repo).resolve()
         code = {}
         for path in code_files:
@@ -140,7 +138,6 @@ class Snapshot:
                    for s in self.models[model].seeds)
 
     def predictions(self, model: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """(labels, correct per image) of the run's val_predictions.csv, checked."""
         summary = self.summary(model, seed)
         return self._read(model, seed, "predictions", read_predictions, summary,
                           self.path(self.models[model].seeds[seed]["summary"]))
@@ -370,8 +367,7 @@ def paired_row(old: Snapshot, new: Snapshot, model: str, data_changed: bool) -> 
     for seed in () if diverged or data_changed else seeds:
         new_labels, correct[(c.NEW, seed)] = new.predictions(model, seed)
         old_labels, correct[(c.OLD, seed)] = old.predictions(model, seed)
-        data_changed = len(new_labels) != len(old_labels) or (new_labels != old_labels).any()
-        if data_changed:
+        if data_changed := not np.array_equal(new_labels, old_labels):
             break
     if data_changed:
         row = cmp.untested(c.FAMILY, cmp.VAL_ACC, c.NEW, c.OLD, cmp.DATA_CHANGED, seeds)

@@ -101,9 +101,8 @@ class Changes:
 
 def setting_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[SettingChange, ...]:
     old_flat, new_flat = flatten(old), flatten(new)
-    keys = [*old_flat, *(k for k in new_flat if k not in old_flat)]
     return tuple(SettingChange(k, old_flat.get(k, UNSET), new_flat.get(k, UNSET))
-                 for k in keys if old_flat.get(k, UNSET) != new_flat.get(k, UNSET)
+                 for k in {**old_flat, **new_flat} if old_flat.get(k, UNSET) != new_flat.get(k, UNSET)
                  or type(old_flat.get(k)) is not type(new_flat.get(k)))
 
 
