@@ -1,6 +1,5 @@
 """Experiments over time: every published run kept (results/history/, docs/ARCHITECTURE.md),
-and what each change did, measured. A damaged entry is moved aside, so recording goes on.
-"""
+and what each change did, measured. A damaged entry is moved aside, so recording goes on."""
 
 from __future__ import annotations
 
@@ -62,9 +61,8 @@ class ModelRuns:
 
 @dataclass
 class Snapshot:
-    """One run's content: config, settings, code, data, and per (model, seed) its files; from
-    an entry (the files are blobs, checked when read) or from the current files (`files`:
-    sha256 -> the file holding it)."""
+    """One run's content, from an entry (its files are blobs, checked when read) or from the
+    current files (`files`: sha256 -> the file holding it)."""
 
     config: dict[str, Any]
     data: str | None
@@ -260,9 +258,8 @@ def previous(history_dir: str | os.PathLike, current: Snapshot) -> Snapshot | No
 def record(history_dir: str | os.PathLike, snapshot: Snapshot,
            published: Mapping[str, str | os.PathLike], *, git_commit: str | None = None,
            now: datetime.datetime | None = None) -> str | None:
-    """Add `snapshot` (of the current files) and the `published` tables as a new entry; None,
-    adding nothing, when its content equals the latest entry's. Blobs first, the entry last:
-    an entry never names a blob that is not there."""
+    """Add `snapshot` (of the current files) and the `published` tables as a new entry (None:
+    the latest's content, nothing added); blobs first: an entry never names a missing blob."""
     history_dir = Path(history_dir)
     content = snapshot.content()
     content["published"] = {name: file_digest(published[name]) for name in PUBLISHED}

@@ -1,6 +1,5 @@
 """The one typed table of model comparisons, results/comparisons.csv: every comparison the page
-shows is a row here, computed once. docs/statistics.md has the method, columns and verdicts.
-"""
+shows is a row here, computed once. docs/statistics.md has the method, columns and verdicts."""
 
 from __future__ import annotations
 
@@ -73,9 +72,6 @@ class Runs:
         diverged = set(run_table.loc[run_table["diverged_epoch"].notna(), "model"])
         return cls(present, ran, scored, diverged, correct)
 
-    def shared(self, a: str, b: str) -> list[int]:
-        return sorted(set(self.scored[a]) & set(self.scored[b]))
-
     def differences(self, a: str, b: str, seeds: Sequence[int]) -> np.ndarray:
         """seeds x images of a_correct - b_correct."""
         return np.stack([self.correct[(a, s)].astype(np.int8) - self.correct[(b, s)]
@@ -142,8 +138,8 @@ def validation_row(runs: Runs, family: str, a: str, b: str,
 def validation_family(runs: Runs, family: str, seed: int | None = None) -> list[dict[str, Any]]:
     """Each pair over the seeds both have (or the one `seed`, where both ran it), Holm over
     the tested ones."""
-    return adjust([validation_row(runs, family, a, b, runs.shared(a, b) if seed is None
-                                  else [seed])
+    return adjust([validation_row(runs, family, a, b, [seed] if seed is not None
+                                  else sorted(set(runs.scored[a]) & set(runs.scored[b])))
                    for a, b in combinations(runs.models, 2)
                    if seed is None or seed in runs.ran[a] and seed in runs.ran[b]])
 

@@ -1,6 +1,5 @@
 """Read and check a training run's files as the page and the history both read them: the
-report is the last stage, where a silently wrong upstream file would become a misleading page.
-"""
+report is the last stage, where a silently wrong upstream file would become a misleading page."""
 
 from __future__ import annotations
 
@@ -89,9 +88,8 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
                             + ([Path(run["model_pt"])] if "model_pt" in run else []),
                             rerun_command)
         labels, hits = read_predictions(predictions_path, summary, summary_path, rerun_command)
-        if labels_seen is None:
-            labels_seen = (predictions_path, labels)
-        elif not np.array_equal(labels, labels_seen[1]):
+        labels_seen = labels_seen or (predictions_path, labels)
+        if not np.array_equal(labels, labels_seen[1]):
             # Paired tests need the same images in the same order in every run.
             raise DataError(predictions_path, f"its labels differ from {labels_seen[0]}'s: not "
                                               "the same validation images in the same order")
