@@ -313,13 +313,14 @@ def record_published(history_dir: str | os.PathLike, *,
 # --- what changed ---------------------------------------------------------------------------
 
 def compare(old: Snapshot | None, new: Snapshot) -> c.Changes:
-    """What changed from `old` to `new` (None: the first run) per model, the retrained ones
-    tested new against old on the seeds both ran (one Holm family); a model whose files in the
-    history are missing or damaged is NOT_COMPARED, the others are compared."""
+    """What changed from `old` (None: the first run) to `new` per model: each retrained one tested
+    on the seeds both ran (one Holm family), one with missing or damaged files NOT_COMPARED."""
     if old is None:
         return c.Changes(None, c.RunInfo.of(new), True, False, (), ())
     data_changed = old.data != new.data
-    code = c.code_changes(old.code, new.code)
+    code = tuple(c.CodeChange(path, old.code.get(path), new.code.get(path))
+                 for path in sorted({*old.code, *new.code})
+                 if old.code.get(path) != new.code.get(path))
     changes: list[c.ModelChange] = []
     for model in [*new.models, *(m for m in old.models if m not in new.models)]:
         try:
