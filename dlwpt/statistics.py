@@ -52,8 +52,7 @@ def prediction_interval(values: Sequence[float],
 
 
 def mcnemar_exact(a_correct, b_correct) -> dict[str, float | int]:
-    """Exact McNemar test on the same images: only_a ~ Binomial(only_a + only_b, 1/2);
-    no discordant image, no evidence: p = 1."""
+    """Exact McNemar test on the same images (no discordant image, no evidence: p = 1)."""
     a, b = np.asarray(a_correct), np.asarray(b_correct)
     for name, x in (("a_correct", a), ("b_correct", b)):
         if x.ndim != 1 or not np.isin(x, (0, 1)).all():

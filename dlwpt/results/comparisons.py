@@ -136,8 +136,7 @@ def validation_row(runs: Runs, family: str, a: str, b: str,
 
 
 def validation_family(runs: Runs, family: str, seed: int | None = None) -> list[dict[str, Any]]:
-    """Each pair over the seeds both have (or the one `seed`, where both ran it), Holm over
-    the tested ones."""
+    """Each pair over the seeds both have (or the one `seed`, if both ran it), Holm over the tested."""
     return adjust([validation_row(runs, family, a, b, [seed] if seed is not None
                                   else sorted(set(runs.scored[a]) & set(runs.scored[b])))
                    for a, b in combinations(runs.models, 2)

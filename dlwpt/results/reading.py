@@ -66,9 +66,8 @@ def read_checked_csv(path: Path, columns: tuple[str, ...], **kwargs: Any) -> pd.
 def load_runs(runs: list[dict[str, Any]], models: list[str],
               book_accuracy: dict[str, list[float]], rerun_command: str | None = None
               ) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, int], np.ndarray]]:
-    """One row per (model, seed) in `models`' order (CSV_COLUMNS, RUN_EXTRAS), the
-    per-epoch curves, and per (model, seed) the per-image correctness for paired tests. A
-    damaged run's error names the command that rebuilds it (`rerun_command` with --forcerun)."""
+    """Per (model, seed), in `models`' order: a row (CSV_COLUMNS, RUN_EXTRAS), its curve, its
+    per-image correctness; a damaged run's error says to rebuild it (`rerun_command` --forcerun)."""
     rows, curves, correct = [], [], {}
     labels_seen: tuple[Path, np.ndarray] | None = None
     for run in runs:
