@@ -82,10 +82,8 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
         if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
             raise DataError(summary_path, f"holds {summary['model']}/seed{summary['seed']}, "
                                           f"expected {run['model']}/seed{run['seed']}")
-        check_trained_files(summary, summary_path,
-                            [metrics_path, predictions_path]
-                            + ([Path(run["model_pt"])] if "model_pt" in run else []),
-                            rerun_command)
+        check_trained_files(summary, summary_path, [Path(run[key]) for key in (
+            "metrics", "predictions", "model_pt") if key in run], rerun_command)
         labels, hits = read_predictions(predictions_path, summary, summary_path, rerun_command)
         labels_seen = labels_seen or (predictions_path, labels)
         if not np.array_equal(labels, labels_seen[1]):
