@@ -71,9 +71,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
     p = np.asarray(p_values, dtype=float)
     if p.ndim != 1 or not ((p >= 0) & (p <= 1)).all():  # NaN fails this too
         raise ValueError(f"p-values must lie in [0, 1], got {p.tolist()}")
-    if len(p) == 0:
-        return []
-    return multipletests(p, method="holm")[1].tolist()
+    return multipletests(p, method="holm")[1].tolist() if len(p) else []
 
 
 @dataclass(frozen=True)
