@@ -1,6 +1,5 @@
 """Experiments over time: every published run kept (results/history/, docs/ARCHITECTURE.md),
-and what each change did, measured. A damaged entry is moved aside, so recording goes on.
-"""
+and what each change did, measured. A damaged entry is moved aside, so recording goes on."""
 
 from __future__ import annotations
 
@@ -52,8 +51,8 @@ class DamagedEntry(HistoryError):
 
 @dataclass(frozen=True)
 class ModelRuns:
-    """What trains one model (its hyperparameters, under "train" the job's settings) and per
-    seed the sha256 of each of its RUN_FILES: as an entry records them."""
+    """One model's settings (its hyperparameters, the job's under "train") and per seed the
+    sha256 of each of its RUN_FILES."""
 
     settings: dict[str, Any]
     settings_digest: str
@@ -62,9 +61,8 @@ class ModelRuns:
 
 @dataclass
 class Snapshot:
-    """One run's content: config, settings, code, data, and per (model, seed) its files; from
-    an entry (the files are blobs, checked when read) or from the current files (`files`:
-    sha256 -> the file holding it)."""
+    """One run's content, from an entry (its files are blobs, checked when read) or from the
+    current files (`files`: sha256 -> the file holding it)."""
 
     config: dict[str, Any]
     data: str | None
@@ -91,14 +89,12 @@ class Snapshot:
         models: dict[str, ModelRuns] = {}
         files: dict[str, Path] = {}
         for run in runs:
-            model = run["model"]
-            if model not in models:
-                settings = {**model_config(config, model), "train": job_settings(config)}
-                models[model] = ModelRuns(settings, json_digest(settings), {})
-            digests = models[model].seeds[int(run["seed"])] = {}
-            for name in RUN_FILES:
-                digests[name] = file_digest(run[name])
-                files[digests[name]] = Path(run[name])
+            if run["model"] not in models:
+                settings = {**model_config(config, run["model"]), "train": job_settings(config)}
+                models[run["model"]] = ModelRuns(settings, json_digest(settings), {})
+            digests = {name: file_digest(run[name]) for name in RUN_FILES}
+            models[run["model"]].seeds[int(run["seed"])] = digests
+            files |= {digests[name]: Path(run[name]) for name in RUN_FILES}
         repo = Path(repo).resolve()
         code = {}
         for path in code_files:
@@ -140,7 +136,6 @@ class Snapshot:
                    for s in self.models[model].seeds)
 
     def predictions(self, model: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """(labels, correct per image) of the run's val_predictions.csv, checked."""
         summary = self.summary(model, seed)
         return self._read(model, seed, "predictions", read_predictions, summary,
                           self.path(self.models[model].seeds[seed]["summary"]))
@@ -263,9 +258,8 @@ def previous(history_dir: str | os.PathLike, current: Snapshot) -> Snapshot | No
 def record(history_dir: str | os.PathLike, snapshot: Snapshot,
            published: Mapping[str, str | os.PathLike], *, git_commit: str | None = None,
            now: datetime.datetime | None = None) -> str | None:
-    """Add `snapshot` (of the current files) and the `published` tables as a new entry; None,
-    adding nothing, when its content equals the latest entry's. Blobs first, the entry last:
-    an entry never names a blob that is not there."""
+    """Add `snapshot` (of the current files) and the `published` tables as a new entry (None:
+    the latest's content, nothing added); blobs first: an entry never names a missing blob."""
     history_dir = Path(history_dir)
     content = snapshot.content()
     content["published"] = {name: file_digest(published[name]) for name in PUBLISHED}
@@ -319,13 +313,14 @@ def record_published(history_dir: str | os.PathLike, *,
 # --- what changed ---------------------------------------------------------------------------
 
 def compare(old: Snapshot | None, new: Snapshot) -> c.Changes:
-    """What changed from `old` to `new` (None: the first run) per model, the retrained ones
-    tested new against old on the seeds both ran (one Holm family); a model whose files in the
-    history are missing or damaged is NOT_COMPARED, the others are compared."""
+    """What changed from `old` (None: the first run) to `new` per model: each retrained one tested
+    on the seeds both ran (one Holm family), one with missing or damaged files NOT_COMPARED."""
     if old is None:
         return c.Changes(None, c.RunInfo.of(new), True, False, (), ())
     data_changed = old.data != new.data
-    code = c.code_changes(old.code, new.code)
+    code = tuple(c.CodeChange(path, old.code.get(path), new.code.get(path))
+                 for path in sorted({*old.code, *new.code})
+                 if old.code.get(path) != new.code.get(path))
     changes: list[c.ModelChange] = []
     for model in [*new.models, *(m for m in old.models if m not in new.models)]:
         try:
@@ -370,8 +365,7 @@ def paired_row(old: Snapshot, new: Snapshot, model: str, data_changed: bool) -> 
     for seed in () if diverged or data_changed else seeds:
         new_labels, correct[(c.NEW, seed)] = new.predictions(model, seed)
         old_labels, correct[(c.OLD, seed)] = old.predictions(model, seed)
-        data_changed = len(new_labels) != len(old_labels) or (new_labels != old_labels).any()
-        if data_changed:
+        if data_changed := not np.array_equal(new_labels, old_labels):
             break
     if data_changed:
         row = cmp.untested(c.FAMILY, cmp.VAL_ACC, c.NEW, c.OLD, cmp.DATA_CHANGED, seeds)

@@ -26,8 +26,8 @@ def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[flo
 
 def mean_interval(values: Sequence[float],
                   confidence: float = 0.95) -> tuple[float, float, float, float]:
-    """(mean, sd, low, high): the t interval of the mean over seeds (NaN sd and interval for
-    one value); non-finite values are refused, not silently dropped."""
+    """(mean, sd, low, high): the t interval of the mean (one value: NaN sd and interval);
+    non-finite values are refused, not silently dropped."""
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(x) == 0:
         raise ValueError("need a non-empty list of numbers")
@@ -46,23 +46,18 @@ def prediction_interval(values: Sequence[float],
     """Student-t prediction interval for one new value: mean +- t(n-1) sd sqrt(1 + 1/n)."""
     if len(values) < 2:
         raise ValueError(f"need two or more finite numbers, got {list(values)}")
-    # The mean's half-width is t sd / sqrt(n); one new value's is that times sqrt(n + 1).
     mean, _, _, high = mean_interval(values, confidence)
     half = (high - mean) * math.sqrt(len(values) + 1)
     return mean - half, mean + half
 
 
-def _correctness(values, name: str) -> np.ndarray:
-    x = np.asarray(values)
-    if x.ndim != 1 or not np.isin(x, (0, 1)).all():
-        raise ValueError(f"{name} must be a 1-d sequence of booleans (or 0/1)")
-    return x.astype(bool)
-
-
 def mcnemar_exact(a_correct, b_correct) -> dict[str, float | int]:
-    """Exact McNemar test on the same images: only_a ~ Binomial(only_a + only_b, 1/2);
-    no discordant image, no evidence: p = 1."""
-    a, b = _correctness(a_correct, "a_correct"), _correctness(b_correct, "b_correct")
+    """Exact McNemar test on the same images (no discordant image, no evidence: p = 1)."""
+    a, b = np.asarray(a_correct), np.asarray(b_correct)
+    for name, x in (("a_correct", a), ("b_correct", b)):
+        if x.ndim != 1 or not np.isin(x, (0, 1)).all():
+            raise ValueError(f"{name} must be a 1-d sequence of booleans (or 0/1)")
+    a, b = a.astype(bool), b.astype(bool)
     if a.shape != b.shape:
         raise ValueError(f"paired predictions differ in length: {len(a)} vs {len(b)}")
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
@@ -76,9 +71,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
     p = np.asarray(p_values, dtype=float)
     if p.ndim != 1 or not ((p >= 0) & (p <= 1)).all():  # NaN fails this too
         raise ValueError(f"p-values must lie in [0, 1], got {p.tolist()}")
-    if len(p) == 0:
-        return []
-    return multipletests(p, method="holm")[1].tolist()
+    return multipletests(p, method="holm")[1].tolist() if len(p) else []
 
 
 @dataclass(frozen=True)
@@ -127,19 +120,17 @@ def spread(values: np.ndarray) -> float:
 def two_source_difference(differences, confidence: float = 0.95,
                           flips_once: bool = False) -> Difference:
     """Mean of seeds x images of a_correct - b_correct, its error counting the seeds and the
-    images: docs/statistics.md's conservative sum in closed form (MixedLM would iterate, 45
-    times per report). `flips_once` (the gap test): flips in the seed part only, the image
-    part's df n - 1."""
+    images (docs/statistics.md) in closed form: MixedLM would iterate, 45 times per report.
+    `flips_once` (the gap test): flips in the seed part only, the image part's df n - 1."""
     d = np.asarray(differences, dtype=float)
     if d.ndim != 2 or d.shape[1] < 2 or d.shape[0] < 1:
         raise ValueError(f"need seeds x images (two images or more), got shape {d.shape}")
     n, big_n = d.shape
-    mean = float(d.mean())
-    image_part = spread(d.mean(axis=0)) / big_n
+    mean, seed_means, image_means = float(d.mean()), d.mean(axis=1), d.mean(axis=0)
+    image_part = spread(image_means) / big_n
     if n == 1:
         return t_difference(mean, math.sqrt(image_part), big_n - 1, confidence, n_seeds=1,
                             n_images=big_n, image_var=image_part * big_n)
-    seed_means, image_means = d.mean(axis=1), d.mean(axis=0)
     seed_var = spread(seed_means)
     residual = d - seed_means[:, None] - image_means[None, :] + mean
     flip_var = float((residual ** 2).sum()) / ((n - 1) * (big_n - 1))
@@ -265,8 +256,7 @@ def trend_slope(x, y, seeds, confidence: float = 0.95) -> Slope:
     """OLS on x of one value per point: its runs' mean, with an additive seed effect fitted
     beside it (a seed missing at one point moves no slope). A point's runs share the images:
     the points are the observations, with an HC3 error (docs/statistics.md)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    seeds = np.asarray(seeds)
+    x, y, seeds = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(seeds)
     kept = np.isfinite(x) & np.isfinite(y)
     x, y, seeds = x[kept], y[kept], seeds[kept]
     points, point = np.unique(x, return_inverse=True)

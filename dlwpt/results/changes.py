@@ -19,13 +19,10 @@ NOT_COMPARED = "not compared"  # a file of its runs in the history is missing or
 
 def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested settings as dotted keys: {"train": {"subsample": 1}} -> {"train.subsample": 1}."""
-    flat: dict[str, Any] = {}
-    for key, value in settings.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+    return {flat_key: flat_value for key, value in settings.items()
+            for flat_key, flat_value in (flatten(value, f"{prefix}{key}.")
+                                         if isinstance(value, Mapping)
+                                         else {f"{prefix}{key}": value}).items()}
 
 
 UNSET: Any = object()  # a setting one side does not have
@@ -101,14 +98,8 @@ class Changes:
 
 def setting_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[SettingChange, ...]:
     old_flat, new_flat = flatten(old), flatten(new)
-    keys = [*old_flat, *(k for k in new_flat if k not in old_flat)]
     return tuple(SettingChange(k, old_flat.get(k, UNSET), new_flat.get(k, UNSET))
-                 for k in keys if old_flat.get(k, UNSET) != new_flat.get(k, UNSET)
+                 for k in {**old_flat, **new_flat} if old_flat.get(k, UNSET) != new_flat.get(k, UNSET)
                  or type(old_flat.get(k)) is not type(new_flat.get(k)))
-
-
-def code_changes(old: Mapping[str, str], new: Mapping[str, str]) -> tuple[CodeChange, ...]:
-    return tuple(CodeChange(path, old.get(path), new.get(path))
-                 for path in sorted(set(old) | set(new)) if old.get(path) != new.get(path))
 
 

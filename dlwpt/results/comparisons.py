@@ -1,6 +1,5 @@
 """The one typed table of model comparisons, results/comparisons.csv: every comparison the page
-shows is a row here, computed once. docs/statistics.md has the method, columns and verdicts.
-"""
+shows is a row here, computed once. docs/statistics.md has the method, columns and verdicts."""
 
 from __future__ import annotations
 
@@ -73,9 +72,6 @@ class Runs:
         diverged = set(run_table.loc[run_table["diverged_epoch"].notna(), "model"])
         return cls(present, ran, scored, diverged, correct)
 
-    def shared(self, a: str, b: str) -> list[int]:
-        return sorted(set(self.scored[a]) & set(self.scored[b]))
-
     def differences(self, a: str, b: str, seeds: Sequence[int]) -> np.ndarray:
         """seeds x images of a_correct - b_correct."""
         return np.stack([self.correct[(a, s)].astype(np.int8) - self.correct[(b, s)]
@@ -88,9 +84,8 @@ class Runs:
 def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndarray],
                  models: list[str], training: Sequence[SeedFigures] = (),
                  sweeps: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
-    """The all_pairs, vs_best, per-seed (several seeds only) and claims families, then one
-    `sweep:<name>` family per sweep, whose points' runs enter only their sweep's family. A
-    claim is its own family (each claim needs all its parts: an intersection-union test)."""
+    """The all_pairs, vs_best, per-seed (several seeds) and claims families, then one family per
+    sweep of its points' runs. A claim is a family of one: it needs all its parts (intersection-union)."""
     runs = Runs.of(run_table, correct, models)
     families = [validation_family(runs, ALL_PAIRS), best_family(runs)]
     seeds = sorted({s for seeds_ in runs.scored.values() for s in seeds_})
@@ -141,19 +136,17 @@ def validation_row(runs: Runs, family: str, a: str, b: str,
 
 
 def validation_family(runs: Runs, family: str, seed: int | None = None) -> list[dict[str, Any]]:
-    """Each pair over the seeds both have (or the one `seed`, where both ran it), Holm over
-    the tested ones."""
-    return adjust([validation_row(runs, family, a, b, runs.shared(a, b) if seed is None
-                                  else [seed])
+    """Each pair over the seeds both have (or the one `seed`, if both ran it), Holm over the tested."""
+    return adjust([validation_row(runs, family, a, b, [seed] if seed is not None
+                                  else sorted(set(runs.scored[a]) & set(runs.scored[b])))
                    for a, b in combinations(runs.models, 2)
                    if seed is None or seed in runs.ran[a] and seed in runs.ran[b]])
 
 
 def best_family(runs: Runs, family: str = VS_BEST) -> list[dict[str, Any]]:
-    """The best model against every other, Holm over these k - 1, with the seeds each
-    comparison would need; `family` sweep:<name> for a sweep's points. The best is picked and
-    compared on the models' own seed set covering the most model x seed results (ties: more
-    seeds, then the first sorted), among the models having all of them."""
+    """The best model against every other (Holm over these k - 1, with the seeds each would
+    need), picked and compared on the models' own seed set covering the most model x seed
+    results (ties: more seeds, then the first sorted), among the models having all of them."""
     eligible = {m: set(s) for m, s in runs.scored.items() if m not in runs.diverged and s}
     candidates = sorted({frozenset(s) for s in eligible.values()}, key=sorted)
     having = {c: [m for m in runs.models if m in eligible and eligible[m] >= c]
@@ -198,8 +191,7 @@ def claim_row(figures: SeedFigures, runs: Runs) -> dict[str, Any]:
 def gap_difference(runs: Runs, a: str, b: str, seeds: Sequence[int],
                    gap_diffs: np.ndarray) -> st.Difference:
     """The two-source test of gap_a - gap_b: per seed and image, the training accuracies'
-    difference less the image's a_correct - b_correct (its mean over the images is the seed's
-    gap difference), so that the error counts the seeds, the images and their flips once."""
+    difference less the image's a_correct - b_correct, so its error counts the flips once."""
     val = runs.differences(a, b, seeds)
     train = gap_diffs + val.mean(axis=1)
     return st.two_source_difference(train[:, None] - val, flips_once=True)
@@ -247,10 +239,10 @@ def outcome(rows: pd.DataFrame, first: str, second: str) -> str | None:
 
 
 def top_models(table: pd.DataFrame, scored: list[str], family: str = VS_BEST) -> dict[str, Any]:
-    """The headline (or a sweep's best point): the best, the winner (better than every model
-    that did not diverge), the runner-up (the highest tested: an identical twin has no test),
-    the rows, and those it states (with a winner every `a_better`, else the not distinguishable
-    ones: the best was picked on the data). `scored`: a lone one is the best."""
+    """The headline (or a sweep's best point): best (no rows: `scored`'s lone model), winner
+    (better than every model that did not diverge), runner-up (the highest tested: an identical
+    twin has no test), rows, and those it states: with a winner every `a_better`, else the not
+    distinguishable ones (the best was picked on the data)."""
     rows = family_rows(table, family)
     if rows.empty:
         return {"best": scored[0] if len(scored) == 1 else None, "winner": None,

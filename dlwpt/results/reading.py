@@ -1,6 +1,5 @@
 """Read and check a training run's files as the page and the history both read them: the
-report is the last stage, where a silently wrong upstream file would become a misleading page.
-"""
+report is the last stage, where a silently wrong upstream file would become a misleading page."""
 
 from __future__ import annotations
 
@@ -47,10 +46,10 @@ def read_checked_json(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
     return obj
 
 
-def require_keys(obj: dict[str, Any], keys: tuple[str, ...] | list[str], path: Path) -> None:
+def require_keys(obj: Any, keys: Sequence[str], path: Path, what: str = "key") -> None:
     absent = [k for k in keys if k not in obj]
     if absent:
-        raise DataError(path, f"missing key(s): {', '.join(absent)}")
+        raise DataError(path, f"missing {what}(s): {', '.join(absent)}")
 
 
 def read_checked_csv(path: Path, columns: tuple[str, ...], **kwargs: Any) -> pd.DataFrame:
@@ -58,9 +57,7 @@ def read_checked_csv(path: Path, columns: tuple[str, ...], **kwargs: Any) -> pd.
         frame = pd.read_csv(path, **kwargs)
     except (OSError, ValueError) as e:
         raise DataError(path, f"cannot read table ({e})") from e
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise DataError(path, f"missing column(s): {', '.join(absent)}")
+    require_keys(frame, columns, path, "column")
     return frame
 
 
@@ -69,9 +66,8 @@ def read_checked_csv(path: Path, columns: tuple[str, ...], **kwargs: Any) -> pd.
 def load_runs(runs: list[dict[str, Any]], models: list[str],
               book_accuracy: dict[str, list[float]], rerun_command: str | None = None
               ) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, int], np.ndarray]]:
-    """One row per (model, seed) in `models`' order (CSV_COLUMNS, RUN_EXTRAS), the
-    per-epoch curves, and per (model, seed) the per-image correctness for paired tests. A
-    damaged run's error names the command that rebuilds it (`rerun_command` with --forcerun)."""
+    """Per (model, seed), in `models`' order: a row (CSV_COLUMNS, RUN_EXTRAS), its curve, its
+    per-image correctness; a damaged run's error says to rebuild it (`rerun_command` --forcerun)."""
     rows, curves, correct = [], [], {}
     labels_seen: tuple[Path, np.ndarray] | None = None
     for run in runs:
@@ -86,14 +82,11 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
         if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
             raise DataError(summary_path, f"holds {summary['model']}/seed{summary['seed']}, "
                                           f"expected {run['model']}/seed{run['seed']}")
-        check_trained_files(summary, summary_path,
-                            [metrics_path, predictions_path]
-                            + ([Path(run["model_pt"])] if "model_pt" in run else []),
-                            rerun_command)
+        check_trained_files(summary, summary_path, [Path(run[key]) for key in (
+            "metrics", "predictions", "model_pt") if key in run], rerun_command)
         labels, hits = read_predictions(predictions_path, summary, summary_path, rerun_command)
-        if labels_seen is None:
-            labels_seen = (predictions_path, labels)
-        elif not np.array_equal(labels, labels_seen[1]):
+        labels_seen = labels_seen or (predictions_path, labels)
+        if not np.array_equal(labels, labels_seen[1]):
             # Paired tests need the same images in the same order in every run.
             raise DataError(predictions_path, f"its labels differ from {labels_seen[0]}'s: not "
                                               "the same validation images in the same order")
