@@ -1,8 +1,6 @@
 """Experiments over time: every published run kept (results/history/, docs/ARCHITECTURE.md),
 and what each change did, measured. A damaged entry is moved aside, so recording goes on."""
 
-from __future__ import annotations
-
 import datetime
 import logging
 import math
@@ -11,7 +9,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -83,7 +81,7 @@ class Snapshot:
     @classmethod
     def from_files(cls, *, config: Mapping[str, Any], runs: Iterable[Mapping[str, Any]],
                    data_pt: str | os.PathLike | None, code_files: Iterable[str | os.PathLike],
-                   repo: str | os.PathLike) -> Snapshot:
+                   repo: str | os.PathLike) -> Self:
         """The current run; `code_files` are recorded relative to `repo`, the checkout, so the
         keys are the same from any working directory."""
         models: dict[str, ModelRuns] = {}
@@ -114,7 +112,7 @@ class Snapshot:
         return {"experiment": self.experiment, "config": self.config, "data": self.data,
                 "code": self.code, "models": models, "published": dict(self.published)}
 
-    def same_training(self, other: Snapshot) -> bool:
+    def same_training(self, other: Self) -> bool:
         """Same data, training code, and per model the same settings and run files."""
         return (self.data, self.code, self.models) == (other.data, other.code, other.models)
 

@@ -1,8 +1,6 @@
 """The formulas of docs/statistics.md (method, assumptions, calibration), on scipy and
 statsmodels."""
 
-from __future__ import annotations
-
 import math
 from bisect import bisect_left
 from collections.abc import Sequence

@@ -1,11 +1,9 @@
 """What changed between two runs of the history, as data (dlwpt.history.compare fills it in;
 dlwpt.report.verdicts words it for the page and `python -m dlwpt diff`)."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 FAMILY = "history"  # the comparisons family of compare()'s tests (Holm over its tested rows)
 NEW, OLD = "new", "old"  # the two "models" of each test: diff = new - old
@@ -80,7 +78,7 @@ class RunInfo:
     experiment: str | None
 
     @classmethod
-    def of(cls, snapshot: Any) -> RunInfo:  # a dlwpt.history.Snapshot
+    def of(cls, snapshot: Any) -> Self:  # a dlwpt.history.Snapshot
         return cls(*(getattr(snapshot, name) for name in cls.__dataclass_fields__))
 
 
@@ -99,7 +97,8 @@ class Changes:
 def setting_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[SettingChange, ...]:
     old_flat, new_flat = flatten(old), flatten(new)
     return tuple(SettingChange(k, old_flat.get(k, UNSET), new_flat.get(k, UNSET))
-                 for k in {**old_flat, **new_flat} if old_flat.get(k, UNSET) != new_flat.get(k, UNSET)
+                 for k in {**old_flat, **new_flat}
+                 if old_flat.get(k, UNSET) != new_flat.get(k, UNSET)
                  or type(old_flat.get(k)) is not type(new_flat.get(k)))
 
 

@@ -1,13 +1,11 @@
 """The one typed table of model comparisons, results/comparisons.csv: every comparison the page
 shows is a row here, computed once. docs/statistics.md has the method, columns and verdicts."""
 
-from __future__ import annotations
-
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -63,7 +61,7 @@ class Runs:
 
     @classmethod
     def of(cls, run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndarray],
-           models: list[str]) -> Runs:
+           models: list[str]) -> Self:
         present = [m for m in models if m in set(run_table["model"])]
         ran = {m: set(run_table.loc[run_table["model"] == m, "seed"].astype(int))
                for m in present}
@@ -85,7 +83,8 @@ def compare_runs(run_table: pd.DataFrame, correct: dict[tuple[str, int], np.ndar
                  models: list[str], training: Sequence[SeedFigures] = (),
                  sweeps: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """The all_pairs, vs_best, per-seed (several seeds) and claims families, then one family per
-    sweep of its points' runs. A claim is a family of one: it needs all its parts (intersection-union)."""
+    sweep of its points' runs. A claim is a family of one: it needs all its parts
+    (intersection-union)."""
     runs = Runs.of(run_table, correct, models)
     families = [validation_family(runs, ALL_PAIRS), best_family(runs)]
     seeds = sorted({s for seeds_ in runs.scored.values() for s in seeds_})
@@ -107,7 +106,8 @@ def untested(family: str, quantity: str, a: str, b: str, verdict: str,
 
 # Many parameters: one per column of comparisons.csv that a test fills in.
 def difference_row(family: str, quantity: str, a: str, b: str, seeds: Sequence[int],
-                   test: str, value_a: float, value_b: float, diff: st.Difference) -> dict[str, Any]:
+                   test: str, value_a: float, value_b: float,
+                   diff: st.Difference) -> dict[str, Any]:
     row = untested(family, quantity, a, b, NO_SPREAD, seeds)
     row.update(n_images=diff.n_images, test=test, value_a=value_a, value_b=value_b,
                diff=diff.mean, se=diff.se, df=diff.df, _difference=diff)
@@ -136,7 +136,8 @@ def validation_row(runs: Runs, family: str, a: str, b: str,
 
 
 def validation_family(runs: Runs, family: str, seed: int | None = None) -> list[dict[str, Any]]:
-    """Each pair over the seeds both have (or the one `seed`, if both ran it), Holm over the tested."""
+    """Each pair over the seeds both have (or the one `seed`, if both ran it), Holm over the
+    tested."""
     return adjust([validation_row(runs, family, a, b, [seed] if seed is not None
                                   else sorted(set(runs.scored[a]) & set(runs.scored[b])))
                    for a, b in combinations(runs.models, 2)

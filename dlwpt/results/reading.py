@@ -1,8 +1,6 @@
 """Read and check a training run's files as the page and the history both read them: the
 report is the last stage, where a silently wrong upstream file would become a misleading page."""
 
-from __future__ import annotations
-
 import math
 import os
 from collections.abc import Mapping, Sequence
