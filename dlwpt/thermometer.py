@@ -1,13 +1,9 @@
 """Chapters 5-6: fitting Celsius readings t_c to unknown-unit readings t_u.
 
-Kinds of experiment (config.yaml `thermometer.experiments`):
-- hand_gradient: t_p = w * t_u + b with the book's hand-written gradients; a learning rate too
-  large for unscaled inputs diverges, which is recorded (`diverged`, `diverged_epoch`), not raised.
-- autograd: the same model with requires_grad parameters and optim.SGD / optim.Adam.
-- split: autograd SGD on a seeded 80/20 train/validation split, both losses per epoch.
-- nn: chapter 6's nn.Linear(1, 1) or Linear-Tanh-Linear (plain or named) with nn.MSELoss.
-Every result carries the fitted curve over t_u = 20..89 for the report.
-"""
+Kinds (config.yaml `thermometer.experiments`; `describe` words each): the line w * t_u + b with
+the hand-written gradients (a divergence, as from too large a learning rate on unscaled inputs,
+is recorded, not raised), by autograd, or on a seeded train/validation split; chapter 6's nn
+modules. Every result carries the fitted curve over t_u = 20..89 for the report."""
 
 from __future__ import annotations
 

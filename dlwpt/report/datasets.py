@@ -230,14 +230,6 @@ VIEWS: dict[str, tuple[str, Callable[[DatasetInput], dict[str, Any]]]] = {
 }
 
 
-def tensor_stats(summary: dict[str, Any]) -> list[dict[str, str]]:
-    """One row per tensor of the JSON summary: shape, dtype and statistics, formatted."""
-    return [{"tensor": key, "shape": shape(s.get("shape", [])) or "scalar",
-             "dtype": s.get("dtype", "—"),
-             **{k: number(s.get(k)) for k in ("min", "max", "mean", "std")}}
-            for key, s in summary["tensors"].items()]
-
-
 def sources(summary: dict[str, Any]) -> list[dict[str, str]]:
     """The raw files a dataset came from: file name and the start of its checksum (sha256), or,
     for an image folder, of its fingerprint (names, sizes, modification times)."""
@@ -253,11 +245,15 @@ def dataset_views(data: dict[str, dict[str, Path]], ingest_options: dict[str, di
     names = sorted(data, key=lambda n: (list(VIEWS).index(n) if n in VIEWS else len(VIEWS), n))
     views = []
     for name in names:
-        json_path, pt_path = Path(data[name]["json"]), Path(data[name]["pt"])
+        json_path = Path(data[name]["json"])
         summary = read_checked_json(json_path, DATASET_KEYS)
         title, view = VIEWS.get(name, (name, None))
-        dataset = DatasetInput(name, pt_path, json_path, summary,
+        dataset = DatasetInput(name, Path(data[name]["pt"]), json_path, summary,
                                ingest_options.get(name) or {}, sink)
         views.append({"name": name, "title": title, "view": view(dataset) if view else None,
-                      "tensors": tensor_stats(summary), "sources": sources(summary)})
+                      "tensors": [{"tensor": key, "shape": shape(s.get("shape", [])) or "scalar",
+                                   "dtype": s.get("dtype", "—"),
+                                   **{k: number(s.get(k)) for k in ("min", "max", "mean", "std")}}
+                                  for key, s in summary["tensors"].items()],
+                      "sources": sources(summary)})
     return views

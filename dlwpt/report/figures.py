@@ -113,8 +113,7 @@ def whiskers(axis: Any, x: np.ndarray, mean: np.ndarray, low: np.ndarray, high: 
                       fmt="none", ecolor=color, zorder=3, **style)
 
 
-def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
-                   winner: str | None) -> Figure:
+def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str | None) -> Figure:
     """Train and validation accuracy per model: mean dots with 95% whiskers, each seed, the
     book's figures. Dots, not bars: the axis is cut near chance (0.5) to show the few points
     between models, and a bar's length would then mean nothing."""
@@ -132,8 +131,8 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
         ax.scatter(seed_x + offset + 0.08, runs[f"{split}_acc"].to_numpy(dtype=float), s=10,
                    color="#222", zorder=4, linewidths=0)
         ax.scatter(x + offset, per_model[f"book_{split}"].to_numpy(dtype=float),
-                   marker=book_marker, s=book_size, facecolors="none",
-                   edgecolors="black", linewidths=1.3, zorder=5, label=f"book's {split} figure")
+                   marker=book_marker, s=book_size, facecolors="none", edgecolors="black",
+                   linewidths=1.3, zorder=5, label=f"book's {split} figure")
     scores = runs[["train_acc", "val_acc"]].to_numpy(dtype=float)
     lowest = float(np.nanmin(scores)) if np.isfinite(scores).any() else 0.5
     bottom = min(0.45, math.floor((lowest - 0.05) * 20) / 20)
@@ -187,8 +186,7 @@ def training_curves(curves: pd.DataFrame, models: list[str]) -> Figure:
         for axis, column, color, style_ in ((ax_acc, "train_acc", TRAIN_COLOR, "--"),
                                             (ax_acc, "val_acc", VAL_COLOR, "-"),
                                             (ax_loss, "train_loss", LOSS_COLOR, "-")):
-            axis.plot(mine.index, mine[(column, "mean")], color=color, ls=style_, lw=1.6,
-                      zorder=3)
+            axis.plot(mine.index, mine[(column, "mean")], color=color, ls=style_, lw=1.6, zorder=3)
             axis.fill_between(mine.index, mine[(column, "min")], mine[(column, "max")],
                               color=color, alpha=0.2, lw=0, zorder=2)
         ax_acc.set_title(model, fontweight="bold")
@@ -238,8 +236,8 @@ def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
     fig = Figure(figsize=(12, 5.2), layout="constrained")
     left, right = fig.subfigures(1, 2, width_ratios=[1, 1.5], wspace=0.03)
     ax = left.subplots()
-    first = experiments[0]
-    ax.scatter(first["t_u"], first["t_c"], color="black", zorder=5, label="measurements")
+    ax.scatter(experiments[0]["t_u"], experiments[0]["t_c"], color="black", zorder=5,
+               label="measurements")
     colors = matplotlib.colormaps["tab10"]
     for i, exp in enumerate(experiments):
         curve = exp.get("curve") or {}

@@ -112,8 +112,7 @@ def sweep_trends(sweep: Sweep, frame: pd.DataFrame) -> list[Trend]:
             rows = in_series(frame[frame["kept"]], value)
             series = (sweep.series_setting, value) if sweep.series_setting else None
             if scale is None:
-                nan = math.nan
-                slope = Slope(nan, nan, nan, nan, nan, nan, len(rows), rows["x"].nunique(),
+                slope = Slope(*[math.nan] * 6, len(rows), rows["x"].nunique(),
                               f"the values of {sweep.x} are not numbers")
             else:
                 slope = trend_slope(scale.transform([float(x) for x in rows["x"]]),
