@@ -55,12 +55,12 @@ class Picture:
     height: int
 
 
+@dataclass(frozen=True)
 class FigureSink:
     """Figures as self-contained Pictures: plots as PNG, photos as JPEG (several times smaller,
     the page stays light); saved as `<figures_dir>/<name>.png` when there is a figures_dir."""
 
-    def __init__(self, figures_dir: Path | None):
-        self.figures_dir = Path(figures_dir) if figures_dir is not None else None
+    figures_dir: Path | None
 
     def figure(self, fig: Figure, name: str, alt: str, *, photo: bool = False) -> Picture:
         png = io.BytesIO()
@@ -221,10 +221,8 @@ def cost_chart(per_model: pd.DataFrame, rules: pd.DataFrame) -> Figure:
     for axis, (labels, values, color, title, log) in zip(
             np.atleast_1d(fig.subplots(1, len(bars))), bars, strict=True):
         axis.barh(labels, values, color=color)
-        axis.set_title(title)
+        axis.set(title=title, xscale="log" if log else "linear")
         axis.grid(axis="y", visible=False)
-        if log:
-            axis.set_xscale("log")
     if not per_model.empty:
         fig.axes[1].tick_params(labelleft=False)
     return fig
@@ -285,12 +283,10 @@ def sweep_chart(result: SweepResult) -> Figure:
     per series (second setting) through the means over seeds with 95% t intervals, each seed a
     dot, the book's point ringed and its x dashed, diverged runs as red crosses at the bottom."""
     sweep, stats = result.sweep, result.points
-    configured = sweep.values[sweep.x]
     fig = Figure(figsize=(11.0, 3.5), layout="constrained")
     several = len(stats) and bool((stats["kept_seeds"].map(len) > 1).any())
-    book_x = (position(sweep, sweep.book[sweep.x])
-              if sweep.x in sweep.book and any(same(v, sweep.book[sweep.x])
-                                               for v in configured) else None)
+    book_x = (position(sweep, sweep.book[sweep.x]) if sweep.x in sweep.book and any(
+        same(v, sweep.book[sweep.x]) for v in sweep.values[sweep.x]) else None)
     kept, crossed = result.frame[result.frame["kept"]], result.left_out
     series = [(SERIES_COLORS[i % len(SERIES_COLORS)] if sweep.series_setting else "#333",
                in_series(stats, value), in_series(kept, value))

@@ -13,12 +13,7 @@ from dlwpt.report import figures
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import acc, points, seed_count, seed_list
 from dlwpt.report.trends import SweepResult
-from dlwpt.report.verdicts import (
-    difference_words,
-    trend_test_words,
-    trend_words,
-    verdict_label,
-)
+from dlwpt.report.verdicts import difference_words, trend_test_words, trend_words, verdict_label
 from dlwpt.results.comparisons import (
     A_BETTER,
     DIVERGED,
