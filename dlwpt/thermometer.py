@@ -67,9 +67,7 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
     The kinds share the book's loop (per epoch the losses, then the update, stopping at the first
     non-finite training loss): a line w * t_u + b (stepped by hand or by an optimizer) or an nn
     module on column inputs, on all points or on the seeded split."""
-    kind = exp_cfg["kind"]
-    scale = exp_cfg.get("input_scale", 1.0)
-    seed = exp_cfg.get("seed", 0)
+    kind, scale, seed = exp_cfg["kind"], exp_cfg.get("input_scale", 1.0), exp_cfg.get("seed", 0)
     x, y, curve_x = scale * torch.tensor(t_u), torch.tensor(t_c), scale * CURVE_T_U
     torch.manual_seed(seed)
     if kind == "nn":
@@ -88,9 +86,7 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
     if kind != "hand_gradient":
         optimizer = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[
             exp_cfg.get("optimizer", "sgd")](params, lr=exp_cfg["lr"])
-    train_loss: list[float] = []
-    val_loss: list[float] = []
-    diverged_epoch = None
+    train_loss, val_loss, diverged_epoch = [], [], None
     for epoch in range(1, exp_cfg["epochs"] + 1):
         loss = loss_fn(predict(train[0]), train[1])
         train_loss.append(float(loss.detach()))

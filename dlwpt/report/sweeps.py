@@ -72,14 +72,10 @@ def scale_words(sweep: Sweep) -> dict[str, Any]:
         return {"text": f"the values of {sweep.x} are not numbers: no trend is tested",
                 "zero": None}
     zero = f"{sweep.x} = 0" if scale.zero_left_out else None
-    if scale.kind == "log2":
-        text = f"log scale (the values span under 1000×): slopes per doubling of {sweep.x}"
-    elif scale.kind == "log10":
-        text = f"log scale (the values span 1000× or more): slopes per tenfold of {sweep.x}"
-    elif sweep.boolean:
-        text = f"slopes from {sweep.x} = False to True"
-    else:
-        text = f"linear scale: slopes per {scale.step:g} of {sweep.x}"
+    text = {"log2": f"log scale (the values span under 1000×): slopes per doubling of {sweep.x}",
+            "log10": f"log scale (the values span 1000× or more): slopes per tenfold of {sweep.x}",
+            }.get(scale.kind) or (f"slopes from {sweep.x} = False to True" if sweep.boolean
+                                  else f"linear scale: slopes per {scale.step:g} of {sweep.x}")
     return {"text": text, "zero": zero,
             "linthresh": value_text(min(v for v in sweep.values[sweep.x] if v > 0))
             if zero else None}
