@@ -108,9 +108,8 @@ def ct(data: DatasetInput) -> dict[str, Any]:
 
 def wine(data: DatasetInput) -> dict[str, Any]:
     (analysis,) = data.extra("analysis")
-    for key in ("group_means", "counts", "threshold"):
-        if key not in analysis:
-            raise DataError(data.json, f"missing key: analysis.{key}")
+    if absent := [k for k in ("group_means", "counts", "threshold") if k not in analysis]:
+        raise DataError(data.json, f"missing key: analysis.{absent[0]}")
     means, counts, rule = analysis["group_means"], analysis["counts"], analysis["threshold"]
     groups = [g for g in ("bad", "mid", "good") if g in means]
     columns = list(means[groups[0]]) if groups else []

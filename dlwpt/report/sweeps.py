@@ -52,8 +52,7 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
         "scale": scale_words(sweep), "figure": figure,
         "trends": [{"words": trend_words(t), "code": t.code, "curve": t.curve,
                     "test": trend_test_words(t)} for t in result.trends],
-        "left_out": [f"{r.label}, seed {r.seed}" + (" (diverged)" if r.diverged else
-                                                   " (no accuracy)")
+        "left_out": [f"{r.label}, seed {r.seed} ({'diverged' if r.diverged else 'no accuracy'})"
                      for r in result.left_out.itertuples()],
         "not_run": [r.label for r in stats.itertuples() if not r.seeds],
         "best": best_view(top, rows, labels, stats),
