@@ -1,19 +1,14 @@
 """Chapters 5-6: fitting Celsius readings t_c to unknown-unit readings t_u.
 
-Kinds of experiment (config.yaml `thermometer.experiments`):
-- hand_gradient: t_p = w * t_u + b with the book's hand-written gradients; a learning rate too
-  large for unscaled inputs diverges, which is recorded (`diverged`, `diverged_epoch`), not raised.
-- autograd: the same model with requires_grad parameters and optim.SGD / optim.Adam.
-- split: autograd SGD on a seeded 80/20 train/validation split, both losses per epoch.
-- nn: chapter 6's nn.Linear(1, 1) or Linear-Tanh-Linear (plain or named) with nn.MSELoss.
-Every result carries the fitted curve over t_u = 20..89 for the report.
-"""
+Kinds (config.yaml `thermometer.experiments`; `describe` words each): the line w * t_u + b with
+the hand-written gradients (a divergence, as from too large a learning rate on unscaled inputs,
+is recorded, not raised), by autograd, or on a seeded train/validation split; chapter 6's nn
+modules. Every result carries the fitted curve over t_u = 20..89 for the report."""
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -22,10 +17,6 @@ from torch import nn
 from dlwpt.io import write_json
 
 CURVE_T_U = torch.arange(20.0, 90.0)  # the book's t_range
-
-
-def linear_model(t_u: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return w * t_u + b
 
 
 def mse(t_p: torch.Tensor, t_c: torch.Tensor) -> torch.Tensor:
@@ -39,46 +30,19 @@ def hand_gradient(t_u: torch.Tensor, t_c: torch.Tensor, t_p: torch.Tensor) -> to
     return torch.stack([(dloss_dtp * dmodel_dw).sum(), (dloss_dtp * dmodel_db).sum()])
 
 
-def split_indices(n_samples: int, val_fraction: float,
-                  seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The book's shuffled split: the last int(val_fraction * n) of a permutation validate."""
-    n_val = int(val_fraction * n_samples)
-    shuffled = torch.randperm(n_samples, generator=torch.Generator().manual_seed(seed))
-    return shuffled[:-n_val], shuffled[-n_val:]
-
-
 def finite_or_none(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
-
-
-def fit_loop(epochs: int, losses: Callable[[], tuple[torch.Tensor, torch.Tensor | None]],
-             update: Callable[[torch.Tensor], None]) -> tuple[list[float], list[float], int | None]:
-    """The book's training loop: per epoch the losses, then the update; stops at the first
-    non-finite training loss. Returns the training and validation losses and that epoch."""
-    train_losses: list[float] = []
-    val_losses: list[float] = []
-    for epoch in range(1, epochs + 1):
-        train_loss, val_loss = losses()
-        train_losses.append(float(train_loss.detach()))
-        if val_loss is not None:
-            val_losses.append(float(val_loss.detach()))
-        if not math.isfinite(train_losses[-1]):
-            return train_losses, val_losses, epoch
-        update(train_loss)
-    return train_losses, val_losses, None
 
 
 def build_nn(cfg: dict[str, Any]) -> nn.Module:
     hidden = cfg.get("hidden")
     if hidden is None:
         return nn.Linear(1, 1)
+    layers = [("hidden_linear", nn.Linear(1, hidden)), ("hidden_activation", nn.Tanh()),
+              ("output_linear", nn.Linear(hidden, 1))]
     if cfg.get("named"):
-        return nn.Sequential(OrderedDict([
-            ("hidden_linear", nn.Linear(1, hidden)),
-            ("hidden_activation", nn.Tanh()),
-            ("output_linear", nn.Linear(hidden, 1)),
-        ]))
-    return nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        return nn.Sequential(OrderedDict(layers))
+    return nn.Sequential(*(layer for _, layer in layers))
 
 
 def describe(kind: str, cfg: dict[str, Any]) -> str:
@@ -100,11 +64,10 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
                    out_json: str | None) -> dict[str, Any]:
     """Run one thermometer experiment; write and return its result (docs/ARCHITECTURE.md).
 
-    The kinds share one loop: a line w * t_u + b (the parameters stepped by hand or by an
-    optimizer) or an nn module on column inputs, on all points or on the seeded split."""
-    kind = exp_cfg["kind"]
-    scale = exp_cfg.get("input_scale", 1.0)
-    seed = exp_cfg.get("seed", 0)
+    The kinds share the book's loop (per epoch the losses, then the update, stopping at the first
+    non-finite training loss): a line w * t_u + b (stepped by hand or by an optimizer) or an nn
+    module on column inputs, on all points or on the seeded split."""
+    kind, scale, seed = exp_cfg["kind"], exp_cfg.get("input_scale", 1.0), exp_cfg.get("seed", 0)
     x, y, curve_x = scale * torch.tensor(t_u), torch.tensor(t_c), scale * CURVE_T_U
     torch.manual_seed(seed)
     if kind == "nn":
@@ -113,32 +76,32 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
         x, y, curve_x = x.unsqueeze(1), y.unsqueeze(1), curve_x.unsqueeze(1)
     else:
         line = torch.tensor([1.0, 0.0], requires_grad=kind != "hand_gradient")
-        predict, loss_fn, params = (lambda inputs: linear_model(inputs, *line)), mse, [line]
+        predict, loss_fn, params = (lambda inputs: line[0] * inputs + line[1]), mse, [line]
     train, val = (x, y), None
-    if kind in ("split", "nn"):
-        train_idx, val_idx = split_indices(len(t_u), exp_cfg.get("val_fraction", 0.2), seed)
-        train, val = (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])
-
-    def losses() -> tuple[torch.Tensor, torch.Tensor | None]:
-        train_loss = loss_fn(predict(train[0]), train[1])
-        if val is None:
-            return train_loss, None
-        with torch.no_grad():
-            return train_loss, loss_fn(predict(val[0]), val[1])
-
-    if kind == "hand_gradient":
-        def update(_: torch.Tensor) -> None:
-            line.sub_(exp_cfg["lr"] * hand_gradient(x, y, predict(x)))
-    else:
+    if kind in ("split", "nn"):  # the book's split: the last int(fraction * n) of a permutation
+        n_val = int(exp_cfg.get("val_fraction", 0.2) * len(t_u))
+        shuffled = torch.randperm(len(t_u), generator=torch.Generator().manual_seed(seed))
+        train = (x[shuffled[:-n_val]], y[shuffled[:-n_val]])
+        val = (x[shuffled[-n_val:]], y[shuffled[-n_val:]])
+    if kind != "hand_gradient":
         optimizer = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[
             exp_cfg.get("optimizer", "sgd")](params, lr=exp_cfg["lr"])
-
-        def update(loss: torch.Tensor) -> None:
+    train_loss, val_loss, diverged_epoch = [], [], None
+    for epoch in range(1, exp_cfg["epochs"] + 1):
+        loss = loss_fn(predict(train[0]), train[1])
+        train_loss.append(float(loss.detach()))
+        if val is not None:
+            with torch.no_grad():
+                val_loss.append(float(loss_fn(predict(val[0]), val[1])))
+        if not math.isfinite(train_loss[-1]):
+            diverged_epoch = epoch
+            break
+        if kind == "hand_gradient":
+            line.sub_(exp_cfg["lr"] * hand_gradient(x, y, predict(x)))
+        else:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-
-    train_loss, val_loss, diverged_epoch = fit_loop(exp_cfg["epochs"], losses, update)
     with torch.no_grad():
         curve_y = predict(curve_x).reshape(-1)
     w = b = None

@@ -1,9 +1,7 @@
 """One report section per ingested dataset: a picture where looking beats reading, the stats.
 
-Each view reads the dataset's JSON summary (statistics, extras) and only the tensors its
-picture needs from the .pt file, checked with DataError naming the file, and returns the values
-its template (templates/datasets/<name>.html) shows, numbers already formatted.
-"""
+Each view reads the JSON summary and only the tensors its picture needs (DataError names the
+file), and returns what templates/datasets/<name>.html shows, numbers already formatted."""
 
 from __future__ import annotations
 
@@ -92,12 +90,10 @@ def ct(data: DatasetInput) -> dict[str, Any]:
     shown = {"vmin": level - window / 2, "vmax": level + window / 2, "cmap": "gray",
              "interpolation": "antialiased"}
     fig = Figure(figsize=(12, 4.4), layout="constrained", facecolor="black")
-    views = [
-        ("axial", volume[depth // 2], h_mm / w_mm, f"slice {depth // 2} at "
-                                                   f"{positions[depth // 2]:.1f} mm"),
-        ("coronal", volume[:, height // 2, :], d_mm / w_mm, f"row {height // 2}"),
-        ("sagittal", volume[:, :, width // 2], d_mm / h_mm, f"column {width // 2}"),
-    ]
+    views = [("axial", volume[depth // 2], h_mm / w_mm,
+              f"slice {depth // 2} at {positions[depth // 2]:.1f} mm"),
+             ("coronal", volume[:, height // 2, :], d_mm / w_mm, f"row {height // 2}"),
+             ("sagittal", volume[:, :, width // 2], d_mm / h_mm, f"column {width // 2}")]
     for ax, (title, plane, aspect, where) in zip(fig.subplots(1, 3), views, strict=True):
         ax.imshow(plane, aspect=aspect, origin="lower" if title != "axial" else "upper", **shown)
         ax.set_title(f"{title} — {where}", color="white")
@@ -112,9 +108,8 @@ def ct(data: DatasetInput) -> dict[str, Any]:
 
 def wine(data: DatasetInput) -> dict[str, Any]:
     (analysis,) = data.extra("analysis")
-    for key in ("group_means", "counts", "threshold"):
-        if key not in analysis:
-            raise DataError(data.json, f"missing key: analysis.{key}")
+    if absent := [k for k in ("group_means", "counts", "threshold") if k not in analysis]:
+        raise DataError(data.json, f"missing key: analysis.{absent[0]}")
     means, counts, rule = analysis["group_means"], analysis["counts"], analysis["threshold"]
     groups = [g for g in ("bad", "mid", "good") if g in means]
     columns = list(means[groups[0]]) if groups else []
@@ -184,10 +179,8 @@ def text(data: DatasetInput) -> dict[str, Any]:
     fig = Figure(figsize=(11, max(2.4, 0.13 * len(used) + 1.2)), layout="constrained")
     ax = fig.subplots()
     ax.imshow(onehot[:, used].T, aspect="auto", cmap="Greys", interpolation="nearest")
-    ax.set_yticks(range(len(used)), [char_label(c) for c in used], fontsize=7,
-                  family="monospace")
-    ax.set_xticks(range(len(codes)), [char_label(c) for c in codes], fontsize=7,
-                  family="monospace")
+    ax.set_yticks(range(len(used)), [char_label(c) for c in used], fontsize=7, family="monospace")
+    ax.set_xticks(range(len(codes)), [char_label(c) for c in codes], fontsize=7, family="monospace")
     ax.set(xlabel="the line, one character per column", ylabel="character (row of the one-hot)",
            title=f"one-hot encoding of the line: {onehot.shape[0]} × {onehot.shape[1]} "
                  f"(only the {len(used)} characters used are shown; ¤ = non-ASCII, code 0)")
@@ -236,14 +229,6 @@ VIEWS: dict[str, tuple[str, Callable[[DatasetInput], dict[str, Any]]]] = {
 }
 
 
-def tensor_stats(summary: dict[str, Any]) -> list[dict[str, str]]:
-    """One row per tensor of the JSON summary: shape, dtype and statistics, formatted."""
-    return [{"tensor": key, "shape": shape(s.get("shape", [])) or "scalar",
-             "dtype": s.get("dtype", "—"),
-             **{k: number(s.get(k)) for k in ("min", "max", "mean", "std")}}
-            for key, s in summary["tensors"].items()]
-
-
 def sources(summary: dict[str, Any]) -> list[dict[str, str]]:
     """The raw files a dataset came from: file name and the start of its checksum (sha256), or,
     for an image folder, of its fingerprint (names, sizes, modification times)."""
@@ -259,11 +244,15 @@ def dataset_views(data: dict[str, dict[str, Path]], ingest_options: dict[str, di
     names = sorted(data, key=lambda n: (list(VIEWS).index(n) if n in VIEWS else len(VIEWS), n))
     views = []
     for name in names:
-        json_path, pt_path = Path(data[name]["json"]), Path(data[name]["pt"])
+        json_path = Path(data[name]["json"])
         summary = read_checked_json(json_path, DATASET_KEYS)
         title, view = VIEWS.get(name, (name, None))
-        dataset = DatasetInput(name, pt_path, json_path, summary,
+        dataset = DatasetInput(name, Path(data[name]["pt"]), json_path, summary,
                                ingest_options.get(name) or {}, sink)
         views.append({"name": name, "title": title, "view": view(dataset) if view else None,
-                      "tensors": tensor_stats(summary), "sources": sources(summary)})
+                      "tensors": [{"tensor": key, "shape": shape(s.get("shape", [])) or "scalar",
+                                   "dtype": s.get("dtype", "—"),
+                                   **{k: number(s.get(k)) for k in ("min", "max", "mean", "std")}}
+                                  for key, s in summary["tensors"].items()],
+                      "sources": sources(summary)})
     return views

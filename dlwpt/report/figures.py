@@ -1,7 +1,6 @@
 """Matplotlib figures of the report and their embedding as base64 images.
 
-Figures are built on `matplotlib.figure.Figure` (no pyplot): no global state, no GUI backend,
-and nothing leaks between builds when the report is made inside a long-lived process.
+Built on `Figure`, not pyplot: no global state or GUI backend leaks between builds in one process.
 """
 
 from __future__ import annotations
@@ -56,15 +55,12 @@ class Picture:
     height: int
 
 
+@dataclass(frozen=True)
 class FigureSink:
-    """Turn figures into self-contained Pictures; also save them as PNG when asked to.
+    """Figures as self-contained Pictures: plots as PNG, photos as JPEG (several times smaller,
+    the page stays light); saved as `<figures_dir>/<name>.png` when there is a figures_dir."""
 
-    Plots are embedded as PNG; photos (photo=True) as JPEG, which is several times smaller and
-    keeps the page light. Files for `figures_dir` are always PNG under fixed names.
-    """
-
-    def __init__(self, figures_dir: Path | None):
-        self.figures_dir = Path(figures_dir) if figures_dir is not None else None
+    figures_dir: Path | None
 
     def figure(self, fig: Figure, name: str, alt: str, *, photo: bool = False) -> Picture:
         png = io.BytesIO()
@@ -83,8 +79,7 @@ class FigureSink:
         data, mime = png, "image/png"
         if photo:
             jpeg = io.BytesIO()
-            Image.open(io.BytesIO(png)).convert("RGB").save(jpeg, format="JPEG",
-                                                             quality=JPEG_QUALITY)
+            Image.open(io.BytesIO(png)).convert("RGB").save(jpeg, "JPEG", quality=JPEG_QUALITY)
             data, mime = jpeg.getvalue(), "image/jpeg"
         width, height = Image.open(io.BytesIO(data)).size
         source = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
@@ -103,6 +98,11 @@ def log_scale(axis: Any, limits: tuple[float, float]) -> None:
     axis.yaxis.set_minor_formatter(NullFormatter())
 
 
+def interval(frame: pd.DataFrame, prefix: str) -> np.ndarray:
+    """The columns `<prefix>_mean`, `_low` and `_high` as three float arrays."""
+    return frame[[f"{prefix}_{k}" for k in ("mean", "low", "high")]].to_numpy(dtype=float).T
+
+
 def whiskers(axis: Any, x: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
              color: str, **style: Any) -> None:
     """95% interval whiskers around the means, where an interval is known (absent: NaN)."""
@@ -113,30 +113,26 @@ def whiskers(axis: Any, x: np.ndarray, mean: np.ndarray, low: np.ndarray, high: 
                       fmt="none", ecolor=color, zorder=3, **style)
 
 
-def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame,
-                   winner: str | None) -> Figure:
-    """Train and validation accuracy per model as dots (the mean) with 95% interval whiskers
-    (Wilson on the validation images with one seed, else t over seeds), each seed's value and
-    the book's train and val figures as two marker shapes. Dots, not bars: the axis is cut
-    near chance (0.5) so the few points between models stay visible, and a bar's length would
-    then mean nothing."""
+def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str | None) -> Figure:
+    """Train and validation accuracy per model: mean dots with 95% whiskers, each seed, the
+    book's figures. Dots, not bars: the axis is cut near chance (0.5) to show the few points
+    between models, and a bar's length would then mean nothing."""
     models = list(per_model.index)
     fig = Figure(figsize=(max(6.0, 1.0 * len(models) + 2), 4.0), layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(models))
     seed_x = runs["model"].map({m: i for i, m in enumerate(models)}).to_numpy(dtype=float)
-    for offset, split, color, book_marker in ((-0.17, "train", TRAIN_COLOR, "D"),
-                                              (0.17, "val", VAL_COLOR, "*")):
-        means, low, high = per_model[[f"{split}_{k}" for k in ("mean", "low", "high")]].to_numpy(
-            dtype=float).T
+    for offset, split, color, book_marker, book_size in ((-0.17, "train", TRAIN_COLOR, "D", 36),
+                                                         (0.17, "val", VAL_COLOR, "*", 70)):
+        means, low, high = interval(per_model, split)
         whiskers(ax, x + offset, means, low, high, color, capsize=4, lw=1.4)
         ax.scatter(x + offset, means, s=45, color=color, zorder=4,
                    label=f"{split} accuracy (ours, mean)")
         ax.scatter(seed_x + offset + 0.08, runs[f"{split}_acc"].to_numpy(dtype=float), s=10,
                    color="#222", zorder=4, linewidths=0)
         ax.scatter(x + offset, per_model[f"book_{split}"].to_numpy(dtype=float),
-                   marker=book_marker, s=70 if book_marker == "*" else 36, facecolors="none",
-                   edgecolors="black", linewidths=1.3, zorder=5, label=f"book's {split} figure")
+                   marker=book_marker, s=book_size, facecolors="none", edgecolors="black",
+                   linewidths=1.3, zorder=5, label=f"book's {split} figure")
     scores = runs[["train_acc", "val_acc"]].to_numpy(dtype=float)
     lowest = float(np.nanmin(scores)) if np.isfinite(scores).any() else 0.5
     bottom = min(0.45, math.floor((lowest - 0.05) * 20) / 20)
@@ -169,11 +165,8 @@ def panel_grid(parent: Any, n: int, ncols: int, subfigures: bool = False,
 
 
 def training_curves(curves: pd.DataFrame, models: list[str]) -> Figure:
-    """Small multiples, one panel pair (accuracy over loss) per model on shared axes.
-
-    Every panel also draws the other models' validation accuracy in light grey, so each model
-    reads against the whole zoo without ten colours on one plot.
-    """
+    """One panel pair (accuracy over loss) per model, on shared axes; the other models'
+    validation accuracy in grey reads each against the zoo without ten colours on one plot."""
     ncols = min(5, len(models))
     nrows = math.ceil(len(models) / ncols)
     fig = Figure(figsize=(2.5 * ncols + 0.6, 3.3 * nrows + 0.5), layout="constrained")
@@ -193,8 +186,7 @@ def training_curves(curves: pd.DataFrame, models: list[str]) -> Figure:
         for axis, column, color, style_ in ((ax_acc, "train_acc", TRAIN_COLOR, "--"),
                                             (ax_acc, "val_acc", VAL_COLOR, "-"),
                                             (ax_loss, "train_loss", LOSS_COLOR, "-")):
-            axis.plot(mine.index, mine[(column, "mean")], color=color, ls=style_, lw=1.6,
-                      zorder=3)
+            axis.plot(mine.index, mine[(column, "mean")], color=color, ls=style_, lw=1.6, zorder=3)
             axis.fill_between(mine.index, mine[(column, "min")], mine[(column, "max")],
                               color=color, alpha=0.2, lw=0, zorder=2)
         ax_acc.set_title(model, fontweight="bold")
@@ -229,10 +221,8 @@ def cost_chart(per_model: pd.DataFrame, rules: pd.DataFrame) -> Figure:
     for axis, (labels, values, color, title, log) in zip(
             np.atleast_1d(fig.subplots(1, len(bars))), bars, strict=True):
         axis.barh(labels, values, color=color)
-        axis.set_title(title)
+        axis.set(title=title, xscale="log" if log else "linear")
         axis.grid(axis="y", visible=False)
-        if log:
-            axis.set_xscale("log")
     if not per_model.empty:
         fig.axes[1].tick_params(labelleft=False)
     return fig
@@ -244,8 +234,8 @@ def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
     fig = Figure(figsize=(12, 5.2), layout="constrained")
     left, right = fig.subfigures(1, 2, width_ratios=[1, 1.5], wspace=0.03)
     ax = left.subplots()
-    first = experiments[0]
-    ax.scatter(first["t_u"], first["t_c"], color="black", zorder=5, label="measurements")
+    ax.scatter(experiments[0]["t_u"], experiments[0]["t_c"], color="black", zorder=5,
+               label="measurements")
     colors = matplotlib.colormaps["tab10"]
     for i, exp in enumerate(experiments):
         curve = exp.get("curve") or {}
@@ -289,17 +279,14 @@ SWEEP_PANELS = {"train_acc": "training accuracy", "val_acc": "validation accurac
 
 
 def sweep_chart(result: SweepResult) -> Figure:
-    """A sweep's training accuracy, validation accuracy and gap (points) against its first
-    setting, one line per series (the second setting's values) through the means over seeds
-    with 95% t intervals, each seed a dot, the book's point ringed and its x dashed, diverged
-    runs as red crosses along the bottom; the x axis as the trend is fitted (sweep_axis)."""
+    """A sweep's training and validation accuracy and gap against its first setting, one line
+    per series (second setting) through the means over seeds with 95% t intervals, each seed a
+    dot, the book's point ringed and its x dashed, diverged runs as red crosses at the bottom."""
     sweep, stats = result.sweep, result.points
-    configured = sweep.values[sweep.x]
     fig = Figure(figsize=(11.0, 3.5), layout="constrained")
     several = len(stats) and bool((stats["kept_seeds"].map(len) > 1).any())
-    book_x = (position(sweep, sweep.book[sweep.x])
-              if sweep.x in sweep.book and any(same(v, sweep.book[sweep.x])
-                                               for v in configured) else None)
+    book_x = (position(sweep, sweep.book[sweep.x]) if sweep.x in sweep.book and any(
+        same(v, sweep.book[sweep.x]) for v in sweep.values[sweep.x]) else None)
     kept, crossed = result.frame[result.frame["kept"]], result.left_out
     series = [(SERIES_COLORS[i % len(SERIES_COLORS)] if sweep.series_setting else "#333",
                in_series(stats, value), in_series(kept, value))
@@ -308,8 +295,7 @@ def sweep_chart(result: SweepResult) -> Figure:
         factor = 100.0 if curve == "gap" else 1.0
         for color, rows, runs in series:
             x = np.array([position(sweep, v) for v in rows["x"]], dtype=float)
-            mean, low, high = factor * rows[[f"{curve}_{k}" for k in ("mean", "low", "high")]
-                                             ].to_numpy(dtype=float).T
+            mean, low, high = factor * interval(rows, curve)
             shown = np.isfinite(mean)
             axis.plot(x[shown], mean[shown], color=color, marker="o", ms=3.5, lw=1.4, zorder=3)
             whiskers(axis, x, mean, low, high, color, capsize=2.5, lw=1)
@@ -330,22 +316,18 @@ def sweep_chart(result: SweepResult) -> Figure:
             axis.axhline(0, color="#888", ls=":", lw=1, zorder=1)
         sweep_axis(axis, sweep)
         axis.set_title(SWEEP_PANELS[curve])
-    handles = ([Line2D([], [], color=color, marker="o", ms=3.5,
-                       label=f"{sweep.series_setting} = {value_text(v)}")
-                for (color, _, _), v in zip(series, sweep.series(), strict=True)]
-               if sweep.series_setting
-               else [Line2D([], [], color="#333", marker="o", ms=3.5, label="mean over seeds")])
-    handles.append(Line2D([], [], marker="o", ls="", color="#666", ms=3, alpha=0.6,
-                          label="each seed"))
-    if several:
-        handles.append(Line2D([], [], color="#666", lw=1, label="95% interval over seeds"))
-    if book_x is not None:
-        handles.append(Line2D([], [], color="#555", ls="--", lw=1, marker="o", ms=9,
-                              markerfacecolor="none", markeredgecolor="black",
-                              label=f"{sweep.base}'s own setting (the book's point)"))
-    if len(crossed):
-        handles.append(Line2D([], [], marker="x", ls="", color=DIVERGED_COLOR, ms=5,
-                              label="diverged run (left out)"))
+    handles = [Line2D([], [], color=color, marker="o", ms=3.5,
+                      label=f"{sweep.series_setting} = {value_text(v)}" if sweep.series_setting
+                      else "mean over seeds")
+               for (color, _, _), v in zip(series, sweep.series(), strict=True)]
+    keys = [(True, dict(marker="o", ls="", color="#666", ms=3, alpha=0.6, label="each seed")),
+            (several, dict(color="#666", lw=1, label="95% interval over seeds")),
+            (book_x is not None, dict(color="#555", ls="--", lw=1, marker="o", ms=9,
+                                      markerfacecolor="none", markeredgecolor="black",
+                                      label=f"{sweep.base}'s own setting (the book's point)")),
+            (len(crossed), dict(marker="x", ls="", color=DIVERGED_COLOR, ms=5,
+                                label="diverged run (left out)"))]
+    handles += [Line2D([], [], **style_) for shown, style_ in keys if shown]
     fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), frameon=False)
     return fig
 

@@ -36,20 +36,13 @@ def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
     # A model any of whose seeds diverged: flagged everywhere, never ranked.
     stats["diverged_epochs"] = grouped["diverged_epoch"].agg(
         lambda d: [int(e) for e in d.dropna()])
-    intervals = pd.DataFrame({model: accuracy_intervals(runs)
-                              for model, runs in grouped}).T
-    return stats.join(intervals)
+    return stats.join(pd.DataFrame({model: accuracy_intervals(runs) for model, runs in grouped}).T)
 
 
 def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
-    """95% intervals of a model's validation and training accuracy and of its train-val gap.
-
-    With one scored seed, the validation interval is that run's Wilson interval (the sampling
-    of the validation images only); train and gap get none (what would vary is the seed). With
-    several, Student-t intervals of the means over seeds (accuracies clipped to [0, 1]).
-    `book_low`/`book_high`: where one new run's validation accuracy would fall (prediction
-    interval over seeds; the Wilson interval with one seed), to judge the book's single run.
-    """
+    """95% intervals of a model's validation and training accuracy and train-val gap: t over
+    seeds, or with one seed the run's Wilson interval (val only: what varies is the seed).
+    `book_*`: where one new run's val accuracy would fall, to judge the book's single run."""
     scored = runs.dropna(subset=["val_acc", "train_acc"])
     gaps = scored["train_acc"] - scored["val_acc"]
     out = {f"{k}_{end}": math.nan for k in ("val", "train", "gap") for end in ("low", "high")}
@@ -67,11 +60,8 @@ def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
 
 
 def reproduces_book(row: pd.Series) -> str | None:
-    """Whether the book's validation figure (one run) is within what one run of ours would
-    give: inside the 95% prediction interval for one new run (`book_low`, `book_high`; the
-    Wilson interval with one seed). "yes", "no: book above" / "no: book below", or None (no
-    book figure, no interval, or a diverged model). The interval of our mean would not do: it
-    shrinks with the seeds while a single run's spread does not."""
+    """Whether the book's val figure (one run) is inside `book_low`..`book_high`, not our mean's
+    interval (that shrinks with the seeds; one run's spread does not); None: nothing to judge."""
     if missing(row.book_val) or missing(row.book_low) or row.diverged_epochs:
         return None
     if row.book_low <= row.book_val <= row.book_high:

@@ -1,9 +1,7 @@
 """The page's sweeps section: per sweep its figure, trend verdicts, best point and points.
 
-The numbers come from dlwpt.report.trends (the runs and the slopes) and from comparisons.csv's
-`sweep:<name>` rows (the best point against every other point, Holm within the sweep); the
-words from dlwpt.report.verdicts; the markup from templates/sections/sweeps.html.
-"""
+Numbers from dlwpt.report.trends and comparisons.csv's `sweep:<name>` rows (the best point
+against every other, Holm within the sweep); words from dlwpt.report.verdicts."""
 
 from __future__ import annotations
 
@@ -15,12 +13,7 @@ from dlwpt.report import figures
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import acc, points, seed_count, seed_list
 from dlwpt.report.trends import SweepResult
-from dlwpt.report.verdicts import (
-    difference_words,
-    trend_test_words,
-    trend_words,
-    verdict_label,
-)
+from dlwpt.report.verdicts import difference_words, trend_test_words, trend_words, verdict_label
 from dlwpt.results.comparisons import (
     A_BETTER,
     DIVERGED,
@@ -30,7 +23,7 @@ from dlwpt.results.comparisons import (
     sweep_family,
     top_models,
 )
-from dlwpt.runs import value_text
+from dlwpt.runs import Sweep, value_text
 
 
 def sweeps_view(results: list[SweepResult], comparisons: pd.DataFrame,
@@ -47,22 +40,19 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
     rows = rows.assign(point=[labels.get(run, run) for run in rows["model_b"]])
     scored = [r.run for r in stats.itertuples() if r.kept_seeds and not r.diverged_seeds]
     top = top_models(comparisons, scored, sweep_family(sweep.name))
-    figure = None
-    if (stats["seeds"].map(len) > 0).any():
-        figure = sink.figure(figures.sweep_chart(result), f"sweep_{sweep.name}",
-                             f"sweep {sweep.name}: training accuracy, validation accuracy and "
-                             f"the gap against {sweep.x}, each seed and 95% intervals")
+    ran = (stats["seeds"].map(len) > 0).any()
+    figure = sink.figure(figures.sweep_chart(result), f"sweep_{sweep.name}",
+                         f"sweep {sweep.name}: training accuracy, validation accuracy and the gap"
+                         f" against {sweep.x}, each seed and 95% intervals") if ran else None
     return {
         "name": sweep.name, "base": sweep.base, "arch": sweep.arch,
         "varies": [{"setting": s, "list": ", ".join(value_text(v) for v in sweep.values[s])}
                    for s in sweep.settings],
         "n_points": len(sweep.points), "settings": list(sweep.settings),
-        "scale": scale_words(result),
-        "figure": figure,
+        "scale": scale_words(sweep), "figure": figure,
         "trends": [{"words": trend_words(t), "code": t.code, "curve": t.curve,
                     "test": trend_test_words(t)} for t in result.trends],
-        "left_out": [f"{r.label}, seed {r.seed}" + (" (diverged)" if r.diverged else
-                                                   " (no accuracy)")
+        "left_out": [f"{r.label}, seed {r.seed} ({'diverged' if r.diverged else 'no accuracy'})"
                      for r in result.left_out.itertuples()],
         "not_run": [r.label for r in stats.itertuples() if not r.seeds],
         "best": best_view(top, rows, labels, stats),
@@ -74,32 +64,26 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
     }
 
 
-def scale_words(result: SweepResult) -> dict[str, Any]:
+def scale_words(sweep: Sweep) -> dict[str, Any]:
     """How the x axis and the slopes read: the scale, the unit of the slope, a left-out 0."""
-    sweep = result.sweep
     scale = sweep.scale()
     if scale is None:
-        return {"kind": "categorical", "text": f"the values of {sweep.x} are not numbers: "
-                                               "no trend is tested", "zero": None}
+        return {"text": f"the values of {sweep.x} are not numbers: no trend is tested",
+                "zero": None}
     zero = f"{sweep.x} = 0" if scale.zero_left_out else None
-    if scale.kind == "log2":
-        text = f"log scale (the values span under 1000×): slopes per doubling of {sweep.x}"
-    elif scale.kind == "log10":
-        text = f"log scale (the values span 1000× or more): slopes per tenfold of {sweep.x}"
-    elif sweep.boolean:
-        text = f"slopes from {sweep.x} = False to True"
-    else:
-        text = f"linear scale: slopes per {scale.step:g} of {sweep.x}"
-    return {"kind": scale.kind, "text": text, "zero": zero,
+    text = {"log2": f"log scale (the values span under 1000×): slopes per doubling of {sweep.x}",
+            "log10": f"log scale (the values span 1000× or more): slopes per tenfold of {sweep.x}",
+            }.get(scale.kind) or (f"slopes from {sweep.x} = False to True" if sweep.boolean
+                                  else f"linear scale: slopes per {scale.step:g} of {sweep.x}")
+    return {"text": text, "zero": zero,
             "linthresh": value_text(min(v for v in sweep.values[sweep.x] if v > 0))
             if zero else None}
 
 
 def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
               stats: pd.DataFrame) -> dict[str, Any]:
-    """The best point and every point not distinguishable from it, read from the sweep's rows
-    as the headline reads vs_best: a winner only when the best is better than every other point
-    that did not diverge."""
+    """The best point and those not distinguishable from it, read as the headline reads vs_best:
+    a winner only when better than every other point that did not diverge."""
     best = top["best"]
     if best is None:
         return {"best": None}
@@ -141,8 +125,7 @@ def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str |
                    else verdict_label(code, labels.get(row["model_a"], row["model_a"]), r.label))
         if code in TESTED:
             verdict += f" ({difference_words(row)})"
-    return {"values": [value_text(r.values[s]) for s in settings], "label": r.label,
-            "book": bool(r.book),
+    return {"values": [value_text(r.values[s]) for s in settings], "book": bool(r.book),
             "seeds": seed_count(list(r.seeds), r.diverged_seeds) if r.seeds else "not run",
             "train": acc(r.train_acc_mean), "val": acc(r.val_acc_mean),
             "gap": points(r.gap_mean), "verdict": verdict, "code": code}

@@ -1,12 +1,8 @@
 """A sweep's points as data, and the trend of each figure against the swept setting.
 
-A sweep (dlwpt.runs.Sweep) trains a base model entry at every point of a grid of one or two
-settings, one run per seed. Each figure (training and validation accuracy, their gap) is tested
-for a trend against the first setting, one series per value of the second: the OLS slope of
-the point means (a point's runs share the validation images, so the points are the
-observations), diverged runs left out and named. Method: docs/statistics.md, "Sweeps: trends
-over a setting".
-"""
+Per figure (train and validation accuracy, gap) and series (a value of the second setting): the
+OLS slope of the point means against the first setting (a point's runs share the validation
+images), diverged runs left out. Method: docs/statistics.md, "Sweeps: trends over a setting"."""
 
 from __future__ import annotations
 
@@ -93,18 +89,9 @@ class Trend:
     boolean: bool = False
 
 
-def trend_code(slope: Slope) -> str:
-    if not slope.tested:
-        return NOT_TESTED
-    if slope.p < ALPHA:
-        return RISES if slope.slope > 0 else FALLS
-    return NO_TREND
-
-
 @dataclass
 class SweepResult:
-    """A sweep, its runs (sweep_frame), its points (point_stats) and its trends, curve by
-    curve, series by series."""
+    """A sweep, its runs (sweep_frame), its points (point_stats) and its trends."""
 
     sweep: Sweep
     frame: pd.DataFrame
@@ -125,14 +112,15 @@ def sweep_trends(sweep: Sweep, frame: pd.DataFrame) -> list[Trend]:
             rows = in_series(frame[frame["kept"]], value)
             series = (sweep.series_setting, value) if sweep.series_setting else None
             if scale is None:
-                nan = math.nan
-                slope = Slope(nan, nan, nan, nan, nan, nan, len(rows), rows["x"].nunique(),
+                slope = Slope(*[math.nan] * 6, len(rows), rows["x"].nunique(),
                               f"the values of {sweep.x} are not numbers")
             else:
                 slope = trend_slope(scale.transform([float(x) for x in rows["x"]]),
                                     rows[curve].to_numpy(dtype=float), rows["seed"].to_numpy())
-            trends.append(Trend(sweep.name, sweep.x, curve, series, scale, slope,
-                                trend_code(slope), sweep.boolean))
+            code = (NOT_TESTED if not slope.tested
+                    else (RISES if slope.slope > 0 else FALLS) if slope.p < ALPHA else NO_TREND)
+            trends.append(Trend(sweep.name, sweep.x, curve, series, scale, slope, code,
+                                sweep.boolean))
     return trends
 
 
