@@ -5,8 +5,6 @@ the hand-written gradients (a divergence, as from too large a learning rate on u
 is recorded, not raised), by autograd, or on a seeded train/validation split; chapter 6's nn
 modules. Every result carries the fitted curve over t_u = 20..89 for the report."""
 
-from __future__ import annotations
-
 import math
 from collections import OrderedDict
 from typing import Any

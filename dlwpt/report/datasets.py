@@ -3,8 +3,6 @@
 Each view reads the JSON summary and only the tensors its picture needs (DataError names the
 file), and returns what templates/datasets/<name>.html shows, numbers already formatted."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path

@@ -3,8 +3,6 @@
 Built on `Figure`, not pyplot: no global state or GUI backend leaks between builds in one process.
 """
 
-from __future__ import annotations
-
 import base64
 import io
 import math

@@ -1,7 +1,5 @@
 """The report's statistics: aggregates over seeds, jobs and fits, with no formatting or prose."""
 
-from __future__ import annotations
-
 import math
 from typing import Any
 

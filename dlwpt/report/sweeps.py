@@ -3,8 +3,6 @@
 Numbers from dlwpt.report.trends and comparisons.csv's `sweep:<name>` rows (the best point
 against every other, Holm within the sweep); words from dlwpt.report.verdicts."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import pandas as pd

@@ -4,8 +4,6 @@ Per figure (train and validation accuracy, gap) and series (a value of the secon
 OLS slope of the point means against the first setting (a point's runs share the validation
 images), diverged runs left out. Method: docs/statistics.md, "Sweeps: trends over a setting"."""
 
-from __future__ import annotations
-
 import math
 from dataclasses import dataclass
 from typing import Any
