@@ -99,7 +99,6 @@ def download_url(base_url: str, rel: str) -> str:
 def content_digest(files: list[str | os.PathLike], root: str | os.PathLike) -> str:
     """SHA-256 over each file's name relative to `root` and its own SHA-256: what a local copy
     holds, whatever its path (~40 ms for the book's 55 MB)."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(f) for f in files):
-        digest.update(f"{path.relative_to(root).as_posix()}\0{file_digest(path)}\n".encode())
-    return "sha256:" + digest.hexdigest()
+    text = "".join(f"{path.relative_to(root).as_posix()}\0{file_digest(path)}\n"
+                   for path in sorted(map(Path, files)))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
