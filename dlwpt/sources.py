@@ -50,15 +50,6 @@ def cifar_setting(config: dict[str, Any]) -> str | None:
             else "data.cifar10" if config["data"].get("cifar10") else None)
 
 
-def raw_location(dataset: str, config: dict[str, Any]) -> tuple[Path, list[str]]:
-    """The folder an ingest step reads from, and its raw files relative to it ("." for CIFAR-10:
-    the copy itself)."""
-    if dataset == "cifar2":
-        return cifar_source(config), ["."]
-    root = data_root(config) or RESOURCES
-    return root, [p.relative_to(root).as_posix() for p in raw_files(dataset, config)]
-
-
 def relative_files(dataset: str, config: dict[str, Any]) -> list[str]:
     """The manifest paths one ingest step reads (bikes: the configured CSV)."""
     if dataset == "bikes":
