@@ -14,7 +14,7 @@ from dlwpt import history as h
 from dlwpt.io import json_digest, one_line
 from dlwpt.report import verdicts
 from dlwpt.report.formats import acc, config_text, missing
-from dlwpt.results.changes import NEW, OLD, UNSET, Changes, flatten
+from dlwpt.results.changes import NEW, OLD, UNSET, Changes, RunInfo, flatten
 from dlwpt.runs import HISTORY_ROOT
 
 
@@ -88,9 +88,7 @@ def runs_view(snapshots: list[h.Snapshot], every: bool) -> dict[str, Any]:
         keys = [k for k in keys if len({json.dumps(columns.get(k, UNSET), default=repr)
                                          for columns in settings}) > 1]
     models = list(dict.fromkeys(m for s in snapshots for m in s.models))
-    entries = [{"id": s.id, "time": s.time, "git_commit": s.git_commit, "dirty": s.dirty,
-                "experiment": s.experiment,
-                "settings": {k: columns[k] for k in keys if k in columns},
+    entries = [{**asdict(RunInfo.of(s)), "settings": {k: columns[k] for k in keys if k in columns},
                 "val_acc": {m: s.mean_val_acc(m) for m in s.models},
                 "diverged": [m for m in s.models if s.diverged(m)]}
                for s, columns in zip(snapshots, settings, strict=True)]

@@ -157,8 +157,6 @@ def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(n for n in names if not n.startswith(".")):
             files[Path(folder, name).relative_to(root).as_posix()] = Path(folder, name)
-    digest = hashlib.sha256()
-    for rel, path in files.items():
-        stat = path.stat()
-        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return "sha256:" + digest.hexdigest(), list(files)
+    stats = {rel: path.stat() for rel, path in files.items()}
+    text = "".join(f"{rel}\0{s.st_size}\0{s.st_mtime_ns}\n" for rel, s in stats.items())
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest(), list(files)

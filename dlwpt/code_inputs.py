@@ -87,21 +87,14 @@ def _with_parents(name: str) -> list[str]:
     return list(accumulate(name.split("."), lambda parent, part: f"{parent}.{part}"))
 
 
-def module_dependencies(names: Iterable[str], root: Path, package: str = PACKAGE,
-                        leave_out: Iterable[str] = PLUMBING) -> list[Path]:
-    """The files of `names` (dotted) and of all they import in `package`, sorted; `leave_out`
-    modules are not followed."""
-    return _closure([(name, False, name) for name in names], root, package, tuple(leave_out))
-
-
 def script_dependencies(script: Path, root: Path, modules: Iterable[str] = (),
-                        package: str = PACKAGE) -> list[Path]:
+                        package: str = PACKAGE, leave_out: Iterable[str] = PLUMBING) -> list[Path]:
     """Module files a script runs that decide its outputs: what it imports and what it loads by
-    computed name (`modules`), transitively, sorted, less PLUMBING."""
+    computed name (`modules`), transitively, sorted; `leave_out` modules are not followed."""
     todo: list[tuple[str, bool, Path | str]] = [
         (name, maybe, script) for name, maybe in imported_names(script).items()]
     todo += [(parent, False, name) for name in modules for parent in _with_parents(name)]
-    return _closure(todo, root, package, PLUMBING)
+    return _closure(todo, root, package, tuple(leave_out))
 
 
 def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str,

@@ -13,16 +13,8 @@ from typing import Any, Self
 
 import numpy as np
 
+from dlwpt import io
 from dlwpt.code_inputs import source_digest
-from dlwpt.io import (
-    DataError,
-    copy_atomic,
-    file_digest,
-    json_digest,
-    one_line,
-    read_json,
-    write_json,
-)
 from dlwpt.provenance import git_commit
 from dlwpt.results import changes as c
 from dlwpt.results import comparisons as cmp
@@ -37,7 +29,7 @@ ENTRY_KEYS = ("layout", "id", "time", "git_commit", "dirty", "experiment", "conf
 log = logging.getLogger(__name__)
 
 
-class HistoryError(DataError):
+class HistoryError(io.DataError):
     """A history that cannot be read (the pipeline never fails on one: a warning)."""
 
 
@@ -89,8 +81,8 @@ class Snapshot:
         for run in runs:
             if run["model"] not in models:
                 settings = {**model_config(config, run["model"]), "train": job_settings(config)}
-                models[run["model"]] = ModelRuns(settings, json_digest(settings), {})
-            digests = {name: file_digest(run[name]) for name in RUN_FILES}
+                models[run["model"]] = ModelRuns(settings, io.json_digest(settings), {})
+            digests = {name: io.file_digest(run[name]) for name in RUN_FILES}
             models[run["model"]].seeds[int(run["seed"])] = digests
             files |= {digests[name]: Path(run[name]) for name in RUN_FILES}
         repo = Path(repo).resolve()
@@ -101,7 +93,7 @@ class Snapshot:
                    else Path(path).as_posix())
             # as the workflow compares code (its params): a docstring-only edit is no change
             code[key] = source_digest(resolved)
-        return cls(config=dict(config), data=file_digest(data_pt) if data_pt else None,
+        return cls(config=dict(config), data=io.file_digest(data_pt) if data_pt else None,
                    code=dict(sorted(code.items())), models=models, files=files)
 
     def content(self) -> dict[str, Any]:
@@ -151,11 +143,11 @@ class Snapshot:
         try:
             if self.source is not None and not path.is_file():
                 raise HistoryError(path, f"missing (referenced by {self.source})")
-            if self.source is not None and (actual := file_digest(path)) != digest:
+            if self.source is not None and (actual := io.file_digest(path)) != digest:
                 raise HistoryError(path, f"sha256 {actual} does not match its name (referenced "
                                          f"by {self.source}): the blob was changed")
             return read(path, *args)
-        except DataError as e:
+        except io.DataError as e:
             if self.source is None or isinstance(e, HistoryError):
                 raise
             raise HistoryError(e.path, f"{e.problem} (a blob of {self.source})") from e
@@ -172,7 +164,7 @@ def snapshot_of(path: Path) -> Snapshot:
     """The entry at `path`, checked (readable, of this layout, unedited, named by its id), as a
     Snapshot whose files are its blobs."""
     try:
-        entry = read_json(path)
+        entry = io.read_json(path)
     except OSError as e:
         raise HistoryError(path, f"cannot read ({e.strerror or e})") from e
     except ValueError as e:
@@ -186,7 +178,7 @@ def snapshot_of(path: Path) -> Snapshot:
                                  + (f"move {path.parent.parent} aside to start a new history"
                                     if layout < LAYOUT else "update the checkout"))
     missing = [k for k in ENTRY_KEYS if k not in entry]
-    actual = json_digest({k: v for k, v in entry.items() if k != "entry_digest"})
+    actual = io.json_digest({k: v for k, v in entry.items() if k != "entry_digest"})
     problem = (
         f"corrupt: missing key(s) {', '.join(missing)}" if missing else
         f"entry_digest does not match its content (recorded {str(entry['entry_digest'])[:12]}"
@@ -260,32 +252,32 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     the latest's content, nothing added); blobs first: an entry never names a missing blob."""
     history_dir = Path(history_dir)
     content = snapshot.content()
-    content["published"] = {name: file_digest(published[name]) for name in PUBLISHED}
+    content["published"] = {name: io.file_digest(published[name]) for name in PUBLISHED}
     # An entry of another layout stops recording (publish_report warns): a new entry beside
     # it would mix layouts. A damaged one is moved aside.
     latest = next(newest_first(history_dir), None)
-    if latest is not None and json_digest(latest.content()) == json_digest(content):
+    if latest is not None and io.json_digest(latest.content()) == io.json_digest(content):
         return None
     tables = {content["published"][name]: published[name] for name in PUBLISHED}
     for digest, source in (snapshot.files | tables).items():
         path = blob_path(history_dir, digest)
-        if not (path.is_file() and file_digest(path) == digest):  # kept once, again if damaged
-            copy_atomic(source, path)
-            if file_digest(path) != digest:  # the source changed while it was copied
+        if not (path.is_file() and io.file_digest(path) == digest):  # kept once, again if damaged
+            io.copy_atomic(source, path)
+            if io.file_digest(path) != digest:  # the source changed while it was copied
                 raise HistoryError(source, "changed while it was recorded")
     now = now or datetime.datetime.now(datetime.UTC)
     commit, dirty = None, None  # outside git: provenance's "unknown"
     if git_commit and not git_commit.startswith("unknown"):  # "<sha>[-dirty]"
         commit, dirty = git_commit.removesuffix("-dirty"), git_commit.endswith("-dirty")
-    base = f"{now:%Y%m%dT%H%M%SZ}-{json_digest(content)[:8]}"
+    base = f"{now:%Y%m%dT%H%M%SZ}-{io.json_digest(content)[:8]}"
     run_id, n = base, 1
     while (history_dir / "runs" / f"{run_id}.json").exists():  # the same content, same second
         n += 1
         run_id = f"{base}.{n}"
     entry = {"layout": LAYOUT, "id": run_id, "time": now.isoformat(timespec="seconds"),
              "git_commit": commit, "dirty": dirty, **content}
-    entry["entry_digest"] = json_digest(entry)
-    write_json(history_dir / "runs" / f"{run_id}.json", entry)
+    entry["entry_digest"] = io.json_digest(entry)
+    io.write_json(history_dir / "runs" / f"{run_id}.json", entry)
     return run_id
 
 
@@ -298,8 +290,8 @@ def record_published(history_dir: str | os.PathLike, *,
         run_id = record(history_dir, Snapshot.from_files(**run), published,
                         git_commit=git_commit(str(run["repo"])))
     except Exception as e:  # the history must never fail the pipeline
-        kind = "" if isinstance(e, DataError | OSError) else f"{type(e).__name__}: "
-        log.warning("run not recorded in %s: %s%s", history_dir, kind, one_line(e))
+        kind = "" if isinstance(e, io.DataError | OSError) else f"{type(e).__name__}: "
+        log.warning("run not recorded in %s: %s%s", history_dir, kind, io.one_line(e))
         return None
     if run_id is None:
         log.info("history: the same as the latest entry in %s, nothing added", history_dir)

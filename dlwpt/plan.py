@@ -108,18 +108,19 @@ class Plan:
             options.pop("file", None)
         if "classes" in options:
             options["classes"] = class_labels(options["classes"])
-        root, names = sources.raw_location(dataset, self.config)
-        job = {"options": options, "raw_root": Path(root), "raw": names, "record": {}}
-        if dataset == "cifar2":
+        job = {"options": options, "record": {}}
+        if dataset == "cifar2":  # the copy itself is the one raw "file"
             download = self.cifar_source == sources.CIFAR_ARCHIVE
             job |= {"input": [str(self.cifar_source)] if download else [], "pinned": {},
+                    "raw_root": self.cifar_source, "raw": ["."],
                     "content": None if download else self.cifar_fingerprint}
             if self.cifar_source.is_dir():
                 job["record"] = {"source_fingerprint": self.cifar_fingerprint}
             return job
-        pins = sources.manifest()
+        pins, root = sources.manifest(), self.local_data or sources.RESOURCES
         files = sources.raw_files(dataset, self.config)
         return job | {
+            "raw_root": root, "raw": [p.relative_to(root).as_posix() for p in files],
             "input": [] if self.local_data else [str(f) for f in files],
             "pinned": {rel: pins[rel] for rel in sources.relative_files(dataset, self.config)},
             "content": sources.content_digest(files, self.local_data) if self.local_data else None}

@@ -50,8 +50,7 @@ def record_epoch(progress_dir: str | os.PathLike, run: str, seed: int, epoch: in
             "done": done, "time": time.time() if now is None else now})
 
 
-def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path,
-                 root: Path = Path(".")) -> float:
+def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path, root: Path) -> float:
     """How much of a planned job is done: 1 when its benchmark file (written as a job ends) or its
     `done` record is newer than the plan, else a training job's epochs' share."""
     benchmark = job.get("benchmark")

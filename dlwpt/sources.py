@@ -50,15 +50,6 @@ def cifar_setting(config: dict[str, Any]) -> str | None:
             else "data.cifar10" if config["data"].get("cifar10") else None)
 
 
-def raw_location(dataset: str, config: dict[str, Any]) -> tuple[Path, list[str]]:
-    """The folder an ingest step reads from, and its raw files relative to it ("." for CIFAR-10:
-    the copy itself)."""
-    if dataset == "cifar2":
-        return cifar_source(config), ["."]
-    root = data_root(config) or RESOURCES
-    return root, [p.relative_to(root).as_posix() for p in raw_files(dataset, config)]
-
-
 def relative_files(dataset: str, config: dict[str, Any]) -> list[str]:
     """The manifest paths one ingest step reads (bikes: the configured CSV)."""
     if dataset == "bikes":
@@ -99,7 +90,6 @@ def download_url(base_url: str, rel: str) -> str:
 def content_digest(files: list[str | os.PathLike], root: str | os.PathLike) -> str:
     """SHA-256 over each file's name relative to `root` and its own SHA-256: what a local copy
     holds, whatever its path (~40 ms for the book's 55 MB)."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(f) for f in files):
-        digest.update(f"{path.relative_to(root).as_posix()}\0{file_digest(path)}\n".encode())
-    return "sha256:" + digest.hexdigest()
+    text = "".join(f"{path.relative_to(root).as_posix()}\0{file_digest(path)}\n"
+                   for path in sorted(map(Path, files)))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -24,7 +24,6 @@ from dlwpt.code_inputs import (
     PLUMBING,
     code_params,
     imported_names,
-    module_dependencies,
     module_file,
     package_data,
     script_dependencies,
@@ -136,9 +135,9 @@ def test_an_import_that_cannot_load_is_an_error(tmp_path, files, problem):
 
 
 def test_a_named_module_must_exist(tmp_path):
-    write_package(tmp_path, {"pkg/__init__.py": ""})
+    write_package(tmp_path, {"pkg/__init__.py": "", "scripts/job.py": ""})
     with pytest.raises(ValueError, match="pkg.nope is not a module of pkg"):
-        module_dependencies(["pkg.nope"], tmp_path, "pkg")
+        script_dependencies(tmp_path / "scripts/job.py", tmp_path, ["pkg.nope"], "pkg")
 
 
 def test_package_data_lists_every_file_of_the_folder(tmp_path):
@@ -342,6 +341,10 @@ def test_every_job_declares_every_package_module_it_loads(tmp_path):
         job["wildcards"] = dict(w.split("=", 1) for w in job["wildcards"].split(", ") if w)
     package_dir = (REPO / "dlwpt").resolve()
     checked: dict[tuple[str, str], set[Path]] = {}
+    # what a job loads that decides no result: the plumbing its script passes in
+    (tmp_path / "no_imports.py").write_text("")
+    plumbing = {p.resolve() for p in script_dependencies(tmp_path / "no_imports.py", REPO,
+                                                         PLUMBING, leave_out=())}
     for job, code in zip(jobs, declared_code(tmp_path, jobs), strict=True):
         if job["rule"] not in scripts or job["rule"] in WITHOUT_CODE_INPUTS:
             assert code == {}, job["rule"]
@@ -355,8 +358,6 @@ def test_every_job_declares_every_package_module_it_loads(tmp_path):
         assert all(code[rel] == source_digest(REPO / rel)[:12] for rel in code)
         assert not any((tmp_path / p).resolve().is_relative_to(package_dir) for p in job["input"])
         declared = {(REPO / rel).resolve() for rel in code}
-        # what the job loads that decides no result: the plumbing its script passes in
-        plumbing = {p.resolve() for p in module_dependencies(PLUMBING, REPO, leave_out=())}
         assert checked[key] - declared - plumbing == set(), (job["rule"], job["wildcards"])
         assert scripts[job["rule"]].resolve() in declared
         if job["rule"] == "make_report":
