@@ -14,17 +14,7 @@ from dlwpt.report import figures
 from dlwpt.report.claims import evaluate_claims, training_figures
 from dlwpt.report.datasets import dataset_views
 from dlwpt.report.figures import FigureSink
-from dlwpt.report.formats import (
-    acc,
-    integer,
-    interval,
-    load_average,
-    missing,
-    points,
-    seed_count,
-    seed_list,
-    unsigned_points,
-)
+from dlwpt.report.formats import missing, points, seed_count, unsigned_points
 from dlwpt.report.header import claim_rows, departures, not_comparable, what_ran
 from dlwpt.report.inputs import best_line_loss, fit_converged, load_benchmarks, load_thermometer
 from dlwpt.report.page import render_page
@@ -154,7 +144,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
         "headline": headline_view(top, per_model, pairs, run_table),
         "diverged": [m["model"] for m in models if m["diverged"]],
         "several_seeds": bool(per_model["n_seeds"].max() > 1),
-        "n_val": integer(run_table["n_val"].max()),
+        "n_val": run_table["n_val"].max(),
         "figure": sink.figure(figures.accuracy_chart(per_model, run_table, top["winner"]),
                               "accuracy",
                               "train and validation accuracy per model with 95% intervals, "
@@ -186,11 +176,10 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
         "best": best, "winner": top["winner"],
         "runner_up": None if top["runner_up"] is None
         else rows[rows["model_b"] == top["runner_up"]].iloc[0],
-        # the best's mean over the seeds it was compared on; its own interval when alone
-        "val": acc(tested["value_a"].iloc[0]) if len(tested) else acc(row.val_mean),
-        "interval": None if len(tested) else interval(row.val_low, row.val_high),
-        # the seeds behind "val": the comparison seeds, or the best's own when none was tested
-        "seeds": ("mean over " if len(seeds) > 1 else "") + seed_list(seeds),
+        # the best's mean over the seeds it was compared on (its own when none was tested);
+        # `own`: its per-model statistics, for its own interval when alone
+        "val": tested["value_a"].iloc[0] if len(tested) else row.val_mean, "own": row,
+        "seeds": seeds,
         "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
         "k": int(tested["family_size"].max()) if len(tested) else 0,
         # other models that did not diverge, tested against the best or not
@@ -252,7 +241,7 @@ def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.Da
         "figure": sink.figure(figures.cost_chart(per_model, rules), "cost", "multiply-"
                               "accumulates per image, parameters and runtime per rule"),
         "device": "; ".join(sorted(set(run_table["device"].astype(str)))),
-        "load": load_average(run_table["load_average"]),
+        "load": list(run_table["load_average"]),
         "models": list(models.itertuples()),
         "rules": list(rules.reset_index().itertuples()),
         "jobs": list(rule_runs.itertuples()),

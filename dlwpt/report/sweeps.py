@@ -9,8 +9,8 @@ import pandas as pd
 
 from dlwpt.report import figures
 from dlwpt.report.figures import FigureSink
-from dlwpt.report.formats import acc, points, seed_count, seed_list
-from dlwpt.report.trends import SweepResult
+from dlwpt.report.formats import acc, points, seed_count
+from dlwpt.report.trends import SweepResult, linear_up_to
 from dlwpt.report.verdicts import difference_words, trend_test_words, trend_words, verdict_label
 from dlwpt.results.comparisons import (
     A_BETTER,
@@ -74,8 +74,7 @@ def scale_words(sweep: Sweep) -> dict[str, Any]:
             }.get(scale.kind) or (f"slopes from {sweep.x} = False to True" if sweep.boolean
                                   else f"linear scale: slopes per {scale.step:g} of {sweep.x}")
     return {"text": text, "zero": zero,
-            "linthresh": value_text(min(v for v in sweep.values[sweep.x] if v > 0))
-            if zero else None}
+            "linthresh": value_text(linear_up_to(sweep)) if zero else None}
 
 
 def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
@@ -91,13 +90,12 @@ def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
     runner_up = None
     if top["runner_up"] is not None:
         r = rows[rows["model_b"] == top["runner_up"]].iloc[0]
-        runner_up = {"point": r.point, "val": acc(r.value_b), "words": difference_words(r)}
+        runner_up = {"point": r.point, "val": r.value_b, "words": difference_words(r)}
     return {
         "best": labels.get(best, best), "run": best,
         "winner": top["winner"] is not None,
-        "val": acc(tested["value_a"].iloc[0]) if len(tested) else acc(point["val_acc_mean"]),
-        "seeds": ("mean over " if len(seeds) > 1 else "") + seed_list(list(seeds))
-        if len(seeds) else "",
+        "val": tested["value_a"].iloc[0] if len(tested) else point["val_acc_mean"],
+        "seeds": seeds,
         "k": int(tested["family_size"].max()) if len(tested) else 0,
         "rivals": int((rows["verdict"] != DIVERGED).sum()),
         "runner_up": runner_up,
