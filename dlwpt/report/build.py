@@ -26,7 +26,7 @@ from dlwpt.report.stats import (
     reproduces_book,
     rule_stats,
 )
-from dlwpt.report.sweeps import sweeps_view
+from dlwpt.report.sweeps import best_facts, sweeps_view
 from dlwpt.report.trends import analyse
 from dlwpt.report.verdicts import difference_words, median_of, verdict_label
 from dlwpt.results import comparisons as c
@@ -167,23 +167,14 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
     row = per_model.loc[best]
     tested = rows[rows["verdict"].isin([c.A_BETTER, c.NOT_DISTINGUISHABLE])]
     own = runs[(runs["model"] == best) & runs["val_acc"].notna()]
-    seeds = top["seeds"] if len(tested) else sorted(int(s) for s in own["seed"])
 
     def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
         return [r for _, r in rows[rows["verdict"].isin(codes) == keep].iterrows()]
 
     return {
-        "best": best, "winner": top["winner"],
-        "runner_up": None if top["runner_up"] is None
-        else rows[rows["model_b"] == top["runner_up"]].iloc[0],
-        # the best's mean over the seeds it was compared on (its own when none was tested);
-        # `own`: its per-model statistics, for its own interval when alone
-        "val": tested["value_a"].iloc[0] if len(tested) else row.val_mean, "own": row,
-        "seeds": seeds,
+        "best": best, "winner": top["winner"], "own": row,  # own: for its interval when alone
+        **best_facts(top, rows, tested, row.val_mean, sorted(int(s) for s in own["seed"])),
         "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
-        "k": int(tested["family_size"].max()) if len(tested) else 0,
-        # other models that did not diverge, tested against the best or not
-        "rivals": int((rows["verdict"] != c.DIVERGED).sum()),
         "better_than": having([c.A_BETTER]),
         "not_distinguishable": having([c.NOT_DISTINGUISHABLE]),
         "untested": having([*c.TESTED, c.DIVERGED], keep=False),

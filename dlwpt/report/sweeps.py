@@ -84,27 +84,31 @@ def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
     best = top["best"]
     if best is None:
         return {"best": None}
-    tested = rows[rows["verdict"].isin(TESTED)]
     point = stats.set_index("run").loc[best]
-    seeds = top["seeds"] if len(tested) else point["kept_seeds"]
-    runner_up = None
-    if top["runner_up"] is not None:
-        r = rows[rows["model_b"] == top["runner_up"]].iloc[0]
-        runner_up = {"point": r.point, "val": r.value_b, "words": difference_words(r)}
     return {
         "best": labels.get(best, best), "run": best,
         "winner": top["winner"] is not None,
-        "val": tested["value_a"].iloc[0] if len(tested) else point["val_acc_mean"],
-        "seeds": seeds,
-        "k": int(tested["family_size"].max()) if len(tested) else 0,
-        "rivals": int((rows["verdict"] != DIVERGED).sum()),
-        "runner_up": runner_up,
+        **best_facts(top, rows, rows[rows["verdict"].isin(TESTED)], point["val_acc_mean"],
+                     point["kept_seeds"]),
         "not_distinguishable": [{"point": r.point, "words": difference_words(r)} for _, r in
                                 rows[rows["verdict"] == NOT_DISTINGUISHABLE].iterrows()],
         "untested": [{"point": r.point, "why": verdict_label(r.verdict, r.model_a, r.model_b)}
                      for _, r in rows[~rows["verdict"].isin([*TESTED, DIVERGED])].iterrows()],
         "diverged": rows.loc[rows["verdict"] == DIVERGED, "point"].tolist(),
     }
+
+
+def best_facts(top: dict[str, Any], rows: pd.DataFrame, tested: pd.DataFrame, own_val: float,
+               own_seeds: Any) -> dict[str, Any]:
+    """What the headline and a sweep's best line say alike about the best: its mean over the
+    seeds it was compared on (its own when none was tested), the comparisons adjusted for (k),
+    the others that did not diverge (rivals) and the runner-up's vs_best row."""
+    return {"val": tested["value_a"].iloc[0] if len(tested) else own_val,
+            "seeds": top["seeds"] if len(tested) else own_seeds,
+            "k": int(tested["family_size"].max()) if len(tested) else 0,
+            "rivals": int((rows["verdict"] != DIVERGED).sum()),
+            "runner_up": None if top["runner_up"] is None
+            else rows[rows["model_b"] == top["runner_up"]].iloc[0]}
 
 
 def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str | None,
