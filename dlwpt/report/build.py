@@ -168,16 +168,10 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
     tested = rows[rows["verdict"].isin([c.A_BETTER, c.NOT_DISTINGUISHABLE])]
     own = runs[(runs["model"] == best) & runs["val_acc"].notna()]
 
-    def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
-        return [r for _, r in rows[rows["verdict"].isin(codes) == keep].iterrows()]
-
     return {
         "best": best, "winner": top["winner"], "own": row,  # own: for its interval when alone
         **best_facts(top, rows, tested, row.val_mean, sorted(int(s) for s in own["seed"])),
         "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
-        "better_than": having([c.A_BETTER]),
-        "not_distinguishable": having([c.NOT_DISTINGUISHABLE]),
-        "untested": having([*c.TESTED, c.DIVERGED], keep=False),
         "n_models": len(per_model),
         "detectable_best": unsigned_points(median_of(tested, "detectable_80")),
         "detectable_pairs": unsigned_points(median_of(pairs[pairs["verdict"].isin(c.TESTED)],

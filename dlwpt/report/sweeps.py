@@ -3,6 +3,7 @@
 Numbers from dlwpt.report.trends and comparisons.csv's `sweep:<name>` rows (the best point
 against every other, Holm within the sweep); words from dlwpt.report.verdicts."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -90,10 +91,6 @@ def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
         "winner": top["winner"] is not None,
         **best_facts(top, rows, rows[rows["verdict"].isin(TESTED)], point["val_acc_mean"],
                      point["kept_seeds"]),
-        "not_distinguishable": [{"point": r.point, "words": difference_words(r)} for _, r in
-                                rows[rows["verdict"] == NOT_DISTINGUISHABLE].iterrows()],
-        "untested": [{"point": r.point, "why": verdict_label(r.verdict, r.model_a, r.model_b)}
-                     for _, r in rows[~rows["verdict"].isin([*TESTED, DIVERGED])].iterrows()],
         "diverged": rows.loc[rows["verdict"] == DIVERGED, "point"].tolist(),
     }
 
@@ -102,13 +99,20 @@ def best_facts(top: dict[str, Any], rows: pd.DataFrame, tested: pd.DataFrame, ow
                own_seeds: Any) -> dict[str, Any]:
     """What the headline and a sweep's best line say alike about the best: its mean over the
     seeds it was compared on (its own when none was tested), the comparisons adjusted for (k),
-    the others that did not diverge (rivals) and the runner-up's vs_best row."""
+    the others that did not diverge (rivals), and the vs_best rows of the runner-up, of those
+    not distinguishable from the best and of those not tested against it."""
+    def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
+        return [r for _, r in rows[rows["verdict"].isin(codes) == keep].iterrows()]
+
     return {"val": tested["value_a"].iloc[0] if len(tested) else own_val,
             "seeds": top["seeds"] if len(tested) else own_seeds,
             "k": int(tested["family_size"].max()) if len(tested) else 0,
             "rivals": int((rows["verdict"] != DIVERGED).sum()),
             "runner_up": None if top["runner_up"] is None
-            else rows[rows["model_b"] == top["runner_up"]].iloc[0]}
+            else rows[rows["model_b"] == top["runner_up"]].iloc[0],
+            "better_than": having([A_BETTER]),
+            "not_distinguishable": having([NOT_DISTINGUISHABLE]),
+            "untested": having([*TESTED, DIVERGED], keep=False)}
 
 
 def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str | None,
