@@ -14,17 +14,7 @@ from dlwpt.report import figures
 from dlwpt.report.claims import evaluate_claims, training_figures
 from dlwpt.report.datasets import dataset_views
 from dlwpt.report.figures import FigureSink
-from dlwpt.report.formats import (
-    acc,
-    integer,
-    interval,
-    load_average,
-    missing,
-    points,
-    seed_count,
-    seed_list,
-    unsigned_points,
-)
+from dlwpt.report.formats import missing, points, seed_count, unsigned_points
 from dlwpt.report.header import claim_rows, departures, not_comparable, what_ran
 from dlwpt.report.inputs import best_line_loss, fit_converged, load_benchmarks, load_thermometer
 from dlwpt.report.page import render_page
@@ -36,7 +26,7 @@ from dlwpt.report.stats import (
     reproduces_book,
     rule_stats,
 )
-from dlwpt.report.sweeps import sweeps_view
+from dlwpt.report.sweeps import best_facts, sweeps_view
 from dlwpt.report.trends import analyse
 from dlwpt.report.verdicts import difference_words, median_of, verdict_label
 from dlwpt.results import comparisons as c
@@ -154,7 +144,7 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
         "headline": headline_view(top, per_model, pairs, run_table),
         "diverged": [m["model"] for m in models if m["diverged"]],
         "several_seeds": bool(per_model["n_seeds"].max() > 1),
-        "n_val": integer(run_table["n_val"].max()),
+        "n_val": run_table["n_val"].max(),
         "figure": sink.figure(figures.accuracy_chart(per_model, run_table, top["winner"]),
                               "accuracy",
                               "train and validation accuracy per model with 95% intervals, "
@@ -177,27 +167,11 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
     row = per_model.loc[best]
     tested = rows[rows["verdict"].isin([c.A_BETTER, c.NOT_DISTINGUISHABLE])]
     own = runs[(runs["model"] == best) & runs["val_acc"].notna()]
-    seeds = top["seeds"] if len(tested) else sorted(int(s) for s in own["seed"])
-
-    def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
-        return [r for _, r in rows[rows["verdict"].isin(codes) == keep].iterrows()]
 
     return {
-        "best": best, "winner": top["winner"],
-        "runner_up": None if top["runner_up"] is None
-        else rows[rows["model_b"] == top["runner_up"]].iloc[0],
-        # the best's mean over the seeds it was compared on; its own interval when alone
-        "val": acc(tested["value_a"].iloc[0]) if len(tested) else acc(row.val_mean),
-        "interval": None if len(tested) else interval(row.val_low, row.val_high),
-        # the seeds behind "val": the comparison seeds, or the best's own when none was tested
-        "seeds": ("mean over " if len(seeds) > 1 else "") + seed_list(seeds),
+        "best": best, "winner": top["winner"], "own": row,  # own: for its interval when alone
+        **best_facts(top, rows, tested, row.val_mean, sorted(int(s) for s in own["seed"])),
         "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
-        "k": int(tested["family_size"].max()) if len(tested) else 0,
-        # other models that did not diverge, tested against the best or not
-        "rivals": int((rows["verdict"] != c.DIVERGED).sum()),
-        "better_than": having([c.A_BETTER]),
-        "not_distinguishable": having([c.NOT_DISTINGUISHABLE]),
-        "untested": having([*c.TESTED, c.DIVERGED], keep=False),
         "n_models": len(per_model),
         "detectable_best": unsigned_points(median_of(tested, "detectable_80")),
         "detectable_pairs": unsigned_points(median_of(pairs[pairs["verdict"].isin(c.TESTED)],
@@ -252,7 +226,7 @@ def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.Da
         "figure": sink.figure(figures.cost_chart(per_model, rules), "cost", "multiply-"
                               "accumulates per image, parameters and runtime per rule"),
         "device": "; ".join(sorted(set(run_table["device"].astype(str)))),
-        "load": load_average(run_table["load_average"]),
+        "load": list(run_table["load_average"]),
         "models": list(models.itertuples()),
         "rules": list(rules.reset_index().itertuples()),
         "jobs": list(rule_runs.itertuples()),

@@ -21,7 +21,7 @@ from PIL import Image
 
 from dlwpt.io import atomic_path
 from dlwpt.report.inputs import finite_series
-from dlwpt.report.trends import CURVES, SweepResult, in_series, position
+from dlwpt.report.trends import CURVES, SweepResult, in_series, linear_up_to, position
 from dlwpt.runs import Sweep, same, value_text
 
 DPI = 110
@@ -340,11 +340,11 @@ def sweep_axis(axis: Any, sweep: Sweep) -> None:
     if scale is not None and scale.log:
         base, words = 2 if scale.kind == "log2" else 10, " (log scale)"
         if scale.zero_left_out:
-            threshold = float(ticks[ticks > 0].min())
+            threshold = float(linear_up_to(sweep))
             axis.set_xscale("symlog", base=base, linthresh=threshold)
             # symlog is symmetric: no room for negative values nobody swept
             axis.set_xlim(-0.25 * threshold, float(ticks.max()) * 1.4)
-            words = f" (log scale; linear up to {value_text(min(v for v in values if v > 0))})"
+            words = f" (log scale; linear up to {value_text(linear_up_to(sweep))})"
         else:
             axis.set_xscale("log", base=base)
     axis.set_xticks(ticks, [value_text(v) for v in values])

@@ -90,6 +90,12 @@ def seed_list(seeds: list[int]) -> str:
     return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
 
 
+def mean_over(seeds: Any) -> str:
+    """The seeds behind a mean: `mean over seeds 0–2`, `seed 0` (one), "" (none)."""
+    seeds = list(seeds)
+    return ("mean over " if len(seeds) > 1 else "") + seed_list(seeds) if seeds else ""
+
+
 def seed_count(seeds: list[int], diverged: list[int] | None = None) -> str:
     """`3 (seeds 0–2)`, `3 (seeds 0–2; seed 2 diverged)`: how many seeds, and which."""
     tail = f"; {seed_list(diverged)} diverged" if diverged else ""

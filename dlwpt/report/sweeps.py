@@ -3,14 +3,15 @@
 Numbers from dlwpt.report.trends and comparisons.csv's `sweep:<name>` rows (the best point
 against every other, Holm within the sweep); words from dlwpt.report.verdicts."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from dlwpt.report import figures
 from dlwpt.report.figures import FigureSink
-from dlwpt.report.formats import acc, points, seed_count, seed_list
-from dlwpt.report.trends import SweepResult
+from dlwpt.report.formats import acc, points, seed_count
+from dlwpt.report.trends import SweepResult, linear_up_to
 from dlwpt.report.verdicts import difference_words, trend_test_words, trend_words, verdict_label
 from dlwpt.results.comparisons import (
     A_BETTER,
@@ -74,8 +75,7 @@ def scale_words(sweep: Sweep) -> dict[str, Any]:
             }.get(scale.kind) or (f"slopes from {sweep.x} = False to True" if sweep.boolean
                                   else f"linear scale: slopes per {scale.step:g} of {sweep.x}")
     return {"text": text, "zero": zero,
-            "linthresh": value_text(min(v for v in sweep.values[sweep.x] if v > 0))
-            if zero else None}
+            "linthresh": value_text(linear_up_to(sweep)) if zero else None}
 
 
 def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
@@ -85,28 +85,34 @@ def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
     best = top["best"]
     if best is None:
         return {"best": None}
-    tested = rows[rows["verdict"].isin(TESTED)]
     point = stats.set_index("run").loc[best]
-    seeds = top["seeds"] if len(tested) else point["kept_seeds"]
-    runner_up = None
-    if top["runner_up"] is not None:
-        r = rows[rows["model_b"] == top["runner_up"]].iloc[0]
-        runner_up = {"point": r.point, "val": acc(r.value_b), "words": difference_words(r)}
     return {
         "best": labels.get(best, best), "run": best,
         "winner": top["winner"] is not None,
-        "val": acc(tested["value_a"].iloc[0]) if len(tested) else acc(point["val_acc_mean"]),
-        "seeds": ("mean over " if len(seeds) > 1 else "") + seed_list(list(seeds))
-        if len(seeds) else "",
-        "k": int(tested["family_size"].max()) if len(tested) else 0,
-        "rivals": int((rows["verdict"] != DIVERGED).sum()),
-        "runner_up": runner_up,
-        "not_distinguishable": [{"point": r.point, "words": difference_words(r)} for _, r in
-                                rows[rows["verdict"] == NOT_DISTINGUISHABLE].iterrows()],
-        "untested": [{"point": r.point, "why": verdict_label(r.verdict, r.model_a, r.model_b)}
-                     for _, r in rows[~rows["verdict"].isin([*TESTED, DIVERGED])].iterrows()],
+        **best_facts(top, rows, rows[rows["verdict"].isin(TESTED)], point["val_acc_mean"],
+                     point["kept_seeds"]),
         "diverged": rows.loc[rows["verdict"] == DIVERGED, "point"].tolist(),
     }
+
+
+def best_facts(top: dict[str, Any], rows: pd.DataFrame, tested: pd.DataFrame, own_val: float,
+               own_seeds: Any) -> dict[str, Any]:
+    """What the headline and a sweep's best line say alike about the best: its mean over the
+    seeds it was compared on (its own when none was tested), the comparisons adjusted for (k),
+    the others that did not diverge (rivals), and the vs_best rows of the runner-up, of those
+    not distinguishable from the best and of those not tested against it."""
+    def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
+        return [r for _, r in rows[rows["verdict"].isin(codes) == keep].iterrows()]
+
+    return {"val": tested["value_a"].iloc[0] if len(tested) else own_val,
+            "seeds": top["seeds"] if len(tested) else own_seeds,
+            "k": int(tested["family_size"].max()) if len(tested) else 0,
+            "rivals": int((rows["verdict"] != DIVERGED).sum()),
+            "runner_up": None if top["runner_up"] is None
+            else rows[rows["model_b"] == top["runner_up"]].iloc[0],
+            "better_than": having([A_BETTER]),
+            "not_distinguishable": having([NOT_DISTINGUISHABLE]),
+            "untested": having([*TESTED, DIVERGED], keep=False)}
 
 
 def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str | None,

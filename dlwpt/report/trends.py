@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from dlwpt.results.comparisons import GAP, TRAIN_ACC, VAL_ACC
-from dlwpt.runs import Sweep, same, value_text  # noqa: F401 (value_text: the verdicts')
+from dlwpt.runs import Sweep, same
 from dlwpt.statistics import Slope, TrendScale, mean_interval, trend_slope
 
 ALPHA = 0.05
@@ -27,6 +27,11 @@ def position(sweep: Sweep, value: Any) -> float:
     if sweep.scale() is None:
         return float(next(i for i, v in enumerate(sweep.values[sweep.x]) if same(v, value)))
     return float(value)
+
+
+def linear_up_to(sweep: Sweep) -> Any:
+    """The smallest positive value of the x setting: a symlog axis is linear below it."""
+    return min(v for v in sweep.values[sweep.x] if v > 0)
 
 
 def mean_and_interval(values: Any, accuracy: bool) -> tuple[float, float, float]:

@@ -23,6 +23,7 @@ from dlwpt.results.changes import (
     ModelChange,
     RunInfo,
 )
+from dlwpt.runs import value_text
 
 LABELS = {
     c.NOT_DISTINGUISHABLE: "not distinguishable",
@@ -103,7 +104,7 @@ def trend_words(trend: t.Trend) -> str:
     from flat", never "equal"."""
     what = CURVE_WORDS[trend.curve]
     series = ("" if trend.series is None
-              else f" ({trend.series[0]} = {t.value_text(trend.series[1])})")
+              else f" ({trend.series[0]} = {value_text(trend.series[1])})")
     slope = trend.slope
     if trend.code == t.NOT_TESTED:
         return f"{what} against {trend.setting}{series}: not tested ({slope.reason})"
