@@ -121,6 +121,10 @@ def test_loop_settings_choose_the_trainer():
     with pytest.raises(ValueError, match="unknown cuda_graphs setting 'on'; known: auto, off"):
         make_trainer("resident", build_model(NET), data, settings, "cpu", seed=0,
                      cuda_graphs="on")
+    with pytest.raises(ValueError, match="unknown optimizer 'adamw'; known: sgd, adam"):
+        TrainSettings.from_config({**NET, "optimizer": "adamw"})
+    with pytest.raises(ValueError, match="unknown loss 'mse'; known: cross_entropy, nll"):
+        TrainSettings.from_config({**NET, "loss": "mse"})
 
 
 def test_same_seed_gives_identical_runs(small_data, tmp_path):

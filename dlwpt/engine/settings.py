@@ -27,7 +27,13 @@ class TrainSettings:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> Self:
-        return cls(**{f.name: cfg[f.name] for f in fields(cls) if f.name in cfg})
+        """Refuses an unknown loss or optimizer: outside the workflow no schema checks them."""
+        settings = cls(**{f.name: cfg[f.name] for f in fields(cls) if f.name in cfg})
+        if settings.loss not in LOSSES:
+            raise ValueError(f"unknown loss {settings.loss!r}; known: {', '.join(LOSSES)}")
+        if settings.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"unknown optimizer {settings.optimizer!r}; known: sgd, adam")
+        return settings
 
 
 def make_optimizer(model: nn.Module, settings: TrainSettings,
