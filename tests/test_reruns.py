@@ -176,7 +176,7 @@ def test_editing_a_training_jobs_plumbing_plans_nothing(quick_pipeline, module, 
     ("dlwpt/engine/resident.py", _replace("self.optimizer.step()",
                                           "self.optimizer.step()\n        pass")),
     ("dlwpt/models.py", None),
-    ("dlwpt/train.py", _replace("keep = keep.sort().values", "keep = keep.sort().values[:]")),
+    ("dlwpt/train.py", _replace(".sort().values\n", ".sort().values[:]\n")),
 ])
 def test_a_change_to_what_computes_retrains_the_zoo(quick_pipeline, module, change):
     with edited(REPO / module, change):
