@@ -86,7 +86,8 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
             exp_cfg.get("optimizer", "sgd")](params, lr=exp_cfg["lr"])
     train_loss, val_loss, diverged_epoch = [], [], None
     for epoch in range(1, exp_cfg["epochs"] + 1):
-        loss = loss_fn(predict(train[0]), train[1])
+        predicted = predict(train[0])
+        loss = loss_fn(predicted, train[1])
         train_loss.append(float(loss.detach()))
         if val is not None:
             with torch.no_grad():
@@ -95,7 +96,7 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
             diverged_epoch = epoch
             break
         if kind == "hand_gradient":
-            line.sub_(exp_cfg["lr"] * hand_gradient(x, y, predict(x)))
+            line.sub_(exp_cfg["lr"] * hand_gradient(x, y, predicted))
         else:
             optimizer.zero_grad()
             loss.backward()

@@ -29,8 +29,7 @@ def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[s
     try:
         data = io.load_tensors(path)
     except Exception as e:  # a truncated or foreign file: one line naming it
-        problem = f"cannot load as a tensor file ({type(e).__name__}: {e})"
-        raise io.DataError(path, problem) from None
+        raise io.DataError(path, f"cannot load as a tensor file ({io.error_text(e)})") from None
     for split in ("train", "val"):
         images, labels = data.get(f"{split}_images"), data.get(f"{split}_labels")
         if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dlwpt.io import DataError, load_tensors
+from dlwpt.io import DataError, error_text, load_tensors
 from dlwpt.results.reading import read_checked_csv, read_checked_json, require_keys
 
 THERMOMETER_KEYS = ("experiment", "kind", "t_u", "t_c", "loss", "diverged", "final", "curve")
@@ -20,7 +20,7 @@ def read_tensor_file(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
     try:
         tensors = load_tensors(path)
     except Exception as e:  # torch raises many types (pickle, zip, runtime) for a bad file
-        raise DataError(path, f"cannot load tensors ({type(e).__name__}: {e})") from e
+        raise DataError(path, f"cannot load tensors ({error_text(e)})") from e
     if not isinstance(tensors, dict):
         raise DataError(path, f"expected a dict of tensors, got {type(tensors).__name__}")
     require_keys(tensors, keys, path)
