@@ -65,6 +65,9 @@ class Snapshot:
     dirty: bool | None = None
     published: dict[str, str] = field(default_factory=dict)
     source: Path | None = None  # the entry's file; None for current files
+    # Each summary read and checked once: the comparisons ask for it per figure and seed.
+    summaries: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, repr=False,
+                                                             compare=False)
 
     @property
     def experiment(self) -> str | None:
@@ -109,7 +112,9 @@ class Snapshot:
         return (self.data, self.code, self.models) == (other.data, other.code, other.models)
 
     def summary(self, model: str, seed: int) -> dict[str, Any]:
-        return self._read(model, seed, "summary", read_checked_json)
+        if (model, seed) not in self.summaries:
+            self.summaries[model, seed] = self._read(model, seed, "summary", read_checked_json)
+        return self.summaries[model, seed]
 
     def val_accs(self, model: str) -> dict[int, float]:
         """Per seed, its validation accuracy; none for a run that diverged in its first epoch."""
