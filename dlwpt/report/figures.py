@@ -340,11 +340,12 @@ def sweep_axis(axis: Any, sweep: Sweep) -> None:
     if scale is not None and scale.log:
         base, words = 2 if scale.kind == "log2" else 10, " (log scale)"
         if scale.zero_left_out:
-            threshold = float(linear_up_to(sweep))
+            linear = linear_up_to(sweep)
+            threshold = float(linear)
             axis.set_xscale("symlog", base=base, linthresh=threshold)
             # symlog is symmetric: no room for negative values nobody swept
             axis.set_xlim(-0.25 * threshold, float(ticks.max()) * 1.4)
-            words = f" (log scale; linear up to {value_text(linear_up_to(sweep))})"
+            words = f" (log scale; linear up to {value_text(linear)})"
         else:
             axis.set_xscale("log", base=base)
     axis.set_xticks(ticks, [value_text(v) for v in values])

@@ -108,8 +108,15 @@ def config_text(value: Any) -> str:
 
 
 def interval(low: float, high: float) -> str | None:
-    """An accuracy's interval, `low–high` (a difference's reads `low to high`)."""
+    """An accuracy's interval, `low–high` (a difference's: difference_interval)."""
     return None if missing(low) or missing(high) else f"{acc(low)}–{acc(high)}"
+
+
+def difference_interval(low: float, high: float, unit: str = "points") -> str | None:
+    """A signed difference's interval in its unit, `-0.6 to +1.4`, which reads better."""
+    if missing(low) or missing(high):
+        return None
+    return f"{in_unit(low, unit)} to {in_unit(high, unit)}"
 
 
 def unsigned_points(value: float | None) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from dlwpt.report.formats import in_unit, integer, missing, seed_list
+from dlwpt.report.formats import difference_interval, in_unit, integer, missing, seed_list
 from dlwpt.runs import model_config
 
 # Settings whose smaller value shortens a run (the book's run is longer, deeper or on more images)
@@ -93,8 +93,7 @@ def claim_rows(claims: Sequence[Any], found: Sequence[dict[str, Any]]) -> list[d
         deciding = [p for p in c.parts if p.outcome != "reference"]
         decisive = [p for p in deciding if p.outcome == c.verdict] or deciding
         numbers = [f"{p.what}: {in_unit(p.value, p.unit)} ("
-                   + (brief(p.reason) if missing(p.low)
-                      else f"{in_unit(p.low, p.unit)} to {in_unit(p.high, p.unit)}") + ")"
+                   + (difference_interval(p.low, p.high, p.unit) or brief(p.reason)) + ")"
                    for p in decisive[:2] if p.value is not None and not missing(p.value)]
         if len(decisive) > 2 and numbers:
             numbers.append(f"and {len(decisive) - 2} more")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dlwpt.report import trends as t
-from dlwpt.report.formats import config_text, in_unit, missing, p_value, points
+from dlwpt.report.formats import config_text, difference_interval, in_unit, missing, p_value, points
 from dlwpt.results import comparisons as c
 from dlwpt.results.changes import (
     ADDED,
@@ -54,7 +54,7 @@ def difference_words(row: Any, flip: bool = False, adjusted: bool = True) -> str
     text = f"difference {in_unit(sign * row['diff'], u)} {u}"
     if not missing(row["diff_ci_low"]):
         low, high = sorted((sign * row["diff_ci_low"], sign * row["diff_ci_high"]))
-        text += f", 95% interval {in_unit(low, u)} to {in_unit(high, u)}"
+        text += f", 95% interval {difference_interval(low, high, u)}"
     if adjusted and row["verdict"] in (c.A_BETTER, c.B_BETTER) and row["family"] != c.CLAIMS:
         k = row["family_size"]
         text += f", p {p_text(row['p_adjusted'])}" + (
