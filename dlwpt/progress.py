@@ -4,7 +4,6 @@ the start-up estimate's plan.json and each job's record). Never raises: it never
 
 import contextlib
 import logging
-import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -28,13 +27,6 @@ def duration(seconds: float) -> str:
         minutes, seconds = divmod(seconds, 60)
         return f"{minutes}m{seconds:02d}s"
     return f"{seconds}s"
-
-
-def format_epoch_line(run: str, seed: int, epochs: int, row: Mapping[str, float],
-                      eta_seconds: float) -> str:
-    return (f"{run_name(run, seed)} epoch {row['epoch']}/{epochs} loss {row['train_loss']:.4f} "
-            f"train_acc {row['train_acc']:.4f} val_acc {row['val_acc']:.4f} "
-            f"{row['seconds']:.2f} s ETA {duration(eta_seconds)}")
 
 
 def progress_path(progress_dir: str | os.PathLike, run: str, seed: int) -> Path:
@@ -65,13 +57,6 @@ def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path, roo
             if record.get("epochs"):
                 return min(1.0, max(0.0, record["epoch"] / record["epochs"]))
     return 0.0
-
-
-def work_share(seconds: Sequence[float], fractions: Sequence[float]) -> float:
-    """Share of the expected work done: each job weighs its expected seconds."""
-    total = sum(seconds)
-    return 0.0 if total <= 0 else (
-        sum(s * f for s, f in zip(seconds, fractions, strict=True)) / total)
 
 
 def planned_time(share: float, jobs: Sequence[Mapping[str, float]]) -> float:
@@ -120,18 +105,15 @@ def whole_run_line(progress_dir: str | os.PathLike = PROGRESS_DIR,
         jobs, started = plan["jobs"], float(plan["started"])
         if not jobs:
             return None
-        fractions = [job_fraction(job, started, progress_dir, progress_dir.parent.parent)
-                     for job in jobs]
-        share = work_share([job["seconds"] for job in jobs], fractions)
+        total = sum(job["seconds"] for job in jobs)  # each job weighs its expected seconds
+        done = sum(job["seconds"] * job_fraction(job, started, progress_dir,
+                                                 progress_dir.parent.parent) for job in jobs)
+        share = 0.0 if total <= 0 else done / total
         left = remaining_seconds(share, now - started, planned_time(share, jobs),
                                  plan["wall_s"])
-        return whole_run_text(share, left) if math.isfinite(share + left) else None
-    except Exception:  # a plan or progress file that is not what this version writes
+        return f"run: {int(share * 100)}% of the expected work, about {duration(left)} left"
+    except Exception:  # a plan or progress file that is not what this version writes, a NaN
         return None
-
-
-def whole_run_text(share: float, left: float) -> str:
-    return f"run: {int(share * 100)}% of the expected work, about {duration(left)} left"
 
 
 class JobProgress:
@@ -146,10 +128,13 @@ class JobProgress:
     def __call__(self, rows: Sequence[Mapping[str, float]], epochs: int, elapsed: float,
                  done: bool = False) -> None:
         try:
-            epoch = int(rows[-1]["epoch"])
+            row, epoch = rows[-1], int(rows[-1]["epoch"])
             if not done:
-                self.log.info("%s", format_epoch_line(self.run, self.seed, epochs, rows[-1],
-                                                      elapsed / epoch * (epochs - epoch)))
+                eta = elapsed / epoch * (epochs - epoch)
+                self.log.info("%s", f"{run_name(self.run, self.seed)} epoch {row['epoch']}/{epochs}"
+                              f" loss {row['train_loss']:.4f} train_acc {row['train_acc']:.4f} "
+                              f"val_acc {row['val_acc']:.4f} {row['seconds']:.2f} s ETA "
+                              f"{duration(eta)}")
             if self.progress_dir is None or (epoch >= epochs and not done):
                 return
             record_epoch(self.progress_dir, self.run, self.seed, epoch, epochs, elapsed,

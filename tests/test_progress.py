@@ -23,25 +23,32 @@ def test_duration(seconds, text):
     assert progress.duration(seconds) == text
 
 
-def test_the_epoch_line_names_its_run():
+def test_the_epoch_line_names_its_run(caplog):
+    import logging
+
+    log = logging.getLogger("progress-epoch-line")
     row = {"epoch": 3, "train_loss": 0.68021, "train_acc": 0.548, "val_acc": 0.65951,
            "seconds": 5.244}
-    assert progress.format_epoch_line("res_deep", 1, 100, row, 4 * 3600 + 51 * 60) == (
-        "res_deep/seed1 epoch 3/100 loss 0.6802 train_acc 0.5480 val_acc 0.6595 5.24 s "
-        "ETA 4h51m")
-    row = {"epoch": 1, "train_loss": 0.5, "train_acc": 0.5, "val_acc": 0.5, "seconds": 1.0}
-    assert progress.format_epoch_line("sweeps/width/n_chans1~64", 0, 2, row, 7).startswith(
-        "sweeps/width/n_chans1~64/seed0 epoch 1/2 ")
+    with caplog.at_level(logging.INFO, logger="progress-epoch-line"):
+        # 540 s for 3 epochs: 97 more take 4h51m
+        progress.JobProgress("res_deep", 1, log, None)([row], 100, 540.0)
+        row = {"epoch": 1, "train_loss": 0.5, "train_acc": 0.5, "val_acc": 0.5, "seconds": 1.0}
+        progress.JobProgress("sweeps/width/n_chans1~64", 0, log, None)([row], 2, 7.0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == ("res_deep/seed1 epoch 3/100 loss 0.6802 train_acc 0.5480 val_acc 0.6595 "
+                        "5.24 s ETA 4h51m")
+    assert lines[1].startswith("sweeps/width/n_chans1~64/seed0 epoch 1/2 ") and len(lines) == 2
 
 
-def test_the_whole_run_line():
-    assert progress.whole_run_text(0.634, 6 * 3600 + 10 * 60) == (
+def test_the_whole_run_line(tmp_path):
+    folder = tmp_path / "results/.progress"
+    write_json(folder / progress.PLAN_NAME, {"started": 0.0, "wall_s": 60656, "jobs": [
+        {"id": "train_model/net/seed0", "rule": "train_model", "run": "net", "seed": 0,
+         "seconds": 60656, "start": 0, "end": 60656}]})
+    progress.record_epoch(folder, "net", 0, 634, 1000, elapsed=1.0, now=1.0)
+    # 63.4% done on the plan's pace: 36.6% of the plan left
+    assert progress.whole_run_line(folder, now=0.634 * 60656) == (
         "run: 63% of the expected work, about 6h10m left")
-
-
-def test_work_share_weighs_jobs_by_expected_seconds():
-    assert progress.work_share([10, 30], [1, 0.5]) == pytest.approx(25 / 40)
-    assert progress.work_share([], []) == 0
 
 
 SEQUENTIAL = [{"seconds": 10, "start": 0, "end": 10}, {"seconds": 30, "start": 10, "end": 40}]
@@ -106,9 +113,14 @@ def test_whole_run_line_from_the_plan_and_the_jobs_progress(tmp_path):
              "seconds": 30, "start": 10, "end": 40,
              "benchmark": "benchmarks/train_model/net/seed0.tsv"}]})
     progress.record_epoch(folder, "net", 0, 50, 100, elapsed=15.0)
-    # 10 + 15 of 40 s of work done, on the plan's pace: 15 s left
+    # 10 + 15 of 40 s of work done (each job weighs its expected seconds), on the plan's pace:
+    # 15 s left
     assert progress.whole_run_line(folder, now=now) == (
         "run: 62% of the expected work, about 15s left")
+    plan = read_json(folder / progress.PLAN_NAME)
+    write_json(folder / progress.PLAN_NAME,
+               {**plan, "jobs": [{**job, "seconds": 0} for job in plan["jobs"]]})
+    assert progress.whole_run_line(folder, now=now).startswith("run: 0% of the expected work")
     (folder / progress.PLAN_NAME).write_text("{not json")
     assert progress.whole_run_line(folder, now=now) is None
 
