@@ -113,11 +113,8 @@ def scheduler_gpus(env: Mapping[str, str] = os.environ) -> str | None:
 def requests_gpu(device: str, request: str | bool, cuda_here: Callable[[], bool]) -> bool:
     """Whether a training job asks the scheduler for a GPU (`train.request_gpu`); for auto/auto
     whether this machine has one (a cluster's login node has none: its profile says true)."""
-    if device == "cpu" or request is False:
-        return False
-    if request is True or device == "cuda":
-        return True
-    return cuda_here()
+    return device != "cpu" and request is not False and (
+        request is True or device == "cuda" or cuda_here())
 
 
 def resolve_device(device: str) -> str:
