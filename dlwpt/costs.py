@@ -35,8 +35,6 @@ BUSIER = 1.5  # a probe this many times slower than the usual figure: a busy mac
 POOLING = ("max_pool2d", "avg_pool2d", "max_pool2d_with_indices", "adaptive_avg_pool2d")
 
 
-# --- the cost model ------------------------------------------------------------------------------
-
 @dataclass(frozen=True)
 class ForwardCost:
     """One image's forward pass, and the parameters each optimizer step updates."""
@@ -111,9 +109,9 @@ def modeled_training_seconds(cost: ForwardCost, rate: Throughput, *, epochs: int
 
 # Long: one measurement; its kernels are closures over the same device, tensors and timer.
 def probe_device(device: str, threads: int, configs: Sequence[Mapping[str, Any]],
-                 budget_s: float = 0.1) -> dict[str, Any]:
+                 spawned: float, budget_s: float = 0.1) -> dict[str, Any]:
     """This process's throughput on `device` (each kernel's median step over about `budget_s`: a
-    shared machine delays single steps), its start-up (a job's imports) and the configs' costs."""
+    shared machine delays single steps), start-up since `spawned` (imports), the configs' costs."""
     started = time.perf_counter()
     import torch
 
@@ -170,10 +168,11 @@ def probe_device(device: str, threads: int, configs: Sequence[Mapping[str, Any]]
 
     conv_s, pointwise_s = timed(conv_step), timed(pointwise_step)
     pool_s, step_s = timed(pool_step), timed(optimizer_step)
-    return {"mac_rate": 3 * 64 * 32 * 16 * 16 * 32 * 9 / conv_s,
-            "element_rate": 3 * 3 * y.numel() / pointwise_s, "pool_rate": 3 * z.numel() / pool_s,
-            "step_s": step_s, "imported_s": imported, "imported_at": imported_at,
-            "device_name": device_name(dev),
+    # from the spawn to the imports done, as in a job, which also reads its Snakemake object
+    startup = max(imported_at - spawned, imported) + SCRIPT_PREAMBLE_S
+    rate = Throughput(3 * 64 * 32 * 16 * 16 * 32 * 9 / conv_s, 3 * 3 * y.numel() / pointwise_s,
+                      3 * z.numel() / pool_s, step_s, startup, device_name(dev))
+    return {"rate": asdict(rate),
             "costs": [asdict(forward_cost(build_model(dict(cfg)))) for cfg in configs]}
 
 
@@ -181,23 +180,17 @@ def probe(device: str, threads: int, configs: Sequence[Mapping[str, Any]],
           timeout_s: float = 60.0) -> tuple[Throughput, list[ForwardCost]]:
     """`probe_device` in a fresh process (a job's start-up): Snakemake's stays torch-free."""
     root = str(Path(__file__).resolve().parent.parent)
-    spawned = time.time()
+    request = {"device": device, "threads": threads, "configs": list(configs),
+               "spawned": time.time()}
     result = subprocess.run(
-        [sys.executable, "-m", "dlwpt.costs", "probe"],
-        input=json.dumps({"device": device, "threads": threads, "configs": list(configs)}),
+        [sys.executable, "-m", "dlwpt.costs", "probe"], input=json.dumps(request),
         capture_output=True, text=True, timeout=timeout_s, cwd=root)  # -m: imports from cwd
     if result.returncode != 0:  # e.g. train.device cuda where this machine has none
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"the throughput probe on {device} failed: {last}")
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    # from the spawn to the imports done, as in a job, which also reads its Snakemake object
-    startup = max(found["imported_at"] - spawned, found["imported_s"]) + SCRIPT_PREAMBLE_S
-    rate = Throughput(found["mac_rate"], found["element_rate"], found["pool_rate"],
-                      found["step_s"], startup, found["device_name"])
-    return rate, [ForwardCost(**c) for c in found["costs"]]
+    return Throughput(**found["rate"]), [ForwardCost(**c) for c in found["costs"]]
 
-
-# --- earlier runs --------------------------------------------------------------------------------
 
 def cost_key(settings: Mapping[str, Any], n_train: int, device: str, loop: str) -> str:
     return json.dumps([{k: settings.get(k) for k in COST_KEYS}, n_train, device, loop],
@@ -292,24 +285,19 @@ def training_seconds(jobs: Sequence[tuple[Mapping[str, Any], int]],
     pending = [i for i, seconds in enumerate(found) if not seconds]
     if not pending or probe_fn is None:
         return [seconds or (0.0, "") for seconds in found], None
-    names = sorted({model_entry(jobs[i][0]) for i in pending})
+    # a run's settings as the probe builds its model (build_model ignores training keys)
+    entries = {i: json.dumps({k: v for k, v in jobs[i][0].items() if k not in ("n_train", "loop")},
+                             sort_keys=True) for i in pending}
+    names = sorted(set(entries.values()))
     rate, cost_list = probe_fn([json.loads(name) for name in names])
     cost_of = dict(zip(names, cost_list, strict=True))
     for i in pending:
         s, threads = jobs[i]
         found[i] = earlier(s, threads, rate) or (modeled_training_seconds(
-            cost_of[model_entry(s)], rate, epochs=s["epochs"], n_train=s["n_train"],
+            cost_of[entries[i]], rate, epochs=s["epochs"], n_train=s["n_train"],
             n_val=n_val, batch_size=s.get("batch_size", 64), loop=s["loop"]), MODELED)
     return found, rate
 
-
-def model_entry(settings: Mapping[str, Any]) -> str:
-    """A run's settings as the probe builds its model (build_model ignores training keys)."""
-    return json.dumps({k: v for k, v in settings.items() if k not in ("n_train", "loop")},
-                      sort_keys=True)
-
-
-# --- the probe's earlier figures on this machine -------------------------------------------------
 
 def usual_mac_rate(folder: str | os.PathLike, rate: Throughput) -> float | None:
     """The median rate of the earlier probes on this device, when `rate` is BUSIER times slower."""
@@ -331,5 +319,4 @@ def record_rate(folder: str | os.PathLike, rate: Throughput) -> None:
 
 
 if __name__ == "__main__":  # the probe's process (`probe`)
-    request = json.loads(sys.stdin.read())
-    print(json.dumps(probe_device(request["device"], request["threads"], request["configs"])))
+    print(json.dumps(probe_device(**json.loads(sys.stdin.read()))))
