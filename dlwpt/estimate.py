@@ -15,15 +15,7 @@ from dlwpt import costs
 from dlwpt.costs import MEASURED, MODELED, MeasuredRun, ProbeFn, Throughput
 from dlwpt.io import read_json, write_json
 from dlwpt.progress import PLAN_NAME, PROGRESS_DIR, duration
-from dlwpt.runs import (
-    SWEEPS_ROOT,
-    TRAIN_RULE,
-    Sweep,
-    configured_sweeps,
-    job_settings,
-    run_name,
-    run_settings,
-)
+from dlwpt.runs import SWEEPS_ROOT, TRAIN_RULE, Sweep, configured_sweeps, run_name, run_settings
 
 LONG_RUN_S = 3600.0  # over this, the block names the settings that shorten the run
 MANY_RUNS = 200  # over this many training runs, the plan says so while it is parsed
@@ -168,7 +160,7 @@ def training_settings(config: Mapping[str, Any], run: str, points: list[Sweep],
     subsample = config["train"].get("subsample")
     return {"epochs": 100, **run_settings(dict(config), run, points),
             "n_train": min(subsample, n_train) if subsample else n_train,
-            "loop": job_settings(config)["loop"] or "resident"}
+            "loop": config["train"].get("loop") or "resident"}
 
 
 def planned_jobs(workflow: Any, config: Mapping[str, Any]) -> list[PlannedJob]:

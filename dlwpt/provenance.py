@@ -63,10 +63,6 @@ def package_versions(requirements: str | os.PathLike = REQUIREMENTS) -> dict[str
 
 
 def provenance(config: dict[str, Any], repo: str) -> dict[str, Any]:
-    return {
-        "config": config,
-        "git_commit": git_commit(repo),
-        "packages": package_versions(),
-        "device": device_description(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
+    return {"config": config, "git_commit": git_commit(repo), "packages": package_versions(),
+            "device": device_description(),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
