@@ -7,6 +7,7 @@ reused pid counts as gone. Not `prctl(PR_SET_PDEATHSIG)`: it fires when the fork
 ends (Snakemake forks from worker threads) and cannot see through a shell.
 """
 
+import contextlib
 import logging
 import os
 import threading
@@ -15,16 +16,6 @@ from pathlib import Path
 from typing import Self
 
 from dlwpt.rerun import PROC, Watched, alive, proc_stat
-
-
-def _is_snakemake(pid: int, proc: Path) -> bool:
-    try:
-        argv = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    # `python -m snakemake`, `python .venv/bin/snakemake`, `snakemake`; not a shell running
-    # a script under .snakemake/.
-    return any(os.path.basename(arg) == b"snakemake" for arg in argv[:3])
 
 
 def snakemake_ancestor(proc: Path = PROC, pid: int | None = None) -> Watched:
@@ -37,8 +28,12 @@ def snakemake_ancestor(proc: Path = PROC, pid: int | None = None) -> Watched:
         stat = proc_stat(current, proc) if current > 1 else None
         if stat is None:
             break
-        if _is_snakemake(current, proc):
-            return Watched(current, stat[2], True)
+        with contextlib.suppress(OSError):  # its cmdline unreadable: not Snakemake
+            argv = (proc / str(current) / "cmdline").read_bytes().split(b"\0")
+            # `python -m snakemake`, `python .venv/bin/snakemake`, `snakemake`; not a shell
+            # running a script under .snakemake/.
+            if any(os.path.basename(arg) == b"snakemake" for arg in argv[:3]):
+                return Watched(current, stat[2], True)
         current = stat[1]
     stat = proc_stat(parent, proc)
     return Watched(parent, stat[2] if stat else None, False)
