@@ -4,6 +4,7 @@ fresh process). Each probe's figures are kept, so a later run tells a busier mac
 unreadable, wrong-shaped or not finite is skipped: an estimate never fails a run.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -20,13 +21,9 @@ from dlwpt.io import read_json, write_json
 from dlwpt.runs import HISTORY_ROOT, TRAIN_ROOT, TRAIN_RULE, blob_path
 
 REFERENCE_STARTUP_S = 2.5  # the probe's start-up on the development machine
-# Inside a training job, besides its epochs: loading cifar2.pt, building the model and the
-# trainer, the TensorBoard writer, writing the outputs (about 1-2 s on that machine).
-IN_JOB_FIXED_S = 1.5
+IN_JOB_FIXED_S = 1.5  # in a job besides its epochs: data, model, TensorBoard writer, outputs
 SCRIPT_PREAMBLE_S = 0.3  # a script job reads its pickled `snakemake` object first
-# An evaluation pass (batches of 256, no autograd) costs about half a training forward pass per
-# image (measured: 0.07-0.26 of a training pass, a training step being 3 forward passes).
-EVAL_FORWARD = 0.5
+EVAL_FORWARD = 0.5  # an eval pass per image, in forward passes (measured: 0.07-0.26 of a step's 3)
 BOOK_LOOP_FACTOR = 1.4  # train.loop: book against resident (BENCHMARKS.md: 1.06x-1.53x)
 COST_KEYS = ("arch", "n_chans1", "n_blocks", "hidden", "batch_size")  # and images, device, loop
 MEASURED, MODELED = "measured by earlier runs on this machine", "cost model"
@@ -226,23 +223,11 @@ def benchmark_seconds(path: str | os.PathLike) -> float | None:
 def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
                   history_entries: int = 20) -> dict[str, MeasuredRun]:
     """An earlier run per cost key: results/train, else the run history's last entries."""
-    root, summaries = Path(root), []  # (summary.json, its job's seconds); the last of a key wins
+    root, found = Path(root), {}
     history, train = root / HISTORY_ROOT, root / TRAIN_ROOT
-    for entry_path in sorted(history.glob("runs/*.json"))[-history_entries:]:
-        try:
-            for model in read_json(entry_path, or_none=True)["models"].values():
-                for blobs in model["seeds"].values():
-                    digest = str(blobs["summary"]).split(":", 1)[-1]
-                    summaries.append((read_json(blob_path(history, digest), or_none=True), None))
-        except (LookupError, TypeError, AttributeError):
-            continue
-    for path in sorted(train.glob("**/summary.json")):
-        bench = root / "benchmarks" / TRAIN_RULE / path.parent.relative_to(train)
-        summaries.append((read_json(path, or_none=True),
-                          benchmark_seconds(bench.with_suffix(".tsv"))))
-    found = {}
-    for summary, job_seconds in summaries:
-        try:
+
+    def add(summary: Any, job_seconds: float | None) -> None:  # the last of a key wins
+        with contextlib.suppress(LookupError, TypeError, ValueError, AttributeError, OverflowError):
             hyper = summary["hyperparameters"]
             n_train, epochs = int(hyper["n_train"]), int(summary["epochs"])
             run = MeasuredRun(epochs, finite(summary["seconds_per_epoch"]),
@@ -250,8 +235,16 @@ def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
             if n_train > 0 and epochs > 0 and run.seconds_per_epoch > 0:
                 found[cost_key(hyper, n_train, str(summary["device"]),
                                summary.get("loop", "resident"))] = run
-        except (LookupError, TypeError, ValueError, AttributeError, OverflowError):
-            continue
+
+    for entry_path in sorted(history.glob("runs/*.json"))[-history_entries:]:
+        with contextlib.suppress(LookupError, TypeError, AttributeError):
+            for model in read_json(entry_path, or_none=True)["models"].values():
+                for blobs in model["seeds"].values():
+                    digest = str(blobs["summary"]).split(":", 1)[-1]
+                    add(read_json(blob_path(history, digest), or_none=True), None)
+    for path in sorted(train.glob("**/summary.json")):
+        bench = root / "benchmarks" / TRAIN_RULE / path.parent.relative_to(train)
+        add(read_json(path, or_none=True), benchmark_seconds(bench.with_suffix(".tsv")))
     return found
 
 
@@ -303,11 +296,9 @@ def usual_mac_rate(folder: str | os.PathLike, rate: Throughput) -> float | None:
     """The median rate of the earlier probes on this device, when `rate` is BUSIER times slower."""
     earlier, records = [], read_json(Path(folder) / RATES_NAME, or_none=True)
     for entry in records if isinstance(records, list) else []:
-        try:
+        with contextlib.suppress(LookupError, TypeError, ValueError, OverflowError):  # damaged
             if entry["device_name"] == rate.device_name:
                 earlier.append(finite(entry["mac_rate"]))
-        except (LookupError, TypeError, ValueError, OverflowError):
-            continue  # a record of another version, or damaged
     usual = statistics.median(earlier) if earlier else 0.0
     return usual if usual > BUSIER * rate.mac_rate else None
 
