@@ -70,8 +70,7 @@ def forward_cost(model: Any) -> ForwardCost:
             return out
 
     meta = copy.deepcopy(model).to("meta").eval()
-    counter = Counter()
-    with torch.no_grad(), counter:
+    with torch.no_grad(), (counter := Counter()):
         meta(torch.zeros(1, 3, 32, 32, device="meta"))
     return ForwardCost(counter.macs, counter.elements, counter.pooled,
                        sum(p.numel() for p in model.parameters()))
@@ -264,9 +263,8 @@ ProbeFn = Callable[[list[dict[str, Any]]], tuple[Throughput, list[ForwardCost]]]
 def training_seconds(jobs: Sequence[tuple[Mapping[str, Any], int]],
                      measured: Mapping[str, MeasuredRun], device: str, n_val: int,
                      probe_fn: ProbeFn | None) -> tuple[list[tuple[float, str]], Throughput | None]:
-    """Each (settings, threads) job's seconds and source: an earlier run's with its cost key,
-    else the cost model at what `probe_fn` measures (once; a CUDA job's earlier run is looked
-    up once the probe has named the GPU); and the probe's throughput, if it ran."""
+    """Each (settings, threads) job's seconds and source: an earlier run's with its cost key (a
+    CUDA job's once the one probe names its GPU), else the cost model; the probe's throughput."""
 
     def earlier(s: Mapping[str, Any], threads: int, rate: Throughput | None):
         label = f"cpu ({threads} threads)" if device == "cpu" else rate and rate.device_name

@@ -90,9 +90,8 @@ def claim_gpu(device_count: int, allowed: list[int] | None = None, *,
             f"{env.get('CUDA_VISIBLE_DEVICES', '(unset)')}, train.gpus={allowed}")
     names, deadline = ", ".join(c.device_id for c in options), time.monotonic() + wait_s
     for attempt in count():
-        for candidate in options:
-            if (claim := try_claim(candidate, Path(lock_dir))) is not None:
-                return claim
+        if claim := next(filter(None, (try_claim(c, Path(lock_dir)) for c in options)), None):
+            return claim
         if time.monotonic() >= deadline:
             raise RuntimeError(f"every GPU ({names}) stayed claimed by other jobs for "
                                f"{wait_s:.0f} s")
@@ -134,10 +133,9 @@ def claimed_device(device: str, gpus: list[int] | None,
     import torch
 
     resolved = torch.device(resolve_device(device))
-    granted = scheduler_gpus()
-    if device == "auto" and resolved.type == "cpu" and granted:
-        # A cluster job given a GPU whose torch sees none (a CPU-only torch build, a missing
-        # driver) would otherwise train on the CPU for hours without a word.
+    # A cluster job given a GPU whose torch sees none (a CPU-only torch build, a missing
+    # driver) would otherwise train on the CPU for hours without a word.
+    if device == "auto" and resolved.type == "cpu" and (granted := scheduler_gpus()):
         log.warning("the scheduler gave this job a GPU (%s) but torch sees no CUDA device: "
                     "training on the CPU", granted)
     if resolved.type == "cuda" and not torch.cuda.is_available():

@@ -184,8 +184,7 @@ def planned_jobs(workflow: Any, config: Mapping[str, Any]) -> list[PlannedJob]:
     return planned
 
 
-def job_id(rule: str, wildcards: Mapping[str, Any]) -> str:
-    """`train_model/res_deep/seed0`, `ingest_dataset/cifar2`, `make_report`."""
+def job_id(rule: str, wildcards: Mapping[str, Any]) -> str:  # as PlannedJob.id
     if rule == TRAIN_RULE:
         return f"{rule}/{run_name(wildcards['model'], int(wildcards['seed']))}"
     return "/".join([rule, *(str(v) for v in wildcards.values())])

@@ -47,8 +47,7 @@ class ParentWatch:
                  exit: Callable[[int], object] = os._exit):
         self.log, self.poll_s, self.proc, self._exit = log, poll_s, proc, exit
         self.progress = "the next run starts over (no checkpoint yet)"
-        self._lock = threading.Lock()
-        self._stopped = threading.Event()
+        self._lock, self._stopped = threading.Lock(), threading.Event()
         self._original_ppid = os.getppid()
         self.watched = snakemake_ancestor(proc)
         self._thread = threading.Thread(target=self._run, name="parent-watch", daemon=True)

@@ -45,9 +45,8 @@ def record_epoch(progress_dir: str | os.PathLike, run: str, seed: int, epoch: in
 def job_fraction(job: Mapping[str, Any], started: float, progress_dir: Path, root: Path) -> float:
     """How much of a planned job is done: 1 when its benchmark file (written as a job ends) or its
     `done` record is newer than the plan, else a training job's epochs' share."""
-    benchmark = job.get("benchmark")
     with contextlib.suppress(OSError):
-        if benchmark and (root / benchmark).stat().st_mtime >= started:
+        if job.get("benchmark") and (root / job["benchmark"]).stat().st_mtime >= started:
             return 1.0
     if job.get("rule") == TRAIN_RULE:
         record = io.read_json(progress_path(progress_dir, job["run"], job["seed"]), or_none=True)
