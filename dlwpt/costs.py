@@ -5,6 +5,7 @@ unreadable, wrong-shaped or not finite is skipped: an estimate never fails a run
 """
 
 import contextlib
+import copy
 import json
 import math
 import os
@@ -45,8 +46,6 @@ class ForwardCost:
 def forward_cost(model: Any) -> ForwardCost:
     """Count a model's eval-mode forward pass on one 32x32 image, call by call, on a meta-device
     copy (shapes only: milliseconds). A view or an input (reshape, dropout) writes nothing."""
-    import copy
-
     import torch
     from torch.overrides import TorchFunctionMode
 
@@ -207,7 +206,6 @@ class MeasuredRun:
     total_seconds: float  # inside the job (train_model's clock)
     job_seconds: float | None  # the whole job (its benchmark file), when known
     n_train: int
-    n_val: int
 
 
 def benchmark_seconds(path: str | os.PathLike) -> float | None:
@@ -219,7 +217,7 @@ def benchmark_seconds(path: str | os.PathLike) -> float | None:
         return None
 
 
-def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
+def measured_runs(root: str | os.PathLike = ".",
                   history_entries: int = 20) -> dict[str, MeasuredRun]:
     """An earlier run per cost key: results/train, else the run history's last entries."""
     root, found = Path(root), {}
@@ -230,7 +228,7 @@ def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
             hyper = summary["hyperparameters"]
             n_train, epochs = int(hyper["n_train"]), int(summary["epochs"])
             run = MeasuredRun(epochs, finite(summary["seconds_per_epoch"]),
-                              finite(summary["total_seconds"]), job_seconds, n_train, n_val)
+                              finite(summary["total_seconds"]), job_seconds, n_train)
             if n_train > 0 and epochs > 0 and run.seconds_per_epoch > 0:
                 found[cost_key(hyper, n_train, str(summary["device"]),
                                summary.get("loop", "resident"))] = run
@@ -247,9 +245,9 @@ def measured_runs(root: str | os.PathLike = ".", n_val: int = 2000,
     return found
 
 
-def measured_training_seconds(run: MeasuredRun, epochs: int, startup_s: float) -> float:
+def measured_training_seconds(run: MeasuredRun, epochs: int, startup_s: float, n_val: int) -> float:
     """An earlier run's whole job time, plus or minus the epochs it did not have."""
-    per_epoch = run.seconds_per_epoch * (1 + EVAL_FORWARD * run.n_val / (3 * max(run.n_train, 1)))
+    per_epoch = run.seconds_per_epoch * (1 + EVAL_FORWARD * n_val / (3 * max(run.n_train, 1)))
     outside = (run.job_seconds - run.total_seconds
                if run.job_seconds is not None and run.job_seconds >= run.total_seconds
                else startup_s)
@@ -270,7 +268,7 @@ def training_seconds(jobs: Sequence[tuple[Mapping[str, Any], int]],
         label = f"cpu ({threads} threads)" if device == "cpu" else rate and rate.device_name
         run = measured.get(cost_key(s, s["n_train"], label, s["loop"]))
         startup_s = rate.startup_s if rate else REFERENCE_STARTUP_S
-        return run and (measured_training_seconds(run, s["epochs"], startup_s), MEASURED)
+        return run and (measured_training_seconds(run, s["epochs"], startup_s, n_val), MEASURED)
 
     found = [device == "cpu" and earlier(s, threads, None) for s, threads in jobs]
     pending = [i for i, seconds in enumerate(found) if not seconds]

@@ -219,9 +219,8 @@ def estimate_plan(jobs: list[PlannedJob], config: Mapping[str, Any], workflow: A
     asked, cores, gpus = layout(workflow)
     threads = next((job.threads for job in jobs if job.rule == TRAIN_RULE), 1)
     estimate = plan_estimate(
-        jobs, costs.measured_runs(".", n_val=n_val), device=device, n_val=n_val, cores=cores,
-        asked=asked, gpus=gpus,
-        probe_fn=probe_fn or (lambda configs: costs.probe(device, threads, configs)))
+        jobs, costs.measured_runs(), device=device, n_val=n_val, cores=cores, asked=asked,
+        gpus=gpus, probe_fn=probe_fn or (lambda configs: costs.probe(device, threads, configs)))
     if estimate.rate:
         estimate.usual_mac_rate = costs.usual_mac_rate(progress_dir, estimate.rate)
     return estimate

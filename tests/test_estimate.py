@@ -116,15 +116,16 @@ def summary(settings=SETTINGS, **changes):
 
 def test_measured_seconds_take_the_earlier_job_to_the_planned_epochs():
     run = costs.MeasuredRun(epochs=2, seconds_per_epoch=1.0, total_seconds=5.0,
-                            job_seconds=8.0, n_train=1000, n_val=2000)
+                            job_seconds=8.0, n_train=1000)
     # the same epochs: the earlier job's whole time
-    assert costs.measured_training_seconds(run, 2, startup_s=99) == pytest.approx(8.0)
+    assert costs.measured_training_seconds(run, 2, startup_s=99, n_val=2000) == pytest.approx(8.0)
     # 8 more epochs, each a training pass and a validation pass of 2000 images
-    assert costs.measured_training_seconds(run, 10, startup_s=99) == pytest.approx(
+    assert costs.measured_training_seconds(run, 10, startup_s=99, n_val=2000) == pytest.approx(
         8.0 + 8 * 1.0 * (1 + costs.EVAL_FORWARD * 2000 / (3 * 1000)))
     # without its benchmark file, the start-up outside train_model's clock is the given one
     no_bench = replace(run, job_seconds=None)
-    assert costs.measured_training_seconds(no_bench, 2, startup_s=1.5) == pytest.approx(6.5)
+    assert costs.measured_training_seconds(no_bench, 2, startup_s=1.5, n_val=2000) == (
+        pytest.approx(6.5))
 
 
 def write(path: Path, text: str) -> Path:
@@ -258,7 +259,7 @@ def test_measured_figures_come_before_the_model():
     """net was trained before with the same cost: its figures; width was not: the cost model,
     with one probe for the configs that need it."""
     measured = {costs.cost_key(SETTINGS, 1000, "cpu (2 threads)", "resident"):
-                costs.MeasuredRun(2, 1.0, 5.0, 8.0, 1000, 2000)}
+                costs.MeasuredRun(2, 1.0, 5.0, 8.0, 1000)}
     calls = []
 
     def probe_fn(configs):
@@ -346,7 +347,7 @@ def test_the_block_of_a_long_run_names_what_shortens_it():
 
 def test_a_measured_plan_says_so():
     measured = {costs.cost_key(SETTINGS, 1000, "cpu (2 threads)", "resident"):
-                costs.MeasuredRun(2, 1.0, 5.0, 8.0, 1000, 2000)}
+                costs.MeasuredRun(2, 1.0, 5.0, 8.0, 1000)}
     estimate = est.plan_estimate([train_job("net")], measured, device="cpu", n_val=2000,
                                  cores=2, probe_fn=None)
     assert est.estimate_lines(estimate, [0])[1] == (
