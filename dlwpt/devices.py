@@ -3,8 +3,7 @@
 `--resources gpu=N` never says which GPU, so each CUDA job takes an exclusive `flock` on a
 per-device lock file: race-free, freed by the kernel when the job dies. Under Slurm with
 `ConstrainDevices=yes` every job sees its GPU as device 0: locks are named after
-SLURM_STEP_GPUS / SLURM_JOB_GPUS (the node's indices) when they list as many.
-"""
+SLURM_STEP_GPUS / SLURM_JOB_GPUS (the node's indices) when they list as many."""
 
 import contextlib
 import fcntl
@@ -58,11 +57,10 @@ class GpuClaim(Candidate, contextlib.AbstractContextManager):
 
     lock: BinaryIO  # closing it drops its flock, as the kernel does when the job dies
 
-    def release(self) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.lock.close()
 
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+    release = __exit__
 
 
 def try_claim(candidate: Candidate, lock_dir: Path) -> GpuClaim | None:

@@ -35,8 +35,7 @@ class EpochLog(contextlib.AbstractContextManager):
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob(EVENT_FILES):
             old.unlink()
-        # flush_secs is a fallback only: add() flushes every epoch.
-        self.writer = SummaryWriter(log_dir=str(folder), flush_secs=30)
+        self.writer = SummaryWriter(log_dir=str(folder), flush_secs=30)  # add() flushes each epoch
         self.walltimes: list[float] = []
         for i, row in enumerate(history):
             self.add(row, walltimes[i] if i < len(walltimes) else None)

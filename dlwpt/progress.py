@@ -108,8 +108,7 @@ def whole_run_line(progress_dir: str | os.PathLike = PROGRESS_DIR,
         done = sum(job["seconds"] * job_fraction(job, started, progress_dir,
                                                  progress_dir.parent.parent) for job in jobs)
         share = 0.0 if total <= 0 else done / total
-        left = remaining_seconds(share, now - started, planned_time(share, jobs),
-                                 plan["wall_s"])
+        left = remaining_seconds(share, now - started, planned_time(share, jobs), plan["wall_s"])
         return f"run: {int(share * 100)}% of the expected work, about {duration(left)} left"
     except Exception:  # a plan or progress file that is not what this version writes, a NaN
         return None
@@ -136,8 +135,7 @@ class JobProgress:
                               f"{duration(eta)}")
             if self.progress_dir is None or (epoch >= epochs and not done):
                 return
-            record_epoch(self.progress_dir, self.run, self.seed, epoch, epochs, elapsed,
-                         done=done)
+            record_epoch(self.progress_dir, self.run, self.seed, epoch, epochs, elapsed, done=done)
             if line := whole_run_line(self.progress_dir):
                 self.log.info("%s", line)
         except Exception as e:  # progress is never worth a failed job: one warning, once
