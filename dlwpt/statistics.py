@@ -22,10 +22,11 @@ def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[flo
     return float(ci.low), float(ci.high)
 
 
-def mean_interval(values: Sequence[float],
-                  confidence: float = 0.95) -> tuple[float, float, float, float]:
+def mean_interval(values: Sequence[float], confidence: float = 0.95,
+                  clip: bool = False) -> tuple[float, float, float, float]:
     """(mean, sd, low, high): the t interval of the mean (one value: NaN sd and interval);
-    non-finite values are refused, not silently dropped."""
+    non-finite values are refused, not silently dropped. `clip`: an accuracy's interval, kept
+    in [0, 1], which the t interval of a mean near 1 would leave."""
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(x) == 0:
         raise ValueError("need a non-empty list of numbers")
@@ -36,7 +37,10 @@ def mean_interval(values: Sequence[float],
         return mean, math.nan, math.nan, math.nan
     sd = float(x.std(ddof=1))
     half = float(stats.t.ppf((1 + confidence) / 2, df=len(x) - 1)) * sd / math.sqrt(len(x))
-    return mean, sd, mean - half, mean + half
+    low, high = mean - half, mean + half
+    if clip:
+        low, high = float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
+    return mean, sd, low, high
 
 
 def prediction_interval(values: Sequence[float],

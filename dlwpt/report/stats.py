@@ -10,8 +10,7 @@ from dlwpt.costs import forward_cost
 from dlwpt.models import build_model
 from dlwpt.report.formats import missing
 from dlwpt.report.inputs import finite_series
-from dlwpt.report.trends import mean_and_interval
-from dlwpt.statistics import prediction_interval
+from dlwpt.statistics import mean_interval, prediction_interval
 
 
 def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
@@ -51,7 +50,7 @@ def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
     elif len(scored) > 1:
         for key, values in (("val", scored["val_acc"]), ("train", scored["train_acc"]),
                             ("gap", gaps)):
-            _, out[f"{key}_low"], out[f"{key}_high"] = mean_and_interval(values, key != "gap")
+            _, _, out[f"{key}_low"], out[f"{key}_high"] = mean_interval(values, clip=key != "gap")
         low, high = prediction_interval(scored["val_acc"].to_numpy())
         out["book_low"], out["book_high"] = max(0.0, low), min(1.0, high)
     return out

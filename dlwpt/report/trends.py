@@ -34,17 +34,6 @@ def linear_up_to(sweep: Sweep) -> Any:
     return min(v for v in sweep.values[sweep.x] if v > 0)
 
 
-def mean_and_interval(values: Any, accuracy: bool) -> tuple[float, float, float]:
-    """Mean over seeds and its 95% t interval (NaN without values; no interval with one), an
-    accuracy's clipped to [0, 1], which the t interval of a mean near 1 would leave."""
-    if not len(values):
-        return math.nan, math.nan, math.nan
-    mean, _, low, high = mean_interval(np.asarray(values, dtype=float))
-    if accuracy:
-        low, high = float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
-    return mean, low, high
-
-
 def sweep_points(sweep: Sweep) -> pd.DataFrame:
     """One row per configured point (sweep order): run, label, values, x, series, book."""
     return pd.DataFrame(
@@ -151,7 +140,8 @@ def point_stats(points: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
         row = {"seeds": runs["seed"].tolist(), "kept_seeds": kept["seed"].tolist(),
                "diverged_seeds": runs.loc[runs["diverged"], "seed"].tolist()}
         for curve in CURVES:
-            row[f"{curve}_mean"], row[f"{curve}_low"], row[f"{curve}_high"] = mean_and_interval(
-                kept[curve], accuracy=curve != GAP)
+            mean, _, low, high = (mean_interval(kept[curve], clip=curve != GAP) if len(kept)
+                                  else [math.nan] * 4)
+            row |= {f"{curve}_mean": mean, f"{curve}_low": low, f"{curve}_high": high}
         rows.append(row)
     return points.join(pd.DataFrame(rows, index=points.index))
