@@ -16,7 +16,7 @@ from dlwpt.io import DataError
 from dlwpt.report.figures import TRAIN_COLOR, VAL_COLOR, FigureSink, Picture
 from dlwpt.report.formats import number, plain, shape
 from dlwpt.report.inputs import DATASET_KEYS, read_tensor_file, tensor_array
-from dlwpt.results.reading import read_checked_json
+from dlwpt.results.reading import read_checked_json, require_keys
 
 LUNG_WINDOW = (-600.0, 1500.0)  # level, width in HU
 WEATHER = {1: "clear, few clouds", 2: "mist, cloudy", 3: "light rain/snow", 4: "heavy rain/snow"}
@@ -39,12 +39,10 @@ class DatasetInput:
         return [tensor_array(tensors, key, self.pt) for key in keys]
 
     def extra(self, *keys: str) -> list[Any]:
-        absent = [k for k in keys if k not in self.summary]
-        if absent:
-            raise DataError(self.json, f"missing key(s): {', '.join(absent)}")
+        require_keys(self.summary, keys, self.json)
         return [self.summary[k] for k in keys]
 
-    def figure(self, fig: Figure, alt: str, *, photo: bool = False) -> Picture:
+    def figure(self, fig: Figure | Image.Image, alt: str, *, photo: bool = False) -> Picture:
         return self.sink.figure(fig, f"data_{self.name}", alt, photo=photo)
 
 
@@ -64,8 +62,7 @@ def channel_stats(mean: np.ndarray, std: np.ndarray) -> list[dict[str, str]]:
 def image_dog(data: DatasetInput) -> dict[str, Any]:
     (image,) = data.arrays("image")
     return {"shape": shape(image.shape),
-            "picture": data.sink.image(thumbnail(image, 480), "data_image_dog",
-                                       "the dog photo, downscaled")}
+            "picture": data.figure(thumbnail(image, 480), "the dog photo, downscaled", photo=True)}
 
 
 def image_cats(data: DatasetInput) -> dict[str, Any]:
@@ -75,7 +72,7 @@ def image_cats(data: DatasetInput) -> dict[str, Any]:
     strip = Image.fromarray(np.hstack([part for t in thumbs for part in (gap, t)][1:]))
     files = data.summary.get("files") or []
     return {"shape": shape(raw.shape), "files": ", ".join(map(str, files)) or "—",
-            "picture": data.sink.image(strip, "data_image_cats", "the batch of cat images, raw"),
+            "picture": data.figure(strip, "the batch of cat images, raw", photo=True),
             "channels": channel_stats(mean, std)}
 
 

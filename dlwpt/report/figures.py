@@ -60,24 +60,20 @@ class FigureSink:
 
     figures_dir: Path | None
 
-    def figure(self, fig: Figure, name: str, alt: str, *, photo: bool = False) -> Picture:
+    def figure(self, fig: Figure | Image.Image, name: str, alt: str, *,
+               photo: bool = False) -> Picture:
         png = io.BytesIO()
-        fig.savefig(png, format="png", metadata={"Software": None})
-        return self.picture(png.getvalue(), name, alt, photo)
-
-    def image(self, image: Image.Image, name: str, alt: str) -> Picture:
-        png = io.BytesIO()
-        image.save(png, format="PNG")
-        return self.picture(png.getvalue(), name, alt, photo=True)
-
-    def picture(self, png: bytes, name: str, alt: str, photo: bool) -> Picture:
+        if isinstance(fig, Figure):
+            fig.savefig(png, format="png", metadata={"Software": None})
+        else:
+            fig.save(png, format="PNG")
         if self.figures_dir is not None:
             with atomic_path(self.figures_dir / f"{name}.png") as tmp:
-                tmp.write_bytes(png)
-        data, mime = png, "image/png"
+                tmp.write_bytes(png.getvalue())
+        data, mime = png.getvalue(), "image/png"
         if photo:
             jpeg = io.BytesIO()
-            Image.open(io.BytesIO(png)).convert("RGB").save(jpeg, "JPEG", quality=JPEG_QUALITY)
+            Image.open(png).convert("RGB").save(jpeg, "JPEG", quality=JPEG_QUALITY)
             data, mime = jpeg.getvalue(), "image/jpeg"
         width, height = Image.open(io.BytesIO(data)).size
         source = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
