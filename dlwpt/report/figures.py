@@ -92,19 +92,18 @@ def log_scale(axis: Any, limits: tuple[float, float]) -> None:
     axis.yaxis.set_minor_formatter(NullFormatter())
 
 
-def interval(frame: pd.DataFrame, prefix: str) -> np.ndarray:
-    """The columns `<prefix>_mean`, `_low` and `_high` as three float arrays."""
-    return frame[[f"{prefix}_{k}" for k in ("mean", "low", "high")]].to_numpy(dtype=float).T
-
-
-def whiskers(axis: Any, x: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
-             color: str, **style: Any) -> None:
-    """95% interval whiskers around the means, where an interval is known (absent: NaN)."""
+def whiskers(axis: Any, x: np.ndarray, frame: pd.DataFrame, prefix: str, color: str,
+             factor: float = 1.0, **style: Any) -> np.ndarray:
+    """The means `<prefix>_mean` (times `factor`), returned, with whiskers to `_low` and `_high`
+    where an interval is known (absent: NaN)."""
+    columns = [f"{prefix}_{k}" for k in ("mean", "low", "high")]
+    mean, low, high = factor * frame[columns].to_numpy(dtype=float).T
     shown = np.isfinite(low) & np.isfinite(high) & np.isfinite(mean)
     if shown.any():
         axis.errorbar(x[shown], mean[shown], yerr=[mean[shown] - low[shown],
                                                    high[shown] - mean[shown]],
                       fmt="none", ecolor=color, zorder=3, **style)
+    return mean
 
 
 def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str | None) -> Figure:
@@ -118,8 +117,7 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str | No
     seed_x = runs["model"].map({m: i for i, m in enumerate(models)}).to_numpy(dtype=float)
     for offset, split, color, book_marker, book_size in ((-0.17, "train", TRAIN_COLOR, "D", 36),
                                                          (0.17, "val", VAL_COLOR, "*", 70)):
-        means, low, high = interval(per_model, split)
-        whiskers(ax, x + offset, means, low, high, color, capsize=4, lw=1.4)
+        means = whiskers(ax, x + offset, per_model, split, color, capsize=4, lw=1.4)
         ax.scatter(x + offset, means, s=45, color=color, zorder=4,
                    label=f"{split} accuracy (ours, mean)")
         ax.scatter(seed_x + offset + 0.08, runs[f"{split}_acc"].to_numpy(dtype=float), s=10,
@@ -289,10 +287,10 @@ def sweep_chart(result: SweepResult) -> Figure:
         factor = 100.0 if curve == "gap" else 1.0
         for color, rows, runs in series:
             x = np.array([position(sweep, v) for v in rows["x"]], dtype=float)
-            mean, low, high = factor * interval(rows, curve)
+            mean = factor * rows[f"{curve}_mean"].to_numpy(dtype=float)
             shown = np.isfinite(mean)
             axis.plot(x[shown], mean[shown], color=color, marker="o", ms=3.5, lw=1.4, zorder=3)
-            whiskers(axis, x, mean, low, high, color, capsize=2.5, lw=1)
+            whiskers(axis, x, rows, curve, color, factor, capsize=2.5, lw=1)
             axis.scatter([position(sweep, v) for v in runs["x"]],
                          runs[curve].to_numpy(dtype=float) * factor, s=7, color=color,
                          alpha=0.6, linewidths=0, zorder=2)
