@@ -1,5 +1,4 @@
-"""The formulas of docs/statistics.md (method, assumptions, calibration), on scipy and
-statsmodels."""
+"""The formulas of docs/statistics.md (method, assumptions, calibration), on scipy/statsmodels."""
 
 import math
 from bisect import bisect_left
@@ -24,9 +23,8 @@ def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[flo
 
 def mean_interval(values: Sequence[float], confidence: float = 0.95,
                   clip: bool = False) -> tuple[float, float, float, float]:
-    """(mean, sd, low, high): the t interval of the mean (one value: NaN sd and interval);
-    non-finite values are refused, not silently dropped. `clip`: an accuracy's interval, kept
-    in [0, 1], which the t interval of a mean near 1 would leave."""
+    """(mean, sd, low, high): the t interval of the mean (one value: NaN sd and interval), refusing
+    non-finite values; `clip`: kept in [0, 1], which an accuracy's mean near 1 would leave."""
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(x) == 0:
         raise ValueError("need a non-empty list of numbers")
@@ -121,9 +119,8 @@ def spread(values: np.ndarray) -> float:
 
 def two_source_difference(differences, confidence: float = 0.95,
                           flips_once: bool = False) -> Difference:
-    """Mean of seeds x images of a_correct - b_correct, its error counting the seeds and the
-    images (docs/statistics.md) in closed form: MixedLM would iterate, 45 times per report.
-    `flips_once` (the gap test): flips in the seed part only, the image part's df n - 1."""
+    """Mean of seeds x images of a_correct - b_correct, its error from seeds and images in closed
+    form (MixedLM would iterate); `flips_once` (gap test): flips in the seed part, image df n-1."""
     d = np.asarray(differences, dtype=float)
     if d.ndim != 2 or d.shape[1] < 2 or d.shape[0] < 1:
         raise ValueError(f"need seeds x images (two images or more), got shape {d.shape}")
@@ -255,9 +252,8 @@ class Slope:
 
 
 def trend_slope(x, y, seeds, confidence: float = 0.95) -> Slope:
-    """OLS on x of one value per point: its runs' mean, with an additive seed effect fitted
-    beside it (a seed missing at one point moves no slope). A point's runs share the images:
-    the points are the observations, with an HC3 error (docs/statistics.md)."""
+    """OLS on x of each point's mean over its runs, an additive seed effect fitted beside it; the
+    runs share the images, so the points are the observations, with an HC3 error."""
     x, y, seeds = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(seeds)
     kept = np.isfinite(x) & np.isfinite(y)
     x, y, seeds = x[kept], y[kept], seeds[kept]

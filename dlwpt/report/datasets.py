@@ -1,7 +1,5 @@
 """One report section per ingested dataset: a picture where looking beats reading, the stats.
-
-Each view reads the JSON summary and only the tensors its picture needs (DataError names the
-file), and returns what templates/datasets/<name>.html shows, numbers already formatted."""
+Each view reads only the tensors it needs; templates/datasets/<name>.html shows what it returns."""
 
 from collections.abc import Callable
 from dataclasses import dataclass

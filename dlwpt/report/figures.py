@@ -1,7 +1,5 @@
-"""Matplotlib figures of the report and their embedding as base64 images.
-
-Built on `Figure`, not pyplot: no global state or GUI backend leaks between builds in one process.
-"""
+"""Matplotlib figures of the report, embedded as base64 images. Built on `Figure`, not pyplot:
+no global state or GUI backend leaks between builds in one process."""
 
 import base64
 import io
@@ -81,9 +79,8 @@ class FigureSink:
 
 
 def log_scale(axis: Any, limits: tuple[float, float]) -> None:
-    """A log y axis with explicit limits (autoscaling overflows on a diverged loss), labelled
-    on the decades, and at 1, 2 and 5 of each decade when it spans under two (a short loss
-    range would otherwise have no label at all)."""
+    """A log y axis with explicit limits (autoscaling overflows on a diverged loss), labelled on
+    the decades, and at 1, 2 and 5 when it spans under two (else a short range has no label)."""
     axis.set_yscale("log")
     axis.set_ylim(*limits)
     if math.log10(limits[1] / limits[0]) < 2:
@@ -94,8 +91,7 @@ def log_scale(axis: Any, limits: tuple[float, float]) -> None:
 
 def whiskers(axis: Any, x: np.ndarray, frame: pd.DataFrame, prefix: str, color: str,
              factor: float = 1.0, **style: Any) -> np.ndarray:
-    """The means `<prefix>_mean` (times `factor`), returned, with whiskers to `_low` and `_high`
-    where an interval is known (absent: NaN)."""
+    """Whiskers from `<prefix>_mean` to `_low`, `_high` where known (times `factor`); the means."""
     columns = [f"{prefix}_{k}" for k in ("mean", "low", "high")]
     mean, low, high = factor * frame[columns].to_numpy(dtype=float).T
     shown = np.isfinite(low) & np.isfinite(high) & np.isfinite(mean)
@@ -107,9 +103,8 @@ def whiskers(axis: Any, x: np.ndarray, frame: pd.DataFrame, prefix: str, color: 
 
 
 def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str | None) -> Figure:
-    """Train and validation accuracy per model: mean dots with 95% whiskers, each seed, the
-    book's figures. Dots, not bars: the axis is cut near chance (0.5) to show the few points
-    between models, and a bar's length would then mean nothing."""
+    """Train and val accuracy per model: means with 95% whiskers, each seed, the book's figures.
+    Dots, not bars: the axis is cut near chance (0.5), and a bar's length would mean nothing."""
     models = list(per_model.index)
     fig = Figure(figsize=(max(6.0, 1.0 * len(models) + 2), 4.0), layout="constrained")
     ax = fig.subplots()
@@ -197,8 +192,7 @@ def training_curves(curves: pd.DataFrame, models: list[str]) -> Figure:
 
 
 def cost_chart(per_model: pd.DataFrame, rules: pd.DataFrame) -> Figure:
-    """Horizontal bars: multiply-accumulates per image (`macs`) and parameters per model, what
-    compares them; total runtime per rule."""
+    """Bars: multiply-accumulates per image and parameters per model; total runtime per rule."""
     names = list(per_model.index)[::-1]
     rules = rules.sort_values("total_seconds")
     bars = ([(names, per_model.loc[names, "macs"].astype(float), TRAIN_COLOR,
@@ -271,9 +265,8 @@ SWEEP_PANELS = {"train_acc": "training accuracy", "val_acc": "validation accurac
 
 
 def sweep_chart(result: SweepResult) -> Figure:
-    """A sweep's training and validation accuracy and gap against its first setting, one line
-    per series (second setting) through the means over seeds with 95% t intervals, each seed a
-    dot, the book's point ringed and its x dashed, diverged runs as red crosses at the bottom."""
+    """A sweep's accuracies and gap against its first setting: a line per series through the means
+    with 95% t whiskers, each seed a dot, the book's point ringed, diverged runs red crosses."""
     sweep, stats = result.sweep, result.points
     fig = Figure(figsize=(11.0, 3.5), layout="constrained")
     several = len(stats) and bool((stats["kept_seeds"].map(len) > 1).any())
@@ -325,9 +318,8 @@ def sweep_chart(result: SweepResult) -> Figure:
 
 
 def sweep_axis(axis: Any, sweep: Sweep) -> None:
-    """A sweep panel's x axis: log (symlog, linear up to the smallest positive value, when 0 is
-    a value), linear, or the values' positions when they are not numbers; ticks labelled with
-    the configured values."""
+    """A sweep panel's x axis: log (symlog when 0 is a value), linear, or the values' positions
+    when they are not numbers; ticked at the configured values."""
     scale, values = sweep.scale(), sweep.values[sweep.x]
     ticks = np.array([position(sweep, v) for v in values], dtype=float)
     words = ""

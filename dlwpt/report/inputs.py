@@ -28,8 +28,7 @@ def read_tensor_file(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def load_benchmarks(paths: list[Path]) -> pd.DataFrame:
-    """One row per benchmark file: rule (the first folder under `benchmarks/`), job (what
-    follows), mean seconds over repeats, peak RSS in MB."""
+    """Per benchmark file: rule (first folder under `benchmarks/`), job, mean seconds, peak RSS."""
     rows = []
     for path in map(Path, paths):
         frame = read_checked_csv(path, ("s",), sep="\t", na_values=["-", "NA"])

@@ -37,9 +37,8 @@ def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
 
 
 def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
-    """95% intervals of a model's validation and training accuracy and train-val gap: t over
-    seeds, or with one seed the run's Wilson interval (val only: what varies is the seed).
-    `book_*`: where one new run's val accuracy would fall, to judge the book's single run."""
+    """95% intervals of a model's accuracies and gap: t over seeds, or one seed's Wilson (val
+    only). `book_*`: where one new run's val accuracy would fall, to judge the book's one run."""
     scored = runs.dropna(subset=["val_acc", "train_acc"])
     gaps = scored["train_acc"] - scored["val_acc"]
     out = {f"{k}_{end}": math.nan for k in ("val", "train", "gap") for end in ("low", "high")}

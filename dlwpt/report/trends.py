@@ -1,8 +1,5 @@
-"""A sweep's points as data, and the trend of each figure against the swept setting.
-
-Per figure (train and validation accuracy, gap) and series (a value of the second setting): the
-OLS slope of the point means against the first setting (a point's runs share the validation
-images), diverged runs left out. Method: docs/statistics.md, "Sweeps: trends over a setting"."""
+"""A sweep's points as data, and each figure's OLS trend per series against the swept setting,
+diverged runs left out. Method: docs/statistics.md, "Sweeps: trends over a setting"."""
 
 import math
 from dataclasses import dataclass
@@ -22,8 +19,7 @@ CURVES = (TRAIN_ACC, VAL_ACC, GAP)
 
 
 def position(sweep: Sweep, value: Any) -> float:
-    """Where a value of the x setting sits on the axis: the number itself (True: 1), or its
-    index in the configured values when the values are not numbers."""
+    """A value of the x setting on the axis: the number (True: 1), else its index in the values."""
     if sweep.scale() is None:
         return float(next(i for i, v in enumerate(sweep.values[sweep.x]) if same(v, value)))
     return float(value)
@@ -67,9 +63,8 @@ def sweep_frame(points: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Trend:
-    """One curve's trend (train_acc, val_acc or gap) against the sweep's first setting, in one
-    series (the second setting's (name, value); None with one setting). `slope` is in
-    accuracy (a fraction) per unit of the scale; `code` one of TREND_VERDICTS."""
+    """One curve's trend against the sweep's first setting in one series ((name, value) of the
+    second setting, or None); `slope` in accuracy per unit of the scale, `code` a TREND_VERDICT."""
 
     sweep: str
     setting: str
@@ -117,8 +112,7 @@ def sweep_trends(sweep: Sweep, frame: pd.DataFrame) -> list[Trend]:
 
 
 def analyse(sweeps: dict[str, dict[str, Any]] | None, table: pd.DataFrame) -> list[SweepResult]:
-    """Every configured sweep, in config order, with its runs from `table` (load_runs' rows of
-    the sweep points), its points and its trends."""
+    """Every configured sweep (config order) with its runs from `table`, its points, its trends."""
     results = []
     for name, spec in (sweeps or {}).items():
         sweep = Sweep.of(name, spec)
@@ -130,9 +124,8 @@ def analyse(sweeps: dict[str, dict[str, Any]] | None, table: pd.DataFrame) -> li
 
 
 def point_stats(points: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
-    """The points with the seeds that ran, the seeds kept and those that diverged, and per
-    curve the mean over the kept seeds with its 95% t interval (`<curve>_mean`, `_low`,
-    `_high`; no interval with one seed)."""
+    """The points with the seeds that ran, were kept and diverged, and per curve the kept seeds'
+    mean with its 95% t interval (`<curve>_mean`, `_low`, `_high`; none with one seed)."""
     rows = []
     for run in points["run"]:
         runs = frame[frame["run"] == run]
