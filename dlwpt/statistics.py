@@ -175,8 +175,7 @@ def detectable_difference(se: float, df: float, alpha: float, power: float = POW
 
 def seeds_to_resolve(diff: Difference, gap: float, alpha: float, power: float = POWER,
                      most: int = 1000) -> float:
-    """How many seeds (on the same images) would find `gap` with `power`; inf when no number up
-    to `most` would (the images limit it), NaN with one seed or no gap."""
+    """Seeds (same images) finding `gap` with `power`; inf: none to `most`; NaN: 1 seed, no gap."""
     if math.isnan(diff.seed_var) or not gap or math.isnan(gap):
         return math.nan
 
@@ -233,8 +232,7 @@ def trend_scale(values: Sequence[float]) -> TrendScale:
 
 @dataclass(frozen=True)
 class Slope:
-    """A slope per unit of the transformed setting; `reason`: why there is no test (numbers
-    NaN). `n`: observations fitted, `n_x`: distinct settings."""
+    """A slope per unit of the scale; `reason`: why no test (numbers NaN); `n_x`: settings."""
 
     slope: float
     se: float

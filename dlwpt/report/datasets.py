@@ -223,8 +223,7 @@ VIEWS: dict[str, tuple[str, Callable[[DatasetInput], dict[str, Any]]]] = {
 
 
 def sources(summary: dict[str, Any]) -> list[dict[str, str]]:
-    """The raw files a dataset came from: file name and the start of its checksum (sha256), or,
-    for an image folder, of its fingerprint (names, sizes, modification times)."""
+    """A dataset's raw files: name and the start of its sha256 (an image folder: fingerprint)."""
     return [{"name": Path(str(source.get("path", "?"))).name, "kind": kind,
              "value": str(source.get(kind, "?")).removeprefix("sha256:")[:12]}
             for source in summary.get("sources") or []

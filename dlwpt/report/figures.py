@@ -215,8 +215,7 @@ def cost_chart(per_model: pd.DataFrame, rules: pd.DataFrame) -> Figure:
 
 
 def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
-    """Left: the data and every converged fit. Right: each experiment's loss on a log scale,
-    the diverged ones in red and titled DIVERGED."""
+    """Left: the data and the converged fits. Right: each fit's loss (log scale), diverged red."""
     fig = Figure(figsize=(12, 5.2), layout="constrained")
     left, right = fig.subfigures(1, 2, width_ratios=[1, 1.5], wspace=0.03)
     ax = left.subplots()
@@ -327,10 +326,9 @@ def sweep_axis(axis: Any, sweep: Sweep) -> None:
         base, words = 2 if scale.kind == "log2" else 10, " (log scale)"
         if scale.zero_left_out:
             linear = linear_up_to(sweep)
-            threshold = float(linear)
-            axis.set_xscale("symlog", base=base, linthresh=threshold)
+            axis.set_xscale("symlog", base=base, linthresh=float(linear))
             # symlog is symmetric: no room for negative values nobody swept
-            axis.set_xlim(-0.25 * threshold, float(ticks.max()) * 1.4)
+            axis.set_xlim(-0.25 * float(linear), float(ticks.max()) * 1.4)
             words = f" (log scale; linear up to {value_text(linear)})"
         else:
             axis.set_xscale("log", base=base)

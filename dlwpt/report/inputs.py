@@ -1,5 +1,4 @@
-"""Read and check the page's other inputs (fits, benchmarks, tensor files; the runs:
-dlwpt.results.reading); anything malformed raises DataError(path, ...)."""
+"""Read and check the page's fits, benchmarks and tensor files; malformed ones raise DataError."""
 
 import math
 from pathlib import Path
@@ -46,9 +45,8 @@ def load_benchmarks(paths: list[Path]) -> pd.DataFrame:
 
 def finite_series(values: list[Any] | None) -> np.ndarray:
     """Losses as floats with None/inf (a diverged run) turned into NaN, so plots skip them."""
-    array = np.array([np.nan if v is None else v for v in (values or [])], dtype=float)
-    array[~np.isfinite(array)] = np.nan
-    return array
+    array = np.array(values or [], dtype=float)  # None becomes NaN
+    return np.where(np.isfinite(array), array, np.nan)
 
 
 def load_thermometer(paths: list[Path], experiments: list[str]) -> list[dict[str, Any]]:

@@ -66,8 +66,7 @@ def reproduces_book(row: pd.Series) -> str | None:
 
 
 def macs_per_image(run_table: pd.DataFrame) -> dict[str, int | None]:
-    """Per model, the multiply-accumulates of one image's forward pass (as the estimate counts
-    them), from the settings its first run's summary records; None where they build no model."""
+    """Per model, one image's multiply-accumulates from its first run's settings (or None)."""
     found: dict[str, int | None] = {}
     for run in run_table.drop_duplicates("model").itertuples():
         settings = run.hyperparameters if isinstance(run.hyperparameters, dict) else {}

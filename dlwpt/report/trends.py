@@ -46,8 +46,7 @@ def in_series(frame: pd.DataFrame, value: Any) -> pd.DataFrame:
 
 
 def sweep_frame(points: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """One row per run of the points (point order, then seed): their columns but values, seed,
-    train_acc, val_acc, gap, diverged and `kept` (False: diverged, or no accuracy)."""
+    """One row per run of the points (point order, then seed); `kept` False: diverged/no acc."""
     points = points.drop(columns="values")
     runs = table.rename(columns={"model": "run"})[["run", "seed", "train_acc", "val_acc",
                                                    "diverged_epoch"]]
