@@ -68,14 +68,13 @@ class FigureSink:
         if self.figures_dir is not None:
             with atomic_path(self.figures_dir / f"{name}.png") as tmp:
                 tmp.write_bytes(png.getvalue())
-        data, mime = png.getvalue(), "image/png"
+        data, mime, image = png.getvalue(), "image/png", Image.open(png)
         if photo:
             jpeg = io.BytesIO()
-            Image.open(png).convert("RGB").save(jpeg, "JPEG", quality=JPEG_QUALITY)
+            image.convert("RGB").save(jpeg, "JPEG", quality=JPEG_QUALITY)
             data, mime = jpeg.getvalue(), "image/jpeg"
-        width, height = Image.open(io.BytesIO(data)).size
         source = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-        return Picture(source, alt, width, height)
+        return Picture(source, alt, *image.size)
 
 
 def log_scale(axis: Any, limits: tuple[float, float]) -> None:
@@ -238,13 +237,12 @@ def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
             series = [("loss", exp["loss"])]
         for label, values in series:
             values = np.minimum(finite_series(values), LOSS_CEILING * 10)
-            epochs = np.arange(1, len(values) + 1)
-            axis.plot(epochs, values, lw=1.2, ls="--" if label == "val" else "-", label=label,
-                      color=DIVERGED_COLOR if diverged else (VAL_COLOR if label == "val"
-                                                             else TRAIN_COLOR))
+            color = DIVERGED_COLOR if diverged else VAL_COLOR if label == "val" else TRAIN_COLOR
+            axis.plot(np.arange(1, len(values) + 1), values, lw=1.2, label=label, color=color,
+                      ls="--" if label == "val" else "-")
             if diverged and np.isfinite(values).any():
                 last = np.flatnonzero(np.isfinite(values))[-1]
-                axis.plot(epochs[last], values[last], "x", color=DIVERGED_COLOR, ms=8, mew=2)
+                axis.plot(last + 1, values[last], "x", color=DIVERGED_COLOR, ms=8, mew=2)
         plotted = np.concatenate([finite_series(v) for _, v in series])
         if np.isfinite(plotted).any():
             log_scale(axis, (np.nanmin(plotted) / 1.5, min(np.nanmax(plotted) * 1.5, LOSS_CEILING)))
