@@ -41,8 +41,7 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95,
     return mean, sd, low, high
 
 
-def prediction_interval(values: Sequence[float],
-                        confidence: float = 0.95) -> tuple[float, float]:
+def prediction_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
     """Student-t prediction interval for one new value: mean +- t(n-1) sd sqrt(1 + 1/n)."""
     if len(values) < 2:
         raise ValueError(f"need two or more finite numbers, got {list(values)}")
@@ -139,8 +138,7 @@ def two_source_difference(differences, confidence: float = 0.95,
     image_part, image_df = (image_var / big_n, n - 1) if flips_once else (image_part, big_n - 1)
     df = satterthwaite([(seed_part, n - 1), (image_part, image_df)])
     return t_difference(mean, math.sqrt(seed_part + image_part), df, confidence, n_seeds=n,
-                        n_images=big_n, seed_var=seed_var, image_var=image_var,
-                        flip_var=flip_var)
+                        n_images=big_n, seed_var=seed_var, image_var=image_var, flip_var=flip_var)
 
 
 def paired_seed_difference(a: Sequence[float], b: Sequence[float],

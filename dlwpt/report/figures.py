@@ -139,8 +139,7 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str | No
     return fig
 
 
-def panel_grid(parent: Any, n: int, ncols: int, subfigures: bool = False,
-               **kw: Any) -> np.ndarray:
+def panel_grid(parent: Any, n: int, ncols: int, subfigures: bool = False, **kw: Any) -> np.ndarray:
     """The axes (or subfigures) of a grid for `n` panels, the grid's spare cells hidden."""
     shape = (math.ceil(n / ncols), ncols)
     cells = np.atleast_1d(parent.subfigures(*shape, **kw) if subfigures

@@ -23,16 +23,14 @@ def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
         **{f"{split}_{f}": (f"{split}_acc", f) for split in ("train", "val")
            for f in ("mean", "min", "max", "std")},
         n_params=("n_params", "first"), epochs=("epochs", "max"),
-        seconds_per_epoch=("seconds_per_epoch", "mean"),
-        total_seconds=("total_seconds", "mean"),
+        seconds_per_epoch=("seconds_per_epoch", "mean"), total_seconds=("total_seconds", "mean"),
         resdeep_blocks=("resdeep_blocks", "first"), n_blocks=("n_blocks", "first"),
         book_train=("book_train_acc", "first"), book_val=("book_val_acc", "first"),
     )
     for column in ("device", "engine"):
         stats[column] = grouped[column].agg(lambda d: "; ".join(sorted(set(map(str, d)))))
     # A model any of whose seeds diverged: flagged everywhere, never ranked.
-    stats["diverged_epochs"] = grouped["diverged_epoch"].agg(
-        lambda d: [int(e) for e in d.dropna()])
+    stats["diverged_epochs"] = grouped["diverged_epoch"].agg(lambda d: [int(e) for e in d.dropna()])
     return stats.join(pd.DataFrame({model: accuracy_intervals(runs) for model, runs in grouped}).T)
 
 

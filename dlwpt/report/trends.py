@@ -33,8 +33,7 @@ def linear_up_to(sweep: Sweep) -> Any:
 def sweep_points(sweep: Sweep) -> pd.DataFrame:
     """One row per configured point (sweep order): run, label, values, x, series, book."""
     return pd.DataFrame(
-        [{"run": p.run, "label": sweep.label(p.values), "values": p.values,
-          "x": p.values[sweep.x],
+        [{"run": p.run, "label": sweep.label(p.values), "values": p.values, "x": p.values[sweep.x],
           "series": p.values.get(sweep.series_setting) if sweep.series_setting else None,
           "book": sweep.is_book(p)} for p in sweep.points],
         columns=["run", "label", "values", "x", "series", "book"])
