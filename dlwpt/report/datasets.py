@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
 from dlwpt.io import DataError
 from dlwpt.report.figures import TRAIN_COLOR, VAL_COLOR, FigureSink, Picture
 from dlwpt.report.formats import number, plain, shape
-from dlwpt.report.inputs import DATASET_KEYS, read_tensor_file, tensor_array
+from dlwpt.report.inputs import DATASET_KEYS, read_tensor_file
 from dlwpt.results.reading import read_checked_json, require_keys
 
 LUNG_WINDOW = (-600.0, 1500.0)  # level, width in HU
@@ -32,9 +33,13 @@ class DatasetInput:
     options: dict[str, Any]  # the dataset's `ingest` settings
     sink: FigureSink
 
-    def arrays(self, *keys: str) -> list[np.ndarray]:
-        tensors = read_tensor_file(self.pt, keys)
-        return [tensor_array(tensors, key, self.pt) for key in keys]
+    def arrays(self, *keys: str, raw: tuple[str, ...] = ()) -> list[Any]:
+        """The tensors `keys` as numpy arrays (float32 unless uint8 pixels), then `raw` as is."""
+        tensors = read_tensor_file(self.pt, keys + raw)
+        if absent := [k for k in keys if not isinstance(tensors[k], torch.Tensor)]:
+            raise DataError(self.pt, f"missing tensor {absent[0]!r}")
+        return [tensors[k].numpy() if tensors[k].dtype == torch.uint8
+                else tensors[k].to(torch.float32).numpy() for k in keys] + [tensors[k] for k in raw]
 
     def extra(self, *keys: str) -> list[Any]:
         require_keys(self.summary, keys, self.json)
@@ -106,9 +111,8 @@ def wine(data: DatasetInput) -> dict[str, Any]:
     means, counts, rule = analysis["group_means"], analysis["counts"], analysis["threshold"]
     groups = [g for g in ("bad", "mid", "good") if g in means]
     columns = list(means[groups[0]]) if groups else []
-    tensors = read_tensor_file(data.pt, ("table", "columns"))
-    table_array = tensor_array(tensors, "table", data.pt)
-    names = list(tensors["columns"])
+    table_array, names = data.arrays("table", raw=("columns",))
+    names = list(names)
     if rule["column"] not in names:
         raise DataError(data.pt, f"no column {rule['column']!r} for the threshold predictor")
     values = table_array[:, names.index(rule["column"])]

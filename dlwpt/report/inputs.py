@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from dlwpt.io import DataError, error_text, load_tensors
 from dlwpt.results.reading import read_checked_csv, read_checked_json, require_keys
@@ -71,10 +70,3 @@ def fit_converged(fit: dict[str, Any], loss: float | None) -> bool:
     return (not fit["diverged"] and loss is not None
             and loss <= FIT_TOLERANCE * best_line_loss(fit["t_u"], fit["t_c"]))
 
-
-def tensor_array(tensors: dict[str, Any], key: str, path: Path) -> np.ndarray:
-    """A tensor of an ingest file as a numpy array (float32 unless it is uint8 pixels)."""
-    value = tensors.get(key)
-    if not isinstance(value, torch.Tensor):
-        raise DataError(path, f"missing tensor {key!r}")
-    return value.numpy() if value.dtype == torch.uint8 else value.to(torch.float32).numpy()
