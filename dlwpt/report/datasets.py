@@ -11,12 +11,12 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from dlwpt.io import DataError
+from dlwpt.io import DataError, error_text, load_tensors
 from dlwpt.report.figures import TRAIN_COLOR, VAL_COLOR, FigureSink, Picture
 from dlwpt.report.formats import number, plain, shape
-from dlwpt.report.inputs import DATASET_KEYS, read_tensor_file
 from dlwpt.results.reading import read_checked_json, require_keys
 
+DATASET_KEYS = ("dataset", "tensors")
 LUNG_WINDOW = (-600.0, 1500.0)  # level, width in HU
 WEATHER = {1: "clear, few clouds", 2: "mist, cloudy", 3: "light rain/snow", 4: "heavy rain/snow"}
 BIKES_WEATHER_COLUMN, BIKES_COUNT_COLUMN = 9, 16
@@ -35,7 +35,13 @@ class DatasetInput:
 
     def arrays(self, *keys: str, raw: tuple[str, ...] = ()) -> list[Any]:
         """The tensors `keys` as numpy arrays (float32 unless uint8 pixels), then `raw` as is."""
-        tensors = read_tensor_file(self.pt, keys + raw)
+        try:
+            tensors = load_tensors(self.pt)
+        except Exception as e:  # torch raises many types (pickle, zip, runtime) for a bad file
+            raise DataError(self.pt, f"cannot load tensors ({error_text(e)})") from e
+        if not isinstance(tensors, dict):
+            raise DataError(self.pt, f"expected a dict of tensors, got {type(tensors).__name__}")
+        require_keys(tensors, keys + raw, self.pt)
         if absent := [k for k in keys if not isinstance(tensors[k], torch.Tensor)]:
             raise DataError(self.pt, f"missing tensor {absent[0]!r}")
         return [tensors[k].numpy() if tensors[k].dtype == torch.uint8

@@ -1,4 +1,4 @@
-"""Read and check the page's fits, benchmarks and tensor files; malformed ones raise DataError."""
+"""Read and check the page's fits and benchmarks; malformed ones raise DataError."""
 
 import math
 from pathlib import Path
@@ -7,22 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dlwpt.io import DataError, error_text, load_tensors
-from dlwpt.results.reading import read_checked_csv, read_checked_json, require_keys
+from dlwpt.io import DataError
+from dlwpt.results.reading import read_checked_csv, read_checked_json
 
 THERMOMETER_KEYS = ("experiment", "kind", "t_u", "t_c", "loss", "diverged", "final", "curve")
-DATASET_KEYS = ("dataset", "tensors")
-
-
-def read_tensor_file(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
-    try:
-        tensors = load_tensors(path)
-    except Exception as e:  # torch raises many types (pickle, zip, runtime) for a bad file
-        raise DataError(path, f"cannot load tensors ({error_text(e)})") from e
-    if not isinstance(tensors, dict):
-        raise DataError(path, f"expected a dict of tensors, got {type(tensors).__name__}")
-    require_keys(tensors, keys, path)
-    return tensors
 
 
 def load_benchmarks(paths: list[Path]) -> pd.DataFrame:
