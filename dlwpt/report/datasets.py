@@ -79,8 +79,7 @@ def image_cats(data: DatasetInput) -> dict[str, Any]:
     thumbs = [np.asarray(thumbnail(img, 192)) for img in raw]  # one size: the batch's
     gap = np.full((thumbs[0].shape[0], 8, 3), 255, dtype=np.uint8)
     strip = Image.fromarray(np.hstack([part for t in thumbs for part in (gap, t)][1:]))
-    files = data.summary.get("files") or []
-    return {"shape": shape(raw.shape), "files": ", ".join(map(str, files)) or "—",
+    return {"shape": shape(raw.shape), "files": plain(data.summary.get("files") or "—"),
             "picture": data.figure(strip, "the batch of cat images, raw", photo=True),
             "channels": channel_stats(mean, std)}
 

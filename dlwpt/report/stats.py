@@ -58,9 +58,8 @@ def reproduces_book(row: pd.Series) -> str | None:
     interval (that shrinks with the seeds; one run's spread does not); None: nothing to judge."""
     if missing(row.book_val) or missing(row.book_low) or row.diverged_epochs:
         return None
-    if row.book_low <= row.book_val <= row.book_high:
-        return "yes"
-    return "no: book above" if row.book_val > row.book_high else "no: book below"
+    return ("yes" if row.book_low <= row.book_val <= row.book_high
+            else "no: book above" if row.book_val > row.book_high else "no: book below")
 
 
 def macs_per_image(run_table: pd.DataFrame) -> dict[str, int | None]:
