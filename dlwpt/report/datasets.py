@@ -206,9 +206,8 @@ def cifar2(data: DatasetInput) -> dict[str, Any]:
     fig = Figure(figsize=(0.62 * per_class + 1.4, 0.62 * n_classes + 0.3), layout="constrained")
     ax = fig.subplots()
     ax.imshow(grid, interpolation="nearest")
-    used = set(classes)
     ax.set_yticks(np.arange(n_classes) * 32 + 16,
-                  [names.get(c, str(c)) + (" ★" if names.get(c) in used else "")
+                  [names.get(c, str(c)) + (" ★" if names.get(c) in classes else "")
                    for c in range(n_classes)])
     ax.set_xticks([])
     ax.grid(False)

@@ -32,8 +32,7 @@ STYLE = {
     "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
     "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False,
     "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": DPI,
-    "savefig.dpi": DPI, "figure.facecolor": "white", "svg.hashsalt": "dlwpt",
-}
+    "savefig.dpi": DPI, "figure.facecolor": "white", "svg.hashsalt": "dlwpt"}
 
 
 def style() -> Any:

@@ -25,8 +25,7 @@ def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
         n_params=("n_params", "first"), epochs=("epochs", "max"),
         seconds_per_epoch=("seconds_per_epoch", "mean"), total_seconds=("total_seconds", "mean"),
         resdeep_blocks=("resdeep_blocks", "first"), n_blocks=("n_blocks", "first"),
-        book_train=("book_train_acc", "first"), book_val=("book_val_acc", "first"),
-    )
+        book_train=("book_train_acc", "first"), book_val=("book_val_acc", "first"))
     for column in ("device", "engine"):
         stats[column] = grouped[column].agg(lambda d: "; ".join(sorted(set(map(str, d)))))
     # A model any of whose seeds diverged: flagged everywhere, never ranked.

@@ -46,10 +46,9 @@ def in_series(frame: pd.DataFrame, value: Any) -> pd.DataFrame:
 
 def sweep_frame(points: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """One row per run of the points (point order, then seed); `kept` False: diverged/no acc."""
-    points = points.drop(columns="values")
     runs = table.rename(columns={"model": "run"})[["run", "seed", "train_acc", "val_acc",
                                                    "diverged_epoch"]]
-    frame = (points.reset_index(names="order").merge(runs, on="run")
+    frame = (points.drop(columns="values").reset_index(names="order").merge(runs, on="run")
              .sort_values(["order", "seed"], ignore_index=True).drop(columns="order"))
     frame = frame.astype({"seed": int, "train_acc": float, "val_acc": float})
     frame["gap"] = frame["train_acc"] - frame["val_acc"]
