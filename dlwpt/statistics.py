@@ -1,5 +1,4 @@
-"""The formulas of docs/statistics.md (method, assumptions, calibration), on scipy and
-statsmodels."""
+"""The formulas of docs/statistics.md (method, assumptions, calibration), on scipy/statsmodels."""
 
 import math
 from bisect import bisect_left
@@ -22,10 +21,10 @@ def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[flo
     return float(ci.low), float(ci.high)
 
 
-def mean_interval(values: Sequence[float],
-                  confidence: float = 0.95) -> tuple[float, float, float, float]:
-    """(mean, sd, low, high): the t interval of the mean (one value: NaN sd and interval);
-    non-finite values are refused, not silently dropped."""
+def mean_interval(values: Sequence[float], confidence: float = 0.95,
+                  clip: bool = False) -> tuple[float, float, float, float]:
+    """(mean, sd, low, high): the t interval of the mean (one value: NaN sd and interval), refusing
+    non-finite values; `clip`: kept in [0, 1], which an accuracy's mean near 1 would leave."""
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(x) == 0:
         raise ValueError("need a non-empty list of numbers")
@@ -36,11 +35,13 @@ def mean_interval(values: Sequence[float],
         return mean, math.nan, math.nan, math.nan
     sd = float(x.std(ddof=1))
     half = float(stats.t.ppf((1 + confidence) / 2, df=len(x) - 1)) * sd / math.sqrt(len(x))
-    return mean, sd, mean - half, mean + half
+    low, high = mean - half, mean + half
+    if clip:
+        low, high = float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
+    return mean, sd, low, high
 
 
-def prediction_interval(values: Sequence[float],
-                        confidence: float = 0.95) -> tuple[float, float]:
+def prediction_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
     """Student-t prediction interval for one new value: mean +- t(n-1) sd sqrt(1 + 1/n)."""
     if len(values) < 2:
         raise ValueError(f"need two or more finite numbers, got {list(values)}")
@@ -117,9 +118,8 @@ def spread(values: np.ndarray) -> float:
 
 def two_source_difference(differences, confidence: float = 0.95,
                           flips_once: bool = False) -> Difference:
-    """Mean of seeds x images of a_correct - b_correct, its error counting the seeds and the
-    images (docs/statistics.md) in closed form: MixedLM would iterate, 45 times per report.
-    `flips_once` (the gap test): flips in the seed part only, the image part's df n - 1."""
+    """Mean of seeds x images of a_correct - b_correct, its error from seeds and images in closed
+    form (MixedLM would iterate); `flips_once` (gap test): flips in the seed part, image df n-1."""
     d = np.asarray(differences, dtype=float)
     if d.ndim != 2 or d.shape[1] < 2 or d.shape[0] < 1:
         raise ValueError(f"need seeds x images (two images or more), got shape {d.shape}")
@@ -138,8 +138,7 @@ def two_source_difference(differences, confidence: float = 0.95,
     image_part, image_df = (image_var / big_n, n - 1) if flips_once else (image_part, big_n - 1)
     df = satterthwaite([(seed_part, n - 1), (image_part, image_df)])
     return t_difference(mean, math.sqrt(seed_part + image_part), df, confidence, n_seeds=n,
-                        n_images=big_n, seed_var=seed_var, image_var=image_var,
-                        flip_var=flip_var)
+                        n_images=big_n, seed_var=seed_var, image_var=image_var, flip_var=flip_var)
 
 
 def paired_seed_difference(a: Sequence[float], b: Sequence[float],
@@ -174,8 +173,7 @@ def detectable_difference(se: float, df: float, alpha: float, power: float = POW
 
 def seeds_to_resolve(diff: Difference, gap: float, alpha: float, power: float = POWER,
                      most: int = 1000) -> float:
-    """How many seeds (on the same images) would find `gap` with `power`; inf when no number up
-    to `most` would (the images limit it), NaN with one seed or no gap."""
+    """Seeds (same images) finding `gap` with `power`; inf: none to `most`; NaN: 1 seed, no gap."""
     if math.isnan(diff.seed_var) or not gap or math.isnan(gap):
         return math.nan
 
@@ -232,8 +230,7 @@ def trend_scale(values: Sequence[float]) -> TrendScale:
 
 @dataclass(frozen=True)
 class Slope:
-    """A slope per unit of the transformed setting; `reason`: why there is no test (numbers
-    NaN). `n`: observations fitted, `n_x`: distinct settings."""
+    """A slope per unit of the scale; `reason`: why no test (numbers NaN); `n_x`: settings."""
 
     slope: float
     se: float
@@ -251,9 +248,8 @@ class Slope:
 
 
 def trend_slope(x, y, seeds, confidence: float = 0.95) -> Slope:
-    """OLS on x of one value per point: its runs' mean, with an additive seed effect fitted
-    beside it (a seed missing at one point moves no slope). A point's runs share the images:
-    the points are the observations, with an HC3 error (docs/statistics.md)."""
+    """OLS on x of each point's mean over its runs, an additive seed effect fitted beside it; the
+    runs share the images, so the points are the observations, with an HC3 error."""
     x, y, seeds = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(seeds)
     kept = np.isfinite(x) & np.isfinite(y)
     x, y, seeds = x[kept], y[kept], seeds[kept]

@@ -1,7 +1,5 @@
 """One report section per ingested dataset: a picture where looking beats reading, the stats.
-
-Each view reads the JSON summary and only the tensors its picture needs (DataError names the
-file), and returns what templates/datasets/<name>.html shows, numbers already formatted."""
+Each view reads only the tensors it needs; templates/datasets/<name>.html shows what it returns."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,15 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from dlwpt.io import DataError
+from dlwpt.io import DataError, error_text, load_tensors
 from dlwpt.report.figures import TRAIN_COLOR, VAL_COLOR, FigureSink, Picture
 from dlwpt.report.formats import number, plain, shape
-from dlwpt.report.inputs import DATASET_KEYS, read_tensor_file, tensor_array
-from dlwpt.results.reading import read_checked_json
+from dlwpt.results.reading import read_checked_json, require_keys
 
+DATASET_KEYS = ("dataset", "tensors")
 LUNG_WINDOW = (-600.0, 1500.0)  # level, width in HU
 WEATHER = {1: "clear, few clouds", 2: "mist, cloudy", 3: "light rain/snow", 4: "heavy rain/snow"}
 BIKES_WEATHER_COLUMN, BIKES_COUNT_COLUMN = 9, 16
@@ -34,17 +33,25 @@ class DatasetInput:
     options: dict[str, Any]  # the dataset's `ingest` settings
     sink: FigureSink
 
-    def arrays(self, *keys: str) -> list[np.ndarray]:
-        tensors = read_tensor_file(self.pt, keys)
-        return [tensor_array(tensors, key, self.pt) for key in keys]
+    def arrays(self, *keys: str, raw: tuple[str, ...] = ()) -> list[Any]:
+        """The tensors `keys` as numpy arrays (float32 unless uint8 pixels), then `raw` as is."""
+        try:
+            tensors = load_tensors(self.pt)
+        except Exception as e:  # torch raises many types (pickle, zip, runtime) for a bad file
+            raise DataError(self.pt, f"cannot load tensors ({error_text(e)})") from e
+        if not isinstance(tensors, dict):
+            raise DataError(self.pt, f"expected a dict of tensors, got {type(tensors).__name__}")
+        require_keys(tensors, keys + raw, self.pt)
+        if absent := [k for k in keys if not isinstance(tensors[k], torch.Tensor)]:
+            raise DataError(self.pt, f"missing tensor {absent[0]!r}")
+        return [tensors[k].numpy() if tensors[k].dtype == torch.uint8
+                else tensors[k].to(torch.float32).numpy() for k in keys] + [tensors[k] for k in raw]
 
     def extra(self, *keys: str) -> list[Any]:
-        absent = [k for k in keys if k not in self.summary]
-        if absent:
-            raise DataError(self.json, f"missing key(s): {', '.join(absent)}")
+        require_keys(self.summary, keys, self.json)
         return [self.summary[k] for k in keys]
 
-    def figure(self, fig: Figure, alt: str, *, photo: bool = False) -> Picture:
+    def figure(self, fig: Figure | Image.Image, alt: str, *, photo: bool = False) -> Picture:
         return self.sink.figure(fig, f"data_{self.name}", alt, photo=photo)
 
 
@@ -64,8 +71,7 @@ def channel_stats(mean: np.ndarray, std: np.ndarray) -> list[dict[str, str]]:
 def image_dog(data: DatasetInput) -> dict[str, Any]:
     (image,) = data.arrays("image")
     return {"shape": shape(image.shape),
-            "picture": data.sink.image(thumbnail(image, 480), "data_image_dog",
-                                       "the dog photo, downscaled")}
+            "picture": data.figure(thumbnail(image, 480), "the dog photo, downscaled", photo=True)}
 
 
 def image_cats(data: DatasetInput) -> dict[str, Any]:
@@ -73,9 +79,8 @@ def image_cats(data: DatasetInput) -> dict[str, Any]:
     thumbs = [np.asarray(thumbnail(img, 192)) for img in raw]  # one size: the batch's
     gap = np.full((thumbs[0].shape[0], 8, 3), 255, dtype=np.uint8)
     strip = Image.fromarray(np.hstack([part for t in thumbs for part in (gap, t)][1:]))
-    files = data.summary.get("files") or []
-    return {"shape": shape(raw.shape), "files": ", ".join(map(str, files)) or "—",
-            "picture": data.sink.image(strip, "data_image_cats", "the batch of cat images, raw"),
+    return {"shape": shape(raw.shape), "files": plain(data.summary.get("files") or "—"),
+            "picture": data.figure(strip, "the batch of cat images, raw", photo=True),
             "channels": channel_stats(mean, std)}
 
 
@@ -111,9 +116,8 @@ def wine(data: DatasetInput) -> dict[str, Any]:
     means, counts, rule = analysis["group_means"], analysis["counts"], analysis["threshold"]
     groups = [g for g in ("bad", "mid", "good") if g in means]
     columns = list(means[groups[0]]) if groups else []
-    tensors = read_tensor_file(data.pt, ("table", "columns"))
-    table_array = tensor_array(tensors, "table", data.pt)
-    names = list(tensors["columns"])
+    table_array, names = data.arrays("table", raw=("columns",))
+    names = list(names)
     if rule["column"] not in names:
         raise DataError(data.pt, f"no column {rule['column']!r} for the threshold predictor")
     values = table_array[:, names.index(rule["column"])]
@@ -202,9 +206,8 @@ def cifar2(data: DatasetInput) -> dict[str, Any]:
     fig = Figure(figsize=(0.62 * per_class + 1.4, 0.62 * n_classes + 0.3), layout="constrained")
     ax = fig.subplots()
     ax.imshow(grid, interpolation="nearest")
-    used = set(classes)
     ax.set_yticks(np.arange(n_classes) * 32 + 16,
-                  [names.get(c, str(c)) + (" ★" if names.get(c) in used else "")
+                  [names.get(c, str(c)) + (" ★" if names.get(c) in classes else "")
                    for c in range(n_classes)])
     ax.set_xticks([])
     ax.grid(False)
@@ -228,8 +231,7 @@ VIEWS: dict[str, tuple[str, Callable[[DatasetInput], dict[str, Any]]]] = {
 
 
 def sources(summary: dict[str, Any]) -> list[dict[str, str]]:
-    """The raw files a dataset came from: file name and the start of its checksum (sha256), or,
-    for an image folder, of its fingerprint (names, sizes, modification times)."""
+    """A dataset's raw files: name and the start of its sha256 (an image folder: fingerprint)."""
     return [{"name": Path(str(source.get("path", "?"))).name, "kind": kind,
              "value": str(source.get(kind, "?")).removeprefix("sha256:")[:12]}
             for source in summary.get("sources") or []

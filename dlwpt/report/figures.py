@@ -1,7 +1,5 @@
-"""Matplotlib figures of the report and their embedding as base64 images.
-
-Built on `Figure`, not pyplot: no global state or GUI backend leaks between builds in one process.
-"""
+"""Matplotlib figures of the report, embedded as base64 images. Built on `Figure`, not pyplot:
+no global state or GUI backend leaks between builds in one process."""
 
 import base64
 import io
@@ -34,8 +32,7 @@ STYLE = {
     "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
     "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False,
     "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": DPI,
-    "savefig.dpi": DPI, "figure.facecolor": "white", "svg.hashsalt": "dlwpt",
-}
+    "savefig.dpi": DPI, "figure.facecolor": "white", "svg.hashsalt": "dlwpt"}
 
 
 def style() -> Any:
@@ -60,34 +57,28 @@ class FigureSink:
 
     figures_dir: Path | None
 
-    def figure(self, fig: Figure, name: str, alt: str, *, photo: bool = False) -> Picture:
+    def figure(self, fig: Figure | Image.Image, name: str, alt: str, *,
+               photo: bool = False) -> Picture:
         png = io.BytesIO()
-        fig.savefig(png, format="png", metadata={"Software": None})
-        return self.picture(png.getvalue(), name, alt, photo)
-
-    def image(self, image: Image.Image, name: str, alt: str) -> Picture:
-        png = io.BytesIO()
-        image.save(png, format="PNG")
-        return self.picture(png.getvalue(), name, alt, photo=True)
-
-    def picture(self, png: bytes, name: str, alt: str, photo: bool) -> Picture:
+        if isinstance(fig, Figure):
+            fig.savefig(png, format="png", metadata={"Software": None})
+        else:
+            fig.save(png, format="PNG")
         if self.figures_dir is not None:
             with atomic_path(self.figures_dir / f"{name}.png") as tmp:
-                tmp.write_bytes(png)
-        data, mime = png, "image/png"
+                tmp.write_bytes(png.getvalue())
+        data, mime, image = png.getvalue(), "image/png", Image.open(png)
         if photo:
             jpeg = io.BytesIO()
-            Image.open(io.BytesIO(png)).convert("RGB").save(jpeg, "JPEG", quality=JPEG_QUALITY)
+            image.convert("RGB").save(jpeg, "JPEG", quality=JPEG_QUALITY)
             data, mime = jpeg.getvalue(), "image/jpeg"
-        width, height = Image.open(io.BytesIO(data)).size
         source = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-        return Picture(source, alt, width, height)
+        return Picture(source, alt, *image.size)
 
 
 def log_scale(axis: Any, limits: tuple[float, float]) -> None:
-    """A log y axis with explicit limits (autoscaling overflows on a diverged loss), labelled
-    on the decades, and at 1, 2 and 5 of each decade when it spans under two (a short loss
-    range would otherwise have no label at all)."""
+    """A log y axis with explicit limits (autoscaling overflows on a diverged loss), labelled on
+    the decades, and at 1, 2 and 5 when it spans under two (else a short range has no label)."""
     axis.set_yscale("log")
     axis.set_ylim(*limits)
     if math.log10(limits[1] / limits[0]) < 2:
@@ -96,25 +87,22 @@ def log_scale(axis: Any, limits: tuple[float, float]) -> None:
     axis.yaxis.set_minor_formatter(NullFormatter())
 
 
-def interval(frame: pd.DataFrame, prefix: str) -> np.ndarray:
-    """The columns `<prefix>_mean`, `_low` and `_high` as three float arrays."""
-    return frame[[f"{prefix}_{k}" for k in ("mean", "low", "high")]].to_numpy(dtype=float).T
-
-
-def whiskers(axis: Any, x: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
-             color: str, **style: Any) -> None:
-    """95% interval whiskers around the means, where an interval is known (absent: NaN)."""
+def whiskers(axis: Any, x: np.ndarray, frame: pd.DataFrame, prefix: str, color: str,
+             factor: float = 1.0, **style: Any) -> np.ndarray:
+    """Whiskers from `<prefix>_mean` to `_low`, `_high` where known (times `factor`); the means."""
+    columns = [f"{prefix}_{k}" for k in ("mean", "low", "high")]
+    mean, low, high = factor * frame[columns].to_numpy(dtype=float).T
     shown = np.isfinite(low) & np.isfinite(high) & np.isfinite(mean)
     if shown.any():
         axis.errorbar(x[shown], mean[shown], yerr=[mean[shown] - low[shown],
                                                    high[shown] - mean[shown]],
                       fmt="none", ecolor=color, zorder=3, **style)
+    return mean
 
 
 def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str | None) -> Figure:
-    """Train and validation accuracy per model: mean dots with 95% whiskers, each seed, the
-    book's figures. Dots, not bars: the axis is cut near chance (0.5) to show the few points
-    between models, and a bar's length would then mean nothing."""
+    """Train and val accuracy per model: means with 95% whiskers, each seed, the book's figures.
+    Dots, not bars: the axis is cut near chance (0.5), and a bar's length would mean nothing."""
     models = list(per_model.index)
     fig = Figure(figsize=(max(6.0, 1.0 * len(models) + 2), 4.0), layout="constrained")
     ax = fig.subplots()
@@ -122,8 +110,7 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str | No
     seed_x = runs["model"].map({m: i for i, m in enumerate(models)}).to_numpy(dtype=float)
     for offset, split, color, book_marker, book_size in ((-0.17, "train", TRAIN_COLOR, "D", 36),
                                                          (0.17, "val", VAL_COLOR, "*", 70)):
-        means, low, high = interval(per_model, split)
-        whiskers(ax, x + offset, means, low, high, color, capsize=4, lw=1.4)
+        means = whiskers(ax, x + offset, per_model, split, color, capsize=4, lw=1.4)
         ax.scatter(x + offset, means, s=45, color=color, zorder=4,
                    label=f"{split} accuracy (ours, mean)")
         ax.scatter(seed_x + offset + 0.08, runs[f"{split}_acc"].to_numpy(dtype=float), s=10,
@@ -151,8 +138,7 @@ def accuracy_chart(per_model: pd.DataFrame, runs: pd.DataFrame, winner: str | No
     return fig
 
 
-def panel_grid(parent: Any, n: int, ncols: int, subfigures: bool = False,
-               **kw: Any) -> np.ndarray:
+def panel_grid(parent: Any, n: int, ncols: int, subfigures: bool = False, **kw: Any) -> np.ndarray:
     """The axes (or subfigures) of a grid for `n` panels, the grid's spare cells hidden."""
     shape = (math.ceil(n / ncols), ncols)
     cells = np.atleast_1d(parent.subfigures(*shape, **kw) if subfigures
@@ -203,8 +189,7 @@ def training_curves(curves: pd.DataFrame, models: list[str]) -> Figure:
 
 
 def cost_chart(per_model: pd.DataFrame, rules: pd.DataFrame) -> Figure:
-    """Horizontal bars: multiply-accumulates per image (`macs`) and parameters per model, what
-    compares them; total runtime per rule."""
+    """Bars: multiply-accumulates per image and parameters per model; total runtime per rule."""
     names = list(per_model.index)[::-1]
     rules = rules.sort_values("total_seconds")
     bars = ([(names, per_model.loc[names, "macs"].astype(float), TRAIN_COLOR,
@@ -227,8 +212,7 @@ def cost_chart(per_model: pd.DataFrame, rules: pd.DataFrame) -> Figure:
 
 
 def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
-    """Left: the data and every converged fit. Right: each experiment's loss on a log scale,
-    the diverged ones in red and titled DIVERGED."""
+    """Left: the data and the converged fits. Right: each fit's loss (log scale), diverged red."""
     fig = Figure(figsize=(12, 5.2), layout="constrained")
     left, right = fig.subfigures(1, 2, width_ratios=[1, 1.5], wspace=0.03)
     ax = left.subplots()
@@ -251,13 +235,12 @@ def thermometer_chart(experiments: list[dict[str, Any]]) -> Figure:
             series = [("loss", exp["loss"])]
         for label, values in series:
             values = np.minimum(finite_series(values), LOSS_CEILING * 10)
-            epochs = np.arange(1, len(values) + 1)
-            axis.plot(epochs, values, lw=1.2, ls="--" if label == "val" else "-", label=label,
-                      color=DIVERGED_COLOR if diverged else (VAL_COLOR if label == "val"
-                                                             else TRAIN_COLOR))
+            color = DIVERGED_COLOR if diverged else VAL_COLOR if label == "val" else TRAIN_COLOR
+            axis.plot(np.arange(1, len(values) + 1), values, lw=1.2, label=label, color=color,
+                      ls="--" if label == "val" else "-")
             if diverged and np.isfinite(values).any():
                 last = np.flatnonzero(np.isfinite(values))[-1]
-                axis.plot(epochs[last], values[last], "x", color=DIVERGED_COLOR, ms=8, mew=2)
+                axis.plot(last + 1, values[last], "x", color=DIVERGED_COLOR, ms=8, mew=2)
         plotted = np.concatenate([finite_series(v) for _, v in series])
         if np.isfinite(plotted).any():
             log_scale(axis, (np.nanmin(plotted) / 1.5, min(np.nanmax(plotted) * 1.5, LOSS_CEILING)))
@@ -277,9 +260,8 @@ SWEEP_PANELS = {"train_acc": "training accuracy", "val_acc": "validation accurac
 
 
 def sweep_chart(result: SweepResult) -> Figure:
-    """A sweep's training and validation accuracy and gap against its first setting, one line
-    per series (second setting) through the means over seeds with 95% t intervals, each seed a
-    dot, the book's point ringed and its x dashed, diverged runs as red crosses at the bottom."""
+    """A sweep's accuracies and gap against its first setting: a line per series through the means
+    with 95% t whiskers, each seed a dot, the book's point ringed, diverged runs red crosses."""
     sweep, stats = result.sweep, result.points
     fig = Figure(figsize=(11.0, 3.5), layout="constrained")
     several = len(stats) and bool((stats["kept_seeds"].map(len) > 1).any())
@@ -293,10 +275,10 @@ def sweep_chart(result: SweepResult) -> Figure:
         factor = 100.0 if curve == "gap" else 1.0
         for color, rows, runs in series:
             x = np.array([position(sweep, v) for v in rows["x"]], dtype=float)
-            mean, low, high = factor * interval(rows, curve)
+            mean = factor * rows[f"{curve}_mean"].to_numpy(dtype=float)
             shown = np.isfinite(mean)
             axis.plot(x[shown], mean[shown], color=color, marker="o", ms=3.5, lw=1.4, zorder=3)
-            whiskers(axis, x, mean, low, high, color, capsize=2.5, lw=1)
+            whiskers(axis, x, rows, curve, color, factor, capsize=2.5, lw=1)
             axis.scatter([position(sweep, v) for v in runs["x"]],
                          runs[curve].to_numpy(dtype=float) * factor, s=7, color=color,
                          alpha=0.6, linewidths=0, zorder=2)
@@ -331,9 +313,8 @@ def sweep_chart(result: SweepResult) -> Figure:
 
 
 def sweep_axis(axis: Any, sweep: Sweep) -> None:
-    """A sweep panel's x axis: log (symlog, linear up to the smallest positive value, when 0 is
-    a value), linear, or the values' positions when they are not numbers; ticks labelled with
-    the configured values."""
+    """A sweep panel's x axis: log (symlog when 0 is a value), linear, or the values' positions
+    when they are not numbers; ticked at the configured values."""
     scale, values = sweep.scale(), sweep.values[sweep.x]
     ticks = np.array([position(sweep, v) for v in values], dtype=float)
     words = ""
@@ -341,10 +322,9 @@ def sweep_axis(axis: Any, sweep: Sweep) -> None:
         base, words = 2 if scale.kind == "log2" else 10, " (log scale)"
         if scale.zero_left_out:
             linear = linear_up_to(sweep)
-            threshold = float(linear)
-            axis.set_xscale("symlog", base=base, linthresh=threshold)
+            axis.set_xscale("symlog", base=base, linthresh=float(linear))
             # symlog is symmetric: no room for negative values nobody swept
-            axis.set_xlim(-0.25 * threshold, float(ticks.max()) * 1.4)
+            axis.set_xlim(-0.25 * float(linear), float(ticks.max()) * 1.4)
             words = f" (log scale; linear up to {value_text(linear)})"
         else:
             axis.set_xscale("log", base=base)

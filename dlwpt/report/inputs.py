@@ -1,5 +1,4 @@
-"""Read and check the page's other inputs (fits, benchmarks, tensor files; the runs:
-dlwpt.results.reading); anything malformed raises DataError(path, ...)."""
+"""Read and check the page's fits and benchmarks; malformed ones raise DataError."""
 
 import math
 from pathlib import Path
@@ -7,29 +6,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from dlwpt.io import DataError, error_text, load_tensors
-from dlwpt.results.reading import read_checked_csv, read_checked_json, require_keys
+from dlwpt.io import DataError
+from dlwpt.results.reading import read_checked_csv, read_checked_json
 
 THERMOMETER_KEYS = ("experiment", "kind", "t_u", "t_c", "loss", "diverged", "final", "curve")
-DATASET_KEYS = ("dataset", "tensors")
-
-
-def read_tensor_file(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
-    try:
-        tensors = load_tensors(path)
-    except Exception as e:  # torch raises many types (pickle, zip, runtime) for a bad file
-        raise DataError(path, f"cannot load tensors ({error_text(e)})") from e
-    if not isinstance(tensors, dict):
-        raise DataError(path, f"expected a dict of tensors, got {type(tensors).__name__}")
-    require_keys(tensors, keys, path)
-    return tensors
 
 
 def load_benchmarks(paths: list[Path]) -> pd.DataFrame:
-    """One row per benchmark file: rule (the first folder under `benchmarks/`), job (what
-    follows), mean seconds over repeats, peak RSS in MB."""
+    """Per benchmark file: rule (first folder under `benchmarks/`), job, mean seconds, peak RSS."""
     rows = []
     for path in map(Path, paths):
         frame = read_checked_csv(path, ("s",), sep="\t", na_values=["-", "NA"])
@@ -47,9 +32,8 @@ def load_benchmarks(paths: list[Path]) -> pd.DataFrame:
 
 def finite_series(values: list[Any] | None) -> np.ndarray:
     """Losses as floats with None/inf (a diverged run) turned into NaN, so plots skip them."""
-    array = np.array([np.nan if v is None else v for v in (values or [])], dtype=float)
-    array[~np.isfinite(array)] = np.nan
-    return array
+    array = np.array(values or [], dtype=float)  # None becomes NaN
+    return np.where(np.isfinite(array), array, np.nan)
 
 
 def load_thermometer(paths: list[Path], experiments: list[str]) -> list[dict[str, Any]]:
@@ -74,10 +58,3 @@ def fit_converged(fit: dict[str, Any], loss: float | None) -> bool:
     return (not fit["diverged"] and loss is not None
             and loss <= FIT_TOLERANCE * best_line_loss(fit["t_u"], fit["t_c"]))
 
-
-def tensor_array(tensors: dict[str, Any], key: str, path: Path) -> np.ndarray:
-    """A tensor of an ingest file as a numpy array (float32 unless it is uint8 pixels)."""
-    value = tensors.get(key)
-    if not isinstance(value, torch.Tensor):
-        raise DataError(path, f"missing tensor {key!r}")
-    return value.numpy() if value.dtype == torch.uint8 else value.to(torch.float32).numpy()

@@ -10,8 +10,7 @@ from dlwpt.costs import forward_cost
 from dlwpt.models import build_model
 from dlwpt.report.formats import missing
 from dlwpt.report.inputs import finite_series
-from dlwpt.report.trends import mean_and_interval
-from dlwpt.statistics import prediction_interval
+from dlwpt.statistics import mean_interval, prediction_interval
 
 
 def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
@@ -24,23 +23,19 @@ def per_model_stats(run_table: pd.DataFrame) -> pd.DataFrame:
         **{f"{split}_{f}": (f"{split}_acc", f) for split in ("train", "val")
            for f in ("mean", "min", "max", "std")},
         n_params=("n_params", "first"), epochs=("epochs", "max"),
-        seconds_per_epoch=("seconds_per_epoch", "mean"),
-        total_seconds=("total_seconds", "mean"),
+        seconds_per_epoch=("seconds_per_epoch", "mean"), total_seconds=("total_seconds", "mean"),
         resdeep_blocks=("resdeep_blocks", "first"), n_blocks=("n_blocks", "first"),
-        book_train=("book_train_acc", "first"), book_val=("book_val_acc", "first"),
-    )
+        book_train=("book_train_acc", "first"), book_val=("book_val_acc", "first"))
     for column in ("device", "engine"):
         stats[column] = grouped[column].agg(lambda d: "; ".join(sorted(set(map(str, d)))))
     # A model any of whose seeds diverged: flagged everywhere, never ranked.
-    stats["diverged_epochs"] = grouped["diverged_epoch"].agg(
-        lambda d: [int(e) for e in d.dropna()])
+    stats["diverged_epochs"] = grouped["diverged_epoch"].agg(lambda d: [int(e) for e in d.dropna()])
     return stats.join(pd.DataFrame({model: accuracy_intervals(runs) for model, runs in grouped}).T)
 
 
 def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
-    """95% intervals of a model's validation and training accuracy and train-val gap: t over
-    seeds, or with one seed the run's Wilson interval (val only: what varies is the seed).
-    `book_*`: where one new run's val accuracy would fall, to judge the book's single run."""
+    """95% intervals of a model's accuracies and gap: t over seeds, or one seed's Wilson (val
+    only). `book_*`: where one new run's val accuracy would fall, to judge the book's one run."""
     scored = runs.dropna(subset=["val_acc", "train_acc"])
     gaps = scored["train_acc"] - scored["val_acc"]
     out = {f"{k}_{end}": math.nan for k in ("val", "train", "gap") for end in ("low", "high")}
@@ -51,7 +46,7 @@ def accuracy_intervals(runs: pd.DataFrame) -> dict[str, float]:
     elif len(scored) > 1:
         for key, values in (("val", scored["val_acc"]), ("train", scored["train_acc"]),
                             ("gap", gaps)):
-            _, out[f"{key}_low"], out[f"{key}_high"] = mean_and_interval(values, key != "gap")
+            _, _, out[f"{key}_low"], out[f"{key}_high"] = mean_interval(values, clip=key != "gap")
         low, high = prediction_interval(scored["val_acc"].to_numpy())
         out["book_low"], out["book_high"] = max(0.0, low), min(1.0, high)
     return out
@@ -62,14 +57,12 @@ def reproduces_book(row: pd.Series) -> str | None:
     interval (that shrinks with the seeds; one run's spread does not); None: nothing to judge."""
     if missing(row.book_val) or missing(row.book_low) or row.diverged_epochs:
         return None
-    if row.book_low <= row.book_val <= row.book_high:
-        return "yes"
-    return "no: book above" if row.book_val > row.book_high else "no: book below"
+    return ("yes" if row.book_low <= row.book_val <= row.book_high
+            else "no: book above" if row.book_val > row.book_high else "no: book below")
 
 
 def macs_per_image(run_table: pd.DataFrame) -> dict[str, int | None]:
-    """Per model, the multiply-accumulates of one image's forward pass (as the estimate counts
-    them), from the settings its first run's summary records; None where they build no model."""
+    """Per model, one image's multiply-accumulates from its first run's settings (or None)."""
     found: dict[str, int | None] = {}
     for run in run_table.drop_duplicates("model").itertuples():
         settings = run.hyperparameters if isinstance(run.hyperparameters, dict) else {}

@@ -1,8 +1,5 @@
-"""A sweep's points as data, and the trend of each figure against the swept setting.
-
-Per figure (train and validation accuracy, gap) and series (a value of the second setting): the
-OLS slope of the point means against the first setting (a point's runs share the validation
-images), diverged runs left out. Method: docs/statistics.md, "Sweeps: trends over a setting"."""
+"""A sweep's points as data, and each figure's OLS trend per series against the swept setting,
+diverged runs left out. Method: docs/statistics.md, "Sweeps: trends over a setting"."""
 
 import math
 from dataclasses import dataclass
@@ -22,8 +19,7 @@ CURVES = (TRAIN_ACC, VAL_ACC, GAP)
 
 
 def position(sweep: Sweep, value: Any) -> float:
-    """Where a value of the x setting sits on the axis: the number itself (True: 1), or its
-    index in the configured values when the values are not numbers."""
+    """A value of the x setting on the axis: the number (True: 1), else its index in the values."""
     if sweep.scale() is None:
         return float(next(i for i, v in enumerate(sweep.values[sweep.x]) if same(v, value)))
     return float(value)
@@ -34,22 +30,10 @@ def linear_up_to(sweep: Sweep) -> Any:
     return min(v for v in sweep.values[sweep.x] if v > 0)
 
 
-def mean_and_interval(values: Any, accuracy: bool) -> tuple[float, float, float]:
-    """Mean over seeds and its 95% t interval (NaN without values; no interval with one), an
-    accuracy's clipped to [0, 1], which the t interval of a mean near 1 would leave."""
-    if not len(values):
-        return math.nan, math.nan, math.nan
-    mean, _, low, high = mean_interval(np.asarray(values, dtype=float))
-    if accuracy:
-        low, high = float(np.clip(low, 0.0, 1.0)), float(np.clip(high, 0.0, 1.0))
-    return mean, low, high
-
-
 def sweep_points(sweep: Sweep) -> pd.DataFrame:
     """One row per configured point (sweep order): run, label, values, x, series, book."""
     return pd.DataFrame(
-        [{"run": p.run, "label": sweep.label(p.values), "values": p.values,
-          "x": p.values[sweep.x],
+        [{"run": p.run, "label": sweep.label(p.values), "values": p.values, "x": p.values[sweep.x],
           "series": p.values.get(sweep.series_setting) if sweep.series_setting else None,
           "book": sweep.is_book(p)} for p in sweep.points],
         columns=["run", "label", "values", "x", "series", "book"])
@@ -61,12 +45,10 @@ def in_series(frame: pd.DataFrame, value: Any) -> pd.DataFrame:
 
 
 def sweep_frame(points: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """One row per run of the points (point order, then seed): their columns but values, seed,
-    train_acc, val_acc, gap, diverged and `kept` (False: diverged, or no accuracy)."""
-    points = points.drop(columns="values")
+    """One row per run of the points (point order, then seed); `kept` False: diverged/no acc."""
     runs = table.rename(columns={"model": "run"})[["run", "seed", "train_acc", "val_acc",
                                                    "diverged_epoch"]]
-    frame = (points.reset_index(names="order").merge(runs, on="run")
+    frame = (points.drop(columns="values").reset_index(names="order").merge(runs, on="run")
              .sort_values(["order", "seed"], ignore_index=True).drop(columns="order"))
     frame = frame.astype({"seed": int, "train_acc": float, "val_acc": float})
     frame["gap"] = frame["train_acc"] - frame["val_acc"]
@@ -78,9 +60,8 @@ def sweep_frame(points: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Trend:
-    """One curve's trend (train_acc, val_acc or gap) against the sweep's first setting, in one
-    series (the second setting's (name, value); None with one setting). `slope` is in
-    accuracy (a fraction) per unit of the scale; `code` one of TREND_VERDICTS."""
+    """One curve's trend against the sweep's first setting in one series ((name, value) of the
+    second setting, or None); `slope` in accuracy per unit of the scale, `code` a TREND_VERDICT."""
 
     sweep: str
     setting: str
@@ -128,8 +109,7 @@ def sweep_trends(sweep: Sweep, frame: pd.DataFrame) -> list[Trend]:
 
 
 def analyse(sweeps: dict[str, dict[str, Any]] | None, table: pd.DataFrame) -> list[SweepResult]:
-    """Every configured sweep, in config order, with its runs from `table` (load_runs' rows of
-    the sweep points), its points and its trends."""
+    """Every configured sweep (config order) with its runs from `table`, its points, its trends."""
     results = []
     for name, spec in (sweeps or {}).items():
         sweep = Sweep.of(name, spec)
@@ -141,9 +121,8 @@ def analyse(sweeps: dict[str, dict[str, Any]] | None, table: pd.DataFrame) -> li
 
 
 def point_stats(points: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
-    """The points with the seeds that ran, the seeds kept and those that diverged, and per
-    curve the mean over the kept seeds with its 95% t interval (`<curve>_mean`, `_low`,
-    `_high`; no interval with one seed)."""
+    """The points with the seeds that ran, were kept and diverged, and per curve the kept seeds'
+    mean with its 95% t interval (`<curve>_mean`, `_low`, `_high`; none with one seed)."""
     rows = []
     for run in points["run"]:
         runs = frame[frame["run"] == run]
@@ -151,7 +130,8 @@ def point_stats(points: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
         row = {"seeds": runs["seed"].tolist(), "kept_seeds": kept["seed"].tolist(),
                "diverged_seeds": runs.loc[runs["diverged"], "seed"].tolist()}
         for curve in CURVES:
-            row[f"{curve}_mean"], row[f"{curve}_low"], row[f"{curve}_high"] = mean_and_interval(
-                kept[curve], accuracy=curve != GAP)
+            mean, _, low, high = (mean_interval(kept[curve], clip=curve != GAP) if len(kept)
+                                  else [math.nan] * 4)
+            row |= {f"{curve}_mean": mean, f"{curve}_low": low, f"{curve}_high": high}
         rows.append(row)
     return points.join(pd.DataFrame(rows, index=points.index))
