@@ -42,26 +42,27 @@ def source_format(source: Path) -> tuple[str, Path]:
 def check_source(source: Path, names: list[str] | None = None, samples_per_class: int = 0,
                  checked: Path | None = None) -> str | None:
     """What is wrong with the CIFAR-10 copy at `source` (one phrase), or None. `checked`: a JSON
-    file of the archives found complete (path, size, mtime, inode), decompressed once, not at
-    every plan."""
+    file of the archives found complete (path, size, mtime, inode), decompressed once only."""
+    key = None
     try:
         kind, path = source_format(source)
         if kind == "image_tree":
             tree_images(path, names, samples_per_class)
             return None
-        stat = path.stat()
-        key = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}"
-        known = read_json(checked, or_none=True) if checked and kind == "python_tarball" else None
-        known = [k for k in known if isinstance(k, str)] if isinstance(known, list) else []
-        if key in known:
-            return None
+        if checked is not None and kind == "python_tarball":  # a folder's batch ends are cheap
+            stat = path.stat()
+            key = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}"
+            known = read_json(checked, or_none=True)
+            known = [k for k in known if isinstance(k, str)] if isinstance(known, list) else []
+            if key in known:
+                return None
         blobs, where = python_batches(kind, path, tail=len(PICKLE_END))
     except DataError as e:
         return e.problem
     cut = [name for name, blob in blobs.items() if blob != PICKLE_END]
     if cut:
         return f"{where[cut[0]]} is truncated or not a CIFAR-10 python batch"
-    if checked is not None and kind == "python_tarball":
+    if key is not None:
         with contextlib.suppress(OSError, DiskFullError):  # unwritable: the next plan checks again
             write_json(checked, [*known, key][-16:])
     return None
