@@ -1,8 +1,6 @@
-"""Chapter 4, time series: hourly bike rentals reshaped into days (730x17x24), with the book's
-one-hot weather and the two alternative encodings (weather rescaled, temperature min-max).
-Days need all 24 hours: the hours `hour.csv` lacks are filled as the book's `fix_missing_hours.py`
-made `hour-fixed.csv` (or refused); rows not in blocks of hours 0..23 are refused.
-"""
+"""Chapter 4, time series: hourly bike rentals as days (730x17x24), the book's one-hot weather and
+the two alternative encodings. The hours `hour.csv` lacks are filled as the book's
+`fix_missing_hours.py` made `hour-fixed.csv` (or refused); other broken days are refused."""
 
 import logging
 from datetime import date
@@ -64,9 +62,8 @@ def ingest_bikes(src: PathLike, out_pt: PathLike, out_json: PathLike,
     days = filled.reshape(-1, HOURS, len(COLUMNS))
     out_of_order = np.flatnonzero((days[:, :, HOUR] != np.arange(HOURS)).any(axis=1))
     if len(out_of_order):
-        day = days[out_of_order[0]]
-        raise DataError(src, f"day starting at instant {day[0, INSTANT]:.0f} does not hold "
-                             "hours 0..23 in order")
+        raise DataError(src, f"day starting at instant {days[out_of_order[0], 0, INSTANT]:.0f} "
+                             "does not hold hours 0..23 in order")
     bad_weather = np.flatnonzero(~np.isin(filled[:, WEATHER], np.arange(1, N_WEATHER + 1)))
     if len(bad_weather):
         row = filled[bad_weather[0]]

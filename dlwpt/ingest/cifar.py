@@ -1,9 +1,6 @@
-"""Chapter 7: CIFAR-10 -> the book's normalized birds-vs-airplanes subset ("cifar2").
-
-An image tree, the official python batches (or a folder holding `cifar-10-batches-py/`) and the
-official `cifar-10-python.tar.gz` (read without extracting) give identical tensors. Normalization
-statistics come from the whole training split (all ten classes), as in the book, unless set.
-"""
+"""Chapter 7: CIFAR-10 -> the book's normalized birds-vs-airplanes subset ("cifar2"), the same
+from an image tree, the python batches or the unextracted archive; normalized, unless set, by the
+statistics of the whole training split (all ten classes), as in the book."""
 
 import io
 import multiprocessing
@@ -83,12 +80,12 @@ def parse_python_batches(blobs: Mapping[str, bytes], where: Mapping[str, str]) -
         images, labels = [], []
         for member in members:
             batch = _unpickle(blobs[member], where[member])
-            data, batch_labels = batch.get(b"data"), batch.get(b"labels")
+            data = batch.get(b"data")
             if (not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2
                     or data.shape[1] != 3 * SIDE * SIDE):
                 raise DataError(where[member], f"b'data' is not an Nx{3 * SIDE * SIDE} uint8 "
                                                "array")
-            batch_labels = np.asarray(batch_labels if batch_labels is not None else [])
+            batch_labels = np.asarray(batch.get(b"labels", []))
             if batch_labels.shape != (len(data),) or not np.isin(
                     batch_labels, np.arange(len(names))).all():
                 raise DataError(where[member], f"b'labels' must be {len(data)} labels "
@@ -117,9 +114,8 @@ def _decode_files(paths: list[str]) -> tuple[np.ndarray | None, tuple[str, str] 
 
 
 def decode_images(paths: Sequence[Path]) -> np.ndarray:
-    """All images as Nx32x32x3 uint8, by forked worker processes on large inputs (threads do not
-    help: PIL holds the GIL; forked, a Snakemake script is not re-imported by each). PIL, not
-    torchvision.io: same pixels, and importing torchvision costs more than it saves."""
+    """All images as Nx32x32x3 uint8, forked processes decoding large inputs (PIL holds the GIL;
+    forked, a Snakemake script is not re-imported). PIL: torchvision's pixels, a lighter import."""
     chunks = [[str(p) for p in paths[i:i + CHUNK_FILES]]
               for i in range(0, len(paths), CHUNK_FILES)]
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -128,10 +124,9 @@ def decode_images(paths: Sequence[Path]) -> np.ndarray:
     if (workers > 1 and len(paths) >= PARALLEL_MIN_FILES
             and "fork" in multiprocessing.get_all_start_methods()):
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    arrays = []
     try:
-        arrays = []
-        for array, error in (pool.map(_decode_files, chunks) if pool
-                             else map(_decode_files, chunks)):
+        for array, error in (pool.map if pool else map)(_decode_files, chunks):
             if error:
                 raise DataError(*error)
             arrays.append(array)
