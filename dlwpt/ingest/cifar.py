@@ -14,17 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dlwpt.cifar10 import (
-    CIFAR10_CLASSES,
-    META,
-    SIDE,
-    TEST_BATCH,
-    TRAIN_BATCHES,
-    python_batches,
-    source_format,
-    tree_images,
-    tree_survey,
-)
+from dlwpt import cifar10
+from dlwpt.cifar10 import CIFAR10_CLASSES, SIDE
 from dlwpt.ingest.common import PathLike, write_outputs
 from dlwpt.io import DataError, error_text, file_digest
 
@@ -65,18 +56,18 @@ def _unpickle(blob: bytes, where: str) -> dict:
 
 def parse_python_batches(blobs: Mapping[str, bytes], where: Mapping[str, str]) -> Splits:
     """The splits from the bytes of every PYTHON_MEMBERS file, named in messages by `where`."""
-    meta = _unpickle(blobs[META], where[META])
+    meta = _unpickle(blobs[cifar10.META], where[cifar10.META])
     try:
         names = [n.decode() for n in meta[b"label_names"]]
     except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
-        raise DataError(where[META], "no b'label_names' list") from e
+        raise DataError(where[cifar10.META], "no b'label_names' list") from e
     unknown = [n for n in names if n not in CIFAR10_CLASSES]
     if unknown:
-        raise DataError(where[META], f"unknown class {unknown[0]!r}")
+        raise DataError(where[cifar10.META], f"unknown class {unknown[0]!r}")
     to_official = np.array([CIFAR10_CLASSES.index(n) for n in names], dtype=np.int64)
 
     splits = {}
-    for split, members in (("train", TRAIN_BATCHES), ("test", (TEST_BATCH,))):
+    for split, members in (("train", cifar10.TRAIN_BATCHES), ("test", (cifar10.TEST_BATCH,))):
         images, labels = [], []
         for member in members:
             batch = _unpickle(blobs[member], where[member])
@@ -139,14 +130,14 @@ def decode_images(paths: Sequence[Path]) -> np.ndarray:
 def read_cifar10(src: PathLike) -> tuple[Splits, list[dict], str]:
     """The train and test splits (uint8 images, labels in official class order), the summary's
     source entries, and the source format."""
-    kind, path = source_format(Path(src))
+    kind, path = cifar10.source_format(Path(src))
     if kind != "image_tree":
-        blobs, where = python_batches(kind, path)
+        blobs, where = cifar10.python_batches(kind, path)
         files = where.values() if kind == "python_folder" else [path]
         return (parse_python_batches(blobs, where),
                 [{"path": str(p), "sha256": file_digest(p)} for p in files], kind)
-    fingerprint, names = tree_survey(path)
-    images = tree_images(path, names)
+    fingerprint, names = cifar10.tree_survey(path)
+    images = cifar10.tree_images(path, names)
     files = [path / name for found in images.values() for name in found]
     pixels = torch.from_numpy(decode_images(files)).permute(0, 3, 1, 2).contiguous()
     labels = torch.tensor([CIFAR10_CLASSES.index(c) for (_, c), found in images.items()
@@ -170,12 +161,6 @@ def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         means.append(mean)
         stds.append(((counts * (levels - mean) ** 2).sum() / (n - 1)).sqrt())
     return torch.stack(means).float(), torch.stack(stds).float()
-
-
-def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """ToTensor (uint8 -> float / 255) then Normalize, batched. Not torchvision's v2 ToDtype:
-    its * (1/255) differs from / 255 in the last bit for 126 of the 256 levels."""
-    return (images.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
 
 
 def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
@@ -204,7 +189,10 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
     for out_split, split in (("train", "train"), ("val", "test")):
         images, labels = splits[split]
         keep = label_map[labels] >= 0
-        tensors[f"{out_split}_images"] = normalize(images[keep], mean_t, std_t)
+        # ToTensor (/ 255: v2 ToDtype's * (1/255) differs in the last bit for 126 of the 256
+        # levels) then Normalize, batched.
+        tensors[f"{out_split}_images"] = ((images[keep].float() / 255 - mean_t.view(1, -1, 1, 1))
+                                          / std_t.view(1, -1, 1, 1))
         tensors[f"{out_split}_labels"] = label_map[labels[keep]]
         per_class = torch.bincount(labels, minlength=len(CIFAR10_CLASSES)).tolist()
         source_counts[split] = dict(zip(CIFAR10_CLASSES, per_class, strict=True))
