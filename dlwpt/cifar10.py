@@ -119,14 +119,13 @@ def python_batches(kind: str, path: Path, tail: int = 0) -> tuple[dict[str, byte
 
     blobs = {}
     if kind == "python_folder":
-        where = {name: str(path / name) for name in PYTHON_MEMBERS}
         for name in PYTHON_MEMBERS:
             if not (path / name).is_file():
-                raise DataError(where[name], f"incomplete CIFAR-10 python batches: {name} "
+                raise DataError(path / name, f"incomplete CIFAR-10 python batches: {name} "
                                              f"missing in {path}")
             with open(path / name, "rb") as f:
                 blobs[name] = read(f, (path / name).stat().st_size)
-        return blobs, where
+        return blobs, {name: str(path / name) for name in PYTHON_MEMBERS}
     try:
         with tarfile.open(path, "r:*") as tar:
             for member in tar:

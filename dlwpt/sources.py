@@ -62,13 +62,10 @@ def raw_files(dataset: str, config: dict[str, Any]) -> list[Path]:
     A local image or DICOM folder is taken as it is, not narrowed to the manifest (data.verify
     then refuses an extra or missing file by name; off, a user's own copy is ingested)."""
     root = data_root(config)
-    rels = relative_files(dataset, config)
-    if root is None:
-        return [RESOURCES / r for r in rels]
     prefix, pattern = DATASET_PREFIXES.get(dataset, (None, None))
     found = sorted(p for p in (root / prefix).glob(pattern)
-                   if p.is_file() and not p.name.startswith(".")) if pattern else []
-    return found or [root / r for r in rels]
+                   if p.is_file() and not p.name.startswith(".")) if root and pattern else []
+    return found or [(root or RESOURCES) / r for r in relative_files(dataset, config)]
 
 
 def missing_local_files(config: dict[str, Any], datasets: list[str]) -> list[Path]:

@@ -153,14 +153,12 @@ def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and (unbiased) std of uint8 images after ToTensor's /255, from a 256-bin
     histogram: the book's statistics exactly (in float64), without its 600 MB float copy."""
     levels = torch.arange(256, dtype=torch.float64) / 255
-    means, stds = [], []
-    for c in range(images.shape[1]):
-        counts = torch.bincount(images[:, c].reshape(-1), minlength=256).double()
-        n = counts.sum()
-        mean = (counts * levels).sum() / n
-        means.append(mean)
-        stds.append(((counts * (levels - mean) ** 2).sum() / (n - 1)).sqrt())
-    return torch.stack(means).float(), torch.stack(stds).float()
+    counts = torch.stack([torch.bincount(channel.reshape(-1), minlength=256)
+                          for channel in images.unbind(1)]).double()
+    n = counts.sum(1, keepdim=True)
+    mean = (counts * levels).sum(1, keepdim=True) / n
+    std = ((counts * (levels - mean) ** 2).sum(1, keepdim=True) / (n - 1)).sqrt()
+    return mean.flatten().float(), std.flatten().float()
 
 
 def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,

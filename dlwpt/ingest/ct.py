@@ -60,8 +60,7 @@ def ingest_ct(sources: Sources, out_pt: PathLike, out_json: PathLike) -> None:
                           for ds in slices])
     order = np.argsort(positions, kind="stable")
     positions = positions[order]
-    files = [files[i] for i in order]
-    slices = [slices[i] for i in order]
+    files, slices = [files[i] for i in order], [slices[i] for i in order]
     steps = np.diff(positions)
     if len(steps):
         duplicate = int(np.argmin(steps))
