@@ -1,6 +1,5 @@
-"""CIFAR-10's layout and a copy's files, read alike (torch-free) by the check made when the
-workflow is parsed and by the cifar2 ingest: a doomed job is refused before Snakemake deletes a
-good `results/data/cifar2.pt`."""
+"""CIFAR-10's layout and a copy's files, read alike by the (torch-free) check when the workflow is
+parsed and the cifar2 ingest: a doomed job is refused before Snakemake deletes a good cifar2.pt."""
 
 import contextlib
 import hashlib
@@ -108,8 +107,7 @@ def tree_images(root: Path, names: list[str] | None = None,
     return images
 
 
-def python_batches(kind: str, path: Path, tail: int = 0) -> tuple[dict[str, bytes],
-                                                                dict[str, str]]:
+def python_batches(kind: str, path: Path, tail: int = 0) -> tuple[dict[str, bytes], dict[str, str]]:
     """The bytes of each PYTHON_MEMBERS file of a python_folder or python_tarball (with `tail`,
     only its last `tail` bytes), and what names each in messages (a path, or archive:member)."""
 
@@ -146,9 +144,8 @@ def python_batches(kind: str, path: Path, tail: int = 0) -> tuple[dict[str, byte
 
 
 def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
-    """SHA-256 over every visible file's relative name, size and mtime below `root` (a file: its
-    own, named "."), and the names covered. Cheap enough for a param computed at every parse
-    (~60,000 stat calls): a changed image reruns the ingest; the tree by another path does not."""
+    """SHA-256 over each visible file's name (a file: its own, "."), size and mtime below `root`,
+    and the names: a param cheap at every parse, which a changed image changes, a move does not."""
     root = Path(root).resolve()
     files = {".": root} if root.is_file() else {}
     # Symlinked class folders are followed (the readers follow them too); hidden files

@@ -27,9 +27,8 @@ def day_of_month(cell: str) -> float:
 
 
 def fill_missing_hours(hourly: np.ndarray) -> tuple[np.ndarray, int]:
-    """`hourly` with the rows the book's `fix_missing_hours.py` inserts, and their count. A filled
-    row copies the row before the gap (after it once the gap passes midnight), every field as the
-    script does but the missing hour and a `cnt` of 0."""
+    """`hourly` with the rows (and their count) the book's `fix_missing_hours.py` inserts: the row
+    before the gap (after it, past midnight) with the missing hour and a `cnt` of 0."""
     rows = [hourly[0]]
     for last, this in zip(hourly[:-1], hourly[1:], strict=True):
         last_hour, this_hour = int(last[HOUR]), int(this[HOUR])

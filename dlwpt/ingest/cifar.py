@@ -74,8 +74,7 @@ def parse_python_batches(blobs: Mapping[str, bytes], where: Mapping[str, str]) -
             data = batch.get(b"data")
             if (not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2
                     or data.shape[1] != 3 * SIDE * SIDE):
-                raise DataError(where[member], f"b'data' is not an Nx{3 * SIDE * SIDE} uint8 "
-                                               "array")
+                raise DataError(where[member], f"b'data' is not an Nx{3 * SIDE * SIDE} uint8 array")
             batch_labels = np.asarray(batch.get(b"labels", []))
             if batch_labels.shape != (len(data),) or not np.isin(
                     batch_labels, np.arange(len(names))).all():
@@ -107,14 +106,12 @@ def _decode_files(paths: list[str]) -> tuple[np.ndarray | None, tuple[str, str] 
 def decode_images(paths: Sequence[Path]) -> np.ndarray:
     """All images as Nx32x32x3 uint8, forked processes decoding large inputs (PIL holds the GIL;
     forked, a Snakemake script is not re-imported). PIL: torchvision's pixels, a lighter import."""
-    chunks = [[str(p) for p in paths[i:i + CHUNK_FILES]]
-              for i in range(0, len(paths), CHUNK_FILES)]
+    chunks = [[str(p) for p in paths[i:i + CHUNK_FILES]] for i in range(0, len(paths), CHUNK_FILES)]
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = min(available or 1, MAX_WORKERS)
-    pool = None
-    if (workers > 1 and len(paths) >= PARALLEL_MIN_FILES
-            and "fork" in multiprocessing.get_all_start_methods()):
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            if workers > 1 and len(paths) >= PARALLEL_MIN_FILES
+            and "fork" in multiprocessing.get_all_start_methods() else None)
     arrays = []
     try:
         for array, error in (pool.map if pool else map)(_decode_files, chunks):
@@ -162,9 +159,8 @@ def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
-                 classes: Mapping[str, int] | None = None,
-                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                 samples_per_class: int = 8) -> None:
+                 classes: Mapping[str, int] | None = None, mean: Sequence[float] | None = None,
+                 std: Sequence[float] | None = None, samples_per_class: int = 8) -> None:
     """The two `classes` (airplanes and birds by default) relabelled and normalized, in source
     order, and `samples_per_class` raw training images of every class for the report."""
     # classes, mean and std are validated with the config (schemas/, dlwpt.config).

@@ -20,8 +20,7 @@ def _read_slice(path):
         ds = pydicom.dcmread(path)
     except (InvalidDicomError, OSError, ValueError, EOFError) as e:
         raise DataError(path, f"not a DICOM file ({error_text(e)})") from e
-    for keyword in ("PixelData", "ImagePositionPatient", "ImageOrientationPatient",
-                    "PixelSpacing"):
+    for keyword in ("PixelData", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
         if keyword not in ds:
             raise DataError(path, f"DICOM file has no {keyword}")
     return ds

@@ -17,8 +17,7 @@ def clean_words(input_str: str) -> list[str]:
     return [word.strip(PUNCTUATION) for word in word_list]
 
 
-def ingest_text(src: PathLike, out_pt: PathLike, out_json: PathLike,
-                line_index: int = 200) -> None:
+def ingest_text(src: PathLike, out_pt: PathLike, out_json: PathLike, line_index: int = 200) -> None:
     """`line_onehot` Lx128 (non-ASCII -> 0), `line_words_onehot` WxV, `book_word_indices`,
     `vocab`. The file is read as the book does (encoding "utf8"), so a BOM stays in word one."""
     text = read_text_utf8(src)
