@@ -85,9 +85,7 @@ def ingest_bikes(src: PathLike, out_pt: PathLike, out_json: PathLike,
     weather_alt = (daily[:, WEATHER, :] - 1.0) / 3.0
     temp = daily[:, TEMP, :]
     temp_scaled = (temp - temp.min()) / (temp.max() - temp.min())
-    tensors = {
-        "hourly": hourly, "daily": daily.contiguous(), "daily_weather": daily_weather,
-        "weather_alt": weather_alt, "temp_scaled": temp_scaled,
-    }
+    tensors = {"hourly": hourly, "daily": daily.contiguous(), "daily_weather": daily_weather,
+               "weather_alt": weather_alt, "temp_scaled": temp_scaled}
     write_outputs("bikes", out_pt, out_json, tensors, [src], columns=columns,
                   filled_hours=n_filled, mixed_date_days=mixed)

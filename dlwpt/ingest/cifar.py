@@ -193,10 +193,8 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
         counts[out_split] = {name: source_counts[split][name] for name in classes}
     tensors.update(mean=mean_t, std=std_t, samples=torch.stack(samples))
 
-    write_outputs(
-        "cifar2", out_pt, out_json, tensors, source_entries,
-        classes=classes, source_classes=list(CIFAR10_CLASSES),
-        normalization="computed" if mean is None else "config",
-        mean=mean_t.tolist(), std=std_t.tolist(), counts=counts, source_counts=source_counts,
-        source_format=kind, samples_per_class=samples_per_class,
-    )
+    write_outputs("cifar2", out_pt, out_json, tensors, source_entries, classes=classes,
+                  source_classes=list(CIFAR10_CLASSES),
+                  normalization="computed" if mean is None else "config", mean=mean_t.tolist(),
+                  std=std_t.tolist(), counts=counts, source_counts=source_counts,
+                  source_format=kind, samples_per_class=samples_per_class)
