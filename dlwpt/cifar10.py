@@ -1,6 +1,5 @@
-"""CIFAR-10's layout and a copy's files, read alike (torch-free) by the check made when the
-workflow is parsed and by the cifar2 ingest: a doomed job is refused before Snakemake deletes a
-good `results/data/cifar2.pt`."""
+"""CIFAR-10's layout and a copy's files, read alike by the (torch-free) check when the workflow is
+parsed and the cifar2 ingest: a doomed job is refused before Snakemake deletes a good cifar2.pt."""
 
 import contextlib
 import hashlib
@@ -42,26 +41,27 @@ def source_format(source: Path) -> tuple[str, Path]:
 def check_source(source: Path, names: list[str] | None = None, samples_per_class: int = 0,
                  checked: Path | None = None) -> str | None:
     """What is wrong with the CIFAR-10 copy at `source` (one phrase), or None. `checked`: a JSON
-    file of the archives found complete (path, size, mtime, inode), decompressed once, not at
-    every plan."""
+    file of the archives found complete (path, size, mtime, inode), decompressed once only."""
+    key = None
     try:
         kind, path = source_format(source)
         if kind == "image_tree":
             tree_images(path, names, samples_per_class)
             return None
-        stat = path.stat()
-        key = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}"
-        known = read_json(checked, or_none=True) if checked and kind == "python_tarball" else None
-        known = [k for k in known if isinstance(k, str)] if isinstance(known, list) else []
-        if key in known:
-            return None
+        if checked is not None and kind == "python_tarball":  # a folder's batch ends are cheap
+            stat = path.stat()
+            key = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ino}"
+            known = read_json(checked, or_none=True)
+            known = [k for k in known if isinstance(k, str)] if isinstance(known, list) else []
+            if key in known:
+                return None
         blobs, where = python_batches(kind, path, tail=len(PICKLE_END))
     except DataError as e:
         return e.problem
     cut = [name for name, blob in blobs.items() if blob != PICKLE_END]
     if cut:
         return f"{where[cut[0]]} is truncated or not a CIFAR-10 python batch"
-    if checked is not None and kind == "python_tarball":
+    if key is not None:
         with contextlib.suppress(OSError, DiskFullError):  # unwritable: the next plan checks again
             write_json(checked, [*known, key][-16:])
     return None
@@ -107,8 +107,7 @@ def tree_images(root: Path, names: list[str] | None = None,
     return images
 
 
-def python_batches(kind: str, path: Path, tail: int = 0) -> tuple[dict[str, bytes],
-                                                                dict[str, str]]:
+def python_batches(kind: str, path: Path, tail: int = 0) -> tuple[dict[str, bytes], dict[str, str]]:
     """The bytes of each PYTHON_MEMBERS file of a python_folder or python_tarball (with `tail`,
     only its last `tail` bytes), and what names each in messages (a path, or archive:member)."""
 
@@ -118,14 +117,13 @@ def python_batches(kind: str, path: Path, tail: int = 0) -> tuple[dict[str, byte
 
     blobs = {}
     if kind == "python_folder":
-        where = {name: str(path / name) for name in PYTHON_MEMBERS}
         for name in PYTHON_MEMBERS:
             if not (path / name).is_file():
-                raise DataError(where[name], f"incomplete CIFAR-10 python batches: {name} "
+                raise DataError(path / name, f"incomplete CIFAR-10 python batches: {name} "
                                              f"missing in {path}")
             with open(path / name, "rb") as f:
                 blobs[name] = read(f, (path / name).stat().st_size)
-        return blobs, where
+        return blobs, {name: str(path / name) for name in PYTHON_MEMBERS}
     try:
         with tarfile.open(path, "r:*") as tar:
             for member in tar:
@@ -146,9 +144,8 @@ def python_batches(kind: str, path: Path, tail: int = 0) -> tuple[dict[str, byte
 
 
 def tree_survey(root: str | os.PathLike) -> tuple[str, list[str]]:
-    """SHA-256 over every visible file's relative name, size and mtime below `root` (a file: its
-    own, named "."), and the names covered. Cheap enough for a param computed at every parse
-    (~60,000 stat calls): a changed image reruns the ingest; the tree by another path does not."""
+    """SHA-256 over each visible file's name (a file: its own, "."), size and mtime below `root`,
+    and the names: a param cheap at every parse, which a changed image changes, a move does not."""
     root = Path(root).resolve()
     files = {".": root} if root.is_file() else {}
     # Symlinked class folders are followed (the readers follow them too); hidden files

@@ -124,12 +124,10 @@ def read_json(path: str | os.PathLike, *, or_none: bool = False) -> Any:
 
 
 def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # tensors and numpy arrays
+    if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # tensors, numpy arrays and scalars
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
-    if hasattr(obj, "item"):  # numpy scalars
-        return obj.item()
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 

@@ -58,29 +58,22 @@ def relative_files(dataset: str, config: dict[str, Any]) -> list[str]:
 
 
 def raw_files(dataset: str, config: dict[str, Any]) -> list[Path]:
-    """Input paths of an ingest step: in the local copy, or under resources/ once downloaded.
-    A local image or DICOM folder is taken as it is, not narrowed to the manifest (data.verify
-    then refuses an extra or missing file by name; off, a user's own copy is ingested)."""
+    """An ingest step's inputs, in the local copy or under resources/. A local image or DICOM
+    folder is taken as it is (data.verify refuses an extra or missing file; off, it is ingested)."""
     root = data_root(config)
-    rels = relative_files(dataset, config)
-    if root is None:
-        return [RESOURCES / r for r in rels]
     prefix, pattern = DATASET_PREFIXES.get(dataset, (None, None))
     found = sorted(p for p in (root / prefix).glob(pattern)
-                   if p.is_file() and not p.name.startswith(".")) if pattern else []
-    return found or [root / r for r in rels]
+                   if p.is_file() and not p.name.startswith(".")) if root and pattern else []
+    return found or [(root or RESOURCES) / r for r in relative_files(dataset, config)]
 
 
 def missing_local_files(config: dict[str, Any], datasets: list[str]) -> list[Path]:
     """Files a local-copy run needs that are not there (checked before any job starts)."""
-    missing: list[Path] = []
-    if data_root(config) is not None:
-        missing += [p for d in datasets if d != "cifar2" for p in raw_files(d, config)
-                    if not p.exists()]
-    cifar = cifar_source(config)
-    if "cifar2" in datasets and cifar != CIFAR_ARCHIVE and not cifar.exists():
-        missing.append(cifar)
-    return missing
+    needed = ([p for d in datasets if d != "cifar2" for p in raw_files(d, config)]
+              if data_root(config) is not None else [])
+    if "cifar2" in datasets and (cifar := cifar_source(config)) != CIFAR_ARCHIVE:
+        needed.append(cifar)
+    return [p for p in needed if not p.exists()]
 
 
 def download_url(base_url: str, rel: str) -> str:

@@ -1,9 +1,6 @@
-"""Ingest: raw book data -> tensor files + JSON summaries (docs/ARCHITECTURE.md, "Ingest outputs").
-
-A job imports only its dataset's module, which its rule names as code (`ingest_module`): editing
-one dataset's module reruns that dataset only. Raw files are checked against their pins first: a
-wine CSV cut at a line boundary still parses, only the digest tells it is not the book's data.
-"""
+"""Ingest: raw book data -> tensor files + JSON summaries. A job imports only its dataset's module
+(its rule's code, `ingest_module`: an edit reruns that dataset only). Raw files are checked against
+their pins first: a wine CSV cut at a line boundary still parses, only its digest tells."""
 
 import logging
 import os

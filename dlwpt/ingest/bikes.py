@@ -1,8 +1,6 @@
-"""Chapter 4, time series: hourly bike rentals reshaped into days (730x17x24), with the book's
-one-hot weather and the two alternative encodings (weather rescaled, temperature min-max).
-Days need all 24 hours: the hours `hour.csv` lacks are filled as the book's `fix_missing_hours.py`
-made `hour-fixed.csv` (or refused); rows not in blocks of hours 0..23 are refused.
-"""
+"""Chapter 4, time series: hourly bike rentals as days (730x17x24), the book's one-hot weather and
+the two alternative encodings. The hours `hour.csv` lacks are filled as the book's
+`fix_missing_hours.py` made `hour-fixed.csv` (or refused); other broken days are refused."""
 
 import logging
 from datetime import date
@@ -29,9 +27,8 @@ def day_of_month(cell: str) -> float:
 
 
 def fill_missing_hours(hourly: np.ndarray) -> tuple[np.ndarray, int]:
-    """`hourly` with the rows the book's `fix_missing_hours.py` inserts, and their count. A filled
-    row copies the row before the gap (after it once the gap passes midnight), every field as the
-    script does but the missing hour and a `cnt` of 0."""
+    """`hourly` with the rows (and their count) the book's `fix_missing_hours.py` inserts: the row
+    before the gap (after it, past midnight) with the missing hour and a `cnt` of 0."""
     rows = [hourly[0]]
     for last, this in zip(hourly[:-1], hourly[1:], strict=True):
         last_hour, this_hour = int(last[HOUR]), int(this[HOUR])
@@ -64,9 +61,8 @@ def ingest_bikes(src: PathLike, out_pt: PathLike, out_json: PathLike,
     days = filled.reshape(-1, HOURS, len(COLUMNS))
     out_of_order = np.flatnonzero((days[:, :, HOUR] != np.arange(HOURS)).any(axis=1))
     if len(out_of_order):
-        day = days[out_of_order[0]]
-        raise DataError(src, f"day starting at instant {day[0, INSTANT]:.0f} does not hold "
-                             "hours 0..23 in order")
+        raise DataError(src, f"day starting at instant {days[out_of_order[0], 0, INSTANT]:.0f} "
+                             "does not hold hours 0..23 in order")
     bad_weather = np.flatnonzero(~np.isin(filled[:, WEATHER], np.arange(1, N_WEATHER + 1)))
     if len(bad_weather):
         row = filled[bad_weather[0]]
@@ -89,9 +85,7 @@ def ingest_bikes(src: PathLike, out_pt: PathLike, out_json: PathLike,
     weather_alt = (daily[:, WEATHER, :] - 1.0) / 3.0
     temp = daily[:, TEMP, :]
     temp_scaled = (temp - temp.min()) / (temp.max() - temp.min())
-    tensors = {
-        "hourly": hourly, "daily": daily.contiguous(), "daily_weather": daily_weather,
-        "weather_alt": weather_alt, "temp_scaled": temp_scaled,
-    }
+    tensors = {"hourly": hourly, "daily": daily.contiguous(), "daily_weather": daily_weather,
+               "weather_alt": weather_alt, "temp_scaled": temp_scaled}
     write_outputs("bikes", out_pt, out_json, tensors, [src], columns=columns,
                   filled_hours=n_filled, mixed_date_days=mixed)

@@ -1,9 +1,6 @@
-"""Chapter 7: CIFAR-10 -> the book's normalized birds-vs-airplanes subset ("cifar2").
-
-An image tree, the official python batches (or a folder holding `cifar-10-batches-py/`) and the
-official `cifar-10-python.tar.gz` (read without extracting) give identical tensors. Normalization
-statistics come from the whole training split (all ten classes), as in the book, unless set.
-"""
+"""Chapter 7: CIFAR-10 -> the book's normalized birds-vs-airplanes subset ("cifar2"), the same
+from an image tree, the python batches or the unextracted archive; normalized, unless set, by the
+statistics of the whole training split (all ten classes), as in the book."""
 
 import io
 import multiprocessing
@@ -17,17 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dlwpt.cifar10 import (
-    CIFAR10_CLASSES,
-    META,
-    SIDE,
-    TEST_BATCH,
-    TRAIN_BATCHES,
-    python_batches,
-    source_format,
-    tree_images,
-    tree_survey,
-)
+from dlwpt import cifar10
+from dlwpt.cifar10 import CIFAR10_CLASSES, SIDE
 from dlwpt.ingest.common import PathLike, write_outputs
 from dlwpt.io import DataError, error_text, file_digest
 
@@ -68,27 +56,26 @@ def _unpickle(blob: bytes, where: str) -> dict:
 
 def parse_python_batches(blobs: Mapping[str, bytes], where: Mapping[str, str]) -> Splits:
     """The splits from the bytes of every PYTHON_MEMBERS file, named in messages by `where`."""
-    meta = _unpickle(blobs[META], where[META])
+    meta = _unpickle(blobs[cifar10.META], where[cifar10.META])
     try:
         names = [n.decode() for n in meta[b"label_names"]]
     except (KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
-        raise DataError(where[META], "no b'label_names' list") from e
+        raise DataError(where[cifar10.META], "no b'label_names' list") from e
     unknown = [n for n in names if n not in CIFAR10_CLASSES]
     if unknown:
-        raise DataError(where[META], f"unknown class {unknown[0]!r}")
+        raise DataError(where[cifar10.META], f"unknown class {unknown[0]!r}")
     to_official = np.array([CIFAR10_CLASSES.index(n) for n in names], dtype=np.int64)
 
     splits = {}
-    for split, members in (("train", TRAIN_BATCHES), ("test", (TEST_BATCH,))):
+    for split, members in (("train", cifar10.TRAIN_BATCHES), ("test", (cifar10.TEST_BATCH,))):
         images, labels = [], []
         for member in members:
             batch = _unpickle(blobs[member], where[member])
-            data, batch_labels = batch.get(b"data"), batch.get(b"labels")
+            data = batch.get(b"data")
             if (not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2
                     or data.shape[1] != 3 * SIDE * SIDE):
-                raise DataError(where[member], f"b'data' is not an Nx{3 * SIDE * SIDE} uint8 "
-                                               "array")
-            batch_labels = np.asarray(batch_labels if batch_labels is not None else [])
+                raise DataError(where[member], f"b'data' is not an Nx{3 * SIDE * SIDE} uint8 array")
+            batch_labels = np.asarray(batch.get(b"labels", []))
             if batch_labels.shape != (len(data),) or not np.isin(
                     batch_labels, np.arange(len(names))).all():
                 raise DataError(where[member], f"b'labels' must be {len(data)} labels "
@@ -117,21 +104,17 @@ def _decode_files(paths: list[str]) -> tuple[np.ndarray | None, tuple[str, str] 
 
 
 def decode_images(paths: Sequence[Path]) -> np.ndarray:
-    """All images as Nx32x32x3 uint8, by forked worker processes on large inputs (threads do not
-    help: PIL holds the GIL; forked, a Snakemake script is not re-imported by each). PIL, not
-    torchvision.io: same pixels, and importing torchvision costs more than it saves."""
-    chunks = [[str(p) for p in paths[i:i + CHUNK_FILES]]
-              for i in range(0, len(paths), CHUNK_FILES)]
+    """All images as Nx32x32x3 uint8, forked processes decoding large inputs (PIL holds the GIL;
+    forked, a Snakemake script is not re-imported). PIL: torchvision's pixels, a lighter import."""
+    chunks = [[str(p) for p in paths[i:i + CHUNK_FILES]] for i in range(0, len(paths), CHUNK_FILES)]
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = min(available or 1, MAX_WORKERS)
-    pool = None
-    if (workers > 1 and len(paths) >= PARALLEL_MIN_FILES
-            and "fork" in multiprocessing.get_all_start_methods()):
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            if workers > 1 and len(paths) >= PARALLEL_MIN_FILES
+            and "fork" in multiprocessing.get_all_start_methods() else None)
+    arrays = []
     try:
-        arrays = []
-        for array, error in (pool.map(_decode_files, chunks) if pool
-                             else map(_decode_files, chunks)):
+        for array, error in (pool.map if pool else map)(_decode_files, chunks):
             if error:
                 raise DataError(*error)
             arrays.append(array)
@@ -144,14 +127,14 @@ def decode_images(paths: Sequence[Path]) -> np.ndarray:
 def read_cifar10(src: PathLike) -> tuple[Splits, list[dict], str]:
     """The train and test splits (uint8 images, labels in official class order), the summary's
     source entries, and the source format."""
-    kind, path = source_format(Path(src))
+    kind, path = cifar10.source_format(Path(src))
     if kind != "image_tree":
-        blobs, where = python_batches(kind, path)
+        blobs, where = cifar10.python_batches(kind, path)
         files = where.values() if kind == "python_folder" else [path]
         return (parse_python_batches(blobs, where),
                 [{"path": str(p), "sha256": file_digest(p)} for p in files], kind)
-    fingerprint, names = tree_survey(path)
-    images = tree_images(path, names)
+    fingerprint, names = cifar10.tree_survey(path)
+    images = cifar10.tree_images(path, names)
     files = [path / name for found in images.values() for name in found]
     pixels = torch.from_numpy(decode_images(files)).permute(0, 3, 1, 2).contiguous()
     labels = torch.tensor([CIFAR10_CLASSES.index(c) for (_, c), found in images.items()
@@ -167,26 +150,17 @@ def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and (unbiased) std of uint8 images after ToTensor's /255, from a 256-bin
     histogram: the book's statistics exactly (in float64), without its 600 MB float copy."""
     levels = torch.arange(256, dtype=torch.float64) / 255
-    means, stds = [], []
-    for c in range(images.shape[1]):
-        counts = torch.bincount(images[:, c].reshape(-1), minlength=256).double()
-        n = counts.sum()
-        mean = (counts * levels).sum() / n
-        means.append(mean)
-        stds.append(((counts * (levels - mean) ** 2).sum() / (n - 1)).sqrt())
-    return torch.stack(means).float(), torch.stack(stds).float()
-
-
-def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """ToTensor (uint8 -> float / 255) then Normalize, batched. Not torchvision's v2 ToDtype:
-    its * (1/255) differs from / 255 in the last bit for 126 of the 256 levels."""
-    return (images.float() / 255 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+    counts = torch.stack([torch.bincount(channel.reshape(-1), minlength=256)
+                          for channel in images.unbind(1)]).double()
+    n = counts.sum(1, keepdim=True)
+    mean = (counts * levels).sum(1, keepdim=True) / n
+    std = ((counts * (levels - mean) ** 2).sum(1, keepdim=True) / (n - 1)).sqrt()
+    return mean.flatten().float(), std.flatten().float()
 
 
 def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
-                 classes: Mapping[str, int] | None = None,
-                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                 samples_per_class: int = 8) -> None:
+                 classes: Mapping[str, int] | None = None, mean: Sequence[float] | None = None,
+                 std: Sequence[float] | None = None, samples_per_class: int = 8) -> None:
     """The two `classes` (airplanes and birds by default) relabelled and normalized, in source
     order, and `samples_per_class` raw training images of every class for the report."""
     # classes, mean and std are validated with the config (schemas/, dlwpt.config).
@@ -209,17 +183,18 @@ def ingest_cifar(src: PathLike, out_pt: PathLike, out_json: PathLike,
     for out_split, split in (("train", "train"), ("val", "test")):
         images, labels = splits[split]
         keep = label_map[labels] >= 0
-        tensors[f"{out_split}_images"] = normalize(images[keep], mean_t, std_t)
+        # ToTensor (/ 255: v2 ToDtype's * (1/255) differs in the last bit for 126 of the 256
+        # levels) then Normalize, batched.
+        tensors[f"{out_split}_images"] = ((images[keep].float() / 255 - mean_t.view(1, -1, 1, 1))
+                                          / std_t.view(1, -1, 1, 1))
         tensors[f"{out_split}_labels"] = label_map[labels[keep]]
         per_class = torch.bincount(labels, minlength=len(CIFAR10_CLASSES)).tolist()
         source_counts[split] = dict(zip(CIFAR10_CLASSES, per_class, strict=True))
         counts[out_split] = {name: source_counts[split][name] for name in classes}
     tensors.update(mean=mean_t, std=std_t, samples=torch.stack(samples))
 
-    write_outputs(
-        "cifar2", out_pt, out_json, tensors, source_entries,
-        classes=classes, source_classes=list(CIFAR10_CLASSES),
-        normalization="computed" if mean is None else "config",
-        mean=mean_t.tolist(), std=std_t.tolist(), counts=counts, source_counts=source_counts,
-        source_format=kind, samples_per_class=samples_per_class,
-    )
+    write_outputs("cifar2", out_pt, out_json, tensors, source_entries, classes=classes,
+                  source_classes=list(CIFAR10_CLASSES),
+                  normalization="computed" if mean is None else "config", mean=mean_t.tolist(),
+                  std=std_t.tolist(), counts=counts, source_counts=source_counts,
+                  source_format=kind, samples_per_class=samples_per_class)

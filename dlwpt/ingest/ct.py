@@ -20,8 +20,7 @@ def _read_slice(path):
         ds = pydicom.dcmread(path)
     except (InvalidDicomError, OSError, ValueError, EOFError) as e:
         raise DataError(path, f"not a DICOM file ({error_text(e)})") from e
-    for keyword in ("PixelData", "ImagePositionPatient", "ImageOrientationPatient",
-                    "PixelSpacing"):
+    for keyword in ("PixelData", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
         if keyword not in ds:
             raise DataError(path, f"DICOM file has no {keyword}")
     return ds
@@ -45,12 +44,12 @@ def ingest_ct(sources: Sources, out_pt: PathLike, out_json: PathLike) -> None:
     orientation = np.array(first.ImageOrientationPatient, dtype=np.float64)
     normal = np.cross(orientation[:3], orientation[3:])
     shape = (int(first.Rows), int(first.Columns))
-    series = first.get("SeriesInstanceUID")
+    uid = first.get("SeriesInstanceUID")
     for path, ds in zip(files, slices, strict=True):
         if (int(ds.Rows), int(ds.Columns)) != shape:
             raise DataError(path, f"slice is {ds.Rows}x{ds.Columns}, {first_path.name} is "
                                   f"{shape[0]}x{shape[1]}")
-        if ds.get("SeriesInstanceUID") != series:
+        if ds.get("SeriesInstanceUID") != uid:
             raise DataError(path, f"belongs to another series than {first_path.name}")
         if not np.allclose(np.array(ds.ImageOrientationPatient, dtype=np.float64),
                            orientation, atol=TOLERANCE):
@@ -60,8 +59,7 @@ def ingest_ct(sources: Sources, out_pt: PathLike, out_json: PathLike) -> None:
                           for ds in slices])
     order = np.argsort(positions, kind="stable")
     positions = positions[order]
-    files = [files[i] for i in order]
-    slices = [slices[i] for i in order]
+    files, slices = [files[i] for i in order], [slices[i] for i in order]
     steps = np.diff(positions)
     if len(steps):
         duplicate = int(np.argmin(steps))
@@ -79,14 +77,10 @@ def ingest_ct(sources: Sources, out_pt: PathLike, out_json: PathLike) -> None:
 
     volume = np.stack([_hounsfield(path, ds) for path, ds in zip(files, slices, strict=True)])
     row_spacing, column_spacing = (float(v) for v in first.PixelSpacing)
-    tensors = {
-        "volume": torch.from_numpy(volume)[None, None],
-        "positions": torch.from_numpy(positions),
-        "spacing": torch.tensor([step, row_spacing, column_spacing], dtype=torch.float64),
-    }
-    write_outputs(
-        "ct", out_pt, out_json, tensors, files,
-        series={"uid": str(series), "description": str(first.get("SeriesDescription", "")),
-                "modality": str(first.get("Modality", "")), "slices": len(files)},
-        files_in_order=[p.name for p in files],
-    )
+    tensors = {"volume": torch.from_numpy(volume)[None, None],
+               "positions": torch.from_numpy(positions),
+               "spacing": torch.tensor([step, row_spacing, column_spacing], dtype=torch.float64)}
+    series = {"uid": str(uid), "description": str(first.get("SeriesDescription", "")),
+              "modality": str(first.get("Modality", "")), "slices": len(files)}
+    write_outputs("ct", out_pt, out_json, tensors, files, series=series,
+                  files_in_order=[p.name for p in files])

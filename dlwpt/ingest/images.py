@@ -47,5 +47,4 @@ def ingest_image_batch(sources: Sources, out_pt: PathLike, out_json: PathLike,
     std = torch.stack([normalized[:, c].std() for c in range(3)])
     normalized = (normalized - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
     tensors = {"raw": batch, "normalized": normalized, "mean": mean, "std": std}
-    write_outputs("image_cats", out_pt, out_json, tensors, files,
-                  files=[p.name for p in files])
+    write_outputs("image_cats", out_pt, out_json, tensors, files, files=[p.name for p in files])

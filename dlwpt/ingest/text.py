@@ -17,8 +17,7 @@ def clean_words(input_str: str) -> list[str]:
     return [word.strip(PUNCTUATION) for word in word_list]
 
 
-def ingest_text(src: PathLike, out_pt: PathLike, out_json: PathLike,
-                line_index: int = 200) -> None:
+def ingest_text(src: PathLike, out_pt: PathLike, out_json: PathLike, line_index: int = 200) -> None:
     """`line_onehot` Lx128 (non-ASCII -> 0), `line_words_onehot` WxV, `book_word_indices`,
     `vocab`. The file is read as the book does (encoding "utf8"), so a BOM stays in word one."""
     text = read_text_utf8(src)
@@ -44,9 +43,6 @@ def ingest_text(src: PathLike, out_pt: PathLike, out_json: PathLike,
     tensors = {"line_onehot": line_onehot, "line_words_onehot": line_words_onehot,
                "book_word_indices": book_word_indices, "vocab": vocab}
     sample = dict.fromkeys(WORD_SAMPLE) | dict.fromkeys(line_words)
-    write_outputs(
-        "text", out_pt, out_json, tensors, [src],
-        line_index=line_index, line=line, line_words=line_words, n_words=len(book_words),
-        vocab_size=len(vocab),
-        word2index_sample={w: word2index_dict[w] for w in sample if w in word2index_dict},
-    )
+    write_outputs("text", out_pt, out_json, tensors, [src], line_index=line_index, line=line,
+                  line_words=line_words, n_words=len(book_words), vocab_size=len(vocab),
+                  word2index_sample={w: word2index_dict[w] for w in sample if w in word2index_dict})

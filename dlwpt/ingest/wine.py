@@ -36,11 +36,8 @@ def ingest_wine(src: PathLike, out_pt: PathLike, out_json: PathLike, bad_max: in
     var = data.var(dim=0)
     data_normalized = (data - mean) / torch.sqrt(var)
 
-    groups = {
-        "bad": target <= bad_max,
-        "mid": (target > bad_max) & (target < good_min),
-        "good": target >= good_min,
-    }
+    groups = {"bad": target <= bad_max, "mid": (target > bad_max) & (target < good_min),
+              "good": target >= good_min}
     group_means = torch.stack([table[rows].mean(dim=0) for rows in groups.values()])
 
     column = columns.index(threshold_column)
@@ -62,9 +59,7 @@ def ingest_wine(src: PathLike, out_pt: PathLike, out_json: PathLike, bad_max: in
             "matches_over_actual": n_matches / n_actual if n_actual else None,
         },
     }
-    tensors = {
-        "table": table, "columns": columns, "data": data, "target": target,
-        "target_onehot": target_onehot, "data_normalized": data_normalized,
-        "mean": mean, "var": var, "group_means": group_means,
-    }
+    tensors = {"table": table, "columns": columns, "data": data, "target": target,
+               "target_onehot": target_onehot, "data_normalized": data_normalized, "mean": mean,
+               "var": var, "group_means": group_means}
     write_outputs("wine", out_pt, out_json, tensors, [src], analysis=analysis)
