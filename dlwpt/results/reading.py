@@ -28,9 +28,6 @@ RUN_EXTRAS = ("n_blocks", "n_val", "hyperparameters", "load_average")
 # val_predictions.csv, as dlwpt.train writes it (not imported: the report would then depend on
 # the training code, and editing it would rerun the report).
 PREDICTION_COLUMNS = ("index", "label", "predicted", "prob")
-# A run entry's keys and the files they name: a run's TRAINED files, model.pt as "model_pt"
-# (an entry's "model" is the model's name).
-RUN_ENTRY = {"model_pt" if key == "model" else key: name for key, name in TRAINED.items()}
 
 
 def read_checked_json(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -172,6 +169,7 @@ def check_trained_files(summary: dict[str, Any], summary_path: Path, files: list
 def run_files(inputs: Mapping[str, str | os.PathLike], models: Sequence[str],
               seeds: Sequence[int]) -> list[dict[str, Any]]:
     """The report's run entries, per model then seed, from inputs named `<model>/seed<k>/<file>`."""
-    return [{"model": m, "seed": int(s),
-             **{key: Path(inputs[f"{run_name(m, s)}/{name}"]) for key, name in RUN_ENTRY.items()}}
+    return [{"model": m, "seed": int(s),  # its TRAINED files, model.pt as "model_pt"
+             **{"model_pt" if key == "model" else key: Path(inputs[f"{run_name(m, s)}/{name}"])
+                for key, name in TRAINED.items()}}
             for m in models for s in seeds]
