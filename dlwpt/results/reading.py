@@ -73,12 +73,7 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
         except DataError as e:
             raise DataError(summary_path, f"{e.problem}; "
                                           f"{rebuild_hint(summary_path, rerun_command)}") from e
-        check_seal(summary, summary_path, rerun_command)
-        if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
-            raise DataError(summary_path, f"holds {summary['model']}/seed{summary['seed']}, "
-                                          f"expected {run['model']}/seed{run['seed']}")
-        check_trained_files(summary, summary_path, [Path(run[key]) for key in (
-            "metrics", "predictions", "model_pt") if key in run], rerun_command)
+        check_summary(summary, run, rerun_command)
         labels, hits = read_predictions(predictions_path, summary, summary_path, rerun_command)
         labels_seen = labels_seen or (predictions_path, labels)
         if not np.array_equal(labels, labels_seen[1]):
@@ -139,31 +134,29 @@ def read_predictions(path: Path, summary: dict[str, Any], summary_path: Path,
     return labels, hits
 
 
-def check_seal(summary: dict[str, Any], summary_path: Path,
-               rerun_command: str | None = None) -> None:
-    """The summary as training wrote it (its seal): an edited or unsealed one is refused."""
+def check_summary(summary: dict[str, Any], run: Mapping[str, Any],
+                  rerun_command: str | None = None) -> None:
+    """The summary as training wrote it (its seal: an edited or unsealed one is refused), of
+    `run`, and each of the run's files as it was then (the digests the summary recorded)."""
+    path = Path(run["summary"])
+    hint = rebuild_hint(path, rerun_command)
     if summary.get(SEAL_KEY) != summary_seal(summary):
         why = ("changed after training (its seal does not match)" if SEAL_KEY in summary
                else "not sealed (written before summaries were sealed)")
-        raise DataError(summary_path, f"{why}; {rebuild_hint(summary_path, rerun_command)}")
-
-
-def check_trained_files(summary: dict[str, Any], summary_path: Path, files: list[Path],
-                        rerun_command: str | None = None) -> None:
-    """Each file as it was when the run was trained (the digests its summary recorded)."""
+        raise DataError(path, f"{why}; {hint}")
+    if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
+        raise DataError(path, f"holds {summary['model']}/seed{summary['seed']}, "
+                              f"expected {run['model']}/seed{run['seed']}")
     recorded = summary.get("files")
     if recorded is None:
-        return  # none recorded: an unsealed summary, which check_seal refused
-    for path in files:
-        expected = recorded.get(path.name)
+        return  # none recorded, yet sealed: nothing to check against
+    for file in [Path(run[key]) for key in ("metrics", "predictions", "model_pt") if key in run]:
+        expected = recorded.get(file.name)
         if expected is None:
-            raise DataError(summary_path, f"records no digest for {path.name}; "
-                                          f"{rebuild_hint(summary_path, rerun_command)}")
-        actual = "sha256:" + file_digest(path)
-        if actual != expected:
-            raise DataError(path, f"changed since it was trained ({actual}, recorded "
-                                  f"{expected} in {summary_path.name}); "
-                                  f"{rebuild_hint(summary_path, rerun_command)}")
+            raise DataError(path, f"records no digest for {file.name}; {hint}")
+        if (actual := "sha256:" + file_digest(file)) != expected:
+            raise DataError(file, f"changed since it was trained ({actual}, recorded "
+                                  f"{expected} in {path.name}); {hint}")
 
 
 def run_files(inputs: Mapping[str, str | os.PathLike], models: Sequence[str],
