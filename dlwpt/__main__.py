@@ -1,7 +1,6 @@
 """`python -m dlwpt runs` / `python -m dlwpt diff`: the run history (dlwpt.history) on the
 command line, in the spirit of `dvc exp show` and `dvc exp diff`, with the paired verdicts and
-the words of the page (dlwpt.report.verdicts).
-"""
+the words of the page (dlwpt.report.verdicts)."""
 
 import argparse
 import json
@@ -23,11 +22,10 @@ class Parser(argparse.ArgumentParser):
     one line, exit 0)."""
 
     def error(self, message: str):
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        sys.exit(2)
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def parser() -> argparse.ArgumentParser:
+def main(argv: Sequence[str] | None = None) -> int:
     top = Parser(prog="python -m dlwpt", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(dest="command", required=True, parser_class=Parser)
     runs = commands.add_parser(
@@ -39,8 +37,7 @@ def parser() -> argparse.ArgumentParser:
         "diff", help="what changed from entry A to entry B (default: what the page shows), per "
                      "model, with the paired difference, its interval and verdict")
     diff.add_argument("a", nargs="?", help="the old entry: an id or its unique beginning "
-                                           "(default: the latest before B whose training "
-                                           "differs)")
+                                           "(default: the latest before B whose training differs)")
     diff.add_argument("b", nargs="?", help="the new entry (default: the latest)")
     for command in (runs, diff):
         form = command.add_mutually_exclusive_group()
@@ -48,11 +45,7 @@ def parser() -> argparse.ArgumentParser:
         form.add_argument("--json", action="store_true", help="JSON, for scripts")
         command.add_argument("--history", default=HISTORY_ROOT, metavar="DIR",
                              help=f"the history folder (default: {HISTORY_ROOT})")
-    return top
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = top.parse_args(argv)
     style = "json" if args.json else "md" if args.md else "text"
     try:
         if args.command == "runs":
@@ -81,22 +74,18 @@ def entry_settings(snapshot: h.Snapshot) -> dict[str, Any]:
     return columns
 
 
-def runs_view(snapshots: list[h.Snapshot], every: bool) -> dict[str, Any]:
+def show_runs(snapshots: list[h.Snapshot], every: bool, style: str) -> str:
     settings = [entry_settings(s) for s in snapshots]
     keys = list(dict.fromkeys(k for columns in settings for k in columns))
     if not every:
         keys = [k for k in keys if len({json.dumps(columns.get(k, UNSET), default=repr)
                                          for columns in settings}) > 1]
-    models = list(dict.fromkeys(m for s in snapshots for m in s.models))
-    entries = [{**asdict(RunInfo.of(s)), "settings": {k: columns[k] for k in keys if k in columns},
-                "val_acc": {m: s.mean_val_acc(m) for m in s.models},
-                "diverged": [m for m in s.models if s.diverged(m)]}
-               for s, columns in zip(snapshots, settings, strict=True)]
-    return {"settings": keys, "models": models, "entries": entries}
-
-
-def show_runs(snapshots: list[h.Snapshot], every: bool, style: str) -> str:
-    view = runs_view(snapshots, every)
+    view = {"settings": keys, "models": list(dict.fromkeys(m for s in snapshots for m in s.models)),
+            "entries": [{**asdict(RunInfo.of(s)),
+                         "settings": {k: columns[k] for k in keys if k in columns},
+                         "val_acc": {m: s.mean_val_acc(m) for m in s.models},
+                         "diverged": [m for m in s.models if s.diverged(m)]}
+                        for s, columns in zip(snapshots, settings, strict=True)]}
     if style == "json":
         return json.dumps(view, indent=2)
     headers = ["id", "date", "commit", "experiment", *view["settings"],
@@ -132,32 +121,26 @@ def diff_pair(history_dir: str, a: str | None, b: str | None) -> Changes | str:
     return h.compare(old, new)
 
 
-def diff_view(changes: Changes) -> dict[str, Any]:
-    models = []
-    for m in changes.models:
-        settings = [{k: v for k, v in vars(s).items() if v is not UNSET} for s in m.settings]
-        tested = m.comparison is not None and not missing(m.comparison.get("diff"))
-        models.append({
+def show_diff(changes: Changes, style: str) -> str:
+    code = verdicts.code_summary(changes.code)
+    if style == "json":
+        models = [{
             "model": m.model, "status": m.status,
             "change": verdicts.change_words(m, seeds=True), "problem": m.problem,
-            "settings": settings, "code_changed": m.code, "data_changed": m.data,
+            "settings": [{k: v for k, v in vars(s).items() if v is not UNSET} for s in m.settings],
+            "code_changed": m.code, "data_changed": m.data,
             "old_seeds": list(m.old_seeds), "new_seeds": list(m.new_seeds),
             "old_acc": m.old_acc, "new_acc": m.new_acc, "verdict": m.verdict,
             "verdict_words": verdicts.verdict_label(m.verdict, NEW, OLD) if m.verdict else None,
-            "difference_words": verdicts.difference_words(m.comparison) if tested else None,
+            "difference_words": None if m.comparison is None or missing(m.comparison.get("diff"))
+            else verdicts.difference_words(m.comparison),
             "comparison": None if m.comparison is None else
-            {k: plain_value(v) for k, v in m.comparison.items()}})
-    return {"old": None if changes.old is None else asdict(changes.old),
-            "new": asdict(changes.new), "first": changes.first,
-            "data_changed": changes.data_changed,
-            "code_changed": [c.path for c in changes.code],
-            "code_summary": verdicts.code_summary(changes.code), "models": models}
-
-
-def show_diff(changes: Changes, style: str) -> str:
-    if style == "json":
-        return json.dumps(diff_view(changes), indent=2)
-    code = verdicts.code_summary(changes.code)
+            {k: plain_value(v) for k, v in m.comparison.items()}} for m in changes.models]
+        return json.dumps({"old": None if changes.old is None else asdict(changes.old),
+                           "new": asdict(changes.new), "first": changes.first,
+                           "data_changed": changes.data_changed,
+                           "code_changed": [c.path for c in changes.code],
+                           "code_summary": code, "models": models}, indent=2)
     lines = [f"{OLD}: {verdicts.run_words(changes.old)}",
              f"{NEW}: {verdicts.run_words(changes.new)}",
              "training code: " + (f"code of {', '.join(code)} changed" if code else "unchanged"),

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from itertools import chain, count
 from pathlib import Path
 from typing import Any, Self
 
@@ -88,14 +89,11 @@ class Snapshot:
             digests = {name: io.file_digest(run[name]) for name in RUN_FILES}
             models[run["model"]].seeds[int(run["seed"])] = digests
             files |= {digests[name]: Path(run[name]) for name in RUN_FILES}
-        repo = Path(repo).resolve()
-        code = {}
-        for path in code_files:
-            resolved = Path(path).resolve()
-            key = (resolved.relative_to(repo).as_posix() if resolved.is_relative_to(repo)
-                   else Path(path).as_posix())
+        repo, code = Path(repo).resolve(), {}
+        for path in map(Path, code_files):
+            key = path.resolve().relative_to(repo) if path.resolve().is_relative_to(repo) else path
             # as the workflow compares code (its params): a docstring-only edit is no change
-            code[key] = source_digest(resolved)
+            code[key.as_posix()] = source_digest(path.resolve())
         return cls(config=dict(config), data=io.file_digest(data_pt) if data_pt else None,
                    code=dict(sorted(code.items())), models=models, files=files)
 
@@ -118,9 +116,8 @@ class Snapshot:
 
     def val_accs(self, model: str) -> dict[int, float]:
         """Per seed, its validation accuracy; none for a run that diverged in its first epoch."""
-        seeds = sorted(self.models[model].seeds)
-        values = {s: self.summary(model, s).get("val_acc") for s in seeds}
-        return {s: float(v) for s, v in values.items() if v is not None and math.isfinite(v)}
+        accs = {s: self.summary(model, s).get("val_acc") for s in sorted(self.models[model].seeds)}
+        return {s: float(v) for s, v in accs.items() if v is not None and math.isfinite(v)}
 
     def mean_val_acc(self, model: str) -> float | None:
         values = list(self.val_accs(model).values())
@@ -131,8 +128,7 @@ class Snapshot:
                    for s in self.models[model].seeds)
 
     def predictions(self, model: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        summary = self.summary(model, seed)
-        return self._read(model, seed, "predictions", read_predictions, summary,
+        return self._read(model, seed, "predictions", read_predictions, self.summary(model, seed),
                           self.path(self.models[model].seeds[seed]["summary"]))
 
     def path(self, digest: str) -> Path:
@@ -275,10 +271,8 @@ def record(history_dir: str | os.PathLike, snapshot: Snapshot,
     if git_commit and not git_commit.startswith("unknown"):  # "<sha>[-dirty]"
         commit, dirty = git_commit.removesuffix("-dirty"), git_commit.endswith("-dirty")
     base = f"{now:%Y%m%dT%H%M%SZ}-{io.json_digest(content)[:8]}"
-    run_id, n = base, 1
-    while (history_dir / "runs" / f"{run_id}.json").exists():  # the same content, same second
-        n += 1
-        run_id = f"{base}.{n}"
+    ids = chain([base], (f"{base}.{n}" for n in count(2)))  # the same content, same second
+    run_id = next(i for i in ids if not (history_dir / "runs" / f"{i}.json").exists())
     entry = {"layout": LAYOUT, "id": run_id, "time": now.isoformat(timespec="seconds"),
              "git_commit": commit, "dirty": dirty, **content}
     entry["entry_digest"] = io.json_digest(entry)
@@ -330,41 +324,37 @@ def compare(old: Snapshot | None, new: Snapshot) -> c.Changes:
 
 def model_change(old: Snapshot, new: Snapshot, model: str, code: bool,
                  data_changed: bool) -> c.ModelChange:
-    """One model's change; its comparison row (CHANGED, RETRAINED) is not adjusted yet."""
+    """One model's change. CHANGED, RETRAINED: its new runs against its old, the two "models" of
+    a `Runs`, paired only on the same images (the row not adjusted yet)."""
+    old_seeds, new_seeds = (tuple(sorted(snap.models[model].seeds)) if model in snap.models
+                            else () for snap in (old, new))
     if model not in old.models:
-        return c.ModelChange(model, c.ADDED, new_seeds=tuple(sorted(new.models[model].seeds)),
-                             new_acc=new.mean_val_acc(model))
+        return c.ModelChange(model, c.ADDED, new_seeds=new_seeds, new_acc=new.mean_val_acc(model))
     if model not in new.models:
-        return c.ModelChange(model, c.REMOVED, old_seeds=tuple(sorted(old.models[model].seeds)),
-                             old_acc=old.mean_val_acc(model))
+        return c.ModelChange(model, c.REMOVED, old_seeds=old_seeds, old_acc=old.mean_val_acc(model))
     before, after = old.models[model], new.models[model]
     settings = c.setting_changes(before.settings, after.settings)
     retrained = any(before.seeds[s] != after.seeds[s] for s in set(before.seeds) & set(after.seeds))
     status = (c.CHANGED if settings or code or data_changed
               else c.RETRAINED if retrained else c.UNCHANGED)
-    row = None if status == c.UNCHANGED else paired_row(old, new, model, data_changed)
-    # tested: the accuracies over the seeds compared, so that new - old is the row's diff
-    accs = ((row["value_b"], row["value_a"]) if row and row["value_a"] is not None
-            else (old.mean_val_acc(model), new.mean_val_acc(model)))
-    return c.ModelChange(model, status, settings, code, data_changed,
-                         tuple(sorted(before.seeds)), tuple(sorted(after.seeds)), *accs, row)
-
-
-def paired_row(old: Snapshot, new: Snapshot, model: str, data_changed: bool) -> dict[str, Any]:
-    """new against old for one model, every column present (not adjusted yet): its old and
-    new runs are the two "models" of a `Runs`, paired only on the same images."""
+    if status == c.UNCHANGED:
+        return c.ModelChange(model, status, settings, code, data_changed, old_seeds, new_seeds,
+                             old.mean_val_acc(model), new.mean_val_acc(model))
     scored = {c.NEW: list(new.val_accs(model)), c.OLD: list(old.val_accs(model))}
     diverged = {side for side, snap in ((c.NEW, new), (c.OLD, old)) if snap.diverged(model)}
     seeds = sorted(set(scored[c.NEW]) & set(scored[c.OLD]))
-    correct = {}
+    correct, other_images = {}, data_changed
     for seed in () if diverged or data_changed else seeds:
         new_labels, correct[(c.NEW, seed)] = new.predictions(model, seed)
         old_labels, correct[(c.OLD, seed)] = old.predictions(model, seed)
-        if data_changed := not np.array_equal(new_labels, old_labels):
+        if other_images := not np.array_equal(new_labels, old_labels):
             break
-    if data_changed:
-        row = cmp.untested(c.FAMILY, cmp.VAL_ACC, c.NEW, c.OLD, cmp.DATA_CHANGED, seeds)
-    else:
-        runs = cmp.Runs([c.NEW, c.OLD], {}, scored, diverged, correct)
-        row = cmp.validation_row(runs, c.FAMILY, c.NEW, c.OLD, seeds)
-    return dict.fromkeys(cmp.COMPARISON_COLUMNS) | row
+    row = dict.fromkeys(cmp.COMPARISON_COLUMNS) | (
+        cmp.untested(c.FAMILY, cmp.VAL_ACC, c.NEW, c.OLD, cmp.DATA_CHANGED, seeds) if other_images
+        else cmp.validation_row(cmp.Runs([c.NEW, c.OLD], {}, scored, diverged, correct),
+                                c.FAMILY, c.NEW, c.OLD, seeds))
+    # tested: the accuracies over the seeds compared, so that new - old is the row's diff
+    accs = ((row["value_b"], row["value_a"]) if row["value_a"] is not None
+            else (old.mean_val_acc(model), new.mean_val_acc(model)))
+    return c.ModelChange(model, status, settings, code, data_changed, old_seeds, new_seeds,
+                         *accs, row)

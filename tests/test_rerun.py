@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dlwpt.io import DataError
+from dlwpt.io import DataError, sealed
 from dlwpt.rerun import rebuild_hint, snakemake_command
-from dlwpt.results.reading import check_trained_files
+from dlwpt.results.reading import check_summary
 
 MAIN = str(Path(shlex.__file__).parent / "site-packages/snakemake/__main__.py")
 ARGS = ["-d", "../my work", "--configfile", "config/quick.yaml", "--config", "x={'a': 1}",
@@ -51,8 +51,10 @@ def test_the_hint_adds_forcerun_or_says_it_in_words():
 def test_the_report_names_the_command_it_was_given(tmp_path):
     summary, metrics = tmp_path / "summary.json", tmp_path / "metrics.csv"
     metrics.write_text("epoch\n")
+    run = {"summary": summary, "model": "net", "seed": 0, "metrics": metrics}
     with pytest.raises(DataError) as error:
-        check_trained_files({"files": {"metrics.csv": "sha256:0"}}, summary, [metrics],
-                            "snakemake --configfile q.yaml")
+        check_summary(sealed({"model": "net", "seed": 0, "files": {"metrics.csv": "sha256:0"}}),
+                      run, "snakemake --configfile q.yaml")
+    assert str(error.value).startswith(f"{metrics}: changed since it was trained")
     assert str(error.value).endswith(
         f"rebuild the run with: snakemake --configfile q.yaml --forcerun {summary}")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dlwpt.io import SEAL_KEY, DataError, json_digest, read_json, sealed, summary_seal, write_json
-from dlwpt.results.reading import check_seal
+from dlwpt.results.reading import check_summary
 
 # The canonical JSON of SUMMARY, written out by hand: sorted keys, no spaces. Its sha256, by
 # `printf '%s' '<canonical>' | sha256sum`.
@@ -23,6 +23,11 @@ SEAL = "fce9fdebb411dcd1befa4a21bbb7da0967da03b0d019cae96ce2d087cafdc446"
 # The same with train_acc 0.999.
 EDITED_SEAL = "082adaf922078175da5bd898d6d274b8783df1853f8e316cec811543bf28615a"
 UNICODE_SEAL = "9b15082422dc88c28bfa4b8486a98c5c0c47ac937289ca7af28f9c01c0bf6518"
+
+
+def check_seal(summary: dict, path: Path, command: str | None = None) -> None:
+    """check_summary on a run of SUMMARY's model and seed, with no files to check: the seal."""
+    check_summary(summary, {"summary": path, "model": "net", "seed": 0}, command)
 
 
 def test_the_seal_is_the_sha256_of_the_canonical_json_without_itself():

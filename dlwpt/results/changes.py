@@ -96,9 +96,6 @@ class Changes:
 
 def setting_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[SettingChange, ...]:
     old_flat, new_flat = flatten(old), flatten(new)
-    return tuple(SettingChange(k, old_flat.get(k, UNSET), new_flat.get(k, UNSET))
-                 for k in {**old_flat, **new_flat}
-                 if old_flat.get(k, UNSET) != new_flat.get(k, UNSET)
-                 or type(old_flat.get(k)) is not type(new_flat.get(k)))
-
-
+    changes = (SettingChange(k, old_flat.get(k, UNSET), new_flat.get(k, UNSET))
+               for k in {**old_flat, **new_flat})
+    return tuple(s for s in changes if s.old != s.new or type(s.old) is not type(s.new))

@@ -181,8 +181,7 @@ def claim_row(figures: SeedFigures, runs: Runs) -> dict[str, Any]:
             "value_a": values_a[0], "value_b": values_b[0], "diff": values_a[0] - values_b[0],
             "n_images": 0}
     if quantity == GAP:
-        test, diff = TWO_SOURCE, gap_difference(runs, a, b, seeds,
-                                                np.subtract(values_a, values_b))
+        test, diff = TWO_SOURCE, gap_difference(runs, a, b, seeds, np.subtract(values_a, values_b))
     else:
         test, diff = PAIRED_SEEDS, st.paired_seed_difference(values_a, values_b)
     return difference_row(CLAIMS, quantity, a, b, seeds, test, float(np.mean(values_a)),

@@ -28,9 +28,6 @@ RUN_EXTRAS = ("n_blocks", "n_val", "hyperparameters", "load_average")
 # val_predictions.csv, as dlwpt.train writes it (not imported: the report would then depend on
 # the training code, and editing it would rerun the report).
 PREDICTION_COLUMNS = ("index", "label", "predicted", "prob")
-# A run entry's keys and the files they name: a run's TRAINED files, model.pt as "model_pt"
-# (an entry's "model" is the model's name).
-RUN_ENTRY = {"model_pt" if key == "model" else key: name for key, name in TRAINED.items()}
 
 
 def read_checked_json(path: Path, keys: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -76,12 +73,7 @@ def load_runs(runs: list[dict[str, Any]], models: list[str],
         except DataError as e:
             raise DataError(summary_path, f"{e.problem}; "
                                           f"{rebuild_hint(summary_path, rerun_command)}") from e
-        check_seal(summary, summary_path, rerun_command)
-        if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
-            raise DataError(summary_path, f"holds {summary['model']}/seed{summary['seed']}, "
-                                          f"expected {run['model']}/seed{run['seed']}")
-        check_trained_files(summary, summary_path, [Path(run[key]) for key in (
-            "metrics", "predictions", "model_pt") if key in run], rerun_command)
+        check_summary(summary, run, rerun_command)
         labels, hits = read_predictions(predictions_path, summary, summary_path, rerun_command)
         labels_seen = labels_seen or (predictions_path, labels)
         if not np.array_equal(labels, labels_seen[1]):
@@ -142,36 +134,35 @@ def read_predictions(path: Path, summary: dict[str, Any], summary_path: Path,
     return labels, hits
 
 
-def check_seal(summary: dict[str, Any], summary_path: Path,
-               rerun_command: str | None = None) -> None:
-    """The summary as training wrote it (its seal): an edited or unsealed one is refused."""
+def check_summary(summary: dict[str, Any], run: Mapping[str, Any],
+                  rerun_command: str | None = None) -> None:
+    """The summary as training wrote it (its seal: an edited or unsealed one is refused), of
+    `run`, and each of the run's files as it was then (the digests the summary recorded)."""
+    path = Path(run["summary"])
+    hint = rebuild_hint(path, rerun_command)
     if summary.get(SEAL_KEY) != summary_seal(summary):
         why = ("changed after training (its seal does not match)" if SEAL_KEY in summary
                else "not sealed (written before summaries were sealed)")
-        raise DataError(summary_path, f"{why}; {rebuild_hint(summary_path, rerun_command)}")
-
-
-def check_trained_files(summary: dict[str, Any], summary_path: Path, files: list[Path],
-                        rerun_command: str | None = None) -> None:
-    """Each file as it was when the run was trained (the digests its summary recorded)."""
+        raise DataError(path, f"{why}; {hint}")
+    if summary["model"] != run["model"] or int(summary["seed"]) != int(run["seed"]):
+        raise DataError(path, f"holds {summary['model']}/seed{summary['seed']}, "
+                              f"expected {run['model']}/seed{run['seed']}")
     recorded = summary.get("files")
     if recorded is None:
-        return  # none recorded: an unsealed summary, which check_seal refused
-    for path in files:
-        expected = recorded.get(path.name)
+        return  # none recorded, yet sealed: nothing to check against
+    for file in [Path(run[key]) for key in ("metrics", "predictions", "model_pt") if key in run]:
+        expected = recorded.get(file.name)
         if expected is None:
-            raise DataError(summary_path, f"records no digest for {path.name}; "
-                                          f"{rebuild_hint(summary_path, rerun_command)}")
-        actual = "sha256:" + file_digest(path)
-        if actual != expected:
-            raise DataError(path, f"changed since it was trained ({actual}, recorded "
-                                  f"{expected} in {summary_path.name}); "
-                                  f"{rebuild_hint(summary_path, rerun_command)}")
+            raise DataError(path, f"records no digest for {file.name}; {hint}")
+        if (actual := "sha256:" + file_digest(file)) != expected:
+            raise DataError(file, f"changed since it was trained ({actual}, recorded "
+                                  f"{expected} in {path.name}); {hint}")
 
 
 def run_files(inputs: Mapping[str, str | os.PathLike], models: Sequence[str],
               seeds: Sequence[int]) -> list[dict[str, Any]]:
     """The report's run entries, per model then seed, from inputs named `<model>/seed<k>/<file>`."""
-    return [{"model": m, "seed": int(s),
-             **{key: Path(inputs[f"{run_name(m, s)}/{name}"]) for key, name in RUN_ENTRY.items()}}
+    return [{"model": m, "seed": int(s),  # its TRAINED files, model.pt as "model_pt"
+             **{"model_pt" if key == "model" else key: Path(inputs[f"{run_name(m, s)}/{name}"])
+                for key, name in TRAINED.items()}}
             for m in models for s in seeds]
