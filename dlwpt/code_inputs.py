@@ -69,13 +69,11 @@ def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:
         if not is_from:
             names.update(dict.fromkeys((n for a in aliases for n in _with_parents(a)), False))
             continue
-        if level:
-            if not package or level > package.count(".") + 1:
-                where = "beyond the top package" if package else "outside a package"
-                raise ValueError(f"{source}: relative import {where}")
+        try:  # an absolute name comes back as it is
             base = importlib.util.resolve_name("." * level + (from_module or ""), package)
-        else:
-            base = from_module or ""
+        except ImportError:
+            where = "beyond the top package" if package else "outside a package"
+            raise ValueError(f"{source}: relative import {where}") from None
         for alias in aliases:
             if alias != "*":
                 names.setdefault(f"{base}.{alias}", True)
@@ -91,16 +89,12 @@ def script_dependencies(script: Path, root: Path, modules: Iterable[str] = (),
                         package: str = PACKAGE, leave_out: Iterable[str] = PLUMBING) -> list[Path]:
     """Module files a script runs that decide its outputs: what it imports and what it loads by
     computed name (`modules`), transitively, sorted; `leave_out` modules are not followed."""
+    # (module name, may be an attribute, who asked)
     todo: list[tuple[str, bool, Path | str]] = [
         (name, maybe, script) for name, maybe in imported_names(script).items()]
     todo += [(parent, False, name) for name in modules for parent in _with_parents(name)]
-    return _closure(todo, root, package, tuple(leave_out))
-
-
-def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str,
-             leave_out: tuple[str, ...]) -> list[Path]:
-    """Resolve (module name, may be an attribute, who asked) entries transitively."""
     found: dict[str, Path] = {}
+    leave_out = set(leave_out)
     while todo:
         name, maybe_attribute, asker = todo.pop()
         if not f"{name}.".startswith(f"{package}.") or name in found or name in leave_out:
