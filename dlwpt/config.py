@@ -87,11 +87,6 @@ def check_config(config: dict[str, Any]) -> None:
         values = train.get(where) or []
         if twice := sorted({str(v) for v in values if values.count(v) > 1}):
             raise ValueError(f"train.{where} lists {', '.join(twice)} more than once")
-    from dlwpt.models import TRAINING_KEYS
-
-    if unknown := sorted(set(train["defaults"]) - TRAINING_KEYS):
-        raise ValueError(f"train.defaults: unknown key {unknown[0]!r} "
-                         f"(accepted: {', '.join(sorted(TRAINING_KEYS))})")
     check_hyperparameters("train.defaults", train["defaults"])
     for name in models:
         check_model_entry(name, model_config(config, name))
