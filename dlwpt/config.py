@@ -222,11 +222,6 @@ def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
                 check_hyperparameters(f"{where}.settings", {key: value})
 
 
-def class_labels(classes: list[str]) -> dict[str, int]:
-    """The ingest's {class: label} from the config's list in label order."""
-    return {name: label for label, name in enumerate(classes)}
-
-
 def _entry(node: Any, key: str) -> Any:
     """node[key], or None: an unchecked config's wrong shape must reach the schema check."""
     return node.get(key) if isinstance(node, dict) else None

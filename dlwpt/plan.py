@@ -7,13 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dlwpt import cifar10, runs, sources
-from dlwpt.config import (
-    class_labels,
-    config_digest,
-    config_problem,
-    in_listed_order,
-    selected_models,
-)
+from dlwpt.config import config_digest, config_problem, in_listed_order, selected_models
 from dlwpt.runs import TRAINED_FILES, Sweep, configured_sweeps, report_spec, run_name, sweep_runs
 
 DATA_SETTINGS = ("data.local_dir / DLWPT_DATA: the folder holding p1ch4/, "
@@ -41,21 +35,15 @@ def prepare(config: dict[str, Any], repo: Path) -> "Plan":
     if problem := config_problem(config, schema):
         raise Refused(f"config: {problem}")
     validate(config, str(schema))
-    plan = Plan(config, book)
-    if missing := sources.missing_local_files(config, plan.datasets):
-        raise Refused(f"data: local data copy incomplete, missing: {abridged(missing)} "
-                      f"(set {DATA_SETTINGS})")
-    plan.check_cifar()
-    return plan
+    return Plan(config, book)
 
 
 class Plan:
-    def __init__(self, config: dict[str, Any], book: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: dict[str, Any], book: dict[str, Any]) -> None:
         self.config = config
         # What the page reads departures against: config.yaml's training images and models.
-        self.book = {"train": {k: (book or {}).get("train", {}).get(k)
-                               for k in ("subsample", "defaults")},
-                     "models": (book or {}).get("models")}
+        self.book = {"train": {k: book.get("train", {}).get(k) for k in ("subsample", "defaults")},
+                     "models": book.get("models")}
         self.datasets: list[str] = config["datasets"]
         # Training reads cifar2.pt: without cifar2 among the datasets no model is trained (the
         # report names them as not run) rather than planning jobs whose input nothing produces.
@@ -66,23 +54,21 @@ class Plan:
         self.seeds: list[int] = config["train"]["seeds"]
         self.experiments = list(config["thermometer"]["experiments"])
         self.local_data = sources.data_root(config)
-        self.cifar_source = sources.cifar_source(config)
+        cifar = self.cifar_source = sources.cifar_source(config)
         self.cifar_fingerprint: Any = None
-
-    def check_cifar(self) -> None:
-        """The CIFAR-10 copy, checked before any job (a copy the ingest would refuse must not
-        let Snakemake delete a good cifar2.pt first) from the walk that fingerprints it."""
-        if "cifar2" not in self.datasets or not self.cifar_source.exists():
-            return
-        self.cifar_fingerprint, names = cifar10.tree_survey(self.cifar_source)
-        problem = cifar10.check_source(
-            self.cifar_source, names,
-            (self.config["ingest"].get("cifar2") or {}).get("samples_per_class", 8),
-            checked=Path("results/.sources/complete-archives.json"))
-        if problem:
-            setting = sources.cifar_setting(self.config)
-            raise Refused(f"data: {setting}={self.cifar_source}: {problem}" if setting else
-                          f"data: {self.cifar_source}: {problem}; delete it to download it again")
+        if missing := sources.missing_local_files(config, self.datasets):
+            raise Refused(f"data: local data copy incomplete, missing: {abridged(missing)} "
+                          f"(set {DATA_SETTINGS})")
+        # The CIFAR-10 copy, checked before any job (a copy the ingest would refuse must not let
+        # Snakemake delete a good cifar2.pt first) from the walk that fingerprints it.
+        if "cifar2" in self.datasets and cifar.exists():
+            self.cifar_fingerprint, names = cifar10.tree_survey(cifar)
+            samples = (config["ingest"].get("cifar2") or {}).get("samples_per_class", 8)
+            if problem := cifar10.check_source(
+                    cifar, names, samples, checked=Path("results/.sources/complete-archives.json")):
+                setting = sources.cifar_setting(config)
+                raise Refused(f"data: {setting}={cifar}: {problem}" if setting else
+                              f"data: {cifar}: {problem}; delete it to download it again")
 
     def train_gpus(self) -> int:
         """GPUs a training job asks for; its device is decided in the job: params stay alike."""
@@ -99,15 +85,14 @@ class Plan:
 
     @functools.cache  # noqa: B019 (one plan per parse)
     def ingest(self, dataset: str) -> dict[str, Any]:
-        """An ingest job's `input` (a download; a local copy's files are none) and params: its
-        options (less bikes' `file`, which picks the raw input), the raw files' pins, their
-        folder (a Path: Snakemake does not compare it) and names, a local copy's `content` (a
-        copy elsewhere reruns nothing, a changed file does) and the summary's extra keys."""
+        """An ingest job's `input` (downloads only) and params. `raw_root` is a Path, which
+        Snakemake does not compare; a local copy's `content` stands for its files (a copy
+        elsewhere reruns nothing, a changed file does)."""
         options = dict(self.config["ingest"].get(dataset) or {})
         if dataset == "bikes":
-            options.pop("file", None)
-        if "classes" in options:
-            options["classes"] = class_labels(options["classes"])
+            options.pop("file", None)  # it picks the raw input, a param of its own
+        if "classes" in options:  # {class: label}, from the list in label order
+            options["classes"] = {name: label for label, name in enumerate(options["classes"])}
         job = {"options": options, "record": {}}
         if dataset == "cifar2":  # the copy itself is the one raw "file"
             download = self.cifar_source == sources.CIFAR_ARCHIVE
