@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from dlwpt.cifar10 import CIFAR10_CLASSES
-from dlwpt.io import json_digest
 from dlwpt.runs import SWEEPS_ROOT, given_sweeps, model_config
 
 N_OUTPUTS = 2  # every chapter 7-8 model ends in a two-way output layer
@@ -18,11 +17,6 @@ def selected_models(config: dict[str, Any]) -> list[str]:
     """The models to train: `train.models`, else (absent or null) every entry of `models`."""
     chosen = config["train"].get("models")
     return list(config["models"] if chosen is None else chosen)
-
-
-def config_digest(config: dict[str, Any]) -> str:
-    """sha256 of the configuration as run; keys in their order, as the page prints them."""
-    return json_digest(config, sort_keys=False)
 
 
 def schema_problem(config: dict[str, Any], schema: dict[str, Any] | str | Path) -> str | None:
@@ -146,8 +140,7 @@ def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
         if not isinstance(merged, dict):
             continue  # absent, or not a mapping: the schema check that follows names it
         listed = listed if isinstance(listed, dict) else {}
-        order = [k for k in listed if k in merged] + [k for k in merged if k not in listed]
-        items = {k: merged[k] for k in order}
+        items = {k: merged[k] for k in listed if k in merged} | merged  # then the others
         merged.clear()
         merged.update(items)
 

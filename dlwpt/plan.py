@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from dlwpt import cifar10, runs, sources
-from dlwpt.config import config_digest, config_problem, in_listed_order, selected_models
+from dlwpt.config import config_problem, in_listed_order, selected_models
+from dlwpt.io import json_digest
 from dlwpt.runs import TRAINED_FILES, Sweep, configured_sweeps, report_spec, run_name, sweep_runs
 
 DATA_SETTINGS = ("data.local_dir / DLWPT_DATA: the folder holding p1ch4/, "
@@ -150,7 +151,7 @@ class Plan:
 
     def report_params(self, train_code: list[str]) -> dict[str, Any]:
         """All the report reads besides its inputs, so a change reruns it; the config by its
-        digest, not printed in every `reason:`."""
+        digest (keys in their order, as the page prints them), not printed in every `reason:`."""
         config = self.config
         return {
             "datasets": self.datasets, "trained_models": self.models,
@@ -158,5 +159,5 @@ class Plan:
             "configured_models": list(config["models"]), "experiments": self.experiments,
             "book_accuracy": config.get("book_accuracy", {}),
             "ingest_options": {d: config["ingest"].get(d, {}) for d in self.datasets},
-            "config_digest": config_digest(config), "book_settings": self.book,
+            "config_digest": json_digest(config, sort_keys=False), "book_settings": self.book,
             "history": runs.HISTORY_ROOT, "train_code": train_code}
