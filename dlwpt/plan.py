@@ -1,6 +1,5 @@
 """The workflow's plan, made once while the Snakefile is parsed: `prepare` checks all that can
-be known before any job and refuses with one line (`Refused`), so a refused run deletes nothing.
-"""
+be known before any job and refuses with one line (`Refused`), so a refused run deletes nothing."""
 
 import functools
 from pathlib import Path
@@ -80,8 +79,7 @@ class Plan:
                                 lambda: resolve_device("auto") == "cuda"))
 
     @property
-    def runs(self) -> list[str]:
-        """Every training run's id: the models, then the sweep points."""
+    def runs(self) -> list[str]:  # every training run's id
         return self.models + self.sweep_runs
 
     @functools.cache  # noqa: B019 (one plan per parse)
@@ -94,19 +92,17 @@ class Plan:
             options.pop("file", None)  # it picks the raw input, a param of its own
         if "classes" in options:  # {class: label}, from the list in label order
             options["classes"] = {name: label for label, name in enumerate(options["classes"])}
-        job = {"options": options, "record": {}}
         if dataset == "cifar2":  # the copy itself is the one raw "file"
-            download = self.cifar_source == sources.CIFAR_ARCHIVE
-            job |= {"input": [str(self.cifar_source)] if download else [], "pinned": {},
-                    "raw_root": self.cifar_source, "raw": ["."],
-                    "content": None if download else self.cifar_fingerprint}
-            if self.cifar_source.is_dir():
-                job["record"] = {"source_fingerprint": self.cifar_fingerprint}
-            return job
+            cifar, fingerprint = self.cifar_source, self.cifar_fingerprint
+            download = cifar == sources.CIFAR_ARCHIVE
+            return {"options": options, "input": [str(cifar)] if download else [], "pinned": {},
+                    "raw_root": cifar, "raw": ["."], "content": None if download else fingerprint,
+                    "record": {"source_fingerprint": fingerprint} if cifar.is_dir() else {}}
         pins, root = sources.manifest(), self.local_data or sources.RESOURCES
         files = sources.raw_files(dataset, self.config)
-        return job | {
-            "raw_root": root, "raw": [p.relative_to(root).as_posix() for p in files],
+        return {
+            "options": options, "record": {}, "raw_root": root,
+            "raw": [p.relative_to(root).as_posix() for p in files],
             "input": [] if self.local_data else [str(f) for f in files],
             "pinned": {rel: pins[rel] for rel in sources.relative_files(dataset, self.config)},
             "content": sources.content_digest(files, self.local_data) if self.local_data else None}
