@@ -1,6 +1,5 @@
 """Which package files a job runs, read from its script's `import` statements (nothing is
-imported), and their digests: a rule's `code` param (docs/ARCHITECTURE.md, "Code params").
-"""
+imported), and their digests: a rule's `code` param (docs/ARCHITECTURE.md, "Code params")."""
 
 import ast
 import functools
@@ -10,7 +9,6 @@ from collections.abc import Iterable
 from itertools import accumulate
 from pathlib import Path
 
-PACKAGE = "dlwpt"
 # Modules that decide no job's outputs (GPU claim, orphan watch, progress, TensorBoard files):
 # scripts/train_model.py passes them into dlwpt.train; never in code params.
 PLUMBING = ("dlwpt.devices", "dlwpt.live", "dlwpt.orphan", "dlwpt.progress")
@@ -82,7 +80,7 @@ def _with_parents(name: str) -> list[str]:
 
 
 def script_dependencies(script: Path, root: Path, modules: Iterable[str] = (),
-                        package: str = PACKAGE, leave_out: Iterable[str] = PLUMBING) -> list[Path]:
+                        package: str = "dlwpt", leave_out: Iterable[str] = PLUMBING) -> list[Path]:
     """Module files a script runs that decide its outputs: what it imports and what it loads by
     computed name (`modules`), transitively, sorted; `leave_out` modules are not followed."""
     # (module name, may be an attribute, who asked)

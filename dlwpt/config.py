@@ -4,6 +4,7 @@ import inspect
 import math
 import re
 from collections.abc import Iterable
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -134,9 +135,7 @@ def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
     """Models and thermometer experiments in config.yaml's order, then any others: Snakemake
     merges config.yaml into the --configfile files, which would put theirs first."""
     for path in (("models",), ("thermometer", "experiments")):
-        merged, listed = config, defaults
-        for key in path:
-            merged, listed = _entry(merged, key), _entry(listed, key)
+        merged, listed = reduce(_entry, path, config), reduce(_entry, path, defaults)
         if not isinstance(merged, dict):
             continue  # absent, or not a mapping: the schema check that follows names it
         listed = listed if isinstance(listed, dict) else {}
@@ -147,7 +146,7 @@ def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
 
 def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
     """The config's first problem as one line, or None: old forms, the schema, then the rest."""
-    classes = _entry(_entry(_entry(config, "ingest"), "cifar2"), "classes")
+    classes = reduce(_entry, ("ingest", "cifar2", "classes"), config)
     if isinstance(classes, dict):  # an earlier version's form
         order = sorted(classes, key=lambda name: classes[name])
         return (f"ingest.cifar2.classes: give the classes as a list in label order, "
@@ -170,9 +169,8 @@ def load_schema(path: str | Path) -> dict[str, Any]:
 
 
 def check_names(config: dict[str, Any]) -> None:
-    """Names the results layout takes: results/train/sweeps/ holds the sweep points and every
-    run folder holds seed<k>/ folders, so a model or sweep so named would share them. A sweep
-    named like a model would read as that model on the page (its section, its comparisons)."""
+    """Names the results layout takes (results/train/sweeps/, a run's seed<k>/ folders) would share
+    its folders; a sweep named like a model would read as that model on the page."""
     for where, names in (("models", config["models"]), ("sweeps", given_sweeps(config))):
         for name in names:
             if re.fullmatch(r"seed\d+", name) or (where == "models" and name == SWEEPS_ROOT):

@@ -86,8 +86,7 @@ class Sweep:
     points: list[Point]
 
     @classmethod
-    def of(cls, name: str, spec: Mapping[str, Any]) -> Self:
-        """From the report's param (report_spec's entry)."""
+    def of(cls, name: str, spec: Mapping[str, Any]) -> Self:  # from report_spec's entry
         return cls(name, **{**spec, "points": [Point(**point) for point in spec["points"]]})
 
     @property
@@ -114,9 +113,7 @@ class Sweep:
         from dlwpt.statistics import trend_scale
 
         xs = self.values[self.x]
-        if not xs or not all(numeric(v) for v in xs):
-            return None
-        return trend_scale([float(v) for v in xs])
+        return trend_scale([float(v) for v in xs]) if xs and all(map(numeric, xs)) else None
 
     @property
     def boolean(self) -> bool:
