@@ -8,6 +8,9 @@ from functools import reduce
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import yaml
+
 from dlwpt.cifar10 import CIFAR10_CLASSES
 from dlwpt.runs import SWEEPS_ROOT, given_sweeps, model_config
 
@@ -23,12 +26,8 @@ def selected_models(config: dict[str, Any]) -> list[str]:
 def schema_problem(config: dict[str, Any], schema: dict[str, Any] | str | Path) -> str | None:
     """The first violation of the schema (a dict, or its file) as one line, or None:
     Snakemake's `validate` prints it all."""
-    import jsonschema
-
-    if not isinstance(schema, dict):
-        schema = load_schema(schema)
-    error = best_error(jsonschema.Draft202012Validator(schema).iter_errors(config))
-    if error is None:
+    schema = schema if isinstance(schema, dict) else load_schema(schema)
+    if (error := best_error(jsonschema.Draft202012Validator(schema).iter_errors(config))) is None:
         return None
     where = ".".join(map(str, error.absolute_path)) or "the top level"
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
@@ -61,8 +60,6 @@ def error_text(error: Any) -> str:
 
 def best_error(errors: Iterable[Any]) -> Any:
     """The error to report: a key failing its own rule, not the same key as "unevaluated"."""
-    import jsonschema
-
     errors = list(errors)
     specific = [e for e in errors
                 if e.validator not in ("additionalProperties", "unevaluatedProperties")]
@@ -163,8 +160,6 @@ def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | Non
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
-    import yaml
-
     return yaml.safe_load(Path(path).read_text())
 
 
@@ -185,14 +180,11 @@ def check_names(config: dict[str, Any]) -> None:
 def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
     """Refuse a sweep of an unknown base, of `arch` or a setting the base does not take, or with
     a value the base's entry could not hold."""
-    import jsonschema
-
     # the schema of one models entry: a point's settings must be an entry the schema accepts
     validator = jsonschema.Draft202012Validator(
         {"$defs": schema["$defs"], **schema["properties"]["models"]["additionalProperties"]})
     for name, sweep in given_sweeps(config).items():
-        where = f"sweeps.{name}"
-        base = sweep["base"]
+        where, base = f"sweeps.{name}", sweep["base"]
         if base not in config["models"]:
             raise ValueError(f"{where}.base: unknown model {base!r} "
                              f"(models: {', '.join(config['models'])})")
@@ -201,11 +193,10 @@ def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
                              "model's settings; make one sweep per architecture)")
         settings = model_config(config, base)
         accepted = check_model_entry(base, settings)  # a base outside train.models, too
-        arch = settings["arch"]
         for key, values in sweep["settings"].items():
             if key not in accepted:
-                raise ValueError(f"{where}.settings: {arch} (base {base}) takes no setting "
-                                 f"{key!r} (accepted: {', '.join(sorted(accepted))})")
+                raise ValueError(f"{where}.settings: {settings['arch']} (base {base}) takes no "
+                                 f"setting {key!r} (accepted: {', '.join(sorted(accepted))})")
             for value in values:
                 error = best_error(validator.iter_errors({**settings, key: value}))
                 if error is not None:

@@ -5,8 +5,13 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import yaml
+from snakemake.utils import validate
+
 from dlwpt import cifar10, runs, sources
 from dlwpt.config import config_problem, in_listed_order, selected_models
+from dlwpt.devices import requests_gpu, resolve_device
+from dlwpt.download import reachable
 from dlwpt.io import json_digest
 from dlwpt.runs import TRAINED_FILES, Sweep, configured_sweeps, report_spec, run_name, sweep_runs
 
@@ -26,9 +31,6 @@ def abridged(paths: list[Any], shown: int = 5) -> str:
 
 def prepare(config: dict[str, Any], repo: Path) -> "Plan":
     """Check the config (then Snakemake's validation fills in its defaults) and data, and plan."""
-    import yaml
-    from snakemake.utils import validate
-
     schema = repo / "schemas" / "config.schema.yaml"
     book = yaml.safe_load((repo / "config.yaml").read_text())  # the book's settings
     in_listed_order(config, book)
@@ -72,8 +74,6 @@ class Plan:
 
     def train_gpus(self) -> int:
         """GPUs a training job asks for; its device is decided in the job: params stay alike."""
-        from dlwpt.devices import requests_gpu, resolve_device
-
         train = self.config["train"]
         return int(requests_gpu(train["device"], train["request_gpu"],
                                 lambda: resolve_device("auto") == "cuda"))
@@ -121,8 +121,6 @@ class Plan:
 
     def downloads_problem(self) -> str | None:
         """Without a local copy and without network: what is missing, before any job."""
-        from dlwpt.download import reachable
-
         missing = {p: url for p, (url, _) in self.downloads().items() if not Path(p).exists()}
         if all(reachable(url) for url in set(missing.values())):
             return None
