@@ -1,6 +1,5 @@
 """Which package files a job runs, read from its script's `import` statements (nothing is
-imported), and their digests: a rule's `code` param (docs/ARCHITECTURE.md, "Code params").
-"""
+imported), and their digests: a rule's `code` param (docs/ARCHITECTURE.md, "Code params")."""
 
 import ast
 import functools
@@ -10,16 +9,11 @@ from collections.abc import Iterable
 from itertools import accumulate
 from pathlib import Path
 
-PACKAGE = "dlwpt"
 # Modules that decide no job's outputs (GPU claim, orphan watch, progress, TensorBoard files):
 # scripts/train_model.py passes them into dlwpt.train; never in code params.
 PLUMBING = ("dlwpt.devices", "dlwpt.live", "dlwpt.orphan", "dlwpt.progress")
-# Hex digits of a digest in a code param: enough to tell versions apart, short in `reason:`.
-PARAM_DIGEST_CHARS = 12
 
-
-# An import statement as written: (from-import?, module after `from`, level of dots, names).
-_Import = tuple[bool, str | None, int, tuple[str, ...]]
+_Import = ast.Import | ast.ImportFrom
 _WITH_DOCSTRING = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -42,9 +36,8 @@ def _read_python(text: str, filename: str) -> tuple[tuple[_Import, ...], str]:
         raise ValueError(f"{filename}:{e.lineno}: {e.msg}") from None
     imports: list[_Import] = []
     for node in ast.walk(tree):  # a node's children are queued before it is yielded
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            imports.append((isinstance(node, ast.ImportFrom), getattr(node, "module", None),
-                            getattr(node, "level", 0), tuple(a.name for a in node.names)))
+        if isinstance(node, _Import):
+            imports.append(node)
         elif isinstance(node, _WITH_DOCSTRING) and ast.get_docstring(node, clean=False) is not None:
             node.body = node.body[1:]
     dump = ast.dump(tree, annotate_fields=True, include_attributes=False)
@@ -65,17 +58,16 @@ def imported_names(source: Path, module: str | None = None) -> dict[str, bool]:
     package = "" if module is None else (
         module if source.name == "__init__.py" else module.rpartition(".")[0])
     names: dict[str, bool] = {}
-    for is_from, from_module, level, aliases in imports:
-        if not is_from:
+    for node in imports:
+        aliases = [a.name for a in node.names]
+        if isinstance(node, ast.Import):
             names.update(dict.fromkeys((n for a in aliases for n in _with_parents(a)), False))
             continue
-        if level:
-            if not package or level > package.count(".") + 1:
-                where = "beyond the top package" if package else "outside a package"
-                raise ValueError(f"{source}: relative import {where}")
-            base = importlib.util.resolve_name("." * level + (from_module or ""), package)
-        else:
-            base = from_module or ""
+        try:  # an absolute name comes back as it is
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+        except ImportError:
+            where = "beyond the top package" if package else "outside a package"
+            raise ValueError(f"{source}: relative import {where}") from None
         for alias in aliases:
             if alias != "*":
                 names.setdefault(f"{base}.{alias}", True)
@@ -88,19 +80,15 @@ def _with_parents(name: str) -> list[str]:
 
 
 def script_dependencies(script: Path, root: Path, modules: Iterable[str] = (),
-                        package: str = PACKAGE, leave_out: Iterable[str] = PLUMBING) -> list[Path]:
+                        package: str = "dlwpt", leave_out: Iterable[str] = PLUMBING) -> list[Path]:
     """Module files a script runs that decide its outputs: what it imports and what it loads by
     computed name (`modules`), transitively, sorted; `leave_out` modules are not followed."""
+    # (module name, may be an attribute, who asked)
     todo: list[tuple[str, bool, Path | str]] = [
         (name, maybe, script) for name, maybe in imported_names(script).items()]
     todo += [(parent, False, name) for name in modules for parent in _with_parents(name)]
-    return _closure(todo, root, package, tuple(leave_out))
-
-
-def _closure(todo: list[tuple[str, bool, Path | str]], root: Path, package: str,
-             leave_out: tuple[str, ...]) -> list[Path]:
-    """Resolve (module name, may be an attribute, who asked) entries transitively."""
     found: dict[str, Path] = {}
+    leave_out = set(leave_out)
     while todo:
         name, maybe_attribute, asker = todo.pop()
         if not f"{name}.".startswith(f"{package}.") or name in found or name in leave_out:
@@ -130,7 +118,7 @@ def source_digest(path: Path) -> str:
 
 
 def code_params(files: Iterable[Path], root: Path) -> dict[str, dict[str, str]]:
-    """A rule's `code` param: each file's path relative to `root` to its short digest
-    (`reason:` prints it, so the changed file shows)."""
-    return {"code": {path.relative_to(root).as_posix(): source_digest(path)[:PARAM_DIGEST_CHARS]
+    """A rule's `code` param: each file's path relative to `root` to its digest's first 12 hex
+    digits, enough to tell versions apart (`reason:` prints them, so the changed file shows)."""
+    return {"code": {path.relative_to(root).as_posix(): source_digest(path)[:12]
                      for path in sorted(files)}}

@@ -4,11 +4,14 @@ import inspect
 import math
 import re
 from collections.abc import Iterable
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import yaml
+
 from dlwpt.cifar10 import CIFAR10_CLASSES
-from dlwpt.io import json_digest
 from dlwpt.runs import SWEEPS_ROOT, given_sweeps, model_config
 
 N_OUTPUTS = 2  # every chapter 7-8 model ends in a two-way output layer
@@ -20,20 +23,11 @@ def selected_models(config: dict[str, Any]) -> list[str]:
     return list(config["models"] if chosen is None else chosen)
 
 
-def config_digest(config: dict[str, Any]) -> str:
-    """sha256 of the configuration as run; keys in their order, as the page prints them."""
-    return json_digest(config, sort_keys=False)
-
-
 def schema_problem(config: dict[str, Any], schema: dict[str, Any] | str | Path) -> str | None:
     """The first violation of the schema (a dict, or its file) as one line, or None:
     Snakemake's `validate` prints it all."""
-    import jsonschema
-
-    if not isinstance(schema, dict):
-        schema = load_schema(schema)
-    error = best_error(jsonschema.Draft202012Validator(schema).iter_errors(config))
-    if error is None:
+    schema = schema if isinstance(schema, dict) else load_schema(schema)
+    if (error := best_error(jsonschema.Draft202012Validator(schema).iter_errors(config))) is None:
         return None
     where = ".".join(map(str, error.absolute_path)) or "the top level"
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
@@ -66,8 +60,6 @@ def error_text(error: Any) -> str:
 
 def best_error(errors: Iterable[Any]) -> Any:
     """The error to report: a key failing its own rule, not the same key as "unevaluated"."""
-    import jsonschema
-
     errors = list(errors)
     specific = [e for e in errors
                 if e.validator not in ("additionalProperties", "unevaluatedProperties")]
@@ -87,11 +79,6 @@ def check_config(config: dict[str, Any]) -> None:
         values = train.get(where) or []
         if twice := sorted({str(v) for v in values if values.count(v) > 1}):
             raise ValueError(f"train.{where} lists {', '.join(twice)} more than once")
-    from dlwpt.models import TRAINING_KEYS
-
-    if unknown := sorted(set(train["defaults"]) - TRAINING_KEYS):
-        raise ValueError(f"train.defaults: unknown key {unknown[0]!r} "
-                         f"(accepted: {', '.join(sorted(TRAINING_KEYS))})")
     check_hyperparameters("train.defaults", train["defaults"])
     for name in models:
         check_model_entry(name, model_config(config, name))
@@ -145,21 +132,18 @@ def in_listed_order(config: dict[str, Any], defaults: dict[str, Any]) -> None:
     """Models and thermometer experiments in config.yaml's order, then any others: Snakemake
     merges config.yaml into the --configfile files, which would put theirs first."""
     for path in (("models",), ("thermometer", "experiments")):
-        merged, listed = config, defaults
-        for key in path:
-            merged, listed = _entry(merged, key), _entry(listed, key)
+        merged, listed = reduce(_entry, path, config), reduce(_entry, path, defaults)
         if not isinstance(merged, dict):
             continue  # absent, or not a mapping: the schema check that follows names it
         listed = listed if isinstance(listed, dict) else {}
-        order = [k for k in listed if k in merged] + [k for k in merged if k not in listed]
-        items = {k: merged[k] for k in order}
+        items = {k: merged[k] for k in listed if k in merged} | merged  # then the others
         merged.clear()
         merged.update(items)
 
 
 def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | None:
     """The config's first problem as one line, or None: old forms, the schema, then the rest."""
-    classes = _entry(_entry(_entry(config, "ingest"), "cifar2"), "classes")
+    classes = reduce(_entry, ("ingest", "cifar2", "classes"), config)
     if isinstance(classes, dict):  # an earlier version's form
         order = sorted(classes, key=lambda name: classes[name])
         return (f"ingest.cifar2.classes: give the classes as a list in label order, "
@@ -176,15 +160,12 @@ def config_problem(config: dict[str, Any], schema_path: str | Path) -> str | Non
 
 
 def load_schema(path: str | Path) -> dict[str, Any]:
-    import yaml
-
     return yaml.safe_load(Path(path).read_text())
 
 
 def check_names(config: dict[str, Any]) -> None:
-    """Names the results layout takes: results/train/sweeps/ holds the sweep points and every
-    run folder holds seed<k>/ folders, so a model or sweep so named would share them. A sweep
-    named like a model would read as that model on the page (its section, its comparisons)."""
+    """Names the results layout takes (results/train/sweeps/, a run's seed<k>/ folders) would share
+    its folders; a sweep named like a model would read as that model on the page."""
     for where, names in (("models", config["models"]), ("sweeps", given_sweeps(config))):
         for name in names:
             if re.fullmatch(r"seed\d+", name) or (where == "models" and name == SWEEPS_ROOT):
@@ -199,14 +180,11 @@ def check_names(config: dict[str, Any]) -> None:
 def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
     """Refuse a sweep of an unknown base, of `arch` or a setting the base does not take, or with
     a value the base's entry could not hold."""
-    import jsonschema
-
     # the schema of one models entry: a point's settings must be an entry the schema accepts
     validator = jsonschema.Draft202012Validator(
         {"$defs": schema["$defs"], **schema["properties"]["models"]["additionalProperties"]})
     for name, sweep in given_sweeps(config).items():
-        where = f"sweeps.{name}"
-        base = sweep["base"]
+        where, base = f"sweeps.{name}", sweep["base"]
         if base not in config["models"]:
             raise ValueError(f"{where}.base: unknown model {base!r} "
                              f"(models: {', '.join(config['models'])})")
@@ -215,21 +193,15 @@ def check_sweeps(config: dict[str, Any], schema: dict[str, Any]) -> None:
                              "model's settings; make one sweep per architecture)")
         settings = model_config(config, base)
         accepted = check_model_entry(base, settings)  # a base outside train.models, too
-        arch = settings["arch"]
         for key, values in sweep["settings"].items():
             if key not in accepted:
-                raise ValueError(f"{where}.settings: {arch} (base {base}) takes no setting "
-                                 f"{key!r} (accepted: {', '.join(sorted(accepted))})")
+                raise ValueError(f"{where}.settings: {settings['arch']} (base {base}) takes no "
+                                 f"setting {key!r} (accepted: {', '.join(sorted(accepted))})")
             for value in values:
                 error = best_error(validator.iter_errors({**settings, key: value}))
                 if error is not None:
                     raise ValueError(f"{where}.settings.{key}: {error_text(error)}")
                 check_hyperparameters(f"{where}.settings", {key: value})
-
-
-def class_labels(classes: list[str]) -> dict[str, int]:
-    """The ingest's {class: label} from the config's list in label order."""
-    return {name: label for label, name in enumerate(classes)}
 
 
 def _entry(node: Any, key: str) -> Any:

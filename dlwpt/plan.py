@@ -1,19 +1,18 @@
 """The workflow's plan, made once while the Snakefile is parsed: `prepare` checks all that can
-be known before any job and refuses with one line (`Refused`), so a refused run deletes nothing.
-"""
+be known before any job and refuses with one line (`Refused`), so a refused run deletes nothing."""
 
 import functools
 from pathlib import Path
 from typing import Any
 
+import yaml
+from snakemake.utils import validate
+
 from dlwpt import cifar10, runs, sources
-from dlwpt.config import (
-    class_labels,
-    config_digest,
-    config_problem,
-    in_listed_order,
-    selected_models,
-)
+from dlwpt.config import config_problem, in_listed_order, selected_models
+from dlwpt.devices import requests_gpu, resolve_device
+from dlwpt.download import reachable
+from dlwpt.io import json_digest
 from dlwpt.runs import TRAINED_FILES, Sweep, configured_sweeps, report_spec, run_name, sweep_runs
 
 DATA_SETTINGS = ("data.local_dir / DLWPT_DATA: the folder holding p1ch4/, "
@@ -32,30 +31,21 @@ def abridged(paths: list[Any], shown: int = 5) -> str:
 
 def prepare(config: dict[str, Any], repo: Path) -> "Plan":
     """Check the config (then Snakemake's validation fills in its defaults) and data, and plan."""
-    import yaml
-    from snakemake.utils import validate
-
     schema = repo / "schemas" / "config.schema.yaml"
     book = yaml.safe_load((repo / "config.yaml").read_text())  # the book's settings
     in_listed_order(config, book)
     if problem := config_problem(config, schema):
         raise Refused(f"config: {problem}")
     validate(config, str(schema))
-    plan = Plan(config, book)
-    if missing := sources.missing_local_files(config, plan.datasets):
-        raise Refused(f"data: local data copy incomplete, missing: {abridged(missing)} "
-                      f"(set {DATA_SETTINGS})")
-    plan.check_cifar()
-    return plan
+    return Plan(config, book)
 
 
 class Plan:
-    def __init__(self, config: dict[str, Any], book: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: dict[str, Any], book: dict[str, Any]) -> None:
         self.config = config
         # What the page reads departures against: config.yaml's training images and models.
-        self.book = {"train": {k: (book or {}).get("train", {}).get(k)
-                               for k in ("subsample", "defaults")},
-                     "models": (book or {}).get("models")}
+        self.book = {"train": {k: book.get("train", {}).get(k) for k in ("subsample", "defaults")},
+                     "models": book.get("models")}
         self.datasets: list[str] = config["datasets"]
         # Training reads cifar2.pt: without cifar2 among the datasets no model is trained (the
         # report names them as not run) rather than planning jobs whose input nothing produces.
@@ -66,61 +56,53 @@ class Plan:
         self.seeds: list[int] = config["train"]["seeds"]
         self.experiments = list(config["thermometer"]["experiments"])
         self.local_data = sources.data_root(config)
-        self.cifar_source = sources.cifar_source(config)
+        cifar = self.cifar_source = sources.cifar_source(config)
         self.cifar_fingerprint: Any = None
-
-    def check_cifar(self) -> None:
-        """The CIFAR-10 copy, checked before any job (a copy the ingest would refuse must not
-        let Snakemake delete a good cifar2.pt first) from the walk that fingerprints it."""
-        if "cifar2" not in self.datasets or not self.cifar_source.exists():
-            return
-        self.cifar_fingerprint, names = cifar10.tree_survey(self.cifar_source)
-        problem = cifar10.check_source(
-            self.cifar_source, names,
-            (self.config["ingest"].get("cifar2") or {}).get("samples_per_class", 8),
-            checked=Path("results/.sources/complete-archives.json"))
-        if problem:
-            setting = sources.cifar_setting(self.config)
-            raise Refused(f"data: {setting}={self.cifar_source}: {problem}" if setting else
-                          f"data: {self.cifar_source}: {problem}; delete it to download it again")
+        if missing := sources.missing_local_files(config, self.datasets):
+            raise Refused(f"data: local data copy incomplete, missing: {abridged(missing)} "
+                          f"(set {DATA_SETTINGS})")
+        # The CIFAR-10 copy, checked before any job (a copy the ingest would refuse must not let
+        # Snakemake delete a good cifar2.pt first) from the walk that fingerprints it.
+        if "cifar2" in self.datasets and cifar.exists():
+            self.cifar_fingerprint, names = cifar10.tree_survey(cifar)
+            samples = (config["ingest"].get("cifar2") or {}).get("samples_per_class", 8)
+            if problem := cifar10.check_source(
+                    cifar, names, samples, checked=Path("results/.sources/complete-archives.json")):
+                setting = sources.cifar_setting(config)
+                raise Refused(f"data: {setting}={cifar}: {problem}" if setting else
+                              f"data: {cifar}: {problem}; delete it to download it again")
 
     def train_gpus(self) -> int:
         """GPUs a training job asks for; its device is decided in the job: params stay alike."""
-        from dlwpt.devices import requests_gpu, resolve_device
-
         train = self.config["train"]
         return int(requests_gpu(train["device"], train["request_gpu"],
                                 lambda: resolve_device("auto") == "cuda"))
 
     @property
-    def runs(self) -> list[str]:
-        """Every training run's id: the models, then the sweep points."""
+    def runs(self) -> list[str]:  # every training run's id
         return self.models + self.sweep_runs
 
     @functools.cache  # noqa: B019 (one plan per parse)
     def ingest(self, dataset: str) -> dict[str, Any]:
-        """An ingest job's `input` (a download; a local copy's files are none) and params: its
-        options (less bikes' `file`, which picks the raw input), the raw files' pins, their
-        folder (a Path: Snakemake does not compare it) and names, a local copy's `content` (a
-        copy elsewhere reruns nothing, a changed file does) and the summary's extra keys."""
+        """An ingest job's `input` (downloads only) and params. `raw_root` is a Path, which
+        Snakemake does not compare; a local copy's `content` stands for its files (a copy
+        elsewhere reruns nothing, a changed file does)."""
         options = dict(self.config["ingest"].get(dataset) or {})
         if dataset == "bikes":
-            options.pop("file", None)
-        if "classes" in options:
-            options["classes"] = class_labels(options["classes"])
-        job = {"options": options, "record": {}}
+            options.pop("file", None)  # it picks the raw input, a param of its own
+        if "classes" in options:  # {class: label}, from the list in label order
+            options["classes"] = {name: label for label, name in enumerate(options["classes"])}
         if dataset == "cifar2":  # the copy itself is the one raw "file"
-            download = self.cifar_source == sources.CIFAR_ARCHIVE
-            job |= {"input": [str(self.cifar_source)] if download else [], "pinned": {},
-                    "raw_root": self.cifar_source, "raw": ["."],
-                    "content": None if download else self.cifar_fingerprint}
-            if self.cifar_source.is_dir():
-                job["record"] = {"source_fingerprint": self.cifar_fingerprint}
-            return job
+            cifar, fingerprint = self.cifar_source, self.cifar_fingerprint
+            download = cifar == sources.CIFAR_ARCHIVE
+            return {"options": options, "input": [str(cifar)] if download else [], "pinned": {},
+                    "raw_root": cifar, "raw": ["."], "content": None if download else fingerprint,
+                    "record": {"source_fingerprint": fingerprint} if cifar.is_dir() else {}}
         pins, root = sources.manifest(), self.local_data or sources.RESOURCES
         files = sources.raw_files(dataset, self.config)
-        return job | {
-            "raw_root": root, "raw": [p.relative_to(root).as_posix() for p in files],
+        return {
+            "options": options, "record": {}, "raw_root": root,
+            "raw": [p.relative_to(root).as_posix() for p in files],
             "input": [] if self.local_data else [str(f) for f in files],
             "pinned": {rel: pins[rel] for rel in sources.relative_files(dataset, self.config)},
             "content": sources.content_digest(files, self.local_data) if self.local_data else None}
@@ -139,8 +121,6 @@ class Plan:
 
     def downloads_problem(self) -> str | None:
         """Without a local copy and without network: what is missing, before any job."""
-        from dlwpt.download import reachable
-
         missing = {p: url for p, (url, _) in self.downloads().items() if not Path(p).exists()}
         if all(reachable(url) for url in set(missing.values())):
             return None
@@ -165,7 +145,7 @@ class Plan:
 
     def report_params(self, train_code: list[str]) -> dict[str, Any]:
         """All the report reads besides its inputs, so a change reruns it; the config by its
-        digest, not printed in every `reason:`."""
+        digest (keys in their order, as the page prints them), not printed in every `reason:`."""
         config = self.config
         return {
             "datasets": self.datasets, "trained_models": self.models,
@@ -173,5 +153,5 @@ class Plan:
             "configured_models": list(config["models"]), "experiments": self.experiments,
             "book_accuracy": config.get("book_accuracy", {}),
             "ingest_options": {d: config["ingest"].get(d, {}) for d in self.datasets},
-            "config_digest": config_digest(config), "book_settings": self.book,
+            "config_digest": json_digest(config, sort_keys=False), "book_settings": self.book,
             "history": runs.HISTORY_ROOT, "train_code": train_code}

@@ -1,10 +1,8 @@
-"""The command that repeats this Snakemake run, for recovery hints ("rebuild the run with: ...").
-
-`--forcerun <file>` alone, after a run with `--configfile config/quick.yaml`, would plan the
-default configuration and delete the quick run's outputs: the hint is the failed run's command
-line as typed. Recorded while parsed (the only time it is at hand) in the run record, not a param
-(that would rerun the report whenever `--cores` changed); the record also refuses a second run.
-"""
+"""The command that repeats this Snakemake run, for recovery hints: the failed run's command line
+as typed (`--forcerun <file>` alone, after a `--configfile config/quick.yaml` run, would plan the
+default configuration and delete the quick run's outputs). Recorded while parsed (the only time
+it is at hand) in the run record, not a param (that would rerun the report whenever `--cores`
+changed); the record also refuses a second run."""
 
 import json
 import os

@@ -1,6 +1,5 @@
-"""A training run's vocabulary: its id (a model entry, or a sweep point's
-`sweeps/<sweep>/<point>`), its name and folders at a seed, its settings, the files it writes.
-"""
+"""A training run's vocabulary: its id (a model entry, or a sweep point's `sweeps/<sweep>/<point>`),
+its name and folders at a seed, its settings, the files it writes."""
 
 import math
 from collections.abc import Mapping
@@ -37,13 +36,12 @@ def run_dir(run: str, seed: int, root: str | Path = TRAIN_ROOT) -> Path:
 
 @dataclass(frozen=True)
 class RunFiles:
-    """Where one run's files are: its folder's TRAINED files (`in_folder`), a training job's
-    outputs, or the history's stored copies (no model.pt)."""
+    """Where one run's TRAINED files are: in its folder (`in_folder`), or a training job's."""
 
     summary: Path
     metrics: Path
     predictions: Path
-    model: Path | None = None
+    model: Path
 
     @classmethod
     def in_folder(cls, folder: str | Path) -> Self:
@@ -88,8 +86,7 @@ class Sweep:
     points: list[Point]
 
     @classmethod
-    def of(cls, name: str, spec: Mapping[str, Any]) -> Self:
-        """From the report's param (report_spec's entry)."""
+    def of(cls, name: str, spec: Mapping[str, Any]) -> Self:  # from report_spec's entry
         return cls(name, **{**spec, "points": [Point(**point) for point in spec["points"]]})
 
     @property
@@ -116,9 +113,7 @@ class Sweep:
         from dlwpt.statistics import trend_scale
 
         xs = self.values[self.x]
-        if not xs or not all(numeric(v) for v in xs):
-            return None
-        return trend_scale([float(v) for v in xs])
+        return trend_scale([float(v) for v in xs]) if xs and all(map(numeric, xs)) else None
 
     @property
     def boolean(self) -> bool:
