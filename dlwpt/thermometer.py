@@ -36,11 +36,9 @@ def build_nn(cfg: dict[str, Any]) -> nn.Module:
     hidden = cfg.get("hidden")
     if hidden is None:
         return nn.Linear(1, 1)
-    layers = [("hidden_linear", nn.Linear(1, hidden)), ("hidden_activation", nn.Tanh()),
-              ("output_linear", nn.Linear(hidden, 1))]
-    if cfg.get("named"):
-        return nn.Sequential(OrderedDict(layers))
-    return nn.Sequential(*(layer for _, layer in layers))
+    layers = OrderedDict(hidden_linear=nn.Linear(1, hidden), hidden_activation=nn.Tanh(),
+                         output_linear=nn.Linear(hidden, 1))
+    return nn.Sequential(layers) if cfg.get("named") else nn.Sequential(*layers.values())
 
 
 def describe(kind: str, cfg: dict[str, Any]) -> str:
@@ -60,11 +58,9 @@ def describe(kind: str, cfg: dict[str, Any]) -> str:
 # Long: the four kinds share one body; split, its parts would pass the same nine locals.
 def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: list[float],
                    out_json: str | None) -> dict[str, Any]:
-    """Run one thermometer experiment; write and return its result (docs/ARCHITECTURE.md).
-
-    The kinds share the book's loop (per epoch the losses, then the update, stopping at the first
-    non-finite training loss): a line w * t_u + b (stepped by hand or by an optimizer) or an nn
-    module on column inputs, on all points or on the seeded split."""
+    """Run one thermometer experiment; write and return its result (docs/ARCHITECTURE.md). The
+    kinds share the book's loop: each epoch the losses, then the update, to the first NaN/inf
+    training loss."""
     kind, scale, seed = exp_cfg["kind"], exp_cfg.get("input_scale", 1.0), exp_cfg.get("seed", 0)
     x, y, curve_x = scale * torch.tensor(t_u), torch.tensor(t_c), scale * CURVE_T_U
     torch.manual_seed(seed)
@@ -104,10 +100,8 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
     with torch.no_grad():
         curve_y = predict(curve_x).reshape(-1)
     w = b = None
-    if kind != "nn":
-        w, b = line.tolist()
-    elif isinstance(model, nn.Linear):
-        w, b = model.weight.item(), model.bias.item()
+    if kind != "nn" or isinstance(model, nn.Linear):  # a line: w * t_u + b
+        w, b = torch.cat([p.detach().reshape(-1) for p in params]).tolist()
     result = {
         "experiment": name, "kind": kind, "description": describe(kind, exp_cfg),
         "params": exp_cfg, "t_u": list(t_u), "t_c": list(t_c),
