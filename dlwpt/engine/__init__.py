@@ -2,8 +2,7 @@
 `training_loop`, the reference, and `resident` (data, sample order and loss sums on the device;
 on CUDA checked CUDA graphs). Both draw each epoch's order from `epoch_permutation`, so seeded
 alike (on the CPU) they visit the same batches and agree up to floating-point noise. The training
-set's eval-mode `accuracy` is taken once at the end: it costs about 80% of a CPU training epoch.
-"""
+set's eval-mode `accuracy` is taken once at the end: it costs about 80% of a CPU training epoch."""
 
 import torch
 from torch import nn

@@ -17,19 +17,19 @@ def epoch_permutation(generator: torch.Generator, n: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def eval_outputs(model: nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
+def eval_outputs(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Eval-mode outputs, batch by batch: accuracy and predictions agree exactly."""
     batch_size = EVAL_BATCH_SIZE.get(images.device.type, 1000)
     was_training = model.training
     model.eval()
-    outputs = [model(batch) for batch in images.split(batch_size)]
+    outputs = torch.cat([model(batch) for batch in images.split(batch_size)])
     model.train(was_training)
     return outputs
 
 
 def accuracy_counts(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Correct predictions in eval mode, as a device tensor (no host sync)."""
-    return (torch.cat(eval_outputs(model, images)).argmax(dim=1) == labels).sum()
+    return (eval_outputs(model, images).argmax(dim=1) == labels).sum()
 
 
 class Trainer:
@@ -41,15 +41,13 @@ class Trainer:
                  permutation_device: str | torch.device, channels_last: bool = False,
                  capturable: bool = False):
         self.device = torch.device(device)
-        self.settings = settings
-        self.capturable = capturable
+        self.settings, self.capturable = settings, capturable
         self.graphs_status = "not used"  # "on" | "off (why)" | "not used", for the summary
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.optimizer = make_optimizer(self.model, settings, capturable=capturable)
         self.loss_fn = make_loss_fn(self.model, settings)
-        self.permutation_generator = torch.Generator(device=permutation_device)
-        self.permutation_generator.manual_seed(seed)
+        self.permutation_generator = torch.Generator(device=permutation_device).manual_seed(seed)
         self.n_train = len(data["train_labels"])
         self.n_batches = -(-self.n_train // settings.batch_size)
         self.eval_sets = {split: (
@@ -69,8 +67,8 @@ class Trainer:
         logits and LogSoftmax outputs alike give probabilities (NaN ones from a diverged model)."""
         images, labels = self.eval_sets[split]
         outputs = eval_outputs(self.model, images)
-        return (labels.cpu(), torch.cat([o.argmax(dim=1) for o in outputs]).cpu(),
-                torch.cat([torch.softmax(o.float(), dim=1)[:, 1] for o in outputs]).cpu())
+        return (labels.cpu(), outputs.argmax(dim=1).cpu(),
+                torch.softmax(outputs.float(), dim=1)[:, 1].cpu())
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a bit-identical continuation needs (model, optimizer, every RNG in use)."""
