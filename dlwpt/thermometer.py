@@ -75,8 +75,7 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
     if kind in ("split", "nn"):  # the book's split: the last int(fraction * n) of a permutation
         n_val = int(exp_cfg.get("val_fraction", 0.2) * len(t_u))
         shuffled = torch.randperm(len(t_u), generator=torch.Generator().manual_seed(seed))
-        train = (x[shuffled[:-n_val]], y[shuffled[:-n_val]])
-        val = (x[shuffled[-n_val:]], y[shuffled[-n_val:]])
+        train, val = ((x[part], y[part]) for part in (shuffled[:-n_val], shuffled[-n_val:]))
     if kind != "hand_gradient":
         optimizer = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[
             exp_cfg.get("optimizer", "sgd")](params, lr=exp_cfg["lr"])
