@@ -9,11 +9,7 @@ from torch import nn
 
 from dlwpt.engine.book import BookTrainer
 from dlwpt.engine.resident import ResidentTrainer
-from dlwpt.engine.settings import TrainSettings, make_loss_fn, make_optimizer
-from dlwpt.engine.trainer import Trainer, accuracy_counts
-
-__all__ = ["BookTrainer", "ResidentTrainer", "Trainer", "TrainSettings", "accuracy_counts",
-           "make_loss_fn", "make_optimizer", "make_trainer"]
+from dlwpt.engine.trainer import Trainer, TrainSettings
 
 
 def make_trainer(loop: str, model: nn.Module, data: dict[str, torch.Tensor],
