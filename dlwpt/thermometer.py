@@ -98,23 +98,20 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
             optimizer.step()
     with torch.no_grad():
         curve_y = predict(curve_x).reshape(-1)
-    w = b = None
+    final = None
     if kind != "nn" or isinstance(model, nn.Linear):  # a line: w * t_u + b
-        w, b = torch.cat([p.detach().reshape(-1) for p in params]).tolist()
+        w, b = map(finite_or_none, torch.cat([p.detach().reshape(-1) for p in params]).tolist())
+        final = {"w": w, "b": b, "loss": finite_or_none(train_loss[-1] if train_loss else None),
+                 "input_scale": scale}
     result = {
         "experiment": name, "kind": kind, "description": describe(kind, exp_cfg),
         "params": exp_cfg, "t_u": list(t_u), "t_c": list(t_c),
         "loss": [finite_or_none(v) for v in train_loss],
-        "diverged": diverged_epoch is not None, "diverged_epoch": diverged_epoch,
-        "final": None if w is None else {
-            "w": finite_or_none(w), "b": finite_or_none(b),
-            "loss": finite_or_none(train_loss[-1] if train_loss else None), "input_scale": scale,
-        },
+        "diverged": diverged_epoch is not None, "diverged_epoch": diverged_epoch, "final": final,
         "curve": {"x": CURVE_T_U.tolist(), "y": [finite_or_none(v) for v in curve_y.tolist()]},
     }
     if val_loss:
-        result["train_loss"] = result["loss"]
-        result["val_loss"] = [finite_or_none(v) for v in val_loss]
+        result.update(train_loss=result["loss"], val_loss=[finite_or_none(v) for v in val_loss])
     if out_json is not None:
         write_json(out_json, result)
     return result

@@ -19,8 +19,6 @@ from dlwpt import io
 from dlwpt.engine import TrainSettings, make_trainer
 from dlwpt.models import build_model, count_parameters, resdeep_variant
 
-METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]  # Training.rows' keys
-
 
 def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[str, torch.Tensor]:
     """cifar2.pt's image/label tensors, checked; `subsample` keeps N training images."""
@@ -107,7 +105,7 @@ class Training:
         torch.manual_seed(run.seed)
         self.trainer = make_trainer(run.loop, build_model(run.model_cfg), tensors, settings,
                                     device, run.seed, cuda_graphs=run.cuda_graphs)
-        self.rows: list[dict[str, float]] = []
+        self.rows: list[dict[str, float]] = []  # metrics.csv's rows, keys in its column order
         self.walltimes: list[float] = []  # when each epoch went to TensorBoard
         self.previous_seconds, self.started = 0.0, time.perf_counter()
         self.diverged_epoch: int | None = None
@@ -216,7 +214,7 @@ class Training:
         labels, predicted, prob = self.trainer.predictions("val")
         with self.writing():
             io.save_tensors(files.model, weights)
-            io.write_text(files.metrics, csv_text(METRIC_COLUMNS, map(dict.values, self.rows)))
+            io.write_text(files.metrics, csv_text(list(self.rows[0]), map(dict.values, self.rows)))
             io.write_text(files.predictions, csv_text(["index", "label", "predicted", "prob"], zip(
                 range(len(labels)), *(t.tolist() for t in (labels, predicted, prob)), strict=True)))
             # Last, with its siblings' digests, sealed: the report refuses a run whose files
