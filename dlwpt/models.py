@@ -1,6 +1,5 @@
-"""The book's chapter 7-8 classifiers for 32x32 airplane/bird images, with the book's attribute
-names (and so state_dict keys): the book's checkpoints load with strict=True, ours into its classes.
-"""
+"""The book's chapter 7-8 classifiers for 32x32 airplane/bird images, with its attribute names
+(and so state_dict keys): the book's checkpoints load with strict=True, ours into its classes."""
 
 from itertools import pairwise
 from typing import Any

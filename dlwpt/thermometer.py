@@ -36,11 +36,9 @@ def build_nn(cfg: dict[str, Any]) -> nn.Module:
     hidden = cfg.get("hidden")
     if hidden is None:
         return nn.Linear(1, 1)
-    layers = [("hidden_linear", nn.Linear(1, hidden)), ("hidden_activation", nn.Tanh()),
-              ("output_linear", nn.Linear(hidden, 1))]
-    if cfg.get("named"):
-        return nn.Sequential(OrderedDict(layers))
-    return nn.Sequential(*(layer for _, layer in layers))
+    layers = OrderedDict(hidden_linear=nn.Linear(1, hidden), hidden_activation=nn.Tanh(),
+                         output_linear=nn.Linear(hidden, 1))
+    return nn.Sequential(layers) if cfg.get("named") else nn.Sequential(*layers.values())
 
 
 def describe(kind: str, cfg: dict[str, Any]) -> str:
@@ -60,11 +58,9 @@ def describe(kind: str, cfg: dict[str, Any]) -> str:
 # Long: the four kinds share one body; split, its parts would pass the same nine locals.
 def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: list[float],
                    out_json: str | None) -> dict[str, Any]:
-    """Run one thermometer experiment; write and return its result (docs/ARCHITECTURE.md).
-
-    The kinds share the book's loop (per epoch the losses, then the update, stopping at the first
-    non-finite training loss): a line w * t_u + b (stepped by hand or by an optimizer) or an nn
-    module on column inputs, on all points or on the seeded split."""
+    """Run one thermometer experiment; write and return its result (docs/ARCHITECTURE.md). The
+    kinds share the book's loop: each epoch the losses, then the update, to the first NaN/inf
+    training loss."""
     kind, scale, seed = exp_cfg["kind"], exp_cfg.get("input_scale", 1.0), exp_cfg.get("seed", 0)
     x, y, curve_x = scale * torch.tensor(t_u), torch.tensor(t_c), scale * CURVE_T_U
     torch.manual_seed(seed)
@@ -79,8 +75,7 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
     if kind in ("split", "nn"):  # the book's split: the last int(fraction * n) of a permutation
         n_val = int(exp_cfg.get("val_fraction", 0.2) * len(t_u))
         shuffled = torch.randperm(len(t_u), generator=torch.Generator().manual_seed(seed))
-        train = (x[shuffled[:-n_val]], y[shuffled[:-n_val]])
-        val = (x[shuffled[-n_val:]], y[shuffled[-n_val:]])
+        train, val = ((x[part], y[part]) for part in (shuffled[:-n_val], shuffled[-n_val:]))
     if kind != "hand_gradient":
         optimizer = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[
             exp_cfg.get("optimizer", "sgd")](params, lr=exp_cfg["lr"])
@@ -103,25 +98,20 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
             optimizer.step()
     with torch.no_grad():
         curve_y = predict(curve_x).reshape(-1)
-    w = b = None
-    if kind != "nn":
-        w, b = line.tolist()
-    elif isinstance(model, nn.Linear):
-        w, b = model.weight.item(), model.bias.item()
+    final = None
+    if kind != "nn" or isinstance(model, nn.Linear):  # a line: w * t_u + b
+        w, b = map(finite_or_none, torch.cat([p.detach().reshape(-1) for p in params]).tolist())
+        final = {"w": w, "b": b, "loss": finite_or_none(train_loss[-1] if train_loss else None),
+                 "input_scale": scale}
     result = {
         "experiment": name, "kind": kind, "description": describe(kind, exp_cfg),
         "params": exp_cfg, "t_u": list(t_u), "t_c": list(t_c),
         "loss": [finite_or_none(v) for v in train_loss],
-        "diverged": diverged_epoch is not None, "diverged_epoch": diverged_epoch,
-        "final": None if w is None else {
-            "w": finite_or_none(w), "b": finite_or_none(b),
-            "loss": finite_or_none(train_loss[-1] if train_loss else None), "input_scale": scale,
-        },
+        "diverged": diverged_epoch is not None, "diverged_epoch": diverged_epoch, "final": final,
         "curve": {"x": CURVE_T_U.tolist(), "y": [finite_or_none(v) for v in curve_y.tolist()]},
     }
     if val_loss:
-        result["train_loss"] = result["loss"]
-        result["val_loss"] = [finite_or_none(v) for v in val_loss]
+        result.update(train_loss=result["loss"], val_loss=[finite_or_none(v) for v in val_loss])
     if out_json is not None:
         write_json(out_json, result)
     return result

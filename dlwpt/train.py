@@ -1,16 +1,14 @@
 """Train one chapter 7-8 model on cifar2.pt and write its model, metrics and summary files.
-
 Checkpoints let a killed job resume, on the CPU bit-identical to an uninterrupted run; the job's
-plumbing is passed in (`Plumbing`), so an edit to it reruns no training job.
-"""
+plumbing is passed in (`Plumbing`), so an edit to it reruns no training job."""
 
-import contextlib
 import copy
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +16,8 @@ from typing import Any
 import torch
 
 from dlwpt import io
-from dlwpt.engine import Trainer, TrainSettings, make_trainer
+from dlwpt.engine import TrainSettings, make_trainer
 from dlwpt.models import build_model, count_parameters, resdeep_variant
-
-METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
 
 
 def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[str, torch.Tensor]:
@@ -52,12 +48,11 @@ def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[s
 
 
 def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads)"
+    return (torch.cuda.get_device_name(device) if device.type == "cuda"
+            else f"cpu ({torch.get_num_threads()} threads)")
 
 
-def csv_text(columns: list[str], rows: Iterable[Sequence[Any]]) -> str:
+def csv_text(columns: list[str], rows: Iterable[Iterable[Any]]) -> str:
     """Floats at full precision ("nan" for a diverged run), for paired tests (dlwpt.statistics)."""
     return "".join(",".join(map(str, row)) + "\n" for row in [columns, *rows])
 
@@ -88,9 +83,9 @@ class Plumbing:
 
     # (resumed rows, walltimes) -> a context whose add(row) takes each epoch (dlwpt.live.EpochLog).
     epoch_log: Callable[[list[dict[str, float]], list[float]],
-                        contextlib.AbstractContextManager[Any]] | None = None
+                        AbstractContextManager[Any]] = lambda *_: nullcontext()
     # (rows, epochs, elapsed, done) after each finite epoch and at the end (progress.JobProgress).
-    on_epoch: Callable[[list[dict[str, float]], int, float, bool], None] | None = None
+    on_epoch: Callable[[list[dict[str, float]], int, float, bool], None] = lambda *_: None
     # writing(), done() and progress: dlwpt.orphan.ParentWatch.
     watch: Any = None
     # The load average at start and end: a shared machine's seconds are not the model's cost.
@@ -101,11 +96,16 @@ class Training:
     """One run being trained: epochs done, time (with the processes before a resume), checkpoint.
     Every write is under the watch's `writing()`: a killed job leaves no half file."""
 
-    def __init__(self, run: RunSettings, trainer: Trainer, data: str | os.PathLike,
-                 resume: str | os.PathLike | None, plumbing: Plumbing,
-                 log: logging.Logger) -> None:
-        self.run, self.trainer, self.plumbing, self.log = run, trainer, plumbing, log
-        self.rows: list[dict[str, float]] = []
+    def __init__(self, run: RunSettings, data: str | os.PathLike, resume: str | os.PathLike | None,
+                 device: torch.device, plumbing: Plumbing, log: logging.Logger) -> None:
+        self.run, self.plumbing, self.log = run, plumbing, log
+        torch.set_num_threads(run.threads)
+        settings = TrainSettings.from_config(run.model_cfg)
+        tensors = load_training_data(data, run.subsample)
+        torch.manual_seed(run.seed)
+        self.trainer = make_trainer(run.loop, build_model(run.model_cfg), tensors, settings,
+                                    device, run.seed, cuda_graphs=run.cuda_graphs)
+        self.rows: list[dict[str, float]] = []  # metrics.csv's rows, keys in its column order
         self.walltimes: list[float] = []  # when each epoch went to TensorBoard
         self.previous_seconds, self.started = 0.0, time.perf_counter()
         self.diverged_epoch: int | None = None
@@ -114,9 +114,11 @@ class Training:
         self.run_hash = self.checkpoint and io.json_digest({
             "model_cfg": run.model_cfg, "seed": run.seed, "loop": run.loop,
             "cuda_graphs": run.cuda_graphs, "subsample": run.subsample,
-            "device": trainer.device.type, "data_sha256": io.file_digest(data),
+            "device": self.trainer.device.type, "data_sha256": io.file_digest(data),
         })
-        self.writing = plumbing.watch.writing if plumbing.watch else contextlib.nullcontext
+        self.writing = plumbing.watch.writing if plumbing.watch else nullcontext
+        self.resume()
+        self.load_at_start = plumbing.load() if plumbing.load else None
 
     def elapsed(self) -> float:
         return self.previous_seconds + time.perf_counter() - self.started
@@ -144,6 +146,9 @@ class Training:
         """Train the epochs left, checkpointing when due (not after the last: the outputs follow);
         stop at the first non-finite loss."""
         run, trainer, epochs = self.run, self.trainer, self.trainer.settings.epochs
+        self.log.info("training %s (%s, %d parameters) on %s, %d images, %s loop, CUDA graphs %s",
+                      run.model_name, run.model_cfg["arch"], count_parameters(trainer.model),
+                      device_name(trainer.device), trainer.n_train, run.loop, run.cuda_graphs)
         for epoch in range(len(self.rows) + 1, epochs + 1):
             tick = time.perf_counter()
             train_loss, train_acc = trainer.train_epoch()
@@ -168,17 +173,16 @@ class Training:
                         "walltimes": epoch_log.walltimes if epoch_log else [],
                     })
                     self.resumes_after(epoch)
-            if self.plumbing.on_epoch:
-                self.plumbing.on_epoch(self.rows, epochs, self.elapsed(), False)
+            self.plumbing.on_epoch(self.rows, epochs, self.elapsed(), False)
 
     def resumes_after(self, epoch: int) -> None:
         if self.plumbing.watch:  # the end of its line if Snakemake dies now
             self.plumbing.watch.progress = f"the next run resumes after epoch {epoch}"
 
-    def summarize(self, device: torch.device, gpu: str | None) -> dict[str, Any]:
+    def summarize(self, gpu: str | None) -> dict[str, Any]:
         """summary.json's fields but digests and seal. A diverged run's accuracies are its last
         finite epoch's (running train accuracy) or None; else eval-mode, as the book's validate."""
-        run, trainer = self.run, self.trainer
+        run, trainer, load = self.run, self.trainer, self.plumbing.load
         train_acc, val_acc = None, None
         if self.diverged_epoch is None:
             train_acc, val_acc = trainer.accuracy("train"), self.rows[-1]["val_acc"]
@@ -189,7 +193,7 @@ class Training:
             "model": run.model_name, "arch": run.model_cfg["arch"], "seed": run.seed,
             "epochs": trainer.settings.epochs, "train_acc": train_acc, "val_acc": val_acc,
             "diverged_epoch": self.diverged_epoch, "n_params": count_parameters(trainer.model),
-            "device": device_name(device), "gpu": gpu,  # gpu: the machine's name for it
+            "device": device_name(trainer.device), "gpu": gpu,  # gpu: the machine's name for it
             "seconds_per_epoch": sum(timed) / len(timed), "total_seconds": self.elapsed(),
             "resdeep_blocks": resdeep_variant(run.model_cfg),
             "engine": f"{run.loop} loop",  # human-readable; the report appends cuda_graphs if tried
@@ -197,18 +201,20 @@ class Training:
             "cuda_graphs": trainer.graphs_status,  # "on", "off (why)" or "not used"
             "hyperparameters": {**run.model_cfg, "subsample": run.subsample,
                                 "n_train": trainer.n_train},
+            "load_average": load and {
+                "start": self.load_at_start, "end": load(), "cpus": os.cpu_count()},
         }
 
-    def write(self, files: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    def write(self, files: Any, gpu: str | None) -> dict[str, Any]:
         """model.pt (CPU, default memory format; shared blocks stay shared), metrics, eval-mode
-        predictions, then the summary, returned."""
+        predictions, then the summary, returned; the last progress line."""
+        summary = self.summarize(gpu)
         model = copy.deepcopy(self.trainer.model)
         weights = model.to("cpu", memory_format=torch.contiguous_format).state_dict()
         labels, predicted, prob = self.trainer.predictions("val")
         with self.writing():
             io.save_tensors(files.model, weights)
-            io.write_text(files.metrics, csv_text(METRIC_COLUMNS, (
-                [row[c] for c in METRIC_COLUMNS] for row in self.rows)))
+            io.write_text(files.metrics, csv_text(list(self.rows[0]), map(dict.values, self.rows)))
             io.write_text(files.predictions, csv_text(["index", "label", "predicted", "prob"], zip(
                 range(len(labels)), *(t.tolist() for t in (labels, predicted, prob)), strict=True)))
             # Last, with its siblings' digests, sealed: the report refuses a run whose files
@@ -221,6 +227,7 @@ class Training:
                 self.checkpoint.unlink(missing_ok=True)
             if self.plumbing.watch:
                 self.plumbing.watch.done()
+        self.plumbing.on_epoch(self.rows, self.trainer.settings.epochs, self.elapsed(), True)
         return summary
 
 
@@ -230,28 +237,8 @@ def train_model(files: Any, run: RunSettings, *, data: str | os.PathLike,
                 plumbing: Plumbing = Plumbing()) -> dict[str, Any]:
     """Train `run` on `data` (cifar2.pt), write `files` (dlwpt.runs.RunFiles), return the summary.
     Checkpoints go to `resume`; `device` and `gpu` come from dlwpt.devices.claimed_device."""
-    log = log or logging.getLogger("dlwpt")
-    device = device or torch.device(run.device)
-    torch.set_num_threads(run.threads)
-    settings = TrainSettings.from_config(run.model_cfg)
-    tensors = load_training_data(data, run.subsample)
-    torch.manual_seed(run.seed)
-    trainer = make_trainer(run.loop, build_model(run.model_cfg), tensors, settings, device,
-                           run.seed, cuda_graphs=run.cuda_graphs)
-    training = Training(run, trainer, data, resume, plumbing, log)
-    training.resume()
-    epoch_log = (plumbing.epoch_log(training.rows, training.walltimes) if plumbing.epoch_log
-                 else contextlib.nullcontext())
-    load_at_start = plumbing.load() if plumbing.load else None
-    with epoch_log as sink:
-        log.info("training %s (%s, %d parameters) on %s, %d images, %s loop, CUDA graphs %s",
-                 run.model_name, run.model_cfg["arch"], count_parameters(trainer.model),
-                 device_name(device), trainer.n_train, run.loop, run.cuda_graphs)
-        training.fit(sink)
-    summary = training.summarize(device, gpu)
-    summary["load_average"] = plumbing.load and {
-        "start": load_at_start, "end": plumbing.load(), "cpus": os.cpu_count()}
-    summary = training.write(files, summary)
-    if plumbing.on_epoch:
-        plumbing.on_epoch(training.rows, settings.epochs, training.elapsed(), True)
-    return summary
+    training = Training(run, data, resume, device or torch.device(run.device), plumbing,
+                        log or logging.getLogger("dlwpt"))
+    with plumbing.epoch_log(training.rows, training.walltimes) as epoch_log:
+        training.fit(epoch_log)
+    return training.write(files, gpu)

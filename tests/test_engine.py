@@ -13,14 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from dlwpt.engine import (
-    BookTrainer,
-    ResidentTrainer,
-    TrainSettings,
-    make_optimizer,
-    make_trainer,
-)
+from dlwpt.engine import BookTrainer, ResidentTrainer, TrainSettings, make_trainer
 from dlwpt.engine.cuda_graphs import preserved_training_state
+from dlwpt.engine.trainer import make_optimizer
 from dlwpt.io import DataError, file_digest, summary_seal
 from dlwpt.models import build_model
 from dlwpt.runs import RunFiles

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dlwpt.engine import accuracy_counts
+from dlwpt.engine.trainer import accuracy_counts
 from dlwpt.models import Net, NetResDeep, build_model, count_parameters, resdeep_variant
 from dlwpt.runs import model_config
 from tests.helpers.config import default_config

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from dlwpt.config import check_model_entry
-from dlwpt.engine import TrainSettings, make_loss_fn, make_trainer
+from dlwpt.engine import TrainSettings, make_trainer
+from dlwpt.engine.trainer import make_loss_fn
 from dlwpt.models import build_model
 from tests.helpers.data import load_cifar2
 

@@ -171,8 +171,8 @@ def test_editing_a_training_jobs_plumbing_plans_nothing(quick_pipeline, module, 
 
 # What decides results: the loss, the optimizer step, a model, the data loading.
 @pytest.mark.parametrize(("module", "change"), [
-    ("dlwpt/engine/settings.py", _replace("loss = criterion(outputs, labels)",
-                                          "loss = criterion(outputs, labels) * 1.0")),
+    ("dlwpt/engine/trainer.py", _replace("loss = criterion(outputs, labels)",
+                                         "loss = criterion(outputs, labels) * 1.0")),
     ("dlwpt/engine/resident.py", _replace("self.optimizer.step()",
                                           "self.optimizer.step()\n        pass")),
     ("dlwpt/models.py", None),

@@ -2,19 +2,14 @@
 `training_loop`, the reference, and `resident` (data, sample order and loss sums on the device;
 on CUDA checked CUDA graphs). Both draw each epoch's order from `epoch_permutation`, so seeded
 alike (on the CPU) they visit the same batches and agree up to floating-point noise. The training
-set's eval-mode `accuracy` is taken once at the end: it costs about 80% of a CPU training epoch.
-"""
+set's eval-mode `accuracy` is taken once at the end: it costs about 80% of a CPU training epoch."""
 
 import torch
 from torch import nn
 
 from dlwpt.engine.book import BookTrainer
 from dlwpt.engine.resident import ResidentTrainer
-from dlwpt.engine.settings import TrainSettings, make_loss_fn, make_optimizer
-from dlwpt.engine.trainer import Trainer, accuracy_counts
-
-__all__ = ["BookTrainer", "ResidentTrainer", "Trainer", "TrainSettings", "accuracy_counts",
-           "make_loss_fn", "make_optimizer", "make_trainer"]
+from dlwpt.engine.trainer import Trainer, TrainSettings
 
 
 def make_trainer(loop: str, model: nn.Module, data: dict[str, torch.Tensor],

@@ -7,8 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
-from dlwpt.engine.settings import TrainSettings
-from dlwpt.engine.trainer import Trainer, epoch_permutation
+from dlwpt.engine.trainer import Trainer, TrainSettings, epoch_permutation
 
 
 class PermutationSampler(Sampler[int]):

@@ -1,7 +1,6 @@
 """CUDA graphs of the resident loop's training step (no per-kernel launch cost, which dominates
 these small models): capture, check against eager steps from the same state (a wrong graph would
-train silently wrong; on disagreement the run trains eagerly, saying why), undo in place.
-"""
+train silently wrong; on disagreement the run trains eagerly, saying why), undo in place."""
 
 import contextlib
 import logging
@@ -79,8 +78,9 @@ def check_step(trainer: SteppedTraining, step: Step, size: int) -> None:
     eager_totals, eager_update = trial(trainer, trainer.train_step, batches)
     graph_totals, graph_update = trial(trainer, step, batches)
     if not torch.allclose(graph_totals[:, 0], eager_totals[:, 0], rtol=1e-3, atol=1e-6):
-        raise GraphCheckError(f"batch size {size}: losses {comma_separated(graph_totals[:, 0])} "
-                              f"replayed, {comma_separated(eager_totals[:, 0])} eager")
+        replayed, eager = (", ".join(f"{v:.6g}" for v in totals[:, 0].tolist())
+                           for totals in (graph_totals, eager_totals))
+        raise GraphCheckError(f"batch size {size}: losses {replayed} replayed, {eager} eager")
     error = ((graph_update - eager_update).norm() / eager_update.norm().clamp_min(1e-12)).item()
     if not error <= GRAPH_CHECK_RTOL:
         raise GraphCheckError(f"batch size {size}: parameter update differs from eager by "
@@ -96,10 +96,6 @@ def trial(trainer: SteppedTraining, step: Step,
         before = floating_state(trainer.model)
         totals = torch.stack([step(index).clone() for index in batches])
         return totals, floating_state(trainer.model) - before
-
-
-def comma_separated(values: torch.Tensor) -> str:
-    return ", ".join(f"{v:.6g}" for v in values.tolist())
 
 
 def floating_state(model: nn.Module) -> torch.Tensor:
@@ -136,7 +132,7 @@ def preserved_training_state(model: nn.Module, optimizer: torch.optim.Optimizer)
     New optimizer state is zeroed, not dropped: zero SGD momentum (dampening 0) and zero Adam
     moments at step 0 behave exactly as fresh state."""
     model_state = {k: v.clone() for k, v in model.state_dict().items()}
-    optimizer_state = {p: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()}
+    optimizer_state = {p: {k: v.clone() for k, v in s.items() if torch.is_tensor(v)}
                        for p, s in optimizer.state.items()}
     try:
         yield
@@ -145,9 +141,8 @@ def preserved_training_state(model: nn.Module, optimizer: torch.optim.Optimizer)
             for key, value in model.state_dict().items():
                 value.copy_(model_state[key])
             for param, state in optimizer.state.items():
+                saved = optimizer_state.get(param, {})
                 for key, value in state.items():
-                    if torch.is_tensor(value) and param in optimizer_state:
-                        value.copy_(optimizer_state[param][key])
-                    elif torch.is_tensor(value):
-                        value.zero_()
+                    if torch.is_tensor(value):
+                        value.copy_(saved[key] if key in saved else torch.zeros_like(value))
         optimizer.zero_grad()

@@ -8,8 +8,7 @@ import torch
 from torch import nn
 
 from dlwpt.engine.cuda_graphs import Recorder, Step, checked_steps, record_steps
-from dlwpt.engine.settings import TrainSettings
-from dlwpt.engine.trainer import Trainer, epoch_permutation
+from dlwpt.engine.trainer import Trainer, TrainSettings, epoch_permutation
 
 
 class ResidentTrainer(Trainer):
@@ -22,8 +21,7 @@ class ResidentTrainer(Trainer):
         if cuda_graphs not in ("auto", "off"):
             raise ValueError(f"unknown cuda_graphs setting {cuda_graphs!r}; known: auto, off")
         device = torch.device(device)
-        on_cuda = device.type == "cuda"
-        self.use_graphs = cuda_graphs == "auto" and on_cuda
+        self.use_graphs = cuda_graphs == "auto" and device.type == "cuda"
         super().__init__(
             model, data, settings, device, seed, permutation_device=device,
             # 1.6x on the CPU for these convs, slower on the GPU (the shared performance notes).
@@ -31,7 +29,7 @@ class ResidentTrainer(Trainer):
                 isinstance(m, nn.Conv2d) for m in model.modules()),
             capturable=self.use_graphs,
         )
-        if cuda_graphs == "off" and on_cuda:
+        if cuda_graphs == "off" and device.type == "cuda":
             self.graphs_status = "off (train.cuda_graphs: off)"
         self.record_steps = record_steps
         self.train_images, self.train_labels = self.eval_sets["train"]
