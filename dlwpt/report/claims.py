@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from dlwpt.report.formats import acc, missing
-from dlwpt.report.trends import SweepResult
-from dlwpt.report.verdicts import LABELS, difference_words, trend_words, unit
+from dlwpt.report.trends import SweepResult, Trend
+from dlwpt.report.verdicts import LABELS, difference_words, unit
 from dlwpt.results import comparisons as c
 from dlwpt.results.comparisons import ALPHA, EPOCHS_TO_TARGET, GAP, TRAIN_ACC, VAL_ACC
 
@@ -86,7 +86,7 @@ class Claim:
     parts: list[Part] = field(default_factory=list)
     verdict: str = NOT_EVALUATED
     reason: str = ""
-    sweeps: list[dict[str, str]] = field(default_factory=list)  # {sweep, words, code}
+    sweeps: list[tuple[str, Trend]] = field(default_factory=list)  # (sweep, its trend)
 
 
 def res_deep_statement(per_model: pd.DataFrame) -> str:
@@ -262,13 +262,12 @@ def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.
     return claims
 
 
-def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[dict[str, str]]:
+def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[tuple[str, Trend]]:
     """The trends, on the claim's figures, of every sweep whose x axis is the claim's setting."""
     if spec.sweep is None:
         return []
     setting, quantities = spec.sweep
-    return [{"sweep": result.sweep.name, "words": trend_words(trend), "code": trend.code}
-            for result in sweeps if result.sweep.x == setting
+    return [(result.sweep.name, trend) for result in sweeps if result.sweep.x == setting
             for quantity in quantities
             for trend in result.trends if trend.curve == quantity]
 

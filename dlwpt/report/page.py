@@ -12,7 +12,8 @@ TEMPLATES = Path(__file__).with_name("templates")
 FILTERS = ("acc", "integer", "seconds", "millions", "number", "p_value", "points", "interval",
            "load_average", "difference_interval", "mean_over", "in_unit")
 VERDICT_FILTERS = ("change_words", "change_verdict_words", "code_summary", "date_text",
-                   "commit_text", "verdict_label", "difference_words", "seeds_needed", "unit")
+                   "commit_text", "verdict_label", "difference_words", "seeds_needed", "unit",
+                   "trend_words", "trend_test_words")
 
 
 def environment() -> jinja2.Environment:

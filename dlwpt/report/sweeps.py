@@ -12,7 +12,7 @@ from dlwpt.report import figures
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import acc, points, seed_count
 from dlwpt.report.trends import SweepResult, linear_up_to
-from dlwpt.report.verdicts import difference_words, trend_test_words, trend_words, verdict_label
+from dlwpt.report.verdicts import difference_words, per_words, verdict_label
 from dlwpt.results.comparisons import (
     A_BETTER,
     DIVERGED,
@@ -49,8 +49,7 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
                    for s in sweep.settings],
         "n_points": len(sweep.points), "settings": list(sweep.settings),
         "scale": scale_words(sweep), "figure": figure,
-        "trends": [{"words": trend_words(t), "code": t.code, "curve": t.curve,
-                    "test": trend_test_words(t)} for t in result.trends],
+        "trends": result.trends,
         "left_out": [f"{r.label}, seed {r.seed} ({'diverged' if r.diverged else 'no accuracy'})"
                      for r in result.left_out.itertuples()],
         "not_run": [r.label for r in stats.itertuples() if not r.seeds],
@@ -63,6 +62,10 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
     }
 
 
+LOG_SPANS = {"log2": "log scale (the values span under 1000×): ",
+             "log10": "log scale (the values span 1000× or more): "}
+
+
 def scale_words(sweep: Sweep) -> dict[str, Any]:
     """How the x axis and the slopes read: the scale, the unit of the slope, a left-out 0."""
     scale = sweep.scale()
@@ -70,11 +73,8 @@ def scale_words(sweep: Sweep) -> dict[str, Any]:
         return {"text": f"the values of {sweep.x} are not numbers: no trend is tested",
                 "zero": None}
     zero = f"{sweep.x} = 0" if scale.zero_left_out else None
-    text = {"log2": f"log scale (the values span under 1000×): slopes per doubling of {sweep.x}",
-            "log10": f"log scale (the values span 1000× or more): slopes per tenfold of {sweep.x}",
-            }.get(scale.kind) or (f"slopes from {sweep.x} = False to True" if sweep.boolean
-                                  else f"linear scale: slopes per {scale.step:g} of {sweep.x}")
-    return {"text": text, "zero": zero,
+    span = LOG_SPANS.get(scale.kind, "" if sweep.boolean else "linear scale: ")
+    return {"text": f"{span}slopes {per_words(scale, sweep.x, sweep.boolean)}", "zero": zero,
             "linthresh": value_text(linear_up_to(sweep)) if zero else None}
 
 

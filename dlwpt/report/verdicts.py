@@ -86,16 +86,12 @@ CURVE_WORDS = {t.TRAIN_ACC: "training accuracy", t.VAL_ACC: "validation accuracy
 PER_STEP = {"log2": "per doubling of", "log10": "per tenfold of"}  # what a log slope is per
 
 
-def per_words(trend: t.Trend) -> str:
-    """What the slope is per: a doubling, a tenfold or a step of the setting."""
-    scale, setting = trend.scale, trend.setting
-    if scale is None:
-        return ""
+def per_words(scale: t.TrendScale, setting: str, boolean: bool) -> str:
+    """What a slope is per: a doubling, a tenfold or a step of the setting (the trend's words
+    and the sweep's x axis)."""
     if scale.kind in PER_STEP:
         return f"{PER_STEP[scale.kind]} {setting}"
-    if trend.boolean:
-        return f"from {setting} = False to True"
-    return f"per {scale.step:g} of {setting}"
+    return f"from {setting} = False to True" if boolean else f"per {scale.step:g} of {setting}"
 
 
 def trend_words(trend: t.Trend) -> str:
@@ -108,8 +104,9 @@ def trend_words(trend: t.Trend) -> str:
     slope = trend.slope
     if trend.code == t.NOT_TESTED:
         return f"{what} against {trend.setting}{series}: not tested ({slope.reason})"
-    numbers = (f"{points(slope.slope)} points {per_words(trend)} (95% interval "
-               f"{points(slope.low)} to {points(slope.high)})")
+    per = per_words(trend.scale, trend.setting, trend.boolean)
+    numbers = (f"{points(slope.slope)} points {per} (95% interval {points(slope.low)} to "
+               f"{points(slope.high)})")
     if trend.code == t.NO_TREND:
         return (f"{what} shows no trend with {trend.setting}{series} distinguishable from "
                 f"flat: {numbers}")
