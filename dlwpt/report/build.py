@@ -15,7 +15,7 @@ from dlwpt.report.claims import evaluate_claims, training_figures
 from dlwpt.report.datasets import dataset_views
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import missing, points, seed_count, unsigned_points
-from dlwpt.report.header import claim_rows, departures, not_comparable, what_ran
+from dlwpt.report.header import departures, not_comparable, shortened_by, what_ran
 from dlwpt.report.inputs import best_line_loss, fit_converged, load_benchmarks, load_thermometer
 from dlwpt.report.page import render_page
 from dlwpt.report.stats import (
@@ -28,7 +28,7 @@ from dlwpt.report.stats import (
 )
 from dlwpt.report.sweeps import best_facts, sweeps_view
 from dlwpt.report.trends import analyse
-from dlwpt.report.verdicts import difference_words, median_of, verdict_label
+from dlwpt.report.verdicts import difference_words, verdict_label
 from dlwpt.results import comparisons as c
 from dlwpt.results.comparisons import compare_runs, family_rows, outcome, pair_row, top_models
 from dlwpt.results.reading import CSV_COLUMNS, load_runs, read_checked_json
@@ -84,7 +84,7 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
                                   "several_seeds": sections["results"]["several_seeds"]}
             top = {"ran": what_ran(run_table, provenance, found),
                    "headline": sections["results"]["headline"],
-                   "claims": claim_rows(claims, found)}
+                   "claims": [(claim, shortened_by(claim, found)) for claim in claims]}
         if swept:
             sections["sweeps"] = sweeps_view(swept, comparisons, sink)
         if not run_table.empty:
@@ -167,15 +167,14 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
     row = per_model.loc[best]
     tested = rows[rows["verdict"].isin([c.A_BETTER, c.NOT_DISTINGUISHABLE])]
     own = runs[(runs["model"] == best) & runs["val_acc"].notna()]
-
     return {
         "best": best, "winner": top["winner"], "own": row,  # own: for its interval when alone
-        **best_facts(top, rows, tested, row.val_mean, sorted(int(s) for s in own["seed"])),
+        **best_facts(top, tested, row.val_mean, sorted(int(s) for s in own["seed"])),
         "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
         "n_models": len(per_model),
-        "detectable_best": unsigned_points(median_of(tested, "detectable_80")),
-        "detectable_pairs": unsigned_points(median_of(pairs[pairs["verdict"].isin(c.TESTED)],
-                                                      "detectable_80")),
+        "detectable_best": unsigned_points(tested["detectable_80"].median()),
+        "detectable_pairs": unsigned_points(
+            pairs.loc[pairs["verdict"].isin(c.TESTED), "detectable_80"].median()),
     }
 
 

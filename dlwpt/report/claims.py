@@ -88,6 +88,12 @@ class Claim:
     reason: str = ""
     sweeps: list[tuple[str, Trend]] = field(default_factory=list)  # (sweep, its trend)
 
+    @property
+    def decisive(self) -> list[Part]:
+        """The parts that give the verdict (else every deciding part), for the first screen."""
+        deciding = [p for p in self.parts if p.outcome != REFERENCE]
+        return [p for p in deciding if p.outcome == self.verdict] or deciding
+
 
 def res_deep_statement(per_model: pd.DataFrame) -> str:
     """NetResDeep as configured: its depth (ResBlocks) and whether they share weights."""

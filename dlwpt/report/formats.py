@@ -120,4 +120,4 @@ def difference_interval(low: float, high: float, unit: str = "points") -> str | 
 
 
 def unsigned_points(value: float | None) -> str | None:
-    return None if value is None else f"{100 * value:.1f}"
+    return None if missing(value) else f"{100 * value:.1f}"

@@ -18,7 +18,6 @@ from dlwpt.results.comparisons import (
     DIVERGED,
     NOT_DISTINGUISHABLE,
     TESTED,
-    family_rows,
     sweep_family,
     top_models,
 )
@@ -34,11 +33,10 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
                sink: FigureSink) -> dict[str, Any]:
     sweep, stats = result.sweep, result.points
     labels = dict(zip(stats["run"], stats["label"], strict=True))
-    # each row names the point compared with the best by its label
-    rows = family_rows(comparisons, sweep_family(sweep.name))
-    rows = rows.assign(point=[labels.get(run, run) for run in rows["model_b"]])
     scored = [r.run for r in stats.itertuples() if r.kept_seeds and not r.diverged_seeds]
     top = top_models(comparisons, scored, sweep_family(sweep.name))
+    # each row names the point compared with the best by its label
+    rows = top["rows"] = top["rows"].assign(point=top["rows"]["model_b"].replace(labels))
     ran = (stats["seeds"].map(len) > 0).any()
     figure = sink.figure(figures.sweep_chart(result), f"sweep_{sweep.name}",
                          f"sweep {sweep.name}: training accuracy, validation accuracy and the gap"
@@ -53,7 +51,7 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
         "left_out": [f"{r.label}, seed {r.seed} ({'diverged' if r.diverged else 'no accuracy'})"
                      for r in result.left_out.itertuples()],
         "not_run": [r.label for r in stats.itertuples() if not r.seeds],
-        "best": best_view(top, rows, labels, stats),
+        "best": best_view(top, labels, stats),
         "points": [point_row(r, sweep.settings, rows, top["best"], labels)
                    for r in stats.itertuples()],
         "book": sweep.label(sweep.book)
@@ -78,29 +76,30 @@ def scale_words(sweep: Sweep) -> dict[str, Any]:
             "linthresh": value_text(linear_up_to(sweep)) if zero else None}
 
 
-def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
-              stats: pd.DataFrame) -> dict[str, Any]:
+def best_view(top: dict[str, Any], labels: dict[str, str], stats: pd.DataFrame) -> dict[str, Any]:
     """The best point and those not distinguishable from it, read as the headline reads vs_best:
     a winner only when better than every other point that did not diverge."""
-    best = top["best"]
+    best, rows = top["best"], top["rows"]
     if best is None:
         return {"best": None}
     point = stats.set_index("run").loc[best]
     return {
         "best": labels.get(best, best), "run": best,
         "winner": top["winner"] is not None,
-        **best_facts(top, rows, rows[rows["verdict"].isin(TESTED)], point["val_acc_mean"],
+        **best_facts(top, rows[rows["verdict"].isin(TESTED)], point["val_acc_mean"],
                      point["kept_seeds"]),
         "diverged": rows.loc[rows["verdict"] == DIVERGED, "point"].tolist(),
     }
 
 
-def best_facts(top: dict[str, Any], rows: pd.DataFrame, tested: pd.DataFrame, own_val: float,
+def best_facts(top: dict[str, Any], tested: pd.DataFrame, own_val: float,
                own_seeds: Any) -> dict[str, Any]:
     """What the headline and a sweep's best line say alike about the best: its mean over the
     seeds it was compared on (its own when none was tested), the comparisons adjusted for (k),
     the others that did not diverge (rivals), and the vs_best rows of the runner-up, of those
     not distinguishable from the best and of those not tested against it."""
+    rows = top["rows"]
+
     def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
         return [r for _, r in rows[rows["verdict"].isin(codes) == keep].iterrows()]
 

@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from dlwpt.report import trends as t
@@ -72,11 +71,6 @@ def seeds_needed(value: float) -> str | None:
 def p_text(p: float) -> str:
     text = p_value(p)
     return text if text.startswith("<") else f"= {text}"
-
-
-def median_of(rows: pd.DataFrame, column: str) -> float | None:
-    values = rows[column].dropna().astype(float)
-    return float(np.median(values)) if len(values) else None
 
 
 CURVE_WORDS = {t.TRAIN_ACC: "training accuracy", t.VAL_ACC: "validation accuracy",
