@@ -75,22 +75,20 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     sections: dict[str, dict[str, Any]] = {}
     if changes is not None or history_problem:
         sections["changes"] = {"changes": changes, "problem": history_problem}
-    with figures.style():
+    with figures.style():  # the sections in any order: the page has its own
         if not run_table.empty:
-            sections["results"] = results_view(per_model, run_table, comparisons, sink, found)
+            results = sections["results"] = results_view(per_model, run_table, comparisons, sink,
+                                                         found)
             claims = evaluate_claims(comparisons, per_model, run_table, configured_models,
                                      swept)
-            sections["claims"] = {"claims": claims,
-                                  "several_seeds": sections["results"]["several_seeds"]}
-            top = {"ran": what_ran(run_table, provenance, found),
-                   "headline": sections["results"]["headline"],
+            sections["claims"] = {"claims": claims, "several_seeds": results["several_seeds"]}
+            top = {"ran": what_ran(run_table, provenance, found), "headline": results["headline"],
                    "claims": [(claim, shortened_by(claim, found)) for claim in claims]}
-        if swept:
-            sections["sweeps"] = sweeps_view(swept, comparisons, sink)
-        if not run_table.empty:
             sections["curves"] = {"figure": sink.figure(
                 figures.training_curves(curves, list(per_model.index)), "curves",
                 "training curves per model")}
+        if swept:
+            sections["sweeps"] = sweeps_view(swept, comparisons, sink)
         if not run_table.empty or not rule_runs.empty:
             sections["cost"] = cost_view(per_model, run_table, rule_runs, sink)
         if data:
@@ -186,31 +184,27 @@ def verdict_matrix(models: list[str], pairs: pd.DataFrame,
                    headline: pd.DataFrame) -> dict[str, Any]:
     """Row model against column model: the all_pairs rows, but the vs_best row (marked
     `headline`) where the headline states another verdict."""
-    rows = []
-    for row_model in models:
-        cells = []
-        for col_model in models:
-            if row_model == col_model:
-                cells.append({"mark": "", "cls": "self", "text": "", "title": row_model})
-                continue
-            found = outcome(pairs, row_model, col_model)
-            said = outcome(headline, row_model, col_model)
-            stated = said not in (None, found)
-            mark, cls = MARKS.get(said if stated else found, ("", "none"))
-            row, flip = pair_row(headline if stated else pairs, row_model, col_model)
-            tested = row is not None and not missing(row["p_value"])
-            title = f"{row_model} vs {col_model}: " + (
-                "not compared" if row is None else
-                verdict_label(row["verdict"], row["model_a"], row["model_b"])
-                + (f" ({difference_words(row, flip)})" if tested else ""))
-            if stated:
-                title += (f"; the headline's test, {row['model_a']} against each other model "
-                          f"(Holm over {int(row['family_size'])})")
-            cells.append({"mark": mark, "cls": cls, "title": title, "headline": stated,
-                          "text": points((-1 if flip else 1) * row["diff"]) if tested else ""})
-        rows.append({"model": row_model, "cells": cells})
+    rows = [{"model": a, "cells": [matrix_cell(a, b, pairs, headline) if a != b else
+                                   {"mark": "", "cls": "self", "text": "", "title": a}
+                                   for b in models]} for a in models]
     return {"models": models, "rows": rows,
             "headline": any(cell.get("headline") for r in rows for cell in r["cells"])}
+
+
+def matrix_cell(a: str, b: str, pairs: pd.DataFrame, headline: pd.DataFrame) -> dict[str, Any]:
+    found, said = outcome(pairs, a, b), outcome(headline, a, b)
+    stated = said not in (None, found)
+    mark, cls = MARKS.get(said if stated else found, ("", "none"))
+    row, flip = pair_row(headline if stated else pairs, a, b)
+    tested = row is not None and not missing(row["p_value"])
+    title = f"{a} vs {b}: " + ("not compared" if row is None else
+                               verdict_label(row["verdict"], row["model_a"], row["model_b"])
+                               + (f" ({difference_words(row, flip)})" if tested else ""))
+    if stated:
+        title += (f"; the headline's test, {row['model_a']} against each other model "
+                  f"(Holm over {int(row['family_size'])})")
+    return {"mark": mark, "cls": cls, "title": title, "headline": stated,
+            "text": points((-1 if flip else 1) * row["diff"]) if tested else ""}
 
 
 def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.DataFrame,
