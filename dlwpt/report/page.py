@@ -10,7 +10,7 @@ from dlwpt.report import formats, verdicts
 
 TEMPLATES = Path(__file__).with_name("templates")
 FILTERS = ("acc", "integer", "seconds", "millions", "number", "p_value", "points", "interval",
-           "load_average", "difference_interval", "mean_over", "in_unit")
+           "load_average", "difference_interval", "mean_over", "in_unit", "seed_count")
 VERDICT_FILTERS = ("change_words", "change_verdict_words", "code_summary", "date_text",
                    "commit_text", "verdict_label", "difference_words", "seeds_needed", "unit",
                    "trend_words", "trend_test_words")

@@ -10,7 +10,6 @@ import pandas as pd
 
 from dlwpt.report import figures
 from dlwpt.report.figures import FigureSink
-from dlwpt.report.formats import acc, points, seed_count
 from dlwpt.report.trends import SweepResult, linear_up_to
 from dlwpt.report.verdicts import difference_words, per_words, verdict_label
 from dlwpt.results.comparisons import (
@@ -116,7 +115,7 @@ def best_facts(top: dict[str, Any], tested: pd.DataFrame, own_val: float,
 
 def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str | None,
               labels: dict[str, str]) -> dict[str, Any]:
-    """A point's table row: its values, seeds, mean figures and its verdict against the best."""
+    """A point's table row: its record, its values as written and its verdict against the best."""
     verdict, code = "—", ""
     match = rows[rows["model_b"] == r.run]
     if r.run == best:
@@ -128,7 +127,5 @@ def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str |
                    else verdict_label(code, labels.get(row["model_a"], row["model_a"]), r.label))
         if code in TESTED:
             verdict += f" ({difference_words(row)})"
-    return {"values": [value_text(r.values[s]) for s in settings], "book": bool(r.book),
-            "seeds": seed_count(list(r.seeds), r.diverged_seeds) if r.seeds else "not run",
-            "train": acc(r.train_acc_mean), "val": acc(r.val_acc_mean),
-            "gap": points(r.gap_mean), "verdict": verdict, "code": code}
+    return r._asdict() | {"values": [value_text(r.values[s]) for s in settings],
+                          "verdict": verdict, "code": code}
