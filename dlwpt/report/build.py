@@ -140,7 +140,6 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
     pairs = family_rows(comparisons, c.ALL_PAIRS)
     return {
         "headline": headline_view(top, per_model, pairs, run_table),
-        "diverged": [m["model"] for m in models if m["diverged"]],
         "several_seeds": bool(per_model["n_seeds"].max() > 1),
         "n_val": run_table["n_val"].max(),
         "figure": sink.figure(figures.accuracy_chart(per_model, run_table, top["winner"]),
@@ -168,7 +167,6 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
     return {
         "best": best, "winner": top["winner"], "own": row,  # own: for its interval when alone
         **best_facts(top, tested, row.val_mean, sorted(int(s) for s in own["seed"])),
-        "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
         "n_models": len(per_model),
         "detectable_best": unsigned_points(tested["detectable_80"].median()),
         "detectable_pairs": unsigned_points(
@@ -215,7 +213,6 @@ def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.Da
     rules = rule_stats(rule_runs)
     models = per_model.reset_index()
     return {
-        "resdeep": list(models[models["resdeep_blocks"].notna()].itertuples()),
         "figure": sink.figure(figures.cost_chart(per_model, rules), "cost", "multiply-"
                               "accumulates per image, parameters and runtime per rule"),
         "device": "; ".join(sorted(set(run_table["device"].astype(str)))),
@@ -231,7 +228,6 @@ def thermometer_view(fits: list[dict[str, Any]], sink: FigureSink) -> dict[str, 
         "fits": [fit | {"final_loss": final_loss(fit),
                         "converged": fit_converged(fit, final_loss(fit)),
                         "best_loss": best_line_loss(fit["t_u"], fit["t_c"])} for fit in fits],
-        "diverged": [fit["experiment"] for fit in fits if fit["diverged"]],
         "figure": sink.figure(figures.thermometer_chart(fits), "thermometer",
                               "thermometer data, fits and loss curves"),
     }
