@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 
 from dlwpt.io import atomic_path, write_text
-from dlwpt.report import figures
+from dlwpt.report import figures, stats
 from dlwpt.report.claims import evaluate_claims, training_figures
 from dlwpt.report.datasets import dataset_views
 from dlwpt.report.figures import FigureSink
@@ -18,19 +18,10 @@ from dlwpt.report.formats import missing, points, seed_count, unsigned_points
 from dlwpt.report.header import departures, not_comparable, shortened_by, what_ran
 from dlwpt.report.inputs import best_line_loss, fit_converged, load_benchmarks, load_thermometer
 from dlwpt.report.page import render_page
-from dlwpt.report.stats import (
-    book_delta_points,
-    final_loss,
-    macs_per_image,
-    per_model_stats,
-    reproduces_book,
-    rule_stats,
-)
 from dlwpt.report.sweeps import best_facts, sweeps_view
 from dlwpt.report.trends import analyse
 from dlwpt.report.verdicts import difference_words, verdict_label
 from dlwpt.results import comparisons as c
-from dlwpt.results.comparisons import compare_runs, family_rows, outcome, pair_row, top_models
 from dlwpt.results.reading import CSV_COLUMNS, load_runs, read_checked_json
 
 
@@ -61,8 +52,8 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     point_table = everything[is_point].reset_index(drop=True)
     curves = (all_curves[~all_curves["model"].isin(point_ids)].reset_index(drop=True)
               if not all_curves.empty else all_curves)
-    per_model = per_model_stats(run_table)
-    comparisons = compare_runs(everything, correct, configured_models,
+    per_model = stats.per_model_stats(run_table)
+    comparisons = c.compare_runs(everything, correct, configured_models,
                                training_figures(per_model, run_table, curves),
                                sweeps={name: [p["run"] for p in spec["points"]]
                                        for name, spec in (sweeps or {}).items()})
@@ -122,9 +113,9 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
     """`found`: the departures from the book's settings (header.departures)."""
     scored = [m for m, row in per_model.iterrows()
               if not row.diverged_epochs and not missing(row.val_mean)]
-    top = top_models(comparisons, scored)
+    top = c.top_models(comparisons, scored)
     not_close = {m for m in scored
-                 if outcome(top["rows"], top["best"], m) != c.NOT_DISTINGUISHABLE}
+                 if c.outcome(top["rows"], top["best"], m) != c.NOT_DISTINGUISHABLE}
     models = [{
         "model": model, "stats": row, "winner": model == top["winner"],
         "best": model == top["best"] and top["winner"] is None and len(scored) > 1,
@@ -132,12 +123,12 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
         "seeds": seed_count(sorted({int(s) for s in
                                     run_table.loc[run_table["model"] == model, "seed"]})),
         "diverged": ", ".join(map(str, row.diverged_epochs)) or None,
-        "delta": book_delta_points(row),
+        "delta": stats.book_delta_points(row),
         "reproduces": (": ".join(filter(None, ["not comparable",
                                                not_comparable(found, model, own=True)]))
-                       if not_comparable(found, model) else reproduces_book(row) or "—"),
+                       if not_comparable(found, model) else stats.reproduces_book(row) or "—"),
     } for model, row in per_model.iterrows()]
-    pairs = family_rows(comparisons, c.ALL_PAIRS)
+    pairs = c.family_rows(comparisons, c.ALL_PAIRS)
     return {
         "headline": headline_view(top, per_model, pairs, run_table),
         "several_seeds": bool(per_model["n_seeds"].max() > 1),
@@ -190,10 +181,10 @@ def verdict_matrix(models: list[str], pairs: pd.DataFrame,
 
 
 def matrix_cell(a: str, b: str, pairs: pd.DataFrame, headline: pd.DataFrame) -> dict[str, Any]:
-    found, said = outcome(pairs, a, b), outcome(headline, a, b)
+    found, said = c.outcome(pairs, a, b), c.outcome(headline, a, b)
     stated = said not in (None, found)
     mark, cls = MARKS.get(said if stated else found, ("", "none"))
-    row, flip = pair_row(headline if stated else pairs, a, b)
+    row, flip = c.pair_row(headline if stated else pairs, a, b)
     tested = row is not None and not missing(row["p_value"])
     title = f"{a} vs {b}: " + ("not compared" if row is None else
                                verdict_label(row["verdict"], row["model_a"], row["model_b"])
@@ -208,9 +199,9 @@ def matrix_cell(a: str, b: str, pairs: pd.DataFrame, headline: pd.DataFrame) -> 
 def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.DataFrame,
               sink: FigureSink) -> dict[str, Any]:
     per_model = per_model.assign(
-        macs=per_model.index.map(macs_per_image(run_table)),
+        macs=per_model.index.map(stats.macs_per_image(run_table)),
         load=run_table.groupby("model", sort=False)["load_average"].agg(list))
-    rules = rule_stats(rule_runs)
+    rules = stats.rule_stats(rule_runs)
     models = per_model.reset_index()
     return {
         "figure": sink.figure(figures.cost_chart(per_model, rules), "cost", "multiply-"
@@ -225,8 +216,8 @@ def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.Da
 
 def thermometer_view(fits: list[dict[str, Any]], sink: FigureSink) -> dict[str, Any]:
     return {
-        "fits": [fit | {"final_loss": final_loss(fit),
-                        "converged": fit_converged(fit, final_loss(fit)),
+        "fits": [fit | {"final_loss": stats.final_loss(fit),
+                        "converged": fit_converged(fit, stats.final_loss(fit)),
                         "best_loss": best_line_loss(fit["t_u"], fit["t_c"])} for fit in fits],
         "figure": sink.figure(figures.thermometer_chart(fits), "thermometer",
                               "thermometer data, fits and loss curves"),

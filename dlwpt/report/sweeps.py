@@ -12,14 +12,7 @@ from dlwpt.report import figures
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.trends import SweepResult, linear_up_to
 from dlwpt.report.verdicts import difference_words, per_words, verdict_label
-from dlwpt.results.comparisons import (
-    A_BETTER,
-    DIVERGED,
-    NOT_DISTINGUISHABLE,
-    TESTED,
-    sweep_family,
-    top_models,
-)
+from dlwpt.results import comparisons as c
 from dlwpt.runs import Sweep, value_text
 
 
@@ -33,7 +26,7 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
     sweep, stats = result.sweep, result.points
     labels = dict(zip(stats["run"], stats["label"], strict=True))
     scored = [r.run for r in stats.itertuples() if r.kept_seeds and not r.diverged_seeds]
-    top = top_models(comparisons, scored, sweep_family(sweep.name))
+    top = c.top_models(comparisons, scored, c.sweep_family(sweep.name))
     # each row names the point compared with the best by its label
     rows = top["rows"] = top["rows"].assign(point=top["rows"]["model_b"].replace(labels))
     ran = (stats["seeds"].map(len) > 0).any()
@@ -85,9 +78,9 @@ def best_view(top: dict[str, Any], labels: dict[str, str], stats: pd.DataFrame) 
     return {
         "best": labels.get(best, best), "run": best,
         "winner": top["winner"] is not None,
-        **best_facts(top, rows[rows["verdict"].isin(TESTED)], point["val_acc_mean"],
+        **best_facts(top, rows[rows["verdict"].isin(c.TESTED)], point["val_acc_mean"],
                      point["kept_seeds"]),
-        "diverged": rows.loc[rows["verdict"] == DIVERGED, "point"].tolist(),
+        "diverged": rows.loc[rows["verdict"] == c.DIVERGED, "point"].tolist(),
     }
 
 
@@ -105,12 +98,12 @@ def best_facts(top: dict[str, Any], tested: pd.DataFrame, own_val: float,
     return {"val": tested["value_a"].iloc[0] if len(tested) else own_val,
             "seeds": top["seeds"] if len(tested) else own_seeds,
             "k": int(tested["family_size"].max()) if len(tested) else 0,
-            "rivals": int((rows["verdict"] != DIVERGED).sum()),
+            "rivals": int((rows["verdict"] != c.DIVERGED).sum()),
             "runner_up": None if top["runner_up"] is None
             else rows[rows["model_b"] == top["runner_up"]].iloc[0],
-            "better_than": having([A_BETTER]),
-            "not_distinguishable": having([NOT_DISTINGUISHABLE]),
-            "untested": having([*TESTED, DIVERGED], keep=False)}
+            "better_than": having([c.A_BETTER]),
+            "not_distinguishable": having([c.NOT_DISTINGUISHABLE]),
+            "untested": having([*c.TESTED, c.DIVERGED], keep=False)}
 
 
 def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str | None,
@@ -123,9 +116,9 @@ def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str |
     elif len(match):
         row = match.iloc[0]
         code = row["verdict"]
-        verdict = ("the best point better" if code == A_BETTER
+        verdict = ("the best point better" if code == c.A_BETTER
                    else verdict_label(code, labels.get(row["model_a"], row["model_a"]), r.label))
-        if code in TESTED:
+        if code in c.TESTED:
             verdict += f" ({difference_words(row)})"
     return r._asdict() | {"values": [value_text(r.values[s]) for s in settings],
                           "verdict": verdict, "code": code}

@@ -10,18 +10,8 @@ import pandas as pd
 
 from dlwpt.report import trends as t
 from dlwpt.report.formats import config_text, difference_interval, in_unit, missing, p_value, points
+from dlwpt.results import changes
 from dlwpt.results import comparisons as c
-from dlwpt.results.changes import (
-    ADDED,
-    NEW,
-    OLD,
-    REMOVED,
-    RETRAINED,
-    UNSET,
-    CodeChange,
-    ModelChange,
-    RunInfo,
-)
 from dlwpt.runs import value_text
 
 LABELS = {
@@ -131,15 +121,15 @@ def commit_text(commit: str | None, dirty: bool | None) -> str:
     return "unknown" if not commit else commit[:10] + ("-dirty" if dirty else "")
 
 
-def run_words(run: RunInfo) -> str:
+def run_words(run: changes.RunInfo) -> str:
     """`<id> (<date>, commit <sha>[, experiment <label>])`."""
     text = f"{run.id} ({date_text(run.time)}, commit {commit_text(run.git_commit, run.dirty)}"
     return text + (f", experiment {run.experiment})" if run.experiment else ")")
 
 
-def code_summary(changes: Sequence[CodeChange], shown: int = CODE_FILES_SHOWN) -> list[str]:
+def code_summary(code: Sequence[changes.CodeChange], shown: int = CODE_FILES_SHOWN) -> list[str]:
     """The changed files, or with more than `shown` their folders: "dlwpt/engine/ (3 files)"."""
-    paths = [c.path for c in changes]
+    paths = [change.path for change in code]
     if len(paths) <= shown:
         return paths
     folders = Counter(path.rpartition("/")[0] for path in paths)
@@ -148,25 +138,26 @@ def code_summary(changes: Sequence[CodeChange], shown: int = CODE_FILES_SHOWN) -
             for folder, n in folders.items()]
 
 
-def change_words(change: ModelChange, seeds: bool = False) -> str:
+def change_words(change: changes.ModelChange, seeds: bool = False) -> str:
     """What changed of a model, `lr 0.01 -> 0.005; training code; data`, or its status;
     `seeds`: also a change of its seeds (`seeds 0 1 -> 0 1 2`)."""
-    what = [f"{s.key} {'unset' if s.old is UNSET else config_text(s.old)} -> "
-            f"{'unset' if s.new is UNSET else config_text(s.new)}" for s in change.settings]
+    what = [f"{s.key} {'unset' if s.old is changes.UNSET else config_text(s.old)} -> "
+            f"{'unset' if s.new is changes.UNSET else config_text(s.new)}" for s in change.settings]
     what += ["training code"] * change.code + ["data"] * change.data
-    if seeds and change.status not in (ADDED, REMOVED) and change.old_seeds != change.new_seeds:
+    if (seeds and change.status not in (changes.ADDED, changes.REMOVED)
+            and change.old_seeds != change.new_seeds):
         what.append(f"seeds {' '.join(map(str, change.old_seeds))} -> "
                     f"{' '.join(map(str, change.new_seeds))}")
     if change.problem:
         return f"{change.status}: {change.problem}"
-    return "; ".join(what) or ("retrained, same settings" if change.status == RETRAINED
+    return "; ".join(what) or ("retrained, same settings" if change.status == changes.RETRAINED
                                else change.status)
 
 
-def change_verdict_words(change: ModelChange) -> str:
+def change_verdict_words(change: changes.ModelChange) -> str:
     """New against old: `new better (difference +1.2 points, ...)`; "—" without a comparison."""
     row = change.comparison
     if row is None or not isinstance(row["verdict"], str):
         return "—"
-    words = verdict_label(row["verdict"], NEW, OLD)
+    words = verdict_label(row["verdict"], changes.NEW, changes.OLD)
     return words if missing(row["p_value"]) else f"{words} ({difference_words(row)})"
