@@ -66,7 +66,8 @@ def not_comparable(found: Sequence[dict[str, Any]], model: str, own: bool = Fals
 
 def what_ran(run_table: pd.DataFrame, provenance: Mapping[str, Any],
              found: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Models, seeds, epochs, training images, device, date and commit of this run."""
+    """Models, seeds, epochs and training images of this run (its device, date and commit: the
+    template reads them from the provenance)."""
     epochs = sorted({int(e) for e in run_table["epochs"].dropna()})
     images = ((provenance.get("config") or {}).get("train") or {}).get("subsample")
     return {
@@ -74,9 +75,6 @@ def what_ran(run_table: pd.DataFrame, provenance: Mapping[str, Any],
         "seeds": seed_list(sorted({int(s) for s in run_table["seed"]})),
         "epochs": ", ".join(map(str, epochs)) or "not recorded",
         "images": f"{images:,}" if images else f"all {BOOK_IMAGES:,}",
-        "device": provenance.get("device") or "not recorded",
-        "date": provenance.get("date") or "not recorded",
-        "commit": str(provenance.get("git_commit") or "unknown")[:12],
         "departures": departure_line(found),
     }
 

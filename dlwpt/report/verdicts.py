@@ -101,9 +101,8 @@ def trend_test_words(trend: t.Trend) -> str:
     """The fit behind a trend: its p and residual df, the runs and settings fitted."""
     slope = trend.slope
     fitted = f"{slope.n} runs at {slope.n_x} values of {trend.setting}"
-    if not slope.tested:
-        return fitted
-    return f"slope's p {p_text(slope.p)}, {slope.df:.0f} degrees of freedom; {fitted}"
+    return (f"slope's p {p_text(slope.p)}, {slope.df:.0f} degrees of freedom; {fitted}"
+            if slope.tested else fitted)
 
 
 # --- the history's changes: the page's "What changed" and `python -m dlwpt diff` -------------
