@@ -202,13 +202,12 @@ def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.Da
         macs=per_model.index.map(stats.macs_per_image(run_table)),
         load=run_table.groupby("model", sort=False)["load_average"].agg(list))
     rules = stats.rule_stats(rule_runs)
-    models = per_model.reset_index()
     return {
         "figure": sink.figure(figures.cost_chart(per_model, rules), "cost", "multiply-"
                               "accumulates per image, parameters and runtime per rule"),
         "device": "; ".join(sorted(set(run_table["device"].astype(str)))),
         "load": list(run_table["load_average"]),
-        "models": list(models.itertuples()),
+        "models": list(per_model.reset_index().itertuples()),
         "rules": list(rules.reset_index().itertuples()),
         "jobs": list(rule_runs.itertuples()),
     }

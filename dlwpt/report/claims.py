@@ -1,10 +1,7 @@
 """The book's chapter-8 lessons as a table of claim specifications (CLAIMS), evaluated over
-comparisons.csv; the method: docs/statistics.md, "The book's claims".
-
-A part sets side a (a model, or a group: "fully connected" is arch FullyConnected, "conv" any
-other) against side b: `compare` reads the all_pairs row for validation accuracy, the `claims`
-row for a training-set figure; `threshold` is every seed at least a number, not a test.
-"""
+comparisons.csv (docs/statistics.md, "The book's claims"): a `compare` part reads the all_pairs
+row for validation accuracy, the `claims` row for a training-set figure. A group side: "fully
+connected" is arch FullyConnected, "conv" any other."""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field

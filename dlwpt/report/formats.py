@@ -108,9 +108,8 @@ def interval(low: float, high: float) -> str | None:
 
 def difference_interval(low: float, high: float, unit: str = "points") -> str | None:
     """A signed difference's interval in its unit, `-0.6 to +1.4`, which reads better."""
-    if missing(low) or missing(high):
-        return None
-    return f"{in_unit(low, unit)} to {in_unit(high, unit)}"
+    return (None if missing(low) or missing(high)
+            else f"{in_unit(low, unit)} to {in_unit(high, unit)}")
 
 
 def unsigned_points(value: float | None) -> str | None:

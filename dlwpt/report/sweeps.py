@@ -86,10 +86,8 @@ def best_view(top: dict[str, Any], labels: dict[str, str], stats: pd.DataFrame) 
 
 def best_facts(top: dict[str, Any], tested: pd.DataFrame, own_val: float,
                own_seeds: Any) -> dict[str, Any]:
-    """What the headline and a sweep's best line say alike about the best: its mean over the
-    seeds it was compared on (its own when none was tested), the comparisons adjusted for (k),
-    the others that did not diverge (rivals), and the vs_best rows of the runner-up, of those
-    not distinguishable from the best and of those not tested against it."""
+    """What the headline and a sweep's best line say alike about the best (its own mean and
+    seeds when none was tested) and the rows of the others, by verdict."""
     rows = top["rows"]
 
     def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
