@@ -134,9 +134,8 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
         "several_seeds": bool(per_model["n_seeds"].max() > 1),
         "n_val": run_table["n_val"].max(),
         "figure": sink.figure(figures.accuracy_chart(per_model, run_table, top["winner"]),
-                              "accuracy",
-                              "train and validation accuracy per model with 95% intervals, "
-                              "each seed and the book's values"),
+                              "accuracy", "train and validation accuracy per model with 95% "
+                              "intervals, each seed and the book's values"),
         "models": models,
         "runs": list(run_table.assign(diverged=run_table["diverged_epoch"].notna()).itertuples()),
         "matrix": verdict_matrix(list(per_model.index), pairs, top["stated"]),
@@ -206,7 +205,6 @@ def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.Da
         "figure": sink.figure(figures.cost_chart(per_model, rules), "cost", "multiply-"
                               "accumulates per image, parameters and runtime per rule"),
         "device": "; ".join(sorted(set(run_table["device"].astype(str)))),
-        "load": list(run_table["load_average"]),
         "models": list(per_model.reset_index().itertuples()),
         "rules": list(rules.reset_index().itertuples()),
         "jobs": list(rule_runs.itertuples()),

@@ -11,7 +11,7 @@ import pandas as pd
 
 from dlwpt.report.formats import acc, missing
 from dlwpt.report.trends import SweepResult, Trend
-from dlwpt.report.verdicts import LABELS, difference_words, unit
+from dlwpt.report.verdicts import CURVE_WORDS, LABELS, difference_words, unit
 from dlwpt.results import comparisons as c
 from dlwpt.results.comparisons import ALPHA, EPOCHS_TO_TARGET, GAP, TRAIN_ACC, VAL_ACC
 
@@ -169,8 +169,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         sweep=("n_blocks", (VAL_ACC,))),
 )
 
-QUANTITY_LABELS = {VAL_ACC: "validation accuracy", TRAIN_ACC: "training accuracy",
-                   GAP: "train−val gap"}
+QUANTITY_LABELS = CURVE_WORDS | {GAP: "train−val gap"}
 
 
 def members(side: str, per_model: pd.DataFrame) -> list[str]:
@@ -233,9 +232,8 @@ def training_figures(per_model: pd.DataFrame, run_table: pd.DataFrame,
 def claim_verdict(outcomes: Sequence[str]) -> str:
     """Not supported if any deciding part is, else inconclusive if any is (or none decides)."""
     deciding = [o for o in outcomes if o != REFERENCE]
-    if NOT_SUPPORTED in deciding:
-        return NOT_SUPPORTED
-    return INCONCLUSIVE if INCONCLUSIVE in deciding or not deciding else SUPPORTED
+    return (NOT_SUPPORTED if NOT_SUPPORTED in deciding
+            else INCONCLUSIVE if INCONCLUSIVE in deciding or not deciding else SUPPORTED)
 
 
 def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.DataFrame,

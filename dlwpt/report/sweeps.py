@@ -38,8 +38,7 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
         "varies": [{"setting": s, "list": ", ".join(value_text(v) for v in sweep.values[s])}
                    for s in sweep.settings],
         "n_points": len(sweep.points), "settings": list(sweep.settings),
-        "scale": scale_words(sweep), "figure": figure,
-        "trends": result.trends,
+        "scale": scale_words(sweep), "figure": figure, "trends": result.trends,
         "left_out": [f"{r.label}, seed {r.seed} ({'diverged' if r.diverged else 'no accuracy'})"
                      for r in result.left_out.itertuples()],
         "not_run": [r.label for r in stats.itertuples() if not r.seeds],

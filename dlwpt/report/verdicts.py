@@ -53,9 +53,8 @@ def difference_words(row: Any, flip: bool = False, adjusted: bool = True) -> str
 
 def seeds_needed(value: float) -> str | None:
     """How many seeds would resolve a gap; "no number of seeds": the images limit it."""
-    if missing(value):
-        return None
-    return "no number of seeds" if value == float("inf") else f"about {int(value)} seeds"
+    return (None if missing(value) else "no number of seeds" if value == float("inf")
+            else f"about {int(value)} seeds")
 
 
 def p_text(p: float) -> str:
