@@ -54,9 +54,9 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
               if not all_curves.empty else all_curves)
     per_model = stats.per_model_stats(run_table)
     comparisons = c.compare_runs(everything, correct, configured_models,
-                               training_figures(per_model, run_table, curves),
-                               sweeps={name: [p["run"] for p in spec["points"]]
-                                       for name, spec in (sweeps or {}).items()})
+                                 training_figures(per_model, run_table, curves),
+                                 sweeps={name: [p["run"] for p in spec["points"]]
+                                         for name, spec in (sweeps or {}).items()})
     swept = analyse(sweeps, point_table)
     fits = load_thermometer(thermometer, experiments)
     rule_runs = load_benchmarks(benchmarks)
