@@ -10,27 +10,18 @@ import pandas as pd
 import yaml
 
 from dlwpt.io import atomic_path, write_text
-from dlwpt.report import figures
+from dlwpt.report import figures, stats
 from dlwpt.report.claims import evaluate_claims, training_figures
 from dlwpt.report.datasets import dataset_views
 from dlwpt.report.figures import FigureSink
 from dlwpt.report.formats import missing, points, seed_count, unsigned_points
-from dlwpt.report.header import claim_rows, departures, not_comparable, what_ran
+from dlwpt.report.header import departures, not_comparable, shortened_by, what_ran
 from dlwpt.report.inputs import best_line_loss, fit_converged, load_benchmarks, load_thermometer
 from dlwpt.report.page import render_page
-from dlwpt.report.stats import (
-    book_delta_points,
-    final_loss,
-    macs_per_image,
-    per_model_stats,
-    reproduces_book,
-    rule_stats,
-)
 from dlwpt.report.sweeps import best_facts, sweeps_view
 from dlwpt.report.trends import analyse
-from dlwpt.report.verdicts import difference_words, median_of, verdict_label
+from dlwpt.report.verdicts import difference_words, verdict_label
 from dlwpt.results import comparisons as c
-from dlwpt.results.comparisons import compare_runs, family_rows, outcome, pair_row, top_models
 from dlwpt.results.reading import CSV_COLUMNS, load_runs, read_checked_json
 
 
@@ -61,11 +52,11 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     point_table = everything[is_point].reset_index(drop=True)
     curves = (all_curves[~all_curves["model"].isin(point_ids)].reset_index(drop=True)
               if not all_curves.empty else all_curves)
-    per_model = per_model_stats(run_table)
-    comparisons = compare_runs(everything, correct, configured_models,
-                               training_figures(per_model, run_table, curves),
-                               sweeps={name: [p["run"] for p in spec["points"]]
-                                       for name, spec in (sweeps or {}).items()})
+    per_model = stats.per_model_stats(run_table)
+    comparisons = c.compare_runs(everything, correct, configured_models,
+                                 training_figures(per_model, run_table, curves),
+                                 sweeps={name: [p["run"] for p in spec["points"]]
+                                         for name, spec in (sweeps or {}).items()})
     swept = analyse(sweeps, point_table)
     fits = load_thermometer(thermometer, experiments)
     rule_runs = load_benchmarks(benchmarks)
@@ -75,22 +66,20 @@ def build_report(*, data: dict[str, dict[str, Path]], runs: list[dict], thermome
     sections: dict[str, dict[str, Any]] = {}
     if changes is not None or history_problem:
         sections["changes"] = {"changes": changes, "problem": history_problem}
-    with figures.style():
+    with figures.style():  # the sections in any order: the page has its own
         if not run_table.empty:
-            sections["results"] = results_view(per_model, run_table, comparisons, sink, found)
+            results = sections["results"] = results_view(per_model, run_table, comparisons, sink,
+                                                         found)
             claims = evaluate_claims(comparisons, per_model, run_table, configured_models,
                                      swept)
-            sections["claims"] = {"claims": claims,
-                                  "several_seeds": sections["results"]["several_seeds"]}
-            top = {"ran": what_ran(run_table, provenance, found),
-                   "headline": sections["results"]["headline"],
-                   "claims": claim_rows(claims, found)}
-        if swept:
-            sections["sweeps"] = sweeps_view(swept, comparisons, sink)
-        if not run_table.empty:
+            sections["claims"] = {"claims": claims, "several_seeds": results["several_seeds"]}
+            top = {"ran": what_ran(run_table, provenance, found), "headline": results["headline"],
+                   "claims": [(claim, shortened_by(claim, found)) for claim in claims]}
             sections["curves"] = {"figure": sink.figure(
                 figures.training_curves(curves, list(per_model.index)), "curves",
                 "training curves per model")}
+        if swept:
+            sections["sweeps"] = sweeps_view(swept, comparisons, sink)
         if not run_table.empty or not rule_runs.empty:
             sections["cost"] = cost_view(per_model, run_table, rule_runs, sink)
         if data:
@@ -124,9 +113,9 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
     """`found`: the departures from the book's settings (header.departures)."""
     scored = [m for m, row in per_model.iterrows()
               if not row.diverged_epochs and not missing(row.val_mean)]
-    top = top_models(comparisons, scored)
+    top = c.top_models(comparisons, scored)
     not_close = {m for m in scored
-                 if outcome(top["rows"], top["best"], m) != c.NOT_DISTINGUISHABLE}
+                 if c.outcome(top["rows"], top["best"], m) != c.NOT_DISTINGUISHABLE}
     models = [{
         "model": model, "stats": row, "winner": model == top["winner"],
         "best": model == top["best"] and top["winner"] is None and len(scored) > 1,
@@ -134,21 +123,19 @@ def results_view(per_model: pd.DataFrame, run_table: pd.DataFrame, comparisons: 
         "seeds": seed_count(sorted({int(s) for s in
                                     run_table.loc[run_table["model"] == model, "seed"]})),
         "diverged": ", ".join(map(str, row.diverged_epochs)) or None,
-        "delta": book_delta_points(row),
+        "delta": stats.book_delta_points(row),
         "reproduces": (": ".join(filter(None, ["not comparable",
                                                not_comparable(found, model, own=True)]))
-                       if not_comparable(found, model) else reproduces_book(row) or "—"),
+                       if not_comparable(found, model) else stats.reproduces_book(row) or "—"),
     } for model, row in per_model.iterrows()]
-    pairs = family_rows(comparisons, c.ALL_PAIRS)
+    pairs = c.family_rows(comparisons, c.ALL_PAIRS)
     return {
         "headline": headline_view(top, per_model, pairs, run_table),
-        "diverged": [m["model"] for m in models if m["diverged"]],
         "several_seeds": bool(per_model["n_seeds"].max() > 1),
         "n_val": run_table["n_val"].max(),
         "figure": sink.figure(figures.accuracy_chart(per_model, run_table, top["winner"]),
-                              "accuracy",
-                              "train and validation accuracy per model with 95% intervals, "
-                              "each seed and the book's values"),
+                              "accuracy", "train and validation accuracy per model with 95% "
+                              "intervals, each seed and the book's values"),
         "models": models,
         "runs": list(run_table.assign(diverged=run_table["diverged_epoch"].notna()).itertuples()),
         "matrix": verdict_matrix(list(per_model.index), pairs, top["stated"]),
@@ -167,15 +154,13 @@ def headline_view(top: dict[str, Any], per_model: pd.DataFrame, pairs: pd.DataFr
     row = per_model.loc[best]
     tested = rows[rows["verdict"].isin([c.A_BETTER, c.NOT_DISTINGUISHABLE])]
     own = runs[(runs["model"] == best) & runs["val_acc"].notna()]
-
     return {
         "best": best, "winner": top["winner"], "own": row,  # own: for its interval when alone
-        **best_facts(top, rows, tested, row.val_mean, sorted(int(s) for s in own["seed"])),
-        "those_seeds": "those seeds" if len(top["seeds"]) > 1 else "that seed",
+        **best_facts(top, tested, row.val_mean, sorted(int(s) for s in own["seed"])),
         "n_models": len(per_model),
-        "detectable_best": unsigned_points(median_of(tested, "detectable_80")),
-        "detectable_pairs": unsigned_points(median_of(pairs[pairs["verdict"].isin(c.TESTED)],
-                                                      "detectable_80")),
+        "detectable_best": unsigned_points(tested["detectable_80"].median()),
+        "detectable_pairs": unsigned_points(
+            pairs.loc[pairs["verdict"].isin(c.TESTED), "detectable_80"].median()),
     }
 
 
@@ -187,47 +172,40 @@ def verdict_matrix(models: list[str], pairs: pd.DataFrame,
                    headline: pd.DataFrame) -> dict[str, Any]:
     """Row model against column model: the all_pairs rows, but the vs_best row (marked
     `headline`) where the headline states another verdict."""
-    rows = []
-    for row_model in models:
-        cells = []
-        for col_model in models:
-            if row_model == col_model:
-                cells.append({"mark": "", "cls": "self", "text": "", "title": row_model})
-                continue
-            found = outcome(pairs, row_model, col_model)
-            said = outcome(headline, row_model, col_model)
-            stated = said not in (None, found)
-            mark, cls = MARKS.get(said if stated else found, ("", "none"))
-            row, flip = pair_row(headline if stated else pairs, row_model, col_model)
-            tested = row is not None and not missing(row["p_value"])
-            title = f"{row_model} vs {col_model}: " + (
-                "not compared" if row is None else
-                verdict_label(row["verdict"], row["model_a"], row["model_b"])
-                + (f" ({difference_words(row, flip)})" if tested else ""))
-            if stated:
-                title += (f"; the headline's test, {row['model_a']} against each other model "
-                          f"(Holm over {int(row['family_size'])})")
-            cells.append({"mark": mark, "cls": cls, "title": title, "headline": stated,
-                          "text": points((-1 if flip else 1) * row["diff"]) if tested else ""})
-        rows.append({"model": row_model, "cells": cells})
+    rows = [{"model": a, "cells": [matrix_cell(a, b, pairs, headline) if a != b else
+                                   {"mark": "", "cls": "self", "text": "", "title": a}
+                                   for b in models]} for a in models]
     return {"models": models, "rows": rows,
             "headline": any(cell.get("headline") for r in rows for cell in r["cells"])}
+
+
+def matrix_cell(a: str, b: str, pairs: pd.DataFrame, headline: pd.DataFrame) -> dict[str, Any]:
+    found, said = c.outcome(pairs, a, b), c.outcome(headline, a, b)
+    stated = said not in (None, found)
+    mark, cls = MARKS.get(said if stated else found, ("", "none"))
+    row, flip = c.pair_row(headline if stated else pairs, a, b)
+    tested = row is not None and not missing(row["p_value"])
+    title = f"{a} vs {b}: " + ("not compared" if row is None else
+                               verdict_label(row["verdict"], row["model_a"], row["model_b"])
+                               + (f" ({difference_words(row, flip)})" if tested else ""))
+    if stated:
+        title += (f"; the headline's test, {row['model_a']} against each other model "
+                  f"(Holm over {int(row['family_size'])})")
+    return {"mark": mark, "cls": cls, "title": title, "headline": stated,
+            "text": points((-1 if flip else 1) * row["diff"]) if tested else ""}
 
 
 def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.DataFrame,
               sink: FigureSink) -> dict[str, Any]:
     per_model = per_model.assign(
-        macs=per_model.index.map(macs_per_image(run_table)),
+        macs=per_model.index.map(stats.macs_per_image(run_table)),
         load=run_table.groupby("model", sort=False)["load_average"].agg(list))
-    rules = rule_stats(rule_runs)
-    models = per_model.reset_index()
+    rules = stats.rule_stats(rule_runs)
     return {
-        "resdeep": list(models[models["resdeep_blocks"].notna()].itertuples()),
         "figure": sink.figure(figures.cost_chart(per_model, rules), "cost", "multiply-"
                               "accumulates per image, parameters and runtime per rule"),
         "device": "; ".join(sorted(set(run_table["device"].astype(str)))),
-        "load": list(run_table["load_average"]),
-        "models": list(models.itertuples()),
+        "models": list(per_model.reset_index().itertuples()),
         "rules": list(rules.reset_index().itertuples()),
         "jobs": list(rule_runs.itertuples()),
     }
@@ -235,10 +213,9 @@ def cost_view(per_model: pd.DataFrame, run_table: pd.DataFrame, rule_runs: pd.Da
 
 def thermometer_view(fits: list[dict[str, Any]], sink: FigureSink) -> dict[str, Any]:
     return {
-        "fits": [fit | {"final_loss": final_loss(fit),
-                        "converged": fit_converged(fit, final_loss(fit)),
+        "fits": [fit | {"final_loss": stats.final_loss(fit),
+                        "converged": fit_converged(fit, stats.final_loss(fit)),
                         "best_loss": best_line_loss(fit["t_u"], fit["t_c"])} for fit in fits],
-        "diverged": [fit["experiment"] for fit in fits if fit["diverged"]],
         "figure": sink.figure(figures.thermometer_chart(fits), "thermometer",
                               "thermometer data, fits and loss curves"),
     }

@@ -1,10 +1,7 @@
 """The book's chapter-8 lessons as a table of claim specifications (CLAIMS), evaluated over
-comparisons.csv; the method: docs/statistics.md, "The book's claims".
-
-A part sets side a (a model, or a group: "fully connected" is arch FullyConnected, "conv" any
-other) against side b: `compare` reads the all_pairs row for validation accuracy, the `claims`
-row for a training-set figure; `threshold` is every seed at least a number, not a test.
-"""
+comparisons.csv (docs/statistics.md, "The book's claims"): a `compare` part reads the all_pairs
+row for validation accuracy, the `claims` row for a training-set figure. A group side: "fully
+connected" is arch FullyConnected, "conv" any other."""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -13,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from dlwpt.report.formats import acc, missing
-from dlwpt.report.trends import SweepResult
-from dlwpt.report.verdicts import LABELS, difference_words, trend_words, unit
+from dlwpt.report.trends import SweepResult, Trend
+from dlwpt.report.verdicts import CURVE_WORDS, LABELS, difference_words, unit
 from dlwpt.results import comparisons as c
 from dlwpt.results.comparisons import ALPHA, EPOCHS_TO_TARGET, GAP, TRAIN_ACC, VAL_ACC
 
@@ -86,7 +83,13 @@ class Claim:
     parts: list[Part] = field(default_factory=list)
     verdict: str = NOT_EVALUATED
     reason: str = ""
-    sweeps: list[dict[str, str]] = field(default_factory=list)  # {sweep, words, code}
+    sweeps: list[tuple[str, Trend]] = field(default_factory=list)  # (sweep, its trend)
+
+    @property
+    def decisive(self) -> list[Part]:
+        """The parts that give the verdict (else every deciding part), for the first screen."""
+        deciding = [p for p in self.parts if p.outcome != REFERENCE]
+        return [p for p in deciding if p.outcome == self.verdict] or deciding
 
 
 def res_deep_statement(per_model: pd.DataFrame) -> str:
@@ -166,8 +169,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         sweep=("n_blocks", (VAL_ACC,))),
 )
 
-QUANTITY_LABELS = {VAL_ACC: "validation accuracy", TRAIN_ACC: "training accuracy",
-                   GAP: "train−val gap"}
+QUANTITY_LABELS = CURVE_WORDS | {GAP: "train−val gap"}
 
 
 def members(side: str, per_model: pd.DataFrame) -> list[str]:
@@ -230,9 +232,8 @@ def training_figures(per_model: pd.DataFrame, run_table: pd.DataFrame,
 def claim_verdict(outcomes: Sequence[str]) -> str:
     """Not supported if any deciding part is, else inconclusive if any is (or none decides)."""
     deciding = [o for o in outcomes if o != REFERENCE]
-    if NOT_SUPPORTED in deciding:
-        return NOT_SUPPORTED
-    return INCONCLUSIVE if INCONCLUSIVE in deciding or not deciding else SUPPORTED
+    return (NOT_SUPPORTED if NOT_SUPPORTED in deciding
+            else INCONCLUSIVE if INCONCLUSIVE in deciding or not deciding else SUPPORTED)
 
 
 def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.DataFrame,
@@ -249,8 +250,10 @@ def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.
         absent = [side for side in spec.models if not members(side, per_model)]
         if absent:
             claim.models = models if any(s in GROUPS for s in spec.models) else list(spec.models)
-            claim.reason = "not evaluated: " + "; ".join(
-                absence(side, configured) for side in absent)
+            claim.reason = "not evaluated: " + "; ".join(  # a group's: known once they ran
+                f"no {side} model in this run" if side in GROUPS
+                else f"model {side} has not run" if configured is not None and side in configured
+                else f"model {side} is not configured" for side in absent)
         else:
             for part in spec.parts:
                 claim.parts += ([threshold_part(part, m, run_table)
@@ -262,57 +265,41 @@ def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.
     return claims
 
 
-def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[dict[str, str]]:
+def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[tuple[str, Trend]]:
     """The trends, on the claim's figures, of every sweep whose x axis is the claim's setting."""
     if spec.sweep is None:
         return []
     setting, quantities = spec.sweep
-    return [{"sweep": result.sweep.name, "words": trend_words(trend), "code": trend.code}
-            for result in sweeps if result.sweep.x == setting
+    return [(result.sweep.name, trend) for result in sweeps if result.sweep.x == setting
             for quantity in quantities
             for trend in result.trends if trend.curve == quantity]
-
-
-def absence(side: str, configured: Sequence[str] | None) -> str:
-    """Why a side is missing (a group's models are known by architecture only once they ran)."""
-    return (f"no {side} model in this run" if side in GROUPS
-            else f"model {side} has not run" if configured is not None and side in configured
-            else f"model {side} is not configured")
-
-
-def number_or_none(value: object) -> float | None:
-    return None if missing(value) else float(value)
 
 
 def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
     """a against b as the all_pairs (validation) or claims row says, whichever way round."""
     validation = spec.quantity == VAL_ACC
     label = QUANTITY_LABELS.get(spec.quantity, f"epochs to {b}'s final training accuracy")
-    part = Part(f"{a} − {b}, {label}", INCONCLUSIVE, "", unit=unit(spec.quantity),
-                adjusted=validation)
+    part = Part(f"{a} − {b}, {label}", INCONCLUSIVE,
+                "not compared: comparisons.csv has no row for this pair",
+                unit=unit(spec.quantity), adjusted=validation)
     rows = c.family_rows(table, c.ALL_PAIRS if validation else c.CLAIMS)
     row, flip = c.pair_row(rows[rows["quantity"] == spec.quantity], a, b)
-    if row is None:
-        part.reason = "not compared: comparisons.csv has no row for this pair"
-    else:
-        sign = -1 if flip else 1
-        code = row["verdict"]
+    if row is not None:
+        sign, code = -1 if flip else 1, row["verdict"]
         code = part.verdict_code = FLIPPED.get(code, code) if flip else code
-        diff, low, high = (number_or_none(row[k])
-                           for k in ("diff", "diff_ci_low", "diff_ci_high"))
+        diff, low, high, part.p = (None if missing(row[k]) else float(row[k]) for k in (
+            "diff", "diff_ci_low", "diff_ci_high", "p_adjusted" if validation else "p_value"))
         part.value = None if diff is None else sign * diff
         if low is not None and high is not None:
             part.low, part.high = (-high, -low) if flip else (low, high)
-        part.p = number_or_none(row["p_adjusted" if validation else "p_value"])
+        words = difference_words(row, flip, adjusted=False)
         if code in (c.A_BETTER, c.B_BETTER):
             claimed = (code == c.A_BETTER) == (spec.direction > 0)
             part.outcome = SUPPORTED if claimed else NOT_SUPPORTED
-            part.reason = (f"significant, {'as claimed' if claimed else 'the other way'} "
-                           f"({difference_words(row, flip, adjusted=False)})")
-        elif code == c.NOT_DISTINGUISHABLE:
-            part.reason = f"not distinguishable ({difference_words(row, flip, adjusted=False)})"
+            part.reason = f"significant, {'as claimed' if claimed else 'the other way'} ({words})"
         else:
-            part.reason = LABELS[code]
+            part.reason = (f"not distinguishable ({words})" if code == c.NOT_DISTINGUISHABLE
+                           else LABELS[code])
     if spec.reference:  # shown beside the claim, not deciding it
         part.what += " (for reference)"
         part.reason = f"not part of the verdict: {part.reason}"

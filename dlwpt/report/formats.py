@@ -2,8 +2,10 @@
 (page.FILTERS). A missing value (None, NaN or NA: a custom model has no book accuracy, a job no
 RSS) shows as "—"."""
 
+import functools
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -13,22 +15,20 @@ def missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-def acc(value: float | None) -> str:
-    return "—" if missing(value) else f"{value:.3f}"
+def or_dash(form: Callable[[Any], str]) -> Callable[[Any], str]:
+    """The format `form`, but a missing value shows as "—"."""
+    return functools.wraps(form)(lambda value: "—" if missing(value) else form(value))
 
 
-def integer(value: float | None) -> str:
-    return "—" if missing(value) else f"{int(value):,}"
+acc = or_dash("{:.3f}".format)
+integer = or_dash(lambda value: f"{int(value):,}")
+seconds = or_dash(lambda value: f"{value:.2f}" if value < 100 else f"{value:,.0f}")
+number = or_dash("{:.4g}".format)  # any magnitude (HU, counts, normalized values): 4 digits
 
 
-def seconds(value: float | None) -> str:
-    return "—" if missing(value) else f"{value:.2f}" if value < 100 else f"{value:,.0f}"
-
-
-def millions(value: float | None) -> str:
+@or_dash
+def millions(value: float) -> str:
     """A count in millions: `0.65 M`, `10.4 M`, `236 M` (multiply-accumulates per image)."""
-    if missing(value):
-        return "—"
     m = value / 1e6
     return f"{m:.2f} M" if m < 10 else f"{m:.1f} M" if m < 100 else f"{m:,.0f} M"
 
@@ -45,11 +45,6 @@ def load_average(records: Any, cpus: bool = True) -> str | None:
     return text + (f" on {', '.join(map(str, counts))} CPUs" if cpus and counts else "")
 
 
-def number(value: float | None) -> str:
-    """Statistics of arbitrary magnitude (HU, counts, normalized values) in 4 significant digits."""
-    return "—" if missing(value) else f"{value:.4g}"
-
-
 def plain(value: object) -> str:
     """A JSON value as one line of text: dicts as `key: value; ...`, lists comma-separated."""
     if isinstance(value, dict):
@@ -64,10 +59,9 @@ def shape(dims: Any) -> str:
     return " × ".join(map(str, dims))
 
 
-def p_value(value: float | None) -> str:
+@or_dash
+def p_value(value: float) -> str:
     """A p-value to two significant digits below 0.01 (three decimals above), tiny ones as <."""
-    if missing(value):
-        return "—"
     return "< 0.0001" if value < 1e-4 else f"{value:.2g}" if value < 0.01 else f"{value:.3f}"
 
 
@@ -114,10 +108,9 @@ def interval(low: float, high: float) -> str | None:
 
 def difference_interval(low: float, high: float, unit: str = "points") -> str | None:
     """A signed difference's interval in its unit, `-0.6 to +1.4`, which reads better."""
-    if missing(low) or missing(high):
-        return None
-    return f"{in_unit(low, unit)} to {in_unit(high, unit)}"
+    return (None if missing(low) or missing(high)
+            else f"{in_unit(low, unit)} to {in_unit(high, unit)}")
 
 
 def unsigned_points(value: float | None) -> str | None:
-    return None if value is None else f"{100 * value:.1f}"
+    return None if missing(value) else f"{100 * value:.1f}"

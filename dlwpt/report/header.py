@@ -1,5 +1,5 @@
-"""The page's first screen: what ran (and where it departs from the book's settings) and one
-row per claim; the winner line is the results section's headline."""
+"""The page's first screen: what ran (and where it departs from the book's settings) and why a
+claim's row says it is not supported; the winner line is the results section's headline."""
 
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from dlwpt.report.formats import difference_interval, in_unit, integer, missing, seed_list
+from dlwpt.report.formats import integer, seed_list
 from dlwpt.runs import model_config
 
 # Settings whose smaller value shortens a run (the book's run is longer, deeper or on more images)
@@ -18,7 +18,7 @@ BOOK_IMAGES = 10_000  # CIFAR-2's training images: `train.subsample: null` train
 def departures(run: Mapping[str, Any] | None, book: Mapping[str, Any] | None,
                models: Sequence[str]) -> list[dict[str, Any]]:
     """Where the run's configuration departs from the book's (config.yaml), each as {words,
-    short (a reduction in a few words, else None), models (those it touches; empty: all), key}."""
+    short (a reduction in a few words, else None), models (those it touches; empty: all)}."""
     if not run or not book:
         return []
     out = []
@@ -27,27 +27,23 @@ def departures(run: Mapping[str, Any] | None, book: Mapping[str, Any] | None,
         shown = [f"{v:,}" if v else f"all {BOOK_IMAGES:,}" for v in (images, book_images)]
         short = bool(images) and (not book_images or images < book_images)
         out.append({"words": f"{shown[0]} training images instead of {shown[1]}",
-                    "short": f"{shown[0]} training images" if short else None,
-                    "models": [], "key": "subsample"})
+                    "short": f"{shown[0]} training images" if short else None, "models": []})
     changed: dict[tuple[str, str, str], list[str]] = {}
     for model in models:
         if model not in (run.get("models") or {}) or model not in (book.get("models") or {}):
             continue
         ours, theirs = model_config(run, model), model_config(book, model)
-        for key in sorted(set(ours) | set(theirs)):
-            if ours.get(key) != theirs.get(key):
-                changed.setdefault((key, str(ours.get(key)), str(theirs.get(key))),
-                                   []).append(model)
+        for key in sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k)):
+            changed.setdefault((key, str(ours.get(key)), str(theirs.get(key))), []).append(model)
     for (key, ours, theirs), touched in changed.items():
         everyone = len(touched) == len(models)
-        words = (f"{ours} epochs instead of {theirs}" if key == "epochs"
-                 else f"{key} {ours} instead of {theirs}")
-        short = None
+        named = f"{ours} epochs" if key == "epochs" else f"{key} {ours}"
+        words, short = f"{named} instead of {theirs}", None
         with suppress(ValueError):  # a setting that is not a number shortens nothing
             if key in SHORTENING and float(ours) < float(theirs):
-                short = f"{ours} epochs" if key == "epochs" else f"{key} {ours}"
+                short = named
         out.append({"words": words if everyone else f"{', '.join(touched)}: {words}",
-                    "short": short, "models": [] if everyone else touched, "key": key})
+                    "short": short, "models": [] if everyone else touched})
     return out
 
 
@@ -70,7 +66,8 @@ def not_comparable(found: Sequence[dict[str, Any]], model: str, own: bool = Fals
 
 def what_ran(run_table: pd.DataFrame, provenance: Mapping[str, Any],
              found: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Models, seeds, epochs, training images, device, date and commit of this run."""
+    """Models, seeds, epochs and training images of this run (its device, date and commit: the
+    template reads them from the provenance)."""
     epochs = sorted({int(e) for e in run_table["epochs"].dropna()})
     images = ((provenance.get("config") or {}).get("train") or {}).get("subsample")
     return {
@@ -78,38 +75,16 @@ def what_ran(run_table: pd.DataFrame, provenance: Mapping[str, Any],
         "seeds": seed_list(sorted({int(s) for s in run_table["seed"]})),
         "epochs": ", ".join(map(str, epochs)) or "not recorded",
         "images": f"{images:,}" if images else f"all {BOOK_IMAGES:,}",
-        "device": provenance.get("device") or "not recorded",
-        "date": provenance.get("date") or "not recorded",
-        "commit": str(provenance.get("git_commit") or "unknown")[:12],
         "departures": departure_line(found),
     }
 
 
-def claim_rows(claims: Sequence[Any], found: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-    """One row per claim: lesson, verdict, the deciding parts' numbers and, for a claim not
-    supported in a shortened run, the shortening it comes from."""
-    rows = []
-    for c in claims:
-        deciding = [p for p in c.parts if p.outcome != "reference"]
-        decisive = [p for p in deciding if p.outcome == c.verdict] or deciding
-        numbers = [f"{p.what}: {in_unit(p.value, p.unit)} ("
-                   + (difference_interval(p.low, p.high, p.unit) or brief(p.reason)) + ")"
-                   for p in decisive[:2] if p.value is not None and not missing(p.value)]
-        if len(decisive) > 2 and numbers:
-            numbers.append(f"and {len(decisive) - 2} more")
-        why = c.reason or (decisive[0].reason if decisive else "")
-        text = "; ".join(numbers) or "not tested" + (
-            f": {why.removeprefix('not evaluated: ')}" if why else "")
-        named = decisive[0].what.replace(",", " ").split() if decisive else []
-        cause = [d["short"] for d in found
-                 if d["short"] and (not d["models"] or set(d["models"]) & set(named))]
-        because = (", ".join(cause) + ": " + brief(decisive[0].reason)
-                   if cause and c.verdict == "not supported" else None)
-        rows.append({"key": c.key, "lesson": c.lesson, "verdict": c.verdict, "numbers": text,
-                     "departure": because})
-    return rows
-
-
-def brief(reason: str) -> str:
-    """A part's reason without its parenthesis (the detail below has it)."""
-    return reason.split(" (")[0]
+def shortened_by(claim: Any, found: Sequence[dict[str, Any]]) -> str | None:
+    """For a claim not supported in a shortened run, the shortenings its deciding part comes
+    from and that part's reason, without its parenthesis (the detail below has it)."""
+    if claim.verdict != "not supported":
+        return None
+    named = set(claim.decisive[0].what.replace(",", " ").split())
+    cause = [d["short"] for d in found
+             if d["short"] and (not d["models"] or set(d["models"]) & named)]
+    return ", ".join(cause) + ": " + claim.decisive[0].reason.split(" (")[0] if cause else None

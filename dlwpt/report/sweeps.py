@@ -10,18 +10,9 @@ import pandas as pd
 
 from dlwpt.report import figures
 from dlwpt.report.figures import FigureSink
-from dlwpt.report.formats import acc, points, seed_count
 from dlwpt.report.trends import SweepResult, linear_up_to
-from dlwpt.report.verdicts import difference_words, trend_test_words, trend_words, verdict_label
-from dlwpt.results.comparisons import (
-    A_BETTER,
-    DIVERGED,
-    NOT_DISTINGUISHABLE,
-    TESTED,
-    family_rows,
-    sweep_family,
-    top_models,
-)
+from dlwpt.report.verdicts import difference_words, per_words, verdict_label
+from dlwpt.results import comparisons as c
 from dlwpt.runs import Sweep, value_text
 
 
@@ -34,11 +25,10 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
                sink: FigureSink) -> dict[str, Any]:
     sweep, stats = result.sweep, result.points
     labels = dict(zip(stats["run"], stats["label"], strict=True))
-    # each row names the point compared with the best by its label
-    rows = family_rows(comparisons, sweep_family(sweep.name))
-    rows = rows.assign(point=[labels.get(run, run) for run in rows["model_b"]])
     scored = [r.run for r in stats.itertuples() if r.kept_seeds and not r.diverged_seeds]
-    top = top_models(comparisons, scored, sweep_family(sweep.name))
+    top = c.top_models(comparisons, scored, c.sweep_family(sweep.name))
+    # each row names the point compared with the best by its label
+    rows = top["rows"] = top["rows"].assign(point=top["rows"]["model_b"].replace(labels))
     ran = (stats["seeds"].map(len) > 0).any()
     figure = sink.figure(figures.sweep_chart(result), f"sweep_{sweep.name}",
                          f"sweep {sweep.name}: training accuracy, validation accuracy and the gap"
@@ -48,19 +38,21 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
         "varies": [{"setting": s, "list": ", ".join(value_text(v) for v in sweep.values[s])}
                    for s in sweep.settings],
         "n_points": len(sweep.points), "settings": list(sweep.settings),
-        "scale": scale_words(sweep), "figure": figure,
-        "trends": [{"words": trend_words(t), "code": t.code, "curve": t.curve,
-                    "test": trend_test_words(t)} for t in result.trends],
+        "scale": scale_words(sweep), "figure": figure, "trends": result.trends,
         "left_out": [f"{r.label}, seed {r.seed} ({'diverged' if r.diverged else 'no accuracy'})"
                      for r in result.left_out.itertuples()],
         "not_run": [r.label for r in stats.itertuples() if not r.seeds],
-        "best": best_view(top, rows, labels, stats),
+        "best": best_view(top, labels, stats),
         "points": [point_row(r, sweep.settings, rows, top["best"], labels)
                    for r in stats.itertuples()],
         "book": sweep.label(sweep.book)
         if all(sweep.book.get(s) is not None for s in sweep.settings) else None,
         "book_in_sweep": any(sweep.is_book(p) for p in sweep.points),
     }
+
+
+LOG_SPANS = {"log2": "log scale (the values span under 1000×): ",
+             "log10": "log scale (the values span 1000× or more): "}
 
 
 def scale_words(sweep: Sweep) -> dict[str, Any]:
@@ -70,54 +62,50 @@ def scale_words(sweep: Sweep) -> dict[str, Any]:
         return {"text": f"the values of {sweep.x} are not numbers: no trend is tested",
                 "zero": None}
     zero = f"{sweep.x} = 0" if scale.zero_left_out else None
-    text = {"log2": f"log scale (the values span under 1000×): slopes per doubling of {sweep.x}",
-            "log10": f"log scale (the values span 1000× or more): slopes per tenfold of {sweep.x}",
-            }.get(scale.kind) or (f"slopes from {sweep.x} = False to True" if sweep.boolean
-                                  else f"linear scale: slopes per {scale.step:g} of {sweep.x}")
-    return {"text": text, "zero": zero,
+    span = LOG_SPANS.get(scale.kind, "" if sweep.boolean else "linear scale: ")
+    return {"text": f"{span}slopes {per_words(scale, sweep.x, sweep.boolean)}", "zero": zero,
             "linthresh": value_text(linear_up_to(sweep)) if zero else None}
 
 
-def best_view(top: dict[str, Any], rows: pd.DataFrame, labels: dict[str, str],
-              stats: pd.DataFrame) -> dict[str, Any]:
+def best_view(top: dict[str, Any], labels: dict[str, str], stats: pd.DataFrame) -> dict[str, Any]:
     """The best point and those not distinguishable from it, read as the headline reads vs_best:
     a winner only when better than every other point that did not diverge."""
-    best = top["best"]
+    best, rows = top["best"], top["rows"]
     if best is None:
         return {"best": None}
     point = stats.set_index("run").loc[best]
     return {
         "best": labels.get(best, best), "run": best,
         "winner": top["winner"] is not None,
-        **best_facts(top, rows, rows[rows["verdict"].isin(TESTED)], point["val_acc_mean"],
+        **best_facts(top, rows[rows["verdict"].isin(c.TESTED)], point["val_acc_mean"],
                      point["kept_seeds"]),
-        "diverged": rows.loc[rows["verdict"] == DIVERGED, "point"].tolist(),
+        "diverged": rows.loc[rows["verdict"] == c.DIVERGED, "point"].tolist(),
     }
 
 
-def best_facts(top: dict[str, Any], rows: pd.DataFrame, tested: pd.DataFrame, own_val: float,
+def best_facts(top: dict[str, Any], tested: pd.DataFrame, own_val: float,
                own_seeds: Any) -> dict[str, Any]:
-    """What the headline and a sweep's best line say alike about the best: its mean over the
-    seeds it was compared on (its own when none was tested), the comparisons adjusted for (k),
-    the others that did not diverge (rivals), and the vs_best rows of the runner-up, of those
-    not distinguishable from the best and of those not tested against it."""
+    """What the headline and a sweep's best line say alike about the best (its own mean and
+    seeds when none was tested) and the rows of the others, by verdict."""
+    rows = top["rows"]
+
     def having(codes: Sequence[str], keep: bool = True) -> list[pd.Series]:
         return [r for _, r in rows[rows["verdict"].isin(codes) == keep].iterrows()]
 
     return {"val": tested["value_a"].iloc[0] if len(tested) else own_val,
             "seeds": top["seeds"] if len(tested) else own_seeds,
             "k": int(tested["family_size"].max()) if len(tested) else 0,
-            "rivals": int((rows["verdict"] != DIVERGED).sum()),
+            "rivals": int((rows["verdict"] != c.DIVERGED).sum()),
             "runner_up": None if top["runner_up"] is None
             else rows[rows["model_b"] == top["runner_up"]].iloc[0],
-            "better_than": having([A_BETTER]),
-            "not_distinguishable": having([NOT_DISTINGUISHABLE]),
-            "untested": having([*TESTED, DIVERGED], keep=False)}
+            "better_than": having([c.A_BETTER]),
+            "not_distinguishable": having([c.NOT_DISTINGUISHABLE]),
+            "untested": having([*c.TESTED, c.DIVERGED], keep=False)}
 
 
 def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str | None,
               labels: dict[str, str]) -> dict[str, Any]:
-    """A point's table row: its values, seeds, mean figures and its verdict against the best."""
+    """A point's table row: its record, its values as written and its verdict against the best."""
     verdict, code = "—", ""
     match = rows[rows["model_b"] == r.run]
     if r.run == best:
@@ -125,11 +113,9 @@ def point_row(r: Any, settings: tuple[str, ...], rows: pd.DataFrame, best: str |
     elif len(match):
         row = match.iloc[0]
         code = row["verdict"]
-        verdict = ("the best point better" if code == A_BETTER
+        verdict = ("the best point better" if code == c.A_BETTER
                    else verdict_label(code, labels.get(row["model_a"], row["model_a"]), r.label))
-        if code in TESTED:
+        if code in c.TESTED:
             verdict += f" ({difference_words(row)})"
-    return {"values": [value_text(r.values[s]) for s in settings], "book": bool(r.book),
-            "seeds": seed_count(list(r.seeds), r.diverged_seeds) if r.seeds else "not run",
-            "train": acc(r.train_acc_mean), "val": acc(r.val_acc_mean),
-            "gap": points(r.gap_mean), "verdict": verdict, "code": code}
+    return r._asdict() | {"values": [value_text(r.values[s]) for s in settings],
+                          "verdict": verdict, "code": code}

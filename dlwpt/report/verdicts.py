@@ -6,23 +6,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from dlwpt.report import trends as t
 from dlwpt.report.formats import config_text, difference_interval, in_unit, missing, p_value, points
+from dlwpt.results import changes
 from dlwpt.results import comparisons as c
-from dlwpt.results.changes import (
-    ADDED,
-    NEW,
-    OLD,
-    REMOVED,
-    RETRAINED,
-    UNSET,
-    CodeChange,
-    ModelChange,
-    RunInfo,
-)
 from dlwpt.runs import value_text
 
 LABELS = {
@@ -64,19 +53,13 @@ def difference_words(row: Any, flip: bool = False, adjusted: bool = True) -> str
 
 def seeds_needed(value: float) -> str | None:
     """How many seeds would resolve a gap; "no number of seeds": the images limit it."""
-    if missing(value):
-        return None
-    return "no number of seeds" if value == float("inf") else f"about {int(value)} seeds"
+    return (None if missing(value) else "no number of seeds" if value == float("inf")
+            else f"about {int(value)} seeds")
 
 
 def p_text(p: float) -> str:
     text = p_value(p)
     return text if text.startswith("<") else f"= {text}"
-
-
-def median_of(rows: pd.DataFrame, column: str) -> float | None:
-    values = rows[column].dropna().astype(float)
-    return float(np.median(values)) if len(values) else None
 
 
 CURVE_WORDS = {t.TRAIN_ACC: "training accuracy", t.VAL_ACC: "validation accuracy",
@@ -86,16 +69,12 @@ CURVE_WORDS = {t.TRAIN_ACC: "training accuracy", t.VAL_ACC: "validation accuracy
 PER_STEP = {"log2": "per doubling of", "log10": "per tenfold of"}  # what a log slope is per
 
 
-def per_words(trend: t.Trend) -> str:
-    """What the slope is per: a doubling, a tenfold or a step of the setting."""
-    scale, setting = trend.scale, trend.setting
-    if scale is None:
-        return ""
+def per_words(scale: t.TrendScale, setting: str, boolean: bool) -> str:
+    """What a slope is per: a doubling, a tenfold or a step of the setting (the trend's words
+    and the sweep's x axis)."""
     if scale.kind in PER_STEP:
         return f"{PER_STEP[scale.kind]} {setting}"
-    if trend.boolean:
-        return f"from {setting} = False to True"
-    return f"per {scale.step:g} of {setting}"
+    return f"from {setting} = False to True" if boolean else f"per {scale.step:g} of {setting}"
 
 
 def trend_words(trend: t.Trend) -> str:
@@ -108,21 +87,20 @@ def trend_words(trend: t.Trend) -> str:
     slope = trend.slope
     if trend.code == t.NOT_TESTED:
         return f"{what} against {trend.setting}{series}: not tested ({slope.reason})"
-    numbers = (f"{points(slope.slope)} points {per_words(trend)} (95% interval "
-               f"{points(slope.low)} to {points(slope.high)})")
-    if trend.code == t.NO_TREND:
-        return (f"{what} shows no trend with {trend.setting}{series} distinguishable from "
-                f"flat: {numbers}")
-    return f"{what} {trend.code} with {trend.setting}{series}: {numbers}"
+    per = per_words(trend.scale, trend.setting, trend.boolean)
+    numbers = (f"{points(slope.slope)} points {per} (95% interval {points(slope.low)} to "
+               f"{points(slope.high)})")
+    flat = trend.code == t.NO_TREND
+    return (f"{what} {'shows no trend' if flat else trend.code} with {trend.setting}{series}"
+            f"{' distinguishable from flat' if flat else ''}: {numbers}")
 
 
 def trend_test_words(trend: t.Trend) -> str:
     """The fit behind a trend: its p and residual df, the runs and settings fitted."""
     slope = trend.slope
     fitted = f"{slope.n} runs at {slope.n_x} values of {trend.setting}"
-    if not slope.tested:
-        return fitted
-    return f"slope's p {p_text(slope.p)}, {slope.df:.0f} degrees of freedom; {fitted}"
+    return (f"slope's p {p_text(slope.p)}, {slope.df:.0f} degrees of freedom; {fitted}"
+            if slope.tested else fitted)
 
 
 # --- the history's changes: the page's "What changed" and `python -m dlwpt diff` -------------
@@ -140,15 +118,15 @@ def commit_text(commit: str | None, dirty: bool | None) -> str:
     return "unknown" if not commit else commit[:10] + ("-dirty" if dirty else "")
 
 
-def run_words(run: RunInfo) -> str:
+def run_words(run: changes.RunInfo) -> str:
     """`<id> (<date>, commit <sha>[, experiment <label>])`."""
     text = f"{run.id} ({date_text(run.time)}, commit {commit_text(run.git_commit, run.dirty)}"
     return text + (f", experiment {run.experiment})" if run.experiment else ")")
 
 
-def code_summary(changes: Sequence[CodeChange], shown: int = CODE_FILES_SHOWN) -> list[str]:
+def code_summary(code: Sequence[changes.CodeChange], shown: int = CODE_FILES_SHOWN) -> list[str]:
     """The changed files, or with more than `shown` their folders: "dlwpt/engine/ (3 files)"."""
-    paths = [c.path for c in changes]
+    paths = [change.path for change in code]
     if len(paths) <= shown:
         return paths
     folders = Counter(path.rpartition("/")[0] for path in paths)
@@ -157,25 +135,26 @@ def code_summary(changes: Sequence[CodeChange], shown: int = CODE_FILES_SHOWN) -
             for folder, n in folders.items()]
 
 
-def change_words(change: ModelChange, seeds: bool = False) -> str:
+def change_words(change: changes.ModelChange, seeds: bool = False) -> str:
     """What changed of a model, `lr 0.01 -> 0.005; training code; data`, or its status;
     `seeds`: also a change of its seeds (`seeds 0 1 -> 0 1 2`)."""
-    what = [f"{s.key} {'unset' if s.old is UNSET else config_text(s.old)} -> "
-            f"{'unset' if s.new is UNSET else config_text(s.new)}" for s in change.settings]
+    what = [f"{s.key} {'unset' if s.old is changes.UNSET else config_text(s.old)} -> "
+            f"{'unset' if s.new is changes.UNSET else config_text(s.new)}" for s in change.settings]
     what += ["training code"] * change.code + ["data"] * change.data
-    if seeds and change.status not in (ADDED, REMOVED) and change.old_seeds != change.new_seeds:
+    if (seeds and change.status not in (changes.ADDED, changes.REMOVED)
+            and change.old_seeds != change.new_seeds):
         what.append(f"seeds {' '.join(map(str, change.old_seeds))} -> "
                     f"{' '.join(map(str, change.new_seeds))}")
     if change.problem:
         return f"{change.status}: {change.problem}"
-    return "; ".join(what) or ("retrained, same settings" if change.status == RETRAINED
+    return "; ".join(what) or ("retrained, same settings" if change.status == changes.RETRAINED
                                else change.status)
 
 
-def change_verdict_words(change: ModelChange) -> str:
+def change_verdict_words(change: changes.ModelChange) -> str:
     """New against old: `new better (difference +1.2 points, ...)`; "—" without a comparison."""
     row = change.comparison
     if row is None or not isinstance(row["verdict"], str):
         return "—"
-    words = verdict_label(row["verdict"], NEW, OLD)
+    words = verdict_label(row["verdict"], changes.NEW, changes.OLD)
     return words if missing(row["p_value"]) else f"{words} ({difference_words(row)})"
