@@ -67,7 +67,8 @@ def best_error(errors: Iterable[Any]) -> Any:
 
 
 def check_config(config: dict[str, Any]) -> None:
-    """Refuse, before any job, settings that could only fail (or mislead) inside a job."""
+    """Refuse, before any job, settings that could only fail (or mislead) inside a job. Expects a
+    config the schema accepts: train.defaults' keys, for one, are the schema's to check."""
     train, models = config["train"], selected_models(config)
     check_names(config)
     if train.get("models") == []:

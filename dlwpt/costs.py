@@ -24,7 +24,9 @@ from dlwpt.runs import HISTORY_ROOT, TRAIN_ROOT, TRAIN_RULE, blob_path
 REFERENCE_STARTUP_S = 2.5  # the probe's start-up on the development machine
 IN_JOB_FIXED_S = 1.5  # in a job besides its epochs: data, model, TensorBoard writer, outputs
 SCRIPT_PREAMBLE_S = 0.3  # a script job reads its pickled `snakemake` object first
-EVAL_FORWARD = 0.5  # an eval pass per image, in forward passes (measured: 0.07-0.26 of a step's 3)
+# An eval pass (batches of 256, no autograd) per image, in training forward passes (measured:
+# 0.07-0.26 of a training pass, a training step being 3 forward passes).
+EVAL_FORWARD = 0.5
 BOOK_LOOP_FACTOR = 1.4  # train.loop: book against resident (BENCHMARKS.md: 1.06x-1.53x)
 COST_KEYS = ("arch", "n_chans1", "n_blocks", "hidden", "batch_size")  # and images, device, loop
 MEASURED, MODELED = "measured by earlier runs on this machine", "cost model"
@@ -69,7 +71,8 @@ def forward_cost(model: Any) -> ForwardCost:
             return out
 
     meta = copy.deepcopy(model).to("meta").eval()
-    with torch.no_grad(), (counter := Counter()):
+    counter = Counter()
+    with torch.no_grad(), counter:
         meta(torch.zeros(1, 3, 32, 32, device="meta"))
     return ForwardCost(counter.macs, counter.elements, counter.pooled,
                        sum(p.numel() for p in model.parameters()))
@@ -173,7 +176,7 @@ def probe_device(device: str, threads: int, configs: Sequence[Mapping[str, Any]]
 
 def probe(device: str, threads: int, configs: Sequence[Mapping[str, Any]],
           timeout_s: float = 60.0) -> tuple[Throughput, list[ForwardCost]]:
-    """`probe_device` in a fresh process (a job's start-up): Snakemake's stays torch-free."""
+    """`probe_device` in a fresh process, so the start-up it measures is a job's."""
     root = str(Path(__file__).resolve().parent.parent)
     request = {"device": device, "threads": threads, "configs": list(configs),
                "spawned": time.time()}

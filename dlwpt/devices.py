@@ -57,10 +57,11 @@ class GpuClaim(Candidate, contextlib.AbstractContextManager):
 
     lock: BinaryIO  # closing it drops its flock, as the kernel does when the job dies
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         self.lock.close()
 
-    release = __exit__
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def try_claim(candidate: Candidate, lock_dir: Path) -> GpuClaim | None:
@@ -88,8 +89,9 @@ def claim_gpu(device_count: int, allowed: list[int] | None = None, *,
             f"{env.get('CUDA_VISIBLE_DEVICES', '(unset)')}, train.gpus={allowed}")
     names, deadline = ", ".join(c.device_id for c in options), time.monotonic() + wait_s
     for attempt in count():
-        if claim := next(filter(None, (try_claim(c, Path(lock_dir)) for c in options)), None):
-            return claim
+        for candidate in options:  # the first free one: a claim holds its lock
+            if (claim := try_claim(candidate, Path(lock_dir))) is not None:
+                return claim
         if time.monotonic() >= deadline:
             raise RuntimeError(f"every GPU ({names}) stayed claimed by other jobs for "
                                f"{wait_s:.0f} s")
@@ -110,8 +112,9 @@ def scheduler_gpus(env: Mapping[str, str] = os.environ) -> str | None:
 def requests_gpu(device: str, request: str | bool, cuda_here: Callable[[], bool]) -> bool:
     """Whether a training job asks the scheduler for a GPU (`train.request_gpu`); for auto/auto
     whether this machine has one (a cluster's login node has none: its profile says true)."""
-    return device != "cpu" and request is not False and (
-        request is True or device == "cuda" or cuda_here())
+    if device == "cpu" or request is False:
+        return False
+    return request is True or device == "cuda" or cuda_here()
 
 
 def resolve_device(device: str) -> str:

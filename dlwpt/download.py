@@ -61,6 +61,7 @@ def fetch(url: str, dest: str | Path, checksum: str, *, retries: int = 4, timeou
             log.warning("attempt %d for %s failed (%s); retrying in %.1f s", attempt + 1, url,
                         f"HTTP {e.code}" if http else str(e) or type(e).__name__, wait)
             time.sleep(wait)
+    raise ValueError(f"retries must be at least 0, got {retries}")
 
 
 def reachable(url: str, timeout: float = 5.0) -> bool:

@@ -41,6 +41,8 @@ def prepare(config: dict[str, Any], repo: Path) -> "Plan":
 
 
 class Plan:
+    """The jobs' inputs and params; made, it has checked the data copies (else `Refused`)."""
+
     def __init__(self, config: dict[str, Any], book: dict[str, Any]) -> None:
         self.config = config
         # What the page reads departures against: config.yaml's training images and models.

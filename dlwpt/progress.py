@@ -4,6 +4,7 @@ the start-up estimate's plan.json and each job's record). Never raises: it never
 
 import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -109,8 +110,10 @@ def whole_run_line(progress_dir: str | os.PathLike = PROGRESS_DIR,
                                                  progress_dir.parent.parent) for job in jobs)
         share = 0.0 if total <= 0 else done / total
         left = remaining_seconds(share, now - started, planned_time(share, jobs), plan["wall_s"])
+        if not math.isfinite(share + left):
+            return None
         return f"run: {int(share * 100)}% of the expected work, about {duration(left)} left"
-    except Exception:  # a plan or progress file that is not what this version writes, a NaN
+    except Exception:  # a plan or progress file that is not what this version writes
         return None
 
 

@@ -75,7 +75,8 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
     if kind in ("split", "nn"):  # the book's split: the last int(fraction * n) of a permutation
         n_val = int(exp_cfg.get("val_fraction", 0.2) * len(t_u))
         shuffled = torch.randperm(len(t_u), generator=torch.Generator().manual_seed(seed))
-        train, val = ((x[part], y[part]) for part in (shuffled[:-n_val], shuffled[-n_val:]))
+        train = (x[shuffled[:-n_val]], y[shuffled[:-n_val]])
+        val = (x[shuffled[-n_val:]], y[shuffled[-n_val:]])
     if kind != "hand_gradient":
         optimizer = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[
             exp_cfg.get("optimizer", "sgd")](params, lr=exp_cfg["lr"])
@@ -100,9 +101,9 @@ def run_experiment(name: str, exp_cfg: dict[str, Any], t_c: list[float], t_u: li
         curve_y = predict(curve_x).reshape(-1)
     final = None
     if kind != "nn" or isinstance(model, nn.Linear):  # a line: w * t_u + b
-        w, b = map(finite_or_none, torch.cat([p.detach().reshape(-1) for p in params]).tolist())
-        final = {"w": w, "b": b, "loss": finite_or_none(train_loss[-1] if train_loss else None),
-                 "input_scale": scale}
+        w, b = line.tolist() if kind != "nn" else (model.weight.item(), model.bias.item())
+        final = {"w": finite_or_none(w), "b": finite_or_none(b), "input_scale": scale,
+                 "loss": finite_or_none(train_loss[-1] if train_loss else None)}
     result = {
         "experiment": name, "kind": kind, "description": describe(kind, exp_cfg),
         "params": exp_cfg, "t_u": list(t_u), "t_c": list(t_c),

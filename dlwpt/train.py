@@ -19,6 +19,8 @@ from dlwpt import io
 from dlwpt.engine import TrainSettings, make_trainer
 from dlwpt.models import build_model, count_parameters, resdeep_variant
 
+METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "seconds"]
+
 
 def load_training_data(path: str | os.PathLike, subsample: int | None) -> dict[str, torch.Tensor]:
     """cifar2.pt's image/label tensors, checked; `subsample` keeps N training images."""
@@ -93,8 +95,9 @@ class Plumbing:
 
 
 class Training:
-    """One run being trained: epochs done, time (with the processes before a resume), checkpoint.
-    Every write is under the watch's `writing()`: a killed job leaves no half file."""
+    """One run being trained: made, it has loaded the data, seeded, built its trainer and resumed
+    from the checkpoint; then epochs, time (with the processes before a resume) and writes, each
+    under the watch's `writing()`: a killed job leaves no half file."""
 
     def __init__(self, run: RunSettings, data: str | os.PathLike, resume: str | os.PathLike | None,
                  device: torch.device, plumbing: Plumbing, log: logging.Logger) -> None:
@@ -214,7 +217,8 @@ class Training:
         labels, predicted, prob = self.trainer.predictions("val")
         with self.writing():
             io.save_tensors(files.model, weights)
-            io.write_text(files.metrics, csv_text(list(self.rows[0]), map(dict.values, self.rows)))
+            io.write_text(files.metrics, csv_text(METRIC_COLUMNS, (
+                [row[c] for c in METRIC_COLUMNS] for row in self.rows)))
             io.write_text(files.predictions, csv_text(["index", "label", "predicted", "prob"], zip(
                 range(len(labels)), *(t.tolist() for t in (labels, predicted, prob)), strict=True)))
             # Last, with its siblings' digests, sealed: the report refuses a run whose files

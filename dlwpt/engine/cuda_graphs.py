@@ -78,8 +78,8 @@ def check_step(trainer: SteppedTraining, step: Step, size: int) -> None:
     eager_totals, eager_update = trial(trainer, trainer.train_step, batches)
     graph_totals, graph_update = trial(trainer, step, batches)
     if not torch.allclose(graph_totals[:, 0], eager_totals[:, 0], rtol=1e-3, atol=1e-6):
-        replayed, eager = (", ".join(f"{v:.6g}" for v in totals[:, 0].tolist())
-                           for totals in (graph_totals, eager_totals))
+        replayed = ", ".join(f"{v:.6g}" for v in graph_totals[:, 0].tolist())
+        eager = ", ".join(f"{v:.6g}" for v in eager_totals[:, 0].tolist())
         raise GraphCheckError(f"batch size {size}: losses {replayed} replayed, {eager} eager")
     error = ((graph_update - eager_update).norm() / eager_update.norm().clamp_min(1e-12)).item()
     if not error <= GRAPH_CHECK_RTOL:
