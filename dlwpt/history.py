@@ -326,8 +326,8 @@ def model_change(old: Snapshot, new: Snapshot, model: str, code: bool,
                  data_changed: bool) -> c.ModelChange:
     """One model's change. CHANGED, RETRAINED: its new runs against its old, the two "models" of
     a `Runs`, paired only on the same images (the row not adjusted yet)."""
-    old_seeds, new_seeds = (tuple(sorted(snap.models[model].seeds)) if model in snap.models
-                            else () for snap in (old, new))
+    old_seeds = tuple(sorted(old.models[model].seeds)) if model in old.models else ()
+    new_seeds = tuple(sorted(new.models[model].seeds)) if model in new.models else ()
     if model not in old.models:
         return c.ModelChange(model, c.ADDED, new_seeds=new_seeds, new_acc=new.mean_val_acc(model))
     if model not in new.models:

@@ -24,7 +24,8 @@ def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[flo
 def mean_interval(values: Sequence[float], confidence: float = 0.95,
                   clip: bool = False) -> tuple[float, float, float, float]:
     """(mean, sd, low, high): the t interval of the mean (one value: NaN sd and interval), refusing
-    non-finite values; `clip`: kept in [0, 1], which an accuracy's mean near 1 would leave."""
+    non-finite values; `clip`: low and high kept in [0, 1] (an accuracy's t interval near 1 would
+    pass 1)."""
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or len(x) == 0:
         raise ValueError("need a non-empty list of numbers")

@@ -1,7 +1,8 @@
 """The book's chapter-8 lessons as a table of claim specifications (CLAIMS), evaluated over
 comparisons.csv (docs/statistics.md, "The book's claims"): a `compare` part reads the all_pairs
-row for validation accuracy, the `claims` row for a training-set figure. A group side: "fully
-connected" is arch FullyConnected, "conv" any other."""
+row for validation accuracy, the `claims` row for a training-set figure; a `threshold` part is
+every seed at least a number, not a test. A group side: "fully connected" is arch FullyConnected,
+"conv" any other."""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -232,8 +233,9 @@ def training_figures(per_model: pd.DataFrame, run_table: pd.DataFrame,
 def claim_verdict(outcomes: Sequence[str]) -> str:
     """Not supported if any deciding part is, else inconclusive if any is (or none decides)."""
     deciding = [o for o in outcomes if o != REFERENCE]
-    return (NOT_SUPPORTED if NOT_SUPPORTED in deciding
-            else INCONCLUSIVE if INCONCLUSIVE in deciding or not deciding else SUPPORTED)
+    if NOT_SUPPORTED in deciding:
+        return NOT_SUPPORTED
+    return INCONCLUSIVE if INCONCLUSIVE in deciding or not deciding else SUPPORTED
 
 
 def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.DataFrame,
@@ -250,10 +252,8 @@ def evaluate_claims(table: pd.DataFrame, per_model: pd.DataFrame, run_table: pd.
         absent = [side for side in spec.models if not members(side, per_model)]
         if absent:
             claim.models = models if any(s in GROUPS for s in spec.models) else list(spec.models)
-            claim.reason = "not evaluated: " + "; ".join(  # a group's: known once they ran
-                f"no {side} model in this run" if side in GROUPS
-                else f"model {side} has not run" if configured is not None and side in configured
-                else f"model {side} is not configured" for side in absent)
+            claim.reason = "not evaluated: " + "; ".join(
+                absence(side, configured) for side in absent)
         else:
             for part in spec.parts:
                 claim.parts += ([threshold_part(part, m, run_table)
@@ -275,6 +275,19 @@ def sweep_citations(spec: ClaimSpec, sweeps: Sequence[SweepResult]) -> list[tupl
             for trend in result.trends if trend.curve == quantity]
 
 
+def absence(side: str, configured: Sequence[str] | None) -> str:
+    """Why a side is missing (a group's models are known by architecture only once they ran)."""
+    if side in GROUPS:
+        return f"no {side} model in this run"
+    if configured is not None and side in configured:
+        return f"model {side} has not run"
+    return f"model {side} is not configured"
+
+
+def number_or_none(value: object) -> float | None:
+    return None if missing(value) else float(value)
+
+
 def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
     """a against b as the all_pairs (validation) or claims row says, whichever way round."""
     validation = spec.quantity == VAL_ACC
@@ -285,21 +298,22 @@ def compare_part(spec: PartSpec, a: str, b: str, table: pd.DataFrame) -> Part:
     rows = c.family_rows(table, c.ALL_PAIRS if validation else c.CLAIMS)
     row, flip = c.pair_row(rows[rows["quantity"] == spec.quantity], a, b)
     if row is not None:
-        sign, code = -1 if flip else 1, row["verdict"]
+        code = row["verdict"]
         code = part.verdict_code = FLIPPED.get(code, code) if flip else code
-        diff, low, high, part.p = (None if missing(row[k]) else float(row[k]) for k in (
-            "diff", "diff_ci_low", "diff_ci_high", "p_adjusted" if validation else "p_value"))
-        part.value = None if diff is None else sign * diff
+        diff, low, high = (number_or_none(row[k]) for k in ("diff", "diff_ci_low", "diff_ci_high"))
+        part.value = None if diff is None else (-diff if flip else diff)
         if low is not None and high is not None:
             part.low, part.high = (-high, -low) if flip else (low, high)
-        words = difference_words(row, flip, adjusted=False)
+        part.p = number_or_none(row["p_adjusted" if validation else "p_value"])
         if code in (c.A_BETTER, c.B_BETTER):
             claimed = (code == c.A_BETTER) == (spec.direction > 0)
             part.outcome = SUPPORTED if claimed else NOT_SUPPORTED
-            part.reason = f"significant, {'as claimed' if claimed else 'the other way'} ({words})"
+            part.reason = (f"significant, {'as claimed' if claimed else 'the other way'} "
+                           f"({difference_words(row, flip, adjusted=False)})")
+        elif code == c.NOT_DISTINGUISHABLE:
+            part.reason = f"not distinguishable ({difference_words(row, flip, adjusted=False)})"
         else:
-            part.reason = (f"not distinguishable ({words})" if code == c.NOT_DISTINGUISHABLE
-                           else LABELS[code])
+            part.reason = LABELS[code]
     if spec.reference:  # shown beside the claim, not deciding it
         part.what += " (for reference)"
         part.reason = f"not part of the verdict: {part.reason}"

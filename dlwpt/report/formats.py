@@ -20,10 +20,10 @@ def or_dash(form: Callable[[Any], str]) -> Callable[[Any], str]:
     return functools.wraps(form)(lambda value: "—" if missing(value) else form(value))
 
 
-acc = or_dash("{:.3f}".format)
+acc = or_dash(lambda value: f"{value:.3f}")
 integer = or_dash(lambda value: f"{int(value):,}")
 seconds = or_dash(lambda value: f"{value:.2f}" if value < 100 else f"{value:,.0f}")
-number = or_dash("{:.4g}".format)  # any magnitude (HU, counts, normalized values): 4 digits
+number = or_dash(lambda value: f"{value:.4g}")  # any magnitude (HU, counts, ...): 4 digits
 
 
 @or_dash

@@ -87,4 +87,6 @@ def shortened_by(claim: Any, found: Sequence[dict[str, Any]]) -> str | None:
     named = set(claim.decisive[0].what.replace(",", " ").split())
     cause = [d["short"] for d in found
              if d["short"] and (not d["models"] or set(d["models"]) & named)]
-    return ", ".join(cause) + ": " + claim.decisive[0].reason.split(" (")[0] if cause else None
+    if not cause:
+        return None
+    return ", ".join(cause) + ": " + claim.decisive[0].reason.split(" (")[0]

@@ -28,7 +28,8 @@ def sweep_view(result: SweepResult, comparisons: pd.DataFrame,
     scored = [r.run for r in stats.itertuples() if r.kept_seeds and not r.diverged_seeds]
     top = c.top_models(comparisons, scored, c.sweep_family(sweep.name))
     # each row names the point compared with the best by its label
-    rows = top["rows"] = top["rows"].assign(point=top["rows"]["model_b"].replace(labels))
+    top["rows"] = top["rows"].assign(point=top["rows"]["model_b"].replace(labels))
+    rows = top["rows"]  # as best_facts reads them
     ran = (stats["seeds"].map(len) > 0).any()
     figure = sink.figure(figures.sweep_chart(result), f"sweep_{sweep.name}",
                          f"sweep {sweep.name}: training accuracy, validation accuracy and the gap"

@@ -90,9 +90,10 @@ def trend_words(trend: t.Trend) -> str:
     per = per_words(trend.scale, trend.setting, trend.boolean)
     numbers = (f"{points(slope.slope)} points {per} (95% interval {points(slope.low)} to "
                f"{points(slope.high)})")
-    flat = trend.code == t.NO_TREND
-    return (f"{what} {'shows no trend' if flat else trend.code} with {trend.setting}{series}"
-            f"{' distinguishable from flat' if flat else ''}: {numbers}")
+    if trend.code == t.NO_TREND:
+        return (f"{what} shows no trend with {trend.setting}{series} distinguishable from flat: "
+                f"{numbers}")
+    return f"{what} {trend.code} with {trend.setting}{series}: {numbers}"
 
 
 def trend_test_words(trend: t.Trend) -> str:
