@@ -157,7 +157,7 @@ def _replace(old: str, new: str):
 # What decides no result: the progress line's format (one character more), how an orphaned
 # job notices, the estimate, the TensorBoard writer, the GPU claim.
 @pytest.mark.parametrize(("module", "change"), [
-    ("dlwpt/progress.py", _replace("s ETA {duration", "s ETA: {duration")),
+    ("dlwpt/progress.py", _replace('s ETA "', 's ETA: "')),
     ("dlwpt/orphan.py", None),
     ("dlwpt/estimate.py", None),
     ("dlwpt/live.py", _replace("self.writer.flush()", "self.writer.flush()\n        pass")),
