@@ -91,9 +91,10 @@ class Snapshot:
             files |= {digests[name]: Path(run[name]) for name in RUN_FILES}
         repo, code = Path(repo).resolve(), {}
         for path in map(Path, code_files):
-            key = path.resolve().relative_to(repo) if path.resolve().is_relative_to(repo) else path
+            resolved = path.resolve()
+            key = resolved.relative_to(repo) if resolved.is_relative_to(repo) else path
             # as the workflow compares code (its params): a docstring-only edit is no change
-            code[key.as_posix()] = source_digest(path.resolve())
+            code[key.as_posix()] = source_digest(resolved)
         return cls(config=dict(config), data=io.file_digest(data_pt) if data_pt else None,
                    code=dict(sorted(code.items())), models=models, files=files)
 
@@ -349,10 +350,12 @@ def model_change(old: Snapshot, new: Snapshot, model: str, code: bool,
         old_labels, correct[(c.OLD, seed)] = old.predictions(model, seed)
         if other_images := not np.array_equal(new_labels, old_labels):
             break
-    row = dict.fromkeys(cmp.COMPARISON_COLUMNS) | (
-        cmp.untested(c.FAMILY, cmp.VAL_ACC, c.NEW, c.OLD, cmp.DATA_CHANGED, seeds) if other_images
-        else cmp.validation_row(cmp.Runs([c.NEW, c.OLD], {}, scored, diverged, correct),
-                                c.FAMILY, c.NEW, c.OLD, seeds))
+    if other_images:
+        row = cmp.untested(c.FAMILY, cmp.VAL_ACC, c.NEW, c.OLD, cmp.DATA_CHANGED, seeds)
+    else:
+        runs = cmp.Runs([c.NEW, c.OLD], {}, scored, diverged, correct)
+        row = cmp.validation_row(runs, c.FAMILY, c.NEW, c.OLD, seeds)
+    row = dict.fromkeys(cmp.COMPARISON_COLUMNS) | row
     # tested: the accuracies over the seeds compared, so that new - old is the row's diff
     accs = ((row["value_b"], row["value_a"]) if row["value_a"] is not None
             else (old.mean_val_acc(model), new.mean_val_acc(model)))

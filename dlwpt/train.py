@@ -108,7 +108,7 @@ class Training:
         torch.manual_seed(run.seed)
         self.trainer = make_trainer(run.loop, build_model(run.model_cfg), tensors, settings,
                                     device, run.seed, cuda_graphs=run.cuda_graphs)
-        self.rows: list[dict[str, float]] = []  # metrics.csv's rows, keys in its column order
+        self.rows: list[dict[str, float]] = []  # metrics.csv's rows
         self.walltimes: list[float] = []  # when each epoch went to TensorBoard
         self.previous_seconds, self.started = 0.0, time.perf_counter()
         self.diverged_epoch: int | None = None

@@ -65,9 +65,10 @@ def p_value(value: float) -> str:
     return "< 0.0001" if value < 1e-4 else f"{value:.2g}" if value < 0.01 else f"{value:.3f}"
 
 
-def points(value: float | None) -> str:
+@or_dash
+def points(value: float) -> str:
     """An accuracy difference in percentage points, signed: +2.5."""
-    return "—" if missing(value) else f"{100 * value:+.1f}" if round(100 * value, 1) else "0.0"
+    return f"{100 * value:+.1f}" if round(100 * value, 1) else "0.0"
 
 
 def in_unit(value: float | None, unit: str = "points") -> str:

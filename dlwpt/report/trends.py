@@ -61,7 +61,8 @@ def sweep_frame(points: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 @dataclass(frozen=True)
 class Trend:
     """One curve's trend against the sweep's first setting in one series ((name, value) of the
-    second setting, or None); `slope` in accuracy per unit of the scale, `code` a TREND_VERDICT."""
+    second setting, or None); `slope` in accuracy per unit of the scale; `code` one of
+    TREND_VERDICTS."""
 
     sweep: str
     setting: str
